@@ -1,0 +1,42 @@
+package market
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel error kinds. Adapters translate driver errors into these at their
+// boundary so that delivery code (HTTP, WebSocket) maps each kind in one place.
+var (
+	// ErrNotFound means the thing asked for does not exist (or is not visible to the caller).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid means the input broke a rule; wrap it in a *ValidationError to say which.
+	ErrInvalid = errors.New("invalid input")
+	// ErrConflict means the request clashes with existing state.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means a dependency needed to serve the request is down; retry later.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// ValidationError says which field of an input broke which rule. It matches
+// ErrInvalid with errors.Is.
+type ValidationError struct {
+	Field   string // the offending field, e.g. "price"
+	Message string // human text, e.g. "must be > 0 and finite"
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Message)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true for validation errors.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns a *ValidationError for field with a formatted message.
+func Invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}

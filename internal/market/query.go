@@ -1,0 +1,17 @@
+package market
+
+// MaxLimit and DefaultLimit bound every paginated list.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// CandleQuery selects the candles of one symbol and interval whose Start lies
+// in [From, To] (ms, UTC, both inclusive), oldest first, at most Limit.
+type CandleQuery struct {
+	Symbol   string
+	Interval Interval
+	From     int64
+	To       int64
+	Limit    int
+}
