@@ -1,0 +1,298 @@
+// Package config loads findash's configuration: defaults < YAML file (--config)
+// < FINDASH_* environment variables < command-line flags. Unknown keys in a
+// file are an error, values are validated once, and String prints the result
+// with secrets hidden.
+//
+// Only cmd/findash imports this package; it maps the sections onto the
+// constructors' own Config types.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	envprovider "github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// Config is findash's whole configuration as plain data.
+type Config struct {
+	HTTPAddr            string        `koanf:"http_addr"`
+	AdminAddr           string        `koanf:"admin_addr"`
+	DataDir             string        `koanf:"data_dir"`
+	DatabaseURL         string        `koanf:"database_url"`
+	DatabaseReplicaURLs []string      `koanf:"database_replica_urls"`
+	RedisURL            string        `koanf:"redis_url"`
+	NATSURL             string        `koanf:"nats_url"`
+	S3Endpoint          string        `koanf:"s3_endpoint"`
+	S3Bucket            string        `koanf:"s3_bucket"`
+	S3AccessKey         string        `koanf:"s3_access_key"`
+	S3SecretKey         string        `koanf:"s3_secret_key"`
+	S3Region            string        `koanf:"s3_region"`
+	SMTPURL             string        `koanf:"smtp_url"`
+	Roles               []string      `koanf:"roles"`
+	Feed                string        `koanf:"feed"`
+	SimulatorSymbols    int           `koanf:"simulator_symbols"`
+	SimulatorRate       int           `koanf:"simulator_rate"`
+	SimulatorSeed       int64         `koanf:"simulator_seed"`
+	LogFormat           string        `koanf:"log_format"`
+	LogLevel            string        `koanf:"log_level"`
+	ShutdownTimeout     time.Duration `koanf:"shutdown_timeout"`
+	TickRetention       time.Duration `koanf:"tick_retention"`
+	AllowedOrigins      []string      `koanf:"allowed_origins"`
+	StreamMaxAge        time.Duration `koanf:"stream_max_age"`
+	StreamReplicas      int           `koanf:"stream_replicas"`
+}
+
+// The roles a process can run; "all" stands for every one.
+var allRoles = []string{"ingest", "gateway", "api", "worker"}
+
+// Flags registers every configuration flag on fs, with its default and help.
+// The environment variable of flag "http-addr" is FINDASH_HTTP_ADDR.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (below environment and flags)")
+	fs.String("http-addr", "127.0.0.1:8080", "public listener: API, WebSocket, dashboard")
+	fs.String("admin-addr", "127.0.0.1:9090", "admin listener: /metrics and /debug/pprof (never public)")
+	fs.String("data-dir", "./findash-data", "SQLite file, embedded NATS store, local reports")
+	fs.String("database-url", "", "postgres://… for PostgreSQL; empty = SQLite in the data dir")
+	fs.StringSlice("database-replica-urls", nil, "comma-separated PostgreSQL read replicas")
+	fs.String("redis-url", "", "redis://…; empty = in-process cache, sessions and limits")
+	fs.String("nats-url", "", "nats://… (comma-separated cluster); empty = embedded NATS server")
+	fs.String("s3-endpoint", "", "S3-compatible endpoint; empty = local disk")
+	fs.String("s3-bucket", "", "S3 bucket")
+	fs.String("s3-access-key", "", "S3 access key")
+	fs.String("s3-secret-key", "", "S3 secret key")
+	fs.String("s3-region", "", "S3 region")
+	fs.String("smtp-url", "", "smtp://user:pass@host:port; empty = e-mails written to the log")
+	fs.StringSlice("roles", []string{"all"}, "comma list of ingest,gateway,api,worker (or all)")
+	fs.String("feed", "simulator", "tick feed: simulator or none")
+	fs.Int("simulator-symbols", 20, "symbols of the built-in simulator")
+	fs.Int("simulator-rate", 200, "ticks per second of the built-in simulator")
+	fs.Int64("simulator-seed", 1, "random seed of the built-in simulator")
+	fs.String("log-format", "", "text or json [text on a TTY, json otherwise]")
+	fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Duration("shutdown-timeout", 30*time.Second, "graceful drain limit")
+	fs.Duration("tick-retention", 7*24*time.Hour, "how long raw ticks are kept in the database")
+	fs.StringSlice("allowed-origins", nil, "WebSocket origins allowed besides the own host")
+	fs.Duration("stream-max-age", 24*time.Hour, "how long the event log keeps ticks")
+	fs.Int("stream-replicas", 1, "JetStream replicas of the tick stream (external cluster)")
+}
+
+// Load builds the configuration from fs (already parsed), the environment as
+// given by environ (os.Environ's format) and the YAML file named by --config
+// or FINDASH_CONFIG.
+func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
+	known := make(map[string]bool)
+	fs.VisitAll(func(f *pflag.Flag) { known[key(f.Name)] = true })
+
+	k := koanf.New(".")
+	cfgFile, _ := fs.GetString("config")
+	if !fs.Changed("config") {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, "FINDASH_CONFIG="); ok {
+				cfgFile = v
+			}
+		}
+	}
+	if cfgFile != "" {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(cfgFile), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("read config file %s: %w", cfgFile, err)
+		}
+		for _, kk := range fk.Keys() {
+			if !known[kk] || kk == "config" {
+				return Config{}, fmt.Errorf("config file %s: unknown key %q", cfgFile, kk)
+			}
+		}
+		if err := k.Merge(fk); err != nil {
+			return Config{}, fmt.Errorf("merge config file: %w", err)
+		}
+	}
+	err := k.Load(envprovider.Provider(".", envprovider.Opt{
+		Prefix:      "FINDASH_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, v string) (string, any) {
+			kk := strings.ToLower(strings.TrimPrefix(name, "FINDASH_"))
+			if !known[kk] || kk == "config" {
+				return "", nil // FINDASH_TEST_* and friends are not configuration
+			}
+			return kk, v
+		},
+	}), nil)
+	if err != nil {
+		return Config{}, fmt.Errorf("read environment: %w", err)
+	}
+	err = k.Load(posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
+		return key(f.Name), posflag.FlagVal(fs, f)
+	}), nil)
+	if err != nil {
+		return Config{}, fmt.Errorf("read flags: %w", err)
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("decode configuration: %w", err)
+	}
+	c.DatabaseReplicaURLs = splitList(c.DatabaseReplicaURLs)
+	c.Roles = splitList(c.Roles)
+	c.AllowedOrigins = splitList(c.AllowedOrigins)
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func key(flag string) string { return strings.ReplaceAll(flag, "-", "_") }
+
+// splitList flattens comma-separated entries (an environment variable arrives
+// as one string) and drops blanks.
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Validate checks every value and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	if c.HTTPAddr == "" {
+		bad("http_addr", "must not be empty")
+	}
+	if c.AdminAddr == c.HTTPAddr && c.AdminAddr != "" && !strings.HasSuffix(c.AdminAddr, ":0") {
+		bad("admin_addr", "must differ from http_addr (metrics never go on the public listener)")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.DatabaseURL != "" && !hasScheme(c.DatabaseURL, "postgres", "postgresql") {
+		bad("database_url", "must be a postgres:// URL (empty = SQLite)")
+	}
+	for _, u := range c.DatabaseReplicaURLs {
+		if !hasScheme(u, "postgres", "postgresql") {
+			bad("database_replica_urls", "%q is not a postgres:// URL", redact(u))
+		}
+	}
+	if c.RedisURL != "" && !hasScheme(c.RedisURL, "redis", "rediss") {
+		bad("redis_url", "must be a redis:// or rediss:// URL")
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if !hasScheme(strings.TrimSpace(u), "nats", "tls", "ws", "wss") {
+				bad("nats_url", "%q is not a nats:// URL", redact(u))
+			}
+		}
+	}
+	if c.SMTPURL != "" && !hasScheme(c.SMTPURL, "smtp", "smtps") {
+		bad("smtp_url", "must be an smtp:// or smtps:// URL")
+	}
+	if len(c.Roles) == 0 {
+		bad("roles", "must name at least one role")
+	}
+	for _, r := range c.Roles {
+		if r != "all" && !slices.Contains(allRoles, r) {
+			bad("roles", "unknown role %q (want %s or all)", r, strings.Join(allRoles, ","))
+		}
+	}
+	if c.Feed != "simulator" && c.Feed != "none" {
+		bad("feed", "unknown feed %q (want simulator or none)", c.Feed)
+	}
+	if c.SimulatorSymbols < 1 || c.SimulatorSymbols > 10_000 {
+		bad("simulator_symbols", "must be between 1 and 10000")
+	}
+	if c.SimulatorRate < 1 || c.SimulatorRate > 10_000_000 {
+		bad("simulator_rate", "must be between 1 and 10000000")
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "must be text or json")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", "must be > 0")
+	}
+	if c.TickRetention < time.Hour {
+		bad("tick_retention", "must be at least 1h")
+	}
+	if c.StreamMaxAge < 10*time.Minute {
+		bad("stream_max_age", "must be at least 10m (the replay window needs 5m)")
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("stream_replicas", "must be between 1 and 5")
+	}
+	return errors.Join(errs...)
+}
+
+// HasRole reports whether the process runs role.
+func (c *Config) HasRole(role string) bool {
+	return slices.Contains(c.Roles, "all") || slices.Contains(c.Roles, role)
+}
+
+// Stage names the playbook stage the configuration amounts to.
+func (c *Config) Stage() int {
+	switch {
+	case c.DatabaseURL == "" && c.RedisURL == "" && c.NATSURL == "":
+		return 1
+	case !slices.Contains(c.Roles, "all"):
+		return 4
+	case c.NATSURL != "" || len(c.DatabaseReplicaURLs) > 0:
+		return 3
+	default:
+		return 2
+	}
+}
+
+func hasScheme(raw string, schemes ...string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && slices.Contains(schemes, u.Scheme) && u.Host != ""
+}
+
+// redact hides a URL's password.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// String renders the configuration for the start-up log with secrets hidden.
+func (c Config) String() string {
+	c.DatabaseURL = redact(c.DatabaseURL)
+	for i, u := range c.DatabaseReplicaURLs {
+		c.DatabaseReplicaURLs = slices.Clone(c.DatabaseReplicaURLs)
+		c.DatabaseReplicaURLs[i] = redact(u)
+	}
+	c.RedisURL = redact(c.RedisURL)
+	c.SMTPURL = redact(c.SMTPURL)
+	if c.S3SecretKey != "" {
+		c.S3SecretKey = "xxxxx"
+	}
+	type plain Config // drop the String method to avoid recursion
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// IsTerminal reports whether f is a terminal (for the default log format).
+func IsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

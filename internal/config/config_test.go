@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, environ []string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return Load(fs, environ)
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.AdminAddr != "127.0.0.1:9090" || c.DataDir != "./findash-data" ||
+		c.Feed != "simulator" || c.SimulatorSymbols != 20 || c.SimulatorRate != 200 ||
+		c.ShutdownTimeout != 30*time.Second || c.TickRetention != 7*24*time.Hour || c.Stage() != 1 ||
+		!c.HasRole("worker") {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "findash.yaml")
+	os.WriteFile(file, []byte("http_addr: 127.0.0.1:1111\nsimulator_rate: 5\nlog_level: warn\nroles: [api, gateway]\n"), 0o600)
+
+	env := []string{"FINDASH_CONFIG=" + file, "FINDASH_SIMULATOR_RATE=7", "FINDASH_LOG_LEVEL=error", "FINDASH_TEST_POSTGRES_URL=x"}
+	c, err := load(t, []string{"--log-level=debug"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:1111" {
+		t.Errorf("HTTPAddr = %q, want the file's value", c.HTTPAddr)
+	}
+	if c.SimulatorRate != 7 {
+		t.Errorf("SimulatorRate = %d, want the environment's 7 over the file's 5", c.SimulatorRate)
+	}
+	if c.LogLevel != "debug" {
+		t.Errorf("LogLevel = %q, want the flag's debug", c.LogLevel)
+	}
+	if strings.Join(c.Roles, ",") != "api,gateway" || c.HasRole("worker") {
+		t.Errorf("Roles = %v, want api,gateway", c.Roles)
+	}
+
+	c, err = load(t, nil, []string{"FINDASH_ROLES=ingest, worker", "FINDASH_DATABASE_REPLICA_URLS=postgres://a/db,postgres://b/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Roles, ",") != "ingest,worker" || len(c.DatabaseReplicaURLs) != 2 {
+		t.Errorf("lists from env = %v / %v", c.Roles, c.DatabaseReplicaURLs)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "unknown.yaml")
+	os.WriteFile(unknown, []byte("http_addr: 127.0.0.1:1\nhttp_adr: typo\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"unknown file key", []string{"--config", unknown}, nil, `unknown key "http_adr"`},
+		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "read config file"},
+		{"bad database url", nil, []string{"FINDASH_DATABASE_URL=mysql://x/y"}, "database_url"},
+		{"bad role", []string{"--roles", "ingest,cook"}, nil, `unknown role "cook"`},
+		{"bad feed", nil, []string{"FINDASH_FEED=bloomberg"}, "feed"},
+		{"bad duration", nil, []string{"FINDASH_SHUTDOWN_TIMEOUT=soon"}, "shutdown_timeout"},
+		{"bad level", []string{"--log-level", "loud"}, nil, "log_level"},
+		{"same listeners", []string{"--admin-addr", "127.0.0.1:8080"}, nil, "admin_addr"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.args, tt.env)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStringHidesSecrets(t *testing.T) {
+	c, err := load(t, nil, []string{"FINDASH_DATABASE_URL=postgres://u:hunter2@db/x", "FINDASH_S3_SECRET_KEY=s3cr3t", "FINDASH_REDIS_URL=redis://:pw9@r:6379"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.String()
+	for _, secret := range []string{"hunter2", "s3cr3t", "pw9"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("String() leaks %q: %s", secret, s)
+		}
+	}
+}
