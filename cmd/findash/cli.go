@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/observe"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// run is the whole program: it parses args, runs the sub-command and returns
+// its error. It never exits the process, so tests can call it.
+func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:           "findash",
+		Short:         "Real-time market data: ingest, candles, WebSocket streams, REST API and dashboard",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (all roles by default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), environ)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, stderr, nil)
+		},
+	}
+	config.Flags(serveCmd.Flags())
+
+	migrateCmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := loadForTool(cmd.Flags(), environ, stderr)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			fmt.Fprintln(stdout, "migrations applied")
+			return nil
+		},
+	}
+	config.Flags(migrateCmd.Flags())
+
+	versionCmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(stdout, "findash %s (%s)\n", version, goVersion())
+		},
+	}
+
+	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(stdin, stdout, stderr), versionCmd)
+
+	// No sub-command means serve: findash with no arguments starts stage 1.
+	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
+		root.SetArgs(append([]string{"serve"}, args...))
+	}
+	return root.ExecuteContext(ctx)
+}
+
+// loadForTool loads the configuration of a one-shot command (migrate, user):
+// the same flags and variables as serve, logs to stderr.
+func loadForTool(fs *pflag.FlagSet, environ []string, stderr io.Writer) (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(fs, environ)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, observe.NewLogger(stderr, logFormat(cfg), cfg.LogLevel), nil
+}
+
+func logFormat(cfg config.Config) string {
+	if cfg.LogFormat != "" {
+		return cfg.LogFormat
+	}
+	if config.IsTerminal(os.Stderr) {
+		return "text"
+	}
+	return "json"
+}
+
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "unknown"
+}

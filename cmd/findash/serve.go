@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/gateway"
+	"github.com/findash/findash/internal/ingest"
+	"github.com/findash/findash/internal/live"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/observe"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/retention"
+)
+
+// addrs are the listeners' bound addresses, reported once serving.
+type addrs struct {
+	HTTP  string
+	Admin string
+}
+
+// serve runs findash with cfg until ctx ends or a component fails, then
+// drains as CONTRACT §6 says: readiness off, ingest stopped, WebSocket
+// clients told to reconnect, in-flight requests finished, the log's readers
+// flushed, dependencies closed. started, when not nil, is called once the
+// listeners accept connections.
+func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(addrs)) (err error) {
+	log := observe.NewLogger(logw, logFormat(cfg), cfg.LogLevel)
+	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg.String())
+	t0 := time.Now()
+	reg := observe.NewRegistry()
+
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "store", st.Close)
+	b, err := openBus(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		closeLogged(log, "bus", func() error { return b.Close(cctx) })
+	}()
+
+	state := market.NewState()
+	users := auth.NewService(st, auth.Config{})
+	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, log.With("component", "gateway"), reg)
+	pub := ingest.NewPublisher(b, ingest.Config{}, log.With("component", "ingest"), reg)
+	feed := live.New(b, st, state, hub, live.Config{}, log.With("component", "live"))
+	pers := persist.New(b, st, persist.Config{}, log.With("component", "persist"), reg)
+	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
+
+	var draining atomic.Bool
+	a := api.New(api.Deps{
+		Market:    state,
+		Candles:   st,
+		Publisher: pub,
+		Parse:     ingest.Parse,
+		Auth:      users,
+		WebSocket: hub,
+		Draining:  draining.Load,
+		Checks: []api.Check{
+			{Name: "database", Critical: true, Fn: st.Ping},
+			{Name: "event_log", Critical: true, Fn: b.Check},
+		},
+		Version: version,
+		Stage:   cfg.Stage(),
+	}, api.Config{}, log.With("component", "api"), reg)
+
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	admin, err := observe.ListenAdmin(cfg.AdminAddr, reg, log.With("component", "admin"))
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// Components run on bg, which outlives ctx: they must keep working while
+	// the HTTP side drains, and stop only after it has.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var wg sync.WaitGroup
+	runBG := func(c context.Context, name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(c); err != nil && c.Err() == nil {
+				fail(fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+	runBG(bg, "admin", admin.Run)
+	runBG(bg, "persister", pers.Run)
+	runBG(bg, "live feed", feed.Run)
+	runBG(bg, "gateway", hub.Run)
+	runBG(bg, "retention", janitor.Run)
+	feedCtx, stopFeed := context.WithCancel(bg)
+	defer stopFeed()
+	var feedWG sync.WaitGroup
+	if cfg.Feed == "simulator" {
+		sim := ingest.NewSimulator(pub, ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}, time.Now, log.With("component", "simulator"))
+		feedWG.Add(1)
+		go func() {
+			defer feedWG.Done()
+			if err := sim.Run(feedCtx); err != nil && feedCtx.Err() == nil {
+				fail(fmt.Errorf("simulator: %w", err))
+			}
+		}()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(httpLn) }()
+
+	url := "http://" + httpLn.Addr().String()
+	log.Info("findash is serving", "url", url, "admin", admin.Addr(), "stage", cfg.Stage(), "startup", time.Since(t0).Round(time.Millisecond))
+	if started != nil {
+		started(addrs{HTTP: httpLn.Addr().String(), Admin: admin.Addr()})
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		fail(fmt.Errorf("http server: %w", err))
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(cause, context.Canceled) {
+		cause = nil
+	}
+	log.Info("shutting down", "reason", reasonOf(cause), "timeout", cfg.ShutdownTimeout)
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	draining.Store(true) // /readyz answers 503 from here on
+	stopFeed()
+	feedWG.Wait()
+	if err := hub.Drain(sctx); err != nil {
+		log.Warn("websocket drain incomplete", "err", err)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http drain incomplete", "err", err)
+		srv.Close()
+	}
+	stopBG() // the persister flushes what it holds; the rest is in the log
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Warn("components did not stop within the shutdown timeout")
+	}
+	log.Info("stopped", "after", time.Since(t0).Round(time.Millisecond))
+	return cause
+}
+
+func reasonOf(cause error) string {
+	if cause == nil {
+		return "signal"
+	}
+	return cause.Error()
+}
+
+func closeLogged(log *slog.Logger, what string, fn func() error) {
+	if err := fn(); err != nil {
+		log.Warn("close failed", "what", what, "err", err)
+	}
+}
