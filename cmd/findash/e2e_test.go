@@ -1,0 +1,518 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/spf13/pflag"
+
+	"github.com/findash/findash/internal/config"
+)
+
+// instance is a findash server started by a test through serve().
+type instance struct {
+	addrs addrs
+	stop  context.CancelFunc
+	done  chan error
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testConfig(t *testing.T, dataDir string, args ...string) config.Config {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.Flags(fs)
+	base := []string{"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dataDir,
+		"--feed", "none", "--log-format", "json", "--shutdown-timeout", "10s"}
+	if err := fs.Parse(append(base, args...)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(fs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func start(t *testing.T, cfg config.Config) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stop: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	started := make(chan addrs, 1)
+	go func() { in.done <- serve(ctx, cfg, in.logs, func(a addrs) { started <- a }) }()
+	select {
+	case in.addrs = <-started:
+	case err := <-in.done:
+		t.Fatalf("serve returned before serving: %v\nlogs:\n%s", err, in.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not start within 20s\nlogs:\n%s", in.logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("server logs:\n%s", in.logs)
+		}
+	})
+	return in
+}
+
+// shutdown stops the instance as SIGTERM would and checks it exits cleanly.
+func (in *instance) shutdown(t *testing.T) {
+	t.Helper()
+	in.stop()
+	select {
+	case err := <-in.done:
+		if err != nil {
+			t.Fatalf("serve after shutdown = %v, want nil", err)
+		}
+		in.done <- nil // for Cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s")
+	}
+}
+
+func (in *instance) url(path string) string { return "http://" + in.addrs.HTTP + path }
+
+func createAPIKey(t *testing.T, dataDir string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"user", "create", "--email", "feeder@example.com", "--api-key", "--data-dir", dataDir, "--log-format", "json"}, nil, nil, &out, &errb)
+	if err != nil {
+		t.Fatalf("user create: %v\n%s", err, errb.String())
+	}
+	m := regexp.MustCompile(`api key[^:]*: (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("user create printed no API key: %q", out.String())
+	}
+	return m[1]
+}
+
+func postTicks(t *testing.T, in *instance, key, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", in.url("/api/v1/ticks"), strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /api/v1/ticks: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func ndjson(symbol string, ts0 int64, from, n int) string {
+	var sb strings.Builder
+	for i := from; i < from+n; i++ {
+		fmt.Fprintf(&sb, `{"symbol":%q,"ts":%d,"price":%g,"size":%g}`+"\n", symbol, ts0+int64(i)*250, 100+float64(i%50), float64(i%7))
+	}
+	return sb.String()
+}
+
+// msg is any server message of CONTRACT §5.
+type msg struct {
+	Type    string          `json:"type"`
+	ID      int             `json:"id"`
+	Channel string          `json:"channel"`
+	Seq     uint64          `json:"seq"`
+	From    uint64          `json:"from"`
+	To      uint64          `json:"to"`
+	Code    string          `json:"code"`
+	AfterMS int             `json:"after_ms"`
+	Data    json.RawMessage `json:"data"`
+}
+
+type wsClient struct {
+	t    *testing.T
+	c    *websocket.Conn
+	msgs chan msg
+	err  chan error // the read loop's end: close error
+}
+
+func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	if rcvBuf > 0 {
+		d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil {
+				c.(*net.TCPConn).SetReadBuffer(rcvBuf)
+			}
+			return c, err
+		}
+	}
+	c, resp, err := d.Dial("ws://"+in.addrs.HTTP+"/ws", http.Header{"Origin": {"http://" + in.addrs.HTTP}})
+	if err != nil {
+		t.Fatalf("dial /ws: %v (%v)", err, resp)
+	}
+	return &wsClient{t: t, c: c, msgs: make(chan msg, 1<<20), err: make(chan error, 1)}
+}
+
+// readLoop splits frames on '\n' (several messages per frame) into w.msgs.
+func (w *wsClient) readLoop() {
+	go func() {
+		for {
+			_, data, err := w.c.ReadMessage()
+			if err != nil {
+				w.err <- err
+				close(w.msgs)
+				return
+			}
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) == 0 {
+					continue
+				}
+				var m msg
+				if err := json.Unmarshal(line, &m); err != nil {
+					w.err <- fmt.Errorf("bad server message %q: %w", line, err)
+					close(w.msgs)
+					return
+				}
+				w.msgs <- m
+			}
+		}
+	}()
+}
+
+func (w *wsClient) send(v any) {
+	w.t.Helper()
+	if err := w.c.WriteJSON(v); err != nil {
+		w.t.Fatalf("ws write: %v", err)
+	}
+}
+
+// next returns the next message satisfying keep, failing after a timeout.
+func (w *wsClient) next(keep func(msg) bool) msg {
+	w.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				w.t.Fatalf("connection ended while waiting: %v", <-w.err)
+			}
+			if keep(m) {
+				return m
+			}
+		case <-timeout:
+			w.t.Fatal("timed out waiting for a message")
+		}
+	}
+}
+
+func ofType(typ string) func(msg) bool { return func(m msg) bool { return m.Type == typ } }
+
+// ticks collects n tick messages of channel (and any gaps), checking seq order.
+func (w *wsClient) ticks(channel string, n int) (seqs []uint64, gaps []msg) {
+	w.t.Helper()
+	for len(seqs) < n {
+		m := w.next(func(m msg) bool { return m.Channel == channel && (m.Type == "tick" || m.Type == "gap") })
+		if m.Type == "gap" {
+			gaps = append(gaps, m)
+			continue
+		}
+		if len(seqs) > 0 && m.Seq <= seqs[len(seqs)-1] {
+			w.t.Fatalf("tick seq %d after %d: not strictly increasing", m.Seq, seqs[len(seqs)-1])
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	return seqs, gaps
+}
+
+func getJSON(t *testing.T, url string, v any) *http.Response {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decode: %v", url, err)
+	}
+	return resp
+}
+
+type candle struct {
+	Start  int64   `json:"start"`
+	Open   float64 `json:"open"`
+	High   float64 `json:"high"`
+	Low    float64 `json:"low"`
+	Close  float64 `json:"close"`
+	Volume float64 `json:"volume"`
+	Count  int64   `json:"count"`
+}
+
+// waitCandles polls the candles API until the stored ticks are all counted.
+func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, wantCount int64) []candle {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var body struct {
+			Data []candle `json:"data"`
+		}
+		getJSON(t, in.url(fmt.Sprintf("/api/v1/candles/%s?interval=1m&from=%d&to=%d&limit=1000", symbol, from, to)), &body)
+		var n int64
+		for _, c := range body.Data {
+			n += c.Count
+		}
+		if n == wantCount {
+			return body.Data
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("candles of %s count %d ticks, want %d: %+v", symbol, n, wantCount, body.Data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	key := createAPIKey(t, dir)
+	cfg := testConfig(t, dir)
+	in := start(t, cfg)
+	const sym = "BTC-USD"
+	ch := "ticks:" + sym
+	ts0 := time.Now().Add(-time.Hour).Truncate(time.Hour).UnixMilli()
+
+	// Liveness, readiness, auth and validation.
+	var ready struct {
+		Status string `json:"status"`
+	}
+	if resp := getJSON(t, in.url("/readyz"), &ready); resp.StatusCode != 200 || ready.Status != "ok" {
+		t.Fatalf("/readyz = %d %q, want 200 ok", resp.StatusCode, ready.Status)
+	}
+	if code, _ := postTicks(t, in, "fd_wrong", ndjson(sym, ts0, 0, 1)); code != 401 {
+		t.Fatalf("POST ticks with a bad key = %d, want 401", code)
+	}
+	bad := ndjson(sym, ts0, 0, 2) + `{"symbol":"BTC-USD","ts":1,"price":-5,"size":1}` + "\n"
+	if code, body := postTicks(t, in, key, bad); code != 400 || !strings.Contains(body, "line 3") || !strings.Contains(body, `"code"`) {
+		t.Fatalf("POST a bad batch = %d %s, want 400 naming line 3", code, body)
+	}
+
+	// A first batch so that the snapshot has a quote.
+	if code, body := postTicks(t, in, key, ndjson(sym, ts0, 0, 10)); code != 202 || !strings.Contains(body, `"accepted":10`) {
+		t.Fatalf("POST ticks = %d %s, want 202 accepted 10", code, body)
+	}
+
+	fast := dialWS(t, in, 0)
+	fast.readLoop()
+	fast.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch, "candles:" + sym + ":1m", "quotes"}})
+	if m := fast.next(func(m msg) bool { return m.Type == "ack" || m.Type == "error" }); m.Type != "ack" || m.ID != 1 {
+		t.Fatalf("subscribe answered %+v, want ack 1", m)
+	}
+	snap := fast.next(func(m msg) bool { return m.Type == "snapshot" && m.Channel == ch })
+	var q struct {
+		Symbol string `json:"symbol"`
+		Seq    uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(snap.Data, &q); err != nil || q.Symbol != sym || q.Seq == 0 {
+		t.Fatalf("snapshot data = %s, want the quote of %s", snap.Data, sym)
+	}
+	fast.send(map[string]any{"op": "ping", "id": 9})
+	fast.next(func(m msg) bool { return m.Type == "pong" && m.ID == 9 })
+
+	// The resuming client reads part of the stream, then drops.
+	resumer := dialWS(t, in, 0)
+	resumer.readLoop()
+	resumer.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
+	resumer.next(ofType("ack"))
+
+	// The slow client subscribes but never reads, with a tiny socket buffer.
+	slow := dialWS(t, in, 4096)
+	slow.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
+
+	if code, _ := postTicks(t, in, key, ndjson(sym, ts0, 10, 100)); code != 202 {
+		t.Fatalf("POST ticks = %d", code)
+	}
+	seqs, gaps := resumer.ticks(ch, 100)
+	if len(gaps) != 0 {
+		t.Fatalf("resumer got gaps %v", gaps)
+	}
+	lastSeen := seqs[len(seqs)-1]
+	resumer.c.Close()
+
+	// Flood: 60,000 ticks while the resumer is away and the slow client sleeps.
+	total := 110
+	for i := 0; i < 6; i++ {
+		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 10_000)); code != 202 {
+			t.Fatalf("POST flood = %d %s", code, body)
+		}
+		total += 10_000
+	}
+
+	// The fast client sees every tick after the snapshot, in order, no gap.
+	fastSeqs, fastGaps := fast.ticks(ch, total-10)
+	if len(fastGaps) != 0 {
+		t.Fatalf("fast client got gaps %+v", fastGaps)
+	}
+
+	// The resumer comes back with since and gets exactly what it missed.
+	back := dialWS(t, in, 0)
+	back.readLoop()
+	back.send(map[string]any{"op": "subscribe", "id": 2, "channels": []string{ch}, "since": map[string]uint64{ch: lastSeen}})
+	back.next(ofType("ack"))
+	missed, gaps := back.ticks(ch, total-110)
+	if len(gaps) != 0 {
+		t.Fatalf("resume got gaps %+v", gaps)
+	}
+	want := fastSeqs[100:]
+	for i := range want {
+		if missed[i] != want[i] {
+			t.Fatalf("resumed tick %d has seq %d, want %d", i, missed[i], want[i])
+		}
+	}
+
+	// The slow client now reads: it must have been told about a gap.
+	slow.readLoop()
+	sawGap := false
+	for !sawGap {
+		m := slow.next(func(m msg) bool { return m.Type == "gap" || m.Type == "tick" && m.Seq == fastSeqs[len(fastSeqs)-1] })
+		if m.Type == "gap" {
+			sawGap = m.From > 0 && m.To >= m.From
+		} else {
+			t.Fatal("slow client received the last tick without any gap")
+		}
+	}
+
+	// Candles and quotes agree with what was ingested.
+	from, to := ts0, ts0+int64(total)*250
+	cs := waitCandles(t, in, sym, from, to, int64(total))
+	var vol float64
+	for i := 0; i < total; i++ {
+		vol += float64(i % 7)
+	}
+	var gotVol float64
+	for _, c := range cs {
+		gotVol += c.Volume
+	}
+	if gotVol != vol {
+		t.Fatalf("candle volume = %g, want %g", gotVol, vol)
+	}
+	var quotes struct {
+		Data []struct {
+			Symbol string  `json:"symbol"`
+			Price  float64 `json:"price"`
+			Seq    uint64  `json:"seq"`
+		} `json:"data"`
+	}
+	getJSON(t, in.url("/api/v1/quotes?symbols="+sym), &quotes)
+	if len(quotes.Data) != 1 || quotes.Data[0].Seq != fastSeqs[len(fastSeqs)-1] || quotes.Data[0].Price != 100+float64((total-1)%50) {
+		t.Fatalf("quotes = %+v, want the last tick (seq %d)", quotes.Data, fastSeqs[len(fastSeqs)-1])
+	}
+
+	// Graceful stop: reconnect, then close 1001; the process exits cleanly.
+	go in.stop()
+	m := fast.next(ofType("reconnect"))
+	if m.AfterMS < 0 {
+		t.Fatalf("reconnect = %+v", m)
+	}
+	for range fast.msgs {
+	}
+	if err := <-fast.err; !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("after reconnect the connection ended with %v, want close 1001", err)
+	}
+	in.shutdown(t)
+
+	// Restart on the same data dir: everything acknowledged is still there,
+	// and a client resumes across the restart.
+	in2 := start(t, cfg)
+	waitCandles(t, in2, sym, from, to, int64(total))
+	getJSON(t, in2.url("/api/v1/quotes?symbols="+sym), &quotes)
+	if len(quotes.Data) != 1 || quotes.Data[0].Seq != fastSeqs[len(fastSeqs)-1] {
+		t.Fatalf("after restart quotes = %+v, want seq %d", quotes.Data, fastSeqs[len(fastSeqs)-1])
+	}
+	again := dialWS(t, in2, 0)
+	again.readLoop()
+	again.send(map[string]any{"op": "subscribe", "id": 3, "channels": []string{ch}, "since": map[string]uint64{ch: fastSeqs[len(fastSeqs)-6]}})
+	again.next(ofType("ack"))
+	replayed, gaps := again.ticks(ch, 5)
+	if len(gaps) != 0 || replayed[4] != fastSeqs[len(fastSeqs)-1] {
+		t.Fatalf("resume after restart = %v (gaps %v), want the last 5 seqs", replayed, gaps)
+	}
+	if code, _ := postTicks(t, in2, key, ndjson(sym, ts0, total, 1)); code != 202 {
+		t.Fatalf("POST after restart = %d", code)
+	}
+	next, _ := again.ticks(ch, 1)
+	if next[0] <= replayed[4] {
+		t.Fatalf("new tick seq %d not after %d", next[0], replayed[4])
+	}
+}
+
+// TestDefaultsServeSimulator: with no configuration but a data dir, the
+// simulator feeds 20 symbols and quotes appear within a second.
+func TestDefaultsServeSimulator(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, "--feed", "simulator")
+	t0 := time.Now()
+	in := start(t, cfg)
+	var body struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	for {
+		getJSON(t, in.url("/api/v1/symbols"), &body)
+		if len(body.Data) == 20 {
+			break
+		}
+		if time.Since(t0) > 5*time.Second {
+			t.Fatalf("%d symbols after %v, want 20", len(body.Data), time.Since(t0))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("20 symbols with quotes %v after start", time.Since(t0).Round(time.Millisecond))
+	resp, err := http.Get("http://" + in.addrs.Admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	found := map[string]bool{}
+	for sc.Scan() {
+		for _, name := range []string{"findash_ingest_ticks_total", "findash_ws_connections", "findash_http_request_duration_seconds"} {
+			if strings.HasPrefix(sc.Text(), name) {
+				found[name] = true
+			}
+		}
+	}
+	if len(found) != 3 {
+		t.Fatalf("admin /metrics lacks some of the contract's metrics: found %v", found)
+	}
+	if r, err := http.Get(in.url("/metrics")); err == nil {
+		r.Body.Close()
+		if r.StatusCode == 200 {
+			t.Fatal("/metrics is served on the public listener")
+		}
+	}
+}
