@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// Authenticator resolves a session token or API key to a user. It is
+// declared here, where it is consumed; the auth package satisfies it.
+type Authenticator interface {
+	// AuthenticateToken returns the user the token belongs to, or an error
+	// when the token is unknown, expired or cannot be checked.
+	AuthenticateToken(ctx context.Context, token string) (userID int64, err error)
+}
+
+// Config holds the tunables of a Hub. The zero value of every field selects
+// the default written next to it.
+type Config struct {
+	// AllowedOrigins lists the browser origins (e.g. "https://dash.example.com",
+	// or "*" for any) allowed to open a connection, in addition to the
+	// request's own host, which is always allowed. A request without an
+	// Origin header (a program, not a browser) is always allowed.
+	// Default: only the own host.
+	AllowedOrigins []string
+	// MaxSubscriptions is the most channels one connection may subscribe to.
+	// Default 200.
+	MaxSubscriptions int
+	// MaxMessageBytes is the largest client message accepted; a larger one
+	// gets an error and the connection is closed with 1008. Default 16 KiB.
+	MaxMessageBytes int
+	// MessageRate is the sustained number of client messages per second a
+	// connection may send; MessageBurst the burst above it. Default 20/s,
+	// burst 40. Messages over the rate answer error rate_limited; after
+	// MaxStrikes such errors the connection is closed with 1008.
+	MessageRate  float64
+	MessageBurst int
+	// MaxStrikes is the number of limit errors (rate_limited,
+	// too_many_subscriptions) after which a connection is closed with 1008.
+	// Default 3.
+	MaxStrikes int
+	// SendQueue bounds the messages waiting for one connection's writer.
+	// When it is full, ticks are dropped and reported with gap; candles and
+	// quotes never take a queue slot (one pending message per channel,
+	// latest wins). Replies, snapshots and replayed ticks may use up to
+	// ReplayTicks slots beyond it. Default 1024.
+	SendQueue int
+	// ReplayTicks is how many of the newest ticks are held per symbol for
+	// resuming with since. Default 10,000.
+	ReplayTicks int
+	// ReplayAge drops held ticks older than this (arrival time). Default 5m.
+	ReplayAge time.Duration
+	// WriteTimeout bounds each write to a client; a client that does not
+	// take a frame in time is disconnected. Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often each client is pinged; a client silent for
+	// two intervals is disconnected. Default 30s.
+	PingInterval time.Duration
+	// QuotesInterval is the least time between two quotes messages on the
+	// quotes channel. Default (and minimum) 250ms: at most 4 a second.
+	QuotesInterval time.Duration
+	// ReconnectAfter and ReconnectJitter shape the after_ms of the reconnect
+	// message sent on Drain: ReconnectAfter plus a random share of
+	// ReconnectJitter, so that clients do not return all at once.
+	// Defaults 250ms and 2s.
+	ReconnectAfter  time.Duration
+	ReconnectJitter time.Duration
+	// Auth authenticates ?token= or the findash_session cookie. Nil means
+	// nobody authenticates: market channels still work, alerts answers
+	// unauthorized. It may also be set later with SetAuthenticator.
+	Auth Authenticator
+	// Now is the clock used for ring ages. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 200
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 16 << 10
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = 20
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = 40
+	}
+	if c.MaxStrikes <= 0 {
+		c.MaxStrikes = 3
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 1024
+	}
+	if c.ReplayTicks <= 0 {
+		c.ReplayTicks = 10_000
+	}
+	if c.ReplayAge <= 0 {
+		c.ReplayAge = 5 * time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.QuotesInterval < 250*time.Millisecond {
+		c.QuotesInterval = 250 * time.Millisecond
+	}
+	if c.ReconnectAfter <= 0 {
+		c.ReconnectAfter = 250 * time.Millisecond
+	}
+	if c.ReconnectJitter <= 0 {
+		c.ReconnectJitter = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

@@ -1,0 +1,386 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// conn is one client connection: a reader (the ServeHTTP goroutine), a
+// writer goroutine, and between them one bounded queue guarded by mu.
+type conn struct {
+	hub    *Hub
+	t      transport
+	userID int64 // 0: not authenticated
+	log    *slog.Logger
+
+	wake       chan struct{} // capacity 1: the writer has work
+	readerDone chan struct{} // closed when the read loop has returned
+	writerDone chan struct{} // closed when the writer has returned
+
+	mu          sync.Mutex // a leaf: nothing else is locked while it is held
+	q           [][]byte   // ordered messages for the writer; see push*
+	dirty       []*subscription
+	signaled    bool // the writer has been woken for what is queued
+	pingDue     bool
+	closing     bool // the writer sends closeCode (if any) after this batch, then ends
+	closeCode   int
+	closeReason string
+
+	spare [][]byte // writer only: the previous batch, reused as the next queue
+
+	// reader only
+	subs    map[Channel]*subscription
+	limiter *rate.Limiter
+	strikes int
+}
+
+// subscription is one channel of one connection.
+type subscription struct {
+	c    *conn
+	ch   Channel
+	name string
+	idx  int // position in its topic's subList, guarded by that list's lock
+
+	// guarded by c.mu
+	pending []byte // conflated message (candle, quotes) not yet written
+	gapFrom uint64 // ticks dropped for this channel, not yet reported
+	gapTo   uint64 // 0: no gap
+	queued  bool   // in c.dirty
+	dead    bool   // unsubscribed
+}
+
+func newConn(h *Hub, userID int64) *conn {
+	return &conn{
+		hub:        h,
+		userID:     userID,
+		log:        h.log,
+		wake:       make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		subs:       make(map[Channel]*subscription),
+		limiter:    rate.NewLimiter(rate.Limit(h.cfg.MessageRate), h.cfg.MessageBurst),
+	}
+}
+
+// signalLocked wakes the writer, once per batch. Caller holds c.mu.
+func (c *conn) signalLocked() {
+	if !c.signaled {
+		c.signaled = true
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *conn) markDirtyLocked(s *subscription) {
+	if !s.queued {
+		s.queued = true
+		c.dirty = append(c.dirty, s)
+	}
+}
+
+// pushTicks queues tick messages of s's channel, in seq order. With more
+// than limit messages queued, a tick is dropped and its seq added to s's
+// gap, which is reported before the channel's next queued tick (or at the
+// writer's next batch). It returns how many were dropped. No allocation
+// once the queue has grown, except to encode a gap.
+func (c *conn) pushTicks(s *subscription, batch []ringEntry, limit int) (dropped int) {
+	c.mu.Lock()
+	if c.closing || s.dead {
+		c.mu.Unlock()
+		return 0
+	}
+	for i := range batch {
+		e := &batch[i]
+		if s.gapTo != 0 {
+			if len(c.q)+2 > limit {
+				s.gapTo = e.seq
+				dropped++
+				continue
+			}
+			c.q = append(c.q, encodeGap(s.name, s.gapFrom, s.gapTo))
+			c.hub.met.gaps.Inc()
+			s.gapFrom, s.gapTo = 0, 0
+		} else if len(c.q) >= limit {
+			s.gapFrom, s.gapTo = e.seq, e.seq
+			c.markDirtyLocked(s)
+			dropped++
+			continue
+		}
+		c.q = append(c.q, e.msg)
+	}
+	c.signalLocked()
+	c.mu.Unlock()
+	return dropped
+}
+
+// pushLatest makes msg s's pending conflated message, replacing an unsent
+// one (latest wins). It reports whether one was replaced.
+func (c *conn) pushLatest(s *subscription, msg []byte) (replaced bool) {
+	c.mu.Lock()
+	if c.closing || s.dead {
+		c.mu.Unlock()
+		return false
+	}
+	replaced = s.pending != nil
+	s.pending = msg
+	c.markDirtyLocked(s)
+	c.signalLocked()
+	c.mu.Unlock()
+	return replaced
+}
+
+// pushIfIdle is pushLatest when nothing is pending; otherwise it changes
+// nothing and reports false.
+func (c *conn) pushIfIdle(s *subscription, msg []byte) bool {
+	c.mu.Lock()
+	if c.closing || s.dead {
+		c.mu.Unlock()
+		return true
+	}
+	if s.pending != nil {
+		c.mu.Unlock()
+		return false
+	}
+	s.pending = msg
+	c.markDirtyLocked(s)
+	c.signalLocked()
+	c.mu.Unlock()
+	return true
+}
+
+// pushOrdered queues msg unless limit messages are queued; it reports
+// whether msg was queued.
+func (c *conn) pushOrdered(msg []byte, limit int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	if len(c.q) >= limit {
+		return false
+	}
+	c.q = append(c.q, msg)
+	c.signalLocked()
+	return true
+}
+
+// reply queues an answer to the client (ack, error, pong, snapshot). The
+// client's message rate bounds these; a client that sends without reading
+// until even the replay allowance is full is disconnected.
+func (c *conn) reply(msg []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if len(c.q) >= c.hub.hardLimit {
+		c.closeLocked(closePolicy, "send queue overflow")
+		return
+	}
+	c.q = append(c.q, msg)
+	c.signalLocked()
+}
+
+// close asks the writer to flush what is queued, send a close frame with
+// code (none when code is 0) and end. The first request wins.
+func (c *conn) close(code int, reason string) {
+	c.mu.Lock()
+	c.closeLocked(code, reason)
+	c.mu.Unlock()
+}
+
+func (c *conn) closeLocked(code int, reason string) {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.closeCode, c.closeReason = code, reason
+	c.signalLocked()
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// writeLoop is the connection's writer: it takes everything queued and
+// writes it as one frame, then the conflated messages and gaps of dirty
+// channels. It ends after a close request or a write error, closing the
+// transport.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("websocket writer panic", "panic", fmt.Sprint(r))
+		}
+		c.mu.Lock()
+		c.closing = true
+		c.q, c.dirty = nil, nil
+		c.mu.Unlock()
+		c.spare = nil
+		_ = c.t.Close()
+	}()
+	cfg := &c.hub.cfg
+	for range c.wake {
+		c.mu.Lock()
+		batch := c.q
+		c.q = c.spare
+		c.spare = nil
+		for _, s := range c.dirty {
+			s.queued = false
+			if s.dead {
+				continue
+			}
+			if s.gapTo != 0 {
+				batch = append(batch, encodeGap(s.name, s.gapFrom, s.gapTo))
+				c.hub.met.gaps.Inc()
+				s.gapFrom, s.gapTo = 0, 0
+			}
+			if s.pending != nil {
+				batch = append(batch, s.pending)
+				s.pending = nil
+			}
+		}
+		clear(c.dirty)
+		c.dirty = c.dirty[:0]
+		c.signaled = false
+		ping := c.pingDue
+		c.pingDue = false
+		closing, code, reason := c.closing, c.closeCode, c.closeReason
+		c.mu.Unlock()
+
+		if len(batch) > 0 {
+			if err := c.t.WriteBatch(batch, time.Now().Add(cfg.WriteTimeout)); err != nil {
+				c.log.Debug("websocket write failed", "err", err)
+				return
+			}
+			c.hub.met.sent.Add(float64(len(batch)))
+		}
+		clear(batch)
+		if cap(batch) <= 2*cfg.SendQueue {
+			c.spare = batch[:0] // reused; a replay burst's larger slice is let go
+		}
+		if ping && !closing {
+			if err := c.t.WritePing(time.Now().Add(cfg.WriteTimeout)); err != nil {
+				return
+			}
+		}
+		if closing {
+			if code != 0 {
+				_ = c.t.WriteClose(code, reason, time.Now().Add(cfg.WriteTimeout))
+				// let the client answer the close before the TCP connection goes
+				timer := time.NewTimer(time.Second)
+				select {
+				case <-c.readerDone:
+				case <-timer.C:
+				}
+				timer.Stop()
+			}
+			return
+		}
+	}
+}
+
+// readLoop reads client messages until the connection fails or closes.
+func (c *conn) readLoop() {
+	cfg := &c.hub.cfg
+	for {
+		_ = c.t.SetReadDeadline(time.Now().Add(2 * cfg.PingInterval))
+		b, err := c.t.ReadMessage(cfg.MaxMessageBytes)
+		if errors.Is(err, errTooLarge) {
+			if !c.isClosing() {
+				c.reply(encodeError(0, false, CodeMessageTooLarge, fmt.Sprintf("messages are limited to %d bytes", cfg.MaxMessageBytes)))
+				c.close(closePolicy, "message too large")
+			}
+			continue
+		}
+		if err != nil {
+			return
+		}
+		if c.isClosing() {
+			continue // draining or closing: wait for the client's close
+		}
+		c.handle(b)
+	}
+}
+
+func (c *conn) handle(b []byte) {
+	m, err := ParseClientMessage(b)
+	if !c.limiter.Allow() {
+		c.reply(encodeError(m.ID, m.HasID, CodeRateLimited, fmt.Sprintf("more than %g messages a second", c.hub.cfg.MessageRate)))
+		c.strike()
+		return
+	}
+	if err != nil {
+		var pe *ProtocolError
+		if !errors.As(err, &pe) {
+			pe = &ProtocolError{Code: CodeInvalidRequest, Message: err.Error()}
+		}
+		c.reply(encodeError(m.ID, m.HasID, pe.Code, pe.Message))
+		return
+	}
+	switch m.Op {
+	case OpPing:
+		c.reply(encodeReply("pong", m.ID, m.HasID))
+	case OpSubscribe:
+		c.subscribe(&m)
+	case OpUnsubscribe:
+		for _, ch := range m.Channels {
+			if s := c.subs[ch]; s != nil {
+				c.hub.unregister(s)
+				delete(c.subs, ch)
+			}
+		}
+		c.reply(encodeReply("ack", m.ID, m.HasID))
+	}
+}
+
+// strike counts a limit violation; MaxStrikes of them close the connection.
+func (c *conn) strike() {
+	c.strikes++
+	if c.strikes >= c.hub.cfg.MaxStrikes {
+		c.close(closePolicy, "limits exceeded")
+	}
+}
+
+func (c *conn) subscribe(m *ClientMessage) {
+	var add []Channel
+	for _, ch := range m.Channels {
+		if c.subs[ch] != nil {
+			continue // already subscribed: nothing to do
+		}
+		if ch.Kind == KindAlerts && c.userID == 0 {
+			c.reply(encodeError(m.ID, m.HasID, CodeUnauthorized, "alerts needs authentication (?token= or a session cookie)"))
+			return
+		}
+		add = append(add, ch)
+	}
+	if max := c.hub.cfg.MaxSubscriptions; len(c.subs)+len(add) > max {
+		c.reply(encodeError(m.ID, m.HasID, CodeTooManySubscriptions, fmt.Sprintf("at most %d subscriptions per connection", max)))
+		c.strike()
+		return
+	}
+	c.reply(encodeReply("ack", m.ID, m.HasID))
+	for _, ch := range add {
+		s := &subscription{c: c, ch: ch, name: ch.String(), idx: -1}
+		c.subs[ch] = s
+		since, resume := m.Since[ch]
+		c.hub.register(s, since, resume)
+	}
+}
+
+// unsubscribeAll removes every subscription; called once the reader is done.
+func (c *conn) unsubscribeAll() {
+	for ch, s := range c.subs {
+		c.hub.unregister(s)
+		delete(c.subs, ch)
+	}
+}

@@ -1,0 +1,51 @@
+// Package gateway serves the WebSocket protocol of CONTRACT §5 on GET /ws:
+// clients subscribe to ticks:<SYM>, candles:<SYM>:<interval>, quotes and
+// (authenticated) alerts, and the Hub fans out what the live feed publishes.
+//
+// # Data flow
+//
+// The live feed calls Publish after each log message. Each tick is encoded
+// once (all ticks of a batch into one buffer) and the same bytes go into the
+// symbol's replay ring and to every subscriber's queue. A candle is encoded
+// once per change, only when its channel has subscribers. Changed quotes are
+// collected and sent by Run at most every QuotesInterval (≥ 250 ms).
+//
+// # Connections, queues and overflow
+//
+// Each connection has two goroutines: the reader (the ServeHTTP call) and
+// one writer. Between them is one queue, bounded at Config.SendQueue
+// messages, that the writer empties in one go and writes as one text frame
+// (messages joined by '\n'). When the queue is full:
+//   - ticks are dropped and the dropped seq range of each channel is sent as
+//     gap before that channel's next tick (or with the writer's next batch);
+//   - candles and quotes never occupy the queue: each subscription holds at
+//     most one pending message, a newer one replaces it (latest wins; a
+//     replaced quotes message is replaced by the full list, so no change is
+//     lost);
+//   - alerts are dropped (they stay listed by the REST API);
+//   - replies (ack, error, pong), snapshots and replayed ticks may use up to
+//     ReplayTicks more slots; past that the connection is closed with 1008.
+//
+// A connection thus holds at most SendQueue+ReplayTicks message references
+// plus one pending message per subscription; message bytes are shared.
+// Publish never waits for a client: it only takes short locks.
+//
+// # Replay
+//
+// Each symbol keeps its last ReplayTicks encoded ticks (also pruned after
+// ReplayAge) and a floor, the newest seq no longer held (or SetFloor's
+// value). Subscribing with since S queues gap{S+1, floor} when S < floor,
+// then the held ticks after S, and joins the live fan-out, all under the
+// symbol's lock: nothing is missed or repeated between replay and live.
+//
+// # Locks
+//
+// The symbol index is sharded (shard.mu, held only for lookups). Lock order:
+// symbolTopic.mu, Hub.quotesMu, Hub.alertsMu or Hub.connsMu, then conn.mu,
+// which is a leaf. symbolTopic.mu may take shard.mu (to drop an unused
+// topic) and calls Source (market.State) for snapshots; shard.mu is never
+// held while waiting for a topic. Hub.pendingMu is a leaf taken alone. No
+// lock is shared by all connections on the publish path.
+//
+// The WebSocket library (gorilla/websocket) is used only in ws.go.
+package gateway

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Server messages are built by hand with append so that a tick costs one
+// small copy into its batch buffer and no reflection; rarer messages use
+// encoding/json for their data. Every function returns a message of its own
+// that is never modified once handed to a connection.
+
+func appendTick(b []byte, channel string, t *market.Tick) []byte {
+	b = append(b, `{"type":"tick","channel":"`...)
+	b = append(b, channel...) // symbols need no escaping (A-Z 0-9 . - _ /)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, t.Seq, 10)
+	b = append(b, `,"data":{"symbol":"`...)
+	b = append(b, t.Symbol...)
+	b = append(b, `","ts":`...)
+	b = strconv.AppendInt(b, t.TS, 10)
+	b = append(b, `,"price":`...)
+	b = appendFloat(b, t.Price)
+	b = append(b, `,"size":`...)
+	b = appendFloat(b, t.Size)
+	return append(b, "}}"...)
+}
+
+// appendFloat formats f as encoding/json does; NaN and ±Inf (which
+// validation keeps out) become 0 so the output stays JSON.
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, '0')
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func encodeGap(channel string, from, to uint64) []byte {
+	b := make([]byte, 0, 64+len(channel))
+	b = append(b, `{"type":"gap","channel":"`...)
+	b = append(b, channel...)
+	b = append(b, `","from":`...)
+	b = strconv.AppendUint(b, from, 10)
+	b = append(b, `,"to":`...)
+	b = strconv.AppendUint(b, to, 10)
+	return append(b, '}')
+}
+
+func encodeReply(typ string, id int64, hasID bool) []byte {
+	b := make([]byte, 0, 48)
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, '"')
+	if hasID {
+		b = append(b, `,"id":`...)
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return append(b, '}')
+}
+
+func encodeError(id int64, hasID bool, code, message string) []byte {
+	msg, _ := json.Marshal(message) // a string always marshals
+	b := make([]byte, 0, 64+len(code)+len(msg))
+	b = append(b, `{"type":"error"`...)
+	if hasID {
+		b = append(b, `,"id":`...)
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, `,"code":"`...)
+	b = append(b, code...)
+	b = append(b, `","message":`...)
+	b = append(b, msg...)
+	return append(b, '}')
+}
+
+func encodeReconnect(afterMS int64) []byte {
+	b := append([]byte(nil), `{"type":"reconnect","after_ms":`...)
+	b = strconv.AppendInt(b, afterMS, 10)
+	return append(b, '}')
+}
+
+// encodeData returns {"type":typ,"channel":channel,"data":<data as JSON>}.
+func encodeData(typ, channel string, data any) ([]byte, error) {
+	d, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 32+len(typ)+len(channel)+len(d))
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","channel":"`...)
+	b = append(b, channel...)
+	b = append(b, `","data":`...)
+	b = append(b, d...)
+	return append(b, '}'), nil
+}

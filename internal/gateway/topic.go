@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// numShards splits the symbol index so that publishing one symbol and
+// subscribing to another never contend on the same lock.
+const numShards = 32
+
+type shard struct {
+	mu   sync.RWMutex
+	syms map[string]*symbolTopic
+}
+
+// symbolTopic is everything about one symbol: its replay ring and the
+// subscribers of its ticks and candle channels. Guarded by mu, which is
+// held while fanning out so that registration plus replay of a new
+// subscriber is atomic with respect to live ticks.
+type symbolTopic struct {
+	mu         sync.Mutex
+	sym        string
+	ticksName  string
+	candleName [market.NumIntervals]string
+	removed    bool // taken out of its shard; re-look it up
+
+	// replay ring: ring[(start+i)%len(ring)] for i < n, oldest first
+	ring  []ringEntry
+	start int
+	n     int
+	floor uint64 // newest seq not held (evicted, or below the hub floor)
+	last  uint64 // newest seq published
+
+	ticks   subList
+	candles [market.NumIntervals]subList
+
+	batch []ringEntry // scratch for Publish and replay, reused
+}
+
+type ringEntry struct {
+	seq uint64
+	at  int64 // arrival, Unix ns
+	msg []byte
+}
+
+func newSymbolTopic(sym string, floor uint64) *symbolTopic {
+	t := &symbolTopic{sym: sym, ticksName: "ticks:" + sym, floor: floor, last: floor}
+	for _, iv := range market.Intervals {
+		t.candleName[iv] = "candles:" + sym + ":" + iv.String()
+	}
+	return t
+}
+
+func (t *symbolTopic) empty() bool {
+	if len(t.ticks) > 0 || t.n > 0 {
+		return false
+	}
+	for i := range t.candles {
+		if len(t.candles[i]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// push appends a tick message to the ring, evicting the oldest when full.
+// Caller holds t.mu.
+func (t *symbolTopic) push(seq uint64, at int64, msg []byte, limit int) {
+	if t.n == len(t.ring) && len(t.ring) < limit {
+		// grow (doubling, up to max), unrolling the ring to start at 0
+		size := min(limit, max(64, 2*len(t.ring)))
+		r := make([]ringEntry, size)
+		for i := 0; i < t.n; i++ {
+			r[i] = t.ring[(t.start+i)%len(t.ring)]
+		}
+		t.ring, t.start = r, 0
+	}
+	if t.n == len(t.ring) {
+		t.evictOldest()
+	}
+	t.ring[(t.start+t.n)%len(t.ring)] = ringEntry{seq: seq, at: at, msg: msg}
+	t.n++
+	t.last = seq
+}
+
+func (t *symbolTopic) evictOldest() {
+	e := &t.ring[t.start]
+	t.floor = e.seq
+	*e = ringEntry{}
+	t.start = (t.start + 1) % len(t.ring)
+	t.n--
+}
+
+// prune evicts entries that arrived before cutoff (Unix ns). Caller holds t.mu.
+func (t *symbolTopic) prune(cutoff int64) {
+	for t.n > 0 && t.ring[t.start].at < cutoff {
+		t.evictOldest()
+	}
+	if t.n == 0 && len(t.ring) > 64 {
+		t.ring, t.start = nil, 0 // a quiet symbol gives its memory back
+	}
+}
+
+func (t *symbolTopic) entry(i int) *ringEntry { return &t.ring[(t.start+i)%len(t.ring)] }
+
+// subList is a set of subscriptions with O(1) removal; each subscription
+// records its own index. Guarded by the lock of the list's owner.
+type subList []*subscription
+
+func (l *subList) add(s *subscription) {
+	s.idx = len(*l)
+	*l = append(*l, s)
+}
+
+func (l *subList) remove(s *subscription) {
+	ls := *l
+	i := s.idx
+	if i < 0 || i >= len(ls) || ls[i] != s {
+		return
+	}
+	last := len(ls) - 1
+	ls[i] = ls[last]
+	ls[i].idx = i
+	ls[last] = nil
+	*l = ls[:last]
+	s.idx = -1
+}
+
+func shardOf(sym string) int {
+	// FNV-1a, inline to stay allocation-free
+	h := uint32(2166136261)
+	for i := 0; i < len(sym); i++ {
+		h ^= uint32(sym[i])
+		h *= 16777619
+	}
+	return int(h % numShards)
+}
+
+// lockTopic returns sym's topic with its mutex held, creating it when create
+// is set; nil (and nothing locked) when it does not exist and create is not set.
+func (h *Hub) lockTopic(sym string, create bool) *symbolTopic {
+	sh := &h.shards[shardOf(sym)]
+	for {
+		sh.mu.RLock()
+		t := sh.syms[sym]
+		sh.mu.RUnlock()
+		if t == nil {
+			if !create {
+				return nil
+			}
+			sh.mu.Lock()
+			if t = sh.syms[sym]; t == nil {
+				t = newSymbolTopic(sym, h.floor.Load())
+				sh.syms[sym] = t
+			}
+			sh.mu.Unlock()
+		}
+		t.mu.Lock()
+		if !t.removed {
+			return t
+		}
+		t.mu.Unlock()
+	}
+}
+
+// dropIfEmpty removes t from its shard when nothing refers to it any more.
+// Caller holds t.mu; lock order shard.mu after topic.mu is safe here
+// because nobody holds shard.mu while waiting for a topic lock.
+func (h *Hub) dropIfEmpty(t *symbolTopic) {
+	if !t.empty() {
+		return
+	}
+	sh := &h.shards[shardOf(t.sym)]
+	sh.mu.Lock()
+	if sh.syms[t.sym] == t {
+		delete(sh.syms, t.sym)
+	}
+	sh.mu.Unlock()
+	t.removed = true
+}
+
+// eachTopic calls fn for every topic with its mutex held.
+func (h *Hub) eachTopic(fn func(*symbolTopic)) {
+	var ts []*symbolTopic
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, t := range sh.syms {
+			ts = append(ts, t)
+		}
+		sh.mu.RUnlock()
+	}
+	for _, t := range ts {
+		t.mu.Lock()
+		if !t.removed {
+			fn(t)
+		}
+		t.mu.Unlock()
+	}
+}
