@@ -1,0 +1,37 @@
+package auth
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrUnauthenticated means a credential was missing, malformed, unknown,
+// revoked or wrong. Callers answer 401 and never say which.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// User is an account. An empty PasswordHash means the user cannot log in
+// with a password (e.g. created by `findash user create` only to own API keys).
+type User struct {
+	ID           int64
+	Email        string // normalised: trimmed, lower case
+	PasswordHash string // argon2id PHC string, or "" for no password login
+	CreatedAt    time.Time
+}
+
+// APIKey is a stored API key. The secret itself is never stored: Hash is the
+// SHA-256 of the full secret string.
+type APIKey struct {
+	ID         int64
+	UserID     int64
+	Name       string
+	Prefix     string // first characters of the secret, shown to users to tell keys apart
+	Hash       []byte // SHA-256 of the secret
+	CreatedAt  time.Time
+	LastUsedAt *time.Time // nil until first used
+}
+
+// Principal is who a request acts for.
+type Principal struct {
+	UserID   int64
+	APIKeyID int64 // 0 when authenticated by a session
+}

@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/findash/findash/internal/market"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeoutMs is how long a statement waits for a lock held by another
+// connection (another process, or the writer during a checkpoint) before
+// failing with SQLITE_BUSY.
+const busyTimeoutMs = 5000
+
+// DB is an open findash SQLite database.
+type DB struct {
+	w   *sql.DB // the single writer connection
+	r   *sql.DB // read-only pool
+	log *slog.Logger
+}
+
+// dsn builds the modernc DSN for path. Pragmas are applied on every new
+// connection of the pool.
+func dsn(path string, readOnly bool) string {
+	q := []string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMs),
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(ON)",
+	}
+	if readOnly {
+		q = append(q, "_pragma=query_only(1)")
+	} else {
+		q = append(q, "_txlock=immediate")
+	}
+	return path + "?" + strings.Join(q, "&")
+}
+
+// Open opens (creating it if needed) the SQLite database at path. It does not
+// migrate; call Migrate. The path may not contain '?'.
+func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite: %w", market.Invalid("path", "%q is not a usable file path", path))
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Open the writer first: it creates the file and switches it to WAL
+	// before any reader connects.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite writer %s: %w", path, translate(err))
+	}
+	r, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite readers %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite readers %s: %w", path, translate(err))
+	}
+	return &DB{w: w, r: r, log: log.With("component", "sqlite")}, nil
+}
+
+// Migrate applies every pending migration (embedded goose migrations) and
+// reports the versions it applied to the log. It is safe to call on an
+// up-to-date database.
+func (db *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", translate(err))
+	}
+	for _, r := range res {
+		db.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Ping checks that both the writer and the read pool answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite writer: %w", translate(err))
+	}
+	if err := db.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite readers: %w", translate(err))
+	}
+	return nil
+}
+
+// Close closes both pools. Queries in flight fail.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// translate maps driver errors onto market's sentinel kinds, keeping the
+// original in the chain.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", market.ErrNotFound, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", market.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", market.ErrNotFound, err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			return fmt.Errorf("%w: %w", market.ErrInvalid, err)
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%w: %w", market.ErrUnavailable, err)
+		}
+	}
+	return err
+}

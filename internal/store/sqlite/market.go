@@ -1,0 +1,318 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// persisterName is the log_position row WriteBatch keeps.
+const persisterName = "persister"
+
+var tickInsert = batchInsert{
+	head:    "INSERT OR IGNORE INTO ticks (symbol, seq, ts, price, size)",
+	cols:    5,
+	rowsPer: 200,
+}
+
+// candleUpsert merges a partial candle into the stored one with exactly the
+// semantics of market.Candle.Merge. In an UPDATE every right-hand side sees
+// the row as it was before the update, so the open/first_* (and
+// close/last_*) conditions all compare against the old values.
+var candleUpsert = batchInsert{
+	head: "INSERT INTO candles (symbol, interval, start, open, high, low, close, volume, count, first_ts, first_seq, last_ts, last_seq)",
+	tail: `ON CONFLICT (symbol, interval, start) DO UPDATE SET
+	high = max(high, excluded.high),
+	low = min(low, excluded.low),
+	volume = volume + excluded.volume,
+	count = count + excluded.count,
+	open = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.open ELSE open END,
+	first_ts = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.first_ts ELSE first_ts END,
+	first_seq = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.first_seq ELSE first_seq END,
+	close = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.close ELSE close END,
+	last_ts = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_ts ELSE last_ts END,
+	last_seq = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_seq ELSE last_seq END`,
+	cols:    13,
+	rowsPer: 64,
+}
+
+// WriteBatch stores ticks and merges the partial candles rolled up from them
+// (market.Rollup) in one transaction, and records logSeq as the persister's
+// position. If logSeq is not above the stored position the batch was already
+// written (a redelivery) and WriteBatch does nothing. Ticks already stored
+// (same symbol and seq) are ignored. Empty candles (Count 0) are skipped. On
+// any error nothing is written. A candle with an invalid interval is
+// market.ErrInvalid; a busy database market.ErrUnavailable.
+func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("write batch: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var pos int64
+	switch err := tx.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", persisterName).Scan(&pos); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("write batch: read position: %w", translate(err))
+	}
+	if int64(logSeq) <= pos { // already applied (pos is 0 when nothing was)
+		return tx.Rollback()
+	}
+	err = tickInsert.exec(ctx, tx, len(ticks), func(a []any, i int) {
+		t := &ticks[i]
+		a[0], a[1], a[2], a[3], a[4] = t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size
+	})
+	if err != nil {
+		return fmt.Errorf("write batch: insert %d ticks: %w", len(ticks), translate(err))
+	}
+	// Skip empty partials without copying the slice.
+	idx := make([]int32, 0, len(candles))
+	for i := range candles {
+		c := &candles[i]
+		if c.Count == 0 {
+			continue
+		}
+		if c.Interval >= market.Interval(market.NumIntervals) {
+			return fmt.Errorf("write batch: candle %s: %w", c.Symbol, market.Invalid("interval", "%d is not an interval", c.Interval))
+		}
+		idx = append(idx, int32(i))
+	}
+	err = candleUpsert.exec(ctx, tx, len(idx), func(a []any, i int) {
+		c := &candles[idx[i]]
+		a[0], a[1], a[2], a[3], a[4], a[5], a[6] = c.Symbol, c.Interval.String(), c.Start, c.Open, c.High, c.Low, c.Close
+		a[7], a[8], a[9], a[10], a[11], a[12] = c.Volume, c.Count, c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
+	})
+	if err != nil {
+		return fmt.Errorf("write batch: upsert %d candles: %w", len(idx), translate(err))
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO log_position (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+		persisterName, int64(logSeq))
+	if err != nil {
+		return fmt.Errorf("write batch: set position: %w", translate(err))
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("write batch: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// LogPosition returns the last log sequence WriteBatch applied, 0 if none.
+func (db *DB) LogPosition(ctx context.Context) (uint64, error) {
+	pos, err := logPosition(ctx, db.r)
+	if err != nil {
+		return 0, fmt.Errorf("log position: %w", err)
+	}
+	return pos, nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func logPosition(ctx context.Context, q queryer) (uint64, error) {
+	var pos int64
+	err := q.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", persisterName).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return uint64(pos), nil
+}
+
+const candleCols = "symbol, interval, start, open, high, low, close, volume, count, first_ts, first_seq, last_ts, last_seq"
+
+// newestCandles selects the newest candle of every (symbol, interval) but
+// 1m. Symbols are enumerated with a recursive skip-scan over the primary key
+// and each newest start found with the min/max optimisation, so the cost
+// grows with the number of symbols, not of candles.
+const newestCandles = `
+WITH RECURSIVE syms(s) AS (
+	SELECT min(symbol) FROM candles
+	UNION ALL
+	SELECT (SELECT min(symbol) FROM candles WHERE symbol > s) FROM syms WHERE s IS NOT NULL
+), ivs(iv) AS (VALUES ('1s'), ('5m'), ('15m'), ('1h'), ('1d'))
+SELECT c.symbol, c.interval, c.start, c.open, c.high, c.low, c.close, c.volume, c.count, c.first_ts, c.first_seq, c.last_ts, c.last_seq
+FROM syms JOIN ivs JOIN candles c
+	ON c.symbol = syms.s AND c.interval = ivs.iv
+	AND c.start = (SELECT max(start) FROM candles WHERE symbol = syms.s AND interval = ivs.iv)
+WHERE syms.s IS NOT NULL`
+
+// lastDayMinutes selects, for every symbol, its 1m candles within 24 h of its
+// newest 1m candle (start in (newest-24h, newest]), oldest first.
+const lastDayMinutes = `
+WITH RECURSIVE syms(s) AS (
+	SELECT min(symbol) FROM candles
+	UNION ALL
+	SELECT (SELECT min(symbol) FROM candles WHERE symbol > s) FROM syms WHERE s IS NOT NULL
+), newest(s, n) AS (
+	SELECT s, (SELECT max(start) FROM candles WHERE symbol = s AND interval = '1m') FROM syms WHERE s IS NOT NULL
+)
+SELECT c.symbol, c.interval, c.start, c.open, c.high, c.low, c.close, c.volume, c.count, c.first_ts, c.first_seq, c.last_ts, c.last_seq
+FROM newest JOIN candles c
+	ON c.symbol = newest.s AND c.interval = '1m' AND c.start > newest.n - ? AND c.start <= newest.n
+WHERE newest.n IS NOT NULL
+ORDER BY c.symbol, c.start`
+
+// RestoreState returns, read in one consistent snapshot, what
+// market.State.Restore needs: the newest candle of every (symbol, interval)
+// and every 1m candle within 24 h of each symbol's newest 1m candle (the
+// newest 1m candle is among those, once), and the persister's log position,
+// from which consumption of the log resumes.
+func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error) {
+	tx, err := db.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("restore state: begin: %w", translate(err))
+	}
+	defer tx.Rollback() // read-only: nothing to commit
+	if logSeq, err = logPosition(ctx, tx); err != nil {
+		return nil, 0, fmt.Errorf("restore state: %w", err)
+	}
+	if candles, err = queryCandles(ctx, tx, candles, newestCandles); err != nil {
+		return nil, 0, fmt.Errorf("restore state: newest candles: %w", err)
+	}
+	if candles, err = queryCandles(ctx, tx, candles, lastDayMinutes, market.Window24h); err != nil {
+		return nil, 0, fmt.Errorf("restore state: last day of 1m candles: %w", err)
+	}
+	return candles, logSeq, nil
+}
+
+// Candles returns the candles of q.Symbol and q.Interval whose start lies in
+// [q.From, q.To], oldest first, at most q.Limit (market.DefaultLimit when
+// q.Limit <= 0). No candle is an empty slice and no error.
+func (db *DB) Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error) {
+	if q.Interval >= market.Interval(market.NumIntervals) {
+		return nil, fmt.Errorf("candles: %w", market.Invalid("interval", "%d is not an interval", q.Interval))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = market.DefaultLimit
+	}
+	out, err := queryCandles(ctx, db.r, make([]market.Candle, 0, min(limit, 1024)),
+		"SELECT "+candleCols+" FROM candles WHERE symbol = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start LIMIT ?",
+		q.Symbol, q.Interval.String(), q.From, q.To, limit)
+	if err != nil {
+		return nil, fmt.Errorf("candles %s %s: %w", q.Symbol, q.Interval, err)
+	}
+	return out, nil
+}
+
+func queryCandles(ctx context.Context, q queryer, dst []market.Candle, query string, args ...any) ([]market.Candle, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return dst, translate(err)
+	}
+	defer rows.Close()
+	var iv string
+	var firstSeq, lastSeq int64
+	for rows.Next() {
+		var c market.Candle
+		if err := rows.Scan(&c.Symbol, &iv, &c.Start, &c.Open, &c.High, &c.Low, &c.Close, &c.Volume, &c.Count,
+			&c.FirstTS, &firstSeq, &c.LastTS, &lastSeq); err != nil {
+			return dst, translate(err)
+		}
+		if c.Interval, err = market.ParseInterval(iv); err != nil {
+			return dst, fmt.Errorf("stored candle %s: %w", c.Symbol, err)
+		}
+		c.FirstSeq, c.LastSeq = uint64(firstSeq), uint64(lastSeq)
+		dst = append(dst, c)
+	}
+	return dst, translate(rows.Err())
+}
+
+// Ticks returns the ticks of symbol with ts in [from, to], ordered by (ts,
+// seq), at most limit (market.DefaultLimit when limit <= 0).
+func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error) {
+	if limit <= 0 {
+		limit = market.DefaultLimit
+	}
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
+		symbol, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+	}
+	defer rows.Close()
+	out := make([]market.Tick, 0, min(limit, 1024))
+	for rows.Next() {
+		t := market.Tick{Symbol: symbol}
+		var seq int64
+		if err := rows.Scan(&seq, &t.TS, &t.Price, &t.Size); err != nil {
+			return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+		}
+		t.Seq = uint64(seq)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+	}
+	return out, nil
+}
+
+// deleteChunk bounds how many ticks one retention statement removes, so the
+// write lock is held for milliseconds and persister batches interleave.
+const deleteChunk = 5000
+
+// DeleteTicksBefore deletes every tick with ts < ts and returns how many it
+// deleted. It works symbol by symbol in chunks of deleteChunk rows, each its
+// own short transaction, so it never holds the write lock long; if ctx ends
+// midway it returns what it deleted so far with ctx's error.
+func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
+	syms, err := db.tickSymbols(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delete ticks before %d: %w", ts, err)
+	}
+	var total int64
+	for _, sym := range syms {
+		for {
+			res, err := db.w.ExecContext(ctx,
+				"DELETE FROM ticks WHERE symbol = ? AND seq IN (SELECT seq FROM ticks WHERE symbol = ? AND ts < ? LIMIT ?)",
+				sym, sym, ts, deleteChunk)
+			if err != nil {
+				return total, fmt.Errorf("delete ticks of %s before %d: %w", sym, ts, translate(err))
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("delete ticks of %s before %d: %w", sym, ts, translate(err))
+			}
+			total += n
+			if n < deleteChunk {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// tickSymbols lists the distinct symbols of ticks with a skip-scan over the
+// primary key.
+func (db *DB) tickSymbols(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `
+WITH RECURSIVE syms(s) AS (
+	SELECT min(symbol) FROM ticks
+	UNION ALL
+	SELECT (SELECT min(symbol) FROM ticks WHERE symbol > s) FROM syms WHERE s IS NOT NULL
+) SELECT s FROM syms WHERE s IS NOT NULL`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, s)
+	}
+	return out, translate(rows.Err())
+}

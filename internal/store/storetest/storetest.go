@@ -1,0 +1,27 @@
+// Package storetest is the conformance suite every findash store (SQLite,
+// PostgreSQL) must pass: the same tests, the same expectations, so neither
+// dialect is tested for something the other is not.
+//
+// A store's own test calls Run with a function that opens a fresh, migrated,
+// empty store for each subtest and arranges for it to be closed.
+package storetest
+
+import (
+	"context"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
+)
+
+// Store is everything a findash store offers: what the persister, the live
+// state restore, the API and auth consume, as one union.
+type Store interface {
+	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error
+	LogPosition(ctx context.Context) (uint64, error)
+	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
+	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
+	Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error)
+	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
+
+	auth.Store
+}
