@@ -1,0 +1,108 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// consumeMaxBytes bounds what one consumer buffers ahead of its handler.
+const consumeMaxBytes = 8 << 20
+
+// handlerError marks an error returned by a Consume handler.
+type handlerError struct{ err error }
+
+func (e handlerError) Error() string { return e.err.Error() }
+func (e handlerError) Unwrap() error { return e.err }
+
+// Consume reads the log in order from stream sequence from (1 = the start;
+// older messages the log no longer holds are skipped) and calls fn once per
+// message with its stream sequence and its decoded ticks, each with Seq set.
+// The ticks slice is reused after fn returns: copy what must outlive the call.
+//
+// Memory is bounded: at most about 8 MiB of messages are fetched ahead of fn,
+// and a slow fn slows the fetching (back-pressure, nothing is dropped).
+// A message that does not decode is logged and skipped. When the connection
+// or the server-side consumer fails, Consume resumes after the last message
+// handed to fn, with backoff. It returns ctx.Err() when ctx ends, or fn's
+// error (wrapped) as soon as fn returns one.
+func (b *Bus) Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error {
+	c := consumer{b: b, fn: fn, next: max(from, 1), syms: make(map[string]string)}
+	backoff := 100 * time.Millisecond
+	for {
+		delivered := c.delivered
+		err := c.run(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var he handlerError
+		if errors.As(err, &he) {
+			return fmt.Errorf("consume: %w", he.err)
+		}
+		if c.delivered > delivered {
+			backoff = 100 * time.Millisecond
+		}
+		b.log.Warn("log consumer failed; resuming", "from", c.next, "err", err, "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// consumer is the state of one Consume call.
+type consumer struct {
+	b         *Bus
+	fn        func(uint64, []market.Tick) error
+	next      uint64            // stream sequence to resume from
+	syms      map[string]string // interned symbols
+	buf       []market.Tick     // decoded ticks, reused
+	delivered uint64            // messages handed to fn
+}
+
+func (c *consumer) run(ctx context.Context) error {
+	cons, err := c.b.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   c.next,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer at %d: %w: %w", c.next, market.ErrUnavailable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxBytes(consumeMaxBytes))
+	if err != nil {
+		return fmt.Errorf("consume at %d: %w: %w", c.next, market.ErrUnavailable, err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("next message after %d: %w", c.next-1, err)
+		}
+		seq, err := streamSeqOf(msg)
+		if err != nil {
+			return err
+		}
+		if seq < c.next { // redelivered after a reset: already handed over
+			continue
+		}
+		c.next = seq + 1
+		c.buf, err = decodeMessage(c.buf[:0], msg.Data(), seq, c.syms)
+		if err != nil {
+			c.b.log.Error("skipping undecodable log message", "stream_seq", seq, "subject", msg.Subject(), "err", err)
+			continue
+		}
+		c.delivered++
+		if err := c.fn(seq, c.buf); err != nil {
+			return handlerError{err}
+		}
+	}
+}
