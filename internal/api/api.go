@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/cache"
+	"github.com/findash/findash/internal/market"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Market is the live market state (satisfied by *market.State).
+type Market interface {
+	// Quotes returns the known quotes of symbols in the order asked, or every
+	// known quote sorted by symbol when symbols is empty.
+	Quotes(symbols []string) []market.Quote
+	// Movers returns up to n top gainers and losers by change_pct_24h.
+	Movers(n int) (gainers, losers []market.Quote)
+	// OpenCandle returns the newest candle of symbol at interval iv.
+	OpenCandle(symbol string, iv market.Interval) (market.Candle, bool)
+}
+
+// CandleStore reads stored candles (satisfied by the SQL stores).
+type CandleStore interface {
+	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
+}
+
+// Publisher appends ticks to the event log and returns once the log has
+// them (satisfied by *ingest.Publisher). An error matching
+// market.ErrUnavailable means the log is down or slow: retry later.
+type Publisher interface {
+	Publish(ctx context.Context, ticks []market.Tick) error
+}
+
+// Authenticator turns a bearer token (session token or API key) into a
+// Principal, or fails with an error matching auth.ErrUnauthenticated.
+type Authenticator interface {
+	Authenticate(ctx context.Context, bearer string) (auth.Principal, error)
+}
+
+// Check is one dependency probed by /readyz.
+type Check struct {
+	Name string
+	// Critical: a failing critical check makes the instance "down" (503);
+	// a failing non-critical one only "degraded" (200).
+	Critical bool
+	// Fn returns nil when the dependency is healthy. It is called with a
+	// context bounded by Config.CheckTimeout.
+	Fn func(ctx context.Context) error
+}
+
+// Deps are the API's collaborators. Market, Candles, Publisher, Parse and
+// Auth are required; the others may be left zero.
+type Deps struct {
+	Market    Market
+	Candles   CandleStore
+	Publisher Publisher
+	// Parse decodes an ingest body (JSON array or NDJSON) into validated
+	// ticks; a bad tick is an error matching market.ErrInvalid whose text
+	// names the line (ingest.Parse).
+	Parse func(body []byte) ([]market.Tick, error)
+	Auth  Authenticator
+	// WebSocket is mounted at GET /ws (the gateway); nil answers 503.
+	WebSocket http.Handler
+	// Draining reports that the process is shutting down: /readyz answers
+	// 503 at once. Nil means never (SetDraining still works).
+	Draining func() bool
+	// Checks are probed concurrently by /readyz.
+	Checks []Check
+	// Limiter counts requests per client; nil uses an in-process LocalLimiter.
+	Limiter Limiter
+	// Cache is the response cache's L2 (Redis); nil means L1 only.
+	Cache cache.Remote
+	// Version and Stage are shown on the index page.
+	Version string
+	Stage   int
+	// Now is the wall clock (defaults to time.Now): it sets the default
+	// candle range and decides which candle ranges are closed.
+	Now func() time.Time
+}
+
+// Limit is a rate: Rate requests per second on average, bursts of up to Burst.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// Config tunes the API. Zero fields take the defaults documented on each.
+type Config struct {
+	// LiveTTL is how long quotes, symbols, movers and candle ranges that
+	// include an open bucket are cached. Default 200 ms.
+	LiveTTL time.Duration
+	// ClosedTTL is how long candle ranges that are entirely closed are cached
+	// (and their Cache-Control max-age). A late tick or a backfill into such a
+	// range shows after at most this long. Default 10 s.
+	ClosedTTL time.Duration
+	// ClosedGrace is how long after a bucket's end (wall clock) it may still
+	// be missing ticks in the store (the persister's lag). Default 2 s.
+	ClosedGrace time.Duration
+	// CacheEntries bounds the response cache. Default 10,000.
+	CacheEntries int
+	// MaxBodyBytes bounds an ingest body; beyond it 413. Default 4 MiB.
+	MaxBodyBytes int64
+	// IngestTimeout bounds Publish for one request; beyond it 503. Default 10 s.
+	IngestTimeout time.Duration
+	// CheckTimeout bounds each readiness check. Default 2 s.
+	CheckTimeout time.Duration
+	// RetryAfter is the Retry-After sent with 503. Default 1 s.
+	RetryAfter time.Duration
+	// ReadLimit is the rate of read requests per client IP. Default 1000/s,
+	// burst 2000. A negative Rate disables it.
+	ReadLimit Limit
+	// IngestLimit is the rate of ingest requests per API key. Default 200/s,
+	// burst 400. A negative Rate disables it.
+	IngestLimit Limit
+	// TrustProxy takes the client IP from the last X-Forwarded-For entry
+	// (set by the load balancer in front) instead of the peer address.
+	TrustProxy bool
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.LiveTTL, 200*time.Millisecond)
+	def(&c.ClosedTTL, 10*time.Second)
+	def(&c.ClosedGrace, 2*time.Second)
+	def(&c.IngestTimeout, 10*time.Second)
+	def(&c.CheckTimeout, 2*time.Second)
+	def(&c.RetryAfter, time.Second)
+	if c.CacheEntries <= 0 {
+		c.CacheEntries = 10_000
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 4 << 20
+	}
+	if c.ReadLimit.Rate == 0 {
+		c.ReadLimit = Limit{Rate: 1000, Burst: 2000}
+	}
+	if c.IngestLimit.Rate == 0 {
+		c.IngestLimit = Limit{Rate: 200, Burst: 400}
+	}
+}
+
+// API is the REST API. Build it with New, serve Handler.
+type API struct {
+	d       Deps
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	limiter Limiter
+	cache   *cache.Cache[*response]
+	m       metrics
+	ids     idGen
+
+	draining atomic.Bool
+	mux      *http.ServeMux
+	handler  http.Handler
+	closedCache []string // Cache-Control of closed candle ranges
+	patterns []string // every registered "METHOD /path" pattern, in order
+}
+
+// New returns an API serving d. It registers its metrics on reg (nil: not
+// registered) and starts no goroutine but the response cache's maintenance,
+// stopped by Close. It panics if a required dependency is missing or the
+// metrics cannot be registered (a programming error).
+func New(d Deps, cfg Config, log *slog.Logger, reg prometheus.Registerer) *API {
+	cfg.setDefaults()
+	if d.Market == nil || d.Candles == nil || d.Publisher == nil || d.Parse == nil || d.Auth == nil {
+		panic("api.New: Market, Candles, Publisher, Parse and Auth are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	a := &API{d: d, cfg: cfg, log: log, now: d.Now, limiter: d.Limiter, ids: newIDGen()}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.limiter == nil {
+		a.limiter = NewLocalLimiter(100_000, a.now)
+	}
+	c, err := cache.New(cache.Config{Name: "api", MaxEntries: cfg.CacheEntries}, d.Cache, responseCodec, log, reg)
+	if err != nil {
+		panic(fmt.Sprintf("api.New: %v", err))
+	}
+	a.cache = c
+	a.m = newMetrics(reg)
+	a.closedCache = maxAge(cfg.ClosedTTL)
+	a.handler = http.HandlerFunc(a.serve)
+	a.routes()
+	return a
+}
+
+// Handler returns the http.Handler of the whole public surface.
+func (a *API) Handler() http.Handler { return a.handler }
+
+// SetDraining turns /readyz to 503 (true) or back (false).
+func (a *API) SetDraining(v bool) { a.draining.Store(v) }
+
+// Close stops the response cache's maintenance goroutine.
+func (a *API) Close() { a.cache.Close() }
+
+func (a *API) isDraining() bool {
+	return a.draining.Load() || (a.d.Draining != nil && a.d.Draining())
+}

@@ -1,0 +1,209 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	duration    *prometheus.HistogramVec
+	inFlight    prometheus.Gauge
+	rateLimited *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	m := metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "findash_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request on the public listener, by route pattern and status.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "status"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_http_requests_in_flight",
+			Help: "HTTP requests being served on the public listener.",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_http_rate_limited_total",
+			Help: "Requests answered 429, by limit class (read, ingest).",
+		}, []string{"class"}),
+	}
+	reg.MustRegister(m.duration, m.inFlight, m.rateLimited)
+	return m
+}
+
+// statusText holds the status codes as strings, to label metrics without
+// allocating.
+var statusText = func() (t [600]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+type reqIDKey struct{}
+
+// RequestID returns the request id of a request's context ("" if none).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(reqIDKey{}).(string)
+	return id
+}
+
+// logFor returns the logger for lines about r: with its request id.
+func (a *API) logFor(r *http.Request) *slog.Logger {
+	return a.log.With("request_id", RequestID(r.Context()))
+}
+
+// serve is the one middleware every request passes: request id, in-flight
+// gauge, panic recovery, duration histogram, access log; then the mux.
+func (a *API) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = a.ids.next()
+	}
+	w.Header()["X-Request-Id"] = []string{id}
+	r = r.WithContext(context.WithValue(r.Context(), reqIDKey{}, id))
+	sw := &statusWriter{ResponseWriter: w}
+	a.m.inFlight.Inc()
+	defer func() {
+		a.m.inFlight.Dec()
+		p := recover()
+		if p != nil {
+			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel panic value
+				a.observe(r, sw, start)
+				panic(p)
+			}
+			a.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+				slog.String("request_id", id), slog.String("route", r.Pattern),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			if sw.status == 0 {
+				a.writeError(sw, r, errors.New("panic")) // a 500 "internal error"; logged above
+			}
+		}
+		a.observe(r, sw, start)
+	}()
+	a.mux.ServeHTTP(sw, r)
+}
+
+func (a *API) observe(r *http.Request, sw *statusWriter, start time.Time) {
+	d := time.Since(start)
+	status := sw.status
+	switch {
+	case sw.hijacked:
+		status = http.StatusSwitchingProtocols
+	case status == 0:
+		status = http.StatusOK
+	}
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	code := "other"
+	if status > 0 && status < len(statusText) {
+		code = statusText[status]
+	}
+	a.m.duration.WithLabelValues(route, code).Observe(d.Seconds())
+	if a.log.Enabled(r.Context(), slog.LevelInfo) {
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("request_id", RequestID(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Int64("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.String("remote", r.RemoteAddr))
+	}
+}
+
+// statusWriter records the status and size of a response. It passes
+// Flush, Hijack (the WebSocket upgrade) and Unwrap through.
+type statusWriter struct {
+	http.ResponseWriter
+	status   int
+	bytes    int64
+	hijacked bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response writer does not support hijacking")
+	}
+	c, rw, err := h.Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// validRequestID accepts a client's X-Request-Id of 1–128 characters of
+// A-Z a-z 0-9 - _ . : so that it is safe in logs and headers.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// idGen makes request ids: a random per-process prefix and a counter,
+// unique without a random read per request.
+type idGen struct {
+	prefix string
+	n      *atomic.Uint64
+}
+
+func newIDGen() idGen {
+	var b [6]byte
+	rand.Read(b[:])
+	return idGen{prefix: hex.EncodeToString(b[:]) + "-", n: new(atomic.Uint64)}
+}
+
+func (g idGen) next() string {
+	var buf [32]byte
+	out := append(buf[:0], g.prefix...)
+	out = strconv.AppendUint(out, g.n.Add(1), 36)
+	return string(out)
+}

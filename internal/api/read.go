@@ -1,0 +1,270 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// maxQuoteSymbols bounds ?symbols= of /api/v1/quotes.
+const maxQuoteSymbols = market.MaxLimit
+
+// symbolInfo is one entry of /api/v1/symbols.
+type symbolInfo struct {
+	Symbol string       `json:"symbol"`
+	Quote  market.Quote `json:"quote"`
+}
+
+// symbols: GET /api/v1/symbols?limit=&cursor= — known symbols with their
+// latest quote, sorted by symbol, paginated.
+func (a *API) symbols(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := parseLimit(q, market.DefaultLimit)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	after := ""
+	if c := q.Get("cursor"); c != "" {
+		var cur symbolCursor
+		if err := decodeCursor(c, &cur); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		after = cur.After
+	}
+	key := "symbols:" + strconv.Itoa(limit) + ":" + after
+	a.serveCached(w, r, key, a.cfg.LiveTTL, liveCache, func(context.Context) (any, error) {
+		all := a.d.Market.Quotes(nil) // sorted by symbol
+		out := list[symbolInfo]{Data: []symbolInfo{}}
+		for _, qt := range all {
+			if qt.Symbol <= after {
+				continue
+			}
+			if len(out.Data) == limit {
+				out.NextCursor = encodeCursor(symbolCursor{After: out.Data[len(out.Data)-1].Symbol})
+				break
+			}
+			out.Data = append(out.Data, symbolInfo{Symbol: qt.Symbol, Quote: qt})
+		}
+		return out, nil
+	})
+}
+
+// quotes: GET /api/v1/quotes?symbols=A,B — the latest quotes of the known
+// symbols asked (every known symbol when absent), in the order asked.
+func (a *API) quotes(w http.ResponseWriter, r *http.Request) {
+	raw := r.URL.Query().Get("symbols")
+	var syms []string
+	if raw != "" {
+		syms = strings.Split(raw, ",")
+		if len(syms) > maxQuoteSymbols {
+			a.writeError(w, r, market.Invalid("symbols", "at most %d symbols per request", maxQuoteSymbols))
+			return
+		}
+		for _, s := range syms {
+			if err := market.CheckSymbol("symbols", s); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	a.serveCached(w, r, "quotes:"+raw, a.cfg.LiveTTL, liveCache, func(context.Context) (any, error) {
+		qs := a.d.Market.Quotes(syms)
+		if qs == nil {
+			qs = []market.Quote{}
+		}
+		return list[market.Quote]{Data: qs}, nil
+	})
+}
+
+// movers: GET /api/v1/movers?limit=10 — top gainers and losers by
+// change_pct_24h.
+func (a *API) movers(w http.ResponseWriter, r *http.Request) {
+	n, err := parseLimit(r.URL.Query(), 10)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.serveCached(w, r, "movers:"+strconv.Itoa(n), a.cfg.LiveTTL, liveCache, func(context.Context) (any, error) {
+		g, l := a.d.Market.Movers(n)
+		if g == nil {
+			g = []market.Quote{}
+		}
+		if l == nil {
+			l = []market.Quote{}
+		}
+		return struct {
+			Gainers []market.Quote `json:"gainers"`
+			Losers  []market.Quote `json:"losers"`
+		}{g, l}, nil
+	})
+}
+
+// candles: GET /api/v1/candles/{symbol}?interval=1m&from=&to=&limit=&cursor=
+// — candles oldest first. Defaults: interval 1m, to now, from such that the
+// range holds limit buckets ending with the one holding to. The live open
+// candle overrides the stored one of its bucket (the store lags).
+func (a *API) candles(w http.ResponseWriter, r *http.Request) {
+	sym := r.PathValue("symbol")
+	if err := market.CheckSymbol("symbol", sym); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	iv := market.Interval1m
+	if s := q.Get("interval"); s != "" {
+		v, err := market.ParseInterval(s)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		iv = v
+	}
+	limit, err := parseLimit(q, market.DefaultLimit)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	now := a.now().UnixMilli()
+	width := iv.Millis()
+	var from, to int64
+	var live bool // the default range, relative to now
+	if c := q.Get("cursor"); c != "" {
+		var cur candleCursor
+		if err := decodeCursor(c, &cur); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if cur.Symbol != sym || cur.Interval != iv.String() {
+			a.writeError(w, r, market.Invalid("cursor", "belongs to another symbol or interval"))
+			return
+		}
+		from, to = cur.From, cur.To
+	} else {
+		fromSet, toSet := q.Has("from"), q.Has("to")
+		live = !fromSet && !toSet
+		to = now
+		if toSet {
+			if to, err = parseMillis(q, "to"); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		from = to - int64(limit)*width + 1
+		if fromSet {
+			if from, err = parseMillis(q, "from"); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		if from > to {
+			a.writeError(w, r, market.Invalid("from", "must not be after to"))
+			return
+		}
+	}
+
+	// Closed: every bucket of the range ended ClosedGrace ago and is older
+	// than the symbol's newest bucket, so only a late tick can change it.
+	open, hasOpen := a.d.Market.OpenCandle(sym, iv)
+	closed := !live && iv.Start(to)+width <= now-a.cfg.ClosedGrace.Milliseconds() && (!hasOpen || to < open.Start)
+	ttl, cc := a.cfg.LiveTTL, liveCache
+	if closed {
+		ttl, cc = a.cfg.ClosedTTL, a.closedCache
+	}
+	var key string
+	if live {
+		key = "candles:" + sym + ":" + iv.String() + ":live:" + strconv.Itoa(limit)
+	} else {
+		key = "candles:" + sym + ":" + iv.String() + ":" + strconv.FormatInt(from, 10) + ":" + strconv.FormatInt(to, 10) + ":" + strconv.Itoa(limit)
+	}
+	a.serveCached(w, r, key, ttl, cc, func(ctx context.Context) (any, error) {
+		if live { // recompute the range at load time
+			to = a.now().UnixMilli()
+			from = to - int64(limit)*width + 1
+		}
+		return a.loadCandles(ctx, market.CandleQuery{Symbol: sym, Interval: iv, From: from, To: to, Limit: limit})
+	})
+}
+
+func (a *API) loadCandles(ctx context.Context, q market.CandleQuery) (list[market.Candle], error) {
+	limit := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	cs, err := a.d.Candles.Candles(ctx, q)
+	if err != nil {
+		return list[market.Candle]{}, err
+	}
+	if open, ok := a.d.Market.OpenCandle(q.Symbol, q.Interval); ok && open.Start >= q.From && open.Start <= q.To {
+		// The newest bucket: no stored candle is after it.
+		if n := len(cs); n > 0 && cs[n-1].Start == open.Start {
+			cs[n-1] = open
+		} else if n == 0 || cs[n-1].Start < open.Start {
+			cs = append(cs, open)
+		}
+	}
+	out := list[market.Candle]{Data: cs}
+	if len(cs) > limit {
+		out.Data = cs[:limit]
+		out.NextCursor = encodeCursor(candleCursor{
+			Symbol: q.Symbol, Interval: q.Interval.String(),
+			From: cs[limit-1].Start + 1, To: q.To,
+		})
+	}
+	if out.Data == nil {
+		out.Data = []market.Candle{}
+	}
+	return out, nil
+}
+
+// Cursors are opaque to clients: base64url of a small JSON object.
+type candleCursor struct {
+	Symbol   string `json:"s"`
+	Interval string `json:"i"`
+	From     int64  `json:"f"`
+	To       int64  `json:"t"`
+}
+
+type symbolCursor struct {
+	After string `json:"a"`
+}
+
+func encodeCursor(v any) string {
+	b, _ := json.Marshal(v) // plain structs of strings and ints
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, v) != nil {
+		return market.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return nil
+}
+
+// parseLimit reads ?limit= (def when absent), 1..market.MaxLimit.
+func parseLimit(q url.Values, def int) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > market.MaxLimit {
+		return 0, market.Invalid("limit", "must be an integer from 1 to %d", market.MaxLimit)
+	}
+	return n, nil
+}
+
+// parseMillis reads a Unix-millisecond query parameter.
+func parseMillis(q url.Values, name string) (int64, error) {
+	n, err := strconv.ParseInt(q.Get(name), 10, 64)
+	if err != nil {
+		return 0, market.Invalid(name, "must be a Unix time in milliseconds")
+	}
+	return n, nil
+}

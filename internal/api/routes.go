@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// routes registers the whole public surface. Keep it the one place that
+// shows every route; openapi_test.go checks each is in openapi.json.
+func (a *API) routes() {
+	a.mux = http.NewServeMux()
+
+	a.handle("GET /{$}", a.index)
+	a.handle("GET /livez", a.livez)
+	a.handle("GET /readyz", a.readyz)
+	a.handle("GET /ws", a.websocket)
+	a.handle("GET /api/v1/openapi.json", a.openapi)
+
+	a.handle("GET /api/v1/symbols", a.limitRead(a.symbols))
+	a.handle("GET /api/v1/quotes", a.limitRead(a.quotes))
+	a.handle("GET /api/v1/candles/{symbol...}", a.limitRead(a.candles))
+	a.handle("GET /api/v1/movers", a.limitRead(a.movers))
+
+	a.handle("POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
+
+	a.allowMethods()
+	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errNotFound("path "+r.URL.Path))
+	})
+}
+
+// handle registers pattern ("METHOD /path") and remembers it.
+func (a *API) handle(pattern string, h http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, h)
+	a.patterns = append(a.patterns, pattern)
+}
+
+// allowMethods registers, for every path, a method-less fallback that
+// answers 405 in JSON with the Allow header (instead of ServeMux's text).
+func (a *API) allowMethods() {
+	methods := map[string][]string{}
+	var paths []string
+	for _, p := range a.patterns {
+		m, path, _ := strings.Cut(p, " ")
+		if methods[path] == nil {
+			paths = append(paths, path)
+		}
+		methods[path] = append(methods[path], m)
+		if m == http.MethodGet {
+			methods[path] = append(methods[path], http.MethodHead)
+		}
+	}
+	for _, path := range paths {
+		ms := methods[path]
+		slices.Sort(ms)
+		allow := strings.Join(ms, ", ")
+		a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			a.writeError(w, r, &httpError{
+				status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+				message: r.Method + " is not allowed here; use " + allow,
+				header:  http.Header{"Allow": {allow}},
+			})
+		})
+	}
+}
