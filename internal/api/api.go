@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -160,11 +161,11 @@ type API struct {
 	m       metrics
 	ids     idGen
 
-	draining atomic.Bool
-	mux      *http.ServeMux
-	handler  http.Handler
+	draining    atomic.Bool
+	mux         *http.ServeMux
+	handler     http.Handler
 	closedCache []string // Cache-Control of closed candle ranges
-	patterns []string // every registered "METHOD /path" pattern, in order
+	patterns    []string // every registered "METHOD /path" pattern, in order
 }
 
 // New returns an API serving d. It registers its metrics on reg (nil: not
@@ -213,3 +214,7 @@ func (a *API) Close() { a.cache.Close() }
 func (a *API) isDraining() bool {
 	return a.draining.Load() || (a.d.Draining != nil && a.d.Draining())
 }
+
+// Patterns returns every route pattern ("METHOD /path") the API serves, in
+// the order routes.go registers them.
+func (a *API) Patterns() []string { return slices.Clone(a.patterns) }
