@@ -160,7 +160,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		t.Error("served OpenAPI document differs from internal/api/openapi.json")
 	}
 	var doc struct {
-		OpenAPI string                     `json:"openapi"`
+		OpenAPI string                    `json:"openapi"`
 		Paths   map[string]map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(file, &doc); err != nil {
