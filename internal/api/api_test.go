@@ -165,7 +165,7 @@ type option func(*api.Config, *api.Deps)
 // newFixture serves an API over a real market.State and a real SQLite store
 // holding the test market. The store lags: it lacks the last two ticks of
 // each symbol, which only the live state has.
-func newFixture(t *testing.T, opts ...option) *fixture {
+func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
