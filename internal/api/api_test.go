@@ -1,13 +1,11 @@
 package api_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/google/go-cmp/cmp"
@@ -78,55 +77,6 @@ func (p *recorder) published() (int, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls, len(p.ticks)
-}
-
-// lineError mirrors ingest.LineError: which line broke which rule.
-type lineError struct {
-	Line int
-	Err  error
-}
-
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-func (e *lineError) Unwrap() error { return e.Err }
-
-// parse is a small stand-in for ingest.Parse (JSON array or NDJSON), with
-// the same error contract.
-func parse(body []byte) ([]market.Tick, error) {
-	body = bytes.TrimSpace(body)
-	var out []market.Tick
-	if bytes.HasPrefix(body, []byte("[")) {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(body, &raw); err != nil {
-			return nil, &lineError{1, market.Invalid("", "not a JSON array of ticks")}
-		}
-		for i, r := range raw {
-			var t market.Tick
-			if err := json.Unmarshal(r, &t); err != nil {
-				return nil, &lineError{i + 1, market.Invalid("", "not a tick object")}
-			}
-			if err := t.Validate(); err != nil {
-				return nil, &lineError{i + 1, err}
-			}
-			out = append(out, t)
-		}
-		return out, nil
-	}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var t market.Tick
-		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
-			return nil, &lineError{line, market.Invalid("", "not a tick object")}
-		}
-		if err := t.Validate(); err != nil {
-			return nil, &lineError{line, err}
-		}
-		out = append(out, t)
-	}
-	return out, nil
 }
 
 // marketTicks is the test market: three symbols, a tick every 20 s from t0
@@ -208,7 +158,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 		}
 	}
 	deps := api.Deps{
-		Market: state, Candles: db, Publisher: f.pub, Parse: parse,
+		Market: state, Candles: db, Publisher: f.pub, Parse: ingest.Parse,
 		Auth: tokens{keyToken: {UserID: 1, APIKeyID: 7}, sessionToken: {UserID: 1}},
 		WebSocket: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "websocket here")
