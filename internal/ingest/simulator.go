@@ -1,0 +1,165 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// TickPublisher takes batches of valid ticks; *Publisher implements it. It
+// must not keep ticks after it returns.
+type TickPublisher interface {
+	Publish(ctx context.Context, ticks []market.Tick) error
+}
+
+// SimConfig tunes the simulator.
+type SimConfig struct {
+	Symbols int           // how many symbols (default 20)
+	Rate    int           // ticks per second over all symbols (default 200)
+	Seed    int64         // random seed; the same seed and clock give the same ticks
+	Every   time.Duration // batch period (default 50ms)
+}
+
+// Simulator generates a plausible market: one geometric random walk per
+// symbol, with realistic price levels, volatilities and trade sizes.
+type Simulator struct {
+	pub   TickPublisher
+	cfg   SimConfig
+	clock func() time.Time
+	log   *slog.Logger
+	rng   *rand.Rand
+	syms  []simSymbol
+}
+
+type simSymbol struct {
+	name     string
+	price    float64 // current mid, unrounded
+	sigma    float64 // per-tick log-return standard deviation
+	decimals float64 // 10^price decimals, for rounding
+	size     float64 // typical trade size
+	lots     bool    // sizes are whole numbers
+}
+
+// simBase lists the well-known symbols the simulator starts with.
+var simBase = []simSymbol{
+	{name: "BTC-USD", price: 43000, sigma: 0.0006, decimals: 100, size: 0.05},
+	{name: "ETH-USD", price: 2300, sigma: 0.0008, decimals: 100, size: 0.8},
+	{name: "AAPL", price: 190, sigma: 0.0003, decimals: 100, size: 100, lots: true},
+	{name: "EUR/USD", price: 1.08, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
+	{name: "BRK.B", price: 360, sigma: 0.0002, decimals: 100, size: 50, lots: true},
+	{name: "MSFT", price: 375, sigma: 0.0003, decimals: 100, size: 80, lots: true},
+	{name: "NVDA", price: 480, sigma: 0.0006, decimals: 100, size: 120, lots: true},
+	{name: "SOL-USD", price: 100, sigma: 0.001, decimals: 1000, size: 12},
+	{name: "GBP/USD", price: 1.27, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
+	{name: "USD/JPY", price: 148, sigma: 0.00005, decimals: 1000, size: 100000, lots: true},
+	{name: "TSLA", price: 240, sigma: 0.0007, decimals: 100, size: 90, lots: true},
+	{name: "AMZN", price: 150, sigma: 0.0004, decimals: 100, size: 100, lots: true},
+	{name: "GOOGL", price: 140, sigma: 0.0004, decimals: 100, size: 100, lots: true},
+	{name: "META", price: 330, sigma: 0.0005, decimals: 100, size: 60, lots: true},
+	{name: "JPM", price: 170, sigma: 0.0003, decimals: 100, size: 70, lots: true},
+	{name: "SPY", price: 470, sigma: 0.0002, decimals: 100, size: 200, lots: true},
+	{name: "XAU-USD", price: 2030, sigma: 0.0002, decimals: 100, size: 2},
+	{name: "BF.B", price: 60, sigma: 0.0003, decimals: 100, size: 40, lots: true},
+	{name: "DOGE-USD", price: 0.09, sigma: 0.001, decimals: 1e5, size: 5000},
+	{name: "USD/CHF", price: 0.88, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
+}
+
+// NewSimulator returns a simulator publishing to p, timing ticks with clock.
+func NewSimulator(p TickPublisher, cfg SimConfig, clock func() time.Time, log *slog.Logger) *Simulator {
+	if cfg.Symbols <= 0 {
+		cfg.Symbols = 20
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 200
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = 50 * time.Millisecond
+	}
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15))
+	syms := make([]simSymbol, cfg.Symbols)
+	for i := range syms {
+		if i < len(simBase) {
+			syms[i] = simBase[i]
+			continue
+		}
+		syms[i] = simSymbol{
+			name:     fmt.Sprintf("SIM-%03d", i+1),
+			price:    math.Round(math.Exp(rng.Float64()*6)*100) / 100, // 1 .. ~400
+			sigma:    0.0002 + rng.Float64()*0.0006,
+			decimals: 100, size: 100, lots: true,
+		}
+		syms[i].price = max(syms[i].price, 1)
+	}
+	return &Simulator{pub: p, cfg: cfg, clock: clock, log: log.With("component", "simulator"), rng: rng, syms: syms}
+}
+
+// Run publishes a batch every SimConfig.Every until ctx ends, then returns
+// nil. The first batch holds one tick of every symbol so that every symbol
+// shows at once. A failed publish is logged (once per outage) and its ticks
+// are dropped: simulated data is not worth blocking for.
+func (s *Simulator) Run(ctx context.Context) error {
+	tk := time.NewTicker(s.cfg.Every)
+	defer tk.Stop()
+	perBatch := float64(s.cfg.Rate) * s.cfg.Every.Seconds()
+	batch := make([]market.Tick, 0, int(perBatch)+len(s.syms)+1)
+	carry := 0.0
+	failing := false
+	s.log.Info("simulator started", "symbols", len(s.syms), "rate", s.cfg.Rate)
+	for first := true; ; first = false {
+		batch = batch[:0]
+		now := s.clock().UnixMilli()
+		if first {
+			for i := range s.syms {
+				batch = append(batch, s.next(i, now))
+			}
+		} else {
+			carry += perBatch
+			n := int(carry)
+			carry -= float64(n)
+			for range n {
+				batch = append(batch, s.next(s.rng.IntN(len(s.syms)), now))
+			}
+		}
+		if len(batch) > 0 {
+			pctx, cancel := context.WithTimeout(ctx, max(2*time.Second, 4*s.cfg.Every))
+			err := s.pub.Publish(pctx, batch)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				failing = true
+				s.log.Warn("simulator cannot publish; dropping its ticks until it can", "err", err)
+			case err == nil && failing:
+				failing = false
+				s.log.Info("simulator publishing again")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tk.C:
+		}
+	}
+}
+
+// next moves symbol i one step and returns its tick at ts.
+func (s *Simulator) next(i int, ts int64) market.Tick {
+	sym := &s.syms[i]
+	sym.price *= math.Exp(sym.sigma * s.rng.NormFloat64())
+	price := math.Round(sym.price*sym.decimals) / sym.decimals
+	if price <= 0 {
+		price = sym.price
+	}
+	// Trade sizes are roughly log-normal around the symbol's typical size.
+	size := sym.size * math.Exp(0.8*s.rng.NormFloat64()-0.32)
+	if sym.lots {
+		size = max(1, math.Round(size))
+	} else {
+		size = math.Round(size*1e4) / 1e4
+	}
+	return market.Tick{Symbol: sym.name, TS: ts, Price: price, Size: size}
+}
