@@ -1,0 +1,295 @@
+// Package persist copies the event log into the database: ticks, and the
+// candles rolled up from them, exactly once.
+//
+// Data flow: Log.Consume (from the stored position + 1) → a bounded channel
+// of messages → the writer loop, which accumulates ticks and partial candles
+// (market.Rollup) and calls Store.WriteBatch with the stream sequence of the
+// last message it holds. The store writes ticks, merges candles and records
+// that sequence in one transaction and ignores a batch at or below its
+// position, so a restart — graceful or kill -9 — resumes exactly after the
+// last committed batch: nothing is lost and nothing is counted twice.
+//
+// Concurrency and overflow. Run owns two goroutines: itself (the writer) and
+// the log consumer. Between them sits a channel of Config.Buffer messages;
+// when it is full the consumer waits (back-pressure to the log, which keeps
+// everything), so memory stays bounded and nothing is dropped. A failing
+// store is retried with backoff for as long as it takes; the batch is never
+// skipped.
+package persist
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Log is the event log, read in order; *bus.Bus implements it.
+type Log interface {
+	// Consume calls fn for every message from stream sequence from on, in
+	// order, until ctx ends or fn fails. fn must not keep ticks.
+	Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error
+	// LastSeq returns the stream sequence of the newest message.
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
+// Store is where the log is persisted; the SQL stores implement it.
+type Store interface {
+	// WriteBatch writes ticks, merge-upserts candles (market.Candle.Merge)
+	// and records logSeq as the position, in one transaction; it does nothing
+	// when logSeq is not above the stored position.
+	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error
+	// LogPosition returns the last logSeq written, 0 if none.
+	LogPosition(ctx context.Context) (uint64, error)
+}
+
+// Config tunes a Persister.
+type Config struct {
+	// FlushInterval is the longest a consumed tick waits before it is
+	// written (default 100ms).
+	FlushInterval time.Duration
+	// MaxBatch writes as soon as this many ticks are held (default 10,000);
+	// a batch always ends on a whole log message, so it may exceed MaxBatch
+	// by less than one message.
+	MaxBatch int
+	// Buffer is how many log messages may wait for the writer (default 256).
+	Buffer int
+	// FlushTimeout bounds the final write on shutdown (default 10s).
+	FlushTimeout time.Duration
+}
+
+// Persister copies the log into a Store. Create it with New and start it with Run.
+type Persister struct {
+	log   Log
+	store Store
+	cfg   Config
+	l     *slog.Logger
+
+	ticks    prometheus.Counter
+	batches  prometheus.Counter
+	failures prometheus.Counter
+	lag      prometheus.Gauge
+	position prometheus.Gauge
+}
+
+// New returns a Persister of log into store. Metrics are registered on reg
+// when it is not nil.
+func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Persister {
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 100 * time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 10_000
+	}
+	if cfg.Buffer <= 0 {
+		cfg.Buffer = 256
+	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = 10 * time.Second
+	}
+	p := &Persister{
+		log: log, store: store, cfg: cfg, l: l.With("component", "persister"),
+		ticks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_ticks_total", Help: "Ticks written to the database.",
+		}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_batches_total", Help: "Batches (transactions) written to the database.",
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_write_failures_total", Help: "Failed batch writes (each is retried).",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), sampled after writes.",
+		}),
+		position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_persist_position", Help: "Stream sequence of the last log message persisted.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(p.ticks, p.batches, p.failures, p.lag, p.position)
+	}
+	return p
+}
+
+type message struct {
+	seq   uint64
+	ticks []market.Tick
+}
+
+// Run persists the log from the stored position on until ctx ends; then it
+// writes what it holds (bounded by Config.FlushTimeout) and returns. It
+// returns nil after a clean stop, or the error of that final write (the
+// ticks are still in the log and will be written by the next Run).
+func (p *Persister) Run(ctx context.Context) error {
+	pos, err := p.readPosition(ctx)
+	if err != nil {
+		return nil // ctx ended before the store answered
+	}
+	p.position.Set(float64(pos))
+	p.l.Info("persister started", "from", pos+1)
+
+	msgs := make(chan message, p.cfg.Buffer)
+	cctx, stopConsume := context.WithCancel(ctx)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		err := p.log.Consume(cctx, pos+1, func(seq uint64, ticks []market.Tick) error {
+			select {
+			case msgs <- message{seq, slices.Clone(ticks)}:
+				return nil
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+		})
+		if cctx.Err() == nil {
+			p.l.Error("log consumer stopped", "err", err)
+		}
+	}()
+	defer func() {
+		stopConsume()
+		<-consumed
+	}()
+
+	w := writer{p: p, rollup: market.NewRollup(), pos: pos, lastLag: time.Now()}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed, first := false, true
+	for {
+		select {
+		case m := <-msgs:
+			if first && pos > 0 && m.seq > pos+1 {
+				p.l.Warn("the log no longer holds messages that were never persisted", "from", pos+1, "to", m.seq-1)
+			}
+			first = false
+			w.add(m)
+			if len(w.ticks) >= p.cfg.MaxBatch {
+				if err := w.flush(ctx); err != nil {
+					return w.final(ctx)
+				}
+			} else if !armed {
+				timer.Reset(p.cfg.FlushInterval)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			if err := w.flush(ctx); err != nil {
+				return w.final(ctx)
+			}
+		case <-ctx.Done():
+			return w.final(ctx)
+		case <-consumed:
+			// The consumer gave up (it only does when ctx ends).
+			return w.final(ctx)
+		}
+	}
+}
+
+// readPosition asks the store for its position, retrying until ctx ends.
+func (p *Persister) readPosition(ctx context.Context) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		pos, err := p.store.LogPosition(ctx)
+		if err == nil {
+			return pos, nil
+		}
+		p.l.Warn("cannot read the persisted log position; retrying", "err", err)
+		if !sleep(ctx, backoff(attempt)) {
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// writer holds the batch being accumulated; only Run's goroutine uses it.
+type writer struct {
+	p       *Persister
+	ticks   []market.Tick
+	rollup  *market.Rollup
+	seq     uint64 // stream sequence of the last message held
+	pos     uint64 // stream sequence of the last message written
+	lastLag time.Time
+}
+
+func (w *writer) add(m message) {
+	w.ticks = append(w.ticks, m.ticks...)
+	for i := range m.ticks {
+		w.rollup.Add(&m.ticks[i])
+	}
+	w.seq = m.seq
+}
+
+// flush writes the held batch, retrying with backoff until it succeeds or
+// ctx ends (then it returns ctx's error and keeps the batch).
+func (w *writer) flush(ctx context.Context) error {
+	if w.seq <= w.pos {
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.p.store.WriteBatch(ctx, w.ticks, w.rollup.Candles(), w.seq)
+		if err == nil {
+			break
+		}
+		w.p.failures.Inc()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := backoff(attempt)
+		w.p.l.Warn("writing a batch failed; retrying", "ticks", len(w.ticks), "log_seq", w.seq, "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+	w.p.ticks.Add(float64(len(w.ticks)))
+	w.p.batches.Inc()
+	w.p.position.Set(float64(w.seq))
+	w.pos = w.seq
+	w.ticks = w.ticks[:0]
+	if cap(w.ticks) > 4*w.p.cfg.MaxBatch { // do not keep a burst's memory
+		w.ticks = nil
+	}
+	w.rollup.Reset()
+	if time.Since(w.lastLag) >= time.Second {
+		w.lastLag = time.Now()
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		if last, err := w.p.log.LastSeq(lctx); err == nil && last >= w.pos {
+			w.p.lag.Set(float64(last - w.pos))
+		}
+		cancel()
+	}
+	return nil
+}
+
+// final writes what is held with a fresh, bounded context after ctx ended.
+func (w *writer) final(ctx context.Context) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.p.cfg.FlushTimeout)
+	defer cancel()
+	if err := w.flush(fctx); err != nil {
+		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(w.ticks), w.seq, err)
+	}
+	w.p.l.Info("persister stopped", "position", w.pos)
+	return nil
+}
+
+// backoff returns the wait before retry attempt (0-based): exponential from
+// 100ms to 5s, with ±20% jitter.
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	d = min(d, 5*time.Second)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

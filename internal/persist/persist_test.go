@@ -1,0 +1,268 @@
+package persist_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/bus"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+var (
+	_ persist.Log   = (*bus.Bus)(nil)
+	_ persist.Store = (*sqlite.DB)(nil)
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir()}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	return b
+}
+
+// openStore opens the real SQLite store in a temporary directory.
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// flaky wraps a store: while down is set, or for the first failFirst
+// writes, WriteBatch fails without writing (as a crashed process or a
+// locked database would).
+type flaky struct {
+	persist.Store
+	down      atomic.Bool
+	failFirst atomic.Int32
+	writes    atomic.Int32
+}
+
+func (f *flaky) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error {
+	if f.down.Load() || f.failFirst.Add(-1) >= 0 {
+		return errors.New("store unavailable")
+	}
+	f.writes.Add(1)
+	return f.Store.WriteBatch(ctx, ticks, candles, logSeq)
+}
+
+const ts0 = 1764244800000
+
+// publish appends rounds batches of 20 symbols × per ticks, starting at round r0.
+func publish(t *testing.T, b *bus.Bus, r0, rounds, per int) {
+	t.Helper()
+	for r := r0; r < r0+rounds; r++ {
+		var batch []market.Tick
+		for s := 0; s < 20; s++ {
+			for i := 0; i < per; i++ {
+				batch = append(batch, market.Tick{
+					Symbol: fmt.Sprintf("S%02d.X", s), TS: ts0 + int64(r*per+i)*137,
+					Price: 100 + float64((r+i)%17), Size: 1,
+				})
+			}
+		}
+		if err := b.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// start runs a persister until the returned stop is called.
+func start(t *testing.T, b *bus.Bus, st persist.Store, cfg persist.Config, reg prometheus.Registerer) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := persist.New(b, st, cfg, discard(), reg)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatal("Run did not return after cancel")
+			return nil
+		}
+	}
+}
+
+func waitPosition(t *testing.T, st persist.Store, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pos, err := st.LogPosition(context.Background())
+		if err == nil && pos >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("position = %d, %v; want %d", pos, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce verifies the store holds every tick of rounds×per per
+// symbol once: in the ticks table and in the 1d candles' counts and volumes.
+func checkExactlyOnce(t *testing.T, db *sqlite.DB, rounds, per int) {
+	t.Helper()
+	ctx := context.Background()
+	want := rounds * per
+	for s := 0; s < 20; s++ {
+		sym := fmt.Sprintf("S%02d.X", s)
+		ticks, err := db.Ticks(ctx, sym, 0, market.MaxTS, 1_000_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[uint64]bool{}
+		for _, tk := range ticks {
+			if seen[tk.Seq] {
+				t.Fatalf("%s: seq %d stored twice", sym, tk.Seq)
+			}
+			seen[tk.Seq] = true
+		}
+		if len(ticks) != want {
+			t.Errorf("%s: %d ticks stored, want %d", sym, len(ticks), want)
+		}
+		candles, err := db.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: market.Interval1d, From: 0, To: market.MaxTS, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var count int64
+		var vol float64
+		for _, c := range candles {
+			count += c.Count
+			vol += c.Volume
+		}
+		if count != int64(want) || vol != float64(want) {
+			t.Errorf("%s: 1d candles count %d volume %v, want %d each", sym, count, vol, want)
+		}
+	}
+}
+
+func TestPersistsEverything(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	reg := prometheus.NewRegistry()
+	stop := start(t, b, db, persist.Config{}, reg)
+	publish(t, b, 0, 10, 30)
+	last, _ := b.LastSeq(context.Background())
+	waitPosition(t, db, last)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkExactlyOnce(t, db, 10, 30)
+	if got := counter(t, reg, "findash_persist_ticks_total"); got != 10*30*20 {
+		t.Errorf("findash_persist_ticks_total = %v, want %d", got, 10*30*20)
+	}
+}
+
+// TestExactlyOnceAcrossCrashes stops persisters mid-stream, twice: once
+// gracefully, once as a crash (the store refuses the final write), and
+// checks every tick is stored exactly once in the end.
+func TestExactlyOnceAcrossCrashes(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	cfg := persist.Config{MaxBatch: 500, FlushInterval: 5 * time.Millisecond, FlushTimeout: 300 * time.Millisecond}
+
+	publish(t, b, 0, 20, 25)
+	stop := start(t, b, db, cfg, nil)
+	waitPosition(t, db, 3) // mid-stream
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+
+	publish(t, b, 20, 20, 25)
+	st := &flaky{Store: db}
+	stop = start(t, b, st, cfg, nil)
+	pos, _ := db.LogPosition(context.Background())
+	waitPosition(t, db, pos+3)
+	st.down.Store(true) // the process "dies": nothing more reaches the disk
+	if err := stop(); err == nil {
+		t.Log("the crash came after the last write; nothing was pending")
+	}
+
+	publish(t, b, 40, 10, 25)
+	stop = start(t, b, db, cfg, nil)
+	last, _ := b.LastSeq(context.Background())
+	waitPosition(t, db, last)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, db, 50, 25)
+}
+
+func TestRetriesStoreErrors(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	st := &flaky{Store: db}
+	st.failFirst.Store(3)
+	reg := prometheus.NewRegistry()
+	stop := start(t, b, st, persist.Config{}, reg)
+	publish(t, b, 0, 5, 10)
+	last, _ := b.LastSeq(context.Background())
+	waitPosition(t, db, last)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, db, 5, 10)
+	if got := counter(t, reg, "findash_persist_write_failures_total"); got != 3 {
+		t.Errorf("write failures = %v, want 3", got)
+	}
+}
+
+func TestBatchesByMaxBatch(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	st := &flaky{Store: db}
+	publish(t, b, 0, 10, 10) // 200 messages of 10 ticks
+	stop := start(t, b, st, persist.Config{MaxBatch: 100, FlushInterval: time.Hour}, nil)
+	waitPosition(t, db, 200)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(int32(20), st.writes.Load()); diff != "" {
+		t.Errorf("writes (-want +got): %s", diff)
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
