@@ -208,7 +208,7 @@ func testCandleMerge(t *testing.T, s Store) {
 		symbols := []string{"AAA", "B.B-B/USD"}
 		var all []market.Tick
 		seqs := map[string]uint64{}
-		const n = 1500
+		const n = 800
 		for range n {
 			sym := symbols[rng.IntN(len(symbols))]
 			seqs[sym]++

@@ -1,0 +1,192 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// Benchmarks of the persister's write path against a bare baseline:
+//
+//	go test ./internal/store/sqlite -run '^$' -bench 'WriteBatch|BareInsert' -benchtime 100x
+//
+// Each iteration writes one batch of batchTicks ticks spread over 20
+// symbols, 5 ms apart (50 s of market time, ~1,100 partial candles).
+
+const (
+	batchTicks = 10_000
+	benchSyms  = 20
+)
+
+// fillBatch writes batch i's ticks into dst.
+func fillBatch(dst []market.Tick, i int) {
+	for j := range dst {
+		g := i*len(dst) + j
+		dst[j] = market.Tick{
+			Symbol: fmt.Sprintf("SYM%02d-USD", g%benchSyms),
+			TS:     1764201600000 + int64(g)*5,
+			Price:  100 + float64(g%1000)/10,
+			Size:   float64(g%7) + 0.5,
+			Seq:    uint64(g/benchSyms + 1),
+		}
+	}
+}
+
+// cpuTime is the process's user+system CPU time. On a shared machine wall
+// time swings with other load; CPU time per tick is the steadier comparison.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportTicks reports wall-clock ticks/s and ticks per CPU-second (CPU time
+// measured from cpu0, including what was spent generating batches, which
+// is the same for every benchmark).
+func reportTicks(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.N)*batchTicks/b.Elapsed().Seconds(), "ticks/s")
+	b.ReportMetric(float64(b.N)*batchTicks/(cpuTime(b)-cpu0).Seconds(), "ticks/cpu-s")
+}
+
+func BenchmarkWriteBatch(b *testing.B) { benchWriteBatch(b) }
+
+// BenchmarkWriteStrategy compares rows per statement (ticks/candles): one
+// prepared single-row statement per row against multi-row statements.
+func BenchmarkWriteStrategy(b *testing.B) {
+	for _, n := range [][2]int{{1, 1}, {16, 8}, {200, 64}, {500, 200}} {
+		b.Run(fmt.Sprintf("ticks=%d,candles=%d", n[0], n[1]), func(b *testing.B) {
+			defer sqlite.SetRowsPerStatement(n[0], n[1])()
+			benchWriteBatch(b)
+		})
+	}
+}
+
+func benchWriteBatch(b *testing.B) {
+	db := mustOpen(b)
+	ctx := context.Background()
+	ticks := make([]market.Tick, batchTicks)
+	r := market.NewRollup()
+	var candles int
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		fillBatch(ticks, i)
+		r.Reset()
+		for k := range ticks {
+			r.Add(&ticks[k])
+		}
+		candles += len(r.Candles())
+		b.StartTimer()
+		if err := db.WriteBatch(ctx, ticks, r.Candles(), uint64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportTicks(b, cpu0)
+	b.ReportMetric(float64(candles)/float64(b.N), "candles/batch")
+}
+
+// openBare opens a plain database/sql SQLite handle with the store's pragmas
+// and a table equivalent to ticks.
+func openBare(b *testing.B) *sql.DB {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bare.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	b.Cleanup(func() { db.Close() })
+	_, err = db.Exec(`CREATE TABLE t (symbol TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, price REAL NOT NULL, size REAL NOT NULL,
+		PRIMARY KEY (symbol, seq)) WITHOUT ROWID;
+		CREATE INDEX t_symbol_ts ON t (symbol, ts)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// BenchmarkBareInsert is the baseline: the same rows into an equivalent
+// indexed table, batchTicks rows per transaction, no candles, no position,
+// written the two plain ways (multi-row INSERTs of 200 rows; one prepared
+// single-row INSERT executed per row).
+func BenchmarkBareInsert(b *testing.B) {
+	b.Run("multirow", func(b *testing.B) {
+		db := openBare(b)
+		ticks := make([]market.Tick, batchTicks)
+		const per = 200
+		q := "INSERT INTO t (symbol, seq, ts, price, size) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?,?),", per), ",")
+		args := make([]any, 0, per*5)
+		b.ResetTimer()
+		cpu0 := cpuTime(b)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			fillBatch(ticks, i)
+			b.StartTimer()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := tx.Prepare(q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for off := 0; off < len(ticks); off += per { // batchTicks is a multiple of per
+				args = args[:0]
+				for _, t := range ticks[off : off+per] {
+					args = append(args, t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size)
+				}
+				if _, err := st.Exec(args...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st.Close()
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportTicks(b, cpu0)
+	})
+	b.Run("prepared", func(b *testing.B) {
+		db := openBare(b)
+		ticks := make([]market.Tick, batchTicks)
+		b.ResetTimer()
+		cpu0 := cpuTime(b)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			fillBatch(ticks, i)
+			b.StartTimer()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := tx.Prepare("INSERT INTO t (symbol, seq, ts, price, size) VALUES (?, ?, ?, ?, ?)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, t := range ticks {
+				if _, err := st.Exec(t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st.Close()
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		reportTicks(b, cpu0)
+	})
+}
