@@ -189,16 +189,16 @@ func TestPersistsEverything(t *testing.T) {
 func TestExactlyOnceAcrossCrashes(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
-	cfg := persist.Config{MaxBatch: 500, FlushInterval: 5 * time.Millisecond, FlushTimeout: 300 * time.Millisecond}
+	cfg := persist.Config{MaxBatch: 200, FlushInterval: 5 * time.Millisecond, FlushTimeout: 300 * time.Millisecond}
 
-	publish(t, b, 0, 20, 25)
+	publish(t, b, 0, 20, 10)
 	stop := start(t, b, db, cfg, nil)
 	waitPosition(t, db, 3) // mid-stream
 	if err := stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
 
-	publish(t, b, 20, 20, 25)
+	publish(t, b, 20, 20, 10)
 	st := &flaky{Store: db}
 	stop = start(t, b, st, cfg, nil)
 	pos, _ := db.LogPosition(context.Background())
@@ -208,14 +208,14 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 		t.Log("the crash came after the last write; nothing was pending")
 	}
 
-	publish(t, b, 40, 10, 25)
+	publish(t, b, 40, 10, 10)
 	stop = start(t, b, db, cfg, nil)
 	last, _ := b.LastSeq(context.Background())
 	waitPosition(t, db, last)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, db, 50, 25)
+	checkExactlyOnce(t, db, 50, 10)
 }
 
 func TestRetriesStoreErrors(t *testing.T) {
