@@ -150,6 +150,14 @@ type rawClientMessage struct {
 // invalid_request or invalid_channel) and, when the id could be read, a
 // ClientMessage with ID and HasID set so the error can echo it.
 func ParseClientMessage(b []byte) (ClientMessage, error) {
+	m, err := parseClientMessage(b)
+	if err != nil {
+		return ClientMessage{Op: m.Op, ID: m.ID, HasID: m.HasID}, err
+	}
+	return m, nil
+}
+
+func parseClientMessage(b []byte) (ClientMessage, error) {
 	var m ClientMessage
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {

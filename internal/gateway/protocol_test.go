@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/findash/findash/internal/market"
+)
+
+func TestParseClientMessage(t *testing.T) {
+	btc := Channel{Kind: KindTicks, Symbol: "BTC-USD"}
+	tests := []struct {
+		name string
+		in   string
+		want ClientMessage
+		code string
+	}{
+		{"subscribe", `{"op":"subscribe","id":1,"channels":["ticks:BTC-USD","candles:EUR/USD:15m","quotes"]}`,
+			ClientMessage{Op: OpSubscribe, ID: 1, HasID: true, Channels: []Channel{btc, {Kind: KindCandles, Symbol: "EUR/USD", Interval: market.Interval15m}, {Kind: KindQuotes}}}, ""},
+		{"since", `{"op":"subscribe","id":2,"channels":["ticks:BTC-USD"],"since":{"ticks:BTC-USD":1041}}`,
+			ClientMessage{Op: OpSubscribe, ID: 2, HasID: true, Channels: []Channel{btc}, Since: map[Channel]uint64{btc: 1041}}, ""},
+		{"duplicates folded", `{"op":"unsubscribe","channels":["quotes","quotes"]}`,
+			ClientMessage{Op: OpUnsubscribe, Channels: []Channel{{Kind: KindQuotes}}}, ""},
+		{"ping", `{"op":"ping","id":4}`, ClientMessage{Op: OpPing, ID: 4, HasID: true}, ""},
+		{"empty", ``, ClientMessage{}, CodeInvalidJSON},
+		{"garbage", `{op:1`, ClientMessage{}, CodeInvalidJSON},
+		{"array", `[1]`, ClientMessage{}, CodeInvalidRequest},
+		{"no op", `{"id":9}`, ClientMessage{ID: 9, HasID: true}, CodeInvalidRequest},
+		{"unknown op", `{"op":"x","id":9}`, ClientMessage{Op: "x", ID: 9, HasID: true}, CodeInvalidRequest},
+		{"float id", `{"op":"ping","id":1.5}`, ClientMessage{}, CodeInvalidRequest},
+		{"channels type", `{"op":"subscribe","channels":"quotes"}`, ClientMessage{}, CodeInvalidRequest},
+		{"no channels", `{"op":"subscribe","id":1,"channels":[]}`, ClientMessage{Op: OpSubscribe, ID: 1, HasID: true}, CodeInvalidRequest},
+		{"bad symbol", `{"op":"subscribe","channels":["ticks:btc"]}`, ClientMessage{Op: OpSubscribe}, CodeInvalidChannel},
+		{"bad interval", `{"op":"subscribe","channels":["candles:BTC:7m"]}`, ClientMessage{Op: OpSubscribe}, CodeInvalidChannel},
+		{"since not subscribed", `{"op":"subscribe","channels":["quotes"],"since":{"ticks:A":1}}`, ClientMessage{Op: OpSubscribe}, CodeInvalidRequest},
+		{"since negative", `{"op":"subscribe","channels":["ticks:A"],"since":{"ticks:A":-1}}`, ClientMessage{}, CodeInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseClientMessage([]byte(tt.in))
+			var pe *ProtocolError
+			switch {
+			case tt.code == "" && err != nil:
+				t.Fatalf("ParseClientMessage(%q) error %v", tt.in, err)
+			case tt.code != "" && (!errors.As(err, &pe) || pe.Code != tt.code):
+				t.Fatalf("ParseClientMessage(%q) error %v, want code %s", tt.in, err, tt.code)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseClientMessage(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func FuzzParseClientMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"op":"subscribe","id":1,"channels":["ticks:BTC-USD","candles:BTC-USD:1m","quotes"]}`,
+		`{"op":"subscribe","id":2,"channels":["ticks:BTC-USD"],"since":{"ticks:BTC-USD":1041}}`,
+		`{"op":"unsubscribe","id":3,"channels":["quotes"]}`,
+		`{"op":"ping","id":4}`,
+		`{"op":"subscribe","channels":["candles:EUR/USD:1d","alerts"]}`,
+		`{"op":"subscribe","id":"x"}`, `[]`, `null`, ``, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseClientMessage(b)
+		if err != nil {
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code == "" || pe.Message == "" {
+				t.Fatalf("error %v is not a *ProtocolError with code and message", err)
+			}
+			return
+		}
+		switch m.Op {
+		case OpPing:
+		case OpSubscribe, OpUnsubscribe:
+			if len(m.Channels) == 0 {
+				t.Fatalf("%s with no channels accepted", m.Op)
+			}
+			for _, ch := range m.Channels {
+				back, err := ParseChannel(ch.String())
+				if err != nil || back != ch {
+					t.Fatalf("channel %v does not round-trip: %v %v", ch, back, err)
+				}
+			}
+		default:
+			t.Fatalf("op %q accepted", m.Op)
+		}
+	})
+}
