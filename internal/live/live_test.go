@@ -1,0 +1,249 @@
+package live_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/findash/findash/internal/bus"
+	"github.com/findash/findash/internal/live"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+var (
+	_ live.Log      = (*bus.Bus)(nil)
+	_ live.Restorer = (*sqlite.DB)(nil)
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openBus(tb testing.TB) *bus.Bus {
+	tb.Helper()
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: tb.TempDir()}, discard())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	return b
+}
+
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// recorder is a Sink that keeps everything it is given.
+type recorder struct {
+	mu     sync.Mutex
+	floor  uint64
+	floors int
+	msgs   []published
+}
+
+type published struct {
+	ticks   []market.Tick
+	quotes  int
+	candles int
+}
+
+func (r *recorder) Publish(ticks []market.Tick, u *market.Update) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, published{append([]market.Tick(nil), ticks...), len(u.Quotes), len(u.Candles)})
+}
+
+func (r *recorder) SetFloor(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.msgs) > 0 {
+		panic("SetFloor after Publish")
+	}
+	r.floor = seq
+	r.floors++
+}
+
+var syms = []string{"BTC-USD", "BRK.B", "EUR/USD"}
+
+// publish appends rounds of one batch per symbol, ts one second apart from
+// base, and returns the ticks as the log numbered them.
+func publish(t *testing.T, b *bus.Bus, base time.Time, r0, rounds int) []market.Tick {
+	t.Helper()
+	var all []market.Tick
+	for r := r0; r < r0+rounds; r++ {
+		var batch []market.Tick
+		for s, sym := range syms {
+			for i := 0; i < 3; i++ {
+				batch = append(batch, market.Tick{Symbol: sym, TS: base.Add(time.Duration(r) * time.Second).UnixMilli() + int64(i),
+					Price: float64(100*(s+1) + (r*7+i)%13), Size: float64(i + 1)})
+			}
+		}
+		if err := b.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, batch...)
+	}
+	return all
+}
+
+// persistAll runs the persister until it has written the whole log.
+func persistAll(t *testing.T, b *bus.Bus, db *sqlite.DB) uint64 {
+	t.Helper()
+	last, err := b.LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- persist.New(b, db, persist.Config{}, discard(), nil).Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if pos, _ := db.LogPosition(context.Background()); pos >= last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("persister did not catch up")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func runFeed(t *testing.T, f *live.Feed) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- f.Run(ctx) }()
+	select {
+	case <-f.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("feed not ready after 10s")
+	}
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}
+}
+
+func TestFeedRestoresThenFollows(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	persisted := publish(t, b, base, 0, 4) // messages 1..12
+	pos := persistAll(t, b, db)
+	fresh := publish(t, b, base, 4, 2) // messages 13..18
+
+	tests := []struct {
+		name      string
+		window    time.Duration
+		wantStart uint64
+	}{
+		// Everything is younger than 5 minutes: the whole log warms the sink.
+		{"replay window covers the log", 5 * time.Minute, 1},
+		// A window that ends before the log starts: only unpersisted messages.
+		{"nothing to replay", time.Nanosecond, pos + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			state := market.NewState()
+			sink := &recorder{}
+			now := time.Now
+			if tt.window == time.Nanosecond {
+				now = func() time.Time { return time.Now().Add(time.Hour) }
+			}
+			f := live.New(b, db, state, sink, live.Config{ReplayWindow: tt.window, Now: now}, discard())
+			stop := runFeed(t, f)
+			defer stop()
+
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if sink.floors != 1 || sink.floor != tt.wantStart<<16-1 {
+				t.Errorf("SetFloor called %d times with %d, want once with %d", sink.floors, sink.floor, tt.wantStart<<16-1)
+			}
+			var got []market.Tick
+			for _, m := range sink.msgs {
+				warm := bus.StreamSeq(m.ticks[0].Seq) <= pos
+				if warm != (m.quotes == 0 && m.candles == 0) {
+					t.Errorf("message %d: %d quotes, %d candles in its update; warm = %v", bus.StreamSeq(m.ticks[0].Seq), m.quotes, m.candles, warm)
+				}
+				got = append(got, m.ticks...)
+			}
+			want := fresh
+			if tt.wantStart == 1 {
+				want = append(append([]market.Tick(nil), persisted...), fresh...)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ticks handed to the sink (-want +got):\n%s", diff)
+			}
+
+			// The State equals one built by applying every tick.
+			ref := market.NewState()
+			var u market.Update
+			ref.Apply(append(append([]market.Tick(nil), persisted...), fresh...), &u)
+			for _, sym := range syms {
+				q, _ := state.Quote(sym)
+				rq, _ := ref.Quote(sym)
+				if q.Price != rq.Price || q.Seq != rq.Seq || q.TS != rq.TS {
+					t.Errorf("Quote(%q) = %+v, want %+v", sym, q, rq)
+				}
+				for _, iv := range market.Intervals {
+					c, _ := state.OpenCandle(sym, iv)
+					rc, _ := ref.OpenCandle(sym, iv)
+					if diff := cmp.Diff(rc, c); diff != "" {
+						t.Errorf("OpenCandle(%q, %s) (-want +got):\n%s", sym, iv, diff)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestFeedFollowsLiveTicks(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	state := market.NewState()
+	sink := &recorder{}
+	f := live.New(b, db, state, sink, live.Config{}, discard())
+	stop := runFeed(t, f) // an empty log: ready at once
+	defer stop()
+	sink.mu.Lock()
+	if sink.floor != 1<<16-1 {
+		t.Errorf("floor on an empty log = %d, want %d", sink.floor, 1<<16-1)
+	}
+	sink.mu.Unlock()
+	in := publish(t, b, time.Now(), 0, 3)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		q, ok := state.Quote(in[len(in)-1].Symbol)
+		if ok && q.Seq == in[len(in)-1].Seq {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last tick never reached the State")
+		}
+	}
+}
+
+
