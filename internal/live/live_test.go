@@ -94,7 +94,7 @@ func publish(t *testing.T, b *bus.Bus, base time.Time, r0, rounds int) []market.
 		var batch []market.Tick
 		for s, sym := range syms {
 			for i := 0; i < 3; i++ {
-				batch = append(batch, market.Tick{Symbol: sym, TS: base.Add(time.Duration(r) * time.Second).UnixMilli() + int64(i),
+				batch = append(batch, market.Tick{Symbol: sym, TS: base.Add(time.Duration(r)*time.Second).UnixMilli() + int64(i),
 					Price: float64(100*(s+1) + (r*7+i)%13), Size: float64(i + 1)})
 			}
 		}
@@ -245,5 +245,3 @@ func TestFeedFollowsLiveTicks(t *testing.T) {
 		}
 	}
 }
-
-
