@@ -1,0 +1,25 @@
+// Package bus is findash's durable event log: a NATS JetStream stream,
+// FINDASH_TICKS, served either by a NATS server embedded in the process
+// (stage 1, reached without TCP, file store under DataDir/nats) or by an
+// external cluster (Config.URL). There is one code path for both.
+//
+// Layout. One message per symbol per batch on subject findash.ticks.<token>
+// (Subject), in a compact binary encoding (codec.go). A tick's seq is
+// TickSeq(message stream sequence, index in message) = streamSeq<<16 | index:
+// strictly increasing along the log, hence per symbol, with no coordination
+// between publishers; a message therefore holds at most MaxTicksPerMessage
+// ticks (Append splits longer runs).
+//
+// Writing. Append publishes asynchronously and returns only when the log has
+// acknowledged every message; any failure wraps market.ErrUnavailable.
+// JetStream bounds the acks in flight (4,096); beyond that a publish stalls
+// briefly, then fails — back-pressure, never a silent drop.
+//
+// Reading. Consume runs an ordered consumer from a stream sequence and hands
+// each decoded message to a callback in order; at most ~8 MiB are fetched
+// ahead of the callback. It survives reconnects and consumer resets by
+// resuming after the last message it handed over.
+//
+// Concurrency. A Bus is safe for concurrent use. Consume blocks its caller;
+// each call owns its server-side consumer and stops it when it returns.
+package bus
