@@ -1,0 +1,289 @@
+// The WebSocket client (CONTRACT §5): one connection shared by every view,
+// channels reference-counted, reconnect with exponential backoff and full
+// jitter, resume of ticks channels with `since`, obedience to `reconnect`.
+import type { ServerMessage } from "./types";
+
+/** What the connection is doing, as shown to the user. */
+export type ConnState = "connecting" | "live" | "reconnecting" | "offline";
+
+/** Receives every message of one channel, in order. */
+export type Handler = (msg: ServerMessage) => void;
+
+/** Tunables; the defaults suit a browser. */
+export interface StreamOptions {
+  baseDelayMs: number; // first retry delay before jitter
+  maxDelayMs: number; // cap of the retry delay
+  offlineAfter: number; // failed attempts in a row before the state reads "offline"
+  pingEveryMs: number; // keep-alive ping period
+  deadAfterMs: number; // no message for this long: the connection is dead
+  random: () => number; // [0, 1), for jitter
+}
+
+const defaults: StreamOptions = {
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  offlineAfter: 5,
+  pingEveryMs: 15_000,
+  deadAfterMs: 35_000,
+  random: Math.random,
+};
+
+/**
+ * Stream holds one WebSocket to /ws and the channels the page wants.
+ *
+ * Order: handlers of a channel get its messages in the server's order. For
+ * a ticks channel Stream remembers the last seq delivered; after a reconnect
+ * it subscribes with `since` so the server replays what was missed (or
+ * sends `gap`, passed to the handlers), and drops any tick at or below that
+ * seq so nothing is shown twice.
+ */
+export class Stream {
+  private ws: WebSocket | null = null;
+  private readonly subs = new Map<string, Set<Handler>>();
+  private readonly lastSeq = new Map<string, number>();
+  private readonly opts: StreamOptions;
+  private readonly stateListeners = new Set<(s: ConnState) => void>();
+  private readonly resumeListeners = new Set<() => void>();
+  private nextId = 1;
+  private attempt = 0; // failed attempts since the last good connection
+  private everLive = false;
+  private retryTimer = 0;
+  private pingTimer = 0;
+  private lastMessageAt = 0;
+  private pendingAck = 0; // id of the (re)subscribe that makes the connection live
+  private stopped = false;
+  state: ConnState = "connecting";
+  /** Reconnections so far (for tests and the status tooltip). */
+  reconnects = 0;
+
+  constructor(private readonly url: string, opts: Partial<StreamOptions> = {}) {
+    this.opts = { ...defaults, ...opts };
+  }
+
+  /** Opens the connection; call once. */
+  start(): void {
+    window.addEventListener("online", () => this.retryNow());
+    window.addEventListener("offline", () => this.setState("offline"));
+    this.connect();
+  }
+
+  /** Calls fn on every change of state, and once now. Returns the remover. */
+  onState(fn: (s: ConnState) => void): () => void {
+    this.stateListeners.add(fn);
+    fn(this.state);
+    return () => this.stateListeners.delete(fn);
+  }
+
+  /**
+   * Calls fn each time a reconnected connection is live again: views reload
+   * what cannot be replayed (candle history). Returns the remover.
+   */
+  onResume(fn: () => void): () => void {
+    this.resumeListeners.add(fn);
+    return () => this.resumeListeners.delete(fn);
+  }
+
+  /** Adds handler to channel, subscribing when it is the first. Returns the remover. */
+  subscribe(channel: string, handler: Handler): () => void {
+    let set = this.subs.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subs.set(channel, set);
+      this.send({ op: "subscribe", id: this.nextId++, channels: [channel] });
+    }
+    set.add(handler);
+    return () => {
+      const s = this.subs.get(channel);
+      if (!s || !s.delete(handler) || s.size > 0) return;
+      this.subs.delete(channel);
+      this.lastSeq.delete(channel);
+      this.send({ op: "unsubscribe", id: this.nextId++, channels: [channel] });
+    };
+  }
+
+  private send(msg: object): void {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+    // not open: connect() subscribes to everything in subs when it opens
+  }
+
+  private setState(s: ConnState): void {
+    if (s === "reconnecting" && (this.attempt >= this.opts.offlineAfter || !navigator.onLine)) s = "offline";
+    if (s === this.state) return;
+    this.state = s;
+    for (const fn of this.stateListeners) fn(s);
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.lastMessageAt = Date.now();
+      const channels = [...this.subs.keys()];
+      if (channels.length === 0) {
+        this.live();
+      } else {
+        const since: Record<string, number> = {};
+        for (const ch of channels) {
+          const s = this.lastSeq.get(ch);
+          if (s !== undefined) since[ch] = s;
+        }
+        this.pendingAck = this.nextId++;
+        const msg: Record<string, unknown> = { op: "subscribe", id: this.pendingAck, channels };
+        if (Object.keys(since).length > 0) msg.since = since;
+        ws.send(JSON.stringify(msg));
+      }
+      clearInterval(this.pingTimer);
+      this.pingTimer = window.setInterval(() => this.keepAlive(ws), this.opts.pingEveryMs);
+    };
+    ws.onmessage = (ev) => {
+      this.lastMessageAt = Date.now();
+      if (typeof ev.data !== "string") return;
+      for (const line of ev.data.split("\n")) {
+        if (line.trim() === "") continue;
+        let msg: ServerMessage;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          console.warn("findash: bad message from server", line.slice(0, 200));
+          continue;
+        }
+        this.dispatch(ws, msg);
+      }
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return; // replaced already
+      this.ws = null;
+      clearInterval(this.pingTimer);
+      this.scheduleRetry();
+    };
+    ws.onerror = () => {
+      // onclose follows and schedules the retry
+    };
+  }
+
+  private live(): void {
+    const wasLive = this.everLive;
+    this.attempt = 0;
+    this.everLive = true;
+    this.setState("live");
+    if (wasLive) {
+      this.reconnects++;
+      for (const fn of this.resumeListeners) fn();
+    }
+  }
+
+  private dispatch(ws: WebSocket, msg: ServerMessage): void {
+    switch (msg.type) {
+      case "ack":
+        if (msg.id === this.pendingAck) {
+          this.pendingAck = 0;
+          this.live();
+        }
+        return;
+      case "error":
+        console.warn("findash: server error", msg.code, msg.message);
+        if (msg.id !== undefined && msg.id === this.pendingAck) {
+          this.pendingAck = 0;
+          this.live(); // a bad channel must not keep the others from running
+        }
+        return;
+      case "pong":
+        return;
+      case "reconnect": {
+        // the server is draining: go elsewhere after after_ms, spread by jitter
+        const after = Math.max(0, msg.after_ms || 0);
+        this.ws = null;
+        clearInterval(this.pingTimer);
+        ws.onclose = null;
+        ws.close(1000, "reconnect requested");
+        this.setState("reconnecting");
+        this.retryTimer = window.setTimeout(() => this.connect(), after + this.opts.random() * Math.max(after, 100));
+        return;
+      }
+      case "tick": {
+        const last = this.lastSeq.get(msg.channel);
+        if (last !== undefined && msg.seq <= last) return; // already delivered
+        this.lastSeq.set(msg.channel, msg.seq);
+        break;
+      }
+      case "snapshot": {
+        // a fresh ticks subscription starts after the snapshot's seq; a
+        // resumed one keeps its own position
+        const q = msg.data as { seq?: number } | null;
+        if (msg.channel.startsWith("ticks:") && !this.lastSeq.has(msg.channel) && q && typeof q.seq === "number") {
+          this.lastSeq.set(msg.channel, q.seq);
+        }
+        break;
+      }
+      case "gap": {
+        const last = this.lastSeq.get(msg.channel) ?? 0;
+        if (msg.to > last) this.lastSeq.set(msg.channel, msg.to);
+        break;
+      }
+    }
+    const ch = (msg as { channel?: string }).channel;
+    if (ch === undefined) return;
+    const set = this.subs.get(ch);
+    if (!set) return;
+    for (const h of [...set]) {
+      try {
+        h(msg);
+      } catch (e) {
+        console.error("findash: handler of", ch, e);
+      }
+    }
+  }
+
+  private keepAlive(ws: WebSocket): void {
+    if (Date.now() - this.lastMessageAt > this.opts.deadAfterMs) {
+      // half-open connection: nothing heard for too long
+      ws.close();
+      if (this.ws === ws) {
+        this.ws = null;
+        clearInterval(this.pingTimer);
+        this.scheduleRetry();
+      }
+      return;
+    }
+    this.send({ op: "ping", id: this.nextId++ });
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    const { baseDelayMs, maxDelayMs, random } = this.opts;
+    const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(this.attempt, 16));
+    const delay = cap / 2 + random() * (cap / 2); // "equal jitter": never 0, never in step with others
+    this.attempt++;
+    this.setState(this.everLive ? "reconnecting" : "connecting");
+    if (this.attempt >= this.opts.offlineAfter) this.setState("reconnecting");
+    clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
+  }
+
+  private retryNow(): void {
+    if (this.ws || this.stopped) return;
+    this.connect();
+  }
+
+  /** Closes the connection for good. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.ws?.close();
+    this.ws = null;
+  }
+}
+
+/** The /ws URL of the page's own host. */
+export function streamURL(loc: Location = location): string {
+  return (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + "/ws";
+}

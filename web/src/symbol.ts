@@ -1,0 +1,249 @@
+// The symbol page (/s/<SYMBOL>?interval=1m): candlestick + volume chart with
+// history from the API and the open candle live from `candles:SYM:IV`, and
+// the recent trades live from `ticks:SYM`.
+import * as api from "./api";
+import type { Context } from "./app";
+import type { CandleChart } from "./chart";
+import { flash, h, setText } from "./dom";
+import * as fmt from "./format";
+import { INTERVALS, type Candle, type Interval, type Quote, type ServerMessage, type Tick } from "./types";
+import { favourites, toggle } from "./watchlist";
+
+const HISTORY = 500; // bars per history request
+const MAX_TRADES = 200; // rows kept in the trades list
+
+/** Mounts the page of symbol into main; returns its disposer. */
+export function mount(main: HTMLElement, ctx: Context, symbol: string): () => void {
+  const params = new URLSearchParams(location.search);
+  let interval: Interval = (INTERVALS as readonly string[]).includes(params.get("interval") ?? "")
+    ? (params.get("interval") as Interval) : "1m";
+  let chart: CandleChart | null = null;
+  let disposed = false;
+  let offCandles: (() => void) | null = null;
+  let loadSeq = 0; // which history load is current
+  let olderDone = false;
+  let loadingOlder = false;
+  let lastTrade: number | undefined;
+  let quote: Quote | null = null;
+
+  const priceEl = h("span", { class: "big num", id: "last" }, "—");
+  const chgEl = h("span", { class: "num" }, "");
+  const hlEl = h("span", { class: "muted num" }, "");
+  const star = h("button", { type: "button", class: "star", "aria-pressed": "false", "aria-label": "Watch " + symbol }, "☆");
+  const ivGroup = h("div", { class: "intervals", role: "group", "aria-label": "Candle interval" });
+  const chartEl = h("div", {
+    class: "chart", id: "chart", tabindex: 0, role: "img",
+    "aria-label": `${symbol} candlestick chart. Arrow keys pan, + and − zoom, Home shows the latest.`,
+  });
+  const chartMsg = h("p", { class: "chart-msg", "aria-live": "polite" }, "Loading chart…");
+  const zoomIn = h("button", { type: "button", class: "btn", "aria-label": "Zoom in" }, "+");
+  const zoomOut = h("button", { type: "button", class: "btn", "aria-label": "Zoom out" }, "−");
+  const latest = h("button", { type: "button", class: "btn" }, "Latest");
+  const trades = h("tbody", { id: "trades" });
+  const tradesNote = h("p", { class: "muted" }, "Waiting for trades…");
+
+  for (const iv of INTERVALS) {
+    const b = h("button", { type: "button", class: "btn", "data-interval": iv, "aria-pressed": String(iv === interval) }, iv);
+    b.addEventListener("click", () => setInterval_(iv));
+    ivGroup.append(b);
+  }
+
+  main.replaceChildren(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/" }, "← Markets")),
+    h("div", { class: "sym-head" },
+      h("h1", {}, symbol), star, priceEl, chgEl, hlEl),
+    h("div", { class: "sym-body" },
+      h("section", { class: "chart-box", "aria-label": "Chart" },
+        h("div", { class: "toolbar" }, ivGroup, h("span", { class: "spacer" }), zoomIn, zoomOut, latest),
+        chartEl, chartMsg),
+      h("section", { class: "trades-box", "aria-label": "Recent trades" },
+        h("h2", {}, "Recent trades"),
+        h("div", { class: "table-wrap trades-wrap" },
+          h("table", { class: "trades" },
+            h("thead", {}, h("tr", {},
+              h("th", { scope: "col" }, "Time"), h("th", { scope: "col", class: "num" }, "Price"),
+              h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col", class: "num wide" }, "Seq"))),
+            trades)),
+        tradesNote)),
+  );
+  document.title = symbol + " · findash";
+
+  function showQuote(): void {
+    if (!quote) return;
+    setText(priceEl, fmt.price(quote.price));
+    setText(chgEl, `${fmt.change(quote.change_24h, quote.price)} (${fmt.pct(quote.change_pct_24h)})`);
+    chgEl.className = "num " + fmt.dir(quote.change_24h);
+    setText(hlEl, `H ${fmt.price(quote.high_24h, quote.price)} · L ${fmt.price(quote.low_24h, quote.price)} · V ${fmt.volume(quote.volume_24h)}`);
+    document.title = `${symbol} ${fmt.price(quote.price)} · findash`;
+  }
+
+  // --- trades -------------------------------------------------------------
+  function addTrade(seq: number, t: Tick): void {
+    tradesNote.hidden = true;
+    const d = lastTrade === undefined ? "" : fmt.dir(t.price - lastTrade);
+    lastTrade = t.price;
+    const tr = h("tr", { "data-seq": String(seq), class: d },
+      h("td", { class: "num" }, fmt.time(t.ts)), h("td", { class: "num price" }, fmt.price(t.price)),
+      h("td", { class: "num" }, fmt.size(t.size)), h("td", { class: "num wide muted" }, String(seq)));
+    trades.prepend(tr);
+    while (trades.childElementCount > MAX_TRADES) trades.lastElementChild!.remove();
+    if (quote) {
+      const up = t.price - quote.price;
+      quote = { ...quote, price: t.price, ts: t.ts, seq };
+      flash(priceEl, fmt.dir(up));
+      showQuote();
+    }
+  }
+
+  function addGap(from: number, to: number): void {
+    tradesNote.hidden = true;
+    trades.prepend(h("tr", { class: "gap", "data-gap-from": String(from), "data-gap-to": String(to) },
+      h("td", { colspan: 4 }, `⚠ Trades with seq ${from}–${to} could not be delivered.`)));
+    ctx.notify(`Some trades of ${symbol} were missed (seq ${from}–${to}); the list has a gap there.`);
+  }
+
+  const offTicks = ctx.stream.subscribe("ticks:" + symbol, (msg: ServerMessage) => {
+    if (msg.type === "snapshot") {
+      if (msg.data) {
+        quote = msg.data as Quote;
+        showQuote();
+      }
+    } else if (msg.type === "tick") addTrade(msg.seq, msg.data);
+    else if (msg.type === "gap") addGap(msg.from, msg.to);
+  });
+  const offQuotes = ctx.stream.subscribe("quotes", (msg: ServerMessage) => {
+    if (msg.type !== "quotes" && msg.type !== "snapshot") return;
+    const q = (msg.data as Quote[] | null)?.find((x) => x.symbol === symbol);
+    if (q && (!quote || q.seq >= quote.seq)) {
+      quote = q;
+      showQuote();
+    }
+  });
+
+  // --- chart ----------------------------------------------------------------
+  let pending: Candle[] = []; // live candles that came before the history
+  let historyLoaded = false;
+
+  async function loadHistory(): Promise<void> {
+    const my = ++loadSeq;
+    historyLoaded = false;
+    olderDone = false;
+    chartEl.dataset.interval = interval;
+    chartEl.dataset.loaded = "false";
+    try {
+      const [mod, cs] = await Promise.all([import("./chart"), api.candles(symbol, interval, HISTORY)]);
+      if (disposed || my !== loadSeq) return;
+      if (!chart) {
+        chart = mod.create(chartEl, interval === "1s", fmt.priceDigits(cs[cs.length - 1]?.close ?? quote?.price ?? 1));
+        chart.onNeedOlder(() => void loadOlder());
+      }
+      chart.setData(cs);
+      for (const c of pending) chart.update(c);
+      pending = [];
+      historyLoaded = true;
+      chartEl.dataset.loaded = "true";
+      setText(chartMsg, cs.length ? "" : "No candles yet at this interval; the open one appears with the next trade.");
+      chartMsg.hidden = cs.length > 0;
+    } catch (e) {
+      if (disposed || my !== loadSeq) return;
+      chartMsg.hidden = false;
+      setText(chartMsg, "Cannot load the chart: " + (e as Error).message);
+      if ((e as api.APIError).status === 404) setText(chartMsg, `No market ${symbol}.`);
+    }
+  }
+
+  async function loadOlder(): Promise<void> {
+    const oldest = chart?.oldest();
+    if (!chart || olderDone || loadingOlder || oldest === undefined || !historyLoaded) return;
+    loadingOlder = true;
+    const my = loadSeq;
+    try {
+      const cs = await api.candles(symbol, interval, HISTORY, oldest - 1);
+      if (disposed || my !== loadSeq || !chart) return;
+      const older = cs.filter((c) => c.start < oldest);
+      if (older.length === 0) {
+        olderDone = true;
+        return;
+      }
+      chart.setData([...older, ...chart.bars()]);
+    } catch {
+      // try again on the next scroll
+    } finally {
+      loadingOlder = false;
+    }
+  }
+
+  function subscribeCandles(): void {
+    offCandles?.();
+    const channel = `candles:${symbol}:${interval}`;
+    offCandles = ctx.stream.subscribe(channel, (msg: ServerMessage) => {
+      if (msg.type !== "candle" && msg.type !== "snapshot") return;
+      const c = msg.data as Candle | null;
+      if (!c || c.interval !== interval) return;
+      if (!historyLoaded || !chart) pending.push(c);
+      else chart.update(c);
+    });
+  }
+
+  function setInterval_(iv: Interval): void {
+    if (iv === interval) return;
+    interval = iv;
+    for (const b of ivGroup.querySelectorAll<HTMLButtonElement>("button")) {
+      b.setAttribute("aria-pressed", String(b.dataset.interval === iv));
+    }
+    const u = new URL(location.href);
+    u.searchParams.set("interval", iv);
+    history.replaceState(history.state, "", u);
+    pending = [];
+    chart?.dispose();
+    chart = null;
+    subscribeCandles();
+    void loadHistory();
+  }
+
+  zoomIn.addEventListener("click", () => chart?.zoom(0.7));
+  zoomOut.addEventListener("click", () => chart?.zoom(1.4));
+  latest.addEventListener("click", () => chart?.reset());
+  chartEl.addEventListener("keydown", (e) => {
+    const k = e.key;
+    if (k === "ArrowLeft") chart?.pan(-5);
+    else if (k === "ArrowRight") chart?.pan(5);
+    else if (k === "+" || k === "=") chart?.zoom(0.7);
+    else if (k === "-" || k === "_") chart?.zoom(1.4);
+    else if (k === "Home" || k === "End") chart?.reset();
+    else return;
+    e.preventDefault();
+  });
+
+  // watch star
+  const showStar = async () => {
+    const w = (await ctx.watchlists.list())[0];
+    const on = w?.symbols.includes(symbol) ?? false;
+    star.setAttribute("aria-pressed", String(on));
+    setText(star, on ? "★" : "☆");
+  };
+  star.addEventListener("click", async () => {
+    await toggle(ctx.watchlists, await favourites(ctx.watchlists), symbol);
+    await showStar();
+  });
+  void showStar();
+
+  // candles missed while disconnected cannot be replayed: reload them
+  const offResume = ctx.stream.onResume(() => {
+    pending = [];
+    void loadHistory();
+  });
+
+  subscribeCandles();
+  void loadHistory();
+
+  return () => {
+    disposed = true;
+    offTicks();
+    offQuotes();
+    offCandles?.();
+    offResume();
+    chart?.dispose();
+    document.title = "findash";
+  };
+}
