@@ -15,7 +15,7 @@ const persisterName = "persister"
 var tickInsert = batchInsert{
 	head:    "INSERT OR IGNORE INTO ticks (symbol, seq, ts, price, size)",
 	cols:    5,
-	rowsPer: 200,
+	rowsPer: 500,
 }
 
 // candleUpsert merges a partial candle into the stored one with exactly the
@@ -36,7 +36,7 @@ var candleUpsert = batchInsert{
 	last_ts = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_ts ELSE last_ts END,
 	last_seq = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_seq ELSE last_seq END`,
 	cols:    13,
-	rowsPer: 64,
+	rowsPer: 200,
 }
 
 // WriteBatch stores ticks and merges the partial candles rolled up from them
