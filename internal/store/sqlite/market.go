@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -44,9 +45,20 @@ var candleUpsert = batchInsert{
 // position. If logSeq is not above the stored position the batch was already
 // written (a redelivery) and WriteBatch does nothing. Ticks already stored
 // (same symbol and seq) are ignored. Empty candles (Count 0) are skipped. On
-// any error nothing is written. A candle with an invalid interval is
-// market.ErrInvalid; a busy database market.ErrUnavailable.
+// any error nothing is written. A candle with an invalid interval, or a
+// sequence above 2^63-1, is market.ErrInvalid; a busy database
+// market.ErrUnavailable.
 func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) (err error) {
+	// SQLite integers are int64: a larger sequence would wrap negative and
+	// break ordering (and idempotency) silently, so refuse it.
+	if logSeq > math.MaxInt64 {
+		return fmt.Errorf("write batch: %w", market.Invalid("log_seq", "%d exceeds 2^63-1", logSeq))
+	}
+	for i := range ticks {
+		if ticks[i].Seq > math.MaxInt64 {
+			return fmt.Errorf("write batch: %w", market.Invalid("seq", "%d exceeds 2^63-1", ticks[i].Seq))
+		}
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("write batch: begin: %w", translate(err))
@@ -81,6 +93,9 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 		}
 		if c.Interval >= market.Interval(market.NumIntervals) {
 			return fmt.Errorf("write batch: candle %s: %w", c.Symbol, market.Invalid("interval", "%d is not an interval", c.Interval))
+		}
+		if c.FirstSeq > math.MaxInt64 || c.LastSeq > math.MaxInt64 {
+			return fmt.Errorf("write batch: candle %s: %w", c.Symbol, market.Invalid("seq", "exceeds 2^63-1"))
 		}
 		idx = append(idx, int32(i))
 	}

@@ -188,6 +188,15 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 		t.Errorf("candles after a failed batch = %v, want none", cs)
 	}
 
+	// Sequences are stored as signed 64-bit integers: larger ones are refused.
+	huge := []market.Tick{{Symbol: "AAA", TS: day0, Price: 10, Size: 1, Seq: 1 << 63}}
+	if err := s.WriteBatch(t.Context(), huge, rollup(huge), 1); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("WriteBatch(seq 2^63) error = %v, want ErrInvalid", err)
+	}
+	if err := s.WriteBatch(t.Context(), ticks, candles, 1<<63); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("WriteBatch(logSeq 2^63) error = %v, want ErrInvalid", err)
+	}
+
 	// A cancelled context writes nothing either.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
