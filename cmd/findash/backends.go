@@ -42,7 +42,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlit
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "findash.db"), log.With("component", "sqlite"))
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "findash.db"), log)
 	if err != nil {
 		return nil, err
 	}
@@ -61,5 +61,5 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		DataDir:  cfg.DataDir,
 		Replicas: cfg.StreamReplicas,
 		MaxAge:   cfg.StreamMaxAge,
-	}, log.With("component", "bus"))
+	}, log)
 }

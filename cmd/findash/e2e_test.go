@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 	"github.com/spf13/pflag"
 
@@ -75,6 +76,21 @@ func start(t *testing.T, cfg config.Config) *instance {
 		t.Fatalf("serve returned before serving: %v\nlogs:\n%s", err, in.logs)
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not start within 20s\nlogs:\n%s", in.logs)
+	}
+	// Ready means the live feed has caught up with the log.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get("http://" + in.addrs.HTTP + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("/readyz not 200 within 20s (%v)\nlogs:\n%s", err, in.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -350,8 +366,9 @@ func TestEndToEnd(t *testing.T) {
 	resumer.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
 	resumer.next(ofType("ack"))
 
-	// The slow client subscribes but never reads, with a tiny socket buffer.
-	slow := dialWS(t, in, 4096)
+	// The slow client subscribes but does not read, with a small socket
+	// buffer (not below the loopback segment size, which would crawl).
+	slow := dialWS(t, in, 128<<10)
 	slow.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
 
 	if code, _ := postTicks(t, in, key, ndjson(sym, ts0, 10, 100)); code != 202 {
@@ -364,16 +381,12 @@ func TestEndToEnd(t *testing.T) {
 	lastSeen := seqs[len(seqs)-1]
 	resumer.c.Close()
 
-	// Flood: 60,000 ticks while the resumer is away and the slow client sleeps.
+	// While the resumer is away, 5,000 ticks (within the replay ring).
 	total := 110
-	for i := 0; i < 6; i++ {
-		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 10_000)); code != 202 {
-			t.Fatalf("POST flood = %d %s", code, body)
-		}
-		total += 10_000
+	if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 5_000)); code != 202 {
+		t.Fatalf("POST = %d %s", code, body)
 	}
-
-	// The fast client sees every tick after the snapshot, in order, no gap.
+	total += 5_000
 	fastSeqs, fastGaps := fast.ticks(ch, total-10)
 	if len(fastGaps) != 0 {
 		t.Fatalf("fast client got gaps %+v", fastGaps)
@@ -388,12 +401,25 @@ func TestEndToEnd(t *testing.T) {
 	if len(gaps) != 0 {
 		t.Fatalf("resume got gaps %+v", gaps)
 	}
-	want := fastSeqs[100:]
-	for i := range want {
-		if missed[i] != want[i] {
-			t.Fatalf("resumed tick %d has seq %d, want %d", i, missed[i], want[i])
-		}
+	if diff := cmp.Diff(fastSeqs[100:], missed); diff != "" {
+		t.Fatalf("resumed seqs differ from the live stream (-live +resumed):\n%s", diff)
 	}
+	back.c.Close()
+
+	// Flood: 150,000 more ticks while the slow client still sleeps (its
+	// queue holds 1,024 spans of 64 ticks). The fast client sees every one,
+	// in order, with no gap.
+	for i := 0; i < 15; i++ {
+		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 10_000)); code != 202 {
+			t.Fatalf("POST flood = %d %s", code, body)
+		}
+		total += 10_000
+	}
+	more, fastGaps := fast.ticks(ch, 150_000)
+	if len(fastGaps) != 0 {
+		t.Fatalf("fast client got gaps %+v", fastGaps)
+	}
+	fastSeqs = append(fastSeqs, more...)
 
 	// The slow client now reads: it must have been told about a gap.
 	slow.readLoop()

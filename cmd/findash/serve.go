@@ -57,11 +57,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}()
 
 	state := market.NewState()
-	users := auth.NewService(st, auth.Config{})
-	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, log.With("component", "gateway"), reg)
-	pub := ingest.NewPublisher(b, ingest.Config{}, log.With("component", "ingest"), reg)
-	feed := live.New(b, st, state, hub, live.Config{}, log.With("component", "live"))
-	pers := persist.New(b, st, persist.Config{}, log.With("component", "persist"), reg)
+	users := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 2), auth.Config{}, log)
+	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, log, reg)
+	pub := ingest.NewPublisher(b, ingest.Config{}, log, reg)
+	feed := live.New(b, st, state, hub, live.Config{}, log)
+	pers := persist.New(b, st, persist.Config{}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 
 	var draining atomic.Bool
@@ -71,11 +71,12 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		Publisher: pub,
 		Parse:     ingest.Parse,
 		Auth:      users,
-		WebSocket: hub,
+		WebSocket: untilReady(feed.Ready(), hub),
 		Draining:  draining.Load,
 		Checks: []api.Check{
 			{Name: "database", Critical: true, Fn: st.Ping},
 			{Name: "event_log", Critical: true, Fn: b.Check},
+			{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())},
 		},
 		Version: version,
 		Stage:   cfg.Stage(),
@@ -122,7 +123,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	defer stopFeed()
 	var feedWG sync.WaitGroup
 	if cfg.Feed == "simulator" {
-		sim := ingest.NewSimulator(pub, ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}, time.Now, log.With("component", "simulator"))
+		sim := ingest.NewSimulator(pub, ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}, time.Now, log)
 		feedWG.Add(1)
 		go func() {
 			defer feedWG.Done()
@@ -173,6 +174,35 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}
 	log.Info("stopped", "after", time.Since(t0).Round(time.Millisecond))
 	return cause
+}
+
+// untilReady answers 503 to WebSocket upgrades until ready is closed: before
+// the live feed has caught up with the log, the replay ring would hand a
+// resuming client an incomplete history.
+func untilReady(ready <-chan struct{}, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-ready:
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"code":"unavailable","message":"catching up with the event log; retry shortly"}}`+"\n")
+		}
+	})
+}
+
+// caughtUp is a readiness check that fails until ready is closed.
+func caughtUp(ready <-chan struct{}) func(context.Context) error {
+	return func(context.Context) error {
+		select {
+		case <-ready:
+			return nil
+		default:
+			return errors.New("catching up with the event log")
+		}
+	}
 }
 
 func reasonOf(cause error) string {

@@ -37,7 +37,7 @@ func userCommand(environ []string, stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			svc := auth.NewService(st, auth.Config{})
+			svc := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
 			u, err := svc.CreateUser(cmd.Context(), email, password)
 			if err != nil {
 				return fmt.Errorf("create user: %w", err)

@@ -85,32 +85,35 @@ func (c *conn) markDirtyLocked(s *subscription) {
 	}
 }
 
-// pushTicks queues tick messages of s's channel, in seq order. With more
-// than limit messages queued, a tick is dropped and its seq added to s's
-// gap, which is reported before the channel's next queued tick (or at the
+// maxFrameBytes bounds the frames the writer coalesces queued messages into.
+const maxFrameBytes = 64 << 10
+
+// pushTicks queues spans of tick messages of s's channel, in seq order.
+// With limit entries queued, a whole span is dropped and its seqs added to
+// s's gap, which is reported before the channel's next queued tick (or at the
 // writer's next batch). It returns how many were dropped. No allocation
 // once the queue has grown, except to encode a gap.
-func (c *conn) pushTicks(s *subscription, batch []ringEntry, limit int) (dropped int) {
+func (c *conn) pushTicks(s *subscription, spans []tickSpan, limit int) (dropped int) {
 	c.mu.Lock()
 	if c.closing || s.dead {
 		c.mu.Unlock()
 		return 0
 	}
-	for i := range batch {
-		e := &batch[i]
+	for i := range spans {
+		e := &spans[i]
 		if s.gapTo != 0 {
 			if len(c.q)+2 > limit {
-				s.gapTo = e.seq
-				dropped++
+				s.gapTo = e.last
+				dropped += e.n
 				continue
 			}
 			c.q = append(c.q, encodeGap(s.name, s.gapFrom, s.gapTo))
 			c.hub.met.gaps.Inc()
 			s.gapFrom, s.gapTo = 0, 0
 		} else if len(c.q) >= limit {
-			s.gapFrom, s.gapTo = e.seq, e.seq
+			s.gapFrom, s.gapTo = e.first, e.last
 			c.markDirtyLocked(s)
-			dropped++
+			dropped += e.n
 			continue
 		}
 		c.q = append(c.q, e.msg)
@@ -257,12 +260,20 @@ func (c *conn) writeLoop() {
 		closing, code, reason := c.closing, c.closeCode, c.closeReason
 		c.mu.Unlock()
 
-		if len(batch) > 0 {
-			if err := c.t.WriteBatch(batch, time.Now().Add(cfg.WriteTimeout)); err != nil {
+		// Coalesce what is queued into frames of about maxFrameBytes: one
+		// write per frame, and no frame a client must buffer whole at megabytes.
+		for rest := batch; len(rest) > 0; {
+			n, size := 0, 0
+			for n < len(rest) && (n == 0 || size+len(rest[n]) <= maxFrameBytes) {
+				size += len(rest[n]) + 1
+				n++
+			}
+			if err := c.t.WriteBatch(rest[:n], time.Now().Add(cfg.WriteTimeout)); err != nil {
 				c.log.Debug("websocket write failed", "err", err)
 				return
 			}
-			c.hub.met.sent.Add(float64(len(batch)))
+			c.hub.met.sent.Add(float64(n))
+			rest = rest[n:]
 		}
 		clear(batch)
 		if cap(batch) <= 2*cfg.SendQueue {

@@ -186,24 +186,36 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 	}
 	buf := make([]byte, 0, size)
 	batch := t.batch[:0]
+	spans := t.spans[:0]
 	last = t.last
+	spanStart := 0
 	for i := range ticks {
 		tk := &ticks[i]
 		if tk.Seq <= last {
 			continue
 		}
 		last = tk.Seq
+		if n := len(spans); n > 0 && spans[n-1].n < spanTicks {
+			buf = append(buf, '\n')
+		} else {
+			spanStart = len(buf)
+			spans = append(spans, tickSpan{first: tk.Seq})
+		}
 		start := len(buf)
 		buf = appendTick(buf, t.ticksName, tk)
 		batch = append(batch, ringEntry{seq: tk.Seq, at: now, msg: buf[start:len(buf):len(buf)]})
+		sp := &spans[len(spans)-1]
+		sp.last, sp.n, sp.msg = tk.Seq, sp.n+1, buf[spanStart:len(buf):len(buf)]
 	}
 	for i := range batch {
 		t.push(batch[i].seq, now, batch[i].msg, h.cfg.ReplayTicks)
 	}
 	dropped := 0
 	for _, s := range t.ticks {
-		dropped += s.c.pushTicks(s, batch, h.cfg.SendQueue)
+		dropped += s.c.pushTicks(s, spans, h.cfg.SendQueue)
 	}
+	clear(spans)
+	t.spans = spans[:0]
 	clear(batch)
 	t.batch = batch[:0]
 	t.prune(now - h.cfg.ReplayAge.Nanoseconds())
@@ -305,15 +317,16 @@ func (h *Hub) replay(t *symbolTopic, s *subscription, since uint64) {
 	if first == t.n {
 		return
 	}
-	batch := t.batch[:0]
+	spans := t.spans[:0]
 	for k := first; k < t.n; k++ {
-		batch = append(batch, *t.entry(k))
+		e := t.entry(k)
+		spans = append(spans, tickSpan{first: e.seq, last: e.seq, n: 1, msg: e.msg})
 	}
-	if d := s.c.pushTicks(s, batch, h.hardLimit); d > 0 {
+	if d := s.c.pushTicks(s, spans, h.hardLimit); d > 0 {
 		h.met.dropped.Add(float64(d))
 	}
-	clear(batch)
-	t.batch = batch[:0]
+	clear(spans)
+	t.spans = spans[:0]
 }
 
 func sortSearch(n int, f func(int) bool) int {

@@ -37,6 +37,21 @@ type symbolTopic struct {
 	candles [market.NumIntervals]subList
 
 	batch []ringEntry // scratch for Publish and replay, reused
+	spans []tickSpan  // scratch for Publish and replay, reused
+}
+
+// spanTicks is how many consecutive tick messages of one publish share one
+// queue entry: a burst of 10,000 ticks takes 157 slots of a connection's
+// queue rather than 10,000, so a client that keeps up is never cut by the
+// size of the publisher's batches.
+const spanTicks = 64
+
+// tickSpan is a run of consecutive tick messages of one channel, encoded
+// contiguously and joined by '\n', queued as one entry.
+type tickSpan struct {
+	first, last uint64 // seqs of its first and last tick
+	n           int    // ticks in it
+	msg         []byte
 }
 
 type ringEntry struct {
