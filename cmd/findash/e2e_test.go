@@ -176,6 +176,8 @@ type wsClient struct {
 	c    *websocket.Conn
 	msgs chan msg
 	err  chan error // the read loop's end: close error
+
+	pause time.Duration // after each frame; see readSlowly
 }
 
 func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
@@ -194,7 +196,14 @@ func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
 	if err != nil {
 		t.Fatalf("dial /ws: %v (%v)", err, resp)
 	}
-	return &wsClient{t: t, c: c, msgs: make(chan msg, 1<<20), err: make(chan error, 1)}
+	return &wsClient{t: t, c: c, msgs: make(chan msg, 1<<18), err: make(chan error, 1)}
+}
+
+// readSlowly is readLoop with a pause after every frame: a client that
+// reads, but cannot keep up.
+func (w *wsClient) readSlowly(pause time.Duration) {
+	w.pause = pause
+	w.readLoop()
 }
 
 // readLoop splits frames on '\n' (several messages per frame) into w.msgs.
@@ -219,6 +228,7 @@ func (w *wsClient) readLoop() {
 				}
 				w.msgs <- m
 			}
+			time.Sleep(w.pause)
 		}
 	}()
 }
@@ -366,10 +376,12 @@ func TestEndToEnd(t *testing.T) {
 	resumer.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
 	resumer.next(ofType("ack"))
 
-	// The slow client subscribes but does not read, with a small socket
-	// buffer (not below the loopback segment size, which would crawl).
+	// The slow client reads a frame every 20 ms through a small socket
+	// buffer. (One that stops reading altogether is cut off after the write
+	// timeout.)
 	slow := dialWS(t, in, 128<<10)
 	slow.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
+	slow.readSlowly(20 * time.Millisecond)
 
 	if code, _ := postTicks(t, in, key, ndjson(sym, ts0, 10, 100)); code != 202 {
 		t.Fatalf("POST ticks = %d", code)
@@ -406,7 +418,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	back.c.Close()
 
-	// Flood: 150,000 more ticks while the slow client still sleeps (its
+	// Flood: 150,000 more ticks, faster than the slow client reads (its
 	// queue holds 1,024 spans of 64 ticks). The fast client sees every one,
 	// in order, with no gap.
 	for i := 0; i < 15; i++ {
@@ -421,8 +433,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	fastSeqs = append(fastSeqs, more...)
 
-	// The slow client now reads: it must have been told about a gap.
-	slow.readLoop()
+	// The slow client must have been told about a gap.
 	sawGap := false
 	for !sawGap {
 		m := slow.next(func(m msg) bool { return m.Type == "gap" || m.Type == "tick" && m.Seq == fastSeqs[len(fastSeqs)-1] })
