@@ -80,7 +80,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		},
 		Version: version,
 		Stage:   cfg.Stage(),
-	}, api.Config{}, log.With("component", "api"), reg)
+	}, api.Config{
+		ReadLimit:   limit(cfg.APIRateLimit),
+		IngestLimit: limit(cfg.IngestRateLimit),
+		TrustProxy:  cfg.TrustProxy,
+	}, log.With("component", "api"), reg)
 
 	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -102,6 +106,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	// the HTTP side drains, and stop only after it has.
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
+	defer a.Close()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var wg sync.WaitGroup
@@ -203,6 +208,15 @@ func caughtUp(ready <-chan struct{}) func(context.Context) error {
 			return errors.New("catching up with the event log")
 		}
 	}
+}
+
+// limit maps a configured rate (0 = none) onto the API's limit, with a
+// burst of two seconds' worth.
+func limit(perSecond float64) api.Limit {
+	if perSecond == 0 {
+		return api.Limit{Rate: -1}
+	}
+	return api.Limit{Rate: perSecond, Burst: max(1, int(2*perSecond))}
 }
 
 func reasonOf(cause error) string {

@@ -51,6 +51,9 @@ type Config struct {
 	AllowedOrigins      []string      `koanf:"allowed_origins"`
 	StreamMaxAge        time.Duration `koanf:"stream_max_age"`
 	StreamReplicas      int           `koanf:"stream_replicas"`
+	APIRateLimit        float64       `koanf:"api_rate_limit"`
+	IngestRateLimit     float64       `koanf:"ingest_rate_limit"`
+	TrustProxy          bool          `koanf:"trust_proxy"`
 }
 
 // The roles a process can run; "all" stands for every one.
@@ -85,6 +88,9 @@ func Flags(fs *pflag.FlagSet) {
 	fs.StringSlice("allowed-origins", nil, "WebSocket origins allowed besides the own host")
 	fs.Duration("stream-max-age", 24*time.Hour, "how long the event log keeps ticks")
 	fs.Int("stream-replicas", 1, "JetStream replicas of the tick stream (external cluster)")
+	fs.Float64("api-rate-limit", 1000, "read requests per second per client IP (burst twice that); 0 = no limit")
+	fs.Float64("ingest-rate-limit", 200, "ingest requests per second per API key (burst twice that); 0 = no limit")
+	fs.Bool("trust-proxy", false, "take the client IP from X-Forwarded-For (set it behind a load balancer)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment as
@@ -238,6 +244,12 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("stream_replicas", "must be between 1 and 5")
+	}
+	if c.APIRateLimit < 0 {
+		bad("api_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if c.IngestRateLimit < 0 {
+		bad("ingest_rate_limit", "must be >= 0 (0 = no limit)")
 	}
 	return errors.Join(errs...)
 }
