@@ -64,23 +64,35 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	pers := persist.New(b, st, persist.Config{}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 
+	// Roles (stage 4 splits them): ingest takes ticks in, gateway streams,
+	// api answers reads, worker persists and runs background work. Gateway
+	// and api both serve from the live state, so either runs the live feed.
+	runFeed := cfg.HasRole("gateway") || cfg.HasRole("api")
 	var draining atomic.Bool
-	a := api.New(api.Deps{
+	deps := api.Deps{
 		Market:    state,
 		Candles:   st,
-		Publisher: pub,
+		Publisher: roleMissing{"ingest"},
 		Parse:     ingest.Parse,
 		Auth:      users,
-		WebSocket: untilReady(feed.Ready(), hub),
 		Draining:  draining.Load,
 		Checks: []api.Check{
 			{Name: "database", Critical: true, Fn: st.Ping},
 			{Name: "event_log", Critical: true, Fn: b.Check},
-			{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())},
 		},
 		Version: version,
 		Stage:   cfg.Stage(),
-	}, api.Config{
+	}
+	if cfg.HasRole("ingest") {
+		deps.Publisher = pub
+	}
+	if cfg.HasRole("gateway") {
+		deps.WebSocket = untilReady(feed.Ready(), hub)
+	}
+	if runFeed {
+		deps.Checks = append(deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())})
+	}
+	a := api.New(deps, api.Config{
 		ReadLimit:   limit(cfg.APIRateLimit),
 		IngestLimit: limit(cfg.IngestRateLimit),
 		TrustProxy:  cfg.TrustProxy,
@@ -120,14 +132,20 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		}()
 	}
 	runBG(bg, "admin", admin.Run)
-	runBG(bg, "persister", pers.Run)
-	runBG(bg, "live feed", feed.Run)
-	runBG(bg, "gateway", hub.Run)
-	runBG(bg, "retention", janitor.Run)
+	if runFeed {
+		runBG(bg, "live feed", feed.Run)
+	}
+	if cfg.HasRole("gateway") {
+		runBG(bg, "gateway", hub.Run)
+	}
+	if cfg.HasRole("worker") {
+		runBG(bg, "persister", pers.Run)
+		runBG(bg, "retention", janitor.Run)
+	}
 	feedCtx, stopFeed := context.WithCancel(bg)
 	defer stopFeed()
 	var feedWG sync.WaitGroup
-	if cfg.Feed == "simulator" {
+	if cfg.Feed == "simulator" && cfg.HasRole("ingest") {
 		sim := ingest.NewSimulator(pub, ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}, time.Now, log)
 		feedWG.Add(1)
 		go func() {
@@ -179,6 +197,14 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}
 	log.Info("stopped", "after", time.Since(t0).Round(time.Millisecond))
 	return cause
+}
+
+// roleMissing stands in for a component whose role this instance does not
+// run: its routes answer 503 and say where the work is done.
+type roleMissing struct{ role string }
+
+func (r roleMissing) Publish(context.Context, []market.Tick) error {
+	return fmt.Errorf("this instance does not run the %s role: %w", r.role, market.ErrUnavailable)
 }
 
 // untilReady answers 503 to WebSocket upgrades until ready is closed: before
