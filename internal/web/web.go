@@ -42,9 +42,18 @@ var dist embed.FS
 // styles and fonts only from the own origin (no inline script), images
 // also as data: URLs (chart library), connections to the own origin (which
 // covers the /ws WebSocket in current browsers), no framing, no plugins.
-const DefaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+//
+// One inline <style> is allowed by its hash: the one Lightweight Charts
+// injects for its TradingView attribution logo (TestCSPAllowsChartLogoStyle
+// recomputes it from the bundle, so a library upgrade cannot break it
+// silently).
+const DefaultCSP = "default-src 'self'; script-src 'self'; " +
+	"style-src 'self' '" + chartLogoStyleHash + "'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " +
 	"frame-ancestors 'none'"
+
+// chartLogoStyleHash is the CSP hash of the attribution logo's <style>.
+const chartLogoStyleHash = "sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY="
 
 // Config tunes the Handler. The zero value is ready to use.
 type Config struct {

@@ -3,11 +3,14 @@ package web_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -225,5 +228,33 @@ func TestCustomCSP(t *testing.T) {
 	}
 	if got := do(h, "GET", "/", nil).Header.Get("Content-Security-Policy"); got != "default-src 'self' https://cdn.example" {
 		t.Errorf("CSP = %q, want the configured one", got)
+	}
+}
+
+// TestCSPAllowsChartLogoStyle recomputes the hash of the <style> the chart
+// library injects for its attribution logo and checks DefaultCSP allows it.
+func TestCSPAllowsChartLogoStyle(t *testing.T) {
+	_, m := newHandler(t)
+	re := regexp.MustCompile(`innerText="(a#tv-attr-logo\{[^"]*)"`)
+	found := 0
+	for _, f := range m.Files {
+		if !strings.HasSuffix(f.Name, ".js") {
+			continue
+		}
+		b, err := os.ReadFile("dist/" + f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range re.FindAllSubmatch(b, -1) {
+			found++
+			sum := sha256.Sum256(sub[1])
+			hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+			if !strings.Contains(web.DefaultCSP, hash) {
+				t.Errorf("DefaultCSP lacks %s, the hash of the chart logo style in %s", hash, f.Name)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("found the chart logo style %d times in the bundle, want 1 (did the library change?)", found)
 	}
 }

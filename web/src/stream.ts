@@ -173,11 +173,9 @@ export class Stream {
     const wasLive = this.everLive;
     this.attempt = 0;
     this.everLive = true;
+    if (wasLive) this.reconnects++;
     this.setState("live");
-    if (wasLive) {
-      this.reconnects++;
-      for (const fn of this.resumeListeners) fn();
-    }
+    if (wasLive) for (const fn of this.resumeListeners) fn();
   }
 
   private dispatch(ws: WebSocket, msg: ServerMessage): void {

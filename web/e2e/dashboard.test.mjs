@@ -1,0 +1,163 @@
+// Browser tests of the dashboard against a real findash (issue 4).
+// Run through web/e2e/run.sh, or: node --test e2e/ (after building findash).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { join } from "node:path";
+import { DevServer, Findash, launchBrowser, servesDashboard, shots, sleep, watchErrors } from "./harness.mjs";
+
+let findash, dev, browser, page, base, errors;
+let symbol; // the symbol whose page is tested
+
+before(async () => {
+  findash = new Findash();
+  await findash.start();
+  base = findash.url;
+  if (!(await servesDashboard(base))) {
+    // the web handler is not mounted in this findash yet: put the devserver in front
+    dev = new DevServer();
+    await dev.start(findash.url);
+    base = dev.url;
+    console.log(`# findash does not serve the dashboard itself; testing through web/devserver at ${base}`);
+  }
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  errors = watchErrors(page);
+});
+
+after(async () => {
+  await browser?.close();
+  await dev?.stop();
+  await findash?.stop().catch(() => {});
+  findash?.cleanup();
+});
+
+const prices = () => page.$$eval("#quotes tbody tr", (rows) => Object.fromEntries(rows.map((r) => [r.dataset.symbol, r.dataset.price])));
+
+test("overview shows every symbol and a price changes within 3 s", async () => {
+  await page.goto(base + "/");
+  await page.waitForFunction(() => document.querySelectorAll("#quotes tbody tr[data-price]:not([data-price=''])").length >= 20,
+    null, { timeout: 10_000 });
+  const before = await prices();
+  assert.ok(Object.keys(before).length >= 20, `rows: ${Object.keys(before).length}, want >= 20`);
+  const t0 = Date.now();
+  await page.waitForFunction((b) => [...document.querySelectorAll("#quotes tbody tr")]
+    .some((r) => b[r.dataset.symbol] !== undefined && r.dataset.price !== b[r.dataset.symbol]), before, { timeout: 3_000 });
+  console.log(`# a price changed after ${Date.now() - t0} ms`);
+  await page.waitForSelector("#conn[data-state=live]");
+  assert.ok(await page.$$eval(".movers-list li a", (as) => as.length) > 0, "no top movers shown");
+
+  // sorting by 24h % orders the rows by it
+  await page.click("th[data-key=change_pct_24h] button"); // numbers sort descending first
+  await sleep(700);
+  assert.equal(await page.getAttribute("th[data-key=change_pct_24h]", "aria-sort"), "descending");
+
+  // search filters the table
+  await page.fill("#search", "BTC");
+  await page.waitForFunction(() => document.querySelectorAll("#quotes tbody tr").length < 20);
+  await page.fill("#search", "");
+  await page.keyboard.press("Escape");
+
+  await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
+  await page.click("#theme");
+  await page.screenshot({ path: join(shots, "overview-dark.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(300);
+  await page.screenshot({ path: join(shots, "overview-phone.png"), fullPage: true });
+  await page.click("#theme");
+  await page.setViewportSize({ width: 1280, height: 860 });
+  assert.deepEqual(errors, [], "console errors on the overview");
+});
+
+test("a symbol page draws a chart whose last candle updates", async () => {
+  const syms = Object.keys(await prices()).sort();
+  symbol = syms.includes("BTC-USD") ? "BTC-USD" : syms[0];
+  await page.click(`#quotes tbody tr[data-symbol="${symbol}"] a`);
+  await page.waitForURL(base + "/s/" + encodeURIComponent(symbol));
+  await page.waitForSelector("#chart[data-loaded=true] canvas", { timeout: 10_000 });
+  await page.waitForFunction(() => Number(document.getElementById("chart").dataset.bars) >= 1, null, { timeout: 10_000 });
+  const last = () => page.$eval("#chart", (el) => `${el.dataset.lastStart}/${el.dataset.lastClose}/${el.dataset.lastVolume}`);
+  const first = await last();
+  await page.waitForFunction((f) => {
+    const el = document.getElementById("chart");
+    return `${el.dataset.lastStart}/${el.dataset.lastClose}/${el.dataset.lastVolume}` !== f;
+  }, first, { timeout: 5_000 });
+  // the chart drew something: its main canvas is not blank
+  const painted = await page.$eval("#chart canvas", (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  assert.ok(painted > 100, `chart canvas painted pixels = ${painted}`);
+  await page.waitForFunction(() => document.querySelectorAll("#trades tr[data-seq]").length >= 5, null, { timeout: 5_000 });
+  await page.screenshot({ path: join(shots, "symbol.png"), fullPage: true });
+  assert.deepEqual(errors, [], "console errors on the symbol page");
+});
+
+test("switching interval reloads the chart, and the URL keeps it", async () => {
+  const resp = page.waitForResponse((r) => r.url().includes("/api/v1/candles/") && r.url().includes("interval=1s"));
+  await page.click("button[data-interval='1s']");
+  assert.equal((await resp).status(), 200);
+  await page.waitForSelector("#chart[data-interval='1s'][data-loaded=true]");
+  assert.equal(await page.getAttribute("button[data-interval='1s']", "aria-pressed"), "true");
+  assert.match(page.url(), /interval=1s/);
+  // 1s buckets: the last bar moves on within a few seconds
+  const start = await page.$eval("#chart", (el) => Number(el.dataset.lastStart));
+  await page.waitForFunction((s) => Number(document.getElementById("chart").dataset.lastStart) > s, start, { timeout: 5_000 });
+  await page.reload();
+  await page.waitForSelector("#chart[data-interval='1s'][data-loaded=true]", { timeout: 10_000 });
+  await page.click("button[data-interval='1m']");
+  await page.waitForSelector("#chart[data-interval='1m'][data-loaded=true]");
+  assert.deepEqual(errors, [], "console errors while switching intervals");
+});
+
+test("a server restart is survived and no tick is skipped on the trades list", async () => {
+  await page.waitForFunction(() => document.querySelectorAll("#trades tr[data-seq]").length >= 20, null, { timeout: 10_000 });
+  const seqs = () => page.$$eval("#trades tr[data-seq]", (rows) => rows.map((r) => Number(r.dataset.seq)));
+  const beforeMax = Math.max(...(await seqs()));
+
+  await findash.stop();
+  await page.waitForFunction(() => document.documentElement.dataset.conn !== "live", null, { timeout: 10_000 });
+  const state = await page.getAttribute("#conn", "data-state");
+  assert.ok(["reconnecting", "offline", "connecting"].includes(state), `state while down = ${state}`);
+  await page.screenshot({ path: join(shots, "symbol-reconnecting.png") });
+  await sleep(1_000);
+  await findash.start();
+  await page.waitForFunction(() => document.documentElement.dataset.conn === "live" &&
+    Number(document.documentElement.dataset.reconnects) >= 1, null, { timeout: 20_000 });
+  // new trades arrive after the restart
+  await page.waitForFunction((m) => [...document.querySelectorAll("#trades tr[data-seq]")]
+    .filter((r) => Number(r.dataset.seq) > m).length >= 10, beforeMax, { timeout: 15_000 });
+
+  const shown = (await seqs()).reverse(); // oldest first
+  const gaps = await page.$$eval("#trades tr.gap", (rows) => rows.map((r) => r.textContent));
+  assert.deepEqual(gaps, [], "the trades list shows a gap across the restart");
+  for (let i = 1; i < shown.length; i++) assert.ok(shown[i] > shown[i - 1], `seq order broken at ${i}: ${shown[i - 1]} then ${shown[i]}`);
+
+  // what the server holds for the same range, asked afresh with `since`
+  const ref = await page.evaluate(({ sym, since, until }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+    const got = [];
+    const timer = setTimeout(() => { ws.close(); reject(new Error("reference replay timed out at " + got.length)); }, 10_000);
+    ws.onopen = () => ws.send(JSON.stringify({ op: "subscribe", id: 1, channels: ["ticks:" + sym], since: { ["ticks:" + sym]: since } }));
+    ws.onmessage = (ev) => {
+      for (const line of String(ev.data).split("\n")) {
+        if (!line) continue;
+        const m = JSON.parse(line);
+        if (m.type === "gap") got.push(`gap ${m.from}-${m.to}`);
+        if (m.type !== "tick") continue;
+        if (m.seq <= until) got.push(m.seq);
+        if (m.seq >= until) {
+          clearTimeout(timer);
+          ws.close();
+          resolve(got);
+        }
+      }
+    };
+  }), { sym: symbol, since: shown[0] - 1, until: shown[shown.length - 1] });
+  assert.deepEqual(shown, ref, "the trades list differs from what the server replays for the same range");
+  console.log(`# ${shown.length} trades across the restart, seq ${shown[0]}..${shown[shown.length - 1]}, none skipped`);
+  await page.screenshot({ path: join(shots, "symbol-after-restart.png"), fullPage: true });
+  const unexpected = errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|502|Failed to load resource/.test(e));
+  assert.deepEqual(unexpected, [], "console errors across the restart");
+});
