@@ -8,12 +8,15 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/store/storetest"
+	"github.com/findash/findash/internal/watchlist"
 )
 
 // Compile-time conformance.
 var (
-	_ storetest.Store = (*sqlite.DB)(nil)
-	_ auth.Store      = (*sqlite.DB)(nil)
+	_ storetest.Store   = (*sqlite.DB)(nil)
+	_ auth.Store        = (*sqlite.DB)(nil)
+	_ auth.SessionStore = (*sqlite.DB)(nil)
+	_ watchlist.Store   = (*sqlite.DB)(nil)
 )
 
 // mustOpen opens a migrated database in t's temporary directory, closed when t ends.
@@ -46,4 +49,8 @@ func TestMigrateTwice(t *testing.T) {
 	if err := db.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping() error: %v", err)
 	}
+}
+
+func TestAccountsConformance(t *testing.T) {
+	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountsStore { return mustOpen(t) })
 }

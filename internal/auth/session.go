@@ -1,0 +1,123 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Session token format: "fds_" + 32 random bytes in unpadded base64url (43
+// characters), 47 characters in all — told apart from API keys ("fd_") by
+// its prefix, so Authenticate knows which store to ask.
+const (
+	sessionPrefix     = "fds_"
+	sessionEncodedLen = len(sessionPrefix) + 43
+)
+
+// DefaultSessionTTL is how long a session lasts from login when
+// Config.SessionTTL is zero.
+const DefaultSessionTTL = 30 * 24 * time.Hour
+
+// Session is a login: a browser's cookie or a program's bearer token. The
+// token itself is never stored; Hash is its SHA-256 (like an API key's, a
+// fast hash suffices for 256 random bits).
+//
+// Expiry is fixed, not sliding: a session ends ExpiresAt (login + the TTL)
+// however much it is used, so authenticating a request never writes.
+type Session struct {
+	Hash      []byte // SHA-256 of the token
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// SessionStore keeps sessions: the database in stage 1 (internal/store/sqlite),
+// Redis when configured. Implementations translate their errors: an unknown
+// hash is market.ErrNotFound, an unknown user on create market.ErrNotFound.
+// Times come back as stored (ms precision, UTC).
+type SessionStore interface {
+	// CreateSession stores s. A store with expiry of its own (Redis) should
+	// drop it at s.ExpiresAt; the database keeps it until DeleteSession or a
+	// sweep, and Service refuses it once expired anyway.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash finds a session by the SHA-256 of its token.
+	SessionByHash(ctx context.Context, hash []byte) (Session, error)
+	// DeleteSession deletes the session; deleting one that does not exist
+	// is not an error (logout is idempotent).
+	DeleteSession(ctx context.Context, hash []byte) error
+}
+
+func newSessionToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
+	return sessionPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// IsSessionToken reports whether token is shaped like a session token
+// (it says nothing about whether the session exists).
+func IsSessionToken(token string) bool {
+	if len(token) != sessionEncodedLen || !strings.HasPrefix(token, sessionPrefix) {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token[len(sessionPrefix):])
+	return err == nil && len(b) == 32
+}
+
+// CreateSession starts a session for userID (normally right after Login)
+// and returns its token — to be given to the client once and never stored
+// — with the stored session. It lasts Config.SessionTTL. An unknown user
+// matches market.ErrNotFound; without a SessionStore it is
+// market.ErrUnavailable.
+func (s *Service) CreateSession(ctx context.Context, userID int64) (token string, sess Session, err error) {
+	if s.sessions == nil {
+		return "", Session{}, fmt.Errorf("create session: no session store: %w", market.ErrUnavailable)
+	}
+	token = newSessionToken()
+	now := s.now().UTC().Truncate(time.Millisecond)
+	sess = Session{Hash: hashKey(token), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.sessionTTL)}
+	if err := s.sessions.CreateSession(ctx, sess); err != nil {
+		return "", Session{}, fmt.Errorf("create session for user %d: %w", userID, err)
+	}
+	return token, sess, nil
+}
+
+// RevokeSession ends the session of token at once (logout). A malformed
+// token, or one of a session that no longer exists, is not an error.
+func (s *Service) RevokeSession(ctx context.Context, token string) error {
+	if !IsSessionToken(token) || s.sessions == nil {
+		return nil
+	}
+	if err := s.sessions.DeleteSession(ctx, hashKey(token)); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// authenticateSession resolves a well-formed session token.
+func (s *Service) authenticateSession(ctx context.Context, token string) (Principal, error) {
+	if s.sessions == nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", ErrUnauthenticated)
+	}
+	h := hashKey(token)
+	sess, err := s.sessions.SessionByHash(ctx, h)
+	if errors.Is(err, market.ErrNotFound) {
+		return Principal{}, fmt.Errorf("authenticate: %w", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate session: %w", err)
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		// Best effort: the sweep removes it otherwise.
+		if err := s.sessions.DeleteSession(ctx, h); err != nil {
+			s.log.Warn("delete expired session", "user_id", sess.UserID, "err", err)
+		}
+		return Principal{}, fmt.Errorf("authenticate: session expired: %w", ErrUnauthenticated)
+	}
+	return Principal{UserID: sess.UserID}, nil
+}

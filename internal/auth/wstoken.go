@@ -1,0 +1,87 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// WebSocket token format: "fdw_" + unpadded base64url of
+// userID (8 bytes, big endian) | expiry (8 bytes, Unix ms, big endian) |
+// HMAC-SHA256 of the first 16 bytes under the WS token key (32 bytes).
+// 48 bytes, 64 characters of base64url.
+const (
+	wsPrefix     = "fdw_"
+	wsPayloadLen = 16
+	wsRawLen     = wsPayloadLen + sha256.Size
+	wsEncodedLen = len(wsPrefix) + 64
+	// wsDomain separates these MACs from any other use of the key.
+	wsDomain = "findash-ws-token-v1\x00"
+)
+
+// DefaultWSTokenTTL is how long a WebSocket token is valid when
+// Config.WSTokenTTL is zero.
+const DefaultWSTokenTTL = time.Minute
+
+// WSToken returns a short-lived token for opening WebSocket connections as
+// userID (GET /ws?token=…), valid until expiresAt (Config.WSTokenTTL from
+// now). It is signed, not stored: AuthenticateToken verifies it without any
+// I/O, so a reconnect storm does not reach the session store. It cannot be
+// revoked; logging out stops new ones from being issued and the last one
+// lapses within the TTL. Every instance must share Config.WSTokenKey.
+func (s *Service) WSToken(userID int64) (token string, expiresAt time.Time) {
+	expiresAt = s.now().UTC().Add(s.wsTTL).Truncate(time.Millisecond)
+	raw := make([]byte, wsPayloadLen, wsRawLen)
+	binary.BigEndian.PutUint64(raw[0:8], uint64(userID))
+	binary.BigEndian.PutUint64(raw[8:16], uint64(expiresAt.UnixMilli()))
+	raw = append(raw, s.wsMAC(raw)...)
+	return wsPrefix + base64.RawURLEncoding.EncodeToString(raw), expiresAt
+}
+
+func (s *Service) wsMAC(payload []byte) []byte {
+	m := hmac.New(sha256.New, s.wsKey)
+	m.Write([]byte(wsDomain))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
+// verifyWSToken checks a WebSocket token's MAC and expiry.
+func (s *Service) verifyWSToken(token string) (int64, error) {
+	if len(token) != wsEncodedLen {
+		return 0, fmt.Errorf("ws token: %w", ErrUnauthenticated)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token[len(wsPrefix):])
+	if err != nil || len(raw) != wsRawLen {
+		return 0, fmt.Errorf("ws token: %w", ErrUnauthenticated)
+	}
+	if !hmac.Equal(raw[wsPayloadLen:], s.wsMAC(raw[:wsPayloadLen])) {
+		return 0, fmt.Errorf("ws token: bad signature: %w", ErrUnauthenticated)
+	}
+	uid := int64(binary.BigEndian.Uint64(raw[0:8]))
+	exp := int64(binary.BigEndian.Uint64(raw[8:16]))
+	if uid <= 0 || s.now().UnixMilli() >= exp {
+		return 0, fmt.Errorf("ws token: expired: %w", ErrUnauthenticated)
+	}
+	return uid, nil
+}
+
+// AuthenticateToken resolves a WebSocket credential — a WS token (verified
+// without I/O), a session token or an API key — to a user id. It satisfies
+// gateway.Authenticator. Failures match ErrUnauthenticated, except a store
+// failure (session or API key lookup), returned as such.
+func (s *Service) AuthenticateToken(ctx context.Context, token string) (int64, error) {
+	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, wsPrefix) {
+		return s.verifyWSToken(token)
+	}
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return 0, err
+	}
+	return p.UserID, nil
+}
