@@ -198,6 +198,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, f)
 		return
 	}
+	if p == "/favicon.ico" || p == "/robots.txt" {
+		// not app routes: the page links its icon; no robots rules
+		hd.Set("Cache-Control", "public, max-age=86400")
+		http.NotFound(w, r)
+		return
+	}
 	// the single-page app: every other path is index.html
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("Content-Security-Policy", h.csp)

@@ -172,6 +172,7 @@ func TestConditionalAndErrors(t *testing.T) {
 		{"head", "HEAD", "/", nil, 200, false},
 		{"missing asset", "GET", "/assets/app.OLDHASH.js", nil, 404, false},
 		{"post", "POST", "/", nil, 405, false},
+		{"favicon.ico", "GET", "/favicon.ico", nil, 404, false},
 		{"api path", "GET", "/api/v1/nope", nil, 404, true},
 		{"api root", "GET", "/api", nil, 404, true},
 		{"ws", "GET", "/ws", nil, 404, true},

@@ -43,6 +43,14 @@ test("overview shows every symbol and a price changes within 3 s", async () => {
   await page.waitForFunction((b) => [...document.querySelectorAll("#quotes tbody tr")]
     .some((r) => b[r.dataset.symbol] !== undefined && r.dataset.price !== b[r.dataset.symbol]), before, { timeout: 3_000 });
   console.log(`# a price changed after ${Date.now() - t0} ms`);
+
+  // first load, as the browser transferred it (compressed bodies + headers)
+  const bytes = await page.evaluate(() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+    .filter((e) => !e.name.includes("/api/"))
+    .map((e) => ({ name: new URL(e.name).pathname, transfer: e.transferSize, body: e.encodedBodySize, raw: e.decodedBodySize })));
+  const total = bytes.reduce((n, e) => n + e.transfer, 0);
+  console.log(`# first load of the overview: ${total} B transferred: ${bytes.map((e) => `${e.name} ${e.body}/${e.raw}`).join(", ")}`);
+  assert.ok(total > 0 && total < 200_000, `first load transferred ${total} B, want < 200 KB`);
   await page.waitForSelector("#conn[data-state=live]");
   assert.ok(await page.$$eval(".movers-list li a", (as) => as.length) > 0, "no top movers shown");
 
@@ -56,6 +64,7 @@ test("overview shows every symbol and a price changes within 3 s", async () => {
   await page.waitForFunction(() => document.querySelectorAll("#quotes tbody tr").length < 20);
   await page.fill("#search", "");
   await page.keyboard.press("Escape");
+  await page.waitForFunction(() => document.querySelectorAll("#quotes tbody tr").length >= 20);
 
   await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
   await page.click("#theme");

@@ -67,9 +67,8 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
         sortKey = c.key;
         sortAsc = c.key === "symbol";
       }
-      orderDirty = true;
       updateSortHeaders();
-      schedule();
+      reorderNow();
     });
     headRow.append(th);
   }
@@ -127,6 +126,13 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     schedule();
   }
 
+  // a change the user asked for shows at once, not at the next reorder tick
+  function reorderNow(): void {
+    orderDirty = true;
+    lastOrder = 0;
+    schedule();
+  }
+
   function schedule(): void {
     if (!frame) frame = requestAnimationFrame(render);
   }
@@ -150,7 +156,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     dirty.clear();
     // reorder at most twice a second, and not under the keyboard user's feet
     const now = performance.now();
-    if (orderDirty && (now - lastOrder > 500 || tbody.childElementCount === 0) && !tbody.contains(document.activeElement)) {
+    if (orderDirty && (now - lastOrder > 500 || lastOrder === 0) && !tbody.contains(document.activeElement)) {
       orderDirty = false;
       lastOrder = now;
       reorder();
@@ -214,8 +220,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
       ...lists.map((l) => h("option", { value: l.id }, `${l.name} (${l.symbols.length})`)));
     listSelect.value = listID;
     delList.disabled = listID === ALL;
-    orderDirty = true;
-    schedule();
+    reorderNow();
   }
 
   async function toggleWatch(sym: string): Promise<void> {
@@ -228,8 +233,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
   listSelect.addEventListener("change", () => {
     listID = listSelect.value;
     delList.disabled = listID === ALL;
-    orderDirty = true;
-    schedule();
+    reorderNow();
   });
   newList.addEventListener("click", async () => {
     const name = prompt("Name of the new watchlist");
@@ -248,8 +252,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
 
   const offFilter = ctx.onFilter((f) => {
     filter = f.trim().toUpperCase();
-    orderDirty = true;
-    schedule();
+    reorderNow();
   });
 
   const onQuotes = (msg: ServerMessage) => {

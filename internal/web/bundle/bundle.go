@@ -35,6 +35,10 @@ const Entry = "src/app.ts"
 // replaces the line holding AssetsMarker with the stylesheet and script tags.
 const IndexTemplate = "src/index.html"
 
+// Favicon is the page icon, relative to the web directory; it is copied
+// to assets/ under a hashed name.
+const Favicon = "src/favicon.svg"
+
 // AssetsMarker marks where index.html gets its <link> and <script> tags.
 const AssetsMarker = "<!--assets-->"
 
@@ -133,18 +137,25 @@ func Build(webDir string) (*Result, error) {
 	}
 	tags := `<link rel="stylesheet" href="/` + style + `">` + "\n" +
 		`<script type="module" src="/` + entry + `"></script>`
+	icon, err := os.ReadFile(filepath.Join(abs, Favicon))
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	iconName := "assets/favicon." + Hash(icon)[:8] + ".svg"
+	r.Files[iconName] = icon
+	tags = `<link rel="icon" type="image/svg+xml" href="/` + iconName + `">` + "\n" + tags
 	if !bytes.Contains(tmpl, []byte(AssetsMarker)) {
 		return nil, fmt.Errorf("bundle: %s lacks %s", IndexTemplate, AssetsMarker)
 	}
 	r.Files["index.html"] = bytes.Replace(tmpl, []byte(AssetsMarker), []byte(tags), 1)
-	r.Manifest.Initial = append([]string{"index.html"}, initial...)
+	r.Manifest.Initial = append([]string{"index.html", iconName}, initial...)
 
 	inputs, err := inputFiles(res.Metafile)
 	if err != nil {
 		return nil, err
 	}
 	r.Manifest.Inputs = map[string]string{}
-	for _, in := range append(inputs, IndexTemplate, "package-lock.json") {
+	for _, in := range append(inputs, IndexTemplate, Favicon, "package-lock.json") {
 		b, err := os.ReadFile(filepath.Join(abs, filepath.FromSlash(in)))
 		if err != nil {
 			return nil, fmt.Errorf("bundle: input: %w", err)
