@@ -1,0 +1,35 @@
+// Package alert holds findash's price alerts: the Alert and Event types, the
+// crossing rule (Step, with hysteresis) and the Evaluator, which runs in the
+// worker role and evaluates every alert against the live event log — never
+// by polling prices from the database.
+//
+// Data flow. Evaluator.Run reads the log (Log.Consume) from its own stored
+// position, keeps per symbol the rolling 24 h statistics (market.Stats, fed
+// exactly as market.State feeds them, restored from the store's candles on
+// start) and, for each tick of a symbol that has alerts, computes the latest
+// price and 24 h change and applies Step to every unpaused alert of that
+// symbol. A firing becomes an Event keyed by (alert id, seq of the crossing
+// tick).
+//
+// Exactly once. Firings and armed-state changes are written by
+// Store.CommitAlerts in one transaction together with the log position of
+// the message they came from; the store refuses a commit at or below its
+// position and the (alert_id, seq) key is unique. A restarted evaluator
+// resumes after the committed position with the committed armed states, so
+// it recomputes nothing it already recorded; of two evaluators running at
+// once, only the first to commit a position records its firings, and the
+// other reloads the alerts' states from the store. Only a committed firing
+// is pushed to the user's WebSocket (Sink) and handed to the Dispatcher
+// (the job queue, whose jobs are unique per event and channel). Events are
+// marked dispatched once their jobs are enqueued; events left undispatched
+// by a crash are enqueued again at the next start (an outbox).
+//
+// Alert definitions (created, deleted, paused through the API) are
+// re-read when the store's alert version changes, checked at most every
+// Config.RefreshInterval while messages flow; a new alert is evaluated from
+// then on.
+//
+// Concurrency. Run owns one goroutine (its caller's, through Log.Consume);
+// all evaluator state is confined to it. Sink.PublishAlert must not block.
+// Back-pressure: a slow store slows consumption; the log keeps everything.
+package alert

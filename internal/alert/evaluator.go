@@ -1,0 +1,411 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Log is the event log, read in order; *bus.Bus implements it.
+type Log interface {
+	Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error
+}
+
+// Restorer returns the persisted candles (the 1-minute candles of the last
+// 24 h among them) and the log position they reflect; the SQL stores
+// implement it. It seeds the 24 h change of change_pct conditions.
+type Restorer interface {
+	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
+}
+
+// ArmedChange is a new armed state of one alert.
+type ArmedChange struct {
+	AlertID int64
+	Armed   bool
+}
+
+// Store is the evaluator's persistence; the SQL stores implement it.
+type Store interface {
+	// AlertPosition returns the log position of the last CommitAlerts, 0 if none.
+	AlertPosition(ctx context.Context) (uint64, error)
+	// AlertsVersion returns a number that changes whenever an alert is
+	// created, deleted, paused or resumed.
+	AlertsVersion(ctx context.Context) (int64, error)
+	// EvaluatedAlerts returns every alert (paused ones included) with its
+	// stored armed state, and the version it reflects.
+	EvaluatedAlerts(ctx context.Context) ([]Alert, int64, error)
+	// CommitAlerts records, in one transaction, the fired events (skipping
+	// those whose alert no longer exists or is paused, and any whose
+	// (AlertID, Seq) is already stored), the armed changes and logSeq as
+	// the position. When logSeq is not above the stored position it changes
+	// nothing and reports applied false. It returns the events it inserted,
+	// with their IDs.
+	CommitAlerts(ctx context.Context, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
+	// PendingEvents returns up to limit events not yet marked dispatched, oldest first.
+	PendingEvents(ctx context.Context, limit int) ([]Event, error)
+	// MarkEventsDispatched marks events as handed to the job queue.
+	MarkEventsDispatched(ctx context.Context, ids []int64) error
+}
+
+// Sink pushes a fired alert to the user's live connections (the gateway
+// hub's `alerts` channel). It must not block.
+type Sink interface {
+	PublishAlert(userID int64, data any)
+}
+
+// Dispatcher enqueues the notifications of an event (one job per channel in
+// ev.Notify, unique per event and channel); *jobs.Queue implements it.
+type Dispatcher interface {
+	EnqueueAlert(ctx context.Context, ev Event) error
+}
+
+// Config tunes an Evaluator. Zero fields take the documented defaults.
+type Config struct {
+	// FlushInterval is how often the position advances when messages fire
+	// nothing (default 1s). Firings and re-arms are committed at once.
+	FlushInterval time.Duration
+	// RefreshInterval is how often the alert version is checked while
+	// messages flow (default 1s).
+	RefreshInterval time.Duration
+	// Now is the wall clock (default time.Now); it stamps FiredAt and paces
+	// the two intervals above.
+	Now func() time.Time
+}
+
+// Evaluator evaluates alerts against the event log. Create it with
+// NewEvaluator and start it with Run.
+type Evaluator struct {
+	log      Log
+	restorer Restorer
+	store    Store
+	sink     Sink
+	disp     Dispatcher
+	cfg      Config
+	l        *slog.Logger
+
+	fired     prometheus.Counter
+	conflicts prometheus.Counter
+	position  prometheus.Gauge
+}
+
+// NewEvaluator returns an Evaluator. restorer, sink and disp may be nil
+// (no 24 h history on start; no WebSocket push; no notifications). Metrics
+// are registered on reg when it is not nil.
+func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispatcher, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Evaluator {
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = time.Second
+	}
+	if cfg.RefreshInterval <= 0 {
+		cfg.RefreshInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	e := &Evaluator{
+		log: log, restorer: restorer, store: store, sink: sink, disp: disp, cfg: cfg,
+		l: l.With("component", "alerts"),
+		fired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_alert_firings_total", Help: "Alert firings recorded by this evaluator.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_alert_commit_conflicts_total", Help: "Commits refused because another evaluator had already recorded that log position.",
+		}),
+		position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_alert_position", Help: "Stream sequence of the last log message whose alerts were committed.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(e.fired, e.conflicts, e.position)
+	}
+	return e
+}
+
+// run is the state of one Run call, confined to its goroutine.
+type run struct {
+	e         *Evaluator
+	stats     map[string]*market.Stats
+	alerts    []Alert
+	bySym     map[string][]int // indexes into alerts
+	version   int64
+	start     uint64 // messages at or below it only warm the statistics
+	committed uint64 // last position committed (or found stored)
+	held      uint64 // last message evaluated, not yet committed
+	lastFlush time.Time
+	lastCheck time.Time
+	sweep     bool // undispatched events may be waiting
+	quote     market.Quote
+	fired     []Event
+	changes   []ArmedChange
+}
+
+// Run evaluates the log from the stored position on until ctx ends, then
+// returns nil. It returns an error only when the log consumer fails for a
+// reason other than ctx.
+func (e *Evaluator) Run(ctx context.Context) error {
+	r := &run{e: e, stats: make(map[string]*market.Stats), sweep: true}
+	var err error
+	r.start, err = retry(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
+	if err != nil {
+		return nil
+	}
+	r.committed = r.start
+	e.position.Set(float64(r.start))
+	from := r.start + 1
+	if e.restorer != nil {
+		snap, err := retry(ctx, e, "restore the 24h statistics", func() (uint64, error) {
+			cs, pos, err := e.restorer.RestoreState(ctx)
+			if err != nil {
+				return 0, err
+			}
+			for _, c := range cs {
+				if c.Interval == market.Interval1m {
+					r.statsOf(c.Symbol).LoadMinute(c)
+				}
+			}
+			return pos, nil
+		})
+		if err != nil {
+			return nil
+		}
+		from = min(from, snap+1)
+	}
+	if err := r.reload(ctx); err != nil {
+		return nil
+	}
+	r.dispatchPending(ctx)
+	now := e.cfg.Now()
+	r.lastFlush, r.lastCheck = now, now
+	e.l.Info("alert evaluator started", "position", r.start, "from", from, "alerts", len(r.alerts))
+	err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
+		return r.handle(ctx, seq, ticks)
+	})
+	if ctx.Err() != nil {
+		r.final(ctx)
+		return nil
+	}
+	return fmt.Errorf("alert evaluator: %w", err)
+}
+
+func (r *run) statsOf(sym string) *market.Stats {
+	s := r.stats[sym]
+	if s == nil {
+		s = &market.Stats{}
+		r.stats[sym] = s
+	}
+	return s
+}
+
+// reload reads every alert and its armed state from the store.
+func (r *run) reload(ctx context.Context) error {
+	var alerts []Alert
+	v, err := retry(ctx, r.e, "load alerts", func() (uint64, error) {
+		as, v, err := r.e.store.EvaluatedAlerts(ctx)
+		alerts = as
+		return uint64(v), err
+	})
+	if err != nil {
+		return err
+	}
+	r.alerts, r.version = alerts, int64(v)
+	r.bySym = make(map[string][]int, len(alerts))
+	for i := range alerts {
+		r.bySym[alerts[i].Symbol] = append(r.bySym[alerts[i].Symbol], i)
+	}
+	return nil
+}
+
+// handle evaluates one log message.
+func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error {
+	now := r.e.cfg.Now()
+	if now.Sub(r.lastCheck) >= r.e.cfg.RefreshInterval {
+		r.lastCheck = now
+		if v, err := r.e.store.AlertsVersion(ctx); err != nil {
+			r.e.l.Warn("cannot read the alert version; keeping the alerts held", "err", err)
+		} else if v != r.version {
+			if err := r.reload(ctx); err != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	for i := range ticks {
+		t := &ticks[i]
+		st := r.statsOf(t.Symbol)
+		st.Add(t)
+		if seq <= r.start {
+			continue // already evaluated and committed before a restart
+		}
+		idx := r.bySym[t.Symbol]
+		if len(idx) == 0 || !st.Quote(t.Symbol, &r.quote) {
+			continue
+		}
+		for _, j := range idx {
+			a := &r.alerts[j]
+			if a.Paused {
+				continue
+			}
+			v := r.quote.Price
+			if a.Condition.pct() {
+				v = r.quote.ChangePct24h
+			}
+			fire, armed := Step(a.Condition, a.Threshold, a.Armed, v)
+			if fire {
+				r.fired = append(r.fired, Event{
+					AlertID: a.ID, UserID: a.UserID, Symbol: a.Symbol, Condition: a.Condition,
+					Threshold: a.Threshold, Value: v, Price: r.quote.Price, TS: t.TS, Seq: t.Seq,
+					Notify: a.Notify, WebhookURL: a.WebhookURL, FiredAt: now.UTC().Truncate(time.Millisecond),
+				})
+			}
+			if armed != a.Armed {
+				a.Armed = armed
+				r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: armed})
+			}
+		}
+	}
+	if seq <= r.start {
+		return nil
+	}
+	r.held = seq
+	if len(r.fired) > 0 || len(r.changes) > 0 || now.Sub(r.lastFlush) >= r.e.cfg.FlushInterval {
+		return r.commit(ctx)
+	}
+	return nil
+}
+
+// commit records what is held at position r.held, retrying until it
+// succeeds or ctx ends.
+func (r *run) commit(ctx context.Context) error {
+	if r.held <= r.committed {
+		return nil
+	}
+	var (
+		inserted []Event
+		applied  bool
+	)
+	_, err := retry(ctx, r.e, "commit alert firings", func() (uint64, error) {
+		var err error
+		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.held, r.fired, r.changes)
+		return 0, err
+	})
+	if err != nil {
+		return err
+	}
+	r.fired, r.changes = r.fired[:0], r.changes[:0]
+	r.lastFlush = r.e.cfg.Now()
+	if !applied {
+		// Another evaluator recorded this position first: take its states.
+		r.e.conflicts.Inc()
+		r.committed = r.held
+		return r.reload(ctx)
+	}
+	r.committed = r.held
+	r.e.position.Set(float64(r.held))
+	r.e.fired.Add(float64(len(inserted)))
+	for i := range inserted {
+		ev := inserted[i]
+		r.e.l.Info("alert fired", "alert_id", ev.AlertID, "event_id", ev.ID, "user_id", ev.UserID,
+			"symbol", ev.Symbol, "condition", ev.Condition, "threshold", ev.Threshold, "value", ev.Value, "seq", ev.Seq)
+		if r.e.sink != nil {
+			r.e.sink.PublishAlert(ev.UserID, ev)
+		}
+	}
+	if len(inserted) > 0 {
+		r.dispatch(ctx, inserted)
+	}
+	if r.sweep {
+		r.dispatchPending(ctx)
+	}
+	return nil
+}
+
+// dispatch enqueues the notifications of events and marks them dispatched.
+// A failure leaves them pending for the next sweep.
+func (r *run) dispatch(ctx context.Context, events []Event) {
+	if r.e.disp == nil {
+		return
+	}
+	ids := make([]int64, 0, len(events))
+	for _, ev := range events {
+		if err := r.e.disp.EnqueueAlert(ctx, ev); err != nil {
+			r.e.l.Warn("cannot enqueue alert notifications; will retry", "event_id", ev.ID, "err", err)
+			r.sweep = true
+			continue
+		}
+		ids = append(ids, ev.ID)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	if err := r.e.store.MarkEventsDispatched(ctx, ids); err != nil {
+		// The jobs are unique per event: enqueuing them again is harmless.
+		r.e.l.Warn("cannot mark alert events dispatched", "err", err)
+		r.sweep = true
+	}
+}
+
+// dispatchPending enqueues events left undispatched (by a crash, or a
+// failed enqueue).
+func (r *run) dispatchPending(ctx context.Context) {
+	if r.e.disp == nil {
+		r.sweep = false
+		return
+	}
+	r.sweep = false
+	for {
+		evs, err := r.e.store.PendingEvents(ctx, 100)
+		if err != nil {
+			r.e.l.Warn("cannot read undispatched alert events", "err", err)
+			r.sweep = true
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		r.dispatch(ctx, evs)
+		if r.sweep || len(evs) < 100 {
+			return
+		}
+	}
+}
+
+// final commits the position held when ctx ended, bounded by 5s.
+func (r *run) final(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.commit(fctx); err != nil {
+		r.e.l.Warn("final alert position not committed; the next start re-evaluates from the last one", "err", err)
+	}
+	r.e.l.Info("alert evaluator stopped", "position", r.committed)
+}
+
+// retry calls fn until it succeeds or ctx ends, with exponential backoff
+// (100ms to 5s, ±20% jitter), logging each failure.
+func retry(ctx context.Context, e *Evaluator, what string, fn func() (uint64, error)) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := fn()
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		d := 100 * time.Millisecond << min(attempt, 6)
+		d = time.Duration(float64(min(d, 5*time.Second)) * (0.8 + 0.4*rand.Float64()))
+		e.l.Warn("cannot "+what+"; retrying", "err", err, "retry_in", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,457 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/report"
+)
+
+// alertsName is the log_position row the alert evaluator keeps.
+const alertsName = "alerts"
+
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at"
+
+func joinList(s []string) string { return strings.Join(s, ",") }
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+func scanAlert(sc interface{ Scan(...any) error }) (alert.Alert, error) {
+	var a alert.Alert
+	var notify, cond string
+	var created int64
+	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created); err != nil {
+		return alert.Alert{}, translate(err)
+	}
+	a.Condition, a.Notify, a.CreatedAt = alert.Condition(cond), splitList(notify), fromMs(created)
+	return a, nil
+}
+
+func bumpAlertVersion(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "UPDATE alert_version SET version = version + 1 WHERE id = 1")
+	return translate(err)
+}
+
+// CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
+// WebhookURL, CreatedAt; it starts armed and not paused) and returns it with
+// its ID. When the user already has maxPerUser alerts it is
+// market.ErrConflict; an unknown user is market.ErrNotFound.
+func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
+	a.CreatedAt, a.Armed, a.Paused = roundMs(a.CreatedAt), true, false
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("create alert: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var n int
+	if err = tx.QueryRowContext(ctx, "SELECT count(*) FROM alerts WHERE user_id = ?", a.UserID).Scan(&n); err != nil {
+		return alert.Alert{}, fmt.Errorf("create alert: count: %w", translate(err))
+	}
+	if n >= maxPerUser {
+		err = fmt.Errorf("create alert: %w: a user may have at most %d alerts", market.ErrConflict, maxPerUser)
+		return alert.Alert{}, err
+	}
+	err = tx.QueryRowContext(ctx,
+		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		a.UserID, a.Symbol, string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, toMs(a.CreatedAt)).Scan(&a.ID)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("create alert: %w", translate(err))
+	}
+	if err = bumpAlertVersion(ctx, tx); err != nil {
+		return alert.Alert{}, fmt.Errorf("create alert: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return alert.Alert{}, fmt.Errorf("create alert: commit: %w", translate(err))
+	}
+	if a.Notify == nil {
+		a.Notify = []string{}
+	}
+	return a, nil
+}
+
+// Alerts lists userID's alerts, oldest first.
+func (db *DB) Alerts(ctx context.Context, userID int64) ([]alert.Alert, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+alertCols+" FROM alerts WHERE user_id = ? ORDER BY id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", translate(err))
+	}
+	out, err := scanAlerts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return out, nil
+}
+
+func scanAlerts(rows *sql.Rows) ([]alert.Alert, error) {
+	defer rows.Close()
+	out := []alert.Alert{}
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
+}
+
+// DeleteAlert deletes alert id if userID owns it; otherwise (or if there is
+// no such alert) it is market.ErrNotFound. Its events are kept.
+func (db *DB) DeleteAlert(ctx context.Context, userID, id int64) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("delete alert: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	res, err := tx.ExecContext(ctx, "DELETE FROM alerts WHERE id = ? AND user_id = ?", id, userID)
+	if err != nil {
+		return fmt.Errorf("delete alert %d: %w", id, translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		err = fmt.Errorf("alert %d: %w", id, market.ErrNotFound)
+		return err
+	}
+	if err = bumpAlertVersion(ctx, tx); err != nil {
+		return fmt.Errorf("delete alert: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("delete alert: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// SetAlertPaused pauses or resumes alert id if userID owns it (else
+// market.ErrNotFound) and returns it. Its armed state is kept.
+func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (_ alert.Alert, err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("pause alert: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	a, err := scanAlert(tx.QueryRowContext(ctx,
+		"UPDATE alerts SET paused = ? WHERE id = ? AND user_id = ? RETURNING "+alertCols, paused, id, userID))
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("alert %d: %w", id, err)
+	}
+	if err = bumpAlertVersion(ctx, tx); err != nil {
+		return alert.Alert{}, fmt.Errorf("pause alert: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return alert.Alert{}, fmt.Errorf("pause alert: commit: %w", translate(err))
+	}
+	return a, nil
+}
+
+const eventCols = "id, alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at"
+
+func scanEvent(sc interface{ Scan(...any) error }) (alert.Event, error) {
+	var e alert.Event
+	var cond, notify string
+	var seq, fired int64
+	if err := sc.Scan(&e.ID, &e.AlertID, &e.UserID, &e.Symbol, &cond, &e.Threshold, &e.Value, &e.Price, &e.TS, &seq, &notify, &e.WebhookURL, &fired); err != nil {
+		return alert.Event{}, translate(err)
+	}
+	e.Condition, e.Seq, e.Notify, e.FiredAt = alert.Condition(cond), uint64(seq), splitList(notify), fromMs(fired)
+	return e, nil
+}
+
+func scanEvents(rows *sql.Rows) ([]alert.Event, error) {
+	defer rows.Close()
+	out := []alert.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, translate(rows.Err())
+}
+
+// AlertEvents lists userID's alert events newest first: up to limit events
+// with an ID below before (before <= 0: from the newest).
+func (db *DB) AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT "+eventCols+" FROM alert_events WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?", userID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("alert events: %w", translate(err))
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("alert events: %w", err)
+	}
+	return out, nil
+}
+
+// AlertEvent returns event id (whoever owns it), or market.ErrNotFound.
+func (db *DB) AlertEvent(ctx context.Context, id int64) (alert.Event, error) {
+	e, err := scanEvent(db.r.QueryRowContext(ctx, "SELECT "+eventCols+" FROM alert_events WHERE id = ?", id))
+	if err != nil {
+		return alert.Event{}, fmt.Errorf("alert event %d: %w", id, err)
+	}
+	return e, nil
+}
+
+// WebhookSecret returns userID's webhook signing secret, storing candidate
+// as the secret first if the user has none. An unknown user is
+// market.ErrNotFound.
+func (db *DB) WebhookSecret(ctx context.Context, userID int64, candidate string) (string, error) {
+	var s string
+	err := db.w.QueryRowContext(ctx,
+		"INSERT INTO webhook_secrets (user_id, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET user_id = user_id RETURNING secret",
+		userID, candidate, time.Now().UnixMilli()).Scan(&s)
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of user %d: %w", userID, translate(err))
+	}
+	return s, nil
+}
+
+// AlertPosition returns the log position of the last CommitAlerts, 0 if none.
+func (db *DB) AlertPosition(ctx context.Context) (uint64, error) {
+	var pos int64
+	err := db.r.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", alertsName).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("alert position: %w", translate(err))
+	}
+	return uint64(pos), nil
+}
+
+// AlertsVersion returns the number bumped by every alert create, delete,
+// pause and resume.
+func (db *DB) AlertsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := db.r.QueryRowContext(ctx, "SELECT version FROM alert_version WHERE id = 1").Scan(&v); err != nil {
+		return 0, fmt.Errorf("alerts version: %w", translate(err))
+	}
+	return v, nil
+}
+
+// EvaluatedAlerts returns every alert with its armed state, and the
+// version they reflect (read in one transaction).
+func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, err error) {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("evaluated alerts: begin: %w", translate(err))
+	}
+	defer tx.Rollback()
+	var v int64
+	if err := tx.QueryRowContext(ctx, "SELECT version FROM alert_version WHERE id = 1").Scan(&v); err != nil {
+		return nil, 0, fmt.Errorf("evaluated alerts: version: %w", translate(err))
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+alertCols+" FROM alerts ORDER BY id")
+	if err != nil {
+		return nil, 0, fmt.Errorf("evaluated alerts: %w", translate(err))
+	}
+	out, err := scanAlerts(rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("evaluated alerts: %w", err)
+	}
+	return out, v, nil
+}
+
+// CommitAlerts records fired events, armed changes and logSeq as the
+// evaluator's position in one transaction; see alert.Store. An event whose
+// alert is gone or paused, or whose (AlertID, Seq) is stored, is skipped.
+func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+	if logSeq > math.MaxInt64 {
+		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	var pos int64
+	switch err := tx.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", alertsName).Scan(&pos); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, false, fmt.Errorf("commit alerts: read position: %w", translate(err))
+	}
+	if int64(logSeq) <= pos {
+		return nil, false, tx.Rollback()
+	}
+	var inserted []alert.Event
+	for _, e := range fired {
+		if e.Seq > math.MaxInt64 {
+			err = fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
+			return nil, false, err
+		}
+		e.FiredAt = roundMs(e.FiredAt)
+		err = tx.QueryRowContext(ctx, `INSERT INTO alert_events
+			(alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ? AND paused = 0)
+			ON CONFLICT (alert_id, seq) DO NOTHING RETURNING id`,
+			e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS, int64(e.Seq),
+			joinList(e.Notify), e.WebhookURL, toMs(e.FiredAt), e.AlertID).Scan(&e.ID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			err = nil // gone, paused or already recorded
+			continue
+		case err != nil:
+			return nil, false, fmt.Errorf("commit alerts: insert event of alert %d: %w", e.AlertID, translate(err))
+		}
+		inserted = append(inserted, e)
+	}
+	for _, c := range armed {
+		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ? WHERE id = ?", c.Armed, c.AlertID); err != nil {
+			return nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
+		}
+	}
+	_, err = tx.ExecContext(ctx, "INSERT INTO log_position (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+		alertsName, int64(logSeq))
+	if err != nil {
+		return nil, false, fmt.Errorf("commit alerts: set position: %w", translate(err))
+	}
+	if err = tx.Commit(); err != nil {
+		return nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))
+	}
+	return inserted, true, nil
+}
+
+// PendingEvents returns up to limit events not marked dispatched, oldest first.
+func (db *DB) PendingEvents(ctx context.Context, limit int) ([]alert.Event, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT "+eventCols+" FROM alert_events WHERE dispatched = 0 ORDER BY id LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending alert events: %w", translate(err))
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("pending alert events: %w", err)
+	}
+	return out, nil
+}
+
+// MarkEventsDispatched marks events as handed to the job queue.
+func (db *DB) MarkEventsDispatched(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := "UPDATE alert_events SET dispatched = 1 WHERE id IN (?" + strings.Repeat(",?", len(ids)-1) + ")"
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	if _, err := db.w.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("mark %d alert events dispatched: %w", len(ids), translate(err))
+	}
+	return nil
+}
+
+const reportCols = "id, user_id, symbols, interval, from_ts, to_ts, format, status, error, object_key, size, created_at, updated_at"
+
+func scanReport(sc interface{ Scan(...any) error }) (report.Report, error) {
+	var r report.Report
+	var syms, iv, format, status string
+	var created, updated int64
+	if err := sc.Scan(&r.ID, &r.UserID, &syms, &iv, &r.From, &r.To, &format, &status, &r.Error, &r.ObjectKey, &r.Size, &created, &updated); err != nil {
+		return report.Report{}, translate(err)
+	}
+	pi, err := market.ParseInterval(iv)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("stored interval %q: %w", iv, err)
+	}
+	r.Symbols, r.Interval, r.Format, r.Status = splitList(syms), pi, report.Format(format), report.Status(status)
+	r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
+	return r, nil
+}
+
+// CreateReport stores r (UserID, Symbols, Interval, From, To, Format,
+// CreatedAt) as queued and returns it with its ID. An unknown user is
+// market.ErrNotFound.
+func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
+	r.CreatedAt = roundMs(r.CreatedAt)
+	r.UpdatedAt, r.Status, r.Error, r.ObjectKey, r.Size = r.CreatedAt, report.Queued, "", "", 0
+	err := db.w.QueryRowContext(ctx,
+		"INSERT INTO reports (user_id, symbols, interval, from_ts, to_ts, format, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		r.UserID, joinList(r.Symbols), r.Interval.String(), r.From, r.To, string(r.Format), string(r.Status), toMs(r.CreatedAt), toMs(r.UpdatedAt)).Scan(&r.ID)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("create report: %w", translate(err))
+	}
+	return r, nil
+}
+
+// Report returns report id. With userID > 0 it must be that user's, else
+// market.ErrNotFound; userID 0 (the job worker) reads any.
+func (db *DB) Report(ctx context.Context, userID, id int64) (report.Report, error) {
+	r, err := scanReport(db.w.QueryRowContext(ctx, // the writer: read-your-writes for status polls
+		"SELECT "+reportCols+" FROM reports WHERE id = ? AND (? = 0 OR user_id = ?)", id, userID, userID))
+	if err != nil {
+		return report.Report{}, fmt.Errorf("report %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// Reports lists userID's reports newest first: up to limit with an ID below
+// before (before <= 0: from the newest).
+func (db *DB) Reports(ctx context.Context, userID, before int64, limit int) ([]report.Report, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT "+reportCols+" FROM reports WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?", userID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", translate(err))
+	}
+	defer rows.Close()
+	out := []report.Report{}
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reports: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reports: %w", translate(err))
+	}
+	return out, nil
+}
+
+// SetReportStatus moves report id to status with its outcome (object key
+// and size when done, a message when failed). A missing report is
+// market.ErrNotFound.
+func (db *DB) SetReportStatus(ctx context.Context, id int64, status report.Status, objectKey string, size int64, msg string, at time.Time) error {
+	res, err := db.w.ExecContext(ctx, "UPDATE reports SET status = ?, object_key = ?, size = ?, error = ?, updated_at = ? WHERE id = ?",
+		string(status), objectKey, size, msg, toMs(at), id)
+	if err != nil {
+		return fmt.Errorf("set report %d %s: %w", id, status, translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("report %d: %w", id, market.ErrNotFound)
+	}
+	return nil
+}
