@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,7 +47,8 @@ type SessionStore interface {
 	// drop it at s.ExpiresAt; the database keeps it until DeleteSession or a
 	// sweep, and Service refuses it once expired anyway.
 	CreateSession(ctx context.Context, s Session) error
-	// SessionByHash finds a session by the SHA-256 of its token.
+	// SessionByHash finds a session by the SHA-256 of its token. A zero
+	// ExpiresAt means the store enforces expiry itself.
 	SessionByHash(ctx context.Context, hash []byte) (Session, error)
 	// DeleteSession deletes the session; deleting one that does not exist
 	// is not an error (logout is idempotent).
@@ -112,7 +114,8 @@ func (s *Service) authenticateSession(ctx context.Context, token string) (Princi
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate session: %w", err)
 	}
-	if !s.now().Before(sess.ExpiresAt) {
+	// A zero ExpiresAt: the store expires sessions itself (KVSessions).
+	if !sess.ExpiresAt.IsZero() && !s.now().Before(sess.ExpiresAt) {
 		// Best effort: the sweep removes it otherwise.
 		if err := s.sessions.DeleteSession(ctx, h); err != nil {
 			s.log.Warn("delete expired session", "user_id", sess.UserID, "err", err)
@@ -120,4 +123,49 @@ func (s *Service) authenticateSession(ctx context.Context, token string) (Princi
 		return Principal{}, fmt.Errorf("authenticate: session expired: %w", ErrUnauthenticated)
 	}
 	return Principal{UserID: sess.UserID}, nil
+}
+
+// SessionKV is a key-value session store that expires entries itself
+// (satisfied by *redis.Client). Session returns market.ErrNotFound for an
+// absent (or expired) id.
+type SessionKV interface {
+	SetSession(ctx context.Context, id string, userID int64, ttl time.Duration) error
+	Session(ctx context.Context, id string) (int64, error)
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// KVSessions adapts kv to a SessionStore, keyed by the hex SHA-256 of the
+// token (the token itself never reaches the store). Sessions read back
+// have a zero ExpiresAt: kv enforces the expiry. now is the clock (nil:
+// time.Now) used to turn ExpiresAt into a TTL.
+func KVSessions(kv SessionKV, now func() time.Time) SessionStore {
+	if now == nil {
+		now = time.Now
+	}
+	return kvSessions{kv: kv, now: now}
+}
+
+type kvSessions struct {
+	kv  SessionKV
+	now func() time.Time
+}
+
+func (k kvSessions) CreateSession(ctx context.Context, s Session) error {
+	ttl := s.ExpiresAt.Sub(k.now())
+	if ttl <= 0 {
+		return fmt.Errorf("create session: %w", market.Invalid("expires_at", "already past"))
+	}
+	return k.kv.SetSession(ctx, hex.EncodeToString(s.Hash), s.UserID, ttl)
+}
+
+func (k kvSessions) SessionByHash(ctx context.Context, hash []byte) (Session, error) {
+	uid, err := k.kv.Session(ctx, hex.EncodeToString(hash))
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{Hash: hash, UserID: uid}, nil
+}
+
+func (k kvSessions) DeleteSession(ctx context.Context, hash []byte) error {
+	return k.kv.DeleteSession(ctx, hex.EncodeToString(hash))
 }
