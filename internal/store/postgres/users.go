@@ -1,0 +1,168 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
+)
+
+// Auth reads go to the primary, not a replica: a user who just signed up
+// logs in, a key just created is used at once (read-your-writes), and these
+// are single-row lookups the primary serves cheaply.
+
+// Times are stored as timestamptz rounded to ms; what is returned is what was
+// stored, in UTC, so a value read back equals the one a Create returned.
+func roundMs(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+// CreateUser stores u (Email, PasswordHash, CreatedAt; ID is ignored) and
+// returns it with its new ID and CreatedAt as stored (ms precision, UTC).
+// An email already taken is market.ErrConflict. Emails are compared
+// byte-for-byte; normalising them is the caller's job.
+func (db *DB) CreateUser(ctx context.Context, u auth.User) (auth.User, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	u.CreatedAt = roundMs(u.CreatedAt)
+	err := db.primary.QueryRow(ctx,
+		"INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+		u.Email, u.PasswordHash, u.CreatedAt).Scan(&u.ID)
+	if err != nil {
+		return auth.User{}, fmt.Errorf("create user: %w", translate(err))
+	}
+	return u, nil
+}
+
+// UserByEmail returns the user with exactly this email, or market.ErrNotFound.
+func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	u, err := scanUser(db.primary.QueryRow(ctx,
+		"SELECT id, email, password_hash, created_at FROM users WHERE email = $1", email))
+	if err != nil {
+		return auth.User{}, fmt.Errorf("user by email: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user with id, or market.ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	u, err := scanUser(db.primary.QueryRow(ctx,
+		"SELECT id, email, password_hash, created_at FROM users WHERE id = $1", id))
+	if err != nil {
+		return auth.User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+func scanUser(row pgx.Row) (auth.User, error) {
+	var u auth.User
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.CreatedAt); err != nil {
+		return auth.User{}, translate(err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at"
+
+// CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt; ID and
+// LastUsedAt are ignored) and returns it with its new ID and CreatedAt as
+// stored. An unknown user is market.ErrNotFound; a hash already stored
+// market.ErrConflict.
+func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	k.CreatedAt = roundMs(k.CreatedAt)
+	k.LastUsedAt = nil
+	err := db.primary.QueryRow(ctx,
+		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt).Scan(&k.ID)
+	if err != nil {
+		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
+	}
+	return k, nil
+}
+
+// APIKeyByHash returns the key whose secret hashes to hash, or market.ErrNotFound.
+func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (auth.APIKey, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	keys, err := db.apiKeys(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash)
+	if err != nil {
+		return auth.APIKey{}, fmt.Errorf("api key by hash: %w", err)
+	}
+	if len(keys) == 0 {
+		return auth.APIKey{}, fmt.Errorf("api key by hash: %w", market.ErrNotFound)
+	}
+	return keys[0], nil
+}
+
+// ListAPIKeys returns userID's keys, oldest first; none is an empty slice.
+func (db *DB) ListAPIKeys(ctx context.Context, userID int64) ([]auth.APIKey, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	keys, err := db.apiKeys(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE user_id = $1 ORDER BY id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys of user %d: %w", userID, err)
+	}
+	return keys, nil
+}
+
+func (db *DB) apiKeys(ctx context.Context, q string, args ...any) ([]auth.APIKey, error) {
+	rows, err := db.primary.Query(ctx, q, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	keys := []auth.APIKey{}
+	for rows.Next() {
+		var k auth.APIKey
+		var used *time.Time
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &used); err != nil {
+			return nil, translate(err)
+		}
+		k.CreatedAt = k.CreatedAt.UTC()
+		if used != nil {
+			u := used.UTC()
+			k.LastUsedAt = &u
+		}
+		keys = append(keys, k)
+	}
+	return keys, translate(rows.Err())
+}
+
+// DeleteAPIKey deletes key id if it belongs to userID; otherwise (unknown
+// key, or someone else's) it is market.ErrNotFound and nothing changes.
+func (db *DB) DeleteAPIKey(ctx context.Context, userID, id int64) error {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	tag, err := db.primary.Exec(ctx, "DELETE FROM api_keys WHERE id = $1 AND user_id = $2", id, userID)
+	if err != nil {
+		return fmt.Errorf("delete api key %d: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete api key %d of user %d: %w", id, userID, market.ErrNotFound)
+	}
+	return nil
+}
+
+// TouchAPIKey records that key id was used at at (ms precision). An unknown
+// key is market.ErrNotFound.
+func (db *DB) TouchAPIKey(ctx context.Context, id int64, at time.Time) error {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	tag, err := db.primary.Exec(ctx, "UPDATE api_keys SET last_used_at = $1 WHERE id = $2", roundMs(at), id)
+	if err != nil {
+		return fmt.Errorf("touch api key %d: %w", id, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("touch api key %d: %w", id, market.ErrNotFound)
+	}
+	return nil
+}
