@@ -81,12 +81,12 @@ func TestBundleSourcesUnchanged(t *testing.T) {
 
 // TestBundleUpToDate rebuilds the bundle in memory with esbuild and
 // compares it byte for byte with the committed dist. It needs web/node_modules
-// (npm ci); without it it skips, unless FINDASH_TEST_WEB=1 (CI) makes that
-// a failure. It uses no network.
+// (npm ci); without it it skips, unless FINDASH_TEST_WEB=1 or
+// FINDASH_TEST_REQUIRE=1 (CI) makes that a failure. It uses no network.
 func TestBundleUpToDate(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(webDir, "node_modules", "lightweight-charts")); err != nil {
-		if os.Getenv("FINDASH_TEST_WEB") == "1" {
-			t.Fatalf("web/node_modules missing with FINDASH_TEST_WEB=1: run npm ci in web/")
+		if os.Getenv("FINDASH_TEST_WEB") == "1" || os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
+			t.Fatalf("web/node_modules missing and FINDASH_TEST_WEB or FINDASH_TEST_REQUIRE is 1: run npm ci in web/ first")
 		}
 		t.Skip("web/node_modules missing (npm ci in web/): only the source hashes are checked")
 	}
