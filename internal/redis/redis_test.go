@@ -1,0 +1,315 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/findash/findash/internal/cache"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/redis"
+)
+
+var _ cache.Remote = (*redis.Client)(nil)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// testURL returns FINDASH_TEST_REDIS_URL, skipping the test when it is unset
+// (failing it when FINDASH_TEST_REQUIRE=1).
+func testURL(tb testing.TB) string {
+	tb.Helper()
+	url := os.Getenv("FINDASH_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
+			tb.Fatal("FINDASH_TEST_REDIS_URL is not set and FINDASH_TEST_REQUIRE=1")
+		}
+		tb.Skip("FINDASH_TEST_REDIS_URL not set (e.g. redis://127.0.0.1:6379/0); skipping the Redis test")
+	}
+	return url
+}
+
+// uniquePrefix is a key prefix no other run or test shares.
+func uniquePrefix(tb testing.TB) string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return "findash:test:" + hex.EncodeToString(b) + ":"
+}
+
+// openClient opens a Client on url with cfg, and on cleanup closes it and
+// deletes every key under cfg.Prefix.
+func openClient(tb testing.TB, url string, cfg redis.Config, reg prometheus.Registerer) *redis.Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := redis.Open(ctx, url, cfg, discard(), reg)
+	if err != nil {
+		tb.Fatalf("Open(%q): %v", url, err)
+	}
+	tb.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+		if cfg.Prefix != "" {
+			deleteKeys(tb, url, cfg.Prefix+"*", "rate:"+cfg.Prefix+"*")
+		}
+	})
+	return c
+}
+
+// deleteKeys removes the keys matching patterns, with a client of its own.
+func deleteKeys(tb testing.TB, url string, patterns ...string) {
+	raw := rawClient(tb, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, p := range patterns {
+		it := raw.Scan(ctx, 0, p, 100).Iterator()
+		for it.Next(ctx) {
+			raw.Del(ctx, it.Val())
+		}
+		if err := it.Err(); err != nil {
+			tb.Logf("clean up %s: %v", p, err)
+		}
+	}
+}
+
+// rawClient is a plain go-redis client for looking behind the adapter.
+func rawClient(tb testing.TB, url string) *goredis.Client {
+	tb.Helper()
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("ParseURL(%q): %v", url, err)
+	}
+	rdb := goredis.NewClient(opt)
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func TestCacheRoundTrip(t *testing.T) {
+	url := testURL(t)
+	prefix := uniquePrefix(t)
+	c := openClient(t, url, redis.Config{Prefix: prefix}, nil)
+	ctx := t.Context()
+
+	tests := []struct {
+		name    string
+		key     string
+		val     []byte
+		ttl     time.Duration
+		wantHit bool
+	}{
+		{"stored", "quotes:AAPL", []byte(`{"p":1.5}`), 10 * time.Second, true},
+		{"empty value", "empty", []byte{}, 10 * time.Second, true},
+		{"binary", "bin", []byte{0, 1, 2, 255}, 10 * time.Second, true},
+		{"zero ttl stores nothing", "zero", []byte("x"), 0, false},
+		{"negative ttl stores nothing", "neg", []byte("x"), -time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := c.Set(ctx, tt.key, tt.val, tt.ttl); err != nil {
+				t.Fatalf("Set(%q): %v", tt.key, err)
+			}
+			got, ok, err := c.Get(ctx, tt.key)
+			if err != nil {
+				t.Fatalf("Get(%q): %v", tt.key, err)
+			}
+			if ok != tt.wantHit {
+				t.Fatalf("Get(%q) hit = %v, want %v", tt.key, ok, tt.wantHit)
+			}
+			if tt.wantHit && string(got) != string(tt.val) {
+				t.Errorf("Get(%q) = %q, want %q", tt.key, got, tt.val)
+			}
+		})
+	}
+
+	t.Run("namespaced", func(t *testing.T) {
+		v, err := rawClient(t, url).Get(ctx, prefix+"cache:quotes:AAPL").Result()
+		if err != nil || v != `{"p":1.5}` {
+			t.Errorf("raw GET %scache:quotes:AAPL = %q, %v; want the stored value", prefix, v, err)
+		}
+	})
+	t.Run("absent", func(t *testing.T) {
+		got, ok, err := c.Get(ctx, "never-set")
+		if err != nil || ok || got != nil {
+			t.Errorf("Get(never-set) = %q, %v, %v; want nil, false, nil", got, ok, err)
+		}
+	})
+	t.Run("expires", func(t *testing.T) {
+		if err := c.Set(ctx, "short", []byte("v"), 150*time.Millisecond); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		pttl, err := rawClient(t, url).PTTL(ctx, prefix+"cache:short").Result()
+		if err != nil || pttl <= 0 || pttl > 150*time.Millisecond {
+			t.Errorf("PTTL = %v, %v; want in (0, 150ms]", pttl, err)
+		}
+		if _, ok, err := c.Get(ctx, "short"); !ok || err != nil {
+			t.Fatalf("Get before expiry = %v, %v; want a hit", ok, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+		if _, ok, err := c.Get(ctx, "short"); ok || err != nil {
+			t.Errorf("Get after expiry = %v, %v; want a miss", ok, err)
+		}
+	})
+}
+
+func TestAllowSharedAcrossInstances(t *testing.T) {
+	url := testURL(t)
+	prefix := uniquePrefix(t)
+	// Two Clients on the same prefix: two instances of findash.
+	a := openClient(t, url, redis.Config{Prefix: prefix}, nil)
+	b := openClient(t, url, redis.Config{Prefix: prefix}, nil)
+	ctx := t.Context()
+
+	const burst = 5
+	allowed := 0
+	var firstRetry time.Duration
+	for i := range 2 * burst {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		ok, retry, err := c.Allow(ctx, "read:203.0.113.7", 1, burst)
+		if err != nil {
+			t.Fatalf("Allow #%d: %v", i, err)
+		}
+		if ok {
+			allowed++
+			if retry != 0 {
+				t.Errorf("Allow #%d = true with retryAfter %v, want 0", i, retry)
+			}
+		} else if firstRetry == 0 {
+			firstRetry = retry
+		}
+	}
+	if allowed != burst {
+		t.Errorf("allowed %d of %d requests across two clients, want the burst %d", allowed, 2*burst, burst)
+	}
+	// At 1/s the next token is at most a second away.
+	if firstRetry <= 0 || firstRetry > time.Second {
+		t.Errorf("retryAfter = %v, want in (0, 1s]", firstRetry)
+	}
+
+	// Another key has its own budget.
+	if ok, _, err := b.Allow(ctx, "read:198.51.100.1", 1, burst); !ok || err != nil {
+		t.Errorf("Allow(other key) = %v, %v; want true", ok, err)
+	}
+}
+
+func TestAllowRetryAfter(t *testing.T) {
+	url := testURL(t)
+	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	tests := []struct {
+		name      string
+		perSecond float64
+		burst     int
+		wantRetry time.Duration // after the burst is spent
+	}{
+		{"10 per second", 10, 1, 100 * time.Millisecond},
+		{"one every 2 s", 0.5, 1, 2 * time.Second},
+		{"one every 4 s, burst 3", 0.25, 3, 4 * time.Second},
+		{"20 per second, burst 2", 20, 2, 50 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "k:" + tt.name
+			for i := range tt.burst {
+				if ok, _, err := c.Allow(t.Context(), key, tt.perSecond, tt.burst); !ok || err != nil {
+					t.Fatalf("Allow #%d within the burst = %v, %v; want true", i, ok, err)
+				}
+			}
+			ok, retry, err := c.Allow(t.Context(), key, tt.perSecond, tt.burst)
+			if err != nil || ok {
+				t.Fatalf("Allow past the burst = %v, %v, %v; want false", ok, retry, err)
+			}
+			// The test's own round trips eat into the wait a little.
+			if retry <= 0 || retry > tt.wantRetry || retry < tt.wantRetry-50*time.Millisecond {
+				t.Errorf("retryAfter = %v, want about %v", retry, tt.wantRetry)
+			}
+		})
+	}
+}
+
+func TestAllowLimitsRedisCannotCount(t *testing.T) {
+	// No Redis needed: these never reach it.
+	c, err := redis.Open(t.Context(), "redis://127.0.0.1:1/0", redis.Config{}, discard(), nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer c.Close()
+	for _, tt := range []struct {
+		perSecond float64
+		burst     int
+	}{{0, 5}, {-1, 5}, {nan(), 5}, {1, 0}, {1, -3}} {
+		if _, _, err := c.Allow(t.Context(), "k", tt.perSecond, tt.burst); !errors.Is(err, market.ErrInvalid) {
+			t.Errorf("Allow(%v/s, burst %d) error = %v, want market.ErrInvalid", tt.perSecond, tt.burst, err)
+		}
+	}
+	if ok, _, err := c.Allow(t.Context(), "k", inf(), 1); !ok || err != nil {
+		t.Errorf("Allow(+Inf) = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	url := testURL(t)
+	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	ctx := t.Context()
+
+	if _, err := c.Session(ctx, "nope"); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Session(absent) error = %v, want market.ErrNotFound", err)
+	}
+	if err := c.SetSession(ctx, "s1", 42, time.Minute); err != nil {
+		t.Fatalf("SetSession: %v", err)
+	}
+	if err := c.SetSession(ctx, "s2", 1<<62, time.Minute); err != nil {
+		t.Fatalf("SetSession: %v", err)
+	}
+	got := map[string]int64{}
+	for _, id := range []string{"s1", "s2"} {
+		uid, err := c.Session(ctx, id)
+		if err != nil {
+			t.Fatalf("Session(%q): %v", id, err)
+		}
+		got[id] = uid
+	}
+	if diff := cmp.Diff(map[string]int64{"s1": 42, "s2": 1 << 62}, got); diff != "" {
+		t.Errorf("sessions (-want +got):\n%s", diff)
+	}
+	if err := c.DeleteSession(ctx, "s1"); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	if err := c.DeleteSession(ctx, "s1"); err != nil {
+		t.Errorf("DeleteSession(already deleted): %v, want nil", err)
+	}
+	if _, err := c.Session(ctx, "s1"); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Session(deleted) error = %v, want market.ErrNotFound", err)
+	}
+	if err := c.SetSession(ctx, "short", 7, 100*time.Millisecond); err != nil {
+		t.Fatalf("SetSession: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := c.Session(ctx, "short"); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Session(expired) error = %v, want market.ErrNotFound", err)
+	}
+	if err := c.SetSession(ctx, "bad", 1, 0); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("SetSession(ttl 0) error = %v, want market.ErrInvalid", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	url := testURL(t)
+	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	if err := c.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
