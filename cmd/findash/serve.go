@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/config"
@@ -107,8 +109,22 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		httpLn.Close()
 		return err
 	}
+	tracing, err := observe.NewTracing(ctx, cfg.Tracing, "findash", version)
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		closeLogged(log, "tracing", func() error { return tracing.Shutdown(tctx) })
+	}()
+	handler := a.Handler()
+	if tracing.Enabled() {
+		handler = otelhttp.NewHandler(handler, "findash", otelhttp.WithTracerProvider(tracing.Provider))
+	}
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

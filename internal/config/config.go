@@ -54,6 +54,10 @@ type Config struct {
 	APIRateLimit        float64       `koanf:"api_rate_limit"`
 	IngestRateLimit     float64       `koanf:"ingest_rate_limit"`
 	TrustProxy          bool          `koanf:"trust_proxy"`
+
+	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
+	// is set; the exporter reads the OTEL_* variables itself.
+	Tracing bool `koanf:"-"`
 }
 
 // The roles a process can run; "all" stands for every one.
@@ -146,6 +150,11 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	var c Config
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
 		return Config{}, fmt.Errorf("decode configuration: %w", err)
+	}
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "OTEL_EXPORTER_OTLP_ENDPOINT=") || strings.HasPrefix(kv, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=") {
+			c.Tracing = true
+		}
 	}
 	c.DatabaseReplicaURLs = splitList(c.DatabaseReplicaURLs)
 	c.Roles = splitList(c.Roles)
