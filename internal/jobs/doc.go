@@ -1,0 +1,26 @@
+// Package jobs is findash's durable job queue: River
+// (github.com/riverqueue/river) on SQLite in stage 1 and on PostgreSQL from
+// stage 2, through one code path — New takes River's driver
+// (riversqlite.New(db) or riverpgxv5.New(pool)), built by cmd/findash.
+//
+// Job kinds: send_email and deliver_webhook (an alert event's
+// notifications, unique per event and kind, so an event is never notified
+// twice on a channel however often it is enqueued) and build_report (unique
+// per report). A failed job is retried with exponential backoff and ±20%
+// jitter (Config.RetryBase doubling up to Config.RetryMax) up to
+// Config.MaxAttempts attempts, then left discarded — the visible failed
+// state, listed by Queue.Jobs — for River's retention period (7 days). A
+// handler error that says it is permanent (it has a Permanent() bool method
+// returning true) cancels the job at once. Jobs live in the database, so
+// they survive a restart; a job running when the process died is rescued
+// and retried after River's stuck-job threshold.
+//
+// Roles. Every role that enqueues (api, worker) builds a Queue; only the
+// worker role gives it Handlers and calls Run, which works jobs until its
+// ctx ends and then stops gracefully: no new job is fetched and running jobs
+// get until Config.StopTimeout to finish before they are cancelled.
+//
+// Metrics: findash_jobs_total{kind,outcome} (outcome: inserted, duplicate,
+// completed, retried, failed, cancelled), and findash_jobs{state}, a gauge
+// of jobs per state refreshed every Config.StatsInterval by Run.
+package jobs

@@ -1,0 +1,391 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/findash/findash/internal/alert"
+)
+
+// Job kinds.
+const (
+	KindSendEmail      = "send_email"
+	KindDeliverWebhook = "deliver_webhook"
+	KindBuildReport    = "build_report"
+)
+
+// EmailArgs is a send_email job: e-mail the owner of an alert event.
+type EmailArgs struct {
+	EventID int64 `json:"event_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (EmailArgs) Kind() string { return KindSendEmail }
+
+// InsertOpts makes the job unique per event.
+func (EmailArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// WebhookArgs is a deliver_webhook job: POST an alert event to its URL.
+type WebhookArgs struct {
+	EventID int64 `json:"event_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookArgs) Kind() string { return KindDeliverWebhook }
+
+// InsertOpts makes the job unique per event.
+func (WebhookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// ReportArgs is a build_report job.
+type ReportArgs struct {
+	ReportID int64 `json:"report_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ReportArgs) Kind() string { return KindBuildReport }
+
+// InsertOpts makes the job unique per report.
+func (ReportArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Notifier sends an alert event's notifications (notify.Service).
+type Notifier interface {
+	// EmailAlert e-mails the owner of event eventID.
+	EmailAlert(ctx context.Context, eventID int64) error
+	// WebhookAlert POSTs event eventID to its webhook URL.
+	WebhookAlert(ctx context.Context, eventID int64) error
+}
+
+// ReportBuilder builds a report (report.Builder). lastAttempt is true when
+// no retry follows a failure: the builder then records the report as failed.
+type ReportBuilder interface {
+	BuildReport(ctx context.Context, reportID int64, lastAttempt bool) error
+}
+
+// Handlers are the job handlers of the worker role. A nil handler's kind
+// is not worked by this process.
+type Handlers struct {
+	Notifier Notifier
+	Reports  ReportBuilder
+}
+
+// Config tunes a Queue. Zero fields take the documented defaults.
+type Config struct {
+	// Workers is how many jobs run at once (default 10).
+	Workers int
+	// MaxAttempts bounds attempts per job (default 10).
+	MaxAttempts int
+	// RetryBase is the wait before the first retry; it doubles per attempt
+	// up to RetryMax (defaults 2s and 1h), with ±20% jitter.
+	RetryBase, RetryMax time.Duration
+	// JobTimeout bounds one attempt (default 1m).
+	JobTimeout time.Duration
+	// PollInterval is how often idle workers look for jobs (default 1s).
+	PollInterval time.Duration
+	// StopTimeout is how long running jobs get to finish on stop before they
+	// are cancelled (default 10s).
+	StopTimeout time.Duration
+	// StatsInterval is how often Run refreshes findash_jobs{state} (default 15s).
+	StatsInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Workers <= 0 {
+		c.Workers = 10
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	def(&c.RetryBase, 2*time.Second)
+	def(&c.RetryMax, time.Hour)
+	def(&c.JobTimeout, time.Minute)
+	def(&c.PollInterval, time.Second)
+	def(&c.StopTimeout, 10*time.Second)
+	def(&c.StatsInterval, 15*time.Second)
+}
+
+// Queue enqueues jobs and, with handlers, works them.
+type Queue struct {
+	cfg     Config
+	l       *slog.Logger
+	working bool
+
+	insertMany func(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+	list       func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	start      func(ctx context.Context) error
+	stop       func(ctx context.Context) error
+	stopCancel func(ctx context.Context) error
+
+	total  *prometheus.CounterVec
+	states *prometheus.GaugeVec
+}
+
+// New runs River's migrations on driver's database, then returns a Queue
+// on it. With h.Notifier or h.Reports set, Run works those kinds; otherwise
+// the Queue only enqueues. Metrics are registered on reg when it is not nil.
+func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handlers, cfg Config, l *slog.Logger, reg prometheus.Registerer) (*Queue, error) {
+	cfg.setDefaults()
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	l = l.With("component", "jobs")
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: l})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: migrator: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: migrate: %w", err)
+	}
+	for _, v := range res.Versions {
+		l.Info("job queue migration applied", "version", v.Version, "name", v.Name)
+	}
+	q := &Queue{
+		cfg: cfg, l: l,
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_jobs_total", Help: "Jobs by kind and outcome (inserted, duplicate, completed, retried, failed, cancelled).",
+		}, []string{"kind", "outcome"}),
+		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "findash_jobs", Help: "Jobs in the queue by state, sampled by the worker role.",
+		}, []string{"state"}),
+	}
+	rc := &river.Config{
+		Logger:            l,
+		MaxAttempts:       cfg.MaxAttempts,
+		RetryPolicy:       retryPolicy{base: cfg.RetryBase, max: cfg.RetryMax},
+		JobTimeout:        cfg.JobTimeout,
+		FetchPollInterval: cfg.PollInterval,
+		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
+	}
+	if h.Notifier != nil || h.Reports != nil {
+		w := river.NewWorkers()
+		if h.Notifier != nil {
+			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[EmailArgs]) error {
+				return q.outcome(j.JobRow, h.Notifier.EmailAlert(ctx, j.Args.EventID))
+			}))
+			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[WebhookArgs]) error {
+				return q.outcome(j.JobRow, h.Notifier.WebhookAlert(ctx, j.Args.EventID))
+			}))
+		}
+		if h.Reports != nil {
+			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[ReportArgs]) error {
+				last := j.Attempt >= j.MaxAttempts
+				return q.outcome(j.JobRow, h.Reports.BuildReport(ctx, j.Args.ReportID, last))
+			}))
+		}
+		rc.Workers = w
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		q.working = true
+	}
+	c, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: client: %w", err)
+	}
+	q.insertMany, q.list, q.start, q.stop, q.stopCancel = c.InsertMany, c.JobList, c.Start, c.Stop, c.StopAndCancel
+	if reg != nil {
+		reg.MustRegister(q.total, q.states)
+	}
+	return q, nil
+}
+
+// permanent is implemented by errors that no retry can fix.
+type permanent interface{ Permanent() bool }
+
+// outcome counts a job attempt's result and turns a permanent error into a
+// cancellation.
+func (q *Queue) outcome(j *rivertype.JobRow, err error) error {
+	var p permanent
+	switch {
+	case err == nil:
+		q.total.WithLabelValues(j.Kind, "completed").Inc()
+		return nil
+	case errors.As(err, &p) && p.Permanent():
+		q.total.WithLabelValues(j.Kind, "cancelled").Inc()
+		q.l.Warn("job failed permanently", "kind", j.Kind, "job_id", j.ID, "attempt", j.Attempt, "err", err)
+		return river.JobCancel(err)
+	case j.Attempt >= j.MaxAttempts:
+		q.total.WithLabelValues(j.Kind, "failed").Inc()
+		q.l.Error("job failed; no attempts left", "kind", j.Kind, "job_id", j.ID, "attempt", j.Attempt, "err", err)
+	default:
+		q.total.WithLabelValues(j.Kind, "retried").Inc()
+		q.l.Warn("job failed; will retry", "kind", j.Kind, "job_id", j.ID, "attempt", j.Attempt, "err", err)
+	}
+	return err
+}
+
+// retryPolicy is exponential backoff with ±20% jitter.
+type retryPolicy struct{ base, max time.Duration }
+
+// NextRetry implements river.ClientRetryPolicy.
+func (p retryPolicy) NextRetry(j *rivertype.JobRow) time.Time {
+	return time.Now().Add(p.backoff(j.Attempt))
+}
+
+// backoff is the wait after failed attempt n (1-based).
+func (p retryPolicy) backoff(n int) time.Duration {
+	d := p.base << min(max(n-1, 0), 30)
+	if d <= 0 || d > p.max {
+		d = p.max
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// insert enqueues jobs, counting inserts and duplicates.
+func (q *Queue) insert(ctx context.Context, args ...river.JobArgs) error {
+	params := make([]river.InsertManyParams, len(args))
+	for i, a := range args {
+		params[i] = river.InsertManyParams{Args: a}
+	}
+	res, err := q.insertMany(ctx, params)
+	if err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(args), err)
+	}
+	for i, r := range res {
+		outcome := "inserted"
+		if r.UniqueSkippedAsDuplicate {
+			outcome = "duplicate"
+		}
+		q.total.WithLabelValues(args[i].Kind(), outcome).Inc()
+	}
+	return nil
+}
+
+// EnqueueAlert enqueues ev's notifications: a send_email job if ev.Notify
+// has email, a deliver_webhook job if it has webhook. Each is unique per
+// event, so calling it again for the same event adds nothing.
+func (q *Queue) EnqueueAlert(ctx context.Context, ev alert.Event) error {
+	var args []river.JobArgs
+	for _, c := range ev.Notify {
+		switch c {
+		case alert.ChannelEmail:
+			args = append(args, EmailArgs{EventID: ev.ID})
+		case alert.ChannelWebhook:
+			args = append(args, WebhookArgs{EventID: ev.ID})
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return q.insert(ctx, args...)
+}
+
+// EnqueueReport enqueues the build of report id (unique per report).
+func (q *Queue) EnqueueReport(ctx context.Context, id int64) error {
+	return q.insert(ctx, ReportArgs{ReportID: id})
+}
+
+// Job is a job as listed by Jobs.
+type Job struct {
+	ID          int64
+	Kind        string
+	State       string // available, scheduled, running, retryable, completed, cancelled, discarded
+	Attempt     int
+	MaxAttempts int
+	Args        string // JSON
+	Errors      []string
+	CreatedAt   time.Time
+}
+
+// Jobs lists up to limit jobs in the given states (all states when none),
+// oldest first. Discarded jobs are the ones that failed for good.
+func (q *Queue) Jobs(ctx context.Context, limit int, states ...string) ([]Job, error) {
+	p := river.NewJobListParams().First(limit)
+	if len(states) > 0 {
+		st := make([]rivertype.JobState, len(states))
+		for i, s := range states {
+			st[i] = rivertype.JobState(s)
+		}
+		p = p.States(st...)
+	} else {
+		p = p.States(rivertype.JobStates()...)
+	}
+	res, err := q.list(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	out := make([]Job, 0, len(res.Jobs))
+	for _, j := range res.Jobs {
+		job := Job{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
+			Args: string(j.EncodedArgs), CreatedAt: j.CreatedAt}
+		for _, e := range j.Errors {
+			job.Errors = append(job.Errors, e.Error)
+		}
+		out = append(out, job)
+	}
+	return out, nil
+}
+
+// Run works jobs until ctx ends, then stops fetching and gives running jobs
+// Config.StopTimeout to finish before cancelling them. It returns nil after
+// a clean stop. Without handlers it returns at once.
+func (q *Queue) Run(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	q.l.Info("job workers started", "workers", q.cfg.Workers)
+	t := time.NewTicker(q.cfg.StatsInterval)
+	defer t.Stop()
+	q.sample(ctx)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-t.C:
+			q.sample(ctx)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopTimeout)
+	defer cancel()
+	if err := q.stop(sctx); err != nil {
+		q.l.Warn("jobs still running at the stop timeout; cancelling them", "err", err)
+		cctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel2()
+		if err := q.stopCancel(cctx); err != nil {
+			return fmt.Errorf("jobs: stop: %w", err)
+		}
+	}
+	q.l.Info("job workers stopped")
+	return nil
+}
+
+// sample refreshes findash_jobs{state} from the first 10,000 jobs.
+func (q *Queue) sample(ctx context.Context) {
+	jobs, err := q.Jobs(ctx, 10_000)
+	if err != nil {
+		if ctx.Err() == nil {
+			q.l.Warn("cannot sample job states", "err", err)
+		}
+		return
+	}
+	counts := map[string]int{}
+	for _, j := range jobs {
+		counts[j.State]++
+	}
+	for _, s := range rivertype.JobStates() {
+		q.states.WithLabelValues(string(s)).Set(float64(counts[string(s)]))
+	}
+}

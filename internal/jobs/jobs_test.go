@@ -1,0 +1,163 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/jobs"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// notifier records calls and fails as told.
+type notifier struct {
+	mu    sync.Mutex
+	calls map[string]int // "email/1", "webhook/1"
+	fail  func(kind string, id int64, call int) error
+}
+
+func (n *notifier) do(kind string, id int64) error {
+	n.mu.Lock()
+	key := kind + "/" + string(rune('0'+id))
+	n.calls[key]++
+	c := n.calls[key]
+	n.mu.Unlock()
+	if n.fail != nil {
+		return n.fail(kind, id, c)
+	}
+	return nil
+}
+
+func (n *notifier) EmailAlert(_ context.Context, id int64) error   { return n.do("email", id) }
+func (n *notifier) WebhookAlert(_ context.Context, id int64) error { return n.do("webhook", id) }
+
+func (n *notifier) count(key string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.calls[key]
+}
+
+type permErr struct{}
+
+func (permErr) Error() string   { return "refused" }
+func (permErr) Permanent() bool { return true }
+
+// openQueue opens a job queue on a SQLite file in dir.
+func openQueue(t *testing.T, dir string, h jobs.Handlers) *jobs.Queue {
+	t.Helper()
+	db, err := sqlite.OpenJobsDB(t.Context(), filepath.Join(dir, "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q, err := jobs.New(t.Context(), riversqlite.New(db), h, jobs.Config{
+		MaxAttempts: 3, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+		PollInterval: 20 * time.Millisecond, StatsInterval: 50 * time.Millisecond, StopTimeout: 2 * time.Second,
+	}, nil, nil)
+	if err != nil {
+		t.Fatalf("jobs.New() error: %v", err)
+	}
+	return q
+}
+
+func runQueue(t *testing.T, q *jobs.Queue) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() error: %v", err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestQueue(t *testing.T) {
+	n := &notifier{calls: map[string]int{}, fail: func(kind string, id int64, call int) error {
+		switch {
+		case id == 2 && kind == "email" && call < 3:
+			return errors.New("smtp down")
+		case id == 3:
+			return errors.New("always down")
+		case id == 4:
+			return permErr{}
+		}
+		return nil
+	}}
+	dir := t.TempDir()
+	q := openQueue(t, dir, jobs.Handlers{Notifier: n})
+	ctx := t.Context()
+	both := []string{alert.ChannelEmail, alert.ChannelWebhook}
+	// The same event enqueued twice (a re-dispatch after a crash): one job per channel.
+	for range 2 {
+		if err := q.EnqueueAlert(ctx, alert.Event{ID: 1, Notify: both}); err != nil {
+			t.Fatalf("EnqueueAlert(1) error: %v", err)
+		}
+	}
+	for _, id := range []int64{2, 3, 4} {
+		if err := q.EnqueueAlert(ctx, alert.Event{ID: id, Notify: []string{alert.ChannelEmail}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.EnqueueAlert(ctx, alert.Event{ID: 5, Notify: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := runQueue(t, q)
+	waitFor(t, "every job to settle", func() bool {
+		js, err := q.Jobs(ctx, 100, "completed", "discarded", "cancelled")
+		return err == nil && len(js) == 5
+	})
+	stop()
+
+	for key, want := range map[string]int{"email/1": 1, "webhook/1": 1, "email/2": 3, "email/3": 3, "email/4": 1, "webhook/2": 0} {
+		if got := n.count(key); got != want {
+			t.Errorf("%s handled %d times, want %d", key, got, want)
+		}
+	}
+	states := map[string]string{}
+	all, err := q.Jobs(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range all {
+		states[j.Kind+j.Args] = j.State
+	}
+	want := map[string]string{
+		`send_email{"event_id":1}`:      "completed",
+		`deliver_webhook{"event_id":1}`: "completed",
+		`send_email{"event_id":2}`:      "completed",
+		`send_email{"event_id":3}`:      "discarded",
+		`send_email{"event_id":4}`:      "cancelled",
+	}
+	for k, w := range want {
+		if states[k] != w {
+			t.Errorf("job %s state = %q, want %q (all: %v)", k, states[k], w, states)
+		}
+	}
+
+	// Jobs survive a restart, and uniqueness still holds against finished jobs.
+	q2 := openQueue(t, dir, jobs.Handlers{Notifier: n})
+	if err := q2.EnqueueAlert(ctx, alert.Event{ID: 1, Notify: both}); err != nil {
+		t.Fatal(err)
+	}
+	if all2, _ := q2.Jobs(ctx, 100); len(all2) != len(all) {
+		t.Errorf("after re-enqueueing a done event: %d jobs, want %d", len(all2), len(all))
+	}
+}
