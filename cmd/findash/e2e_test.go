@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -577,5 +579,32 @@ func TestRolesSplit(t *testing.T) {
 	}
 	if r := getJSON(t, in.url("/api/v1/quotes"), &quotes); r.StatusCode != 200 {
 		t.Fatalf("GET quotes = %d, want 200", r.StatusCode)
+	}
+}
+
+// TestTracingExportsOTLP: with OTEL_EXPORTER_OTLP_ENDPOINT set, requests are
+// traced and the spans reach an OTLP/HTTP receiver (flushed at shutdown).
+func TestTracingExportsOTLP(t *testing.T) {
+	var mu sync.Mutex
+	var posts []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		posts = append(posts, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer recv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL)
+	cfg := testConfig(t, t.TempDir())
+	cfg.Tracing = true
+	in := start(t, cfg)
+	var quotes struct{}
+	getJSON(t, in.url("/api/v1/quotes"), &quotes)
+	in.shutdown(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(posts, "POST /v1/traces") {
+		t.Fatalf("the OTLP receiver got %v, want POST /v1/traces", posts)
 	}
 }
