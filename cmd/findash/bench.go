@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/bench"
+	"github.com/findash/findash/internal/config"
+)
+
+// benchCommand is `findash bench ws|api|ingest` (CONTRACT §7): the built-in
+// load generator, against --target or, with --self, an instance started in
+// this process.
+func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bench",
+		Short: "Load generator: WebSocket fan-out (ws), REST API (api), ingest (ingest)",
+	}
+
+	var (
+		target, apiKey, admin string
+		self, asJSON          bool
+		duration              time.Duration
+	)
+	common := func(fs *pflag.FlagSet) {
+		fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the instance to drive")
+		fs.StringVar(&apiKey, "api-key", "", "API key for POST /api/v1/ticks [FINDASH_API_KEY]")
+		fs.StringVar(&admin, "admin", "", "admin listener (host:port) of the target, for its RSS")
+		fs.BoolVar(&self, "self", false, "start an instance in this process (temp data dir, no feed, no rate limits) and drive it")
+		fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object (progress goes to stderr)")
+		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to drive load")
+	}
+	// prepare resolves the API key and, with --self, starts the instance;
+	// it returns the progress printer, the output and a stop function.
+	prepare := func(cmd *cobra.Command) (*bench.Progress, func(), error) {
+		if apiKey == "" {
+			apiKey = lookupEnv(environ, "FINDASH_API_KEY")
+		}
+		var pw io.Writer = stdout
+		if asJSON {
+			pw = stderr
+		}
+		prog := bench.NewProgress(pw, isTTY(pw))
+		stop := func() {}
+		if self {
+			in, err := startSelf(cmd.Context(), stderr)
+			if err != nil {
+				return nil, nil, err
+			}
+			target, admin, apiKey, stop = in.target, in.admin, in.apiKey, in.stop
+			prog.Printf("started an instance in this process: %s (admin %s)", target, admin)
+		}
+		return prog, stop, nil
+	}
+	report := func(res *bench.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return res.WriteJSON(stdout)
+		}
+		return res.WriteTable(stdout)
+	}
+
+	var wsc bench.WSConfig
+	var sources []string
+	ws := &cobra.Command{
+		Use:   "ws",
+		Short: "Hold N WebSocket clients over S symbols, drive ticks, measure ingest-to-client latency",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prog, stop, err := prepare(cmd)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			for _, s := range sources {
+				ip := net.ParseIP(strings.TrimSpace(s))
+				if ip == nil {
+					return fmt.Errorf("--sources: %q is not an IP address", s)
+				}
+				wsc.Sources = append(wsc.Sources, ip)
+			}
+			wsc.Target, wsc.Admin, wsc.APIKey, wsc.Duration, wsc.Progress = target, admin, apiKey, duration, prog
+			if wsc.Procs > 0 {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("--procs: find own executable: %w", err)
+				}
+				wsc.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr) }
+			}
+			return report(bench.RunWS(cmd.Context(), wsc))
+		},
+	}
+	common(ws.Flags())
+	ws.Flags().IntVar(&wsc.Conns, "conns", 1000, "WebSocket connections")
+	ws.Flags().IntVar(&wsc.Symbols, "symbols", 100, "symbols the connections spread over")
+	ws.Flags().IntVar(&wsc.SubsPerConn, "subs-per-conn", 1, "symbols each connection subscribes to")
+	ws.Flags().Float64Var(&wsc.Rate, "rate", 1000, "ticks per second sent through the ingest API (in total)")
+	ws.Flags().IntVar(&wsc.Procs, "procs", 0, "run the clients in this many child processes (each holds ≤ ~19,900 sockets); 0 = in this process")
+	ws.Flags().StringSliceVar(&sources, "sources", nil, "local addresses to dial from, e.g. 127.0.0.2,127.0.0.3 (default: automatic)")
+	ws.Flags().IntVar(&wsc.DialConcurrency, "dial-concurrency", 64, "dials in flight per process")
+
+	var apic bench.APIConfig
+	api := &cobra.Command{
+		Use:   "api",
+		Short: "C keep-alive users over a mix of quotes, candles, symbols and movers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prog, stop, err := prepare(cmd)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			apic.Target, apic.APIKey, apic.Duration, apic.Progress = target, apiKey, duration, prog
+			return report(bench.RunAPI(cmd.Context(), apic))
+		},
+	}
+	common(api.Flags())
+	api.Flags().IntVar(&apic.Users, "users", 100, "concurrent keep-alive users")
+	api.Flags().BoolVar(&apic.Baseline, "baseline", false, "also measure /api/v1/quotes alone and a bare net/http handler serving the same bytes")
+	api.Flags().IntVar(&apic.Symbols, "symbols", 20, "symbols to seed when an API key is given")
+
+	var inc bench.IngestConfig
+	ingest := &cobra.Command{
+		Use:   "ingest",
+		Short: "POST batches of ticks at a target or maximum rate; accepted ticks/s and time to visibility",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			prog, stop, err := prepare(cmd)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			inc.Target, inc.APIKey, inc.Duration, inc.Progress = target, apiKey, duration, prog
+			return report(bench.RunIngest(cmd.Context(), inc))
+		},
+	}
+	common(ingest.Flags())
+	ingest.Flags().Float64Var(&inc.Rate, "rate", 0, "ticks per second; 0 = as fast as the server answers")
+	ingest.Flags().IntVar(&inc.BatchSize, "batch", 1000, "ticks per POST")
+	ingest.Flags().IntVar(&inc.Workers, "workers", 8, "POSTs in flight")
+	ingest.Flags().IntVar(&inc.Symbols, "symbols", 100, "symbols the ticks spread over")
+
+	child := &cobra.Command{
+		Use:    "ws-child",
+		Short:  "one child process of bench ws --procs (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunWSChild(cmd.Context(), stdin, stdout)
+		},
+	}
+	root.AddCommand(ws, api, ingest, child)
+	return root
+}
+
+// startChild starts `exe bench ws-child` with pipes on stdin and stdout.
+func startChild(ctx context.Context, exe string, stderr io.Writer) bench.Child {
+	cmd := exec.CommandContext(ctx, exe, "bench", "ws-child")
+	cmd.Stderr = stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return bench.Child{Err: err}
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return bench.Child{Err: err}
+	}
+	if err := cmd.Start(); err != nil {
+		return bench.Child{Err: err}
+	}
+	return bench.Child{Stdin: in, Stdout: out, Wait: cmd.Wait}
+}
+
+// selfInstance is an instance started by --self.
+type selfInstance struct {
+	target, admin, apiKey string
+	stop                  func()
+}
+
+// startSelf starts stage 1 in this process on loopback port 0, in a
+// temporary data dir, with no feed and no rate limits, creates a user with
+// an API key, and waits until it is ready. Its logs go to logw at warn level.
+func startSelf(ctx context.Context, logw io.Writer) (*selfInstance, error) {
+	dir, err := os.MkdirTemp("", "findash-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("--self: %w", err)
+	}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	config.Flags(fs)
+	err = fs.Parse([]string{"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dir,
+		"--feed", "none", "--log-format", "json", "--log-level", "warn", "--shutdown-timeout", "10s",
+		"--api-rate-limit", "0", "--ingest-rate-limit", "0"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("--self: %w", err)
+	}
+	cfg, err := config.Load(fs, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("--self: %w", err)
+	}
+	key, err := createBenchKey(ctx, cfg)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	started := make(chan addrs, 1)
+	go func() { done <- serve(sctx, cfg, logw, func(a addrs) { started <- a }) }()
+	stop := func() {
+		cancel()
+		<-done
+		os.RemoveAll(dir)
+	}
+	var a addrs
+	select {
+	case a = <-started:
+	case err := <-done:
+		os.RemoveAll(dir)
+		cancel()
+		return nil, fmt.Errorf("--self: serve: %w", err)
+	}
+	in := &selfInstance{target: "http://" + a.HTTP, admin: a.Admin, apiKey: key, stop: stop}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get(in.target + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return in, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, errors.New("--self: the instance was not ready within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// createBenchKey creates the bench user and an API key in cfg's store.
+func createBenchKey(ctx context.Context, cfg config.Config) (string, error) {
+	log := slog.New(slog.DiscardHandler)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return "", fmt.Errorf("--self: %w", err)
+	}
+	defer st.Close()
+	svc := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
+	u, err := svc.CreateUser(ctx, "bench@localhost.localdomain", "")
+	if err != nil {
+		return "", fmt.Errorf("--self: create user: %w", err)
+	}
+	secret, _, err := svc.CreateAPIKey(ctx, u.ID, "bench")
+	if err != nil {
+		return "", fmt.Errorf("--self: create api key: %w", err)
+	}
+	return secret, nil
+}
+
+func lookupEnv(environ []string, name string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func isTTY(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && config.IsTerminal(f)
+}

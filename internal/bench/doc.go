@@ -1,0 +1,62 @@
+// Package bench is findash's built-in load generator (`findash bench
+// ws|api|ingest`, CONTRACT §7). It drives a running instance over its public
+// HTTP and WebSocket interfaces only, as real clients would, and reports
+// throughput and HDR-histogram latency percentiles (github.com/HdrHistogram/
+// hdrhistogram-go, µs resolution, 3 significant digits), never averages
+// alone.
+//
+// # ws: ingest-to-client latency
+//
+// RunWS opens Conns WebSocket clients, each subscribed to SubsPerConn
+// ticks:<SYM> channels, and POSTs ticks at Rate through /api/v1/ticks. Each
+// tick's size is the instant its batch was built, in microseconds since the
+// Unix epoch (an integer below 2^53, exact in the float64 the server keeps
+// and formatted by it as plain digits); its ts is the same instant in ms.
+// A client reads the clock once per frame and records now − size for each
+// tick in it. The latency therefore covers the POST, the event log, the
+// live feed, the fan-out and the client's read; because it travels in the
+// tick, child processes and other machines (with synchronised clocks) can
+// measure it without sharing memory with the sender. Bench ticks are not
+// market data: their sizes, volumes and candles' volumes are timestamps.
+//
+// Losses are counted three ways: gap messages from the server, deliveries
+// short of the expected count (ticks accepted per symbol × acknowledged
+// subscribers of that symbol, after a drain of up to 20 s), and ticks whose
+// seq did not increase on their channel (seq is per symbol but not dense,
+// so a jump is no loss).
+//
+// The server's memory per connection is the rise of
+// process_resident_memory_bytes on the admin /metrics from before the
+// clients connect to one second after the last subscription was
+// acknowledged, divided by the connections; it is only meaningful when the
+// clients are not in the server's process (a separate server, or --self
+// with --procs).
+//
+// One process holds at most ~19,900 sockets here (RLIMIT_NOFILE's hard
+// limit, which RunWS raises the soft limit to). With Procs > 0 the clients
+// run in child processes (RunWSChild), each with a share of the
+// connections and its own source address on loopback when more than
+// 20,000 connections would exhaust one address's ephemeral ports. Children
+// report JSON lines on stdout; their histograms travel in the HDR V2
+// compressed encoding and are merged by the parent.
+//
+// # api and ingest
+//
+// RunAPI runs Users closed-loop keep-alive users over a dashboard-like mix
+// (quotes, quotes of some symbols, candles of six intervals and three kinds
+// of range, symbols, movers) with per-route percentiles; with Baseline it
+// then measures /api/v1/quotes alone and a bare net/http handler started in
+// this process that answers the same bytes, with the same users, and
+// reports the ratio. RunIngest POSTs batches at a target or maximum rate,
+// measures the time from a probe tick's POST to its price in
+// /api/v1/quotes, and checks that the 24 h volume of the run's own symbols
+// (every tick has size 1) adds up to the ticks accepted.
+//
+// # Concurrency
+//
+// Every goroutine a Run function starts ends before it returns. Queues:
+// the ws tick driver's batch queue holds 16 batches and a batch that does
+// not fit is not sent (counted, the rate was not reached); the child
+// protocol's pipes are read continuously. Progress lines are written by
+// one goroutine per phase.
+package bench
