@@ -51,14 +51,25 @@ func withDatabase(tb testing.TB, rawURL, name string) string {
 }
 
 // newDatabase creates an empty database with a unique name on the server
-// of FINDASH_TEST_POSTGRES_URL, dropped (forcibly: PgBouncer may still hold
-// connections to it) when tb ends, and returns its direct URL and name.
+// of FINDASH_TEST_POSTGRES_URL, dropped when tb ends, and returns its
+// direct URL and name.
 func newDatabase(tb testing.TB) (dsn, name string) {
 	tb.Helper()
-	admin := env(tb, "FINDASH_TEST_POSTGRES_URL")
+	name = uniqueName()
+	return createNamed(tb, name), name
+}
+
+func uniqueName() string {
 	var b [6]byte
 	rand.Read(b[:])
-	name = "findash_test_" + hex.EncodeToString(b[:])
+	return "findash_test_" + hex.EncodeToString(b[:])
+}
+
+// createNamed creates database name, dropped (forcibly: PgBouncer may still
+// hold connections to it) when tb ends, and returns its direct URL.
+func createNamed(tb testing.TB, name string) string {
+	tb.Helper()
+	admin := env(tb, "FINDASH_TEST_POSTGRES_URL")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -79,7 +90,7 @@ func newDatabase(tb testing.TB) (dsn, name string) {
 			tb.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	return withDatabase(tb, admin, name), name
+	return withDatabase(tb, admin, name)
 }
 
 // open opens cfg, closed when tb ends.
