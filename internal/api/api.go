@@ -12,6 +12,7 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/cache"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/watchlist"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -77,6 +78,12 @@ type Deps struct {
 	Limiter Limiter
 	// Cache is the response cache's L2 (Redis); nil means L1 only.
 	Cache cache.Remote
+	// Accounts serves signup, login, logout, /me, WebSocket tokens and API
+	// keys (usually the same *auth.Service as Auth); nil answers those
+	// routes 503.
+	Accounts *auth.Service
+	// Watchlists serves /api/v1/watchlists; nil answers 503.
+	Watchlists *watchlist.Service
 	// Version and Stage are shown on the index page.
 	Version string
 	Stage   int
@@ -119,6 +126,15 @@ type Config struct {
 	// IngestLimit is the rate of ingest requests per API key. Default 200/s,
 	// burst 400. A negative Rate disables it.
 	IngestLimit Limit
+	// AuthIPLimit is the rate of signup and login attempts per client IP.
+	// Default 20 a minute, burst 20. A negative Rate disables it.
+	AuthIPLimit Limit
+	// AuthAccountLimit is the rate of signup and login attempts per e-mail
+	// address. Default 5 a minute, burst 5. A negative Rate disables it.
+	AuthAccountLimit Limit
+	// UserLimit is the rate of requests per logged-in user on the account
+	// routes (me, API keys, watchlists). Default 20/s, burst 50.
+	UserLimit Limit
 	// TrustProxy takes the client IP from the last X-Forwarded-For entry
 	// (set by the load balancer in front) instead of the peer address.
 	TrustProxy bool
@@ -147,6 +163,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.IngestLimit.Rate == 0 {
 		c.IngestLimit = Limit{Rate: 200, Burst: 400}
+	}
+	if c.AuthIPLimit.Rate == 0 {
+		c.AuthIPLimit = Limit{Rate: 20.0 / 60, Burst: 20}
+	}
+	if c.AuthAccountLimit.Rate == 0 {
+		c.AuthAccountLimit = Limit{Rate: 5.0 / 60, Burst: 5}
+	}
+	if c.UserLimit.Rate == 0 {
+		c.UserLimit = Limit{Rate: 20, Burst: 50}
 	}
 }
 

@@ -24,6 +24,24 @@ func (a *API) routes() {
 
 	a.handle("POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
 
+	// Accounts (accounts.go): signup and login limited per IP and per
+	// e-mail; the rest need a session (csrf.go: withSession).
+	a.handle("POST /api/v1/auth/signup", a.signup)
+	a.handle("POST /api/v1/auth/login", a.login)
+	a.handle("POST /api/v1/auth/logout", a.logout)
+	a.handle("POST /api/v1/auth/ws-token", a.withSession(a.wsToken))
+	a.handle("GET /api/v1/me", a.withSession(a.me))
+	a.handle("GET /api/v1/apikeys", a.withSession(a.listAPIKeys))
+	a.handle("POST /api/v1/apikeys", a.withSession(a.createAPIKey))
+	a.handle("DELETE /api/v1/apikeys/{id}", a.withSession(a.deleteAPIKey))
+
+	// Watchlists (watchlists.go): owner only; another user's id is 404.
+	a.handle("GET /api/v1/watchlists", a.withSession(a.listWatchlists))
+	a.handle("POST /api/v1/watchlists", a.withSession(a.createWatchlist))
+	a.handle("GET /api/v1/watchlists/{id}", a.withSession(a.getWatchlist))
+	a.handle("PUT /api/v1/watchlists/{id}", a.withSession(a.putWatchlist))
+	a.handle("DELETE /api/v1/watchlists/{id}", a.withSession(a.deleteWatchlist))
+
 	a.allowMethods()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errNotFound("path "+r.URL.Path))

@@ -1,0 +1,315 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
+)
+
+// maxAccountBody bounds the JSON body of the account and watchlist routes.
+const maxAccountBody = 64 << 10
+
+// userJSON is a user as the API shows it.
+type userJSON struct {
+	ID        int64  `json:"id"`
+	Email     string `json:"email"`
+	CreatedAt int64  `json:"created_at"` // Unix ms, UTC
+}
+
+func toUserJSON(u auth.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, CreatedAt: u.CreatedAt.UnixMilli()}
+}
+
+type credentialsJSON struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type loginJSON struct {
+	Token     string   `json:"token"`
+	ExpiresAt int64    `json:"expires_at"` // Unix ms, UTC
+	User      userJSON `json:"user"`
+}
+
+type apiKeyJSON struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Prefix     string `json:"prefix"`
+	CreatedAt  int64  `json:"created_at"`   // Unix ms, UTC
+	LastUsedAt *int64 `json:"last_used_at"` // Unix ms, UTC; null until used
+	Secret     string `json:"secret,omitempty"`
+}
+
+func toAPIKeyJSON(k auth.APIKey) apiKeyJSON {
+	j := apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UnixMilli()}
+	if k.LastUsedAt != nil {
+		ms := k.LastUsedAt.UnixMilli()
+		j.LastUsedAt = &ms
+	}
+	return j
+}
+
+// decodeBody decodes r's JSON body (at most maxAccountBody bytes, no
+// unknown fields, one value) into v. Problems are 400 bad_body or 413.
+func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAccountBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errPayloadTooLarge(maxAccountBody)
+		}
+		return &httpError{status: http.StatusBadRequest, code: "bad_body", message: "the body is not the expected JSON object: " + err.Error()}
+	}
+	return nil
+}
+
+// clean turns a domain error into one fit for a client: a validation
+// error keeps only its field and rule, not-found names what, and the
+// wrapping context (user ids, SQL) is dropped. Other errors pass through.
+func clean(err error, what string) error {
+	var ve *market.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &httpError{status: http.StatusBadRequest, code: "invalid", message: ve.Error()}
+	case errors.Is(err, market.ErrNotFound):
+		return errNotFound(what)
+	}
+	return err
+}
+
+func errNoAccounts() error {
+	return fmt.Errorf("accounts are not configured: %w", market.ErrUnavailable)
+}
+
+// limitAuth applies the signup/login limits: per client IP, then per
+// e-mail address (normalised when it parses, so case or spaces do not buy
+// more attempts).
+func (a *API) limitAuth(w http.ResponseWriter, r *http.Request, email string) bool {
+	if !a.limit(w, r, "auth_ip", a.clientIP(r), a.cfg.AuthIPLimit) {
+		return false
+	}
+	key, err := auth.NormalizeEmail(email)
+	if err != nil {
+		key = strings.ToLower(strings.TrimSpace(email))
+		if len(key) > 254 {
+			key = key[:254]
+		}
+	}
+	return a.limit(w, r, "auth_account", key, a.cfg.AuthAccountLimit)
+}
+
+// signup: POST /api/v1/auth/signup {email, password} → 201 user.
+//
+// An e-mail already registered answers 409 conflict. This tells whoever
+// asks that the address has an account (enumeration); we accept it because
+// there is no e-mail verification yet to hide behind, and bound it with the
+// signup limits (Config.AuthIPLimit, AuthAccountLimit). Login, by contrast,
+// never says whether an address exists.
+func (a *API) signup(w http.ResponseWriter, r *http.Request) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	var in credentialsJSON
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if !a.limitAuth(w, r, in.Email) {
+		return
+	}
+	// CreateUser accepts an empty password (an operator's key-only user);
+	// a signup may not.
+	if err := auth.CheckPassword(in.Password); err != nil {
+		a.writeError(w, r, clean(err, ""))
+		return
+	}
+	u, err := a.d.Accounts.CreateUser(r.Context(), in.Email, in.Password)
+	if errors.Is(err, market.ErrConflict) {
+		err = &httpError{status: http.StatusConflict, code: "conflict", message: "an account with this e-mail address already exists"}
+	}
+	if err != nil {
+		a.writeError(w, r, clean(err, "user"))
+		return
+	}
+	a.writeJSON(w, r, http.StatusCreated, toUserJSON(u))
+}
+
+// login: POST /api/v1/auth/login {email, password} → 200 {token,
+// expires_at, user}, and the session + CSRF cookies. A wrong password, an
+// unknown address or a malformed one are the same 401.
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	var in credentialsJSON
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if !a.limitAuth(w, r, in.Email) {
+		return
+	}
+	u, err := a.d.Accounts.Login(r.Context(), in.Email, in.Password)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	token, sess, err := a.d.Accounts.CreateSession(r.Context(), u.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.setSessionCookies(w, r, token, sess.ExpiresAt)
+	a.writeJSON(w, r, http.StatusOK, loginJSON{Token: token, ExpiresAt: sess.ExpiresAt.UnixMilli(), User: toUserJSON(u)})
+}
+
+// logout: POST /api/v1/auth/logout → 204; revokes the session the request
+// carries (cookie or bearer session token) and clears the cookies.
+// Idempotent: no session, or one already gone, is still 204. A cookie
+// session must pass the CSRF check, so another site cannot log a user out.
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	token, cookie, ok := credentials(r)
+	if ok && auth.IsSessionToken(token) {
+		if cookie {
+			if err := checkCSRF(r, token); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		if err := a.d.Accounts.RevokeSession(r.Context(), token); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	a.clearSessionCookies(w, r)
+	w.Header()["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me: GET /api/v1/me → the current user.
+func (a *API) me(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	u, err := a.d.Accounts.User(r.Context(), p.UserID)
+	if err != nil {
+		// The session outlived its user: treat as logged out.
+		if errors.Is(err, market.ErrNotFound) {
+			err = auth.ErrUnauthenticated
+		}
+		a.writeError(w, r, err)
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, toUserJSON(u))
+}
+
+// wsToken: POST /api/v1/auth/ws-token → {token, expires_in}: a short-lived
+// signed token for GET /ws?token=, verified by the gateway without I/O.
+func (a *API) wsToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	token, exp := a.d.Accounts.WSToken(p.UserID)
+	a.writeJSON(w, r, http.StatusOK, struct {
+		Token     string `json:"token"`
+		ExpiresIn int64  `json:"expires_in"` // seconds
+	}{token, int64(max(time.Second, exp.Sub(a.now())).Round(time.Second) / time.Second)})
+}
+
+// listAPIKeys: GET /api/v1/apikeys → {"data":[key…]} (oldest first; no
+// secrets).
+func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	keys, err := a.d.Accounts.ListAPIKeys(r.Context(), p.UserID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := list[apiKeyJSON]{Data: make([]apiKeyJSON, 0, len(keys))}
+	for _, k := range keys {
+		out.Data = append(out.Data, toAPIKeyJSON(k))
+	}
+	a.writeJSON(w, r, http.StatusOK, out)
+}
+
+// createAPIKey: POST /api/v1/apikeys {name} → 201 key with its secret,
+// shown this once.
+func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	secret, k, err := a.d.Accounts.CreateAPIKey(r.Context(), p.UserID, in.Name)
+	if err != nil {
+		a.writeError(w, r, clean(err, "user"))
+		return
+	}
+	j := toAPIKeyJSON(k)
+	j.Secret = secret
+	a.writeJSON(w, r, http.StatusCreated, j)
+}
+
+// deleteAPIKey: DELETE /api/v1/apikeys/{id} → 204. Another user's key, or
+// none, is 404 (never 403, so ids cannot be probed).
+func (a *API) deleteAPIKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Accounts == nil {
+		a.writeError(w, r, errNoAccounts())
+		return
+	}
+	id, ok := pathID(r)
+	if !ok {
+		a.writeError(w, r, errNotFound("api key "+truncID(r)))
+		return
+	}
+	if err := a.d.Accounts.DeleteAPIKey(r.Context(), p.UserID, id); err != nil {
+		a.writeError(w, r, clean(err, "api key "+strconv.FormatInt(id, 10)))
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// pathID parses the {id} path value: a positive decimal int64.
+func pathID(r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+func truncID(r *http.Request) string {
+	s := r.PathValue("id")
+	if len(s) > 20 {
+		s = s[:20] + "…"
+	}
+	return strconv.Quote(s)
+}
