@@ -1,6 +1,8 @@
 package alert
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"math"
 	"net/url"
 	"slices"
@@ -191,4 +193,12 @@ func Step(c Condition, threshold float64, armed bool, value float64) (fire, arme
 		return false, true
 	}
 	return false, armed
+}
+
+// NewWebhookSecret returns a fresh random webhook signing secret:
+// "whsec_" and 32 random bytes in unpadded base64url.
+func NewWebhookSecret() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
