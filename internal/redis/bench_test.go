@@ -23,7 +23,8 @@ func BenchmarkCacheGet(b *testing.B) {
 			}
 		}
 	})
-	b.Run("parallel", func(b *testing.B) {
+	b.Run("parallel16", func(b *testing.B) {
+		b.SetParallelism(8) // 8 per GOMAXPROCS: 16 goroutines on 2 cores
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, ok, err := c.Get(b.Context(), "hot"); !ok || err != nil {
@@ -52,7 +53,8 @@ func BenchmarkAllow(b *testing.B) {
 			i++
 		}
 	})
-	b.Run("parallel", func(b *testing.B) {
+	b.Run("parallel16", func(b *testing.B) {
+		b.SetParallelism(8) // 8 per GOMAXPROCS: 16 goroutines on 2 cores
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {

@@ -213,3 +213,65 @@ func TestOpenWithRedisDown(t *testing.T) {
 		t.Error("Open(http://nope) = nil error, want a URL error")
 	}
 }
+
+// silentServer accepts connections and never answers: a Redis that hangs.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never read from or written to
+		}
+	}()
+	return "redis://" + l.Addr().String() + "/0"
+}
+
+func TestBreakerBoundsAHangingRedis(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := openClient(t, silentServer(t), redis.Config{PoolSize: 20, BreakerFailures: 5, BreakerOpen: time.Minute}, reg)
+
+	// 40 concurrent requests against a Redis that never answers (twice the
+	// pool): each ends within the pool wait plus the read timeout (400 ms),
+	// capped by CallTimeout (500 ms), not after go-redis's 5 s defaults.
+	const n = 40
+	start := time.Now()
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, _, err := c.Get(t.Context(), "k"); errs <- err }()
+	}
+	for range n {
+		if err := <-errs; !errors.Is(err, market.ErrUnavailable) {
+			t.Errorf("Get on a hanging Redis: error = %v, want market.ErrUnavailable", err)
+		}
+	}
+	t.Logf("%d concurrent Gets on a hanging Redis: %v", n, time.Since(start))
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("%d concurrent Gets on a hanging Redis took %v, want <= CallTimeout (500ms) plus slack", n, d)
+	}
+	if got := breakerState(t, reg); got != 2 {
+		t.Fatalf("breaker state after %d timeouts = %v, want 2 (open)", n, got)
+	}
+	start = time.Now()
+	if _, _, err := c.Get(t.Context(), "k"); !errors.Is(err, gobreaker.ErrOpenState) {
+		t.Errorf("Get with the breaker open: error = %v, want an open breaker", err)
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("Get with the breaker open took %v, want < 50ms", d)
+	}
+}

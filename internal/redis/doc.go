@@ -16,9 +16,10 @@
 // Replies of the server (a miss, a script error) do not count as failures
 // of the breaker; a caller's cancellation counts as nothing.
 //
-// Timeouts are short (dial 500 ms, read and write 200 ms, pool wait 200 ms),
-// with no command retries and a single dial attempt, so a dead Redis costs
-// at most one short timeout per call until the breaker opens.
+// Timeouts are short (dial 500 ms, read and write 200 ms, pool wait 200 ms,
+// 500 ms for a whole call), with no command retries and a single dial
+// attempt, so a dead or silent Redis costs at most one short timeout per
+// call until the breaker opens, and nothing after.
 //
 // Keys. Everything lives under Config.Prefix (default "findash:"):
 // <prefix>cache:<key>, <prefix>session:<id>, and rate-limit state under

@@ -32,6 +32,9 @@ type Config struct {
 	PoolSize int
 	// PoolTimeout bounds the wait for a free connection. Default 200 ms.
 	PoolTimeout time.Duration
+	// CallTimeout bounds each call as a whole (pool wait, dial, write, read)
+	// when the caller's context allows longer. Default 500 ms.
+	CallTimeout time.Duration
 	// BreakerFailures consecutive failures open the breaker. Default 5.
 	BreakerFailures uint32
 	// BreakerOpen is how long the breaker stays open before it lets probes
@@ -45,6 +48,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Prefix == "" {
 		c.Prefix = "findash:"
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 500 * time.Millisecond
 	}
 	if c.BreakerFailures == 0 {
 		c.BreakerFailures = 5
@@ -205,7 +211,9 @@ func (c *Client) do(ctx context.Context, op string, fn func(ctx context.Context)
 		c.errs.WithLabelValues(op).Inc()
 		return fmt.Errorf("redis %s: %w: %w", op, market.ErrUnavailable, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	err = fn(ctx)
+	cancel()
 	done(err)
 	if err == nil || errors.Is(err, goredis.Nil) {
 		return err
