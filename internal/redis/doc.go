@@ -30,6 +30,9 @@
 // and findash_redis_errors_total{op} (failed calls, fast failures of an open
 // breaker included).
 //
+// go-redis logs some events (a failed dial) through a process-wide logger;
+// SetDriverLogger, called once from main, routes them to slog.
+//
 // Cache invalidation across instances is not done here: the micro-cache TTLs
 // are short (~200 ms) and closed candles do not change.
 //
