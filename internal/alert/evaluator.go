@@ -332,6 +332,10 @@ func (r *run) dispatch(ctx context.Context, events []Event) {
 	if r.e.disp == nil {
 		return
 	}
+	// A stop must not strand a committed event between its commit and its
+	// jobs: enqueue with a bounded context that outlives ctx.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	ids := make([]int64, 0, len(events))
 	for _, ev := range events {
 		if err := r.e.disp.EnqueueAlert(ctx, ev); err != nil {
