@@ -14,6 +14,7 @@ import (
 
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/watchlist"
 )
@@ -490,3 +491,6 @@ func TestAccountsUnconfigured(t *testing.T) {
 		t.Errorf("GET /api/v1/watchlists without Watchlists = %d, want 503", resp.StatusCode)
 	}
 }
+
+// The auth service is what the gateway authenticates WebSocket clients with.
+var _ gateway.Authenticator = (*auth.Service)(nil)

@@ -1,5 +1,15 @@
 // Package auth is findash's identity domain: users, their passwords
-// (argon2id), API keys, and turning a bearer token into a Principal.
+// (argon2id), login sessions, API keys, short-lived WebSocket tokens, and
+// turning a bearer token into a Principal.
+//
+// Tokens, told apart by prefix: "fd_" API keys and "fds_" session tokens
+// (32 random bytes each, stored only as SHA-256, looked up on use), and
+// "fdw_" WebSocket tokens (user id + expiry, HMAC-SHA256-signed with
+// Config.WSTokenKey, valid one minute, verified without I/O so a reconnect
+// storm never reaches the session store). Sessions last Config.SessionTTL
+// (30 days) from login, fixed rather than sliding so that authenticating a
+// request never writes; logout deletes the session at once. Sessions live
+// behind SessionStore: the SQL store in stage 1, Redis through KVSessions.
 //
 // It declares the small Store interface it needs and imports no database
 // driver; internal/store/sqlite (and later postgres) implement Store.
