@@ -26,6 +26,13 @@
 // IP, ingest per API key; 429 with Retry-After beyond. A limiter error lets
 // the request through (fail open) and is logged.
 //
+// Accounts (accounts.go, watchlists.go, csrf.go): signup, login (session
+// cookie + bearer token), logout, /me, WebSocket tokens, API keys and
+// watchlists. withSession authenticates a session cookie or bearer session
+// token (API keys: 403), enforces the CSRF double submit on cookie-
+// authenticated writes (403 csrf_failed) and limits per user; signup and
+// login are limited per IP and per e-mail. See docs/decisions/0004.
+//
 // Concurrency. An API is safe for concurrent use; it starts no goroutines
 // of its own except the cache's maintenance goroutine, stopped by Close.
 package api
