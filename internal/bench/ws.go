@@ -255,6 +255,9 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	res.Drops = max(0, expected-final.Deliveries)
 	res.Errors = d.errors.Load() + final.Errors
 	res.setLatency(lat.Quantiles())
+	if res.Drops > 0 && res.Gaps == 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d expected deliveries had not arrived when the drain ended and no gap reported them: the server or the clients fell behind (see p99)", res.Drops))
+	}
 	if n := d.behind.Load(); n > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the tick driver fell behind: %d ticks were not sent (rate not reached)", n))
 	}
