@@ -42,6 +42,19 @@ func (a *API) routes() {
 	a.handle("PUT /api/v1/watchlists/{id}", a.withSession(a.putWatchlist))
 	a.handle("DELETE /api/v1/watchlists/{id}", a.withSession(a.deleteWatchlist))
 
+	// Alerts and reports (alerts.go, reports.go): owner only; another
+	// user's id is 404.
+	a.handle("GET /api/v1/alerts", a.withSession(a.listAlerts))
+	a.handle("POST /api/v1/alerts", a.withSession(a.createAlert))
+	a.handle("GET /api/v1/alerts/events", a.withSession(a.alertEvents))
+	a.handle("PATCH /api/v1/alerts/{id}", a.withSession(a.patchAlert))
+	a.handle("DELETE /api/v1/alerts/{id}", a.withSession(a.deleteAlert))
+	a.handle("GET /api/v1/webhook-secret", a.withSession(a.webhookSecret))
+	a.handle("GET /api/v1/reports", a.withSession(a.listReports))
+	a.handle("POST /api/v1/reports", a.withSession(a.createReport))
+	a.handle("GET /api/v1/reports/{id}", a.withSession(a.getReport))
+	a.handle("GET /api/v1/reports/{id}/download", a.downloadReport) // authorised by its signed URL
+
 	a.allowMethods()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errNotFound("path "+r.URL.Path))
@@ -73,12 +86,21 @@ func (a *API) allowMethods() {
 		ms := methods[path]
 		slices.Sort(ms)
 		allow := strings.Join(ms, ", ")
-		a.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		h := func(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, &httpError{
 				status: http.StatusMethodNotAllowed, code: "method_not_allowed",
 				message: r.Method + " is not allowed here; use " + allow,
 				header:  http.Header{"Allow": {allow}},
 			})
-		})
+		}
+		// One pattern per other method, not a method-less one: a
+		// method-less "/api/v1/alerts/events" would conflict with
+		// "PATCH /api/v1/alerts/{id}" (ServeMux cannot rank them). GET
+		// covers HEAD.
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			if !slices.Contains(ms, m) {
+				a.mux.HandleFunc(m+" "+path, h)
+			}
+		}
 	}
 }

@@ -1,0 +1,205 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
+)
+
+// AlertStore keeps users' alerts, their events and webhook secrets (the
+// SQL stores). Every method acting on an id takes the owner's user id and
+// treats another user's id as market.ErrNotFound.
+type AlertStore interface {
+	CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (alert.Alert, error)
+	Alerts(ctx context.Context, userID int64) ([]alert.Alert, error)
+	DeleteAlert(ctx context.Context, userID, id int64) error
+	SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error)
+	// AlertEvents lists events newest first, with ids below before (0: from the newest).
+	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)
+	// WebhookSecret returns the user's secret, storing candidate first if none.
+	WebhookSecret(ctx context.Context, userID int64, candidate string) (string, error)
+}
+
+func errNoAlerts() error {
+	return &httpError{status: http.StatusServiceUnavailable, code: "unavailable", message: "alerts are not configured",
+		header: http.Header{"Retry-After": {"60"}}}
+}
+
+// alertIn is the body of POST /api/v1/alerts.
+type alertIn struct {
+	Symbol     string   `json:"symbol"`
+	Condition  string   `json:"condition"`
+	Threshold  *float64 `json:"threshold"`
+	Notify     []string `json:"notify"`
+	WebhookURL string   `json:"webhook_url"`
+}
+
+// listAlerts: GET /api/v1/alerts → {"data":[alert…]}, oldest first; at most
+// alert.MaxPerUser, so never paginated.
+func (a *API) listAlerts(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	as, err := a.d.Alerts.Alerts(r.Context(), p.UserID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	a.writeJSON(w, r, http.StatusOK, list[alert.Alert]{Data: as})
+}
+
+// createAlert: POST /api/v1/alerts → 201 alert. 400 invalid on a bad field,
+// 409 too_many_alerts beyond alert.MaxPerUser.
+func (a *API) createAlert(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	var in alertIn
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if in.Threshold == nil {
+		a.writeError(w, r, clean(market.Invalid("threshold", "is required"), "alert"))
+		return
+	}
+	al := alert.Alert{UserID: p.UserID, Symbol: in.Symbol, Condition: alert.Condition(in.Condition), Threshold: *in.Threshold,
+		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now()}
+	if err := alert.Validate(&al); err != nil {
+		a.writeError(w, r, clean(err, "alert"))
+		return
+	}
+	al, err := a.d.Alerts.CreateAlert(r.Context(), al, alert.MaxPerUser)
+	if err != nil {
+		if errors.Is(err, market.ErrConflict) {
+			err = &httpError{status: http.StatusConflict, code: "too_many_alerts",
+				message: "at most " + strconv.Itoa(alert.MaxPerUser) + " alerts per user; delete one first"}
+		}
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	a.writeJSON(w, r, http.StatusCreated, al)
+}
+
+// deleteAlert: DELETE /api/v1/alerts/{id} → 204; another user's is 404.
+func (a *API) deleteAlert(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	id, ok := pathID(r)
+	if !ok {
+		a.writeError(w, r, errNotFound("alert "+truncID(r)))
+		return
+	}
+	if err := a.d.Alerts.DeleteAlert(r.Context(), p.UserID, id); err != nil {
+		a.writeError(w, r, clean(err, "alert "+strconv.FormatInt(id, 10)))
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchAlert: PATCH /api/v1/alerts/{id} {"paused":bool} → 200 alert.
+func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	id, ok := pathID(r)
+	if !ok {
+		a.writeError(w, r, errNotFound("alert "+truncID(r)))
+		return
+	}
+	var in struct {
+		Paused *bool `json:"paused"`
+	}
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if in.Paused == nil {
+		a.writeError(w, r, clean(market.Invalid("paused", "is required (true or false)"), "alert"))
+		return
+	}
+	al, err := a.d.Alerts.SetAlertPaused(r.Context(), p.UserID, id, *in.Paused)
+	if err != nil {
+		a.writeError(w, r, clean(err, "alert "+strconv.FormatInt(id, 10)))
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	a.writeJSON(w, r, http.StatusOK, al)
+}
+
+// alertEvents: GET /api/v1/alerts/events?limit=&cursor= → {"data":[event…],
+// "next_cursor"}, newest first. The cursor is opaque to clients.
+func (a *API) alertEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	q := r.URL.Query()
+	limit, err := parseLimit(q, market.DefaultLimit)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	before, err := parseIDCursor(q.Get("cursor"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	evs, err := a.d.Alerts.AlertEvents(r.Context(), p.UserID, before, limit)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := list[alert.Event]{Data: evs}
+	if len(evs) == limit {
+		out.NextCursor = "e" + strconv.FormatInt(evs[len(evs)-1].ID, 10)
+	}
+	w.Header()["Cache-Control"] = noStore
+	a.writeJSON(w, r, http.StatusOK, out)
+}
+
+// parseIDCursor reads a cursor of the form "e<id>" (0 when empty).
+func parseIDCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	if len(c) < 2 || c[0] != 'e' {
+		return 0, market.Invalid("cursor", "is not a cursor this API returned")
+	}
+	id, err := strconv.ParseInt(c[1:], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, market.Invalid("cursor", "is not a cursor this API returned")
+	}
+	return id, nil
+}
+
+// webhookSecret: GET /api/v1/webhook-secret → {"secret"}: the key of the
+// HMAC in X-Findash-Signature of the user's webhooks, created on first use.
+func (a *API) webhookSecret(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if a.d.Alerts == nil {
+		a.writeError(w, r, errNoAlerts())
+		return
+	}
+	s, err := a.d.Alerts.WebhookSecret(r.Context(), p.UserID, alert.NewWebhookSecret())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	a.writeJSON(w, r, http.StatusOK, struct {
+		Secret string `json:"secret"`
+	}{s})
+}

@@ -1,0 +1,18 @@
+// Package report builds users' candle reports into object storage and
+// hands out signed download URLs.
+//
+// Flow: Service.Create stores the request (queued) and enqueues a
+// build_report job; the worker role's job calls Builder.BuildReport, which
+// marks it running, streams the file to object storage and marks it done
+// (with its key and size) or, on the job's last attempt or a permanent
+// error, failed. CSV is streamed: candles are read from the store one page
+// (market.MaxLimit) at a time and written through a pipe into the object,
+// so a report of any size uses constant memory. PDF is not built yet
+// (Validate refuses it; see ErrPDFUnsupported).
+//
+// Downloads: Service.DownloadURL signs "/api/v1/reports/{id}/download"
+// with an expiry (HMAC-SHA256 over the path and the expiry, keyed by
+// Config.SigningKey); Service.Open checks the signature and expiry in
+// constant time before opening the object. A URL works for anyone holding
+// it until it expires, like an S3 presigned URL.
+package report

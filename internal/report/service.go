@@ -1,0 +1,241 @@
+package report
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// ErrPDFUnsupported is returned for PDF requests until PDF building lands.
+var ErrPDFUnsupported = market.Invalid("format", "pdf reports are not available yet; use csv")
+
+// Store keeps reports and reads candles; the SQL stores implement it.
+type Store interface {
+	CreateReport(ctx context.Context, r Report) (Report, error)
+	// Report returns report id, only if userID owns it (userID 0: any).
+	Report(ctx context.Context, userID, id int64) (Report, error)
+	Reports(ctx context.Context, userID, before int64, limit int) ([]Report, error)
+	SetReportStatus(ctx context.Context, id int64, status Status, objectKey string, size int64, msg string, at time.Time) error
+	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
+}
+
+// Objects is object storage (objstore.Local, or S3).
+type Objects interface {
+	Put(ctx context.Context, key string, r io.Reader) (int64, error)
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// Enqueuer enqueues a report's build (*jobs.Queue).
+type Enqueuer interface {
+	EnqueueReport(ctx context.Context, id int64) error
+}
+
+// Config configures a Service.
+type Config struct {
+	// SigningKey keys download URL signatures (at least 32 random bytes;
+	// the same on every instance serving downloads).
+	SigningKey []byte
+	// URLTTL is how long a download URL works (default 15m).
+	URLTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Service creates, lists, builds and serves reports. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+	objs  Objects
+	q     Enqueuer
+	cfg   Config
+	l     *slog.Logger
+}
+
+// NewService returns a Service. q may be nil in a process that only builds.
+func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logger) *Service {
+	if cfg.URLTTL <= 0 {
+		cfg.URLTTL = 15 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, objs: objs, q: q, cfg: cfg, l: l.With("component", "reports")}
+}
+
+// Create validates r (UserID, Symbols, Interval, From, To, Format), stores
+// it as queued and enqueues its build. If the enqueue fails the report is
+// marked failed and the error (wrapping market.ErrUnavailable) returned.
+func (s *Service) Create(ctx context.Context, r Report) (Report, error) {
+	if err := Validate(&r); err != nil {
+		return Report{}, err
+	}
+	if r.Format == PDF {
+		return Report{}, ErrPDFUnsupported
+	}
+	r.CreatedAt = s.cfg.Now()
+	r, err := s.store.CreateReport(ctx, r)
+	if err != nil {
+		return Report{}, err
+	}
+	if err := s.q.EnqueueReport(ctx, r.ID); err != nil {
+		s.store.SetReportStatus(context.WithoutCancel(ctx), r.ID, Failed, "", 0, "could not be queued", s.cfg.Now())
+		return Report{}, fmt.Errorf("enqueue report %d: %w: %w", r.ID, market.ErrUnavailable, err)
+	}
+	return r, nil
+}
+
+// Get returns userID's report id (another user's is market.ErrNotFound).
+func (s *Service) Get(ctx context.Context, userID, id int64) (Report, error) {
+	if userID <= 0 {
+		return Report{}, fmt.Errorf("report %d: %w", id, market.ErrNotFound)
+	}
+	return s.store.Report(ctx, userID, id)
+}
+
+// List returns userID's reports newest first, ids below before (0: all).
+func (s *Service) List(ctx context.Context, userID, before int64, limit int) ([]Report, error) {
+	return s.store.Reports(ctx, userID, before, limit)
+}
+
+func (s *Service) sign(id, expires int64) string {
+	m := hmac.New(sha256.New, s.cfg.SigningKey)
+	fmt.Fprintf(m, "/api/v1/reports/%d/download\n%d", id, expires)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// DownloadURL returns the signed, expiring download URL (a path with a
+// query) of a done report, and when it expires.
+func (s *Service) DownloadURL(r Report) (string, time.Time) {
+	exp := s.cfg.Now().Add(s.cfg.URLTTL).Truncate(time.Second)
+	e := exp.Unix()
+	return fmt.Sprintf("/api/v1/reports/%d/download?expires=%d&sig=%s", r.ID, e, s.sign(r.ID, e)), exp
+}
+
+// Open checks a download URL's expires and sig for report id and opens the
+// file. A bad or expired signature, or a report not done, is
+// market.ErrNotFound (nothing is revealed).
+func (s *Service) Open(ctx context.Context, id int64, expires, sig string) (io.ReadCloser, Report, error) {
+	e, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil || !hmac.Equal([]byte(s.sign(id, e)), []byte(sig)) || s.cfg.Now().Unix() > e {
+		return nil, Report{}, fmt.Errorf("report download: %w", market.ErrNotFound)
+	}
+	r, err := s.store.Report(ctx, 0, id)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	if r.Status != Done {
+		return nil, Report{}, fmt.Errorf("report %d is %s: %w", id, r.Status, market.ErrNotFound)
+	}
+	rc, err := s.objs.Open(ctx, r.ObjectKey)
+	if err != nil {
+		return nil, Report{}, err
+	}
+	return rc, r, nil
+}
+
+// BuildReport builds report id (the build_report job). On failure it
+// records the report failed when lastAttempt is set or the error is
+// permanent, and returns the error (the job retries otherwise).
+func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) error {
+	r, err := s.store.Report(ctx, 0, id)
+	if errors.Is(err, market.ErrNotFound) {
+		return &permanentError{err}
+	} else if err != nil {
+		return err
+	}
+	if r.Status == Done {
+		return nil
+	}
+	if err := s.store.SetReportStatus(ctx, id, Running, "", 0, "", s.cfg.Now()); err != nil {
+		return err
+	}
+	key := fmt.Sprintf("reports/%d/%d.%s", r.UserID, r.ID, r.Format)
+	size, err := s.build(ctx, r, key)
+	if err == nil {
+		err = s.store.SetReportStatus(ctx, id, Done, key, size, "", s.cfg.Now())
+	}
+	if err != nil {
+		var p *permanentError
+		if lastAttempt || errors.As(err, &p) {
+			msg := "the report could not be built"
+			if errors.As(err, &p) {
+				msg = p.Error()
+			}
+			if serr := s.store.SetReportStatus(context.WithoutCancel(ctx), id, Failed, "", 0, msg, s.cfg.Now()); serr != nil {
+				s.l.Error("cannot mark report failed", "report_id", id, "err", serr)
+			}
+		}
+		return fmt.Errorf("build report %d: %w", id, err)
+	}
+	s.l.Info("report built", "report_id", id, "user_id", r.UserID, "bytes", size)
+	return nil
+}
+
+func (s *Service) build(ctx context.Context, r Report, key string) (int64, error) {
+	if r.Format != CSV {
+		return 0, &permanentError{ErrPDFUnsupported}
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(s.writeCSV(ctx, r, pw)) }()
+	n, err := s.objs.Put(ctx, key, pr)
+	pr.CloseWithError(err) // stops the writer if Put gave up early
+	return n, err
+}
+
+// CSVHeader is the first row of a CSV report.
+var CSVHeader = []string{"symbol", "interval", "start", "open", "high", "low", "close", "volume", "count"}
+
+// writeCSV writes every candle of r, symbol by symbol, oldest first,
+// reading the store one page at a time.
+func (s *Service) writeCSV(ctx context.Context, r Report, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	row := make([]string, len(CSVHeader))
+	for _, sym := range r.Symbols {
+		from := r.From
+		for {
+			cs, err := s.store.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: r.Interval, From: from, To: r.To, Limit: market.MaxLimit})
+			if err != nil {
+				return fmt.Errorf("read candles of %s: %w", sym, err)
+			}
+			for i := range cs {
+				c := &cs[i]
+				row[0], row[1], row[2] = c.Symbol, c.Interval.String(), strconv.FormatInt(c.Start, 10)
+				row[3], row[4], row[5], row[6], row[7] = f(c.Open), f(c.High), f(c.Low), f(c.Close), f(c.Volume)
+				row[8] = strconv.FormatInt(int64(c.Count), 10)
+				if err := cw.Write(row); err != nil {
+					return err
+				}
+			}
+			if len(cs) < market.MaxLimit {
+				break
+			}
+			from = cs[len(cs)-1].Start + 1
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// permanentError is a build error no retry can fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() error   { return e.err }
+func (e *permanentError) Permanent() bool { return true }
