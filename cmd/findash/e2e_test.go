@@ -608,3 +608,41 @@ func TestTracingExportsOTLP(t *testing.T) {
 		t.Fatalf("the OTLP receiver got %v, want POST /v1/traces", posts)
 	}
 }
+
+// TestDashboardServed: the dashboard answers / and app URLs with index.html,
+// its hashed assets are immutable, and unknown /api paths stay JSON.
+func TestDashboardServed(t *testing.T) {
+	in := start(t, testConfig(t, t.TempDir()))
+	for _, path := range []string{"/", "/s/BTC-USD"} {
+		resp, err := http.Get(in.url(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "<html") || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Fatalf("GET %s = %d (CSP %q), want the dashboard's index.html", path, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+		m := regexp.MustCompile(`/assets/[^"]+\.js`).FindString(string(body))
+		if m == "" {
+			t.Fatalf("index.html references no script asset")
+		}
+		a, err := http.Get(in.url(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Body.Close()
+		if a.StatusCode != 200 || !strings.Contains(a.Header.Get("Cache-Control"), "immutable") {
+			t.Fatalf("GET %s = %d, Cache-Control %q; want 200 immutable", m, a.StatusCode, a.Header.Get("Cache-Control"))
+		}
+	}
+	resp, err := http.Get(in.url("/api/v1/nope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), `"not_found"`) {
+		t.Fatalf("GET /api/v1/nope = %d %s, want a JSON 404", resp.StatusCode, body)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/findash/findash/internal/observe"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/retention"
+	"github.com/findash/findash/internal/web"
 )
 
 // addrs are the listeners' bound addresses, reported once serving.
@@ -87,6 +88,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}
 	if cfg.HasRole("ingest") {
 		deps.Publisher = pub
+	}
+	if cfg.HasRole("gateway") || cfg.HasRole("api") {
+		dash, err := web.New(web.Config{}, log)
+		if err != nil {
+			return fmt.Errorf("dashboard: %w", err)
+		}
+		deps.Dashboard = dash
 	}
 	if cfg.HasRole("gateway") {
 		deps.WebSocket = untilReady(feed.Ready(), hub)
