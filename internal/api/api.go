@@ -84,6 +84,11 @@ type Deps struct {
 	Accounts *auth.Service
 	// Watchlists serves /api/v1/watchlists; nil answers 503.
 	Watchlists *watchlist.Service
+	// Alerts serves /api/v1/alerts, /api/v1/alerts/events and
+	// /api/v1/webhook-secret (alerts.go); nil answers 503.
+	Alerts AlertStore
+	// Reports serves /api/v1/reports (reports.go); nil answers 503.
+	Reports ReportService
 	// Version and Stage are shown on the index page.
 	Version string
 	Stage   int
