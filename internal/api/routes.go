@@ -11,7 +11,9 @@ import (
 func (a *API) routes() {
 	a.mux = http.NewServeMux()
 
-	a.handle("GET /{$}", a.index)
+	if a.d.Dashboard == nil {
+		a.handle("GET /{$}", a.index) // else the dashboard answers / (below)
+	}
 	a.handle("GET /livez", a.livez)
 	a.handle("GET /readyz", a.readyz)
 	a.handle("GET /ws", a.websocket)
@@ -57,6 +59,12 @@ func (a *API) routes() {
 
 	a.allowMethods()
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// The dashboard answers every GET no route claims (its pages, its
+		// assets, index.html for app URLs such as /s/BTC-USD); /api/ stays JSON.
+		if a.d.Dashboard != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
+			a.d.Dashboard.ServeHTTP(w, r)
+			return
+		}
 		a.writeError(w, r, errNotFound("path "+r.URL.Path))
 	})
 }
