@@ -182,8 +182,9 @@ func (e *Evaluator) Run(ctx context.Context) error {
 		return nil
 	}
 	r.dispatchPending(ctx)
-	now := e.cfg.Now()
-	r.lastFlush, r.lastCheck = now, now
+	// lastFlush stays zero: the first message after a start is committed at
+	// once, so the position shows promptly that the evaluator caught up.
+	r.lastCheck = e.cfg.Now()
 	e.l.Info("alert evaluator started", "position", r.start, "from", from, "alerts", len(r.alerts))
 	err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
 		return r.handle(ctx, seq, ticks)
