@@ -137,7 +137,7 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 	for i := range stored {
 		r.Add(&stored[i])
 	}
-	if err := db.WriteBatch(ctx, stored, r.Candles(), 1); err != nil {
+	if err := db.WriteBatch(ctx, stored, r.Candles(), 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	state := market.NewState()

@@ -19,6 +19,7 @@ package persist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -42,9 +43,12 @@ type Log interface {
 // Store is where the log is persisted; the SQL stores implement it.
 type Store interface {
 	// WriteBatch writes ticks, merge-upserts candles (market.Candle.Merge)
-	// and records logSeq as the position, in one transaction; it does nothing
-	// when logSeq is not above the stored position.
-	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error
+	// and records logSeq as the position, in one transaction. The batch holds
+	// the log messages fromSeq..logSeq. It does nothing when logSeq is not
+	// above the stored position (a redelivery), and returns an error matching
+	// market.ErrConflict when the position lies in [fromSeq, logSeq) (another
+	// writer stored part of the batch) — so no tick is ever counted twice.
+	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
 	// LogPosition returns the last logSeq written, 0 if none.
 	LogPosition(ctx context.Context) (uint64, error)
 }
@@ -127,6 +131,23 @@ type message struct {
 // returns nil after a clean stop, or the error of that final write (the
 // ticks are still in the log and will be written by the next Run).
 func (p *Persister) Run(ctx context.Context) error {
+	for {
+		err := p.run(ctx)
+		if !errors.Is(err, errResync) {
+			return err
+		}
+		// Another persister (another instance) wrote part of what this one
+		// held: drop it and continue from the stored position.
+		p.l.Info("another persister advanced the position; resuming from it")
+	}
+}
+
+// errResync means the store's position moved past the start of the held
+// batch (another writer persisted it): the batch is dropped, and reading
+// resumes from the stored position.
+var errResync = errors.New("persisted position moved; resync")
+
+func (p *Persister) run(ctx context.Context) error {
 	pos, err := p.readPosition(ctx)
 	if err != nil {
 		return nil // ctx ended before the store answered
@@ -169,7 +190,9 @@ func (p *Persister) Run(ctx context.Context) error {
 			first = false
 			w.add(m)
 			if len(w.ticks) >= p.cfg.MaxBatch {
-				if err := w.flush(ctx); err != nil {
+				if err := w.flush(ctx); errors.Is(err, errResync) {
+					return err
+				} else if err != nil {
 					return w.final(ctx)
 				}
 			} else if !armed {
@@ -178,7 +201,9 @@ func (p *Persister) Run(ctx context.Context) error {
 			}
 		case <-timer.C:
 			armed = false
-			if err := w.flush(ctx); err != nil {
+			if err := w.flush(ctx); errors.Is(err, errResync) {
+				return err
+			} else if err != nil {
 				return w.final(ctx)
 			}
 		case <-ctx.Done():
@@ -209,12 +234,16 @@ type writer struct {
 	p       *Persister
 	ticks   []market.Tick
 	rollup  *market.Rollup
+	first   uint64 // stream sequence of the first message held
 	seq     uint64 // stream sequence of the last message held
 	pos     uint64 // stream sequence of the last message written
 	lastLag time.Time
 }
 
 func (w *writer) add(m message) {
+	if w.seq <= w.pos { // nothing held yet
+		w.first = m.seq
+	}
 	w.ticks = append(w.ticks, m.ticks...)
 	for i := range m.ticks {
 		w.rollup.Add(&m.ticks[i])
@@ -223,15 +252,20 @@ func (w *writer) add(m message) {
 }
 
 // flush writes the held batch, retrying with backoff until it succeeds or
-// ctx ends (then it returns ctx's error and keeps the batch).
+// ctx ends (then it returns ctx's error and keeps the batch). When the store
+// reports a conflict (its position lies inside the batch: another persister
+// wrote part of it), flush returns errResync at once.
 func (w *writer) flush(ctx context.Context) error {
 	if w.seq <= w.pos {
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
-		err := w.p.store.WriteBatch(ctx, w.ticks, w.rollup.Candles(), w.seq)
+		err := w.p.store.WriteBatch(ctx, w.ticks, w.rollup.Candles(), w.first, w.seq)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, market.ErrConflict) {
+			return errResync
 		}
 		w.p.failures.Inc()
 		if ctx.Err() != nil {
@@ -267,7 +301,9 @@ func (w *writer) flush(ctx context.Context) error {
 func (w *writer) final(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.p.cfg.FlushTimeout)
 	defer cancel()
-	if err := w.flush(fctx); err != nil {
+	if err := w.flush(fctx); errors.Is(err, errResync) {
+		return nil // what this one held is another persister's to write
+	} else if err != nil {
 		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(w.ticks), w.seq, err)
 	}
 	w.p.l.Info("persister stopped", "position", w.pos)

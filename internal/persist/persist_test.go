@@ -66,12 +66,12 @@ type flaky struct {
 	writes    atomic.Int32
 }
 
-func (f *flaky) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error {
+func (f *flaky) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
 	if f.down.Load() || f.failFirst.Add(-1) >= 0 {
 		return errors.New("store unavailable")
 	}
 	f.writes.Add(1)
-	return f.Store.WriteBatch(ctx, ticks, candles, logSeq)
+	return f.Store.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
 }
 
 const ts0 = 1764244800000

@@ -61,14 +61,16 @@ const (
 // the persister's position. The position row is locked (FOR UPDATE) first,
 // so concurrent writers serialise; if logSeq is not above the stored
 // position the batch was already written (a redelivery) and WriteBatch does
-// nothing. Ticks go in with COPY; a tick already stored (same symbol, ts and
+// nothing; if the position lies in [fromSeq, logSeq) (the batch holds the log
+// messages fromSeq..logSeq) another writer stored part of it, and WriteBatch
+// writes nothing and returns an error matching market.ErrConflict. Ticks go in with COPY; a tick already stored (same symbol, ts and
 // seq) makes the COPY fail, and the batch is then retried once with an
 // INSERT that skips stored ticks, so a tick is stored once. Empty candles
 // (Count 0) are skipped; partials of the same candle are merged first. The
 // day partitions the ticks need are created first if this instance has not
 // seen them. On any error nothing is written. A candle with an invalid
 // interval, or a sequence above 2^63-1, is market.ErrInvalid.
-func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error {
+func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
 	// bigint is int64: a larger sequence would wrap negative and break
 	// ordering (and idempotency) silently, so refuse it.
 	if logSeq > math.MaxInt64 {
@@ -91,7 +93,7 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	order := keyOrder(ticks)
 	mode := writeCopy
 	for attempt := 0; ; attempt++ {
-		err = db.writeBatch(ctx, ticks, order, cc, logSeq, mode)
+		err = db.writeBatch(ctx, ticks, order, cc, fromSeq, logSeq, mode)
 		if err == nil || attempt > 0 {
 			break
 		}
@@ -118,7 +120,7 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	return nil
 }
 
-func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32, cc *candleCols, logSeq uint64, mode writeMode) (err error) {
+func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32, cc *candleCols, fromSeq, logSeq uint64, mode writeMode) (err error) {
 	tx, err := db.primary.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -134,6 +136,9 @@ func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32
 	}
 	if int64(logSeq) <= pos { // already applied
 		return tx.Rollback(ctx)
+	}
+	if int64(fromSeq) <= pos { // another writer stored part of this batch
+		return fmt.Errorf("batch %d..%d overlaps position %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
 	}
 	if len(ticks) > 0 {
 		if mode == writeCopy {

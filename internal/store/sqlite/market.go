@@ -42,13 +42,16 @@ var candleUpsert = batchInsert{
 
 // WriteBatch stores ticks and merges the partial candles rolled up from them
 // (market.Rollup) in one transaction, and records logSeq as the persister's
-// position. If logSeq is not above the stored position the batch was already
-// written (a redelivery) and WriteBatch does nothing. Ticks already stored
+// position; the batch holds the log messages fromSeq..logSeq. If logSeq is
+// not above the stored position the batch was already written (a
+// redelivery) and WriteBatch does nothing; if the position lies in
+// [fromSeq, logSeq) another writer stored part of it, and WriteBatch writes
+// nothing and returns an error matching market.ErrConflict. Ticks already stored
 // (same symbol and seq) are ignored. Empty candles (Count 0) are skipped. On
 // any error nothing is written. A candle with an invalid interval, or a
 // sequence above 2^63-1, is market.ErrInvalid; a busy database
 // market.ErrUnavailable.
-func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) (err error) {
+func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) (err error) {
 	// SQLite integers are int64: a larger sequence would wrap negative and
 	// break ordering (and idempotency) silently, so refuse it.
 	if logSeq > math.MaxInt64 {
@@ -76,6 +79,10 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	}
 	if int64(logSeq) <= pos { // already applied (pos is 0 when nothing was)
 		return tx.Rollback()
+	}
+	if int64(fromSeq) <= pos { // another writer stored part of this batch
+		tx.Rollback()
+		return fmt.Errorf("write batch %d..%d: position is %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
 	}
 	err = tickInsert.exec(ctx, tx, len(ticks), func(a []any, i int) {
 		t := &ticks[i]

@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"WriteBatchIdempotent", testWriteBatchIdempotent},
 		{"WriteBatchAtomic", testWriteBatchAtomic},
+		{"WriteBatchOverlapConflicts", testWriteBatchOverlap},
 		{"CandleMergeMatchesDomain", testCandleMerge},
 		{"RestoreState", testRestoreState},
 		{"Candles", testCandles},
@@ -96,8 +97,43 @@ func allCandles(t *testing.T, s Store, symbols ...string) []market.Candle {
 
 func mustWrite(t *testing.T, s Store, ticks []market.Tick, logSeq uint64) {
 	t.Helper()
-	if err := s.WriteBatch(t.Context(), ticks, rollup(ticks), logSeq); err != nil {
+	if err := s.WriteBatch(t.Context(), ticks, rollup(ticks), logSeq, logSeq); err != nil {
 		t.Fatalf("WriteBatch(%d ticks, logSeq %d) error: %v", len(ticks), logSeq, err)
+	}
+}
+
+// testWriteBatchOverlap: a batch that starts at or before the stored
+// position but ends after it (two persisters with different batch edges) is
+// refused whole with ErrConflict, so no tick or candle is counted twice.
+func testWriteBatchOverlap(t *testing.T, s Store) {
+	tick := func(streamSeq uint64, price float64) market.Tick {
+		return market.Tick{Symbol: "OVL", TS: day0 + int64(streamSeq), Price: price, Size: 1, Seq: streamSeq << 16}
+	}
+	first := []market.Tick{tick(1, 10), tick(2, 11), tick(3, 12)}
+	if err := s.WriteBatch(t.Context(), first, rollup(first), 1, 3); err != nil {
+		t.Fatalf("WriteBatch(1..3) error: %v", err)
+	}
+	want := allCandles(t, s, "OVL")
+	overlap := []market.Tick{tick(3, 12), tick(4, 13)}
+	err := s.WriteBatch(t.Context(), overlap, rollup(overlap), 3, 4)
+	if !errors.Is(err, market.ErrConflict) {
+		t.Fatalf("WriteBatch(3..4) over position 3 error = %v, want ErrConflict", err)
+	}
+	if diff := gocmp.Diff(want, allCandles(t, s, "OVL")); diff != "" {
+		t.Fatalf("a refused overlapping batch changed candles (-want +got):\n%s", diff)
+	}
+	if got := position(t, s); got != 3 {
+		t.Fatalf("LogPosition() after a refused batch = %d, want 3", got)
+	}
+	next := []market.Tick{tick(4, 13)}
+	if err := s.WriteBatch(t.Context(), next, rollup(next), 4, 4); err != nil {
+		t.Fatalf("WriteBatch(4..4) error: %v", err)
+	}
+	cs := allCandles(t, s, "OVL")
+	for _, c := range cs {
+		if c.Interval == market.Interval1d && (c.Count != 4 || c.Volume != 4) {
+			t.Fatalf("1d candle after 1..3 and 4 = %+v, want count 4 and volume 4", c)
+		}
 	}
 }
 
@@ -170,7 +206,7 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 	candles := rollup(ticks)
 	bad := candles[0]
 	bad.Interval = market.Interval(200)
-	err := s.WriteBatch(t.Context(), ticks, append(candles, bad), 1)
+	err := s.WriteBatch(t.Context(), ticks, append(candles, bad), 1, 1)
 	if err == nil {
 		t.Fatal("WriteBatch with an invalid candle: no error")
 	}
@@ -190,17 +226,17 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 
 	// Sequences are stored as signed 64-bit integers: larger ones are refused.
 	huge := []market.Tick{{Symbol: "AAA", TS: day0, Price: 10, Size: 1, Seq: 1 << 63}}
-	if err := s.WriteBatch(t.Context(), huge, rollup(huge), 1); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), huge, rollup(huge), 1, 1); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(seq 2^63) error = %v, want ErrInvalid", err)
 	}
-	if err := s.WriteBatch(t.Context(), ticks, candles, 1<<63); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), ticks, candles, 1<<63, 1<<63); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(logSeq 2^63) error = %v, want ErrInvalid", err)
 	}
 
 	// A cancelled context writes nothing either.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.WriteBatch(ctx, ticks, candles, 1); err == nil {
+	if err := s.WriteBatch(ctx, ticks, candles, 1, 1); err == nil {
 		t.Error("WriteBatch with a cancelled context: no error")
 	}
 	if got := position(t, s); got != 0 {

@@ -16,7 +16,7 @@ import (
 // Store is everything a findash store offers: what the persister, the live
 // state restore, the API and auth consume, as one union.
 type Store interface {
-	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, logSeq uint64) error
+	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
 	LogPosition(ctx context.Context) (uint64, error)
 	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
