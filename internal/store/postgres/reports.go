@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/report"
+)
+
+// Report reads go to the primary: a user polls the status of a report just
+// queued, and the job worker reads one just created (read-your-writes).
+
+const reportCols = "id, user_id, symbols, interval, from_ts, to_ts, format, status, error, object_key, size, created_at, updated_at"
+
+func scanReport(row pgx.Row) (report.Report, error) {
+	var r report.Report
+	var iv, format, status string
+	if err := row.Scan(&r.ID, &r.UserID, &r.Symbols, &iv, &r.From, &r.To, &format, &status, &r.Error, &r.ObjectKey, &r.Size, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		return report.Report{}, translate(err)
+	}
+	pi, err := market.ParseInterval(iv)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("stored interval %q: %w", iv, err)
+	}
+	r.Symbols, r.Interval, r.Format, r.Status = nonNil(r.Symbols), pi, report.Format(format), report.Status(status)
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return r, nil
+}
+
+// CreateReport stores r (UserID, Symbols, Interval, From, To, Format,
+// CreatedAt) as queued and returns it with its ID, and CreatedAt and
+// UpdatedAt as stored (ms precision, UTC). An unknown user is
+// market.ErrNotFound; an interval, format or status the schema does not
+// know is market.ErrInvalid.
+func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
+	if r.Interval >= market.Interval(market.NumIntervals) {
+		return report.Report{}, fmt.Errorf("create report: %w", market.Invalid("interval", "%d is not an interval", r.Interval))
+	}
+	r.CreatedAt = roundMs(r.CreatedAt)
+	r.UpdatedAt, r.Status, r.Error, r.ObjectKey, r.Size, r.Symbols = r.CreatedAt, report.Queued, "", "", 0, nonNil(r.Symbols)
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	err := db.primary.QueryRow(ctx,
+		"INSERT INTO reports (user_id, symbols, interval, from_ts, to_ts, format, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+		r.UserID, r.Symbols, r.Interval.String(), r.From, r.To, string(r.Format), string(r.Status), r.CreatedAt, r.UpdatedAt).Scan(&r.ID)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("create report: %w", translate(err))
+	}
+	return r, nil
+}
+
+// Report returns report id. With userID > 0 it must be that user's, else
+// market.ErrNotFound; userID 0 (the job worker) reads any.
+func (db *DB) Report(ctx context.Context, userID, id int64) (report.Report, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	r, err := scanReport(db.primary.QueryRow(ctx,
+		"SELECT "+reportCols+" FROM reports WHERE id = $1 AND ($2::bigint = 0 OR user_id = $2::bigint)", id, userID))
+	if err != nil {
+		return report.Report{}, fmt.Errorf("report %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// Reports lists userID's reports newest first: up to limit with an ID below
+// before (before <= 0: from the newest); none is an empty slice. A negative
+// limit is market.ErrInvalid.
+func (db *DB) Reports(ctx context.Context, userID, before int64, limit int) ([]report.Report, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	rows, err := db.primary.Query(ctx,
+		"SELECT "+reportCols+" FROM reports WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3", userID, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reports of user %d: %w", userID, translate(err))
+	}
+	defer rows.Close()
+	out := []report.Report{}
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reports of user %d: %w", userID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reports of user %d: %w", userID, translate(err))
+	}
+	return out, nil
+}
+
+// SetReportStatus moves report id to status with its outcome (object key
+// and size when done, a message when failed) at at (ms precision). A
+// missing report is market.ErrNotFound; an unknown status
+// market.ErrInvalid.
+func (db *DB) SetReportStatus(ctx context.Context, id int64, status report.Status, objectKey string, size int64, msg string, at time.Time) error {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	tag, err := db.primary.Exec(ctx, "UPDATE reports SET status = $1, object_key = $2, size = $3, error = $4, updated_at = $5 WHERE id = $6",
+		string(status), objectKey, size, msg, roundMs(at), id)
+	if err != nil {
+		return fmt.Errorf("set report %d %s: %w", id, status, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("report %d: %w", id, market.ErrNotFound)
+	}
+	return nil
+}
