@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -140,7 +142,8 @@ type Queue struct {
 	states *prometheus.GaugeVec
 }
 
-// New runs River's migrations on driver's database, then returns a Queue
+// New runs River's migrations on driver's database (retrying for a while
+// if another instance is migrating it at the same time), then returns a Queue
 // on it. With h.Notifier or h.Reports set, Run works those kinds; otherwise
 // the Queue only enqueues. Metrics are registered on reg when it is not nil.
 func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handlers, cfg Config, l *slog.Logger, reg prometheus.Registerer) (*Queue, error) {
@@ -153,7 +156,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	if err != nil {
 		return nil, fmt.Errorf("jobs: migrator: %w", err)
 	}
-	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	res, err := migrate(ctx, m, l)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: migrate: %w", err)
 	}
@@ -206,6 +209,41 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		reg.MustRegister(q.total, q.states)
 	}
 	return q, nil
+}
+
+// Migration attempts: River's migrator takes no lock, so instances starting
+// at once on a fresh PostgreSQL database race to create the same objects
+// and all but one fail a version (duplicate key on pg_type, relation
+// exists). Each version is applied in its own transaction, so a failed
+// attempt leaves nothing behind, and the next attempt finds the winner's
+// versions applied; a few attempts converge.
+const (
+	migrateAttempts = 8
+	migrateWaitMin  = 100 * time.Millisecond
+	migrateWaitMax  = 2 * time.Second
+)
+
+// migrate applies River's pending migrations, retrying a failed attempt
+// (migrateAttempts in all, waiting migrateWaitMin doubling up to
+// migrateWaitMax) in case another instance was migrating at the same time.
+// A persistent error is returned after the last attempt.
+func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx], l *slog.Logger) (*rivermigrate.MigrateResult, error) {
+	wait := migrateWaitMin
+	for attempt := 1; ; attempt++ {
+		res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		if err == nil || attempt == migrateAttempts || ctx.Err() != nil {
+			return res, err
+		}
+		l.Info("job queue migration failed; another instance may be migrating, retrying", "attempt", attempt, "wait", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, migrateWaitMax)
+	}
 }
 
 // permanent is implemented by errors that no retry can fix.
@@ -301,7 +339,7 @@ type Job struct {
 	State       string // available, scheduled, running, retryable, completed, cancelled, discarded
 	Attempt     int
 	MaxAttempts int
-	Args        string // JSON
+	Args        string // compact JSON, the same on every driver (PostgreSQL's jsonb adds spaces)
 	Errors      []string
 	CreatedAt   time.Time
 }
@@ -326,7 +364,7 @@ func (q *Queue) Jobs(ctx context.Context, limit int, states ...string) ([]Job, e
 	out := make([]Job, 0, len(res.Jobs))
 	for _, j := range res.Jobs {
 		job := Job{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
-			Args: string(j.EncodedArgs), CreatedAt: j.CreatedAt}
+			Args: compactJSON(j.EncodedArgs), CreatedAt: j.CreatedAt}
 		for _, e := range j.Errors {
 			job.Errors = append(job.Errors, e.Error)
 		}
@@ -388,4 +426,13 @@ func (q *Queue) sample(ctx context.Context) {
 	for _, s := range rivertype.JobStates() {
 		q.states.WithLabelValues(string(s)).Set(float64(counts[string(s)]))
 	}
+}
+
+// compactJSON is b without insignificant spaces, or b as is if it is not JSON.
+func compactJSON(b []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return string(b)
+	}
+	return buf.String()
 }

@@ -56,14 +56,19 @@ func openQueue(t *testing.T, dir string, h jobs.Handlers) *jobs.Queue {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	q, err := jobs.New(t.Context(), riversqlite.New(db), h, jobs.Config{
-		MaxAttempts: 3, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
-		PollInterval: 20 * time.Millisecond, StatsInterval: 50 * time.Millisecond, StopTimeout: 2 * time.Second,
-	}, nil, nil)
+	q, err := jobs.New(t.Context(), riversqlite.New(db), h, testConfig(), nil, nil)
 	if err != nil {
 		t.Fatalf("jobs.New() error: %v", err)
 	}
 	return q
+}
+
+// testConfig is the Config of every test queue: quick retries and polls.
+func testConfig() jobs.Config {
+	return jobs.Config{
+		MaxAttempts: 3, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+		PollInterval: 20 * time.Millisecond, StatsInterval: 50 * time.Millisecond, StopTimeout: 2 * time.Second,
+	}
 }
 
 func runQueue(t *testing.T, q *jobs.Queue) (stop func()) {
@@ -90,6 +95,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestQueue(t *testing.T) {
+	dir := t.TempDir()
+	testQueue(t, func(t *testing.T, h jobs.Handlers) *jobs.Queue { return openQueue(t, dir, h) })
+}
+
+// testQueue is the queue's core behaviour on any driver: enqueue, unique
+// per event, retry, discard after the last attempt, cancel on a permanent
+// error, and jobs surviving a reopen. open must open a Queue on the same
+// database every time it is called.
+func testQueue(t *testing.T, open func(t *testing.T, h jobs.Handlers) *jobs.Queue) {
 	n := &notifier{calls: map[string]int{}, fail: func(kind string, id int64, call int) error {
 		switch {
 		case id == 2 && kind == "email" && call < 3:
@@ -101,8 +115,7 @@ func TestQueue(t *testing.T) {
 		}
 		return nil
 	}}
-	dir := t.TempDir()
-	q := openQueue(t, dir, jobs.Handlers{Notifier: n})
+	q := open(t, jobs.Handlers{Notifier: n})
 	ctx := t.Context()
 	both := []string{alert.ChannelEmail, alert.ChannelWebhook}
 	// The same event enqueued twice (a re-dispatch after a crash): one job per channel.
@@ -153,7 +166,7 @@ func TestQueue(t *testing.T) {
 	}
 
 	// Jobs survive a restart, and uniqueness still holds against finished jobs.
-	q2 := openQueue(t, dir, jobs.Handlers{Notifier: n})
+	q2 := open(t, jobs.Handlers{Notifier: n})
 	if err := q2.EnqueueAlert(ctx, alert.Event{ID: 1, Notify: both}); err != nil {
 		t.Fatal(err)
 	}
