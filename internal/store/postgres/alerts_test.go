@@ -1,10 +1,16 @@
 package postgres_test
 
 import (
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/notify"
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/store/postgres"
@@ -39,4 +45,76 @@ func TestAlertsConformanceThroughPgBouncer(t *testing.T) {
 		}
 		return db
 	})
+}
+
+// Concurrency the single-writer SQLite store cannot show: creates racing
+// for a user's last alert slots, and evaluators racing to commit the same
+// log positions.
+func TestAlertsConcurrent(t *testing.T) {
+	db := mustOpen(t)
+	ctx := t.Context()
+	u, err := db.CreateUser(ctx, auth.User{Email: "ann@example.com", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cap, racers = 3, 8
+	var wg sync.WaitGroup
+	var created, conflicts atomic.Int32
+	for range racers {
+		wg.Go(func() {
+			_, err := db.CreateAlert(ctx, alert.Alert{UserID: u.ID, Symbol: "AAA", Condition: alert.Above, Threshold: 1, CreatedAt: time.Now()}, cap)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, market.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Errorf("CreateAlert() error: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != cap || conflicts.Load() != racers-cap {
+		t.Errorf("%d racing CreateAlert(cap %d): %d created, %d conflicts; want %d and %d", racers, cap, created.Load(), conflicts.Load(), cap, racers-cap)
+	}
+	as, err := db.Alerts(ctx, u.ID)
+	if err != nil || len(as) != cap {
+		t.Fatalf("Alerts() = %d alerts, %v; want %d", len(as), err, cap)
+	}
+
+	// Two evaluators commit the same positions 1..20, each firing every
+	// alert at every position: each firing is stored once, each position
+	// applied once.
+	var inserted, applied atomic.Int32
+	for range 2 {
+		wg.Go(func() {
+			for pos := uint64(1); pos <= 20; pos++ {
+				var fired []alert.Event
+				for _, a := range as {
+					fired = append(fired, alert.Event{AlertID: a.ID, UserID: u.ID, Symbol: a.Symbol, Condition: a.Condition,
+						Threshold: a.Threshold, Value: 2, Price: 2, TS: int64(pos), Seq: pos, Notify: []string{}, FiredAt: time.Now()})
+				}
+				ins, ok, err := db.CommitAlerts(ctx, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
+				if err != nil {
+					t.Errorf("CommitAlerts(%d) error: %v", pos, err)
+					return
+				}
+				inserted.Add(int32(len(ins)))
+				if ok {
+					applied.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if want := int32(20 * cap); inserted.Load() != want || applied.Load() != 20 {
+		t.Errorf("racing CommitAlerts: %d events inserted, %d positions applied; want %d and 20", inserted.Load(), applied.Load(), want)
+	}
+	if pos, err := db.AlertPosition(ctx); err != nil || pos != 20 {
+		t.Errorf("AlertPosition() = %d, %v; want 20", pos, err)
+	}
+	pending, err := db.PendingEvents(ctx, 1000)
+	if err != nil || len(pending) != 20*cap {
+		t.Errorf("PendingEvents() = %d, %v; want %d", len(pending), err, 20*cap)
+	}
 }
