@@ -2,45 +2,108 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/jobs"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/notify"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/redis"
+	"github.com/findash/findash/internal/report"
+	"github.com/findash/findash/internal/retention"
+	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/watchlist"
 )
 
 // This file is the one place that picks the concrete engines for a
 // configuration: SQLite or PostgreSQL, embedded or external NATS, in-process
-// or Redis cache. Everything else receives small interfaces.
+// or Redis cache and limits, River on SQLite or on PostgreSQL. Everything
+// else receives small interfaces.
 
-// checkSupported rejects settings whose engines this build does not have yet,
+// database is everything findash keeps in SQL; sqlite.DB and postgres.DB
+// both provide it (and pass the same conformance suites).
+type database interface {
+	persist.Store
+	api.CandleStore
+	api.AlertStore
+	retention.Deleter
+	auth.Store
+	auth.SessionStore
+	watchlist.Store
+	alert.Store
+	report.Store
+	notify.Store
+	RestoreState(ctx context.Context) ([]market.Candle, uint64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ database = (*sqlite.DB)(nil)
+	_ database = (*postgres.DB)(nil)
+)
+
+// checkSupported rejects settings whose engines this build does not have,
 // rather than silently running without them.
 func checkSupported(cfg config.Config) error {
-	var errs []error
-	if cfg.DatabaseURL != "" || len(cfg.DatabaseReplicaURLs) > 0 {
-		errs = append(errs, errors.New("database_url: PostgreSQL is not supported by this build yet; leave it empty for SQLite (stage 1)"))
+	if cfg.S3Endpoint != "" {
+		return errors.New("s3_endpoint: S3 object storage is not in this build yet; leave it empty for reports on local disk")
 	}
-	if cfg.RedisURL != "" {
-		errs = append(errs, errors.New("redis_url: Redis is not supported by this build yet; leave it empty for the in-process cache (stage 1)"))
-	}
-	if cfg.S3Endpoint != "" || cfg.SMTPURL != "" {
-		errs = append(errs, errors.New("s3_*/smtp_url: reports and e-mail are not in this build yet"))
-	}
-	return errors.Join(errs...)
+	return nil
+}
+
+// backend is the set of engines a configuration chose.
+type backend struct {
+	database
+	run    func(context.Context) error // background upkeep of the database, or nil
+	checks []api.Check
 }
 
 // openStore opens the database the configuration names and applies its
-// migrations.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlite.DB, error) {
+// migrations: SQLite in the data dir, or PostgreSQL (with replicas) when
+// database_url is set.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backend, error) {
 	if err := checkSupported(cfg); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, postgres.Config{
+			PrimaryURL:  cfg.DatabaseURL,
+			ReplicaURLs: cfg.DatabaseReplicaURLs,
+			MigrateURL:  cfg.DatabaseMigrateURL,
+		}, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &backend{database: db, run: db.Run, checks: []api.Check{
+			{Name: "database", Critical: true, Fn: db.Ping},
+			{Name: "database_replicas", Critical: false, Fn: db.Check},
+		}}, nil
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "findash.db"), log)
 	if err != nil {
@@ -50,11 +113,44 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlit
 		db.Close()
 		return nil, err
 	}
-	return db, nil
+	return &backend{database: db, checks: []api.Check{{Name: "database", Critical: true, Fn: db.Ping}}}, nil
+}
+
+// openJobs starts the job queue on the configuration's database: River on a
+// separate SQLite file (so its polling never takes the persister's write
+// lock), or on PostgreSQL over a direct pool (River's LISTEN/NOTIFY does not
+// pass a transaction pooler).
+func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog.Logger, reg prometheus.Registerer) (*jobs.Queue, func(), error) {
+	if cfg.DatabaseURL != "" {
+		url := cfg.DatabaseMigrateURL
+		if url == "" {
+			url = cfg.DatabaseURL
+		}
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue pool: %w", err)
+		}
+		q, err := jobs.New(ctx, riverpgxv5.New(pool), h, jobs.Config{}, log, reg)
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		return q, pool.Close, nil
+	}
+	jdb, err := sqlite.OpenJobsDB(ctx, filepath.Join(cfg.DataDir, "jobs.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := jobs.New(ctx, riversqlite.New(jdb), h, jobs.Config{}, log, reg)
+	if err != nil {
+		jdb.Close()
+		return nil, nil, err
+	}
+	return q, func() { jdb.Close() }, nil
 }
 
 // openBus connects to the event log: an embedded NATS server in the data dir,
-// or the external cluster of FINDASH_NATS_URL.
+// or the external cluster of nats_url.
 func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus, error) {
 	return bus.Open(ctx, bus.Config{
 		URL:      cfg.NATSURL,
@@ -62,4 +158,48 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		Replicas: cfg.StreamReplicas,
 		MaxAge:   cfg.StreamMaxAge,
 	}, log)
+}
+
+// openRedis connects to Redis when redis_url is set; nil otherwise. It does
+// not fail when Redis is down: the instance starts degraded and heals.
+func openRedis(ctx context.Context, cfg config.Config, log *slog.Logger, reg prometheus.Registerer) (*redis.Client, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	return redis.Open(ctx, cfg.RedisURL, redis.Config{}, log, reg)
+}
+
+// sharedLimiter counts in Redis so every instance shares the budget, and
+// falls back to counting in-process while Redis is unavailable.
+type sharedLimiter struct {
+	redis *redis.Client
+	local *api.LocalLimiter
+}
+
+func (l sharedLimiter) Allow(ctx context.Context, key string, lim api.Limit) (bool, time.Duration, error) {
+	ok, retry, err := l.redis.Allow(ctx, key, lim.Rate, lim.Burst)
+	if err != nil {
+		return l.local.Allow(ctx, key, lim)
+	}
+	return ok, retry, nil
+}
+
+// secretKeys derives the WebSocket-token and report-link keys from the
+// configured secret, or from random bytes (stage 1, one instance: tokens and
+// links die with the process).
+func secretKeys(cfg config.Config) (wsKey, reportKey []byte, err error) {
+	secret := []byte(cfg.SecretKey)
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, nil, fmt.Errorf("random secret: %w", err)
+		}
+	}
+	derive := func(label string) []byte {
+		h := sha256.New()
+		h.Write([]byte(label))
+		h.Write(secret)
+		return h.Sum(nil)
+	}
+	return derive("findash ws token\x00"), derive("findash report link\x00"), nil
 }

@@ -76,6 +76,7 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	}
 
 	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(stdin, stdout, stderr), versionCmd)
+	root.AddCommand(benchCommand(environ, stdin, stdout, stderr))
 
 	// No sub-command means serve: findash with no arguments starts stage 1.
 	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {

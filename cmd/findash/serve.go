@@ -8,22 +8,29 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/ingest"
+	"github.com/findash/findash/internal/jobs"
 	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/notify"
+	"github.com/findash/findash/internal/objstore"
 	"github.com/findash/findash/internal/observe"
 	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/retention"
+	"github.com/findash/findash/internal/watchlist"
 	"github.com/findash/findash/internal/web"
 )
 
@@ -44,6 +51,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	t0 := time.Now()
 	reg := observe.NewRegistry()
 
+	// Engines.
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -58,56 +66,109 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		defer cancel()
 		closeLogged(log, "bus", func() error { return b.Close(cctx) })
 	}()
+	rc, err := openRedis(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	if rc != nil {
+		defer closeLogged(log, "redis", rc.Close)
+	}
+	wsKey, reportKey, err := secretKeys(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.SecretKey == "" && cfg.NATSURL != "" {
+		log.Warn("secret_key is not set: WebSocket tokens and report links only work on the instance that issued them")
+	}
 
+	// Roles (stage 4 splits them): ingest takes ticks in, gateway streams,
+	// api answers reads and accounts, worker persists and runs background
+	// work. Gateway and api both serve from the live state, so either runs
+	// the live feed.
+	runFeed := cfg.HasRole("gateway") || cfg.HasRole("api")
+	worker := cfg.HasRole("worker")
+
+	// Components.
 	state := market.NewState()
-	users := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 2), auth.Config{}, log)
-	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins}, log, reg)
+	authCfg := auth.Config{WSTokenKey: wsKey}
+	if rc != nil {
+		authCfg.Sessions = auth.KVSessions(rc, nil)
+	}
+	users := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 2), authCfg, log)
+	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue}, log, reg)
 	pub := ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	feed := live.New(b, st, state, hub, live.Config{}, log)
 	pers := persist.New(b, st, persist.Config{}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 
-	// Roles (stage 4 splits them): ingest takes ticks in, gateway streams,
-	// api answers reads, worker persists and runs background work. Gateway
-	// and api both serve from the live state, so either runs the live feed.
-	runFeed := cfg.HasRole("gateway") || cfg.HasRole("api")
+	objs, err := objstore.NewLocal(filepath.Join(cfg.DataDir, "reports"))
+	if err != nil {
+		return err
+	}
+	var handlers jobs.Handlers
+	if worker {
+		mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL}, log)
+		if err != nil {
+			return err
+		}
+		hooks := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}, log, reg)
+		handlers = jobs.Handlers{
+			Notifier: notify.NewService(st, mailer, hooks),
+			Reports:  report.NewService(st, objs, nil, report.Config{SigningKey: reportKey}, log),
+		}
+	}
+	queue, closeQueue, err := openJobs(ctx, cfg, handlers, log, reg)
+	if err != nil {
+		return err
+	}
+	defer closeQueue()
+	evaluator := alert.NewEvaluator(b, st, st, hub, queue, alert.Config{}, log, reg)
+
 	var draining atomic.Bool
 	deps := api.Deps{
-		Market:    state,
-		Candles:   st,
-		Publisher: roleMissing{"ingest"},
-		Parse:     ingest.Parse,
-		Auth:      users,
-		Draining:  draining.Load,
-		Checks: []api.Check{
-			{Name: "database", Critical: true, Fn: st.Ping},
-			{Name: "event_log", Critical: true, Fn: b.Check},
-		},
+		Market:     state,
+		Candles:    st,
+		Publisher:  roleMissing{"ingest"},
+		Parse:      ingest.Parse,
+		Auth:       users,
+		Accounts:   users,
+		Watchlists: watchlist.NewService(st, watchlist.Config{}),
+		Alerts:     st,
+		Reports:    report.NewService(st, objs, queue, report.Config{SigningKey: reportKey}, log),
+		Draining:   draining.Load,
+		Checks: append(st.checks,
+			api.Check{Name: "event_log", Critical: true, Fn: b.Check},
+		),
 		Version: version,
 		Stage:   cfg.Stage(),
+	}
+	if rc != nil {
+		deps.Cache = rc
+		deps.Limiter = sharedLimiter{redis: rc, local: api.NewLocalLimiter(100_000, nil)}
+		deps.Checks = append(deps.Checks, api.Check{Name: "redis", Critical: false, Fn: rc.Check})
 	}
 	if cfg.HasRole("ingest") {
 		deps.Publisher = pub
 	}
-	if cfg.HasRole("gateway") || cfg.HasRole("api") {
+	if runFeed {
 		dash, err := web.New(web.Config{}, log)
 		if err != nil {
 			return fmt.Errorf("dashboard: %w", err)
 		}
 		deps.Dashboard = dash
+		deps.Checks = append(deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())})
 	}
 	if cfg.HasRole("gateway") {
 		deps.WebSocket = untilReady(feed.Ready(), hub)
-	}
-	if runFeed {
-		deps.Checks = append(deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())})
 	}
 	a := api.New(deps, api.Config{
 		ReadLimit:   limit(cfg.APIRateLimit),
 		IngestLimit: limit(cfg.IngestRateLimit),
 		TrustProxy:  cfg.TrustProxy,
 	}, log.With("component", "api"), reg)
+	defer a.Close()
 
+	// Listeners.
 	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
@@ -142,7 +203,6 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	// the HTTP side drains, and stop only after it has.
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	defer a.Close()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	var wg sync.WaitGroup
@@ -156,15 +216,20 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		}()
 	}
 	runBG(bg, "admin", admin.Run)
+	if st.run != nil {
+		runBG(bg, "database upkeep", st.run)
+	}
 	if runFeed {
 		runBG(bg, "live feed", feed.Run)
 	}
 	if cfg.HasRole("gateway") {
 		runBG(bg, "gateway", hub.Run)
 	}
-	if cfg.HasRole("worker") {
+	if worker {
 		runBG(bg, "persister", pers.Run)
 		runBG(bg, "retention", janitor.Run)
+		runBG(bg, "alert evaluator", evaluator.Run)
+		runBG(bg, "job queue", queue.Run)
 	}
 	feedCtx, stopFeed := context.WithCancel(bg)
 	defer stopFeed()
@@ -202,6 +267,14 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	draining.Store(true) // /readyz answers 503 from here on
+	if cfg.DrainDelay > 0 {
+		// Let load balancers see the 503 and take this instance out before
+		// its listeners close.
+		select {
+		case <-time.After(cfg.DrainDelay):
+		case <-sctx.Done():
+		}
+	}
 	stopFeed()
 	feedWG.Wait()
 	if err := hub.Drain(sctx); err != nil {
@@ -223,8 +296,17 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	return cause
 }
 
+// limit maps a configured rate (0 = none) onto the API's limit, with a
+// burst of two seconds' worth.
+func limit(perSecond float64) api.Limit {
+	if perSecond == 0 {
+		return api.Limit{Rate: -1}
+	}
+	return api.Limit{Rate: perSecond, Burst: max(1, int(2*perSecond))}
+}
+
 // roleMissing stands in for a component whose role this instance does not
-// run: its routes answer 503 and say where the work is done.
+// run: its routes answer 503.
 type roleMissing struct{ role string }
 
 func (r roleMissing) Publish(context.Context, []market.Tick) error {
@@ -258,15 +340,6 @@ func caughtUp(ready <-chan struct{}) func(context.Context) error {
 			return errors.New("catching up with the event log")
 		}
 	}
-}
-
-// limit maps a configured rate (0 = none) onto the API's limit, with a
-// burst of two seconds' worth.
-func limit(perSecond float64) api.Limit {
-	if perSecond == 0 {
-		return api.Limit{Rate: -1}
-	}
-	return api.Limit{Rate: perSecond, Burst: max(1, int(2*perSecond))}
 }
 
 func reasonOf(cause error) string {

@@ -54,6 +54,11 @@ type Config struct {
 	APIRateLimit        float64       `koanf:"api_rate_limit"`
 	IngestRateLimit     float64       `koanf:"ingest_rate_limit"`
 	TrustProxy          bool          `koanf:"trust_proxy"`
+	DatabaseMigrateURL  string        `koanf:"database_migrate_url"`
+	SecretKey           string        `koanf:"secret_key"`
+	WebhookAllowPrivate bool          `koanf:"webhook_allow_private"`
+	DrainDelay          time.Duration `koanf:"drain_delay"`
+	WSSendQueue         int           `koanf:"ws_send_queue"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -95,6 +100,11 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Float64("api-rate-limit", 1000, "read requests per second per client IP (burst twice that); 0 = no limit")
 	fs.Float64("ingest-rate-limit", 200, "ingest requests per second per API key (burst twice that); 0 = no limit")
 	fs.Bool("trust-proxy", false, "take the client IP from X-Forwarded-For (set it behind a load balancer)")
+	fs.String("database-migrate-url", "", "direct postgres:// URL for migrations and the job queue when database-url goes through PgBouncer [database-url]")
+	fs.String("secret-key", "", "key (>= 32 chars) signing WebSocket tokens and report links; the same on every instance [random per process]")
+	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
+	fs.Int("ws-send-queue", 1024, "messages (or spans of up to 64 ticks) queued per WebSocket client before ticks are dropped and reported as gaps")
+	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 }
 
 // Load builds the configuration from fs (already parsed), the environment as
@@ -254,6 +264,18 @@ func (c *Config) Validate() error {
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("stream_replicas", "must be between 1 and 5")
 	}
+	if c.DatabaseMigrateURL != "" && !hasScheme(c.DatabaseMigrateURL, "postgres", "postgresql") {
+		bad("database_migrate_url", "must be a postgres:// URL")
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		bad("secret_key", "must be at least 32 characters")
+	}
+	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
+		bad("drain_delay", "must be >= 0 and below shutdown_timeout")
+	}
+	if c.WSSendQueue < 16 || c.WSSendQueue > 1<<20 {
+		bad("ws_send_queue", "must be between 16 and 1048576")
+	}
 	if c.APIRateLimit < 0 {
 		bad("api_rate_limit", "must be >= 0 (0 = no limit)")
 	}
@@ -305,6 +327,10 @@ func (c Config) String() string {
 	}
 	c.RedisURL = redact(c.RedisURL)
 	c.SMTPURL = redact(c.SMTPURL)
+	c.DatabaseMigrateURL = redact(c.DatabaseMigrateURL)
+	if c.SecretKey != "" {
+		c.SecretKey = "xxxxx"
+	}
 	if c.S3SecretKey != "" {
 		c.S3SecretKey = "xxxxx"
 	}

@@ -95,12 +95,12 @@ func TestErrors(t *testing.T) {
 }
 
 func TestStringHidesSecrets(t *testing.T) {
-	c, err := load(t, nil, []string{"FINDASH_DATABASE_URL=postgres://u:hunter2@db/x", "FINDASH_S3_SECRET_KEY=s3cr3t", "FINDASH_REDIS_URL=redis://:pw9@r:6379"})
+	c, err := load(t, nil, []string{"FINDASH_DATABASE_URL=postgres://u:hunter2@db/x", "FINDASH_S3_SECRET_KEY=s3cr3t", "FINDASH_SECRET_KEY=0123456789abcdef0123456789abcdefKEY", "FINDASH_REDIS_URL=redis://:pw9@r:6379"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.String()
-	for _, secret := range []string{"hunter2", "s3cr3t", "pw9"} {
+	for _, secret := range []string{"hunter2", "s3cr3t", "pw9", "0123456789abcdef0123456789abcdefKEY"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("String() leaks %q: %s", secret, s)
 		}
