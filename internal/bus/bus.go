@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if maxBytes <= 0 {
 		maxBytes = -1
 	}
-	b.stream, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	scfg := jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "findash tick log: one message per symbol per batch",
 		Subjects:    []string{subjectPrefix + ">"},
@@ -119,7 +119,24 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		MaxAge:      cfg.MaxAge,
 		MaxBytes:    maxBytes,
 		Duplicates:  dup,
-	})
+	}
+	// A cluster that is still electing its JetStream leader (several
+	// instances and servers starting together) answers with timeouts for a
+	// few seconds: retry with backoff rather than fail the start.
+	for attempt, wait := 1, 250*time.Millisecond; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		b.stream, err = b.js.CreateOrUpdateStream(sctx, scfg)
+		cancel()
+		if err == nil || attempt == 8 || ctx.Err() != nil {
+			break
+		}
+		b.log.Warn("cannot create the tick stream yet; retrying", "attempt", attempt, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 4*time.Second)
+	}
 	if err != nil {
 		b.abort()
 		return nil, fmt.Errorf("create stream %s: %w: %w", StreamName, market.ErrUnavailable, err)
