@@ -307,7 +307,9 @@ type candle struct {
 // waitCandles polls the candles API until the stored ticks are all counted.
 func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, wantCount int64) []candle {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// The persister writes in the background: under -race on a busy
+	// machine 150,000 ticks take a while.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var body struct {
 			Data []candle `json:"data"`
@@ -321,9 +323,9 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 			return body.Data
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("candles of %s count %d ticks, want %d: %+v", symbol, n, wantCount, body.Data)
+			t.Fatalf("%d candles of %s count %d ticks, want %d", len(body.Data), symbol, n, wantCount)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
