@@ -122,7 +122,9 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		return err
 	}
 	defer closeQueue()
-	evaluator := alert.NewEvaluator(b, st, st, hub, queue, alert.Config{}, log, reg)
+	// Fired alerts travel over the bus to whichever gateways hold the users'
+	// connections (stage 4 runs the evaluator and the gateway apart).
+	evaluator := alert.NewEvaluator(b, st, st, b, queue, alert.Config{}, log, reg)
 
 	var draining atomic.Bool
 	deps := api.Deps{
@@ -224,6 +226,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}
 	if cfg.HasRole("gateway") {
 		runBG(bg, "gateway", hub.Run)
+		runBG(bg, "alert relay", func(ctx context.Context) error { return b.RelayAlerts(ctx, hub) })
 	}
 	if worker {
 		runBG(bg, "persister", pers.Run)
