@@ -7,8 +7,14 @@
 // (with its key and size) or, on the job's last attempt or a permanent
 // error, failed. CSV is streamed: candles are read from the store one page
 // (market.MaxLimit) at a time and written through a pipe into the object,
-// so a report of any size uses constant memory. PDF is not built yet
-// (Validate refuses it; see ErrPDFUnsupported).
+// so a report of any size uses constant memory. PDF (pdf.go) reads the same
+// pages into a per-symbol summary (count, first/last, open, high, low,
+// close, change, volume) and a chart of at most MaxChartCandles bars
+// (adjacent candles merged pairwise when the range holds more), renders
+// each chart to a PNG with go-analyze/charts and lays out the document
+// with fpdf: a summary table on page one, one chart page per symbol. Its
+// memory is bounded by the number of symbols, not the range; fpdf holds
+// the document in memory until it is written to the pipe.
 //
 // Downloads: Service.DownloadURL signs "/api/v1/reports/{id}/download"
 // with an expiry (HMAC-SHA256 over the path and the expiry, keyed by

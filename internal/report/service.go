@@ -16,9 +16,6 @@ import (
 	"github.com/findash/findash/internal/market"
 )
 
-// ErrPDFUnsupported is returned for PDF requests until PDF building lands.
-var ErrPDFUnsupported = market.Invalid("format", "pdf reports are not available yet; use csv")
-
 // Store keeps reports and reads candles; the SQL stores implement it.
 type Store interface {
 	CreateReport(ctx context.Context, r Report) (Report, error)
@@ -81,9 +78,6 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 func (s *Service) Create(ctx context.Context, r Report) (Report, error) {
 	if err := Validate(&r); err != nil {
 		return Report{}, err
-	}
-	if r.Format == PDF {
-		return Report{}, ErrPDFUnsupported
 	}
 	r.CreatedAt = s.cfg.Now()
 	r, err := s.store.CreateReport(ctx, r)
@@ -185,11 +179,12 @@ func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) e
 }
 
 func (s *Service) build(ctx context.Context, r Report, key string) (int64, error) {
-	if r.Format != CSV {
-		return 0, &permanentError{ErrPDFUnsupported}
+	write := s.writeCSV
+	if r.Format == PDF {
+		write = s.writePDF
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.writeCSV(ctx, r, pw)) }()
+	go func() { pw.CloseWithError(write(ctx, r, pw)) }()
 	n, err := s.objs.Put(ctx, key, pr)
 	pr.CloseWithError(err) // stops the writer if Put gave up early
 	return n, err

@@ -1,0 +1,239 @@
+package report_test
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/objstore"
+	"github.com/findash/findash/internal/report"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// noQueue stands in for the job queue: tests call BuildReport themselves.
+type noQueue struct{}
+
+func (noQueue) EnqueueReport(context.Context, int64) error { return nil }
+
+const t0 = int64(1_764_244_800_000) // 2025-11-27 12:00 UTC
+
+// fixture is a migrated SQLite store in t.TempDir() holding a user and
+// candles, a local object store, and a Service over both.
+type fixture struct {
+	db   *sqlite.DB
+	objs *objstore.Local
+	svc  *report.Service
+	user int64
+	now  time.Time
+}
+
+// newFixture stores n 1m candles of each symbol in counts (symbol → n).
+func newFixture(t *testing.T, counts map[string]int) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.CreateUser(ctx, auth.User{Email: "r@example.com", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []market.Candle
+	for sym, n := range counts {
+		cs = append(cs, candles(sym, n)...)
+	}
+	if len(cs) > 0 {
+		if err := db.WriteBatch(ctx, nil, cs, 1, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := objstore.NewLocal(filepath.Join(t.TempDir(), "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db, objs: objs, user: u.ID, now: time.UnixMilli(t0)}
+	f.svc = report.NewService(db, objs, noQueue{}, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
+		URLTTL: time.Minute, Now: func() time.Time { return f.now }}, nil)
+	return f
+}
+
+// candles returns n consecutive 1m candles of sym from t0, with prices
+// that wander so bodies go both ways.
+func candles(sym string, n int) []market.Candle {
+	cs := make([]market.Candle, n)
+	for i := range cs {
+		o := 100 + float64(i%17) - float64(i%5)
+		c := o + float64(i%3) - 1
+		cs[i] = market.Candle{Symbol: sym, Interval: market.Interval1m, Start: t0 + int64(i)*60_000,
+			Open: o, High: max(o, c) + 0.5, Low: min(o, c) - 0.25, Close: c, Volume: float64(i%7) + 0.5, Count: int64(i%4 + 1)}
+	}
+	return cs
+}
+
+// build creates a report and builds it as the job would, then downloads
+// it through its signed URL.
+func (f *fixture) build(t *testing.T, format report.Format, symbols ...string) []byte {
+	t.Helper()
+	ctx := t.Context()
+	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: symbols, Interval: market.Interval1m,
+		From: t0, To: t0 + 10_000*60_000, Format: format})
+	if err != nil {
+		t.Fatalf("Create(%s) error: %v", format, err)
+	}
+	if err := f.svc.BuildReport(ctx, r.ID, false); err != nil {
+		t.Fatalf("BuildReport(%s) error: %v", format, err)
+	}
+	r, err = f.svc.Get(ctx, f.user, r.ID)
+	if err != nil || r.Status != report.Done {
+		t.Fatalf("Get() = %+v, %v; want done", r, err)
+	}
+	u, _ := f.svc.DownloadURL(r)
+	rc, _, err := f.open(ctx, u)
+	if err != nil {
+		t.Fatalf("Open(DownloadURL) error: %v", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) != r.Size {
+		t.Fatalf("report size = %d, object holds %d bytes", r.Size, len(b))
+	}
+	return b
+}
+
+// open opens a download URL (path?expires=&sig=) as the API does.
+func (f *fixture) open(ctx context.Context, u string) (io.ReadCloser, report.Report, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return nil, report.Report{}, err
+	}
+	id, err := strconv.ParseInt(strings.Split(p.Path, "/")[4], 10, 64)
+	if err != nil {
+		return nil, report.Report{}, err
+	}
+	return f.svc.Open(ctx, id, p.Query().Get("expires"), p.Query().Get("sig"))
+}
+
+func TestCSVMatchesCandles(t *testing.T) {
+	// 2,500 candles: more than one page (market.MaxLimit) of the store.
+	f := newFixture(t, map[string]int{"BTC-USD": 2500, "EUR/USD": 3})
+	b := f.build(t, report.CSV, "EUR/USD", "BTC-USD", "NONE")
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(report.CSVHeader, rows[0]); diff != "" {
+		t.Fatalf("CSV header (-want +got):\n%s", diff)
+	}
+	var want [][]string
+	for _, c := range append(candles("EUR/USD", 3), candles("BTC-USD", 2500)...) {
+		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+		want = append(want, []string{c.Symbol, "1m", strconv.FormatInt(c.Start, 10), f(c.Open), f(c.High), f(c.Low), f(c.Close), f(c.Volume), strconv.FormatInt(c.Count, 10)})
+	}
+	if diff := cmp.Diff(want, rows[1:]); diff != "" {
+		t.Fatalf("CSV rows (-want +got):\n%s", diff)
+	}
+}
+
+// pdfText returns the PDF's uncompressed content: every stream inflated
+// when it is zlib data, else as is.
+func pdfText(t *testing.T, b []byte) string {
+	t.Helper()
+	var sb strings.Builder
+	rest := b
+	for {
+		i := bytes.Index(rest, []byte("stream\n"))
+		if i < 0 {
+			break
+		}
+		sb.Write(rest[:i])
+		rest = rest[i+len("stream\n"):]
+		j := bytes.Index(rest, []byte("endstream"))
+		if j < 0 {
+			t.Fatal("PDF stream without endstream")
+		}
+		if zr, err := zlib.NewReader(bytes.NewReader(rest[:j])); err == nil {
+			if data, err := io.ReadAll(zr); err == nil {
+				sb.Write(data)
+			}
+		} else {
+			sb.Write(rest[:j])
+		}
+		rest = rest[j+len("endstream"):]
+	}
+	sb.Write(rest)
+	return sb.String()
+}
+
+func TestPDF(t *testing.T) {
+	// 700 candles: more than MaxChartCandles, so the chart merges them.
+	f := newFixture(t, map[string]int{"BTC-USD": 700, "AAPL": 30})
+	b := f.build(t, report.PDF, "AAPL", "BTC-USD", "NO-CANDLES")
+	if !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b[max(0, len(b)-32):], []byte("%%EOF")) {
+		t.Fatalf("PDF starts %.16q, ends %q; want %%PDF- … %%%%EOF", b, b[max(0, len(b)-32):])
+	}
+	text := pdfText(t, b)
+	for _, want := range []string{"(AAPL)", "(BTC-USD)", "(NO-CANDLES)", "(Symbol)", "(Change %)", "(700)",
+		"(AAPL - 1m candles)", "(BTC-USD - 1m candles)", "(No candles in this range.)", "(Each bar merges 4 1m candles.)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF content lacks %s", want)
+		}
+	}
+	// Two charts, each a PNG image XObject.
+	if n := strings.Count(text, "/Subtype /Image"); n != 2 {
+		t.Errorf("PDF holds %d images, want 2 (one chart per symbol with candles)", n)
+	}
+}
+
+func TestDownloadURL(t *testing.T) {
+	f := newFixture(t, map[string]int{"AAPL": 2})
+	f.build(t, report.CSV, "AAPL")
+	ctx := t.Context()
+	r, err := f.svc.Get(ctx, f.user, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := f.svc.DownloadURL(r)
+	tests := []struct {
+		name string
+		url  string
+		skew time.Duration
+	}{
+		{"bad sig", strings.Replace(good, "sig=", "sig=0", 1), 0},
+		{"other id", strings.Replace(good, "/reports/1/", "/reports/2/", 1), 0},
+		{"later expiry", strings.Replace(good, "expires=", "expires=9", 1), 0},
+		{"expired", good, 2 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.now = time.UnixMilli(t0).Add(tt.skew)
+			defer func() { f.now = time.UnixMilli(t0) }()
+			if _, _, err := f.open(ctx, tt.url); !errors.Is(err, market.ErrNotFound) {
+				t.Fatalf("Open(%s) error = %v, want ErrNotFound", tt.name, err)
+			}
+		})
+	}
+	if _, err := f.svc.Get(ctx, f.user+1, 1); !errors.Is(err, market.ErrNotFound) {
+		t.Fatalf("Get(other user) error = %v, want ErrNotFound", err)
+	}
+}
