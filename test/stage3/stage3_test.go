@@ -183,7 +183,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	// startFollowers connects one follower directly to each address of
 	// direct and n through the balancer, all on channel, and waits for
 	// their acks.
-	startFollowers := func(channel string, direct []*instance, viaLB int) []*follower {
+	startFollowers := func(t *testing.T, channel string, direct []*instance, viaLB int) []*follower {
 		t.Helper()
 		var fs []*follower
 		for _, in := range direct {
@@ -210,7 +210,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		return fs
 	}
 	// waitCount waits until every follower holds want ticks.
-	waitCount := func(fs []*follower, want int, d time.Duration) {
+	waitCount := func(t *testing.T, fs []*follower, want int, d time.Duration) {
 		t.Helper()
 		if !waitFor(d, func() bool {
 			for _, f := range fs {
@@ -229,7 +229,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	}
 	// sameAs checks that every follower saw exactly ref's seqs, without
 	// gaps or protocol problems.
-	sameAs := func(ref []uint64, fs []*follower) {
+	sameAs := func(t *testing.T, ref []uint64, fs []*follower) {
 		t.Helper()
 		for _, f := range fs {
 			seqs, gaps, problems := f.snapshot()
@@ -247,7 +247,7 @@ func TestStage3ManyInstances(t *testing.T) {
 
 	// covers checks that the reference follower received every
 	// acknowledged tick exactly once (by the index the feeder put in size).
-	covers := func(ref *follower, acked []int) {
+	covers := func(t *testing.T, ref *follower, acked []int) {
 		t.Helper()
 		seen := map[int]int{}
 		for _, i := range ref.indexes() {
@@ -273,7 +273,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	// 2. Ticks through the balancer reach clients on every instance.
 	t.Run("fan-out", func(t *testing.T) {
 		const sym, total, batch, posters = "S3-FANOUT", 20_000, 200, 4
-		fs := startFollowers("ticks:"+sym, ins, 3)
+		fs := startFollowers(t, "ticks:"+sym, ins, 3)
 		fd := newFeeder(lbURL, key, sym, ts0)
 		before, err := haproxyServers(statsPort)
 		if err != nil {
@@ -296,14 +296,14 @@ func TestStage3ManyInstances(t *testing.T) {
 		if len(acked) != total || len(fails) > 0 {
 			t.Fatalf("%d of %d ticks acknowledged; failures %v", len(acked), total, fails)
 		}
-		waitCount(fs, total, 30*time.Second)
+		waitCount(t, fs, total, 30*time.Second)
 		all := time.Since(start)
 		ref, _, _ := fs[0].snapshot()
 		if len(ref) != total || !slices.IsSorted(ref) {
 			t.Fatalf("reference follower holds %d ticks (sorted %v), want %d", len(ref), slices.IsSorted(ref), total)
 		}
-		covers(fs[0], acked)
-		sameAs(ref, fs)
+		covers(t, fs[0], acked)
+		sameAs(t, ref, fs)
 		after, err := haproxyServers(statsPort)
 		if err != nil {
 			t.Fatal(err)
@@ -328,7 +328,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	t.Run("sigterm-resume", func(t *testing.T) {
 		const sym = "S3-DRAIN"
 		a := ins[0]
-		fs := startFollowers("ticks:"+sym, []*instance{a, a, a, ins[1], ins[2]}, 3)
+		fs := startFollowers(t, "ticks:"+sym, []*instance{a, a, a, ins[1], ins[2]}, 3)
 		for i := range 3 {
 			fs[i].name = fmt.Sprintf("%s-%d", a.name, i+1)
 		}
@@ -344,7 +344,7 @@ func TestStage3ManyInstances(t *testing.T) {
 			}
 		}()
 		defer func() { stopFeed(); <-feedDone }()
-		waitCount(fs, 50, 10*time.Second)
+		waitCount(t, fs, 50, 10*time.Second)
 
 		tTerm := time.Now()
 		a.p.signal(syscall.SIGTERM)
@@ -383,12 +383,12 @@ func TestStage3ManyInstances(t *testing.T) {
 		acked, fails := fd.results()
 		// The reference got everything published (at least what was
 		// acknowledged); everyone else must hold exactly the same.
-		waitCount([]*follower{ref}, len(acked), 15*time.Second)
+		waitCount(t, []*follower{ref}, len(acked), 15*time.Second)
 		time.Sleep(500 * time.Millisecond) // anything published but not acknowledged arrives too
 		want, _, _ := ref.snapshot()
-		covers(ref, acked)
-		waitCount(fs, len(want), 15*time.Second)
-		sameAs(want, fs)
+		covers(t, ref, acked)
+		waitCount(t, fs, len(want), 15*time.Second)
+		sameAs(t, want, fs)
 
 		var worstReconn, worstResume time.Duration
 		for _, f := range fs[:3] {
