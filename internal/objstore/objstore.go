@@ -1,6 +1,16 @@
-// Package objstore keeps files (reports) in object storage. Stage 1 is
-// Local, a directory on disk; an S3-compatible implementation (minio-go)
-// is to come behind the same methods.
+// Package objstore keeps files (reports) in object storage: Local, a
+// directory on disk (stage 1), or S3, a bucket of any S3-compatible service
+// through minio-go (stage 4). Both have the same two methods, Put and
+// Open, and the same semantics: an object is replaced whole, a reader
+// sees the old or the new object, a missing one is market.ErrNotFound.
+//
+// Downloads always go through findash: a report's URL is a findash URL
+// signed by the report package, and the API streams the object from
+// whichever store holds it. We chose that over S3 presigned URLs so the
+// service's endpoint need not be reachable by users (it often is a private
+// network address), the URL and its expiry work the same on every stage,
+// and access stays checked and logged in one place; the cost is that the
+// bytes pass through an API instance.
 //
 // Keys are slash-separated paths of [A-Za-z0-9._-] segments; anything else
 // (.., absolute paths, empty segments) is refused, so a key never escapes
