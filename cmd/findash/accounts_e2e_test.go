@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/findash/findash/internal/notify/notifytest"
 )
@@ -36,6 +39,26 @@ import (
 func TestAccountsEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { accountsE2E(t) })
 	t.Run("postgres", func(t *testing.T) { accountsE2E(t, "--database-url", acctPGDatabase(t)) })
+	// Reports in an S3-compatible bucket (gofakes3, in-process), still
+	// downloaded through findash's signed URLs.
+	t.Run("sqlite+s3", func(t *testing.T) {
+		mem := s3mem.New()
+		s3 := httptest.NewServer(gofakes3.New(mem).Server())
+		t.Cleanup(s3.Close)
+		accountsE2E(t, "--s3-endpoint", s3.URL, "--s3-bucket", "findash-reports", "--s3-access-key", "findash",
+			"--s3-secret-key", "findash-secret", "--s3-region", "us-east-1")
+		objs, err := mem.ListBucket("findash-reports", nil, gofakes3.ListBucketPage{})
+		if err != nil {
+			t.Fatalf("list the bucket: %v", err)
+		}
+		var keys []string
+		for _, c := range objs.Contents {
+			keys = append(keys, c.Key)
+		}
+		if diff := cmp.Diff([]string{"reports/1/1.csv", "reports/1/2.pdf"}, keys); diff != "" {
+			t.Fatalf("bucket keys (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // acctPGDatabase creates an empty database on the server of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/findash/findash/internal/jobs"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/notify"
+	"github.com/findash/findash/internal/objstore"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/redis"
 	"github.com/findash/findash/internal/report"
@@ -64,9 +64,6 @@ var (
 // checkSupported rejects settings whose engines this build does not have,
 // rather than silently running without them.
 func checkSupported(cfg config.Config) error {
-	if cfg.S3Endpoint != "" {
-		return errors.New("s3_endpoint: S3 object storage is not in this build yet; leave it empty for reports on local disk")
-	}
 	return nil
 }
 
@@ -147,6 +144,33 @@ func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog
 		return nil, nil, err
 	}
 	return q, func() { jdb.Close() }, nil
+}
+
+// openObjects opens the object storage of reports: a bucket of the
+// S3-compatible service at s3_endpoint, or a directory in the data dir.
+// An unreachable service does not stop the start: the instance starts
+// degraded (its readiness check says why) and report builds retry.
+func openObjects(ctx context.Context, cfg config.Config, log *slog.Logger) (report.Objects, []api.Check, error) {
+	if cfg.S3Endpoint == "" {
+		l, err := objstore.NewLocal(filepath.Join(cfg.DataDir, "reports"))
+		return l, nil, err
+	}
+	s, err := objstore.NewS3(objstore.S3Config{
+		Endpoint:  cfg.S3Endpoint,
+		Bucket:    cfg.S3Bucket,
+		AccessKey: cfg.S3AccessKey,
+		SecretKey: cfg.S3SecretKey,
+		Region:    cfg.S3Region,
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.EnsureBucket(bctx); err != nil {
+		log.Warn("object storage unavailable at start; reports will fail until it is back", "err", err)
+	}
+	return s, []api.Check{{Name: "object_storage", Critical: false, Fn: s.Check}}, nil
 }
 
 // openBus connects to the event log: an embedded NATS server in the data dir,

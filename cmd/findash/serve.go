@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/notify"
-	"github.com/findash/findash/internal/objstore"
 	"github.com/findash/findash/internal/observe"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/report"
@@ -101,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	pers := persist.New(b, st, persist.Config{}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 
-	objs, err := objstore.NewLocal(filepath.Join(cfg.DataDir, "reports"))
+	objs, objChecks, err := openObjects(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -138,8 +136,9 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		Alerts:     st,
 		Reports:    report.NewService(st, objs, queue, report.Config{SigningKey: reportKey}, log),
 		Draining:   draining.Load,
-		Checks: append(st.checks,
-			api.Check{Name: "event_log", Critical: true, Fn: b.Check},
+		Checks: append(append(st.checks,
+			api.Check{Name: "event_log", Critical: true, Fn: b.Check}),
+			objChecks...,
 		),
 		Version: version,
 		Stage:   cfg.Stage(),
