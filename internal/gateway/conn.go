@@ -3,38 +3,37 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// conn is one client connection: a reader (the ServeHTTP goroutine), a
-// writer goroutine, and between them one bounded queue guarded by mu.
+// conn is one client connection: a reader goroutine, a writer goroutine
+// that exists only while there is something to write, and between them one
+// bounded queue guarded by mu. An idle connection therefore holds one
+// goroutine (the reader, blocked in a read) and no write buffer.
 type conn struct {
 	hub    *Hub
 	t      transport
 	userID int64 // 0: not authenticated
-	log    *slog.Logger
 
-	wake       chan struct{} // capacity 1: the writer has work
 	readerDone chan struct{} // closed when the read loop has returned
-	writerDone chan struct{} // closed when the writer has returned
+	writerDone chan struct{} // closed when the last writer has returned (after closing)
 
 	mu          sync.Mutex // a leaf: nothing else is locked while it is held
 	q           [][]byte   // ordered messages for the writer; see push*
 	dirty       []*subscription
-	signaled    bool // the writer has been woken for what is queued
+	writing     bool // a writer goroutine is running (it re-checks the queue before it ends)
 	pingDue     bool
 	closing     bool // the writer sends closeCode (if any) after this batch, then ends
 	closeCode   int
 	closeReason string
-
-	spare [][]byte // writer only: the previous batch, reused as the next queue
+	spare       [][]byte  // the previous batch, reused as the next queue
+	lastWrite   time.Time // writer only: when the last batch was written
 
 	// reader only
-	subs    map[Channel]*subscription
+	subs    map[Channel]*subscription // nil until the first subscribe
 	limiter *rate.Limiter
 	strikes int
 }
@@ -58,23 +57,19 @@ func newConn(h *Hub, userID int64) *conn {
 	return &conn{
 		hub:        h,
 		userID:     userID,
-		log:        h.log,
-		wake:       make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
-		subs:       make(map[Channel]*subscription),
 		limiter:    rate.NewLimiter(rate.Limit(h.cfg.MessageRate), h.cfg.MessageBurst),
 	}
 }
 
-// signalLocked wakes the writer, once per batch. Caller holds c.mu.
+// signalLocked makes sure a writer will see what was just queued: it starts
+// one unless one is running (a running writer re-checks the queue under
+// c.mu before it ends). Caller holds c.mu.
 func (c *conn) signalLocked() {
-	if !c.signaled {
-		c.signaled = true
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
 	}
 }
 
@@ -214,26 +209,54 @@ func (c *conn) isClosing() bool {
 	return c.closing
 }
 
-// writeLoop is the connection's writer: it takes everything queued and
-// writes it as one frame, then the conflated messages and gaps of dirty
-// channels. It ends after a close request or a write error, closing the
-// transport.
+// maxSpare is the largest queue slice kept for reuse while a connection's
+// writer is idle; a larger one (a burst) is let go, so that an idle
+// connection holds little memory.
+const maxSpare = 64
+
+// writeLoop is the connection's writer, started by signalLocked when
+// something is queued and none is running: it takes everything queued and
+// writes it as few frames, then the conflated messages and gaps of dirty
+// channels, and repeats until nothing is left; then it ends. Writes of a
+// busy connection are at least Config.WriteCoalesce apart, so that what
+// arrives meanwhile shares the next frame and syscall. After a close request
+// or a write error it closes the transport and writerDone and ends for good.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
+	final := true
 	defer func() {
+		if !final {
+			return
+		}
 		if r := recover(); r != nil {
-			c.log.Error("websocket writer panic", "panic", fmt.Sprint(r))
+			c.hub.log.Error("websocket writer panic", "panic", fmt.Sprint(r))
 		}
 		c.mu.Lock()
 		c.closing = true
-		c.q, c.dirty = nil, nil
+		c.q, c.dirty, c.spare = nil, nil, nil
 		c.mu.Unlock()
-		c.spare = nil
 		_ = c.t.Close()
+		close(c.writerDone)
 	}()
 	cfg := &c.hub.cfg
-	for range c.wake {
+	for {
+		if d := cfg.WriteCoalesce; d > 0 && !c.lastWrite.IsZero() {
+			if wait := d - time.Since(c.lastWrite); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
 		c.mu.Lock()
+		if len(c.q) == 0 && len(c.dirty) == 0 && !c.pingDue && !c.closing {
+			c.writing = false
+			if cap(c.spare) > maxSpare {
+				c.spare = nil
+			}
+			if cap(c.q) > maxSpare {
+				c.q = nil
+			}
+			c.mu.Unlock()
+			final = false
+			return
+		}
 		batch := c.q
 		c.q = c.spare
 		c.spare = nil
@@ -254,7 +277,6 @@ func (c *conn) writeLoop() {
 		}
 		clear(c.dirty)
 		c.dirty = c.dirty[:0]
-		c.signaled = false
 		ping := c.pingDue
 		c.pingDue = false
 		closing, code, reason := c.closing, c.closeCode, c.closeReason
@@ -269,15 +291,20 @@ func (c *conn) writeLoop() {
 				n++
 			}
 			if err := c.t.WriteBatch(rest[:n], time.Now().Add(cfg.WriteTimeout)); err != nil {
-				c.log.Debug("websocket write failed", "err", err)
+				c.hub.log.Debug("websocket write failed", "err", err)
 				return
 			}
 			c.hub.met.sent.Add(float64(n))
 			rest = rest[n:]
 		}
+		if len(batch) > 0 {
+			c.lastWrite = time.Now()
+		}
 		clear(batch)
 		if cap(batch) <= 2*cfg.SendQueue {
+			c.mu.Lock()
 			c.spare = batch[:0] // reused; a replay burst's larger slice is let go
+			c.mu.Unlock()
 		}
 		if ping && !closing {
 			if err := c.t.WritePing(time.Now().Add(cfg.WriteTimeout)); err != nil {
@@ -380,6 +407,9 @@ func (c *conn) subscribe(m *ClientMessage) {
 		return
 	}
 	c.reply(encodeReply("ack", m.ID, m.HasID))
+	if c.subs == nil && len(add) > 0 {
+		c.subs = make(map[Channel]*subscription, len(add))
+	}
 	for _, ch := range add {
 		s := &subscription{c: c, ch: ch, name: ch.String(), idx: -1}
 		c.subs[ch] = s

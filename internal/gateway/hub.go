@@ -487,7 +487,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.reply(encodeReconnect(h.reconnectAfter().Milliseconds()))
 		c.close(closeGoingAway, "server draining")
 	}
-	go c.writeLoop()
+	// The connection is served on a goroutine of its own so that this one
+	// returns: net/http then releases its per-connection read and write
+	// buffers (8 KiB) and this deep stack, which would otherwise be held
+	// for the life of every idle WebSocket. Drain waits for these goroutines
+	// (each removes its conn last).
+	go h.serveConn(c)
+}
+
+// serveConn runs c's read loop until the connection ends, then waits for
+// its writer and removes it from the hub.
+func (h *Hub) serveConn(c *conn) {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {

@@ -5,10 +5,13 @@ package gateway
 // library means rewriting this file alone.
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -39,15 +42,19 @@ type transport interface {
 	Close() error
 }
 
-// wsUpgrader upgrades HTTP requests with gorilla/websocket. Write buffers
-// come from a shared pool and are held only while a frame is written; the
-// read buffer is small, so an idle connection costs little memory.
+// wsUpgrader upgrades HTTP requests with gorilla/websocket, which does the
+// handshake and writes frames. Write buffers come from a shared pool and are
+// held only while a frame is written. Frames from the client are read here
+// (readFrame), straight from the socket after waiting for it to become
+// readable with a shallow stack: an idle connection holds no read buffer and
+// its goroutine's stack stays small (gorilla's reader would hold a bufio
+// buffer and block several frames deep).
 type wsUpgrader struct{ u websocket.Upgrader }
 
 func newUpgrader(checkOrigin func(*http.Request) bool) *wsUpgrader {
 	return &wsUpgrader{u: websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   512,
+		ReadBufferSize:   128, // gorilla's reader is never used; its minimum
 		WriteBufferSize:  16 << 10,
 		WriteBufferPool:  &sync.Pool{},
 		CheckOrigin:      checkOrigin,
@@ -61,28 +68,183 @@ func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func
 	if err != nil {
 		return nil, err
 	}
-	c.SetPongHandler(func(string) error { onPong(); return nil })
-	return &wsTransport{c: c}, nil
+	t := &wsTransport{c: c, nc: c.NetConn(), onPong: onPong}
+	if sc, ok := t.nc.(syscall.Conn); ok {
+		t.raw, _ = sc.SyscallConn()
+	}
+	return t, nil
 }
 
-type wsTransport struct{ c *websocket.Conn }
+type wsTransport struct {
+	c      *websocket.Conn
+	nc     net.Conn        // the socket, read directly by ReadMessage
+	raw    syscall.RawConn // nil: no shallow wait
+	onPong func()
+	hdr    [12]byte // reader only: extended length and mask key
+	skip   bool     // reader only: discard continuation frames of a message too large
+}
 
+// WebSocket opcodes and header bits (RFC 6455 §5.2).
+const (
+	opContinuation = 0
+	opText         = 1
+	opBinary       = 2
+	opClose        = 8
+	opPing         = 9
+	opPong         = 10
+	finBit         = 0x80
+	rsvBits        = 0x70
+	maskBit        = 0x80
+)
+
+// errProtocol ends a connection whose client broke RFC 6455 framing.
+var errProtocol = errors.New("websocket protocol error")
+
+// errClosed is returned by ReadMessage after the client's close frame.
+var errClosed = errors.New("websocket closed by the client")
+
+// ReadMessage waits (shallow, without a buffer) for the socket to be
+// readable, then reads frames until a whole data message is in. Pings are
+// answered, pongs reported, a close is echoed and ends the connection.
 func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
-	_, r, err := t.c.NextReader()
-	if err != nil {
-		return nil, err
+	if t.raw != nil {
+		if err := waitReadable(t.raw); err != nil {
+			return nil, err
+		}
 	}
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > limit {
-		return nil, errTooLarge
-	}
-	return b, nil
+	return t.readMessage(limit)
 }
 
-func (t *wsTransport) SetReadDeadline(d time.Time) error { return t.c.SetReadDeadline(d) }
+func (t *wsTransport) readMessage(limit int) ([]byte, error) {
+	var msg []byte
+	started := false
+	for {
+		op, fin, n, err := t.readHeader()
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case opPing, opPong, opClose:
+			if !fin || n > 125 {
+				return nil, errProtocol
+			}
+			p := make([]byte, n)
+			if err := t.readPayload(p); err != nil {
+				return nil, err
+			}
+			if err := t.control(op, p); err != nil {
+				return nil, err
+			}
+			continue
+		case opText, opBinary:
+			if started || t.skip {
+				return nil, errProtocol
+			}
+			started = true
+		case opContinuation:
+			if t.skip {
+				if _, err := io.CopyN(io.Discard, t.nc, int64(n)); err != nil {
+					return nil, err
+				}
+				t.skip = !fin
+				continue
+			}
+			if !started {
+				return nil, errProtocol
+			}
+		default:
+			return nil, errProtocol
+		}
+		if uint64(len(msg))+n > uint64(limit) {
+			if _, err := io.CopyN(io.Discard, t.nc, int64(n)); err != nil {
+				return nil, err
+			}
+			t.skip = !fin
+			return nil, errTooLarge
+		}
+		start := len(msg)
+		msg = append(msg, make([]byte, n)...)
+		if err := t.readPayload(msg[start:]); err != nil {
+			return nil, err
+		}
+		if fin {
+			if msg == nil {
+				msg = []byte{}
+			}
+			return msg, nil
+		}
+	}
+}
+
+// readHeader reads one frame header; the mask key is left in t.hdr[8:12].
+func (t *wsTransport) readHeader() (op byte, fin bool, n uint64, err error) {
+	h := t.hdr[:2]
+	if _, err = io.ReadFull(t.nc, h); err != nil {
+		return 0, false, 0, err
+	}
+	b0, b1 := h[0], h[1]
+	if b0&rsvBits != 0 || b1&maskBit == 0 {
+		return 0, false, 0, errProtocol // no extension was negotiated; clients must mask
+	}
+	op, fin, n = b0&0x0f, b0&finBit != 0, uint64(b1&0x7f)
+	ext := 0
+	switch n {
+	case 126:
+		ext = 2
+	case 127:
+		ext = 8
+	}
+	if _, err = io.ReadFull(t.nc, t.hdr[8-ext:12]); err != nil {
+		return 0, false, 0, err
+	}
+	switch ext {
+	case 2:
+		n = uint64(binary.BigEndian.Uint16(t.hdr[6:8]))
+	case 8:
+		n = binary.BigEndian.Uint64(t.hdr[0:8])
+		if n>>63 != 0 {
+			return 0, false, 0, errProtocol
+		}
+	}
+	return op, fin, n, nil
+}
+
+// readPayload reads len(p) payload bytes and unmasks them with the key of
+// the last header.
+func (t *wsTransport) readPayload(p []byte) error {
+	if _, err := io.ReadFull(t.nc, p); err != nil {
+		return err
+	}
+	key := t.hdr[8:12]
+	for i := range p {
+		p[i] ^= key[i&3]
+	}
+	return nil
+}
+
+func (t *wsTransport) control(op byte, p []byte) error {
+	deadline := time.Now().Add(5 * time.Second)
+	switch op {
+	case opPing:
+		_ = t.c.WriteControl(websocket.PongMessage, p, deadline)
+	case opPong:
+		t.onPong()
+	case opClose:
+		code := websocket.CloseNoStatusReceived
+		if len(p) >= 2 {
+			code = int(binary.BigEndian.Uint16(p))
+		}
+		echo := []byte{}
+		if code != websocket.CloseNoStatusReceived {
+			echo = websocket.FormatCloseMessage(code, "")
+		}
+		_ = t.c.WriteControl(websocket.CloseMessage, echo, deadline)
+		return errClosed
+	}
+	return nil
+}
+
+func (t *wsTransport) SetReadDeadline(d time.Time) error { return t.nc.SetReadDeadline(d) }
 
 func (t *wsTransport) WriteBatch(msgs [][]byte, deadline time.Time) error {
 	if err := t.c.SetWriteDeadline(deadline); err != nil {
