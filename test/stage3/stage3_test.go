@@ -324,6 +324,46 @@ func TestStage3ManyInstances(t *testing.T) {
 		return
 	}
 
+	// Ingest throughput through the balancer with larger batches, and how
+	// soon the stored candles count all of it.
+	t.Run("throughput", func(t *testing.T) {
+		const sym, total, batch, posters = "S3-BULK", 60_000, 2_000, 4
+		fd := newFeeder(lbURL, key, sym, ts0)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for p := range posters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for from := p * batch; from < total; from += posters * batch {
+					fd.post(ctx, from, batch)
+				}
+			}()
+		}
+		wg.Wait()
+		ingest := time.Since(start)
+		acked, fails := fd.results()
+		if len(acked) != total || len(fails) > 0 {
+			t.Fatalf("%d of %d ticks acknowledged; failures %v", len(acked), total, fails)
+		}
+		var n int64
+		var err error
+		iter := int64(0)
+		if !waitFor(30*time.Second, func() bool {
+			iter++
+			n, _, err = candleCount(lbURL, sym, ts0-iter, ts0+3_600_000)
+			return err == nil && n == total
+		}) {
+			t.Fatalf("candles count %d ticks (%v) 30s after ingest, want %d", n, err, total)
+		}
+		all := time.Since(start)
+		tm.add(t, "throughput: %d ticks in batches of %d from %d posters through HAProxy: acknowledged in %s (%.0f ticks/s); all counted in the stored candles (read through HAProxy) after %s (%.0f ticks/s stored)",
+			total, batch, posters, ms(ingest), float64(total)/ingest.Seconds(), ms(all), float64(total)/all.Seconds())
+	})
+	if t.Failed() {
+		return
+	}
+
 	// 3. SIGTERM of findash-1: its clients resume through the balancer.
 	t.Run("sigterm-resume", func(t *testing.T) {
 		const sym = "S3-DRAIN"

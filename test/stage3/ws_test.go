@@ -107,12 +107,9 @@ func (f *follower) run(ctx context.Context) {
 // next attempt.
 func (f *follower) session(ctx context.Context, addr string) time.Duration {
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.DialContext(ctx, "ws://"+addr+"/ws", http.Header{"Origin": {"http://" + addr}})
+	c, _, err := d.DialContext(ctx, "ws://"+addr+"/ws", http.Header{"Origin": {"http://" + addr}})
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusServiceUnavailable {
-			return 100 * time.Millisecond // a draining or catching-up instance: try again
-		}
-		return 100 * time.Millisecond
+		return 100 * time.Millisecond // refused, or 503 from a draining instance: try again
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
