@@ -41,7 +41,7 @@ type fixture struct {
 }
 
 // newFixture stores n 1m candles of each symbol in counts (symbol → n).
-func newFixture(t *testing.T, counts map[string]int) *fixture {
+func newFixture(t testing.TB, counts map[string]int) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
@@ -235,5 +235,64 @@ func TestDownloadURL(t *testing.T) {
 	}
 	if _, err := f.svc.Get(ctx, f.user+1, 1); !errors.Is(err, market.ErrNotFound) {
 		t.Fatalf("Get(other user) error = %v, want ErrNotFound", err)
+	}
+}
+
+// TestBuildConcurrently: the job queue builds several reports at once;
+// PDF rendering (fonts, charts) must be safe for that (run with -race).
+func TestBuildConcurrently(t *testing.T) {
+	f := newFixture(t, map[string]int{"BTC-USD": 300, "AAPL": 50})
+	ctx := t.Context()
+	var ids []int64
+	for i := range 4 {
+		format := report.PDF
+		if i%2 == 1 {
+			format = report.CSV
+		}
+		r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"BTC-USD", "AAPL"}, Interval: market.Interval1m,
+			From: t0, To: t0 + 1000*60_000, Format: format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		go func() { errs <- f.svc.BuildReport(ctx, id, false) }()
+	}
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Errorf("BuildReport() error: %v", err)
+		}
+	}
+	for _, id := range ids {
+		if r, err := f.svc.Get(ctx, f.user, id); err != nil || r.Status != report.Done || r.Size == 0 {
+			t.Errorf("report %d = %+v, %v; want done", id, r, err)
+		}
+	}
+}
+
+// BenchmarkBuild builds a report of one symbol with 10,000 1m candles
+// (about a week) from SQLite into a local object store.
+func BenchmarkBuild(b *testing.B) {
+	for _, format := range []report.Format{report.CSV, report.PDF} {
+		b.Run(string(format), func(b *testing.B) {
+			f := newFixture(b, map[string]int{"BTC-USD": 10_000})
+			ctx := b.Context()
+			var size int64
+			for b.Loop() {
+				r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"BTC-USD"}, Interval: market.Interval1m,
+					From: t0, To: t0 + 10_000*60_000, Format: format})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := f.svc.BuildReport(ctx, r.ID, false); err != nil {
+					b.Fatal(err)
+				}
+				r, _ = f.svc.Get(ctx, f.user, r.ID)
+				size = r.Size
+			}
+			b.ReportMetric(float64(size), "bytes/report")
+		})
 	}
 }
