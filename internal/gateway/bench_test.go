@@ -18,6 +18,7 @@ type discardTransport struct {
 }
 
 func (d *discardTransport) ReadMessage(int) ([]byte, error) { <-d.closed; return nil, errTooLarge }
+func (d *discardTransport) WaitReadable() error             { return nil }
 func (d *discardTransport) SetReadDeadline(time.Time) error { return nil }
 func (d *discardTransport) WriteBatch(msgs [][]byte, _ time.Time) error {
 	d.mu.Lock()

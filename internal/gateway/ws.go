@@ -31,6 +31,10 @@ var errTooLarge = errors.New("message too large")
 // SetReadDeadline are called by the reader goroutine only; the Write methods
 // by the writer goroutine only; Close from either.
 type transport interface {
+	// WaitReadable blocks until the client has sent something (or the
+	// connection failed, or the read deadline passed), holding no buffer
+	// and using little stack.
+	WaitReadable() error
 	// ReadMessage returns the next data message, or errTooLarge when it
 	// is longer than limit bytes (the rest of it is discarded by the next call).
 	ReadMessage(limit int) ([]byte, error)
@@ -103,19 +107,18 @@ var errProtocol = errors.New("websocket protocol error")
 // errClosed is returned by ReadMessage after the client's close frame.
 var errClosed = errors.New("websocket closed by the client")
 
-// ReadMessage waits (shallow, without a buffer) for the socket to be
-// readable, then reads frames until a whole data message is in. Pings are
-// answered, pongs reported, a close is echoed and ends the connection.
-func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
-	if t.raw != nil {
-		if err := waitReadable(t.raw); err != nil {
-			return nil, err
-		}
+// WaitReadable waits (shallow, without a buffer) for the socket to be
+// readable.
+func (t *wsTransport) WaitReadable() error {
+	if t.raw == nil {
+		return nil
 	}
-	return t.readMessage(limit)
+	return waitReadable(t.raw)
 }
 
-func (t *wsTransport) readMessage(limit int) ([]byte, error) {
+// ReadMessage reads frames until a whole data message is in. Pings are
+// answered, pongs reported, a close is echoed and ends the connection.
+func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 	var msg []byte
 	started := false
 	for {
