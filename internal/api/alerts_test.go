@@ -256,7 +256,6 @@ func TestReportsRoutes(t *testing.T) {
 		t.Errorf("bob's reports = %s", b)
 	}
 	for name, bad := range map[string]map[string]any{
-		"pdf not yet":  {"symbols": syms, "interval": "1m", "from": market.MinTS, "to": market.MaxTS, "format": "pdf"},
 		"bad interval": {"symbols": syms, "interval": "2m", "from": market.MinTS, "to": market.MaxTS, "format": "csv"},
 		"no symbols":   {"symbols": []string{}, "interval": "1m", "from": market.MinTS, "to": market.MaxTS, "format": "csv"},
 		"from > to":    {"symbols": syms, "interval": "1m", "from": market.MaxTS, "to": market.MinTS, "format": "csv"},
