@@ -17,6 +17,7 @@ type pkg struct {
 	ImportPath string
 	Doc        string
 	Deps       []string
+	Imports    []string
 	GoFiles    []string
 }
 
@@ -48,6 +49,15 @@ var drivers = map[string]string{
 	"github.com/redis/go-redis/":  "internal/redis",
 	"github.com/nats-io/nats.go":  "internal/bus",
 	"github.com/nats-io/nats-ser": "internal/bus",
+	"github.com/minio/minio-go":   "internal/objstore",
+}
+
+// libraries are imported directly only by the package that wraps them
+// (others may reach them through that package's types).
+var libraries = map[string]string{
+	"codeberg.org/go-pdf/fpdf":    "internal/report",
+	"github.com/go-analyze/chart": "internal/report",
+	"github.com/riverqueue/river": "internal/jobs",
 }
 
 var adapters = []string{"internal/store/sqlite", "internal/store/postgres", "internal/redis", "internal/bus"}
@@ -57,6 +67,13 @@ func TestDependencyDirection(t *testing.T) {
 		rel := strings.TrimPrefix(p.ImportPath, module)
 		if strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "web/") {
 			continue // main wires concrete adapters; web/ holds build tools
+		}
+		for _, d := range p.Imports {
+			for prefix, owner := range libraries {
+				if strings.HasPrefix(d, prefix) && !strings.HasPrefix(rel, owner) {
+					t.Errorf("%s imports %s; only %s (and cmd/findash) may", rel, d, owner)
+				}
+			}
 		}
 		for _, d := range p.Deps {
 			drel, ours := strings.CutPrefix(d, module)
