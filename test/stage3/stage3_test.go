@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/findash/findash/internal/testenv"
 )
 
 // TestStage3ManyInstances runs stage 3 of the playbook with real processes:
@@ -575,6 +577,7 @@ func TestStage3ManyInstances(t *testing.T) {
 
 	// 5a. The replica stopped: reads fall back to the primary.
 	t.Run("replica-down", func(t *testing.T) {
+		testenv.LockReplica(t, true) // other packages' tests read through it
 		tstop := time.Now()
 		if err := repl.stop(ctx); err != nil {
 			t.Fatalf("stop the replica: %v", err)

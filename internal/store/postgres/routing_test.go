@@ -9,6 +9,7 @@ import (
 
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/postgres"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // unreachable is a server nobody listens on.
@@ -150,6 +151,7 @@ func TestReplicaRecovers(t *testing.T) {
 // stays healthy.
 func TestStreamingReplica(t *testing.T) {
 	replica := env(t, "FINDASH_TEST_POSTGRES_REPLICA_URL")
+	testenv.LockReplica(t, false) // test/stage3 stops it for a while
 	primary, name := newDatabase(t)
 	seed(t, primary, 7)
 	db := open(t, postgres.Config{PrimaryURL: primary, ReplicaURLs: []string{withDatabase(t, replica, name)}})

@@ -1,0 +1,35 @@
+// Package testenv coordinates tests that share the machine's servers across
+// test processes (go test runs packages in parallel, each in its own
+// process).
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// LockReplica holds the lock on the shared PostgreSQL streaming replica
+// (FINDASH_TEST_POSTGRES_REPLICA_URL) until tb ends: shared by tests that
+// read through it, exclusive for a test that stops and restarts it. It is an
+// flock(2) on a file in the temp dir, so it works across test processes.
+func LockReplica(tb testing.TB, exclusive bool) {
+	tb.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "findash-test-replica.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		tb.Fatalf("open replica lock: %v", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		tb.Fatalf("lock replica: %v", err)
+	}
+	tb.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
+}
