@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/findash/findash/internal/alert"
@@ -147,13 +148,7 @@ func (a *API) alertEvents(w http.ResponseWriter, r *http.Request, p auth.Princip
 		a.writeError(w, r, errNoAlerts())
 		return
 	}
-	q := r.URL.Query()
-	limit, err := parseLimit(q, market.DefaultLimit)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	before, err := parseIDCursor(q.Get("cursor"))
+	limit, before, err := parseIDPage(r.URL.Query())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -202,4 +197,13 @@ func (a *API) webhookSecret(w http.ResponseWriter, r *http.Request, p auth.Princ
 	a.writeJSON(w, r, http.StatusOK, struct {
 		Secret string `json:"secret"`
 	}{s})
+}
+
+// parseIDPage reads limit and cursor of a list paged newest first by id.
+func parseIDPage(q url.Values) (limit int, before int64, err error) {
+	if limit, err = parseLimit(q, market.DefaultLimit); err != nil {
+		return 0, 0, err
+	}
+	before, err = parseIDCursor(q.Get("cursor"))
+	return limit, before, err
 }

@@ -124,13 +124,7 @@ func (a *API) listReports(w http.ResponseWriter, r *http.Request, p auth.Princip
 		a.writeError(w, r, errNoReports())
 		return
 	}
-	q := r.URL.Query()
-	limit, err := parseLimit(q, market.DefaultLimit)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	before, err := parseIDCursor(q.Get("cursor"))
+	limit, before, err := parseIDPage(r.URL.Query())
 	if err != nil {
 		a.writeError(w, r, err)
 		return
