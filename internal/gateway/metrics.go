@@ -11,6 +11,7 @@ const dropHelp = "WebSocket messages not delivered: reason=queue_full (a tick or
 type metrics struct {
 	conns     prometheus.Gauge
 	sent      prometheus.Counter
+	frames    prometheus.Counter // data frames written (each carries one or more messages)
 	dropped   prometheus.Counter // ticks and alerts not delivered: queue full
 	conflated prometheus.Counter // candles and quotes replaced by a newer one before being sent
 	gaps      prometheus.Counter
@@ -23,6 +24,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_messages_sent_total", Help: "WebSocket messages written to clients.",
+		}),
+		frames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_frames_written_total", Help: "WebSocket data frames written to clients, one write each; messages_sent / frames is the coalescing.",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_messages_dropped_total", Help: dropHelp,
@@ -41,6 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.conns = register(reg, m.conns).(prometheus.Gauge)
 	m.sent = register(reg, m.sent).(prometheus.Counter)
+	m.frames = register(reg, m.frames).(prometheus.Counter)
 	m.dropped = register(reg, m.dropped).(prometheus.Counter)
 	m.conflated = register(reg, m.conflated).(prometheus.Counter)
 	m.gaps = register(reg, m.gaps).(prometheus.Counter)
