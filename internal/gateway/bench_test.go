@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -52,12 +54,12 @@ func benchFanout(b *testing.B, n int, writers bool) {
 	for i := range conns {
 		c := newConn(h, 0)
 		c.t = &discardTransport{closed: make(chan struct{})}
+		c.writing = !writers // enqueue only: as if a writer were busy, so none starts
 		s := &subscription{c: c, ch: Channel{Kind: KindTicks, Symbol: "BTC-USD"}, name: "ticks:BTC-USD", idx: -1}
 		c.subs = map[Channel]*subscription{s.ch: s}
 		h.register(s, 0, false)
 		c.q = make([][]byte, 0, h.cfg.SendQueue)
 		c.spare = make([][]byte, 0, h.cfg.SendQueue)
-		c.writing = !writers // enqueue only: as if a writer were busy, so none starts
 		conns[i] = c
 	}
 	drain := func() {
@@ -91,5 +93,53 @@ func benchFanout(b *testing.B, n int, writers bool) {
 			c.close(0, "")
 			<-c.writerDone
 		}
+	}
+}
+
+// BenchmarkLoopbackWrite measures what bounds fan-out on one machine: the
+// CPU of one write syscall of a frame of k tick messages (~150 bytes each)
+// to a loopback TCP peer that reads everything. On loopback the sender's
+// write also runs the receiver's TCP input, so this is the cost per frame
+// per client; messages per frame is the lever.
+func BenchmarkLoopbackWrite(b *testing.B) {
+	for _, k := range []int{1, 5, 20} {
+		b.Run(fmt.Sprintf("msgs=%d", k), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+			}()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := []byte(`{"type":"tick","channel":"ticks:BTC-USD","data":{"symbol":"BTC-USD","ts":1764244800000,"price":43123.5,"size":0.25,"seq":123456}}`)
+			t := &wsTransport{nc: c}
+			msgs := make([][]byte, k)
+			for i := range msgs {
+				msgs[i] = msg
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := t.WriteBatch(msgs, time.Now().Add(10*time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/msg")
+			c.Close()
+			<-done
+		})
 	}
 }
