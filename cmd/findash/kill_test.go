@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,8 +86,11 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	type result struct{ from, n, code int }
 	results := make(chan result, 1000)
 	ctx, stop := context.WithCancel(context.Background())
+	var posters sync.WaitGroup
 	for w := 0; w < 4; w++ {
+		posters.Add(1)
 		go func() {
+			defer posters.Done()
 			for i := w; ctx.Err() == nil; i += 4 {
 				from := i * 500
 				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/api/v1/ticks", strings.NewReader(ndjson("KILL", ts0, from, 500)))
@@ -110,7 +114,7 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	}
 	proc.Wait()
 	stop()
-	time.Sleep(200 * time.Millisecond)
+	posters.Wait()
 	close(results)
 	acked := map[int]bool{}
 	for r := range results {
