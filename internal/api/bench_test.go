@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"github.com/findash/findash/internal/ingest"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/findash/findash/internal/api"
 )
@@ -60,3 +64,31 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkAccessLog measures what the access log line costs a cached GET
+// /api/v1/quotes: no logger, the production JSON handler (to io.Discard)
+// at info, and at warn (the line is then not formatted).
+func BenchmarkAccessLog(b *testing.B) {
+	f := newFixture(b)
+	for _, tc := range []struct {
+		name string
+		log  *slog.Logger
+	}{
+		{"none", nil},
+		{"json-info", slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))},
+		{"json-warn", slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			deps := api.Deps{Market: f.state, Candles: f.db, Publisher: f.pub, Parse: ingest.Parse, Auth: tokens{}, Now: func() time.Time { return testNow }}
+			a := api.New(deps, api.Config{LiveTTL: 1 << 40, ReadLimit: api.Limit{Rate: -1}}, tc.log, nil)
+			defer a.Close()
+			h := a.Handler()
+			req := httptest.NewRequest("GET", "/api/v1/quotes", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := discardWriter{h: http.Header{}}
+				h.ServeHTTP(&w, req)
+			}
+		})
+	}
+}

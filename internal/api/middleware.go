@@ -115,8 +115,8 @@ func (a *API) observe(r *http.Request, sw *statusWriter, start time.Time) {
 		code = statusText[status]
 	}
 	a.m.duration.WithLabelValues(route, code).Observe(d.Seconds())
-	if a.log.Enabled(r.Context(), slog.LevelInfo) {
-		a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+	if level := accessLevel(r.Method, status); a.log.Enabled(r.Context(), level) {
+		a.log.LogAttrs(r.Context(), level, "http request",
 			slog.String("request_id", RequestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -125,6 +125,24 @@ func (a *API) observe(r *http.Request, sw *statusWriter, start time.Time) {
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr))
+	}
+}
+
+// accessLevel is the level of a request's access log line. Successful reads
+// (GET and HEAD below 400, WebSocket upgrades included) are the bulk of the
+// traffic and log at debug: formatting and writing a JSON line cost 1.35 µs
+// on a 1.65 µs cached GET (BenchmarkAccessLog), plus a write syscall per line
+// to stdout, so at info they halved the read throughput. Writes and client
+// errors log at info, server errors at warn; every line keeps its request_id
+// (the duration histogram still counts every request).
+func accessLevel(method string, status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelWarn
+	case status < 400 && (method == http.MethodGet || method == http.MethodHead):
+		return slog.LevelDebug
+	default:
+		return slog.LevelInfo
 	}
 }
 
