@@ -56,8 +56,8 @@ type Config struct {
 	// connection: what is queued meanwhile is sent in the next frame, with
 	// one syscall. The first message after a quiet period is written at
 	// once; only a busy connection waits, by at most this much. It bounds
-	// the write syscalls per connection (50/s at the default), which is what
-	// fan-out to thousands of clients costs. Default 20ms; negative: none.
+	// the write syscalls per connection (20/s at the default), which is what
+	// fan-out to thousands of clients costs. Default 50ms; negative: none.
 	WriteCoalesce time.Duration
 	// PingInterval is how often each client is pinged; a client silent for
 	// two intervals is disconnected. Default 30s.
@@ -108,7 +108,7 @@ func (c Config) withDefaults() Config {
 		c.WriteTimeout = 10 * time.Second
 	}
 	if c.WriteCoalesce == 0 {
-		c.WriteCoalesce = 20 * time.Millisecond
+		c.WriteCoalesce = 50 * time.Millisecond
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 30 * time.Second
