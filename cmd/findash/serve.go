@@ -111,8 +111,9 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		}
 		hooks := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}, log, reg)
 		handlers = jobs.Handlers{
-			Notifier: notify.NewService(st, mailer, hooks),
-			Reports:  report.NewService(st, objs, nil, report.Config{SigningKey: reportKey}, log),
+			Retention: janitor,
+			Notifier:  notify.NewService(st, mailer, hooks),
+			Reports:   report.NewService(st, objs, nil, report.Config{SigningKey: reportKey}, log),
 		}
 	}
 	queue, closeQueue, err := openJobs(ctx, cfg, handlers, log, reg)
@@ -229,7 +230,6 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	}
 	if worker {
 		runBG(bg, "persister", pers.Run)
-		runBG(bg, "retention", janitor.Run)
 		runBG(bg, "alert evaluator", evaluator.Run)
 		runBG(bg, "job queue", queue.Run)
 	}

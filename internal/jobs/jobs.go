@@ -24,7 +24,16 @@ const (
 	KindSendEmail      = "send_email"
 	KindDeliverWebhook = "deliver_webhook"
 	KindBuildReport    = "build_report"
+	KindTickRetention  = "tick_retention"
 )
+
+// RetentionArgs is a tick_retention job: delete raw ticks older than the
+// retention. It is periodic (Config.RetentionEvery); River's leader election
+// makes one instance enqueue it, and uniqueness per period keeps it single.
+type RetentionArgs struct{}
+
+// Kind implements river.JobArgs.
+func (RetentionArgs) Kind() string { return KindTickRetention }
 
 // EmailArgs is a send_email job: e-mail the owner of an alert event.
 type EmailArgs struct {
@@ -79,11 +88,17 @@ type ReportBuilder interface {
 	BuildReport(ctx context.Context, reportID int64, lastAttempt bool) error
 }
 
+// Sweeper deletes expired ticks (retention.Janitor).
+type Sweeper interface {
+	Sweep(ctx context.Context) (int64, error)
+}
+
 // Handlers are the job handlers of the worker role. A nil handler's kind
 // is not worked by this process.
 type Handlers struct {
-	Notifier Notifier
-	Reports  ReportBuilder
+	Notifier  Notifier
+	Reports   ReportBuilder
+	Retention Sweeper
 }
 
 // Config tunes a Queue. Zero fields take the documented defaults.
@@ -104,6 +119,9 @@ type Config struct {
 	StopTimeout time.Duration
 	// StatsInterval is how often Run refreshes findash_jobs{state} (default 15s).
 	StatsInterval time.Duration
+	// RetentionEvery is the period of the tick_retention job (default 1h);
+	// it also runs once when the worker starts.
+	RetentionEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +142,7 @@ func (c *Config) setDefaults() {
 	def(&c.PollInterval, time.Second)
 	def(&c.StopTimeout, 10*time.Second)
 	def(&c.StatsInterval, 15*time.Second)
+	def(&c.RetentionEvery, time.Hour)
 }
 
 // Queue enqueues jobs and, with handlers, works them.
@@ -180,7 +199,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
 	}
-	if h.Notifier != nil || h.Reports != nil {
+	if h.Notifier != nil || h.Reports != nil || h.Retention != nil {
 		w := river.NewWorkers()
 		if h.Notifier != nil {
 			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[EmailArgs]) error {
@@ -195,6 +214,23 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 				last := j.Attempt >= j.MaxAttempts
 				return q.outcome(j.JobRow, h.Reports.BuildReport(ctx, j.Args.ReportID, last))
 			}))
+		}
+		if h.Retention != nil {
+			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[RetentionArgs]) error {
+				n, err := h.Retention.Sweep(ctx)
+				if err == nil && n > 0 {
+					l.Info("deleted expired ticks", "ticks", n)
+				}
+				return q.outcome(j.JobRow, err)
+			}))
+			every := cfg.RetentionEvery
+			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
+				river.PeriodicInterval(every),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return RetentionArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+				},
+				&river.PeriodicJobOpts{ID: KindTickRetention, RunOnStart: true},
+			)}
 		}
 		rc.Workers = w
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}

@@ -1,9 +1,12 @@
-// Package retention deletes raw ticks older than the configured retention, in
-// the background, at start-up and then periodically. Candles are kept.
+// Package retention deletes what findash keeps only for a while: raw ticks
+// older than the configured retention (candles are kept) and expired
+// sessions. The worker's job queue runs a sweep periodically (job kind
+// tick_retention).
 package retention
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -13,13 +16,18 @@ type Deleter interface {
 	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
 }
 
+// sessionDeleter is implemented by stores that keep sessions (SQL stores;
+// Redis expires its own).
+type sessionDeleter interface {
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
 // Config tunes the Janitor.
 type Config struct {
 	Retention time.Duration // ticks older than this are deleted (default 7 days)
-	Every     time.Duration // how often to sweep (default 1 h)
 }
 
-// Janitor enforces the tick retention.
+// Janitor enforces the retention.
 type Janitor struct {
 	store Deleter
 	cfg   Config
@@ -32,37 +40,25 @@ func New(store Deleter, cfg Config, now func() time.Time, log *slog.Logger) *Jan
 	if cfg.Retention <= 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	if cfg.Every <= 0 {
-		cfg.Every = time.Hour
-	}
 	return &Janitor{store: store, cfg: cfg, now: now, log: log.With("component", "retention")}
 }
 
-// Sweep deletes the expired ticks once.
+// Sweep deletes the expired ticks, and the expired sessions when the store
+// keeps sessions, once. It returns how many ticks it deleted.
 func (j *Janitor) Sweep(ctx context.Context) (int64, error) {
-	cutoff := j.now().Add(-j.cfg.Retention).UnixMilli()
-	return j.store.DeleteTicksBefore(ctx, cutoff)
-}
-
-// Run sweeps at once and then every cfg.Every until ctx ends. Failures are
-// logged and retried at the next sweep; they never stop the process.
-func (j *Janitor) Run(ctx context.Context) error {
-	t := time.NewTicker(j.cfg.Every)
-	defer t.Stop()
-	for {
-		n, err := j.Sweep(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			j.log.Warn("tick retention sweep failed", "err", err)
-		case n > 0:
-			j.log.Info("deleted expired ticks", "ticks", n, "retention", j.cfg.Retention)
+	now := j.now()
+	n, err := j.store.DeleteTicksBefore(ctx, now.Add(-j.cfg.Retention).UnixMilli())
+	if err != nil {
+		return n, fmt.Errorf("tick retention: %w", err)
+	}
+	if sd, ok := j.store.(sessionDeleter); ok {
+		s, err := sd.DeleteExpiredSessions(ctx, now)
+		if err != nil {
+			return n, fmt.Errorf("expired sessions: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+		if s > 0 {
+			j.log.Info("deleted expired sessions", "sessions", s)
 		}
 	}
+	return n, nil
 }
