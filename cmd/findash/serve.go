@@ -237,10 +237,26 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	defer stopFeed()
 	var feedWG sync.WaitGroup
 	if cfg.Feed == "simulator" && cfg.HasRole("ingest") {
-		sim := ingest.NewSimulator(pub, ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}, time.Now, log)
+		simCfg := ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}
+		if runFeed {
+			// Continue each walk from the last quote rather than jump back
+			// to the built-in levels at every restart.
+			simCfg.Start = func(sym string) (float64, bool) {
+				q, ok := state.Quote(sym)
+				return q.Price, ok
+			}
+		}
+		sim := ingest.NewSimulator(pub, simCfg, time.Now, log)
 		feedWG.Add(1)
 		go func() {
 			defer feedWG.Done()
+			if runFeed {
+				select { // the restored quotes are what the walks continue from
+				case <-feed.Ready():
+				case <-feedCtx.Done():
+					return
+				}
+			}
 			if err := sim.Run(feedCtx); err != nil && feedCtx.Err() == nil {
 				fail(fmt.Errorf("simulator: %w", err))
 			}

@@ -23,6 +23,10 @@ type SimConfig struct {
 	Rate    int           // ticks per second over all symbols (default 200)
 	Seed    int64         // random seed; the same seed and clock give the same ticks
 	Every   time.Duration // batch period (default 50ms)
+	// Start, when set, gives the price a symbol's walk continues from (the
+	// last quote, after a restart) when it reports true; otherwise the walk
+	// starts at the symbol's built-in level. Called once, when Run starts.
+	Start func(symbol string) (price float64, ok bool)
 }
 
 // Simulator generates a plausible market: one geometric random walk per
@@ -103,6 +107,13 @@ func NewSimulator(p TickPublisher, cfg SimConfig, clock func() time.Time, log *s
 // shows at once. A failed publish is logged (once per outage) and its ticks
 // are dropped: simulated data is not worth blocking for.
 func (s *Simulator) Run(ctx context.Context) error {
+	if s.cfg.Start != nil {
+		for i := range s.syms {
+			if p, ok := s.cfg.Start(s.syms[i].name); ok && p > 0 {
+				s.syms[i].price = p
+			}
+		}
+	}
 	tk := time.NewTicker(s.cfg.Every)
 	defer tk.Stop()
 	perBatch := float64(s.cfg.Rate) * s.cfg.Every.Seconds()

@@ -113,3 +113,27 @@ func TestSimulatorSurvivesPublishErrors(t *testing.T) {
 		t.Errorf("published %d ticks after 5 failed batches, want %d", got, want)
 	}
 }
+
+// TestSimulatorContinuesFromStart: with Start, a symbol's walk begins at the
+// given price (the last quote after a restart), not its built-in level.
+func TestSimulatorContinuesFromStart(t *testing.T) {
+	cfg := ingest.SimConfig{Symbols: 3, Rate: 300, Seed: 1, Start: func(sym string) (float64, bool) {
+		return 50000, sym == "BTC-USD"
+	}}
+	rec := simulate(t, cfg, 200*time.Millisecond, 0)
+	seen := 0
+	for _, tk := range rec.ticks {
+		if tk.Symbol == "BTC-USD" {
+			seen++
+			if tk.Price < 45000 || tk.Price > 55000 {
+				t.Fatalf("BTC-USD tick at %g, want near the start price 50000", tk.Price)
+			}
+		}
+		if tk.Symbol == "ETH-USD" && tk.Price > 5000 {
+			t.Fatalf("ETH-USD tick at %g, want near its built-in level 2300", tk.Price)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no BTC-USD tick published")
+	}
+}
