@@ -56,7 +56,7 @@ func benchFanout(b *testing.B, n int, writers bool) {
 		c.t = &discardTransport{closed: make(chan struct{})}
 		c.writing = !writers // enqueue only: as if a writer were busy, so none starts
 		s := &subscription{c: c, ch: Channel{Kind: KindTicks, Symbol: "BTC-USD"}, name: "ticks:BTC-USD", idx: -1}
-		c.subs = map[Channel]*subscription{s.ch: s}
+		c.subs = []*subscription{s}
 		h.register(s, 0, false)
 		c.q = make([][]byte, 0, h.cfg.SendQueue)
 		c.spare = make([][]byte, 0, h.cfg.SendQueue)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,7 +34,7 @@ type conn struct {
 	lastWrite   time.Time // writer only: when the last batch was written
 
 	// reader only
-	subs    map[Channel]*subscription // nil until the first subscribe
+	subs    []*subscription // a slice, not a map: most connections hold one or a few
 	limiter *rate.Limiter
 	strikes int
 }
@@ -451,9 +452,9 @@ func (c *conn) handle(b []byte) {
 		c.subscribe(&m)
 	case OpUnsubscribe:
 		for _, ch := range m.Channels {
-			if s := c.subs[ch]; s != nil {
-				c.hub.unregister(s)
-				delete(c.subs, ch)
+			if i := c.findSub(ch); i >= 0 {
+				c.hub.unregister(c.subs[i])
+				c.subs = slices.Delete(c.subs, i, i+1)
 			}
 		}
 		c.reply(encodeReply("ack", m.ID, m.HasID))
@@ -471,7 +472,7 @@ func (c *conn) strike() {
 func (c *conn) subscribe(m *ClientMessage) {
 	var add []Channel
 	for _, ch := range m.Channels {
-		if c.subs[ch] != nil {
+		if c.findSub(ch) >= 0 || slices.Contains(add, ch) {
 			continue // already subscribed: nothing to do
 		}
 		if ch.Kind == KindAlerts && c.userID == 0 {
@@ -486,12 +487,9 @@ func (c *conn) subscribe(m *ClientMessage) {
 		return
 	}
 	c.reply(encodeReply("ack", m.ID, m.HasID))
-	if c.subs == nil && len(add) > 0 {
-		c.subs = make(map[Channel]*subscription, len(add))
-	}
 	for _, ch := range add {
 		s := &subscription{c: c, ch: ch, name: ch.String(), idx: -1}
-		c.subs[ch] = s
+		c.subs = append(c.subs, s)
 		since, resume := m.Since[ch]
 		c.hub.register(s, since, resume)
 	}
@@ -499,8 +497,18 @@ func (c *conn) subscribe(m *ClientMessage) {
 
 // unsubscribeAll removes every subscription; called once the reader is done.
 func (c *conn) unsubscribeAll() {
-	for ch, s := range c.subs {
+	for _, s := range c.subs {
 		c.hub.unregister(s)
-		delete(c.subs, ch)
 	}
+	c.subs = nil
+}
+
+// findSub returns the index of ch in c.subs, or -1.
+func (c *conn) findSub(ch Channel) int {
+	for i, s := range c.subs {
+		if s.ch == ch {
+			return i
+		}
+	}
+	return -1
 }

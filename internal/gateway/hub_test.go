@@ -255,7 +255,7 @@ func TestCandlesConflated(t *testing.T) {
 	c := newConn(h, 0)
 	c.writing = true // as if a writer were busy, so none is started
 	s := &subscription{c: c, ch: Channel{Kind: KindCandles, Symbol: "AAA", Interval: market.Interval1m}, name: "candles:AAA:1m", idx: -1}
-	c.subs = map[Channel]*subscription{s.ch: s}
+	c.subs = []*subscription{s}
 	h.register(s, 0, false)
 	var u market.Update
 	for seq := uint64(1); seq <= 100; seq++ {
