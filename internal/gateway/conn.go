@@ -424,6 +424,9 @@ func (c *conn) readOne(more chan<- bool) {
 		return
 	}
 	ok = true
+	if b == nil {
+		return // control frames only (a pong): back to waiting
+	}
 	if c.isClosing() {
 		return // draining or closing: wait for the client's close
 	}

@@ -36,7 +36,8 @@ type transport interface {
 	// and using little stack.
 	WaitReadable() error
 	// ReadMessage returns the next data message, or errTooLarge when it
-	// is longer than limit bytes (the rest of it is discarded by the next call).
+	// is longer than limit bytes (the rest of it is discarded by the next
+	// calls), or nil and no error when only control frames were read.
 	ReadMessage(limit int) ([]byte, error)
 	SetReadDeadline(t time.Time) error
 	// WriteBatch writes msgs as one text message, joined by '\n'.
@@ -125,7 +126,10 @@ func (t *wsTransport) WaitReadable() error {
 }
 
 // ReadMessage reads frames until a whole data message is in. Pings are
-// answered, pongs reported, a close is echoed and ends the connection.
+// answered, pongs reported, a close is echoed and ends the connection. A
+// control frame outside a message (a pong, typically) returns nil, nil at
+// once, so that an idle connection goes back to WaitReadable instead of
+// blocking here, deeper and on a second goroutine.
 func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 	var msg []byte
 	started := false
@@ -146,6 +150,9 @@ func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 			if err := t.control(op, p); err != nil {
 				return nil, err
 			}
+			if !started {
+				return nil, nil // nothing more to wait for here: back to the shallow wait
+			}
 			continue
 		case opText, opBinary:
 			if started || t.skip {
@@ -158,7 +165,7 @@ func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 					return nil, err
 				}
 				t.skip = !fin
-				continue
+				return nil, nil
 			}
 			if !started {
 				return nil, errProtocol

@@ -95,6 +95,13 @@ func TestFraming(t *testing.T) {
 // writeFrame writes one masked client frame.
 func writeFrame(t *testing.T, nc net.Conn, op byte, fin bool, p []byte) {
 	t.Helper()
+	if _, err := nc.Write(clientFrame(op, fin, p)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clientFrame encodes one masked client frame (payload ≤ 125 bytes).
+func clientFrame(op byte, fin bool, p []byte) []byte {
 	b0 := op
 	if fin {
 		b0 |= 0x80
@@ -105,7 +112,34 @@ func writeFrame(t *testing.T, nc net.Conn, op byte, fin bool, p []byte) {
 	for i, c := range p {
 		f = append(f, c^key[i&3])
 	}
-	if _, err := nc.Write(f); err != nil {
-		t.Fatal(err)
+	return f
+}
+
+// TestReadMessageReturnsAfterControl checks that a pong outside a message
+// does not leave the reader blocked for the next frame: an idle client
+// answering pings must not hold a second, deeper goroutine.
+func TestReadMessageReturnsAfterControl(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer srv.Close()
+	defer cli.Close()
+	pongs := 0
+	tr := &wsTransport{nc: srv, onPong: func() { pongs++ }}
+	go func() { _, _ = cli.Write(clientFrame(0x0a, true, nil)) }() // a pong
+	type res struct {
+		b   []byte
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		b, err := tr.ReadMessage(1024)
+		done <- res{b, err}
+	}()
+	select {
+	case r := <-done:
+		if r.b != nil || r.err != nil || pongs != 1 {
+			t.Fatalf("ReadMessage = %q, %v with %d pongs; want nil, nil, 1", r.b, r.err, pongs)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadMessage still waiting after a pong")
 	}
 }
