@@ -332,7 +332,10 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 func TestEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	key := createAPIKey(t, dir)
-	cfg := testConfig(t, dir)
+	// A send queue of 256 entries (spans of up to 64 ticks): room for three
+	// publishes of this test (5,000 ticks = 79 spans each), so a client that
+	// keeps up never drops, while the slow one overflows for certain.
+	cfg := testConfig(t, dir, "--ws-send-queue", "256")
 	in := start(t, cfg)
 	const sym = "BTC-USD"
 	ch := "ticks:" + sym
@@ -423,14 +426,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 	back.c.Close()
 
-	// Flood: 150,000 more ticks, faster than the slow client reads (its
-	// queue holds 1,024 spans of 64 ticks). The fast client sees every one,
-	// in order, with no gap.
-	for i := 0; i < 15; i++ {
-		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 10_000)); code != 202 {
+	// Flood: 150,000 more ticks, far more than the slow client's queue and
+	// socket buffers hold. The fast client sees every one, in order, with no
+	// gap.
+	for i := 0; i < 30; i++ {
+		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 5_000)); code != 202 {
 			t.Fatalf("POST flood = %d %s", code, body)
 		}
-		total += 10_000
+		total += 5_000
 	}
 	more, fastGaps := fast.ticks(ch, 150_000)
 	if len(fastGaps) != 0 {
