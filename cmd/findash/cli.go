@@ -41,7 +41,7 @@ Every flag can also be set by the environment variable FINDASH_<FLAG_IN_UPPER_SN
 (--http-addr: FINDASH_HTTP_ADDR) or by a key of the YAML file named by --config or
 FINDASH_CONFIG (http_addr). A flag wins over a variable, a variable over the file;
 an unknown key in the file is an error.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), environ)
 			if err != nil {
