@@ -52,6 +52,9 @@ type subscription struct {
 	gapTo   uint64 // 0: no gap
 	queued  bool   // in c.dirty
 	dead    bool   // unsubscribed
+	// after: ticks with seq <= after are not delivered. A client resuming
+	// with since on a hub that is behind the one it left has seen them.
+	after uint64
 }
 
 func newConn(h *Hub, userID int64) *conn {
@@ -97,26 +100,42 @@ func (c *conn) pushTicks(s *subscription, spans []tickSpan, limit int) (dropped 
 	}
 	for i := range spans {
 		e := &spans[i]
-		if s.gapTo != 0 {
-			if len(c.q)+2 > limit {
-				s.gapTo = e.last
-				dropped += e.n
-				continue
+		switch {
+		case e.last <= s.after: // seen before the client resumed here
+		case e.first <= s.after: // starts inside: queue its newer ticks one by one
+			for j := range e.ticks {
+				if te := &e.ticks[j]; te.seq > s.after {
+					dropped += c.pushSpanLocked(s, te.seq, te.seq, 1, te.msg, limit)
+				}
 			}
-			c.q = append(c.q, encodeGap(s.name, s.gapFrom, s.gapTo))
-			c.hub.met.gaps.Inc()
-			s.gapFrom, s.gapTo = 0, 0
-		} else if len(c.q) >= limit {
-			s.gapFrom, s.gapTo = e.first, e.last
-			c.markDirtyLocked(s)
-			dropped += e.n
-			continue
+		default:
+			dropped += c.pushSpanLocked(s, e.first, e.last, e.n, e.msg, limit)
 		}
-		c.q = append(c.q, e.msg)
 	}
 	c.signalLocked()
 	c.mu.Unlock()
 	return dropped
+}
+
+// pushSpanLocked queues one span of s's ticks, or drops it into s's gap when
+// the queue holds limit entries; it returns how many ticks it dropped.
+// Caller holds c.mu.
+func (c *conn) pushSpanLocked(s *subscription, first, last uint64, n int, msg []byte, limit int) int {
+	if s.gapTo != 0 {
+		if len(c.q)+2 > limit {
+			s.gapTo = last
+			return n
+		}
+		c.q = append(c.q, encodeGap(s.name, s.gapFrom, s.gapTo))
+		c.hub.met.gaps.Inc()
+		s.gapFrom, s.gapTo = 0, 0
+	} else if len(c.q) >= limit {
+		s.gapFrom, s.gapTo = first, last
+		c.markDirtyLocked(s)
+		return n
+	}
+	c.q = append(c.q, msg)
+	return 0
 }
 
 // pushLatest makes msg s's pending conflated message, replacing an unsent

@@ -178,7 +178,7 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 	for i := range ticks {
 		if ticks[i].Seq > last {
 			last = ticks[i].Seq
-			size += 128 + 2*len(sym)
+			size += 129 + 2*len(sym) // a tick message and its newline
 		}
 	}
 	if size == 0 {
@@ -199,7 +199,7 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 			buf = append(buf, '\n')
 		} else {
 			spanStart = len(buf)
-			spans = append(spans, tickSpan{first: tk.Seq})
+			spans = append(spans, tickSpan{first: tk.Seq, i0: len(batch)})
 		}
 		start := len(buf)
 		buf = appendTick(buf, t.ticksName, tk)
@@ -209,6 +209,11 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 	}
 	for i := range batch {
 		t.push(batch[i].seq, now, batch[i].msg, h.cfg.ReplayTicks)
+	}
+	for i := range spans {
+		if sp := &spans[i]; sp.n > 1 {
+			sp.ticks = batch[sp.i0 : sp.i0+sp.n]
+		}
 	}
 	dropped := 0
 	for _, s := range t.ticks {
@@ -262,6 +267,7 @@ func (h *Hub) register(s *subscription, since uint64, resume bool) {
 		h.replySnapshot(s, data)
 		if resume {
 			h.replay(t, s, since)
+			s.after = since // a hub behind the client's last one must not resend
 		}
 		t.ticks.add(s)
 	case KindCandles:

@@ -52,6 +52,10 @@ type tickSpan struct {
 	first, last uint64 // seqs of its first and last tick
 	n           int    // ticks in it
 	msg         []byte
+	// ticks are the span's ticks one by one (valid during a publish), for
+	// a subscription that must start inside the span; nil when n is 1.
+	ticks []ringEntry
+	i0    int // index of its first tick in the publish's batch
 }
 
 type ringEntry struct {
