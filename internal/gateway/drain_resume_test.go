@@ -13,9 +13,15 @@ import (
 // a client of A is drained while ticks keep flowing, resumes on B with since,
 // and must end up with every seq exactly once, in order.
 func TestDrainResumeOnAnotherHub(t *testing.T) {
-	for run := range 5 {
+	for run := range 6 {
 		t.Run(fmt.Sprint(run), func(t *testing.T) {
 			a, b := newEnv(t, Config{}), newEnv(t, Config{})
+			// a is fed first and b lags; the client starts on a (even runs)
+			// or on the lagging b and resumes on a (odd runs).
+			from, to := a, b
+			if run%2 == 1 {
+				from, to = b, a
+			}
 			const sym, batch, batches = "DRN", 20, 400
 			toB := make(chan uint64, batches)
 			var wg sync.WaitGroup
@@ -27,7 +33,7 @@ func TestDrainResumeOnAnotherHub(t *testing.T) {
 					b.feed(sym, from, from+batch-1, batch)
 				}
 			})
-			cl := a.dial("", nil)
+			cl := from.dial("", nil)
 			cl.send(`{"op":"subscribe","id":1,"channels":["ticks:DRN"]}`)
 			if m := cl.next(); m.Type != "ack" {
 				t.Fatalf("subscribe: %s", m.raw)
@@ -56,29 +62,29 @@ func TestDrainResumeOnAnotherHub(t *testing.T) {
 				case "tick":
 					seqs = append(seqs, m.Seq)
 					if len(seqs) == 1000 {
-						go a.hub.Drain(context.Background())
+						go from.hub.Drain(context.Background())
 					}
 				case "gap":
-					t.Fatalf("gap on A: %s", m.raw)
+					t.Fatalf("gap on the first hub: %s", m.raw)
 				}
 			}
 			last := seqs[len(seqs)-1]
-			c2 := b.dial("", nil)
+			c2 := to.dial("", nil)
 			c2.send(fmt.Sprintf(`{"op":"subscribe","id":2,"channels":["ticks:DRN"],"since":{"ticks:DRN":%d}}`, last))
 			const final = batch * batches
 			for seqs[len(seqs)-1] < final {
 				m, err := c2.tryNext(5 * time.Second)
 				if err != nil {
-					t.Fatalf("on B after %d ticks (last %d): %v", len(seqs), seqs[len(seqs)-1], err)
+					t.Fatalf("on the second hub after %d ticks (last %d): %v", len(seqs), seqs[len(seqs)-1], err)
 				}
 				switch m.Type {
 				case "tick":
 					if m.Seq <= seqs[len(seqs)-1] {
-						t.Fatalf("seq %d after %d on B: not after since", m.Seq, seqs[len(seqs)-1])
+						t.Fatalf("seq %d after %d on the second hub: not after since", m.Seq, seqs[len(seqs)-1])
 					}
 					seqs = append(seqs, m.Seq)
 				case "gap":
-					t.Fatalf("gap on B: %s", m.raw)
+					t.Fatalf("gap on the second hub: %s", m.raw)
 				}
 			}
 			cancel()

@@ -323,10 +323,27 @@ func (h *Hub) replay(t *symbolTopic, s *subscription, since uint64) {
 	if first == t.n {
 		return
 	}
-	spans := t.spans[:0]
+	// Join the held ticks into spans, as a publish does: a resume after a
+	// long drop then takes a few queue slots, leaving room for the live
+	// ticks that follow (one slot per tick overflowed the queue and cut the
+	// resumed stream with a gap).
+	size := 0
 	for k := first; k < t.n; k++ {
-		e := t.entry(k)
-		spans = append(spans, tickSpan{first: e.seq, last: e.seq, n: 1, msg: e.msg})
+		size += len(t.entry(k).msg) + 1
+	}
+	buf := make([]byte, 0, size)
+	spans := t.spans[:0]
+	for k := first; k < t.n; {
+		end := min(k+spanTicks, t.n)
+		start := len(buf)
+		for j := k; j < end; j++ {
+			if j > k {
+				buf = append(buf, '\n')
+			}
+			buf = append(buf, t.entry(j).msg...)
+		}
+		spans = append(spans, tickSpan{first: t.entry(k).seq, last: t.entry(end - 1).seq, n: end - k, msg: buf[start:len(buf):len(buf)]})
+		k = end
 	}
 	if d := s.c.pushTicks(s, spans, h.hardLimit); d > 0 {
 		h.met.dropped.Add(float64(d))
