@@ -86,13 +86,8 @@ func (a *API) createWatchlist(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 // getWatchlist: GET /api/v1/watchlists/{id}. Another user's list is 404.
 func (a *API) getWatchlist(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if a.d.Watchlists == nil {
-		a.writeError(w, r, errNoWatchlists())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := a.watchlistID(w, r)
 	if !ok {
-		a.writeError(w, r, errNotFound("watchlist "+truncID(r)))
 		return
 	}
 	wl, err := a.d.Watchlists.Get(r.Context(), p.UserID, id)
@@ -106,13 +101,8 @@ func (a *API) getWatchlist(w http.ResponseWriter, r *http.Request, p auth.Princi
 // putWatchlist: PUT /api/v1/watchlists/{id} {name, symbols} → 200, the list
 // replaced. Another user's list is 404.
 func (a *API) putWatchlist(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if a.d.Watchlists == nil {
-		a.writeError(w, r, errNoWatchlists())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := a.watchlistID(w, r)
 	if !ok {
-		a.writeError(w, r, errNotFound("watchlist "+truncID(r)))
 		return
 	}
 	var in watchlistIn
@@ -131,13 +121,8 @@ func (a *API) putWatchlist(w http.ResponseWriter, r *http.Request, p auth.Princi
 // deleteWatchlist: DELETE /api/v1/watchlists/{id} → 204. Another user's
 // list is 404.
 func (a *API) deleteWatchlist(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if a.d.Watchlists == nil {
-		a.writeError(w, r, errNoWatchlists())
-		return
-	}
-	id, ok := pathID(r)
+	id, ok := a.watchlistID(w, r)
 	if !ok {
-		a.writeError(w, r, errNotFound("watchlist "+truncID(r)))
 		return
 	}
 	if err := a.d.Watchlists.Delete(r.Context(), p.UserID, id); err != nil {
@@ -146,4 +131,18 @@ func (a *API) deleteWatchlist(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	w.Header()["Cache-Control"] = noStore
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// watchlistID reads the {id} of a watchlist route; when watchlists are not
+// configured or the id is malformed it answers the request and reports false.
+func (a *API) watchlistID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	if a.d.Watchlists == nil {
+		a.writeError(w, r, errNoWatchlists())
+		return 0, false
+	}
+	id, ok := pathID(r)
+	if !ok {
+		a.writeError(w, r, errNotFound("watchlist "+truncID(r)))
+	}
+	return id, ok
 }
