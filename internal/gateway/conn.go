@@ -100,17 +100,27 @@ func (c *conn) pushTicks(s *subscription, spans []tickSpan, limit int) (dropped 
 	}
 	for i := range spans {
 		e := &spans[i]
-		switch {
-		case e.last <= s.after: // seen before the client resumed here
-		case e.first <= s.after: // starts inside: queue its newer ticks one by one
-			for j := range e.ticks {
-				if te := &e.ticks[j]; te.seq > s.after {
-					dropped += c.pushSpanLocked(s, te.seq, te.seq, 1, te.msg, limit)
-				}
+		if s.after != 0 { // resumed on this hub: skip what the client has seen
+			if e.last <= s.after {
+				continue
 			}
-		default:
-			dropped += c.pushSpanLocked(s, e.first, e.last, e.n, e.msg, limit)
+			if e.first <= s.after { // starts inside: its newer ticks one by one
+				for j := range e.ticks {
+					if te := &e.ticks[j]; te.seq > s.after {
+						dropped += c.pushSpanLocked(s, te.seq, te.seq, 1, te.msg, limit)
+					}
+				}
+				s.after = 0
+				continue
+			}
+			s.after = 0 // past the floor for good: seqs only grow
 		}
+		// The common case, inline: queue the span or add it to the gap.
+		if s.gapTo == 0 && len(c.q) < limit {
+			c.q = append(c.q, e.msg)
+			continue
+		}
+		dropped += c.pushSpanLocked(s, e.first, e.last, e.n, e.msg, limit)
 	}
 	c.signalLocked()
 	c.mu.Unlock()
