@@ -18,6 +18,9 @@ type conn struct {
 	hub    *Hub
 	t      transport
 	userID int64 // 0: not authenticated
+	// pingSlot is the group this connection is pinged with (guarded by
+	// the hub's connsMu).
+	pingSlot uint8
 
 	readerDone chan struct{} // closed when the read loop has returned
 	writerDone chan struct{} // closed when the last writer has returned (after closing)

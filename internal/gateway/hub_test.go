@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -398,4 +399,70 @@ func TestDrain(t *testing.T) {
 	if err == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("dial while draining: %v, want 503", err)
 	}
+}
+
+// TestPingsSpreadOverInterval checks that every client is pinged within
+// one PingInterval and that the pings are spread over it, not sent to all
+// connections at the same moment (a burst that held up deliveries at 50,000
+// connections).
+func TestPingsSpreadOverInterval(t *testing.T) {
+	const interval = 480 * time.Millisecond
+	e := newEnv(t, Config{PingInterval: interval})
+	const n = 32
+	var mu sync.Mutex
+	first := make(map[int]time.Time)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		c, _, err := websocket.DefaultDialer.Dial(e.url, nil)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c.SetPingHandler(func(string) error {
+			mu.Lock()
+			if _, ok := first[i]; !ok {
+				first[i] = time.Now()
+			}
+			mu.Unlock()
+			return c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+		})
+		wg.Go(func() {
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		})
+		defer c.Close()
+	}
+	deadline := time.Now().Add(3 * interval)
+	for {
+		mu.Lock()
+		got := len(first)
+		mu.Unlock()
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d clients pinged within %v", got, n, 3*interval)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var lo, hi time.Time
+	for _, at := range first {
+		if lo.IsZero() || at.Before(lo) {
+			lo = at
+		}
+		if at.After(hi) {
+			hi = at
+		}
+	}
+	if spread := hi.Sub(lo); spread < interval/2 {
+		t.Errorf("first pings of %d clients spread over %v, want at least %v (all at once is a burst)", n, spread, interval/2)
+	}
+	if late := hi.Sub(t0); late > 2*interval {
+		t.Errorf("last client's first ping %v after connecting, want within about %v", late, interval)
+	}
+	// Cleanup drains the hub, which closes the clients and ends the reads.
+	t.Cleanup(wg.Wait)
 }
