@@ -36,9 +36,9 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 		duration              time.Duration
 	)
 	common := func(fs *pflag.FlagSet) {
-		fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the instance to drive")
+		fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the instance to drive (ws: a comma list of instances sharing one NATS spreads the clients and ticks over them)")
 		fs.StringVar(&apiKey, "api-key", "", "API key for POST /api/v1/ticks [FINDASH_API_KEY]")
-		fs.StringVar(&admin, "admin", "", "admin listener (host:port) of the target, for its RSS")
+		fs.StringVar(&admin, "admin", "", "admin listener (host:port) of the target, for its RSS and CPU (ws: a comma list, one per instance)")
 		fs.BoolVar(&self, "self", false, "start an instance in this process (temp data dir, no feed, no rate limits) and drive it")
 		fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object (progress goes to stderr)")
 		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to drive load")
@@ -94,7 +94,8 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 				}
 				wsc.Sources = append(wsc.Sources, ip)
 			}
-			wsc.Target, wsc.Admin, wsc.APIKey, wsc.Duration, wsc.Progress = target, admin, apiKey, duration, prog
+			wsc.Targets, wsc.Admins = splitList(target), splitList(admin)
+			wsc.APIKey, wsc.Duration, wsc.Progress = apiKey, duration, prog
 			if wsc.Procs > 0 {
 				exe, err := os.Executable()
 				if err != nil {
@@ -131,6 +132,7 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 	}
 	common(api.Flags())
 	api.Flags().IntVar(&apic.Users, "users", 100, "concurrent keep-alive users")
+	api.Flags().Float64Var(&apic.Rate, "rate", 0, "requests per second the users send in total, each on a schedule (open loop); 0 = each sends as soon as answered (closed loop)")
 	api.Flags().BoolVar(&apic.Baseline, "baseline", false, "also measure /api/v1/quotes alone and a bare net/http handler serving the same bytes")
 	api.Flags().IntVar(&apic.Symbols, "symbols", 20, "symbols to seed when an API key is given")
 
@@ -271,6 +273,17 @@ func createBenchKey(ctx context.Context, cfg config.Config) (string, error) {
 		return "", fmt.Errorf("--self: create api key: %w", err)
 	}
 	return secret, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func lookupEnv(environ []string, name string) string {

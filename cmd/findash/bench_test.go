@@ -31,6 +31,16 @@ func TestBenchSelf(t *testing.T) {
 				}
 			}
 		}},
+		{"api-open-loop", []string{"bench", "api", "--self", "--duration", "2s", "--users", "20", "--rate", "200", "--json"}, func(t *testing.T, m map[string]any) {
+			// Open loop: the users send 200 requests/s between them, on
+			// schedule, whatever the server could do beyond.
+			if num(m["offered_per_s"]) != 200 {
+				t.Errorf("offered_per_s = %v, want 200", m["offered_per_s"])
+			}
+			if got := num(m["throughput_per_s"]); got < 150 || got > 220 {
+				t.Errorf("throughput_per_s = %v, want about the offered 200", got)
+			}
+		}},
 		{"ws", []string{"bench", "ws", "--self", "--duration", "2s", "--conns", "50", "--symbols", "10", "--rate", "500", "--json"}, func(t *testing.T, m map[string]any) {
 			if num(m["connections"]) != 50 {
 				t.Errorf("connections = %v, want 50", m["connections"])
@@ -43,6 +53,9 @@ func TestBenchSelf(t *testing.T) {
 			}
 			if _, ok := m["server_rss_per_conn_bytes"]; !ok {
 				t.Error("no server_rss_per_conn_bytes")
+			}
+			if num(m["server_cpu_per_conn_us"]) <= 0 || num(m["server_cpu_per_delivery_us"]) <= 0 {
+				t.Errorf("server CPU per connection %v µs, per delivery %v µs, want > 0", m["server_cpu_per_conn_us"], m["server_cpu_per_delivery_us"])
 			}
 		}},
 		{"ingest", []string{"bench", "ingest", "--self", "--duration", "2s", "--batch", "200", "--workers", "2", "--json"}, func(t *testing.T, m map[string]any) {

@@ -21,9 +21,17 @@ import (
 type APIConfig struct {
 	// Target is the instance's public base URL.
 	Target string
-	// Users is the number of concurrent keep-alive users, each one
-	// connection sending a request as soon as the previous one is answered.
+	// Users is the number of concurrent keep-alive users, each on its own
+	// connection. Without Rate each sends a request as soon as the previous
+	// one is answered (closed loop: the server's throughput is measured and
+	// latency is users ÷ throughput once it saturates).
 	Users int
+	// Rate > 0 is the total requests per second the users send between
+	// them, each on a fixed schedule (open loop: what a service sees from
+	// many users who do not wait for each other). Latency is measured from
+	// the scheduled send time, so a request held up behind a slow one
+	// counts the wait (no coordinated omission).
+	Rate float64
 	// Duration of the mix (and of each baseline phase).
 	Duration time.Duration
 	// Baseline also runs /api/v1/quotes alone against the target and then
@@ -82,8 +90,8 @@ var quotesOnly = []route{{"quotes", 1, func(*rand.Rand, []string, time.Time) str
 
 // RunAPI runs `findash bench api`.
 func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
-	if cfg.Users <= 0 || cfg.Duration <= 0 {
-		return nil, fmt.Errorf("%w: users and duration must be > 0", ErrUsage)
+	if cfg.Users <= 0 || cfg.Duration <= 0 || cfg.Rate < 0 {
+		return nil, fmt.Errorf("%w: users and duration must be > 0, rate ≥ 0", ErrUsage)
 	}
 	if cfg.Symbols <= 0 {
 		cfg.Symbols = 20
@@ -110,9 +118,9 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 		return nil, fmt.Errorf("%w: %s has no symbols yet; pass --api-key to seed some", ErrUsage, target)
 	}
 
-	res := &Result{Kind: "api", Target: cfg.Target, APIResult: &APIResult{Users: cfg.Users}}
+	res := &Result{Kind: "api", Target: cfg.Target, APIResult: &APIResult{Users: cfg.Users, OfferedPerS: cfg.Rate}}
 	prog.Phase("mix")
-	mix := runLoad(ctx, client, target, cfg.Users, cfg.Duration, apiMix, symbols, prog)
+	mix := runLoad(ctx, client, target, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, apiMix, symbols, prog)
 	res.DurationS = mix.elapsed.Seconds()
 	res.ThroughputPerS = float64(mix.total.Count()) / mix.elapsed.Seconds()
 	res.setLatency(mix.total.Quantiles())
@@ -132,7 +140,8 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 
 	if cfg.Baseline {
 		prog.Phase("quotes alone")
-		q := runLoad(ctx, client, target, cfg.Users, cfg.Duration, quotesOnly, symbols, prog)
+		closed := load{users: cfg.Users, dur: cfg.Duration}
+		q := runLoad(ctx, client, target, closed, quotesOnly, symbols, prog)
 		body, ctype, err := fetch(ctx, client, target+"/api/v1/quotes")
 		if err != nil {
 			return nil, err
@@ -143,7 +152,16 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 		}
 		prog.Phase("bare net/http")
 		client.CloseIdleConnections()
-		b := runLoad(ctx, client, bare.url, cfg.Users, cfg.Duration, quotesOnly, symbols, prog)
+		b := runLoad(ctx, client, bare.url, closed, quotesOnly, symbols, prog)
+		if cfg.Rate > 0 {
+			// The machine's floor at the mix's offered rate: the same
+			// users and schedule against the bare handler.
+			prog.Phase("bare net/http at the offered rate")
+			client.CloseIdleConnections()
+			br := runLoad(ctx, client, bare.url, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, quotesOnly, symbols, prog)
+			res.BareAtRateP99MS = br.total.Quantiles().P99
+			res.Errors += br.errors
+		}
 		bare.close()
 		res.QuotesPerS = float64(q.total.Count()) / q.elapsed.Seconds()
 		res.QuotesP99MS = q.total.Quantiles().P99
@@ -188,9 +206,17 @@ type loadResult struct {
 	firstErr string
 }
 
-// runLoad runs users closed-loop users over mix against base for dur, after
-// a warm-up of half a second (connections opened, not recorded).
-func runLoad(ctx context.Context, client *http.Client, base string, users int, dur time.Duration, mix []route, symbols []string, prog *Progress) loadResult {
+// load is how runLoad drives: users connections, closed loop (rate 0) or
+// at rate requests/s in total, for dur.
+type load struct {
+	users int
+	rate  float64
+	dur   time.Duration
+}
+
+// runLoad runs l.users users over mix against base for l.dur, after a
+// warm-up of half a second (connections opened, not recorded).
+func runLoad(ctx context.Context, client *http.Client, base string, l load, mix []route, symbols []string, prog *Progress) loadResult {
 	lr := loadResult{routes: make(map[string]*routeAgg), total: NewHistogram()}
 	weights := 0
 	for _, r := range mix {
@@ -204,15 +230,22 @@ func runLoad(ctx context.Context, client *http.Client, base string, users int, d
 		errOnce   sync.Once
 		wg        sync.WaitGroup
 	)
-	warm := min(500*time.Millisecond, dur/4)
-	runCtx, stop := context.WithTimeout(ctx, warm+dur)
+	warm := min(500*time.Millisecond, l.dur/4)
+	runCtx, stop := context.WithTimeout(ctx, warm+l.dur)
 	defer stop()
-	for u := range users {
+	start := time.Now()
+	// Open loop: user u sends at start + u·period/users + k·period.
+	var period time.Duration
+	if l.rate > 0 {
+		period = time.Duration(float64(l.users) / l.rate * float64(time.Second))
+	}
+	for u := range l.users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(u), 0x5eed))
 			buf := make([]byte, 32<<10)
+			next := start.Add(period * time.Duration(u) / time.Duration(l.users))
 			for runCtx.Err() == nil {
 				w := rng.IntN(weights)
 				var rt route
@@ -221,8 +254,15 @@ func runLoad(ctx context.Context, client *http.Client, base string, users int, d
 						break
 					}
 				}
-				url := base + rt.path(rng, symbols, time.Now())
 				t0 := time.Now()
+				if period > 0 {
+					if wait := time.Until(next); wait > 0 && !sleep(runCtx, wait) {
+						return
+					}
+					t0 = next // latency counts from the scheduled time
+					next = next.Add(period)
+				}
+				url := base + rt.path(rng, symbols, time.Now())
 				err := get(runCtx, client, url, buf)
 				d := time.Since(t0)
 				if !recording.Load() || runCtx.Err() != nil {
@@ -251,7 +291,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, users int, d
 		var last int64
 		prog.Run(pctx, time.Second, func() string {
 			n := count.Load()
-			s := fmt.Sprintf("%d users, %s req/s, %d errors", users, human(float64(n-last)), errs.Load())
+			s := fmt.Sprintf("%d users, %s req/s, %d errors", l.users, human(float64(n-last)), errs.Load())
 			last = n
 			return s
 		})

@@ -188,7 +188,7 @@ func TestResultFormats(t *testing.T) {
 	r := &Result{Kind: "ws", Target: "http://127.0.0.1:8080", DurationS: 10, ThroughputPerS: 1_234_567, Samples: 12_345_670,
 		P50MS: 1.234, P90MS: 12.5, P99MS: 150, MaxMS: 321,
 		WSResult: &WSResult{Connections: 10000, ConnectPerS: 25000, Deliveries: 12_345_670, ExpectedDeliveries: 12_345_670,
-			DeliveriesPerS: 1_234_567, ServerRSSPerConnBytes: 9 * 1024},
+			DeliveriesPerS: 1_234_567, ServerRSSPerConnBytes: 9 * 1024, Instances: 3, ServerCPUPerConnUS: 250, ServerCPUPerDeliveryUS: 7.5},
 		Machine: Machine{CPUs: 2, GoVersion: "go1.26.8"}}
 	var js bytes.Buffer
 	if err := r.WriteJSON(&js); err != nil {
@@ -199,7 +199,7 @@ func TestResultFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"throughput_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "drops",
-		"connections", "deliveries_per_s", "gaps", "server_rss_per_conn_bytes"} {
+		"connections", "deliveries_per_s", "gaps", "server_rss_per_conn_bytes", "instances", "server_cpu_per_conn_us", "server_cpu_per_delivery_us"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, js.String())
 		}
@@ -211,7 +211,8 @@ func TestResultFormats(t *testing.T) {
 	if err := r.WriteTable(&tab); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1.23M/s", "p50 1.23ms  p90 12.5ms  p99 150ms", "10000 (0 failed) at 25.0k/s", "9.0 KiB per connection"} {
+	for _, want := range []string{"1.23M/s", "p50 1.23ms  p90 12.5ms  p99 150ms", "10000 (0 failed) to 3 instance(s) at 25.0k/s", "9.0 KiB per connection",
+		"250 µs per connection, 7.50 µs per delivery"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tab.String())
 		}
@@ -243,5 +244,51 @@ func TestProgressPlainAndTTY(t *testing.T) {
 	}
 	if want := "\r\033[K[run]\ndone\n"; tty.String() != want {
 		t.Errorf("tty = %q, want %q", tty.String(), want)
+	}
+}
+
+// TestInstancesSpreadEverySymbol checks that with several instances each
+// symbol's subscribers land on every instance, also when the number of
+// instances divides the number of symbols (plain round robin would put all
+// of a symbol's clients on one instance).
+func TestInstancesSpreadEverySymbol(t *testing.T) {
+	for _, tt := range []struct{ conns, instances, symbols int }{{3000, 2, 100}, {3000, 3, 100}, {50000, 3, 100}, {400, 4, 100}} {
+		syms := Symbols(tt.symbols)
+		per := make(map[string]map[int]int)
+		load := make([]int, tt.instances)
+		for g := range tt.conns {
+			s := subscriptions(g, 1, syms)[0]
+			i := instanceOf(g, tt.instances, tt.symbols)
+			if per[s] == nil {
+				per[s] = make(map[int]int)
+			}
+			per[s][i]++
+			load[i]++
+		}
+		for s, m := range per {
+			if len(m) != tt.instances {
+				t.Errorf("%+v: symbol %s has subscribers on %d instances, want %d", tt, s, len(m), tt.instances)
+				break
+			}
+		}
+		for i, n := range load {
+			if want := tt.conns / tt.instances; n < want-tt.symbols || n > want+tt.symbols {
+				t.Errorf("%+v: instance %d holds %d connections, want about %d", tt, i, n, want)
+			}
+		}
+	}
+}
+
+func TestLoopbackSources(t *testing.T) {
+	for _, tt := range []struct{ conns, want int }{{1, 1}, {2000, 1}, {2001, 2}, {50000, 25}, {10_000_000, 250}} {
+		got := loopbackSources(tt.conns)
+		if len(got) != tt.want {
+			t.Errorf("loopbackSources(%d) = %d addresses, want %d", tt.conns, len(got), tt.want)
+		}
+		for _, ip := range got {
+			if !ip.IsLoopback() {
+				t.Errorf("loopbackSources(%d) has %v, not loopback", tt.conns, ip)
+			}
+		}
 	}
 }

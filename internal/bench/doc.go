@@ -30,24 +30,30 @@
 // clients connect to one second after the last subscription was
 // acknowledged, divided by the connections; it is only meaningful when the
 // clients are not in the server's process (a separate server, or --self
-// with --procs).
+// with --procs). The server's CPU per connection and per delivery come
+// from process_cpu_seconds_total over the connect phase and over the run.
+// With several Targets (instances sharing one NATS) the clients and the
+// tick POSTs are spread over them and the servers' figures added up.
 //
 // One process holds at most ~19,900 sockets here (RLIMIT_NOFILE's hard
 // limit, which RunWS raises the soft limit to). With Procs > 0 the clients
 // run in child processes (RunWSChild), each with a share of the
-// connections and its own source address on loopback when more than
-// 20,000 connections would exhaust one address's ephemeral ports. Children
-// report JSON lines on stdout; their histograms travel in the HDR V2
-// compressed encoding and are merged by the parent.
+// connections. To a loopback target the clients dial from 127.0.0.2,
+// 127.0.0.3, … one address per 2,000 connections, with
+// IP_BIND_ADDRESS_NO_PORT: from one address the kernel's search for a free
+// ephemeral port grew with the connections held and halved the connect
+// rate at 19,000. Children report JSON lines on stdout; their histograms
+// travel in the HDR V2 compressed encoding and are merged by the parent.
 //
 // # api and ingest
 //
-// RunAPI runs Users closed-loop keep-alive users over a dashboard-like mix
+// RunAPI runs Users keep-alive users, closed loop or at an offered Rate
+// (open loop, latency from the scheduled send), over a dashboard-like mix
 // (quotes, quotes of some symbols, candles of six intervals and three kinds
 // of range, symbols, movers) with per-route percentiles; with Baseline it
 // then measures /api/v1/quotes alone and a bare net/http handler started in
 // this process that answers the same bytes, with the same users, and
-// reports the ratio. RunIngest POSTs batches at a target or maximum rate,
+// reports the ratio (and, with a Rate, the bare handler's p99 at it). RunIngest POSTs batches at a target or maximum rate,
 // measures the time from a probe tick's POST to its price in
 // /api/v1/quotes, and checks that the 24 h volume of the run's own symbols
 // (every tick has size 1) adds up to the ticks accepted.

@@ -104,7 +104,6 @@ func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 type procFleet struct {
 	cfg   fleetConfig
 	procs int
-	auto  bool
 	start func(ctx context.Context) Child
 
 	mu       sync.Mutex
@@ -121,8 +120,8 @@ type childState struct {
 	err   error
 }
 
-func newProcFleet(cfg fleetConfig, procs int, autoSources bool, start func(ctx context.Context) Child) *procFleet {
-	return &procFleet{cfg: cfg, procs: procs, auto: autoSources, start: start, subs: make(map[string]int64), connect: NewHistogram()}
+func newProcFleet(cfg fleetConfig, procs int, start func(ctx context.Context) Child) *procFleet {
+	return &procFleet{cfg: cfg, procs: procs, start: start, subs: make(map[string]int64), connect: NewHistogram()}
 }
 
 // Connect starts the children, each with its share of the connections and
@@ -136,10 +135,7 @@ func (p *procFleet) Connect(ctx context.Context) error {
 		}
 		fc := p.cfg
 		fc.Conns, fc.Offset = share, off
-		switch {
-		case p.auto:
-			fc.Sources = []net.IP{net.IPv4(127, 0, 0, byte(2+i%250))}
-		case len(p.cfg.Sources) > 0:
+		if len(p.cfg.Sources) > 0 {
 			fc.Sources = nil
 			for j, s := range p.cfg.Sources {
 				if j%p.procs == i {

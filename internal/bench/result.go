@@ -61,13 +61,22 @@ type WSResult struct {
 	ServerRSSBeforeBytes  float64 `json:"server_rss_before_bytes"`
 	ServerRSSAfterBytes   float64 `json:"server_rss_after_bytes"`
 	ServerRSSPerConnBytes float64 `json:"server_rss_per_conn_bytes"`
-	LoopbackConnectPerS   float64 `json:"loopback_connect_per_s,omitempty"` // baseline: bare TCP dials/s, same run
+	// ServerCPUPerConnUS is the servers' CPU time spent while the clients
+	// connected, per connection (accept, handshake, subscribe, ack).
+	ServerCPUPerConnUS float64 `json:"server_cpu_per_conn_us,omitempty"`
+	// ServerCPUPerDeliveryUS is the servers' CPU time while ticks flowed
+	// (ingest, log, persistence, fan-out, writes), per delivered tick.
+	ServerCPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
+	Instances              int     `json:"instances"`
+	LoopbackConnectPerS    float64 `json:"loopback_connect_per_s,omitempty"` // baseline: bare TCP dials/s, same run
 }
 
 // APIResult holds what only `bench api` measures.
 type APIResult struct {
-	Users  int          `json:"users"`
-	Routes []RouteStats `json:"routes"`
+	Users int `json:"users"`
+	// OfferedPerS is the open-loop rate asked for (--rate); 0: closed loop.
+	OfferedPerS float64      `json:"offered_per_s,omitempty"`
+	Routes      []RouteStats `json:"routes"`
 	// Baseline, with --baseline: /api/v1/quotes alone against the target,
 	// then against a bare net/http handler serving the same bytes.
 	QuotesPerS       float64 `json:"quotes_per_s,omitempty"`
@@ -75,6 +84,9 @@ type APIResult struct {
 	BarePerS         float64 `json:"bare_per_s,omitempty"`
 	BareP99MS        float64 `json:"bare_p99_ms,omitempty"`
 	QuotesToBareRate float64 `json:"quotes_to_bare_ratio,omitempty"`
+	// BareAtRateP99MS, with --rate and --baseline: the bare handler's p99
+	// with the same users at the same offered rate (the machine's floor).
+	BareAtRateP99MS float64 `json:"bare_at_rate_p99_ms,omitempty"`
 }
 
 // RouteStats is the throughput and latency of one route of the mix.
@@ -155,7 +167,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("errors", "%d", r.Errors)
 	row("drops", "%d", r.Drops)
 	if ws := r.WSResult; ws != nil {
-		row("connections", "%d (%d failed) at %s/s, p99 connect %s, %d process(es)", ws.Connections, ws.ConnectFailures, human(ws.ConnectPerS), ms(ws.ConnectP99MS), max(ws.Procs, 1))
+		row("connections", "%d (%d failed) to %d instance(s) at %s/s, p99 connect %s, %d process(es)", ws.Connections, ws.ConnectFailures, max(ws.Instances, 1), human(ws.ConnectPerS), ms(ws.ConnectP99MS), max(ws.Procs, 1))
 		if ws.LoopbackConnectPerS > 0 {
 			row("  baseline", "bare loopback TCP connect %s/s", human(ws.LoopbackConnectPerS))
 		}
@@ -163,9 +175,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("deliveries", "%d of %d expected, %s/s", ws.Deliveries, ws.ExpectedDeliveries, human(ws.DeliveriesPerS))
 		row("gaps", "%d gap messages, %d ticks out of order", ws.Gaps, ws.OutOfOrder)
 		row("server RSS", "%s before, %s after, %s per connection", bytesH(ws.ServerRSSBeforeBytes), bytesH(ws.ServerRSSAfterBytes), bytesH(ws.ServerRSSPerConnBytes))
+		if ws.ServerCPUPerConnUS > 0 || ws.ServerCPUPerDeliveryUS > 0 {
+			row("server CPU", "%.0f µs per connection, %.2f µs per delivery", ws.ServerCPUPerConnUS, ws.ServerCPUPerDeliveryUS)
+		}
 	}
 	if a := r.APIResult; a != nil {
-		row("users", "%d", a.Users)
+		if a.OfferedPerS > 0 {
+			row("users", "%d, open loop at %s req/s offered (latency from the scheduled send)", a.Users, human(a.OfferedPerS))
+		} else {
+			row("users", "%d, closed loop", a.Users)
+		}
 		fmt.Fprintln(tw, "route\trequests\terrors\treq/s\tp50\tp90\tp99\tmax")
 		for _, rs := range a.Routes {
 			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", rs.Route, rs.Requests, rs.Errors, human(rs.ThroughputPerS), ms(rs.P50MS), ms(rs.P90MS), ms(rs.P99MS), ms(rs.MaxMS))
@@ -173,6 +192,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if a.BarePerS > 0 {
 			row("baseline", "/api/v1/quotes alone %s/s (p99 %s), bare net/http same bytes %s/s (p99 %s): ratio %.2f",
 				human(a.QuotesPerS), ms(a.QuotesP99MS), human(a.BarePerS), ms(a.BareP99MS), a.QuotesToBareRate)
+		}
+		if a.BareAtRateP99MS > 0 {
+			row("  at rate", "bare net/http at the same %s req/s offered: p99 %s", human(a.OfferedPerS), ms(a.BareAtRateP99MS))
 		}
 	}
 	if in := r.IngestResult; in != nil {

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RaiseFileLimit raises the soft limit on open files to the hard limit and
@@ -29,37 +32,66 @@ func RaiseFileLimit() (uint64, error) {
 	return l.Cur, nil
 }
 
-// scrapeMetric reads one gauge (no labels) from a Prometheus text endpoint,
-// e.g. process_resident_memory_bytes from http://admin/metrics.
-func scrapeMetric(ctx context.Context, client *http.Client, url, name string) (float64, error) {
+// serverSample is what the generator reads from the instances' admin
+// /metrics at one moment, added up over the instances.
+type serverSample struct {
+	RSSBytes   float64 // process_resident_memory_bytes
+	CPUSeconds float64 // process_cpu_seconds_total
+}
+
+// sampleServers scrapes every admin /metrics URL and adds up the samples.
+func sampleServers(ctx context.Context, client *http.Client, urls []string) (serverSample, error) {
+	var s serverSample
+	for _, u := range urls {
+		m, err := scrapeMetrics(ctx, client, u, "process_resident_memory_bytes", "process_cpu_seconds_total")
+		if err != nil {
+			return serverSample{}, err
+		}
+		s.RSSBytes += m["process_resident_memory_bytes"]
+		s.CPUSeconds += m["process_cpu_seconds_total"]
+	}
+	return s, nil
+}
+
+// scrapeMetrics reads gauges and counters without labels from a Prometheus
+// text endpoint, e.g. process_resident_memory_bytes from
+// http://admin/metrics. Each name must be present.
+func scrapeMetrics(ctx context.Context, client *http.Client, url string, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("scrape %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
 	}
+	out := make(map[string]float64, len(names))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				return 0, fmt.Errorf("scrape %s: %s: %w", url, name, err)
-			}
-			return v, nil
+		name, rest, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
 		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return nil, fmt.Errorf("scrape %s: %s: %w", url, name, err)
+		}
+		out[name] = v
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
-	return 0, fmt.Errorf("scrape %s: no metric %s", url, name)
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("scrape %s: no metric %s", url, n)
+		}
+	}
+	return out, nil
 }
 
 // loopbackConnectRate measures bare TCP connects per second on loopback
@@ -124,4 +156,39 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// bindAddressNoPort is a net.Dialer Control that sets IP_BIND_ADDRESS_NO_PORT
+// on a socket bound to a source address: the kernel then picks the port at
+// connect time, unique per destination, instead of at bind time, unique
+// for the address. Without it a source address holds at most one
+// ephemeral range of connections in total, and each bind searches it.
+func bindAddressNoPort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// connsPerSource is how many connections the generator opens from one
+// loopback source address. The kernel looks for a free ephemeral port by
+// walking the range and probing the established-connection hash; with
+// ~19,000 connections from one address to one port the walk made
+// connect(2) 42 % of the machine's CPU (perf, __inet_check_established) and
+// halved the connect rate. A few thousand per address keeps the walk short.
+const connsPerSource = 2000
+
+// loopbackSources returns the source addresses for conns connections to a
+// loopback target: 127.0.0.2, 127.0.0.3, … one per connsPerSource
+// connections (Linux routes all of 127/8 to lo).
+func loopbackSources(conns int) []net.IP {
+	n := min(max(1, (conns+connsPerSource-1)/connsPerSource), 250)
+	out := make([]net.IP, n)
+	for i := range out {
+		out[i] = net.IPv4(127, 0, 0, byte(2+i))
+	}
+	return out
 }

@@ -15,11 +15,16 @@ import (
 
 // WSConfig configures RunWS.
 type WSConfig struct {
-	// Target is the instance's public base URL, e.g. http://127.0.0.1:8080.
-	Target string
-	// Admin is the instance's admin listener (host:port or URL); the
-	// server's RSS per connection is read from its /metrics. Empty skips it.
-	Admin string
+	// Targets are the public base URLs of the instances, e.g.
+	// http://127.0.0.1:8080. Several instances must share one tick log (one
+	// NATS): the clients are spread over them round robin and the ticks are
+	// posted to them round robin, so a delivery may cross from one
+	// instance's ingest to another's WebSocket clients.
+	Targets []string
+	// Admins are the instances' admin listeners (host:port or URL); the
+	// servers' RSS and CPU per connection and CPU per delivery are read
+	// from their /metrics and added up. Empty skips them.
+	Admins []string
 	// APIKey authenticates the tick POSTs.
 	APIKey string
 	// Conns WebSocket clients subscribe over Symbols symbols, SubsPerConn
@@ -35,10 +40,10 @@ type WSConfig struct {
 	// ChildCommand starts one child process running RunWSChild with its
 	// stdin and stdout wired to the given pipes. Required when Procs > 0.
 	ChildCommand func(ctx context.Context) Child
-	// Sources are local addresses to dial from, spread over the clients.
-	// Empty: the kernel's choice, except that with Procs > 0, more than
-	// 20,000 connections and a loopback target, child i dials from
-	// 127.0.0.(2+i) so that no source runs out of ports.
+	// Sources are local addresses to dial from, spread over the clients
+	// (and split between the children). Empty: the kernel's choice, except
+	// that for loopback targets the clients dial from 127.0.0.2, 127.0.0.3,
+	// … one address per 2,000 connections (see connsPerSource).
 	Sources []net.IP
 	// DialConcurrency is the number of dials in flight per process
 	// (default 64).
@@ -62,6 +67,9 @@ func (c *WSConfig) defaults() error {
 	}
 	if c.APIKey == "" {
 		return fmt.Errorf("%w: an API key is needed to send ticks (--api-key or FINDASH_API_KEY)", ErrUsage)
+	}
+	if len(c.Targets) == 0 {
+		return fmt.Errorf("%w: no target", ErrUsage)
 	}
 	if c.Procs > 0 && c.ChildCommand == nil {
 		return fmt.Errorf("%w: procs needs a child command", ErrUsage)
@@ -101,9 +109,18 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(cfg.Target)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%w: target %q is not an http:// URL", ErrUsage, cfg.Target)
+	var wsURLs []string
+	loopback := true
+	for _, t := range cfg.Targets {
+		u, err := url.Parse(t)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("%w: target %q is not an http:// URL", ErrUsage, t)
+		}
+		loopback = loopback && isLoopback(u.Hostname())
+		w := *u
+		w.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		w.Path = strings.TrimRight(u.Path, "/") + "/ws"
+		wsURLs = append(wsURLs, w.String())
 	}
 	limit, err := RaiseFileLimit()
 	if err != nil {
@@ -113,20 +130,14 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		return nil, fmt.Errorf("%w: %d connections need more than this process's %d open files: use --procs %d",
 			ErrUsage, cfg.Conns, limit, (cfg.Conns+int(limit)-1000)/(int(limit)-1000)+1)
 	}
-	wsURL := *u
-	wsURL.Scheme = map[string]string{"https": "wss"}[u.Scheme]
-	if wsURL.Scheme == "" {
-		wsURL.Scheme = "ws"
-	}
-	wsURL.Path = strings.TrimRight(u.Path, "/") + "/ws"
 	symbols := Symbols(cfg.Symbols)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, MaxConnsPerHost: 16}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	prog := cfg.Progress
-	res := &Result{Kind: "ws", Target: cfg.Target, WSResult: &WSResult{Procs: cfg.Procs, Symbols: cfg.Symbols}}
+	res := &Result{Kind: "ws", Target: strings.Join(cfg.Targets, ","), WSResult: &WSResult{Procs: cfg.Procs, Symbols: cfg.Symbols, Instances: len(cfg.Targets)}}
 
 	// Baseline: bare loopback TCP connects, same machine, same moment.
-	if isLoopback(u.Hostname()) {
+	if loopback {
 		prog.Phase("baseline")
 		if r, err := loopbackConnectRate(ctx, min(cfg.Conns, 5000), cfg.DialConcurrency, net.IPv4(127, 0, 0, 254)); err == nil {
 			res.LoopbackConnectPerS = r
@@ -135,21 +146,28 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		}
 	}
 
-	metricsURL := adminMetricsURL(cfg.Admin)
-	if metricsURL != "" {
-		if v, err := scrapeMetric(ctx, client, metricsURL, "process_resident_memory_bytes"); err == nil {
-			res.ServerRSSBeforeBytes = v
+	var metricsURLs []string
+	for _, a := range cfg.Admins {
+		metricsURLs = append(metricsURLs, adminMetricsURL(a))
+	}
+	var before serverSample
+	if len(metricsURLs) > 0 {
+		if before, err = sampleServers(ctx, client, metricsURLs); err == nil {
+			res.ServerRSSBeforeBytes = before.RSSBytes
 		} else {
 			res.Notes = append(res.Notes, err.Error())
-			metricsURL = ""
+			metricsURLs = nil
 		}
 	}
 
-	fc := fleetConfig{URL: wsURL.String(), Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: cfg.Sources, Concurrency: cfg.DialConcurrency}
+	sources := cfg.Sources
+	if len(sources) == 0 && loopback {
+		sources = loopbackSources(cfg.Conns)
+	}
+	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency}
 	var fl fleet
 	if cfg.Procs > 0 {
-		auto := len(cfg.Sources) == 0 && cfg.Conns > 20_000 && isLoopback(u.Hostname())
-		fl = newProcFleet(fc, cfg.Procs, auto, cfg.ChildCommand)
+		fl = newProcFleet(fc, cfg.Procs, cfg.ChildCommand)
 	} else {
 		fl = newLocalFleet(fc)
 	}
@@ -181,19 +199,29 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	prog.Printf("connected %d of %d in %.2fs (%.0f/s), %d failed", st.Connected, cfg.Conns, time.Duration(st.ConnectNano).Seconds(), res.ConnectPerS, st.Failed)
 	if st.Connected == 0 {
 		fl.Finish(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("bench ws: no connection could be opened to %s", wsURL.String())
+		return nil, fmt.Errorf("bench ws: no connection could be opened to %s", strings.Join(wsURLs, ", "))
 	}
-	if metricsURL != "" {
-		// Let the server's goroutines and buffers settle before reading.
+	var connected serverSample
+	if len(metricsURLs) > 0 {
+		if connected, err = sampleServers(ctx, client, metricsURLs); err == nil {
+			res.ServerCPUPerConnUS = (connected.CPUSeconds - before.CPUSeconds) * 1e6 / float64(st.Connected)
+		}
+		// Let the server's goroutines and buffers settle before reading
+		// the RSS.
 		sleep(ctx, time.Second)
-		if v, err := scrapeMetric(ctx, client, metricsURL, "process_resident_memory_bytes"); err == nil {
-			res.ServerRSSAfterBytes = v
-			res.ServerRSSPerConnBytes = (v - res.ServerRSSBeforeBytes) / float64(st.Connected)
+		if s, err := sampleServers(ctx, client, metricsURLs); err == nil {
+			connected = s
+			res.ServerRSSAfterBytes = s.RSSBytes
+			res.ServerRSSPerConnBytes = (s.RSSBytes - res.ServerRSSBeforeBytes) / float64(st.Connected)
 		}
 	}
 
 	// Drive ticks and watch deliveries.
-	d := newDriver(newPoster(client, cfg.Target, cfg.APIKey), symbols, cfg.Rate)
+	posters := make([]*poster, len(cfg.Targets))
+	for i, t := range cfg.Targets {
+		posters[i] = newPoster(client, t, cfg.APIKey)
+	}
+	d := newDriver(posters, symbols, cfg.Rate)
 	prog.Phase("run")
 	pctx, stopProg = context.WithCancel(ctx)
 	pwg.Add(1)
@@ -239,9 +267,18 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	stopProg()
 	pwg.Wait()
 
+	var end serverSample
+	if len(metricsURLs) > 0 {
+		end, _ = sampleServers(ctx, client, metricsURLs)
+	}
 	lat, final, err := fl.Finish(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
+	}
+	if end.CPUSeconds > connected.CPUSeconds && final.Deliveries > 0 {
+		// Everything the servers did while ticks flowed: parse, log,
+		// persist, fan out, write.
+		res.ServerCPUPerDeliveryUS = (end.CPUSeconds - connected.CPUSeconds) * 1e6 / float64(final.Deliveries)
 	}
 	res.DurationS = driveTime.Seconds()
 	res.TicksSent = d.sent.Load()
@@ -299,7 +336,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // is full the batch is not sent and counted in behind (the rate was not
 // reached); the schedule never builds a backlog.
 type driver struct {
-	p       *poster
+	p       []*poster // worker w posts to p[w mod len]
 	symbols []string
 	rate    float64
 
@@ -316,7 +353,7 @@ const (
 	driverTick     = 5 * time.Millisecond
 )
 
-func newDriver(p *poster, symbols []string, rate float64) *driver {
+func newDriver(p []*poster, symbols []string, rate float64) *driver {
 	return &driver{p: p, symbols: symbols, rate: rate, accepted: make([]int64, len(symbols))}
 }
 
@@ -325,14 +362,15 @@ type driverJob struct{ first, n int }
 func (d *driver) run(ctx context.Context, dur time.Duration) {
 	jobs := make(chan driverJob, driverQueue)
 	var wg sync.WaitGroup
-	for range driverWorkers {
+	for w := range driverWorkers {
 		wg.Add(1)
+		p := d.p[w%len(d.p)]
 		go func() {
 			defer wg.Done()
 			b := newBatch(len(d.symbols))
 			for j := range jobs {
 				body := b.build(d.symbols, j.first, j.n, time.Now())
-				n, err := d.p.post(ctx, body)
+				n, err := p.post(ctx, body)
 				if err != nil {
 					d.errors.Add(1)
 					d.mu.Lock()

@@ -17,7 +17,7 @@ import (
 
 // fleetConfig describes one process's share of the WebSocket clients.
 type fleetConfig struct {
-	URL         string   // ws://host:port/ws
+	URLs        []string // ws://host:port/ws of each instance; connection i dials URLs[i mod len]
 	Conns       int      // connections this fleet opens
 	Offset      int      // global index of the first one (for subscriptions)
 	Symbols     []string // all symbols of the run
@@ -36,6 +36,14 @@ func subscriptions(i, perConn int, symbols []string) []string {
 		out[j] = symbols[(i*perConn+j)%len(symbols)]
 	}
 	return out
+}
+
+// instanceOf returns which of n instances connection g dials: round robin,
+// shifted by one every pass over the symbols, so that each symbol's
+// subscribers spread over every instance even when n divides the number of
+// symbols (every tick then crosses the shared log to every instance).
+func instanceOf(g, n, symbols int) int {
+	return (g + g/max(symbols, 1)) % n
 }
 
 // subscribers counts, per symbol, the connections among the first n that
@@ -138,6 +146,7 @@ func (f *localFleet) dialer(w int) *websocket.Dialer {
 	nd := &net.Dialer{Timeout: 10 * time.Second}
 	if len(f.cfg.Sources) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: f.cfg.Sources[w%len(f.cfg.Sources)]}
+		nd.Control = bindAddressNoPort
 	}
 	return &websocket.Dialer{
 		NetDialContext:   nd.DialContext,
@@ -150,14 +159,15 @@ func (f *localFleet) dialer(w int) *websocket.Dialer {
 // open dials connection i, subscribes it and waits for the ack.
 func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error {
 	t0 := time.Now()
-	c, resp, err := d.DialContext(ctx, f.cfg.URL, nil)
+	g := f.cfg.Offset + i
+	c, resp, err := d.DialContext(ctx, f.cfg.URLs[instanceOf(g, len(f.cfg.URLs), len(f.cfg.Symbols))], nil)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
 		return fmt.Errorf("dial: %w", err)
 	}
-	syms := subscriptions(f.cfg.Offset+i, f.cfg.SubsPerConn, f.cfg.Symbols)
+	syms := subscriptions(g, f.cfg.SubsPerConn, f.cfg.Symbols)
 	var sub strings.Builder
 	sub.WriteString(`{"op":"subscribe","id":1,"channels":[`)
 	for j, s := range syms {

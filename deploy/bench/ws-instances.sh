@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The playbook's "50K concurrent users" on one machine: three findash
+# instances sharing one NATS (JetStream, the tick log) and one PostgreSQL,
+# as in stage 2, and `findash bench ws` holding 50,000 WebSocket clients
+# spread over them from several processes. Ticks are posted to the
+# instances round robin, so most deliveries cross from one instance's
+# ingest, through the shared log, to another instance's clients.
+#
+# Why three instances: this machine allows 20,000 open files per process,
+# so one instance holds at most ~19,900 sockets (docs/benchmarks.md).
+#
+#   deploy/bench/ws-instances.sh                      # 50,000 clients, 100 symbols, 100 ticks/s, 30 s
+#   CONNS=3000 DURATION=3s deploy/bench/ws-instances.sh   # the CI smoke run
+#
+# Settings (environment): CONNS [50000], INSTANCES [3], SYMBOLS [100],
+# RATE ticks/s in total [100], DURATION [30s], PROCS generator processes
+# [one per 16,700 clients], FINDASH_BIN [built from this checkout],
+# NATS_SERVER [nats-server on PATH or /usr/sbin], PG_URL (a PostgreSQL
+# server the script may create and drop a database on)
+# [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable],
+# OUT (directory for logs and result.json) [a temporary directory].
+# Extra arguments go to `findash bench ws` (e.g. --json).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+CONNS=${CONNS:-50000}
+INSTANCES=${INSTANCES:-3}
+SYMBOLS=${SYMBOLS:-100}
+RATE=${RATE:-100}
+DURATION=${DURATION:-30s}
+PROCS=${PROCS:-$(((CONNS + 16699) / 16700))}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
+OUT=${OUT:-$(mktemp -d /tmp/findash-ws-instances.XXXXXX)}
+mkdir -p "$OUT"
+
+say() { printf '%s\n' "$*" >&2; }
+pids=()
+db=findash_bench_$$
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { # url
+  for _ in $(seq 1 150); do
+    curl -fsS -o /dev/null "$1/readyz" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  say "$1 did not become ready"; return 1
+}
+
+if [ -z "${FINDASH_BIN:-}" ]; then
+  say "building findash"
+  FINDASH_BIN=$OUT/findash
+  go build -o "$FINDASH_BIN" ./cmd/findash
+fi
+[ -x "$NATS_SERVER" ] || { say "nats-server not found (set NATS_SERVER)"; exit 1; }
+
+# One NATS server with JetStream, for this run only.
+nats_port=$(free_port)
+"$NATS_SERVER" -a 127.0.0.1 -p "$nats_port" -js -sd "$OUT/nats" >"$OUT/nats.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
+
+# One PostgreSQL database, for this run only.
+psql -q "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
+db_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$PG_URL" "$db")
+
+export FINDASH_NATS_URL=nats://127.0.0.1:$nats_port
+export FINDASH_DATABASE_URL=$db_url
+export FINDASH_SECRET_KEY=bench-secret-key-0123456789abcdef0123456789
+export FINDASH_FEED=none FINDASH_API_RATE_LIMIT=0 FINDASH_INGEST_RATE_LIMIT=0 FINDASH_LOG_LEVEL=warn
+
+key=$("$FINDASH_BIN" user create --email bench@example.com --api-key --data-dir "$OUT/cli" 2>/dev/null |
+  sed -n 's/^api key.*: //p')
+[ -n "$key" ] || { say "could not create the bench API key"; exit 1; }
+
+targets=() admins=()
+for i in $(seq 1 "$INSTANCES"); do
+  http=$(free_port) admin=$(free_port)
+  # One instance persists and runs the jobs (worker); the others ingest,
+  # stream and answer reads, as a stage-3 deployment would.
+  roles=ingest,gateway,api
+  [ "$i" = 1 ] && roles=ingest,gateway,api,worker
+  FINDASH_ROLES=$roles "$FINDASH_BIN" serve --data-dir "$OUT/i$i" \
+    --http-addr "127.0.0.1:$http" --admin-addr "127.0.0.1:$admin" >"$OUT/i$i.log" 2>&1 &
+  pids+=($!)
+  targets+=("http://127.0.0.1:$http") admins+=("127.0.0.1:$admin")
+done
+for t in "${targets[@]}"; do wait_ready "$t"; done
+say "$INSTANCES instances ready: ${targets[*]} (NATS $FINDASH_NATS_URL, PostgreSQL database $db)"
+
+join() { local IFS=,; echo "$*"; }
+FINDASH_API_KEY=$key "$FINDASH_BIN" bench ws \
+  --target "$(join "${targets[@]}")" --admin "$(join "${admins[@]}")" \
+  --conns "$CONNS" --symbols "$SYMBOLS" --rate "$RATE" --duration "$DURATION" \
+  --procs "$PROCS" --dial-concurrency 128 "$@" | tee "$OUT/result.txt"
+
+# Every instance must still be serving: a crash under load is a failure.
+for t in "${targets[@]}"; do
+  curl -fsS -o /dev/null "$t/readyz" || { say "$t stopped answering; see $OUT"; exit 1; }
+done
+say "logs and result in $OUT"
