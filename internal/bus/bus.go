@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type Config struct {
 	MaxBytes int64
 	// AckTimeout bounds how long an unacknowledged publish is tracked (default 10s).
 	AckTimeout time.Duration
+	// PullExpiry is how long one pull request of a log consumer stays
+	// open on the server before the consumer makes another (default 30s,
+	// at least 3s).
+	PullExpiry time.Duration
 }
 
 func (c *Config) defaults() {
@@ -43,6 +48,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 24 * time.Hour
+	}
+	if c.PullExpiry < 3*consumeHeartbeat {
+		c.PullExpiry = 30 * time.Second
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 10 * time.Second
@@ -60,6 +68,8 @@ type Bus struct {
 	// maxTicks is the most ticks one message may carry: MaxTicksPerMessage,
 	// or fewer if the server's max payload is smaller.
 	maxTicks int
+	// pullExpiry is Config.PullExpiry, for the log consumers.
+	pullExpiry time.Duration
 }
 
 // Open connects to the event log (starting the embedded server when
@@ -67,7 +77,7 @@ type Bus struct {
 // market.ErrUnavailable when the log cannot be reached.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	cfg.defaults()
-	b := &Bus{log: log.With("component", "bus"), closed: make(chan struct{})}
+	b := &Bus{log: log.With("component", "bus"), closed: make(chan struct{}), pullExpiry: cfg.PullExpiry}
 	opts := []nats.Option{
 		nats.Name("findash"),
 		nats.MaxReconnects(-1),
@@ -96,6 +106,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		return nil, fmt.Errorf("connect to nats: %w: %w", market.ErrUnavailable, err)
 	}
 	b.nc = nc
+	if v := nc.ConnectedServerVersion(); b.srv == nil && olderThan(v, 2, 10) {
+		b.log.Warn("the NATS server is older than 2.10; findash is tested with the 2.15 it embeds: with 2.9.10 a log consumer stopped receiving after each pull request expired until two missed heartbeats (2 s) restarted it",
+			"server_version", v)
+	}
 	b.js, err = jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(4096),
 		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
@@ -356,3 +370,18 @@ func (l serverLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf
 func (l serverLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l serverLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l serverLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+
+// olderThan reports whether the server version v ("2.9.10", "v2.11.0-RC.1")
+// is below major.minor; an unparsable version is not.
+func olderThan(v string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.SplitN(parts[1], "-", 2)[0])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || (ma == major && mi < minor)
+}

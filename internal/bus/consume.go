@@ -14,6 +14,16 @@ import (
 // consumeMaxBytes bounds what one consumer buffers ahead of its handler.
 const consumeMaxBytes = 8 << 20
 
+// consumeHeartbeat is the server's idle heartbeat on a consumer's pull
+// requests; two missed in a row make the ordered consumer start again
+// from the last message it handed over. The client's default for ordered
+// consumers is 5 s: with NATS 2.9.10 a consumer received nothing after a
+// pull request expired until that restart, so one instance of three
+// stopped delivering for 10 s at a time (deploy/bench/ws-instances.sh,
+// p99 9.4 s); at 1 s the stall is at most 2 s there, and none was seen with
+// the 2.15 server findash embeds.
+const consumeHeartbeat = time.Second
+
 // handlerError marks an error returned by a Consume handler.
 type handlerError struct{ err error }
 
@@ -77,7 +87,7 @@ func (c *consumer) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create consumer at %d: %w: %w", c.next, market.ErrUnavailable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxBytes(consumeMaxBytes))
+	it, err := cons.Messages(jetstream.PullMaxBytes(consumeMaxBytes), jetstream.PullHeartbeat(consumeHeartbeat), jetstream.PullExpiry(c.b.pullExpiry))
 	if err != nil {
 		return fmt.Errorf("consume at %d: %w: %w", c.next, market.ErrUnavailable, err)
 	}

@@ -1,0 +1,4 @@
+package bus
+
+// OlderThan exposes olderThan to the external tests.
+var OlderThan = olderThan
