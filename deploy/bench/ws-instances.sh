@@ -15,7 +15,9 @@
 # Settings (environment): CONNS [50000], INSTANCES [3], SYMBOLS [100],
 # RATE ticks/s in total [100], DURATION [30s], PROCS generator processes
 # [one per 16,700 clients], FINDASH_BIN [built from this checkout],
-# NATS_SERVER [nats-server on PATH or /usr/sbin], PG_URL (a PostgreSQL
+# NATS_SERVER [built from the nats-server module findash embeds, so the
+# version is the one findash is tested with; Debian's 2.9.10 stalled log
+# consumers under this load, see docs/benchmarks.md], PG_URL (a PostgreSQL
 # server the script may create and drop a database on)
 # [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable],
 # OUT (directory for logs and result.json) [a temporary directory].
@@ -30,9 +32,9 @@ RATE=${RATE:-100}
 DURATION=${DURATION:-30s}
 PROCS=${PROCS:-$(((CONNS + 16699) / 16700))}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
-NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 OUT=${OUT:-$(mktemp -d /tmp/findash-ws-instances.XXXXXX)}
 mkdir -p "$OUT"
+rm -rf "$OUT/nats" "$OUT"/i[0-9]* "$OUT/cli" # a reused OUT starts from an empty log
 
 say() { printf '%s\n' "$*" >&2; }
 pids=()
@@ -58,7 +60,12 @@ if [ -z "${FINDASH_BIN:-}" ]; then
   FINDASH_BIN=$OUT/findash
   go build -o "$FINDASH_BIN" ./cmd/findash
 fi
-[ -x "$NATS_SERVER" ] || { say "nats-server not found (set NATS_SERVER)"; exit 1; }
+if [ -z "${NATS_SERVER:-}" ]; then
+  say "building nats-server $(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)"
+  NATS_SERVER=$OUT/nats-server
+  go build -o "$NATS_SERVER" github.com/nats-io/nats-server/v2
+fi
+[ -x "$NATS_SERVER" ] || { say "$NATS_SERVER is not executable"; exit 1; }
 
 # One NATS server with JetStream, for this run only.
 nats_port=$(free_port)
