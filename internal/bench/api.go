@@ -231,13 +231,19 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 		wg        sync.WaitGroup
 	)
 	warm := min(500*time.Millisecond, l.dur/4)
-	runCtx, stop := context.WithTimeout(ctx, warm+l.dur)
+	// runCtx ends l.dur after recording starts (below).
+	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	start := time.Now()
-	// Open loop: user u sends at start + u·period/users + k·period.
+	// Open loop: user u sends at start + u·period/users + k·period, start
+	// being when every user has opened its connection (one request, not
+	// recorded): a schedule running while 1,000 connections are still
+	// being opened measures the connecting, not the serving.
 	var period time.Duration
+	var opened sync.WaitGroup
+	started := make(chan time.Time, l.users)
 	if l.rate > 0 {
 		period = time.Duration(float64(l.users) / l.rate * float64(time.Second))
+		opened.Add(l.users)
 	}
 	for u := range l.users {
 		wg.Add(1)
@@ -245,7 +251,17 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(u), 0x5eed))
 			buf := make([]byte, 32<<10)
-			next := start.Add(period * time.Duration(u) / time.Duration(l.users))
+			var next time.Time
+			if period > 0 {
+				_ = get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
+				opened.Done()
+				select {
+				case start := <-started:
+					next = start.Add(period * time.Duration(u) / time.Duration(l.users))
+				case <-runCtx.Done():
+					return
+				}
+			}
 			for runCtx.Err() == nil {
 				w := rng.IntN(weights)
 				var rt route
@@ -280,9 +296,18 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 			}
 		}()
 	}
+	if period > 0 {
+		opened.Wait()
+		start := time.Now()
+		for range l.users {
+			started <- start
+		}
+	}
 	sleep(ctx, warm)
 	recording.Store(true)
 	t0 := time.Now()
+	end := time.AfterFunc(l.dur, stop)
+	defer end.Stop()
 	pctx, stopProg := context.WithCancel(ctx)
 	var pwg sync.WaitGroup
 	pwg.Add(1)
