@@ -253,14 +253,32 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 			buf := make([]byte, 32<<10)
 			var next time.Time
 			if period > 0 {
-				_ = get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
+				err := get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
 				opened.Done()
+				if err != nil && runCtx.Err() == nil {
+					errs.Add(1) // this user connects inside the schedule
+					errOnce.Do(func() { lr.firstErr = "opening the connection: " + err.Error() })
+				}
 				select {
 				case start := <-started:
-					next = start.Add(period * time.Duration(u) / time.Duration(l.users))
+					next = start.Add(time.Duration(float64(period) * float64(u) / float64(l.users)))
 				case <-runCtx.Done():
 					return
 				}
+				// Requests due but not sent when the run ends are the
+				// slowest: count each (under the mix's first route) with
+				// the time it has waited so far, or p99 would come out low
+				// exactly when the server is behind.
+				defer func() {
+					if !recording.Load() {
+						return
+					}
+					end := time.Now()
+					for ; next.Before(end); next = next.Add(period) {
+						lr.routes[mix[0].name].hist.Record(end.Sub(next))
+						count.Add(1)
+					}
+				}()
 			}
 			for runCtx.Err() == nil {
 				w := rng.IntN(weights)
@@ -281,7 +299,15 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 				url := base + rt.path(rng, symbols, time.Now())
 				err := get(runCtx, client, url, buf)
 				d := time.Since(t0)
-				if !recording.Load() || runCtx.Err() != nil {
+				if !recording.Load() {
+					continue
+				}
+				if runCtx.Err() != nil {
+					if period > 0 && err != nil {
+						// Cut off by the end of the run: unanswered after d.
+						lr.routes[rt.name].hist.Record(d)
+						count.Add(1)
+					}
 					continue
 				}
 				agg := lr.routes[rt.name]

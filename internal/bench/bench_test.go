@@ -280,10 +280,10 @@ func TestInstancesSpreadEverySymbol(t *testing.T) {
 }
 
 func TestLoopbackSources(t *testing.T) {
-	for _, tt := range []struct{ conns, want int }{{1, 1}, {2000, 1}, {2001, 2}, {50000, 25}, {10_000_000, 250}} {
-		got := loopbackSources(tt.conns)
+	for _, tt := range []struct{ conns, procs, want int }{{1, 0, 1}, {2000, 0, 1}, {2001, 0, 2}, {50000, 3, 25}, {20000, 12, 12}, {10_000_000, 0, 250}} {
+		got := loopbackSources(tt.conns, tt.procs)
 		if len(got) != tt.want {
-			t.Errorf("loopbackSources(%d) = %d addresses, want %d", tt.conns, len(got), tt.want)
+			t.Errorf("loopbackSources(%d, %d) = %d addresses, want %d", tt.conns, tt.procs, len(got), tt.want)
 		}
 		for _, ip := range got {
 			if !ip.IsLoopback() {

@@ -31,7 +31,8 @@
 // acknowledged, divided by the connections; it is only meaningful when the
 // clients are not in the server's process (a separate server, or --self
 // with --procs). The server's CPU per connection and per delivery come
-// from process_cpu_seconds_total over the connect phase and over the run.
+// from process_cpu_seconds_total over the connect phase and over the run
+// (with --self and no --procs that process also runs the clients).
 // With several Targets (instances sharing one NATS) the clients and the
 // tick POSTs are spread over them and the servers' figures added up.
 //

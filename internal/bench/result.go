@@ -67,8 +67,9 @@ type WSResult struct {
 	// ServerCPUPerDeliveryUS is the servers' CPU time while ticks flowed
 	// (ingest, log, persistence, fan-out, writes), per delivered tick.
 	ServerCPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
-	Instances              int     `json:"instances"`
-	LoopbackConnectPerS    float64 `json:"loopback_connect_per_s,omitempty"` // baseline: bare TCP dials/s, same run
+	// Instances is how many instances the clients were spread over.
+	Instances           int     `json:"instances"`
+	LoopbackConnectPerS float64 `json:"loopback_connect_per_s,omitempty"` // baseline: bare TCP dials/s, same run
 }
 
 // APIResult holds what only `bench api` measures.

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // RaiseFileLimit raises the soft limit on open files to the hard limit and
@@ -158,21 +156,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// bindAddressNoPort is a net.Dialer Control that sets IP_BIND_ADDRESS_NO_PORT
-// on a socket bound to a source address: the kernel then picks the port at
-// connect time, unique per destination, instead of at bind time, unique
-// for the address. Without it a source address holds at most one
-// ephemeral range of connections in total, and each bind searches it.
-func bindAddressNoPort(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
 // connsPerSource is how many connections the generator opens from one
 // loopback source address. The kernel looks for a free ephemeral port by
 // walking the range and probing the established-connection hash; with
@@ -181,11 +164,12 @@ func bindAddressNoPort(_, _ string, rc syscall.RawConn) error {
 // halved the connect rate. A few thousand per address keeps the walk short.
 const connsPerSource = 2000
 
-// loopbackSources returns the source addresses for conns connections to a
-// loopback target: 127.0.0.2, 127.0.0.3, … one per connsPerSource
-// connections (Linux routes all of 127/8 to lo).
-func loopbackSources(conns int) []net.IP {
-	n := min(max(1, (conns+connsPerSource-1)/connsPerSource), 250)
+// loopbackSources returns the source addresses for conns connections to an
+// IPv4 loopback target: 127.0.0.2, 127.0.0.3, … one per connsPerSource
+// connections and at least atLeast (one per child process, so that none
+// shares another's), at most 250 (Linux routes all of 127/8 to lo).
+func loopbackSources(conns, atLeast int) []net.IP {
+	n := min(max(1, atLeast, (conns+connsPerSource-1)/connsPerSource), 250)
 	out := make([]net.IP, n)
 	for i := range out {
 		out[i] = net.IPv4(127, 0, 0, byte(2+i))

@@ -110,13 +110,15 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		return nil, err
 	}
 	var wsURLs []string
-	loopback := true
+	loopback, loopback4 := true, true
 	for _, t := range cfg.Targets {
 		u, err := url.Parse(t)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("%w: target %q is not an http:// URL", ErrUsage, t)
 		}
 		loopback = loopback && isLoopback(u.Hostname())
+		ip := net.ParseIP(u.Hostname())
+		loopback4 = loopback4 && (u.Hostname() == "localhost" || ip.To4() != nil && ip.IsLoopback())
 		w := *u
 		w.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 		w.Path = strings.TrimRight(u.Path, "/") + "/ws"
@@ -161,8 +163,8 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	}
 
 	sources := cfg.Sources
-	if len(sources) == 0 && loopback {
-		sources = loopbackSources(cfg.Conns)
+	if len(sources) == 0 && loopback4 {
+		sources = loopbackSources(cfg.Conns, cfg.Procs)
 	}
 	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency}
 	var fl fleet
@@ -336,7 +338,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // is full the batch is not sent and counted in behind (the rate was not
 // reached); the schedule never builds a backlog.
 type driver struct {
-	p       []*poster // worker w posts to p[w mod len]
+	p       []*poster // batch k goes to p[k mod len]
 	symbols []string
 	rate    float64
 
@@ -357,20 +359,21 @@ func newDriver(p []*poster, symbols []string, rate float64) *driver {
 	return &driver{p: p, symbols: symbols, rate: rate, accepted: make([]int64, len(symbols))}
 }
 
-type driverJob struct{ first, n int }
+// driverJob is one batch: n ticks from symbol index first, posted to
+// instance k mod the number of posters (round robin over the batches).
+type driverJob struct{ first, n, k int }
 
 func (d *driver) run(ctx context.Context, dur time.Duration) {
 	jobs := make(chan driverJob, driverQueue)
 	var wg sync.WaitGroup
-	for w := range driverWorkers {
+	for range driverWorkers {
 		wg.Add(1)
-		p := d.p[w%len(d.p)]
 		go func() {
 			defer wg.Done()
 			b := newBatch(len(d.symbols))
 			for j := range jobs {
 				body := b.build(d.symbols, j.first, j.n, time.Now())
-				n, err := p.post(ctx, body)
+				n, err := d.p[j.k%len(d.p)].post(ctx, body)
 				if err != nil {
 					d.errors.Add(1)
 					d.mu.Lock()
@@ -392,7 +395,7 @@ func (d *driver) run(ctx context.Context, dur time.Duration) {
 	t0 := time.Now()
 	tk := time.NewTicker(driverTick)
 	var scheduled int64
-	cursor := 0
+	cursor, batches := 0, 0
 loop:
 	for {
 		select {
@@ -407,7 +410,8 @@ loop:
 			for due > 0 {
 				n := int(min(due, driverMaxBatch))
 				select {
-				case jobs <- driverJob{first: cursor, n: n}:
+				case jobs <- driverJob{first: cursor, n: n, k: batches}:
+					batches++
 				default:
 					d.behind.Add(int64(n))
 				}
