@@ -36,10 +36,6 @@ type Config struct {
 	MaxBytes int64
 	// AckTimeout bounds how long an unacknowledged publish is tracked (default 10s).
 	AckTimeout time.Duration
-	// PullExpiry is how long one pull request of a log consumer stays
-	// open on the server before the consumer makes another (default 30s,
-	// at least 3s).
-	PullExpiry time.Duration
 }
 
 func (c *Config) defaults() {
@@ -48,9 +44,6 @@ func (c *Config) defaults() {
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = 24 * time.Hour
-	}
-	if c.PullExpiry < 3*consumeHeartbeat {
-		c.PullExpiry = 30 * time.Second
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 10 * time.Second
@@ -68,8 +61,6 @@ type Bus struct {
 	// maxTicks is the most ticks one message may carry: MaxTicksPerMessage,
 	// or fewer if the server's max payload is smaller.
 	maxTicks int
-	// pullExpiry is Config.PullExpiry, for the log consumers.
-	pullExpiry time.Duration
 }
 
 // Open connects to the event log (starting the embedded server when
@@ -77,7 +68,7 @@ type Bus struct {
 // market.ErrUnavailable when the log cannot be reached.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	cfg.defaults()
-	b := &Bus{log: log.With("component", "bus"), closed: make(chan struct{}), pullExpiry: cfg.PullExpiry}
+	b := &Bus{log: log.With("component", "bus"), closed: make(chan struct{})}
 	opts := []nats.Option{
 		nats.Name("findash"),
 		nats.MaxReconnects(-1),
@@ -107,7 +98,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	b.nc = nc
 	if v := nc.ConnectedServerVersion(); b.srv == nil && olderThan(v, 2, 10) {
-		b.log.Warn("the NATS server is older than 2.10; findash is tested with the 2.15 it embeds: with 2.9.10 a log consumer stopped receiving after each pull request expired until two missed heartbeats (2 s) restarted it",
+		b.log.Warn("the NATS server is older than 2.10; findash is tested with the 2.15 it embeds: with 2.9.10 under load a log consumer at times stopped receiving after a pull request expired, until two missed heartbeats (2 s) restarted it",
 			"server_version", v)
 	}
 	b.js, err = jetstream.New(nc,
