@@ -270,8 +270,9 @@ func (w *wsClient) ticks(channel string, n int) (seqs []uint64, gaps []msg) {
 	for len(seqs) < n {
 		m := w.next(func(m msg) bool { return m.Channel == channel && (m.Type == "tick" || m.Type == "gap") })
 		if m.Type == "gap" {
-			gaps = append(gaps, m)
-			continue
+			// Ticks were dropped: n will not arrive. Return, so the caller
+			// reports the gap instead of a timeout.
+			return seqs, append(gaps, m)
 		}
 		if len(seqs) > 0 && m.Seq <= seqs[len(seqs)-1] {
 			w.t.Fatalf("tick seq %d after %d: not strictly increasing", m.Seq, seqs[len(seqs)-1])
@@ -304,6 +305,24 @@ type candle struct {
 	Count  int64   `json:"count"`
 }
 
+// waitQuote polls the quotes API until it has a quote of symbol.
+func waitQuote(t *testing.T, in *instance, symbol string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var quotes struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		getJSON(t, in.url("/api/v1/quotes?symbols="+symbol), &quotes)
+		if len(quotes.Data) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no quote of %s in /api/v1/quotes after 30 s", symbol)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitCandles polls the candles API until the stored ticks are all counted.
 func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, wantCount int64) []candle {
 	t.Helper()
@@ -332,10 +351,13 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 func TestEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	key := createAPIKey(t, dir)
-	// A send queue of 256 entries (spans of up to 64 ticks): room for three
-	// publishes of this test (5,000 ticks = 79 spans each), so a client that
-	// keeps up never drops, while the slow one overflows for certain.
-	cfg := testConfig(t, dir, "--ws-send-queue", "256")
+	// A send queue of 1,024 entries (spans of up to 64 ticks): room for
+	// twelve publishes of this test (5,000 ticks = 79 spans each), so a
+	// client that keeps up never drops, while the slow one overflows for
+	// certain in the flood of thirty. (With room for three, the fast client
+	// fell that far behind under -race on a loaded CI runner and, correctly,
+	// got a gap.)
+	cfg := testConfig(t, dir, "--ws-send-queue", "1024")
 	in := start(t, cfg)
 	const sym = "BTC-USD"
 	ch := "ticks:" + sym
@@ -356,10 +378,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("POST a bad batch = %d %s, want 400 naming line 3", code, body)
 	}
 
-	// A first batch so that the snapshot has a quote.
+	// A first batch so that the snapshot has a quote. 202 means the ticks
+	// are in the log; the live state follows the log, so wait until it
+	// shows them (under -race on a loaded runner that took over a second).
 	if code, body := postTicks(t, in, key, ndjson(sym, ts0, 0, 10)); code != 202 || !strings.Contains(body, `"accepted":10`) {
 		t.Fatalf("POST ticks = %d %s, want 202 accepted 10", code, body)
 	}
+	waitQuote(t, in, sym)
 
 	fast := dialWS(t, in, 0)
 	fast.readLoop()
