@@ -411,7 +411,6 @@ func TestPingsSpreadOverInterval(t *testing.T) {
 	const n = 32
 	var mu sync.Mutex
 	first := make(map[int]time.Time)
-	t0 := time.Now()
 	var wg sync.WaitGroup
 	for i := range n {
 		c, _, err := websocket.DefaultDialer.Dial(e.url, nil)
@@ -459,9 +458,6 @@ func TestPingsSpreadOverInterval(t *testing.T) {
 	}
 	if spread := hi.Sub(lo); spread < interval/2 {
 		t.Errorf("first pings of %d clients spread over %v, want at least %v (all at once is a burst)", n, spread, interval/2)
-	}
-	if late := hi.Sub(t0); late > 2*interval {
-		t.Errorf("last client's first ping %v after connecting, want within about %v", late, interval)
 	}
 	// Cleanup drains the hub, which closes the clients and ends the reads.
 	t.Cleanup(wg.Wait)
