@@ -20,9 +20,13 @@
 # consumers under this load, see docs/benchmarks.md], PG_URL (a PostgreSQL
 # server the script may create and drop a database on)
 # [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable],
-# OUT (directory for logs and result.json) [a temporary directory].
+# OUT (directory for logs and result.txt) [a temporary directory].
 # Extra arguments go to `findash bench ws` (e.g. --json).
 set -euo pipefail
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+[ -n "${FINDASH_BIN:-}" ] && FINDASH_BIN=$(abs "$FINDASH_BIN")
+[ -n "${NATS_SERVER:-}" ] && NATS_SERVER=$(abs "$NATS_SERVER")
+[ -n "${OUT:-}" ] && OUT=$(abs "$OUT")
 cd "$(dirname "$0")/../.."
 
 CONNS=${CONNS:-50000}
@@ -41,11 +45,19 @@ pids=()
 db=findash_bench_$$
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do # up to 20 s for the drains, then no more waiting
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.2
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
+# A port picked here is free when picked; another process could take it
+# before the server binds it, which wait_ready then reports.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { # url
   for _ in $(seq 1 150); do
@@ -71,7 +83,8 @@ fi
 nats_port=$(free_port)
 "$NATS_SERVER" -a 127.0.0.1 -p "$nats_port" -js -sd "$OUT/nats" >"$OUT/nats.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
+(exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null || { say "nats-server did not start; see $OUT/nats.log"; exit 1; }
 
 # One PostgreSQL database, for this run only.
 psql -q "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
@@ -82,9 +95,9 @@ export FINDASH_DATABASE_URL=$db_url
 export FINDASH_SECRET_KEY=bench-secret-key-0123456789abcdef0123456789
 export FINDASH_FEED=none FINDASH_API_RATE_LIMIT=0 FINDASH_INGEST_RATE_LIMIT=0 FINDASH_LOG_LEVEL=warn
 
-key=$("$FINDASH_BIN" user create --email bench@example.com --api-key --data-dir "$OUT/cli" 2>/dev/null |
+key=$("$FINDASH_BIN" user create --email bench@example.com --api-key --data-dir "$OUT/cli" 2>"$OUT/cli.log" |
   sed -n 's/^api key.*: //p')
-[ -n "$key" ] || { say "could not create the bench API key"; exit 1; }
+[ -n "$key" ] || { say "could not create the bench API key; see $OUT/cli.log"; exit 1; }
 
 targets=() admins=()
 for i in $(seq 1 "$INSTANCES"); do
