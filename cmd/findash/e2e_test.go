@@ -351,13 +351,13 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 func TestEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	key := createAPIKey(t, dir)
-	// A send queue of 1,024 entries (spans of up to 64 ticks): room for
-	// twelve publishes of this test (5,000 ticks = 79 spans each), so a
-	// client that keeps up never drops, while the slow one overflows for
-	// certain in the flood of thirty. (With room for three, the fast client
-	// fell that far behind under -race on a loaded CI runner and, correctly,
-	// got a gap.)
-	cfg := testConfig(t, dir, "--ws-send-queue", "1024")
+	// A send queue of 512 entries (spans of up to 64 ticks): room for six
+	// publishes of this test (5,000 ticks = 79 spans each), so a client that
+	// keeps up never drops, while the slow one overflows for certain in the
+	// flood of thirty. (With room for three, the fast client fell that far
+	// behind under -race on a loaded CI runner and, correctly, got a gap;
+	// with room for twelve the slow one kept up when the flood was slow.)
+	cfg := testConfig(t, dir, "--ws-send-queue", "512")
 	in := start(t, cfg)
 	const sym = "BTC-USD"
 	ch := "ticks:" + sym
@@ -451,9 +451,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	back.c.Close()
 
-	// Flood: 150,000 more ticks, far more than the slow client's queue and
-	// socket buffers hold. The fast client sees every one, in order, with no
-	// gap.
+	// Flood: 150,000 more ticks, far more than the slow client's queue
+	// (32,768 ticks), socket buffers (a few MB, ~40,000 ticks) and reads (one
+	// frame of at most 64 KiB, ~600 ticks, every 100 ms) take while the flood
+	// lasts under 13 s. The fast client sees every one, in order, with no gap.
 	for i := 0; i < 30; i++ {
 		if code, body := postTicks(t, in, key, ndjson(sym, ts0, total, 5_000)); code != 202 {
 			t.Fatalf("POST flood = %d %s", code, body)
