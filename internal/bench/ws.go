@@ -212,7 +212,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		// the RSS.
 		sleep(ctx, time.Second)
 		if s, err := sampleServers(ctx, client, metricsURLs); err == nil {
-			connected = s
+			connected = s // the run's CPU counts from here
 			res.ServerRSSAfterBytes = s.RSSBytes
 			res.ServerRSSPerConnBytes = (s.RSSBytes - res.ServerRSSBeforeBytes) / float64(st.Connected)
 		}
@@ -277,7 +277,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if end.CPUSeconds > connected.CPUSeconds && final.Deliveries > 0 {
+	if connected.CPUSeconds > 0 && end.CPUSeconds > connected.CPUSeconds && final.Deliveries > 0 {
 		// Everything the servers did while ticks flowed: parse, log,
 		// persist, fan out, write.
 		res.ServerCPUPerDeliveryUS = (end.CPUSeconds - connected.CPUSeconds) * 1e6 / float64(final.Deliveries)
