@@ -25,10 +25,14 @@ type conn struct {
 	readerDone chan struct{} // closed when the read loop has returned
 	writerDone chan struct{} // closed when the last writer has returned (after closing)
 
-	mu          sync.Mutex // a leaf: nothing else is locked while it is held
-	q           [][]byte   // ordered messages for the writer; see push*
-	dirty       []*subscription
-	writing     bool // a writer goroutine is running (it re-checks the queue before it ends)
+	mu      sync.Mutex // a leaf: nothing else is locked while it is held
+	q       [][]byte   // ordered messages for the writer; see push*
+	dirty   []*subscription
+	writing bool // a writer goroutine is running (it re-checks the queue before it ends)
+	// holding: a subscribe is registering channels whose ack is already
+	// queued; nothing is written until they are, since a client may act on
+	// the ack (publish, fire an alert) and must then get what follows.
+	holding     bool
 	pingDue     bool
 	closing     bool // the writer sends closeCode (if any) after this batch, then ends
 	closeCode   int
@@ -74,7 +78,7 @@ func newConn(h *Hub, userID int64) *conn {
 // one unless one is running (a running writer re-checks the queue under
 // c.mu before it ends). Caller holds c.mu.
 func (c *conn) signalLocked() {
-	if !c.writing {
+	if !c.writing && !c.holding {
 		c.writing = true
 		go c.writeLoop()
 	}
@@ -314,8 +318,8 @@ func (c *conn) coalesceWait() {
 func (c *conn) take(w *writeJob) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.q) == 0 && len(c.dirty) == 0 && !c.pingDue && !c.closing {
-		c.writing = false
+	if c.holding && !c.closing || len(c.q) == 0 && len(c.dirty) == 0 && !c.pingDue && !c.closing {
+		c.writing = false // on holding, subscribe's release starts a writer again
 		if cap(c.spare) > maxSpare {
 			c.spare = nil
 		}
@@ -521,6 +525,11 @@ func (c *conn) subscribe(m *ClientMessage) {
 		c.strike()
 		return
 	}
+	// The ack goes first (then each channel's snapshot, then live data),
+	// but only out once every channel is registered.
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
 	c.reply(encodeReply("ack", m.ID, m.HasID))
 	for _, ch := range add {
 		s := &subscription{c: c, ch: ch, name: ch.String(), idx: -1}
@@ -528,6 +537,10 @@ func (c *conn) subscribe(m *ClientMessage) {
 		since, resume := m.Since[ch]
 		c.hub.register(s, since, resume)
 	}
+	c.mu.Lock()
+	c.holding = false
+	c.signalLocked()
+	c.mu.Unlock()
 }
 
 // unsubscribeAll removes every subscription; called once the reader is done.

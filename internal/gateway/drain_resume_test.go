@@ -38,6 +38,11 @@ func TestDrainResumeOnAnotherHub(t *testing.T) {
 			if m := cl.next(); m.Type != "ack" {
 				t.Fatalf("subscribe: %s", m.raw)
 			}
+			// Live ticks follow the snapshot (the ack may be written before
+			// the subscription is registered): only then does the log start.
+			if m := cl.next(); m.Type != "snapshot" {
+				t.Fatalf("subscribe: %s, want the snapshot", m.raw)
+			}
 			wg.Go(func() { // the log: every batch to A, then to B
 				defer close(toB)
 				for i := range batches {

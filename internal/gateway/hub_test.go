@@ -462,3 +462,34 @@ func TestPingsSpreadOverInterval(t *testing.T) {
 	// Cleanup drains the hub, which closes the clients and ends the reads.
 	t.Cleanup(wg.Wait)
 }
+
+// TestAckMeansSubscribed checks that a client that acts on the ack at once
+// gets what follows: the ack used to be written while the channels were
+// still being registered, so an alert fired (or a tick published) right on
+// the ack could be missed (TestDrainResumeOnAnotherHub failed that way in CI).
+func TestAckMeansSubscribed(t *testing.T) {
+	e := newEnv(t, Config{Auth: tokens{"secret": 7}, MessageRate: 1000})
+	// Forty ticks channels before alerts: registering them (a snapshot
+	// each) keeps the window between the ack and the alerts registration
+	// open long enough to be hit.
+	chans := make([]string, 0, 41)
+	for k := range 40 {
+		chans = append(chans, fmt.Sprintf("%q", fmt.Sprintf("ticks:S%d", k)))
+	}
+	sub := `{"op":"subscribe","id":1,"channels":[` + strings.Join(append(chans, `"alerts"`), ",") + `]}`
+	for i := range 100 {
+		c := e.dial("?token=secret", nil)
+		c.send(sub)
+		if m := c.next(); m.Type != "ack" {
+			t.Fatalf("got %s, want ack", m.raw)
+		}
+		e.hub.PublishAlert(7, map[string]any{"alert_id": i})
+		want := fmt.Sprintf(`{"type":"alert","channel":"alerts","data":{"alert_id":%d}}`, i)
+		for m := c.next(); m.raw != want; m = c.next() {
+			if m.Type != "snapshot" {
+				t.Fatalf("round %d: got %s, want %s", i, m.raw, want)
+			}
+		}
+		c.c.Close()
+	}
+}
