@@ -530,6 +530,12 @@ func (c *conn) subscribe(m *ClientMessage) {
 	c.mu.Lock()
 	c.holding = true
 	c.mu.Unlock()
+	defer func() { // also when a registration panics: the writer must run to close
+		c.mu.Lock()
+		c.holding = false
+		c.signalLocked()
+		c.mu.Unlock()
+	}()
 	c.reply(encodeReply("ack", m.ID, m.HasID))
 	for _, ch := range add {
 		s := &subscription{c: c, ch: ch, name: ch.String(), idx: -1}
@@ -537,10 +543,6 @@ func (c *conn) subscribe(m *ClientMessage) {
 		since, resume := m.Since[ch]
 		c.hub.register(s, since, resume)
 	}
-	c.mu.Lock()
-	c.holding = false
-	c.signalLocked()
-	c.mu.Unlock()
 }
 
 // unsubscribeAll removes every subscription; called once the reader is done.
