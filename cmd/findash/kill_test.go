@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,25 +14,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+	"github.com/findash/findash/internal/testenv"
+)
 
 // startProcess runs the findash binary as its own process and waits until
 // /readyz answers 200.
 func startProcess(t *testing.T, bin, dataDir, httpAddr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--http-addr", httpAddr,
-		"--admin-addr", freeAddr(t), "--feed", "none", "--log-format", "json", "--ingest-rate-limit", "0")
+		"--admin-addr", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "--feed", "none", "--log-format", "json", "--ingest-rate-limit", "0")
 	logf, err := os.Create(filepath.Join(t.TempDir(), "findash.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +68,7 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	key := createAPIKey(t, dir)
-	addr := freeAddr(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	proc := startProcess(t, bin, dir, addr)
 
 	// Post batches from several goroutines and kill -9 in the middle.

@@ -1,9 +1,10 @@
-// Package testenv coordinates tests that share the machine's servers across
-// test processes (go test runs packages in parallel, each in its own
-// process).
+// Package testenv coordinates tests that share the machine's servers and
+// ports across test processes (go test runs packages in parallel, each in
+// its own process).
 package testenv
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -32,4 +33,17 @@ func LockReplica(tb testing.TB, exclusive bool) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	})
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server started as another process (which must bind it itself; another
+// process could take it first, and the test then fails at that start).
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -190,6 +190,21 @@ func (f *feeder) post(ctx context.Context, from, n int) bool {
 	return true
 }
 
+// postAll sends ticks [0, total) in batches of batch from posters
+// concurrent posters (poster p sends batches p, p+posters, …) and returns
+// when all are answered.
+func (f *feeder) postAll(ctx context.Context, total, batch, posters int) {
+	var wg sync.WaitGroup
+	for p := range posters {
+		wg.Go(func() {
+			for from := p * batch; from < total; from += posters * batch {
+				f.post(ctx, from, batch)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func (f *feeder) fail(what string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

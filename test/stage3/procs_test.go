@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/findash/findash/internal/testenv"
 )
 
 // syncBuffer collects a process's output; tail shows its end on failure.
@@ -132,17 +134,6 @@ func (p *proc) wait(d time.Duration) (error, bool) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func listening(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
@@ -232,7 +223,7 @@ func natsCluster(t *testing.T, bin string) ([]string, []*proc) {
 	t.Helper()
 	var client, cluster [3]int
 	for i := range 3 {
-		client[i], cluster[i] = freePort(t), freePort(t)
+		client[i], cluster[i] = testenv.FreePort(t), testenv.FreePort(t)
 	}
 	var urls []string
 	var procs []*proc

@@ -117,7 +117,7 @@ func TestStage3ManyInstances(t *testing.T) {
 
 	// NATS cluster, Redis, the binary, a user.
 	natsURLs, _ := natsCluster(t, bins["nats-server"])
-	redisPort := freePort(t)
+	redisPort := testenv.FreePort(t)
 	redisProc := redisServer(t, bins["redis-server"], redisPort)
 	tb := time.Now()
 	bin := buildFindash(t)
@@ -145,7 +145,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	ins := make([]*instance, 3)
 	for i := range ins {
 		in := &instance{name: fmt.Sprintf("findash-%d", i+1), bin: bin,
-			http: fmt.Sprintf("127.0.0.1:%d", freePort(t)), admin: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+			http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 		in.env = cleanEnv(append(common,
 			"FINDASH_HTTP_ADDR="+in.http, "FINDASH_ADMIN_ADDR="+in.admin,
 			"FINDASH_DATA_DIR="+filepath.Join(t.TempDir(), "data"))...)
@@ -164,7 +164,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		t.Logf("%s /readyz: %d %s %v", in.name, code, r.Status, err)
 	}
 
-	front, statsPort := freePort(t), freePort(t)
+	front, statsPort := testenv.FreePort(t), testenv.FreePort(t)
 	th := time.Now()
 	haproxyUp(t, bins["haproxy"], front, statsPort, []string{ins[0].http, ins[1].http, ins[2].http})
 	lb := fmt.Sprintf("127.0.0.1:%d", front)
@@ -290,17 +290,7 @@ func TestStage3ManyInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		var wg sync.WaitGroup
-		for p := range posters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for from := p * batch; from < total; from += posters * batch {
-					fd.post(ctx, from, batch)
-				}
-			}()
-		}
-		wg.Wait()
+		fd.postAll(ctx, total, batch, posters)
 		ingest := time.Since(start)
 		acked, fails := fd.results()
 		if len(acked) != total || len(fails) > 0 {
@@ -340,17 +330,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		const sym, total, batch, posters = "S3-BULK", 60_000, 2_000, 4
 		fd := newFeeder(lbURL, key, sym, ts0)
 		start := time.Now()
-		var wg sync.WaitGroup
-		for p := range posters {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for from := p * batch; from < total; from += posters * batch {
-					fd.post(ctx, from, batch)
-				}
-			}()
-		}
-		wg.Wait()
+		fd.postAll(ctx, total, batch, posters)
 		ingest := time.Since(start)
 		acked, fails := fd.results()
 		if len(acked) != total || len(fails) > 0 {
