@@ -32,4 +32,9 @@
 // Concurrency. Run owns one goroutine (its caller's, through Log.Consume);
 // all evaluator state is confined to it. Sink.PublishAlert must not block.
 // Back-pressure: a slow store slows consumption; the log keeps everything.
+//
+// Imports. alert imports only the domain (market) and the Prometheus client.
+// It must not import a store, the bus, the job queue or the gateway: it
+// reaches them through Log, Restorer, Store, Sink and Dispatcher, which
+// cmd/findash wires.
 package alert

@@ -35,4 +35,11 @@
 //
 // Concurrency. An API is safe for concurrent use; it starts no goroutines
 // of its own except the cache's maintenance goroutine, stopped by Close.
+//
+// Imports. api imports the domain and feature packages it serves (market,
+// alert, auth, report, watchlist) and the cache. It must not import a driver
+// or an adapter (stores, the bus, Redis, object storage, the job queue):
+// every dependency is a small interface declared here (Market, CandleStore,
+// Publisher, Authenticator, Limiter, AlertStore, ReportService) and wired by
+// cmd/findash.
 package api

@@ -22,4 +22,9 @@
 // Concurrency. Hasher and Service are safe for concurrent use. Hasher bounds
 // how many argon2id computations run at once (each holds Params.Memory KiB),
 // so a burst of logins waits instead of exhausting memory.
+//
+// Imports. auth imports only the domain (market) and the standard library
+// besides its password hashing. It must not import a database driver, Redis
+// or a store: it declares Store, SessionStore and SessionKV, and cmd/findash
+// wires them.
 package auth

@@ -66,4 +66,8 @@
 // not fit is not sent (counted, the rate was not reached); the child
 // protocol's pipes are read continuously. Progress lines are written by
 // one goroutine per phase.
+//
+// Imports. bench imports nothing of findash's server packages and must not
+// import them: it is a client that speaks to a server only over HTTP and
+// WebSocket, as users do, so a benchmark measures the real surface.
 package bench

@@ -22,4 +22,9 @@
 //
 // Concurrency. A Bus is safe for concurrent use. Consume blocks its caller;
 // each call owns its server-side consumer and stops it when it returns.
+//
+// Imports. bus imports only the domain (market) and NATS (the client and the
+// embedded server). It must not import another adapter or a service: it
+// implements the Log interfaces that live, persist, alert and ingest
+// declare, and only cmd/findash imports it.
 package bus

@@ -29,4 +29,9 @@
 // Concurrency. A Cache is safe for concurrent use. Close stops the L1's
 // maintenance goroutine; a closed Cache still answers but no longer expires
 // entries proactively.
+//
+// Imports. cache imports nothing of findash (keys and values are opaque to
+// it) besides otter, singleflight and the Prometheus client. It must not
+// import Redis or any driver: L2 is the Remote interface, which
+// internal/redis implements.
 package cache

@@ -5,6 +5,9 @@
 //
 // Only cmd/findash imports this package; it maps the sections onto the
 // constructors' own Config types.
+//
+// It must not import any other findash package: it is plain data that
+// cmd/findash maps onto constructors.
 package config
 
 import (

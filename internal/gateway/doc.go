@@ -57,4 +57,8 @@
 //
 // The WebSocket library (gorilla/websocket) is used only in ws.go, for the
 // handshake; frames (RFC 6455, no extensions) are read and written there too.
+//
+// Imports. gateway imports only the domain (market), gorilla/websocket and
+// the Prometheus client. It must not import the bus, a store or auth: it
+// reads snapshots through Source and checks tokens through Authenticator.
 package gateway

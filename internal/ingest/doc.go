@@ -12,4 +12,9 @@
 // error wrapping market.ErrUnavailable (HTTP 503). Nothing is queued inside
 // the publisher, so nothing acknowledged can be dropped. The simulator owns
 // one goroutine (Run's) and drops its own ticks when the log is down.
+//
+// Imports. ingest imports only the domain (market) and the Prometheus
+// client. It must not import the bus or NATS: it appends through Log
+// (internal/bus implements it), and the simulator publishes through
+// TickPublisher.
 package ingest

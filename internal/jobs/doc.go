@@ -31,4 +31,9 @@
 // Metrics: findash_jobs_total{kind,outcome} (outcome: inserted, duplicate,
 // completed, retried, failed, cancelled), and findash_jobs{state}, a gauge
 // of jobs per state refreshed every Config.StatsInterval by Run.
+//
+// Imports. jobs imports the alert types and River's core. It must not import
+// a River driver (riversqlite, riverpgxv5) or a database driver —
+// cmd/findash builds the driver — nor notify, report or retention: their
+// work comes in as Notifier, ReportBuilder and Sweeper.
 package jobs

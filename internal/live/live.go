@@ -13,6 +13,10 @@
 // block for long (it slows the whole projection; the log keeps everything, so
 // nothing is lost) and must not keep the ticks or the Update after Publish
 // returns: both are reused.
+//
+// Imports. live imports only the domain (market). It must not import the
+// bus, a store or the gateway: it reads through Log and Restorer and
+// publishes through Sink.
 package live
 
 import (

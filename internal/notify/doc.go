@@ -21,4 +21,9 @@
 // Concurrency: Mailer, Webhooks and Service are safe for concurrent use.
 // The breaker map holds at most WebhookConfig.MaxHosts hosts; beyond that it
 // is cleared (breakers restart closed).
+//
+// Imports. notify imports the domain types it delivers (market, alert, auth)
+// and the standard library's SMTP and HTTP clients. It must not import a
+// store or the job queue: it reads through Store and is called as a
+// jobs.Notifier.
 package notify

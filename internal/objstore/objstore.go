@@ -16,6 +16,10 @@
 // (.., absolute paths, empty segments) is refused, so a key never escapes
 // the directory. Put writes to a temporary file and renames it into place:
 // a reader sees the whole object or none. Local is safe for concurrent use.
+//
+// Imports. objstore imports only the domain (market) and minio-go. It must
+// not import another adapter or a service: report reaches it through
+// report.Objects, and only cmd/findash imports it.
 package objstore
 
 import (

@@ -1,5 +1,9 @@
 // Package observe sets up findash's logging and metrics and serves the admin
 // listener (/metrics, /debug/pprof), which never shares the public port.
+//
+// It imports nothing of findash, only the Prometheus client and
+// OpenTelemetry, and must not import a component it observes: components
+// take the registerer and logger it builds from cmd/findash.
 package observe
 
 import (

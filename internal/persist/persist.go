@@ -15,6 +15,10 @@
 // everything), so memory stays bounded and nothing is dropped. A failing
 // store is retried with backoff for as long as it takes; the batch is never
 // skipped.
+//
+// Imports. persist imports only the domain (market) and the Prometheus
+// client. It must not import the bus or a store: they are the Log and Store
+// interfaces it declares.
 package persist
 
 import (

@@ -38,4 +38,9 @@
 //
 // Concurrency. A Client is safe for concurrent use; it owns the connection
 // pool of github.com/redis/go-redis/v9 and starts no goroutine of its own.
+//
+// Imports. redis imports only the domain (market), go-redis and redis_rate.
+// It must not import cache, api or auth: it satisfies their small interfaces
+// (cache.Remote, the API's rate limiter, auth.SessionKV) by shape, and only
+// cmd/findash imports it.
 package redis

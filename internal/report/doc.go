@@ -21,4 +21,9 @@
 // Config.SigningKey); Service.Open checks the signature and expiry in
 // constant time before opening the object. A URL works for anyone holding
 // it until it expires, like an S3 presigned URL.
+//
+// Imports. report imports only the domain (market) besides its PDF
+// renderer's libraries. It must not import a database driver, an object
+// storage client or the job queue: it reaches them through Store, Objects
+// and Enqueuer.
 package report

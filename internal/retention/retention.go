@@ -2,6 +2,10 @@
 // older than the configured retention (candles are kept) and expired
 // sessions. The worker's job queue runs a sweep periodically (job kind
 // tick_retention).
+//
+// It imports only the standard library and must not import a store or the
+// job queue: it deletes through Deleter, and cmd/findash registers Sweep as
+// the job.
 package retention
 
 import (

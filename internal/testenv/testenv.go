@@ -1,6 +1,9 @@
 // Package testenv coordinates tests that share the machine's servers and
 // ports across test processes (go test runs packages in parallel, each in
 // its own process).
+//
+// It must not import findash's packages, so that any package's tests can use
+// it; only tests import it.
 package testenv
 
 import (

@@ -12,4 +12,7 @@
 //
 // Concurrency. Service is safe for concurrent use; the per-user list cap is
 // enforced by the Store atomically with the insert.
+//
+// Imports. watchlist imports only the domain (market) and the standard
+// library. It must not import a store or a driver.
 package watchlist

@@ -17,6 +17,9 @@
 // Content-Security-Policy that allows no inline script.
 //
 // A Handler is immutable after New and safe for concurrent use.
+//
+// It imports nothing of findash and must not import the API or the bundler
+// (internal/web/bundle): it serves only files built ahead of time.
 package web
 
 import (

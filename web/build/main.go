@@ -7,6 +7,8 @@
 //
 // Run it after changing anything under web/src or web/package-lock.json and
 // commit internal/web/dist; internal/web's tests fail while it is stale.
+//
+// It imports only the bundler; the server must not import the bundler.
 package main
 
 import (

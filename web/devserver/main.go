@@ -5,6 +5,9 @@
 // web handler itself); findash serves both in production.
 //
 //	go run ./web/devserver -addr 127.0.0.1:8081 -upstream http://127.0.0.1:8080
+//
+// It imports only internal/web and must not import the API or an adapter: it
+// proxies to a running findash instead.
 package main
 
 import (

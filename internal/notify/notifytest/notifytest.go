@@ -1,6 +1,9 @@
 // Package notifytest runs real notification endpoints for tests: an SMTP
 // server (github.com/emersion/go-smtp) that keeps what it receives, and an
 // HTTP webhook receiver. Only tests import it.
+//
+// It imports nothing of findash and must not import a findash package, so
+// any package's tests can use it.
 package notifytest
 
 import (

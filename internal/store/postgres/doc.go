@@ -31,4 +31,9 @@
 // market.ErrInvalid, an unreachable server or a lock conflict
 // market.ErrUnavailable. DB is safe for concurrent use; its mutexes (the
 // partition cache, each replica's health) are never held together.
+//
+// Imports. postgres imports the domain packages whose stores it implements
+// (market, alert, auth, report, watchlist), pgx and goose. It must not
+// import another adapter (store/sqlite, the bus, Redis, the job queue) or a
+// delivery package; only cmd/findash imports it.
 package postgres

@@ -15,4 +15,9 @@
 // Errors from the driver are translated at this boundary: a unique-key clash
 // is market.ErrConflict, a missing row market.ErrNotFound, a busy database
 // market.ErrUnavailable. DB is safe for concurrent use.
+//
+// Imports. sqlite imports the domain packages whose stores it implements
+// (market, alert, auth, report, watchlist), modernc.org/sqlite and goose. It
+// must not import another adapter (store/postgres, the bus, Redis, the job
+// queue) or a delivery package; only cmd/findash imports it.
 package sqlite

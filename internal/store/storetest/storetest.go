@@ -4,6 +4,10 @@
 //
 // A store's own test calls Run with a function that opens a fresh, migrated,
 // empty store for each subtest and arranges for it to be closed.
+//
+// It imports only the domain and feature packages whose store interfaces it
+// checks, and go-cmp. It must not import a store (each store's own test
+// calls Run with it); only tests import it.
 package storetest
 
 import (

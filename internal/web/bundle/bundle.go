@@ -7,6 +7,9 @@
 // internal/web/dist, committed and embedded) and by internal/web's tests
 // (which rebuild in memory and fail when the committed files are stale).
 // Build is deterministic: the same sources give byte-identical files.
+//
+// It imports nothing of findash. The server must not import it: esbuild
+// stays out of the findash binary (deps_test.go checks it).
 package bundle
 
 import (
