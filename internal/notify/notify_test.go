@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +78,33 @@ func TestPublicAddr(t *testing.T) {
 		{"100.64.0.1", false},
 		{"::ffff:127.0.0.1", false},
 		{"224.0.0.1", false},
+		// issue 13 item 12: ranges the first filter missed
+		{"198.18.0.1", false},     // benchmarking
+		{"198.19.255.254", false}, // benchmarking, upper half
+		{"192.0.0.170", false},    // IETF protocol assignments (NAT64 discovery)
+		{"240.0.0.1", false},      // reserved
+		{"255.255.255.255", false},
+		{"64:ff9b::7f00:1", false}, // NAT64 of 127.0.0.1
+		{"64:ff9b:1::a00:1", false},
+		{"::7f00:1", false},       // IPv4-compatible 127.0.0.1
+		{"::0808:0808", false},    // IPv4-compatible, even of a public address
+		{"2002:7f00:1::1", false}, // 6to4 of 127.0.0.1
+		{"2001::1", false},        // Teredo
+		{"2001:db8::1", false},    // documentation
+		{"3fff::1", false},
+		{"192.0.2.1", false},
+		{"198.51.100.7", false},
+		{"203.0.113.9", false},
+		{"0.1.2.3", false},
+		{"100::1", false},
+		{"fec0::1", false},
+		{"ff02::1", false},
+		{"fe80::1%eth0", false},
+		{"::ffff:10.0.0.1", false},
+		{"::ffff:8.8.8.8", true},
+		{"1.1.1.1", true},
+		{"198.20.0.1", true}, // just past 198.18.0.0/15
+		{"2a00:1450:4001::1", true},
 	}
 	for _, tc := range tests {
 		if got := notify.PublicAddr(netip.MustParseAddr(tc.addr)); got != tc.want {
@@ -143,5 +172,42 @@ func TestWebhookBreaker(t *testing.T) {
 	}
 	if n := len(rcv.Requests()); n != 3 {
 		t.Errorf("receiver got %d requests, want 3 (then the breaker opened)", n)
+	}
+}
+
+// TestWebhookRefusesSpecialAddressesAtDial posts to literal addresses of
+// special-purpose ranges: each is refused when dialled (no packet leaves),
+// permanently, and counted as refused.
+func TestWebhookRefusesSpecialAddressesAtDial(t *testing.T) {
+	w := notify.NewWebhooks(notify.WebhookConfig{Timeout: 2 * time.Second}, nil, nil)
+	for _, u := range []string{
+		"http://198.18.0.1/hook", "http://192.0.0.170/hook", "http://240.0.0.1/hook",
+		"http://[64:ff9b::7f00:1]/hook", "http://[::7f00:1]/hook", "http://[2002:7f00:1::1]/hook",
+		"http://127.0.0.1:1/hook", "http://localhost:1/hook",
+	} {
+		err := w.Deliver(t.Context(), u, "s", []byte("{}"), nil)
+		if !errors.Is(err, notify.ErrRefusedAddress) || !isPermanent(err) {
+			t.Errorf("Deliver(%s) = %v, want a permanent ErrRefusedAddress", u, err)
+		}
+	}
+}
+
+// TestWebhookDoesNotFollowRedirects: a receiver that redirects (here to the
+// cloud metadata address) gets no second request; the answer is a permanent
+// failure, so a redirect can never steer a delivery past the address check.
+func TestWebhookDoesNotFollowRedirects(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(rw, r, "http://169.254.169.254/latest/meta-data/", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	w := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: true, Timeout: 2 * time.Second}, nil, nil)
+	err := w.Deliver(t.Context(), srv.URL, "s", []byte("{}"), nil)
+	if err == nil || !isPermanent(err) {
+		t.Fatalf("Deliver to a redirecting receiver = %v, want a permanent error", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("receiver hit %d times, want 1", n)
 	}
 }

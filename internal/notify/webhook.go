@@ -130,16 +130,6 @@ func (w *Webhooks) control(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// PublicAddr reports whether a is an address webhooks may reach: not
-// loopback, private, link-local, unspecified, multicast or shared (CGNAT).
-func PublicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsLoopback() && !a.IsPrivate() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
-		!a.IsInterfaceLocalMulticast() && !a.IsMulticast() && !a.IsUnspecified() && !cgnat.Contains(a)
-}
-
 func (w *Webhooks) breaker(host string) *gobreaker.CircuitBreaker[struct{}] {
 	w.mu.Lock()
 	defer w.mu.Unlock()
