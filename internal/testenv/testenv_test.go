@@ -52,6 +52,7 @@ func TestPostgres(t *testing.T) {
 
 // Keys containing the prefix are deleted after the test; others stay.
 func TestRedis(t *testing.T) {
+	testenv.Env(t, "FINDASH_TEST_REDIS_URL")
 	var srv testenv.RedisServer
 	t.Run("use", func(t *testing.T) {
 		srv = testenv.Redis(t)
