@@ -56,8 +56,7 @@ test("overview shows every symbol and a price changes within 3 s", async () => {
 
   // sorting by 24h % orders the rows by it
   await page.click("th[data-key=change_pct_24h] button"); // numbers sort descending first
-  await sleep(700);
-  assert.equal(await page.getAttribute("th[data-key=change_pct_24h]", "aria-sort"), "descending");
+  await page.waitForSelector("th[data-key=change_pct_24h][aria-sort=descending]", { timeout: 2_000 });
 
   // search filters the table
   await page.fill("#search", "BTC");
@@ -70,7 +69,7 @@ test("overview shows every symbol and a price changes within 3 s", async () => {
   await page.click("#theme");
   await page.screenshot({ path: join(shots, "overview-dark.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await sleep(300);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))); // laid out at the new width
   await page.screenshot({ path: join(shots, "overview-phone.png"), fullPage: true });
   await page.click("#theme");
   await page.setViewportSize({ width: 1280, height: 860 });
@@ -130,7 +129,7 @@ test("a server restart is survived and no tick is skipped on the trades list", a
   const state = await page.getAttribute("#conn", "data-state");
   assert.ok(["reconnecting", "offline", "connecting"].includes(state), `state while down = ${state}`);
   await page.screenshot({ path: join(shots, "symbol-reconnecting.png") });
-  await sleep(1_000);
+  await sleep(1_000); // an outage of a second: the page retries against a closed port
   await findash.start();
   await page.waitForFunction(() => document.documentElement.dataset.conn === "live" &&
     Number(document.documentElement.dataset.reconnects) >= 1, null, { timeout: 20_000 });

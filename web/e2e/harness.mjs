@@ -30,6 +30,17 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolves with p's value, or with null when ms pass first. The timer is
+ * cleared as soon as p settles: a pending timer keeps Node's event loop (and
+ * so the test run) alive until it fires.
+ */
+export function within(p, ms) {
+  let timer;
+  const timeout = new Promise((r) => { timer = setTimeout(() => r(null), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function waitHTTP(url, okStatus, timeoutMs, what) {
   const end = Date.now() + timeoutMs;
   let last = "";
@@ -82,7 +93,7 @@ export class Findash {
     const p = this.proc;
     this.proc = null;
     p.kill("SIGTERM");
-    const res = await Promise.race([this.exited, sleep(40_000).then(() => null)]);
+    const res = await within(this.exited, 40_000);
     if (res === null) {
       p.kill("SIGKILL");
       await this.exited;

@@ -1,29 +1,14 @@
-// The findash dashboard: a small single-page app. Routes: "/" (market
-// overview) and "/s/<SYMBOL>" (symbol page); the server answers index.html
-// for both, so every URL survives a reload and can be shared.
+// The findash dashboard: a small single-page app. This module wires it: the
+// shared WebSocket, the watchlists, the search box, the theme and the
+// connection badge, handed to the pages as a Context; the router (router.ts)
+// owns the pages and the URLs.
 import "./style.css";
+import { symbolPath, type Context } from "./context";
 import { h } from "./dom";
-import * as overview from "./overview";
+import { isSymbol, Router } from "./router";
 import { Stream, streamURL, type ConnState } from "./stream";
-import * as symbolPage from "./symbol";
 import * as theme from "./theme";
-import { LocalWatchlists, type WatchlistStore } from "./watchlist";
-
-/** What the views share. */
-export interface Context {
-  stream: Stream;
-  watchlists: WatchlistStore;
-  /** Navigates within the app (pushes history). */
-  navigate(path: string): void;
-  /** Adds symbols to the search suggestions. */
-  addSymbols(syms: string[]): void;
-  /** Calls fn with the search box's text as the user types; returns the remover. */
-  onFilter(fn: (text: string) => void): () => void;
-  /** Shows a short message to the user (and to screen readers). */
-  notify(text: string): void;
-}
-
-const SYMBOL_RE = /^[A-Z0-9._\/-]{1,32}$/;
+import { LocalWatchlists } from "./watchlist";
 
 function main(): void {
   const mainEl = document.getElementById("main")!;
@@ -51,10 +36,11 @@ function main(): void {
     document.documentElement.dataset.reconnects = String(stream.reconnects);
   });
 
+  const router = new Router(mainEl);
   const ctx: Context = {
     stream,
     watchlists: new LocalWatchlists(),
-    navigate,
+    navigate: (path) => router.navigate(path),
     addSymbols(syms) {
       let added = false;
       for (const s of syms) {
@@ -77,51 +63,6 @@ function main(): void {
     },
   };
 
-  let dispose: (() => void) | null = null;
-  function render(): void {
-    dispose?.();
-    dispose = null;
-    const path = location.pathname;
-    if (path === "/" || path === "/index.html") {
-      document.title = "findash · markets";
-      dispose = overview.mount(mainEl, ctx);
-    } else if (path.startsWith("/s/")) {
-      let sym = "";
-      try {
-        sym = decodeURIComponent(path.slice(3)).toUpperCase();
-      } catch {
-        // malformed escape: not a symbol
-      }
-      if (SYMBOL_RE.test(sym)) dispose = symbolPage.mount(mainEl, ctx, sym);
-      else notFound(`“${path.slice(3)}” is not a symbol.`);
-    } else {
-      notFound("There is no page here.");
-    }
-    document.documentElement.dataset.page = path.startsWith("/s/") ? "symbol" : "overview";
-  }
-  function notFound(msg: string): void {
-    document.title = "Not found · findash";
-    mainEl.replaceChildren(h("h1", {}, "Not found"), h("p", {}, msg, " ", h("a", { href: "/" }, "Back to the markets.")));
-  }
-  function navigate(path: string): void {
-    if (path === location.pathname + location.search) return;
-    history.pushState(null, "", path);
-    render();
-    mainEl.focus({ preventScroll: true });
-    window.scrollTo(0, 0);
-  }
-
-  // links inside the app navigate without a reload
-  document.addEventListener("click", (e) => {
-    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-    const a = (e.target as Element).closest?.("a");
-    if (!a || a.target || a.origin !== location.origin || a.hasAttribute("download")) return;
-    if (a.pathname.startsWith("/api/") || a.pathname === "/ws") return;
-    e.preventDefault();
-    navigate(a.pathname + a.search);
-  });
-  window.addEventListener("popstate", render);
-
   // search: typing filters the overview; Enter opens the symbol
   search.addEventListener("input", () => {
     for (const fn of filters) fn(search.value);
@@ -132,14 +73,14 @@ function main(): void {
     if (!q) return;
     const match = known.has(q) ? q : [...known].sort().find((s) => s.startsWith(q)) ?? [...known].sort().find((s) => s.includes(q));
     const sym = match ?? q;
-    if (!SYMBOL_RE.test(sym)) {
+    if (!isSymbol(sym)) {
       ctx.notify(`“${q}” is not a symbol.`);
       return;
     }
     search.value = "";
     for (const fn of filters) fn("");
     search.blur();
-    navigate("/s/" + encodeURIComponent(sym));
+    router.navigate(symbolPath(sym));
   });
   document.addEventListener("keydown", (e) => {
     const t = e.target as HTMLElement;
@@ -154,7 +95,7 @@ function main(): void {
   });
 
   stream.start();
-  render();
+  router.start(ctx);
 }
 
 main();

@@ -4,7 +4,7 @@ import * as api from "./api";
 import { flash, h, setText } from "./dom";
 import * as fmt from "./format";
 import type { Quote, ServerMessage } from "./types";
-import type { Context } from "./app";
+import { symbolPath, type Context } from "./context";
 import { favourites, toggle, type Watchlist } from "./watchlist";
 
 type SortKey = "symbol" | "price" | "change_24h" | "change_pct_24h" | "high_24h" | "low_24h" | "volume_24h";
@@ -98,7 +98,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     let r = rows.get(sym);
     if (r) return r;
     const td = (cls: string) => h("td", { class: cls });
-    const link = h("a", { href: "/s/" + encodeURIComponent(sym) }, sym);
+    const link = h("a", { href: symbolPath(sym) }, sym);
     const star = h("button", { type: "button", class: "star", "aria-pressed": "false", "aria-label": "Watch " + sym }, "☆");
     star.addEventListener("click", () => void toggleWatch(sym));
     r = {
@@ -198,7 +198,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     const qs = [...quotes.values()].filter((q): q is Quote => !!q);
     qs.sort((a, b) => b.change_pct_24h - a.change_pct_24h);
     const item = (q: Quote) => h("li", { class: fmt.dir(q.change_pct_24h) },
-      h("a", { href: "/s/" + encodeURIComponent(q.symbol) }, q.symbol),
+      h("a", { href: symbolPath(q.symbol) }, q.symbol),
       h("span", { class: "num" }, fmt.price(q.price)), h("span", { class: "num pct" }, fmt.pct(q.change_pct_24h)));
     const top = qs.slice(0, MOVERS).filter((q) => q.change_pct_24h > 0);
     const bottom = qs.slice(-MOVERS).reverse().filter((q) => q.change_pct_24h < 0);

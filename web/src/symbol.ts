@@ -2,7 +2,7 @@
 // history from the API and the open candle live from `candles:SYM:IV`, and
 // the recent trades live from `ticks:SYM`.
 import * as api from "./api";
-import type { Context } from "./app";
+import type { Context } from "./context";
 import type { CandleChart } from "./chart";
 import { flash, h, setText } from "./dom";
 import * as fmt from "./format";

@@ -1,0 +1,25 @@
+// What a page gets from the app: the shared connection, the watchlists and
+// the few app-wide actions, and the URLs of the other pages. Pages import
+// this module, never the app or the router, so each page can be read and
+// tested on its own.
+import type { Stream } from "./stream";
+import type { WatchlistStore } from "./watchlist";
+
+/** What the pages share. */
+export interface Context {
+  stream: Stream;
+  watchlists: WatchlistStore;
+  /** Navigates within the app (pushes history). */
+  navigate(path: string): void;
+  /** Adds symbols to the search suggestions. */
+  addSymbols(syms: string[]): void;
+  /** Calls fn with the search box's text as the user types; returns the remover. */
+  onFilter(fn: (text: string) => void): () => void;
+  /** Shows a short message to the user (and to screen readers). */
+  notify(text: string): void;
+}
+
+/** The path of symbol's page (the router parses it back). */
+export function symbolPath(symbol: string): string {
+  return "/s/" + encodeURIComponent(symbol);
+}
