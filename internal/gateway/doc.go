@@ -55,10 +55,33 @@
 // held while waiting for a topic. Hub.pendingMu is a leaf taken alone. No
 // lock is shared by all connections on the publish path.
 //
+// # Goroutines
+//
+// Every goroutine has an owner. Run (the quotes flush, pings and ring
+// pruning) belongs to the caller and returns when its context ends. Each
+// connection's reader is started by ServeHTTP and owned by the hub: Drain
+// waits for it, and it waits for the connection's writer before it removes
+// the connection. A writer is started by the queue (signalLocked) and ends
+// when the queue is empty or the connection closes; a reader's per-message
+// goroutine reports back to the reader before the next one starts.
+//
+// # Files
+//
+// hub.go holds the Hub and Run; publish.go the fan-out; topic.go the
+// sharded symbol index; registry.go subscribing and unsubscribing channels;
+// replay.go the replay rings; conns.go the set of connections (pings,
+// drain); endpoint.go the /ws handler; conn.go, queue.go, writer.go,
+// reader.go and handle.go one connection (state, bounded queue, writer,
+// reader, client requests); protocol.go and encode.go the client and server
+// messages; ws.go the WebSocket transport; config.go and metrics.go the
+// tunables and Prometheus metrics.
+//
+// # Imports
+//
 // The WebSocket library (gorilla/websocket) is used only in ws.go, for the
 // handshake; frames (RFC 6455, no extensions) are read and written there too.
-//
-// Imports. gateway imports only the domain (market), gorilla/websocket and
-// the Prometheus client. It must not import the bus, a store or auth: it
-// reads snapshots through Source and checks tokens through Authenticator.
+// The package imports only the domain (internal/market), gorilla/websocket,
+// the Prometheus client and golang.org/x/time/rate. It must not import the bus,
+// a store, a cache, auth, the API or config: it reads snapshots through
+// Source and checks tokens through Authenticator, which cmd/findash wires in.
 package gateway

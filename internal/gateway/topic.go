@@ -1,5 +1,7 @@
 package gateway
 
+// The symbol index: one topic per symbol, in shards.
+
 import (
 	"sync"
 
@@ -40,30 +42,6 @@ type symbolTopic struct {
 	spans []tickSpan  // scratch for Publish and replay, reused
 }
 
-// spanTicks is how many consecutive tick messages of one publish share one
-// queue entry: a burst of 10,000 ticks takes 157 slots of a connection's
-// queue rather than 10,000, so a client that keeps up is never cut by the
-// size of the publisher's batches.
-const spanTicks = 64
-
-// tickSpan is a run of consecutive tick messages of one channel, encoded
-// contiguously and joined by '\n', queued as one entry.
-type tickSpan struct {
-	first, last uint64 // seqs of its first and last tick
-	n           int    // ticks in it
-	msg         []byte
-	// ticks are the span's ticks one by one (valid during a publish), for
-	// a subscription that must start inside the span; nil when n is 1.
-	ticks []ringEntry
-	i0    int // index of its first tick in the publish's batch
-}
-
-type ringEntry struct {
-	seq uint64
-	at  int64 // arrival, Unix ns
-	msg []byte
-}
-
 func newSymbolTopic(sym string, floor uint64) *symbolTopic {
 	t := &symbolTopic{sym: sym, ticksName: "ticks:" + sym, floor: floor, last: floor}
 	for _, iv := range market.Intervals {
@@ -82,69 +60,6 @@ func (t *symbolTopic) empty() bool {
 		}
 	}
 	return true
-}
-
-// push appends a tick message to the ring, evicting the oldest when full.
-// Caller holds t.mu.
-func (t *symbolTopic) push(seq uint64, at int64, msg []byte, limit int) {
-	if t.n == len(t.ring) && len(t.ring) < limit {
-		// grow (doubling, up to max), unrolling the ring to start at 0
-		size := min(limit, max(64, 2*len(t.ring)))
-		r := make([]ringEntry, size)
-		for i := 0; i < t.n; i++ {
-			r[i] = t.ring[(t.start+i)%len(t.ring)]
-		}
-		t.ring, t.start = r, 0
-	}
-	if t.n == len(t.ring) {
-		t.evictOldest()
-	}
-	t.ring[(t.start+t.n)%len(t.ring)] = ringEntry{seq: seq, at: at, msg: msg}
-	t.n++
-	t.last = seq
-}
-
-func (t *symbolTopic) evictOldest() {
-	e := &t.ring[t.start]
-	t.floor = e.seq
-	*e = ringEntry{}
-	t.start = (t.start + 1) % len(t.ring)
-	t.n--
-}
-
-// prune evicts entries that arrived before cutoff (Unix ns). Caller holds t.mu.
-func (t *symbolTopic) prune(cutoff int64) {
-	for t.n > 0 && t.ring[t.start].at < cutoff {
-		t.evictOldest()
-	}
-	if t.n == 0 && len(t.ring) > 64 {
-		t.ring, t.start = nil, 0 // a quiet symbol gives its memory back
-	}
-}
-
-func (t *symbolTopic) entry(i int) *ringEntry { return &t.ring[(t.start+i)%len(t.ring)] }
-
-// subList is a set of subscriptions with O(1) removal; each subscription
-// records its own index. Guarded by the lock of the list's owner.
-type subList []*subscription
-
-func (l *subList) add(s *subscription) {
-	s.idx = len(*l)
-	*l = append(*l, s)
-}
-
-func (l *subList) remove(s *subscription) {
-	ls := *l
-	i := s.idx
-	if i < 0 || i >= len(ls) || ls[i] != s {
-		return
-	}
-	last := len(ls) - 1
-	ls[i] = ls[last]
-	ls[i].idx = i
-	ls[last] = nil
-	*l = ls[:last]
-	s.idx = -1
 }
 
 func shardOf(sym string) int {

@@ -1,0 +1,122 @@
+package gateway
+
+// The /ws HTTP endpoint: authentication, origin check and upgrade.
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ServeHTTP is the /ws endpoint: it authenticates the optional token,
+// checks the Origin, upgrades and serves the connection until it ends.
+// While draining it answers 503.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.isDraining() {
+		w.Header().Set("Retry-After", "1")
+		writeHTTPError(w, http.StatusServiceUnavailable, "draining", "the server is shutting down; reconnect elsewhere")
+		return
+	}
+	userID, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	c := newConn(h, userID)
+	t, err := h.up.Upgrade(w, r, func() {
+		_ = c.t.SetReadDeadline(time.Now().Add(2 * h.cfg.PingInterval))
+	})
+	if err != nil {
+		h.log.Debug("websocket upgrade failed", "err", err, "origin", r.Header.Get("Origin"))
+		return // the upgrader has answered
+	}
+	c.t = t
+	if !h.addConn(c) {
+		c.reply(encodeReconnect(h.reconnectAfter().Milliseconds()))
+		c.close(closeGoingAway, "server draining")
+	}
+	// The connection is served on a goroutine of its own so that this one
+	// returns: net/http then releases its per-connection read and write
+	// buffers (8 KiB) and this deep stack, which would otherwise be held
+	// for the life of every idle WebSocket. Drain waits for these goroutines
+	// (each removes its conn last).
+	go h.serveConn(c)
+}
+
+// serveConn runs c's read loop until the connection ends, then waits for
+// its writer and removes it from the hub.
+func (h *Hub) serveConn(c *conn) {
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("websocket reader panic", "panic", fmt.Sprint(p))
+			}
+		}()
+		c.readLoop()
+	}()
+	close(c.readerDone)
+	c.close(0, "")
+	<-c.writerDone
+	c.unsubscribeAll()
+	h.removeConn(c)
+}
+
+// authenticate resolves ?token= or the session cookie. No credentials: user
+// 0 (anonymous). An explicit ?token= that fails answers 401; a failing
+// cookie is ignored (the dashboard still gets market data).
+func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	token := r.URL.Query().Get("token")
+	explicit := token != ""
+	if !explicit {
+		if ck, err := r.Cookie("findash_session"); err == nil {
+			token = ck.Value
+		}
+	}
+	if token == "" {
+		return 0, true
+	}
+	ah := h.auth.Load()
+	if ah == nil {
+		if explicit {
+			writeHTTPError(w, http.StatusUnauthorized, "unauthorized", "authentication is not available")
+			return 0, false
+		}
+		return 0, true
+	}
+	uid, err := ah.a.AuthenticateToken(r.Context(), token)
+	if err != nil || uid == 0 {
+		if explicit {
+			writeHTTPError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired token")
+			return 0, false
+		}
+		h.log.Debug("websocket session cookie rejected", "err", err)
+		return 0, true
+	}
+	return uid, true
+}
+
+func writeHTTPError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", code, message)
+}
+
+// checkOrigin allows requests without Origin (programs), from the request's
+// own host, and from the configured AllowedOrigins ("*" allows any).
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
