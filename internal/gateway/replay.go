@@ -2,6 +2,11 @@ package gateway
 
 // Replay: each symbol's ring of recent ticks and resuming a subscription with since.
 
+import (
+	"cmp"
+	"slices"
+)
+
 // spanTicks is how many consecutive tick messages of one publish share one
 // queue entry: a burst of 10,000 ticks takes 157 slots of a connection's
 // queue rather than 10,000, so a client that keeps up is never cut by the
@@ -75,8 +80,7 @@ func (h *Hub) replay(t *symbolTopic, s *subscription, since uint64) {
 		h.met.gaps.Inc()
 		after = t.floor
 	}
-	// the ring is in seq order: find the first entry after `after`
-	first := sortSearch(t.n, func(k int) bool { return t.entry(k).seq > after })
+	first := t.firstAfter(after)
 	if first == t.n {
 		return
 	}
@@ -109,15 +113,27 @@ func (h *Hub) replay(t *symbolTopic, s *subscription, since uint64) {
 	t.spans = spans[:0]
 }
 
-func sortSearch(n int, f func(int) bool) int {
-	lo, hi := 0, n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if !f(m) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+// firstAfter returns the position (0 to t.n) of the oldest held tick with
+// a seq above after. The ring is in seq order and lies in at most two runs
+// of t.ring: the head from start and the tail wrapped to the front.
+// Caller holds t.mu.
+func (t *symbolTopic) firstAfter(after uint64) int {
+	head := t.ring[t.start:min(t.start+t.n, len(t.ring))]
+	if i := searchAfter(head, after); i < len(head) {
+		return i
 	}
-	return lo
+	tail := t.ring[:t.n-len(head)]
+	return len(head) + searchAfter(tail, after)
+}
+
+// searchAfter returns the index of the first entry of run (in increasing
+// seq order) with a seq above after, or len(run).
+func searchAfter(run []ringEntry, after uint64) int {
+	i, found := slices.BinarySearchFunc(run, after, func(e ringEntry, seq uint64) int {
+		return cmp.Compare(e.seq, seq)
+	})
+	if found {
+		i++ // seqs are unique: the next one is the first above
+	}
+	return i
 }
