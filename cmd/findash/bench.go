@@ -27,7 +27,14 @@ import (
 func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "bench",
-		Short: "Load generator: WebSocket fan-out (ws), REST API (api), ingest (ingest)",
+		Short: "Drive load at an instance: WebSocket fan-out (ws), REST API (api), ingest (ingest)",
+		Long: `Drive load at an instance: WebSocket fan-out (ws), REST API (api), ingest (ingest).
+
+Each mode drives the instance at --target, or with --self one it starts in
+this process (temporary data dir, no feed, no rate limits), and prints a
+table, or one JSON object with --json.`,
+		Example: `  findash bench ws --self --conns 2000 --duration 20s
+  FINDASH_API_KEY=$KEY findash bench api --target http://127.0.0.1:8080 --users 200`,
 	}
 
 	var (
@@ -79,8 +86,14 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 	var sources []string
 	ws := &cobra.Command{
 		Use:   "ws",
-		Short: "Hold N WebSocket clients over S symbols, drive ticks, measure ingest-to-client latency",
-		Args:  cobra.NoArgs,
+		Short: "Hold WebSocket clients on many symbols, drive ticks through ingest and measure the latency to each client",
+		Long: `Hold WebSocket clients on many symbols, drive ticks through ingest and measure the latency to each client.
+
+--conns clients spread over --symbols symbols, each subscribed to
+--subs-per-conn of them; --rate ticks per second go in through
+POST /api/v1/ticks (an API key is needed without --self), and every
+delivery's ingest-to-client latency is recorded.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, stop, err := prepare(cmd)
 			if err != nil {
@@ -118,8 +131,13 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 	var apic bench.APIConfig
 	api := &cobra.Command{
 		Use:   "api",
-		Short: "C keep-alive users over a mix of quotes, candles, symbols and movers",
-		Args:  cobra.NoArgs,
+		Short: "Send REST API reads from keep-alive users and measure their latency",
+		Long: `Send REST API reads from keep-alive users and measure their latency.
+
+--users users each hold one keep-alive connection and request a mix of
+quotes, candles, symbols and movers: as soon as answered (closed loop), or
+--rate requests per second in total on a schedule (open loop).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, stop, err := prepare(cmd)
 			if err != nil {
@@ -139,7 +157,7 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 	var inc bench.IngestConfig
 	ingest := &cobra.Command{
 		Use:   "ingest",
-		Short: "POST batches of ticks at a target or maximum rate; accepted ticks/s and time to visibility",
+		Short: "Post batches of ticks at a set or the highest rate and measure accepted ticks/s and time to visibility",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, stop, err := prepare(cmd)
@@ -159,7 +177,7 @@ func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *
 
 	child := &cobra.Command{
 		Use:    "ws-child",
-		Short:  "one child process of bench ws --procs (internal)",
+		Short:  "Run one child process of bench ws --procs (internal)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -21,13 +21,29 @@ var version = "dev"
 // run is the whole program: it parses args, runs the sub-command and returns
 // its error. It never exits the process, so tests can call it.
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root := newRoot(environ, stdin, stdout, stderr)
+	root.SetArgs(args)
+	// No sub-command means serve: findash with no arguments starts stage 1.
+	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
+		root.SetArgs(append([]string{"serve"}, args...))
+	}
+	return root.ExecuteContext(ctx)
+}
+
+// newRoot builds the command tree; run executes it, and the help test
+// walks it to render every command's help.
+func newRoot(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "findash",
-		Short:         "Real-time market data: ingest, candles, WebSocket streams, REST API and dashboard",
+		Use:   "findash",
+		Short: "Real-time market data: ingest, candles, WebSocket streams, REST API and dashboard",
+		Long: `Real-time market data: ingest, candles, WebSocket streams, REST API and dashboard.
+
+With no command, findash runs "findash serve": one process with every role,
+SQLite and an embedded NATS server in ./findash-data, a simulated tick feed,
+the dashboard at http://127.0.0.1:8080.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -70,7 +86,7 @@ an unknown key in the file is an error.`,
 			return nil
 		},
 	}
-	config.Flags(migrateCmd.Flags())
+	config.StoreFlags(migrateCmd.Flags())
 
 	versionCmd := &cobra.Command{
 		Use:   "version",
@@ -81,18 +97,14 @@ an unknown key in the file is an error.`,
 		},
 	}
 
-	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(stdin, stdout, stderr), versionCmd)
+	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(environ, stdin, stdout, stderr), versionCmd)
 	root.AddCommand(benchCommand(environ, stdin, stdout, stderr))
-
-	// No sub-command means serve: findash with no arguments starts stage 1.
-	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && args[0] != "-h" && args[0] != "--help") {
-		root.SetArgs(append([]string{"serve"}, args...))
-	}
-	return root.ExecuteContext(ctx)
+	return root
 }
 
 // loadForTool loads the configuration of a one-shot command (migrate, user):
-// the same flags and variables as serve, logs to stderr.
+// its flags are the store's (config.StoreFlags), the file and variables are
+// serve's; it logs to stderr.
 func loadForTool(fs *pflag.FlagSet, environ []string, stderr io.Writer) (config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(fs, environ)
 	if err != nil {
