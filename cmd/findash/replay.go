@@ -22,7 +22,7 @@ import (
 // CSV with a symbol,ts,price,size header; '-' = stdin) into a running
 // instance through POST /api/v1/ticks, in batches, retrying while the
 // instance answers 503 or 429.
-func replayCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+func replayCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	var target, apiKey, format string
 	var batch int
 	cmd := &cobra.Command{
@@ -31,7 +31,7 @@ func replayCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if apiKey == "" {
-				apiKey = os.Getenv("FINDASH_API_KEY")
+				apiKey = lookupEnv(environ, "FINDASH_API_KEY")
 			}
 			if apiKey == "" {
 				return errors.New("an API key is required: --api-key or FINDASH_API_KEY (see findash user create --api-key)")
@@ -53,8 +53,16 @@ func replayCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			}
 			r := replayer{client: &http.Client{Timeout: 30 * time.Second}, url: strings.TrimRight(target, "/") + "/api/v1/ticks", key: apiKey}
 			n, err := r.run(cmd.Context(), in, format, batch)
+			if err != nil {
+				// The summary is for success only: after a failure the
+				// error says how far the replay got.
+				if n > 0 {
+					return fmt.Errorf("%w (the first %d ticks were accepted)", err, n)
+				}
+				return err
+			}
 			fmt.Fprintf(stdout, "replayed %d ticks\n", n)
-			return err
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the findash instance")

@@ -51,4 +51,18 @@ func TestReplay(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "csv row 3") {
 		t.Fatalf("replay of a bad CSV = %v, want an error naming csv row 3", err)
 	}
+	if out.Len() != 0 {
+		t.Errorf("failed replay printed %q, want nothing (no success summary before an error)", out.String())
+	}
+	// With batches of one, the good row is accepted before the bad one:
+	// the error says so, stdout stays empty.
+	out.Reset()
+	os.WriteFile(bad, []byte(fmt.Sprintf("symbol,ts,price,size\nRPL,%d,2,3\nRPL,x,notaprice,1\n", ts0)), 0o600)
+	err = run(context.Background(), []string{"replay", "--target", in.url(""), "--batch", "1", bad}, []string{"FINDASH_API_KEY=" + key}, nil, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "csv row 3") || !strings.Contains(err.Error(), "the first 1 ticks were accepted") {
+		t.Fatalf("replay of a bad CSV in batches of one = %v, want an error naming csv row 3 and the 1 tick accepted", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("failed replay printed %q, want nothing", out.String())
+	}
 }

@@ -110,14 +110,40 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 }
 
+// storeFlags are the settings of the commands that only work on the
+// database (migrate, user): where the data lives, and logging.
+var storeFlags = []string{"config", "data-dir", "database-url", "database-migrate-url", "log-format", "log-level"}
+
+// StoreFlags registers the part of Flags that the commands working only on
+// the database (migrate, user) need, with serve's defaults and help, so their
+// help is not buried under serve's flags. The other settings still come
+// from the file and the environment (Load).
+func StoreFlags(fs *pflag.FlagSet) {
+	all := pflag.NewFlagSet("all", pflag.ContinueOnError)
+	Flags(all)
+	for _, name := range storeFlags {
+		fs.AddFlag(all.Lookup(name))
+	}
+}
+
 // Load builds the configuration from fs (already parsed), the environment as
 // given by environ (os.Environ's format) and the YAML file named by --config
-// or FINDASH_CONFIG.
+// or FINDASH_CONFIG. fs may hold only some of Flags (StoreFlags): the others
+// take their defaults, then the file's and the environment's values, so one
+// file serves every command.
 func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
+	all := pflag.NewFlagSet("all", pflag.ContinueOnError)
+	Flags(all)
 	known := make(map[string]bool)
-	fs.VisitAll(func(f *pflag.Flag) { known[key(f.Name)] = true })
+	all.VisitAll(func(f *pflag.Flag) { known[key(f.Name)] = true })
 
 	k := koanf.New(".")
+	// Every setting's default first; fs's flags then win only when set.
+	if err := k.Load(posflag.ProviderWithFlag(all, ".", koanf.New("."), func(f *pflag.Flag) (string, any) {
+		return key(f.Name), posflag.FlagVal(all, f)
+	}), nil); err != nil {
+		return Config{}, fmt.Errorf("read defaults: %w", err)
+	}
 	cfgFile, _ := fs.GetString("config")
 	if !fs.Changed("config") {
 		for _, kv := range environ {

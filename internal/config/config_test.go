@@ -106,3 +106,29 @@ func TestStringHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFlags: a command with only the store's flags (user, migrate)
+// still reads a file written for serve, takes serve's settings from the
+// environment, and its own flags win.
+func TestStoreFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("user", pflag.ContinueOnError)
+	StoreFlags(fs)
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	if got := strings.Join(names, ","); got != "config,data-dir,database-migrate-url,database-url,log-format,log-level" {
+		t.Errorf("StoreFlags registered %s", got)
+	}
+	file := filepath.Join(t.TempDir(), "findash.yaml")
+	os.WriteFile(file, []byte("http_addr: 127.0.0.1:1111\ndata_dir: /from/file\nsimulator_rate: 5\n"), 0o600)
+	if err := fs.Parse([]string{"--config", file, "--data-dir", "/from/flag"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(fs, []string{"FINDASH_REDIS_URL=redis://127.0.0.1:6379/0", "FINDASH_LOG_LEVEL=warn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/from/flag" || c.HTTPAddr != "127.0.0.1:1111" || c.SimulatorRate != 5 ||
+		c.RedisURL != "redis://127.0.0.1:6379/0" || c.LogLevel != "warn" || c.ShutdownTimeout != 30*time.Second {
+		t.Errorf("config = %+v", c)
+	}
+}
