@@ -26,7 +26,10 @@ import (
 
 // withAlerts serves alerts from the fixture's store and reports through a
 // real job queue (River on SQLite) and local object storage.
-func withAlerts(t *testing.T) option {
+// withAlerts serves alerts and reports, the reports built by a job queue on
+// SQLite. Each report's ID is sent on built (when not nil) once its job has
+// finished with it (done, or failed for good).
+func withAlerts(t *testing.T, built chan<- int64) option {
 	return func(c *api.Config, d *api.Deps) {
 		db := d.Candles.(*sqlite.DB)
 		d.Alerts = db
@@ -41,7 +44,7 @@ func withAlerts(t *testing.T) option {
 		}
 		t.Cleanup(func() { jdb.Close() })
 		var svc *report.Service
-		q, err := jobs.New(context.Background(), riversqlite.New(jdb), jobs.Handlers{Reports: builder{&svc}},
+		q, err := jobs.New(context.Background(), riversqlite.New(jdb), jobs.Handlers{Reports: builder{&svc, built}},
 			jobs.Config{PollInterval: 20 * time.Millisecond}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -55,15 +58,26 @@ func withAlerts(t *testing.T) option {
 	}
 }
 
-// builder defers to the service built after the queue.
-type builder struct{ s **report.Service }
+// builder defers to the service built after the queue, and announces each
+// report it has finished with on built (when not nil).
+type builder struct {
+	s     **report.Service
+	built chan<- int64
+}
 
 func (b builder) BuildReport(ctx context.Context, id int64, last bool) error {
-	return (*b.s).BuildReport(ctx, id, last)
+	err := (*b.s).BuildReport(ctx, id, last)
+	if b.built != nil && (err == nil || last) {
+		select {
+		case b.built <- id:
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
 
 func TestAlertsRoutes(t *testing.T) {
-	f := newAccountsFixture(t, withAlerts(t))
+	f := newAccountsFixture(t, withAlerts(t, nil))
 	ann, _ := f.signupLogin(t, "ann@example.com")
 	bob, bobToken := f.signupLogin(t, "bob@example.com")
 
@@ -181,7 +195,8 @@ func userID(t *testing.T, f *fixture, email string) int64 {
 }
 
 func TestReportsRoutes(t *testing.T) {
-	f := newAccountsFixture(t, withAlerts(t))
+	built := make(chan int64, 1)
+	f := newAccountsFixture(t, withAlerts(t, built))
 	ann, _ := f.signupLogin(t, "ann@example.com")
 	bob, _ := f.signupLogin(t, "bob@example.com")
 	var syms []string
@@ -205,13 +220,16 @@ func TestReportsRoutes(t *testing.T) {
 		DownloadURL string `json:"download_url"`
 		Error       string
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for rep.Status != "done" {
-		if time.Now().After(deadline) || rep.Status == "failed" {
-			t.Fatalf("report = %+v", rep)
+	select {
+	case id := <-built:
+		if id != queued.ID {
+			t.Fatalf("built report %d, want %d", id, queued.ID)
 		}
-		time.Sleep(20 * time.Millisecond)
-		json.Unmarshal(ann.must(t, 200, "GET", path, nil), &rep)
+	case <-time.After(20 * time.Second):
+		t.Fatal("report not built within 20 s")
+	}
+	if json.Unmarshal(ann.must(t, 200, "GET", path, nil), &rep); rep.Status != "done" {
+		t.Fatalf("report = %+v, want done", rep)
 	}
 	// The signed URL needs no session; anything tampered is 404.
 	anon := f.program("")

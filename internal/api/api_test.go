@@ -117,6 +117,18 @@ type option func(*api.Config, *api.Deps)
 // each symbol, which only the live state has.
 func newFixture(t testing.TB, opts ...option) *fixture {
 	t.Helper()
+	f := newBareFixture(t, opts...)
+	f.srv = httptest.NewServer(f.api.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// newBareFixture is newFixture without the HTTP server (f.srv is nil), for
+// a test in a synctest bubble, where a listener's goroutine (blocked on the
+// network, not durably) would keep the fake clock from moving: such a test
+// calls f.api.Handler() directly.
+func newBareFixture(t testing.TB, opts ...option) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
 	if err != nil {
@@ -176,8 +188,6 @@ func newFixture(t testing.TB, opts ...option) *fixture {
 	}
 	f.api = api.New(deps, cfg, nil, f.reg)
 	t.Cleanup(f.api.Close)
-	f.srv = httptest.NewServer(f.api.Handler())
-	t.Cleanup(f.srv.Close)
 	return f
 }
 

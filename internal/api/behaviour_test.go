@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/findash/findash/internal/api"
@@ -55,28 +57,33 @@ func TestClosedCandlesCachedLonger(t *testing.T) {
 }
 
 // TestQuotesMicroCache: a quote changed within LiveTTL is not seen; after
-// LiveTTL it is.
+// LiveTTL it is. The cache's clock is the bubble's fake one.
 func TestQuotesMicroCache(t *testing.T) {
-	f := newFixture(t, func(c *api.Config, _ *api.Deps) { c.LiveTTL = 100 * time.Millisecond })
-	price := func() float64 {
-		_, b := f.do(t, "GET", "/api/v1/quotes?symbols=AAPL", nil)
-		var got struct{ Data []market.Quote }
-		json.Unmarshal(b, &got)
-		if len(got.Data) != 1 {
-			t.Fatalf("quotes = %s", b)
+	synctest.Test(t, func(t *testing.T) {
+		f := newBareFixture(t, func(c *api.Config, _ *api.Deps) { c.LiveTTL = 100 * time.Millisecond })
+		h := f.api.Handler()
+		price := func() float64 {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/quotes?symbols=AAPL", nil))
+			var got struct{ Data []market.Quote }
+			json.Unmarshal(w.Body.Bytes(), &got)
+			if len(got.Data) != 1 {
+				t.Fatalf("quotes = %d %s", w.Code, w.Body)
+			}
+			return got.Data[0].Price
 		}
-		return got.Data[0].Price
-	}
-	before := price()
-	var u market.Update
-	f.state.Apply([]market.Tick{{Symbol: "AAPL", TS: t0 + 640_000, Price: 1, Size: 1, Seq: 99 << 16}}, &u)
-	if got := price(); got != before {
-		t.Errorf("price within the TTL = %v, want the cached %v", got, before)
-	}
-	time.Sleep(150 * time.Millisecond)
-	if got := price(); got != 1 {
-		t.Errorf("price after the TTL = %v, want 1", got)
-	}
+		before := price()
+		var u market.Update
+		f.state.Apply([]market.Tick{{Symbol: "AAPL", TS: t0 + 640_000, Price: 1, Size: 1, Seq: 99 << 16}}, &u)
+		time.Sleep(99 * time.Millisecond) // fake time
+		if got := price(); got != before {
+			t.Errorf("price within the TTL = %v, want the cached %v", got, before)
+		}
+		time.Sleep(2 * time.Millisecond) // fake time: past the TTL
+		if got := price(); got != 1 {
+			t.Errorf("price after the TTL = %v, want 1", got)
+		}
+	})
 }
 
 func TestPostTicks(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/jobs"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // notifier records calls and fails as told.
@@ -83,17 +84,6 @@ func runQueue(t *testing.T, q *jobs.Queue) (stop func()) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestQueue(t *testing.T) {
 	dir := t.TempDir()
 	testQueue(t, func(t *testing.T, h jobs.Handlers) *jobs.Queue { return openQueue(t, dir, h) })
@@ -133,10 +123,12 @@ func testQueue(t *testing.T, open func(t *testing.T, h jobs.Handlers) *jobs.Queu
 		t.Fatal(err)
 	}
 	stop := runQueue(t, q)
-	waitFor(t, "every job to settle", func() bool {
+	// River records a job's outcome in its database after the handler
+	// returns, batched and in its own time: no event to wait on.
+	testenv.Eventually(t, 20*time.Second, func() bool {
 		js, err := q.Jobs(ctx, 100, "completed", "discarded", "cancelled")
 		return err == nil && len(js) == 5
-	})
+	}, "every job to settle")
 	stop()
 
 	for key, want := range map[string]int{"email/1": 1, "webhook/1": 1, "email/2": 3, "email/3": 3, "email/4": 1, "webhook/2": 0} {

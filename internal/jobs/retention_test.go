@@ -49,7 +49,7 @@ func TestTickRetentionJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer jdb.Close()
-	janitor := retention.New(st, retention.Config{Retention: 7 * 24 * time.Hour}, time.Now, slog.New(slog.DiscardHandler))
+	janitor := sweepSignal{retention.New(st, retention.Config{Retention: 7 * 24 * time.Hour}, time.Now, slog.New(slog.DiscardHandler)), make(chan int64, 1)}
 	cfg := testConfig()
 	cfg.RetentionEvery = time.Hour
 	q, err := jobs.New(t.Context(), riversqlite.New(jdb), jobs.Handlers{Retention: janitor}, cfg, nil, nil)
@@ -61,17 +61,37 @@ func TestTickRetentionJob(t *testing.T) {
 	go func() { done <- q.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		left, err := st.Ticks(t.Context(), "RET", market.MinTS, market.MaxTS, 10)
-		if err != nil {
-			t.Fatal(err)
+	select {
+	case n := <-janitor.swept:
+		if n != 2 {
+			t.Errorf("the retention job deleted %d ticks, want 2", n)
 		}
-		if len(left) == 1 && left[0].TS == recent {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the retention job ticks = %+v, want only the recent one", left)
-		}
-		time.Sleep(50 * time.Millisecond)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the retention job did not run within 15 s")
 	}
+	left, err := st.Ticks(t.Context(), "RET", market.MinTS, market.MaxTS, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].TS != recent {
+		t.Fatalf("after the retention job ticks = %+v, want only the recent one", left)
+	}
+}
+
+// sweepSignal is a Sweeper that reports each successful sweep's count on
+// swept (dropped when one is already waiting): the event the test waits for.
+type sweepSignal struct {
+	jobs.Sweeper
+	swept chan int64
+}
+
+func (s sweepSignal) Sweep(ctx context.Context) (int64, error) {
+	n, err := s.Sweeper.Sweep(ctx)
+	if err == nil {
+		select {
+		case s.swept <- n:
+		default:
+		}
+	}
+	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/storetest"
+	"github.com/findash/findash/internal/testenv"
 	"github.com/findash/findash/internal/watchlist"
 )
 
@@ -17,7 +18,7 @@ var (
 )
 
 func TestAccountsConformance(t *testing.T) {
-	env(t, "FINDASH_TEST_POSTGRES_URL")
+	testenv.PostgresURL(t)
 	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountsStore { return mustOpen(t) })
 }
 
@@ -25,13 +26,6 @@ func TestAccountsConformance(t *testing.T) {
 // (CreateWatchlist's transaction included), migrations over the direct
 // connection.
 func TestAccountsConformanceThroughPgBouncer(t *testing.T) {
-	bouncer := env(t, "FINDASH_TEST_PGBOUNCER_URL")
-	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountsStore {
-		dsn, name := newDatabase(t)
-		db := open(t, postgres.Config{PrimaryURL: withDatabase(t, bouncer, name), MigrateURL: dsn, MaxConns: 4})
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate() error: %v", err)
-		}
-		return db
-	})
+	bouncer := testenv.Env(t, "FINDASH_TEST_PGBOUNCER_URL")
+	storetest.RunAccounts(t, func(t *testing.T) storetest.AccountsStore { return viaPgBouncer(t, bouncer) })
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/storetest"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // Compile-time conformance of the alerts, webhook-secret and reports methods.
@@ -28,7 +29,7 @@ var (
 )
 
 func TestAlertsConformance(t *testing.T) {
-	env(t, "FINDASH_TEST_POSTGRES_URL")
+	testenv.PostgresURL(t)
 	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return mustOpen(t) })
 }
 
@@ -36,15 +37,8 @@ func TestAlertsConformance(t *testing.T) {
 // (CommitAlerts' batch and EvaluatedAlerts' repeatable-read transaction
 // included), migrations over the direct connection.
 func TestAlertsConformanceThroughPgBouncer(t *testing.T) {
-	bouncer := env(t, "FINDASH_TEST_PGBOUNCER_URL")
-	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore {
-		dsn, name := newDatabase(t)
-		db := open(t, postgres.Config{PrimaryURL: withDatabase(t, bouncer, name), MigrateURL: dsn, MaxConns: 4})
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate() error: %v", err)
-		}
-		return db
-	})
+	bouncer := testenv.Env(t, "FINDASH_TEST_PGBOUNCER_URL")
+	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return viaPgBouncer(t, bouncer) })
 }
 
 // Concurrency the single-writer SQLite store cannot show: creates racing

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // BenchmarkWriteBatch measures the persister's write path against a bare
@@ -51,7 +52,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 
 func benchWriteBatch(b *testing.B, withCandles bool) {
 	db := mustOpen(b)
-	dsn, _ := newDatabase(b)
+	dsn := testenv.Postgres(b).URL
 	ctx := context.Background()
 	bare, err := pgx.Connect(ctx, dsn)
 	if err != nil {

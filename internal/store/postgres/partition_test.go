@@ -9,6 +9,7 @@ import (
 
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/postgres"
+	"github.com/findash/findash/internal/testenv"
 )
 
 const dayMs = 86_400_000
@@ -54,7 +55,7 @@ func TestMaintainPartitions(t *testing.T) {
 // Instances creating the same partitions at once (MaintainPartitions and
 // WriteBatch for a new day) do not trip over each other.
 func TestPartitionsConcurrently(t *testing.T) {
-	dsn, _ := newDatabase(t)
+	dsn := testenv.Postgres(t).URL
 	dbs := []*postgres.DB{open(t, postgres.Config{PrimaryURL: dsn}), open(t, postgres.Config{PrimaryURL: dsn}), open(t, postgres.Config{PrimaryURL: dsn})}
 	if err := dbs[0].Migrate(t.Context()); err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestPartitionsConcurrently(t *testing.T) {
 // whose idea of the partitions is stale (another instance dropped one)
 // recreates it.
 func TestRetentionDropsPartitions(t *testing.T) {
-	dsn, _ := newDatabase(t)
+	dsn := testenv.Postgres(t).URL
 	a, b := open(t, postgres.Config{PrimaryURL: dsn}), open(t, postgres.Config{PrimaryURL: dsn})
 	if err := a.Migrate(t.Context()); err != nil {
 		t.Fatal(err)

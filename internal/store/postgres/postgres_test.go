@@ -2,10 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,6 +10,7 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/storetest"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // Compile-time conformance.
@@ -22,77 +19,10 @@ var (
 	_ auth.Store      = (*postgres.DB)(nil)
 )
 
-// Environment gates:
-//
-//	FINDASH_TEST_POSTGRES_URL          a server to create throwaway databases on (required for every test here)
-//	FINDASH_TEST_PGBOUNCER_URL         a PgBouncer (transaction pooling) in front of that server
-//	FINDASH_TEST_POSTGRES_REPLICA_URL  a streaming replica of that server
-//	FINDASH_TEST_REQUIRE=1             a missing variable fails instead of skipping
-func env(tb testing.TB, name string) string {
-	tb.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-			tb.Fatalf("%s is not set and FINDASH_TEST_REQUIRE=1", name)
-		}
-		tb.Skipf("%s is not set: skipping", name)
-	}
-	return v
-}
-
-// withDatabase returns rawURL with its database replaced by name.
-func withDatabase(tb testing.TB, rawURL, name string) string {
-	tb.Helper()
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		tb.Fatalf("parse %q: %v", rawURL, err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// newDatabase creates an empty database with a unique name on the server
-// of FINDASH_TEST_POSTGRES_URL, dropped when tb ends, and returns its
-// direct URL and name.
-func newDatabase(tb testing.TB) (dsn, name string) {
-	tb.Helper()
-	name = uniqueName()
-	return createNamed(tb, name), name
-}
-
-func uniqueName() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "findash_test_" + hex.EncodeToString(b[:])
-}
-
-// createNamed creates database name, dropped (forcibly: PgBouncer may still
-// hold connections to it) when tb ends, and returns its direct URL.
-func createNamed(tb testing.TB, name string) string {
-	tb.Helper()
-	admin := env(tb, "FINDASH_TEST_POSTGRES_URL")
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		tb.Fatalf("connect %s: %v", admin, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			tb.Errorf("connect %s: %v", admin, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(tb, admin, name)
-}
+// Environment gates (see internal/testenv): FINDASH_TEST_POSTGRES_URL
+// for every test here; FINDASH_TEST_PGBOUNCER_URL and
+// FINDASH_TEST_POSTGRES_REPLICA_URL for the tests through PgBouncer and a
+// streaming replica.
 
 // open opens cfg, closed when tb ends.
 func open(tb testing.TB, cfg postgres.Config) *postgres.DB {
@@ -112,8 +42,20 @@ func open(tb testing.TB, cfg postgres.Config) *postgres.DB {
 // mustOpen opens a migrated store on a fresh database.
 func mustOpen(tb testing.TB) *postgres.DB {
 	tb.Helper()
-	dsn, _ := newDatabase(tb)
-	db := open(tb, postgres.Config{PrimaryURL: dsn})
+	db := open(tb, postgres.Config{PrimaryURL: testenv.Postgres(tb).URL})
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatalf("Migrate() error: %v", err)
+	}
+	return db
+}
+
+// viaPgBouncer opens a migrated store on a fresh database reached through
+// the PgBouncer of bouncer (transaction pooling), migrations over the
+// direct connection.
+func viaPgBouncer(tb testing.TB, bouncer string) *postgres.DB {
+	tb.Helper()
+	d := testenv.Postgres(tb)
+	db := open(tb, postgres.Config{PrimaryURL: d.On(tb, bouncer), MigrateURL: d.URL, MaxConns: 4})
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatalf("Migrate() error: %v", err)
 	}
@@ -121,22 +63,15 @@ func mustOpen(tb testing.TB) *postgres.DB {
 }
 
 func TestConformance(t *testing.T) {
-	env(t, "FINDASH_TEST_POSTGRES_URL")
+	testenv.PostgresURL(t)
 	storetest.Run(t, func(t *testing.T) storetest.Store { return mustOpen(t) })
 }
 
 // The same suite through PgBouncer in transaction pooling mode, migrations
 // over the direct connection.
 func TestConformanceThroughPgBouncer(t *testing.T) {
-	bouncer := env(t, "FINDASH_TEST_PGBOUNCER_URL")
-	storetest.Run(t, func(t *testing.T) storetest.Store {
-		dsn, name := newDatabase(t)
-		db := open(t, postgres.Config{PrimaryURL: withDatabase(t, bouncer, name), MigrateURL: dsn, MaxConns: 4})
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate() error: %v", err)
-		}
-		return db
-	})
+	bouncer := testenv.Env(t, "FINDASH_TEST_PGBOUNCER_URL")
+	storetest.Run(t, func(t *testing.T) storetest.Store { return viaPgBouncer(t, bouncer) })
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -152,7 +87,7 @@ func TestMigrateTwice(t *testing.T) {
 // Three instances migrating one database at once: the advisory lock makes
 // them take turns, every one succeeds and each migration is applied once.
 func TestMigrateConcurrently(t *testing.T) {
-	dsn, _ := newDatabase(t)
+	dsn := testenv.Postgres(t).URL
 	const n = 3
 	dbs := make([]*postgres.DB, n)
 	for i := range dbs {

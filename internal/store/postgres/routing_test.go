@@ -21,7 +21,7 @@ const day0 int64 = 1764201600000 // 2025-11-27T00:00:00Z
 // and returns its URL.
 func seeded(t *testing.T, price float64) string {
 	t.Helper()
-	dsn, _ := newDatabase(t)
+	dsn := testenv.Postgres(t).URL
 	seed(t, dsn, price)
 	return dsn
 }
@@ -112,8 +112,8 @@ func TestReadsFallBackToPrimary(t *testing.T) {
 func TestReplicaRecovers(t *testing.T) {
 	primary := seeded(t, 1)
 	// The replica's database does not exist yet: connecting fails (3D000).
-	lateName := uniqueName()
-	lateURL := withDatabase(t, env(t, "FINDASH_TEST_POSTGRES_URL"), lateName)
+	lateName := testenv.DatabaseName()
+	lateURL := testenv.WithDatabase(t, testenv.PostgresURL(t), lateName)
 	db := open(t, postgres.Config{PrimaryURL: primary, ReplicaURLs: []string{lateURL},
 		RetryMin: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, PingInterval: 20 * time.Millisecond})
 	if got := readPrice(t, db); got != 1 {
@@ -123,7 +123,7 @@ func TestReplicaRecovers(t *testing.T) {
 		t.Fatal("replica healthy before it exists")
 	}
 	// Bring the replica's database into being.
-	createNamed(t, lateName)
+	testenv.PostgresNamed(t, lateName)
 	seed(t, lateURL, 4)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -134,12 +134,9 @@ func TestReplicaRecovers(t *testing.T) {
 		}
 	})
 	defer func() { cancel(); wg.Wait() }()
-	deadline := time.Now().Add(5 * time.Second)
-	for !db.Replicas()[0].Healthy {
-		if time.Now().After(deadline) {
-			t.Fatalf("replica still unhealthy after 5 s: %+v", db.Replicas())
-		}
-		time.Sleep(10 * time.Millisecond)
+	// Run's pings reach another process: no event to wait on.
+	if !testenv.WaitFor(5*time.Second, func() bool { return db.Replicas()[0].Healthy }) {
+		t.Fatalf("replica still unhealthy after 5 s: %+v", db.Replicas())
 	}
 	if got := readPrice(t, db); got != 4 {
 		t.Errorf("Candles() after recovery read close %v, want the replica's 4", got)
@@ -150,21 +147,19 @@ func TestReplicaRecovers(t *testing.T) {
 // primary is read back through the replica once replayed, and the replica
 // stays healthy.
 func TestStreamingReplica(t *testing.T) {
-	replica := env(t, "FINDASH_TEST_POSTGRES_REPLICA_URL")
+	replica := testenv.Env(t, "FINDASH_TEST_POSTGRES_REPLICA_URL")
 	testenv.LockReplica(t, false) // test/stage3 stops it for a while
-	primary, name := newDatabase(t)
-	seed(t, primary, 7)
-	db := open(t, postgres.Config{PrimaryURL: primary, ReplicaURLs: []string{withDatabase(t, replica, name)}})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		cs, err := db.Candles(t.Context(), market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: day0, To: day0, Limit: 1})
-		if err == nil && len(cs) == 1 && cs[0].Close == 7 && db.Replicas()[0].Healthy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica never served the primary's candle: %v, %v, %+v", cs, err, db.Replicas())
-		}
-		time.Sleep(50 * time.Millisecond)
+	primary := testenv.Postgres(t)
+	seed(t, primary.URL, 7)
+	db := open(t, postgres.Config{PrimaryURL: primary.URL, ReplicaURLs: []string{primary.On(t, replica)}})
+	// The replica replays the primary's WAL in its own time.
+	var cs []market.Candle
+	var err error
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		cs, err = db.Candles(t.Context(), market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: day0, To: day0, Limit: 1})
+		return err == nil && len(cs) == 1 && cs[0].Close == 7 && db.Replicas()[0].Healthy
+	}) {
+		t.Fatalf("replica never served the primary's candle: %v, %v, %+v", cs, err, db.Replicas())
 	}
 	if err := db.Check(t.Context()); err != nil {
 		t.Errorf("Check() = %v, want nil", err)
@@ -175,9 +170,9 @@ func TestStreamingReplica(t *testing.T) {
 // for reads (the bouncer as a "replica" too): no prepared-statement clash,
 // no session state leaking between clients.
 func TestPgBouncerConcurrency(t *testing.T) {
-	bouncer := env(t, "FINDASH_TEST_PGBOUNCER_URL")
-	direct, name := newDatabase(t)
-	via := withDatabase(t, bouncer, name)
+	bouncer := testenv.Env(t, "FINDASH_TEST_PGBOUNCER_URL")
+	d := testenv.Postgres(t)
+	direct, via := d.URL, d.On(t, bouncer)
 	db := open(t, postgres.Config{PrimaryURL: via, ReplicaURLs: []string{via}, MigrateURL: direct, MaxConns: 8})
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
