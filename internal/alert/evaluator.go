@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // Log is the event log, read in order; *bus.Bus implements it.
@@ -153,7 +154,7 @@ type run struct {
 func (e *Evaluator) Run(ctx context.Context) error {
 	r := &run{e: e, stats: make(map[string]*market.Stats), sweep: true}
 	var err error
-	r.start, err = retry(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
+	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
 	if err != nil {
 		return nil
 	}
@@ -161,7 +162,7 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	e.position.Set(float64(r.start))
 	from := r.start + 1
 	if e.restorer != nil {
-		snap, err := retry(ctx, e, "restore the 24h statistics", func() (uint64, error) {
+		snap, err := retryStore(ctx, e, "restore the 24h statistics", func() (uint64, error) {
 			cs, pos, err := e.restorer.RestoreState(ctx)
 			if err != nil {
 				return 0, err
@@ -208,15 +209,15 @@ func (r *run) statsOf(sym string) *market.Stats {
 // reload reads every alert and its armed state from the store.
 func (r *run) reload(ctx context.Context) error {
 	var alerts []Alert
-	v, err := retry(ctx, r.e, "load alerts", func() (uint64, error) {
+	v, err := retryStore(ctx, r.e, "load alerts", func() (int64, error) {
 		as, v, err := r.e.store.EvaluatedAlerts(ctx)
 		alerts = as
-		return uint64(v), err
+		return v, err
 	})
 	if err != nil {
 		return err
 	}
-	r.alerts, r.version = alerts, int64(v)
+	r.alerts, r.version = alerts, v
 	r.bySym = make(map[string][]int, len(alerts))
 	for i := range alerts {
 		r.bySym[alerts[i].Symbol] = append(r.bySym[alerts[i].Symbol], i)
@@ -291,10 +292,10 @@ func (r *run) commit(ctx context.Context) error {
 		inserted []Event
 		applied  bool
 	)
-	_, err := retry(ctx, r.e, "commit alert firings", func() (uint64, error) {
+	_, err := retryStore(ctx, r.e, "commit alert firings", func() (struct{}, error) {
 		var err error
 		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.held, r.fired, r.changes)
-		return 0, err
+		return struct{}{}, err
 	})
 	if err != nil {
 		return err
@@ -391,26 +392,11 @@ func (r *run) final(ctx context.Context) {
 	r.e.l.Info("alert evaluator stopped", "position", r.committed)
 }
 
-// retry calls fn until it succeeds or ctx ends, with exponential backoff
-// (100ms to 5s, ±20% jitter), logging each failure.
-func retry(ctx context.Context, e *Evaluator, what string, fn func() (uint64, error)) (uint64, error) {
-	for attempt := 0; ; attempt++ {
-		v, err := fn()
-		if err == nil {
-			return v, nil
-		}
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		d := 100 * time.Millisecond << min(attempt, 6)
-		d = time.Duration(float64(min(d, 5*time.Second)) * (0.8 + 0.4*rand.Float64()))
-		e.l.Warn("cannot "+what+"; retrying", "err", err, "retry_in", d)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
-		case <-t.C:
-		}
-	}
+// retryStore calls fn, a call to the store, until it succeeds or ctx ends,
+// waiting between attempts as retry.Database says and logging each failure.
+// It returns ctx's error when ctx ends first.
+func retryStore[T any](ctx context.Context, e *Evaluator, what string, fn func() (T, error)) (T, error) {
+	return backoff.Retry(ctx, fn, retry.Database().Options(func(err error, wait time.Duration) {
+		e.l.Warn("cannot "+what+"; retrying", "err", err, "retry_in", wait)
+	})...)
 }

@@ -10,11 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // StreamName is the JetStream stream that holds the tick log.
@@ -127,21 +129,16 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	// A cluster that is still electing its JetStream leader (several
 	// instances and servers starting together) answers with timeouts for a
-	// few seconds: retry with backoff rather than fail the start.
-	for attempt, wait := 1, 250*time.Millisecond; ; attempt++ {
+	// few seconds: retry (retry.LogSetup) rather than fail the start.
+	attempt := 0
+	b.stream, err = backoff.Retry(ctx, func() (jetstream.Stream, error) {
+		attempt++
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		b.stream, err = b.js.CreateOrUpdateStream(sctx, scfg)
-		cancel()
-		if err == nil || attempt == 8 || ctx.Err() != nil {
-			break
-		}
+		defer cancel()
+		return b.js.CreateOrUpdateStream(sctx, scfg)
+	}, retry.LogSetup().Options(func(err error, wait time.Duration) {
 		b.log.Warn("cannot create the tick stream yet; retrying", "attempt", attempt, "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 4*time.Second)
-	}
+	})...)
 	if err != nil {
 		b.abort()
 		return nil, fmt.Errorf("create stream %s: %w: %w", StreamName, market.ErrUnavailable, err)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // consumeMaxBytes bounds what one consumer buffers ahead of its handler.
@@ -40,34 +42,33 @@ func (e handlerError) Unwrap() error { return e.err }
 // and a slow fn slows the fetching (back-pressure, nothing is dropped).
 // A message that does not decode is logged and skipped. When the connection
 // or the server-side consumer fails, Consume resumes after the last message
-// handed to fn, with backoff. It returns ctx.Err() when ctx ends, or fn's
-// error (wrapped) as soon as fn returns one.
+// handed to fn, waiting as retry.Log says. It returns ctx.Err() when ctx
+// ends, or fn's error (wrapped) as soon as fn returns one.
 func (b *Bus) Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error {
 	c := consumer{b: b, fn: fn, next: max(from, 1), syms: make(map[string]string)}
-	backoff := 100 * time.Millisecond
-	for {
+	p := retry.Log()
+	// One BackOff kept by hand, given last so it replaces the policy's own:
+	// a consumer that delivered something before it failed starts again
+	// from the first, short wait.
+	bo := p.BackOff()
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		delivered := c.delivered
 		err := c.run(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		var he handlerError
 		if errors.As(err, &he) {
-			return fmt.Errorf("consume: %w", he.err)
+			return struct{}{}, backoff.Permanent(fmt.Errorf("consume: %w", he.err))
 		}
 		if c.delivered > delivered {
-			backoff = 100 * time.Millisecond
+			bo.Reset()
 		}
-		b.log.Warn("log consumer failed; resuming", "from", c.next, "err", err, "backoff", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 5*time.Second)
+		return struct{}{}, err
+	}, append(p.Options(func(err error, wait time.Duration) {
+		b.log.Warn("log consumer failed; resuming", "from", c.next, "err", err, "backoff", wait)
+	}), backoff.WithBackOff(bo))...)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return err
 }
 
 // consumer is the state of one Consume call.

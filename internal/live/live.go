@@ -22,11 +22,13 @@ package live
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // Log is the event log, read in order; *bus.Bus implements it.
@@ -104,7 +106,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		candles []market.Candle
 		pos     uint64
 	)
-	if !retry(ctx, f.l, "restore state", func() (err error) {
+	if !f.retry(ctx, retry.Database(), "restore state", func() (err error) {
 		candles, pos, err = f.restorer.RestoreState(ctx)
 		return err
 	}) {
@@ -113,7 +115,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	f.state.Restore(candles)
 
 	var windowStart, last uint64
-	if !retry(ctx, f.l, "find the replay window", func() (err error) {
+	if !f.retry(ctx, retry.Log(), "find the replay window", func() (err error) {
 		if windowStart, err = f.log.SeqAt(ctx, f.cfg.Now().Add(-f.cfg.ReplayWindow)); err != nil {
 			return err
 		}
@@ -152,26 +154,12 @@ func (f *Feed) Run(ctx context.Context) error {
 	return nil
 }
 
-// retry calls fn until it succeeds (true) or ctx ends (false), with
-// exponential backoff from 100ms to 5s.
-func retry(ctx context.Context, l *slog.Logger, what string, fn func() error) bool {
-	d := 100 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		l.Warn("cannot "+what+"; retrying", "err", err, "retry_in", d)
-		t := time.NewTimer(time.Duration(float64(d) * (0.8 + 0.4*rand.Float64())))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		d = min(2*d, 5*time.Second)
-	}
+// retry calls fn until it succeeds (true) or ctx ends (false), waiting
+// between attempts as policy p says and logging each failure.
+func (f *Feed) retry(ctx context.Context, p retry.Policy, what string, fn func() error) bool {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) { return struct{}{}, fn() },
+		p.Options(func(err error, wait time.Duration) {
+			f.l.Warn("cannot "+what+"; retrying", "err", err, "retry_in", wait)
+		})...)
+	return err == nil
 }

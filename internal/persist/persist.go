@@ -26,13 +26,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // Log is the event log, read in order; *bus.Bus implements it.
@@ -70,6 +71,8 @@ type Config struct {
 	Buffer int
 	// FlushTimeout bounds the final write on shutdown (default 10s).
 	FlushTimeout time.Duration
+	// Now is the clock (default time.Now); it paces the lag samples.
+	Now func() time.Time
 }
 
 // Persister copies the log into a Store. Create it with New and start it with Run.
@@ -100,6 +103,9 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	p := &Persister{
 		log: log, store: store, cfg: cfg, l: l.With("component", "persister"),
@@ -181,7 +187,7 @@ func (p *Persister) run(ctx context.Context) error {
 		<-consumed
 	}()
 
-	w := writer{p: p, rollup: market.NewRollup(), pos: pos, lastLag: time.Now()}
+	w := writer{p: p, rollup: market.NewRollup(), pos: pos, lastLag: p.cfg.Now()}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed, first := false, true
@@ -219,18 +225,13 @@ func (p *Persister) run(ctx context.Context) error {
 	}
 }
 
-// readPosition asks the store for its position, retrying until ctx ends.
+// readPosition asks the store for its position, retrying (retry.Database)
+// until ctx ends.
 func (p *Persister) readPosition(ctx context.Context) (uint64, error) {
-	for attempt := 0; ; attempt++ {
-		pos, err := p.store.LogPosition(ctx)
-		if err == nil {
-			return pos, nil
-		}
-		p.l.Warn("cannot read the persisted log position; retrying", "err", err)
-		if !sleep(ctx, backoff(attempt)) {
-			return 0, ctx.Err()
-		}
-	}
+	return backoff.Retry(ctx, func() (uint64, error) { return p.store.LogPosition(ctx) },
+		retry.Database().Options(func(err error, wait time.Duration) {
+			p.l.Warn("cannot read the persisted log position; retrying", "err", err, "retry_in", wait)
+		})...)
 }
 
 // writer holds the batch being accumulated; only Run's goroutine uses it.
@@ -255,31 +256,28 @@ func (w *writer) add(m message) {
 	w.seq = m.seq
 }
 
-// flush writes the held batch, retrying with backoff until it succeeds or
-// ctx ends (then it returns ctx's error and keeps the batch). When the store
-// reports a conflict (its position lies inside the batch: another persister
-// wrote part of it), flush returns errResync at once.
+// flush writes the held batch, retrying (retry.Database) until it succeeds
+// or ctx ends (then it returns ctx's error and keeps the batch). When the
+// store reports a conflict (its position lies inside the batch: another
+// persister wrote part of it), flush returns errResync at once.
 func (w *writer) flush(ctx context.Context) error {
 	if w.seq <= w.pos {
 		return nil
 	}
-	for attempt := 0; ; attempt++ {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		err := w.p.store.WriteBatch(ctx, w.ticks, w.rollup.Candles(), w.first, w.seq)
-		if err == nil {
-			break
-		}
 		if errors.Is(err, market.ErrConflict) {
-			return errResync
+			return struct{}{}, backoff.Permanent(errResync)
 		}
-		w.p.failures.Inc()
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err != nil {
+			w.p.failures.Inc()
 		}
-		d := backoff(attempt)
-		w.p.l.Warn("writing a batch failed; retrying", "ticks", len(w.ticks), "log_seq", w.seq, "err", err, "retry_in", d)
-		if !sleep(ctx, d) {
-			return ctx.Err()
-		}
+		return struct{}{}, err
+	}, retry.Database().Options(func(err error, wait time.Duration) {
+		w.p.l.Warn("writing a batch failed; retrying", "ticks", len(w.ticks), "log_seq", w.seq, "err", err, "retry_in", wait)
+	})...)
+	if err != nil {
+		return err
 	}
 	w.p.ticks.Add(float64(len(w.ticks)))
 	w.p.batches.Inc()
@@ -290,8 +288,8 @@ func (w *writer) flush(ctx context.Context) error {
 		w.ticks = nil
 	}
 	w.rollup.Reset()
-	if time.Since(w.lastLag) >= time.Second {
-		w.lastLag = time.Now()
+	if now := w.p.cfg.Now(); now.Sub(w.lastLag) >= time.Second {
+		w.lastLag = now
 		lctx, cancel := context.WithTimeout(ctx, time.Second)
 		if last, err := w.p.log.LastSeq(lctx); err == nil && last >= w.pos {
 			w.p.lag.Set(float64(last - w.pos))
@@ -312,24 +310,4 @@ func (w *writer) final(ctx context.Context) error {
 	}
 	w.p.l.Info("persister stopped", "position", w.pos)
 	return nil
-}
-
-// backoff returns the wait before retry attempt (0-based): exponential from
-// 100ms to 5s, with ±20% jitter.
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 6)
-	d = min(d, 5*time.Second)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
