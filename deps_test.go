@@ -48,17 +48,22 @@ var layers = []layer{
 		why:  "the vocabulary (ticks, quotes, candles) every other package speaks; the standard library only",
 	},
 	{
-		name: "features", may: []string{"domain"},
+		name: "policies",
+		pkgs: []string{"internal/retry"},
+		why:  "the retry policies, one per kind of dependency; nothing of findash's own",
+	},
+	{
+		name: "features", may: []string{"domain", "policies"},
 		pkgs: []string{"internal/alert", "internal/auth", "internal/report", "internal/watchlist"},
 		why:  "one domain each (alerts, identity, reports, watchlists): types, rules, services over small interfaces they declare",
 	},
 	{
-		name: "engines", may: []string{"domain", "features"},
+		name: "engines", may: []string{"domain", "policies", "features"},
 		pkgs: []string{"internal/cache", "internal/ingest", "internal/live", "internal/persist", "internal/retention"},
 		why:  "the moving parts between the log and the readers, driven through interfaces, no driver",
 	},
 	{
-		name: "adapters", may: []string{"domain", "features"},
+		name: "adapters", may: []string{"domain", "policies", "features"},
 		pkgs: []string{
 			"internal/bus", "internal/jobs", "internal/notify", "internal/objstore",
 			"internal/observe", "internal/redis", "internal/store/postgres", "internal/store/sqlite",
@@ -66,12 +71,12 @@ var layers = []layer{
 		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library); never each other",
 	},
 	{
-		name: "delivery", may: []string{"domain", "features", "engines"},
+		name: "delivery", may: []string{"domain", "policies", "features", "engines"},
 		pkgs: []string{"internal/api", "internal/bench", "internal/gateway", "internal/web"},
 		why:  "HTTP, WebSocket and the dashboard: they speak to users through the domain, never to a driver",
 	},
 	{
-		name: "test support", may: []string{"domain", "features"},
+		name: "test support", may: []string{"domain", "policies", "features"},
 		pkgs: []string{"internal/notify/notifytest", "internal/store/storetest", "internal/testenv"},
 		why:  "helpers imported only by tests",
 	},
@@ -86,7 +91,7 @@ var layers = []layer{
 		why:  "flags, environment and file; only the command maps it onto constructors",
 	},
 	{
-		name: "commands", may: []string{"domain", "features", "engines", "adapters", "delivery", "test support", "build tools", "configuration"},
+		name: "commands", may: []string{"domain", "policies", "features", "engines", "adapters", "delivery", "test support", "build tools", "configuration"},
 		pkgs: []string{"cmd/findash", "web/build", "web/devserver"},
 		why:  "main packages: the only place concrete adapters are chosen and wired",
 	},
