@@ -45,8 +45,12 @@ func TestAccountsEndToEnd(t *testing.T) {
 		mem := s3mem.New()
 		s3 := httptest.NewServer(gofakes3.New(mem).Server())
 		t.Cleanup(s3.Close)
+		secret := filepath.Join(t.TempDir(), "s3-secret")
+		if err := os.WriteFile(secret, []byte("findash-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		accountsE2E(t, "--s3-endpoint", s3.URL, "--s3-bucket", "findash-reports", "--s3-access-key", "findash",
-			"--s3-secret-key", "findash-secret", "--s3-region", "us-east-1")
+			"--s3-secret-key-file", secret, "--s3-region", "us-east-1")
 		objs, err := mem.ListBucket("findash-reports", nil, gofakes3.ListBucketPage{})
 		if err != nil {
 			t.Fatalf("list the bucket: %v", err)

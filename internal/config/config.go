@@ -108,6 +108,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
 	fs.Int("ws-send-queue", 1024, "messages (or spans of up to 64 ticks) queued per WebSocket client before ticks are dropped and reported as gaps")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
+	secretFileFlags(fs)
 }
 
 // storeFlags are the settings of the commands that only work on the
@@ -132,6 +133,9 @@ func StoreFlags(fs *pflag.FlagSet) {
 // take their defaults, then the file's and the environment's values, so one
 // file serves every command.
 func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
+	if err := refuseSecretFlags(fs); err != nil {
+		return Config{}, err
+	}
 	all := pflag.NewFlagSet("all", pflag.ContinueOnError)
 	Flags(all)
 	known := make(map[string]bool)
@@ -185,6 +189,9 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	}), nil)
 	if err != nil {
 		return Config{}, fmt.Errorf("read flags: %w", err)
+	}
+	if err := loadSecretFiles(k); err != nil {
+		return Config{}, err
 	}
 	var c Config
 	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {

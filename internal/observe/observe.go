@@ -64,16 +64,34 @@ func ListenAdmin(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admi
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// No /debug/pprof/cmdline: a process's arguments are nobody's business
+	// on a network port (the Index's link to it answers 404).
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return newAdmin(ln, mux, log), nil
+}
+
+// ListenMetrics binds addr for a listener that serves only /metrics: what
+// Prometheus scrapes from outside the pod or host, while the admin listener
+// (pprof) stays on loopback.
+func ListenMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*Admin, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen metrics %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return newAdmin(ln, mux, log), nil
+}
+
+func newAdmin(ln net.Listener, mux *http.ServeMux, log *slog.Logger) *Admin {
 	return &Admin{
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		ln:  ln,
 		log: log,
-	}, nil
+	}
 }
 
 // Addr is the bound address (useful with port 0).
