@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -17,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/retry"
 )
 
 // Job kinds.
@@ -247,39 +249,22 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	return q, nil
 }
 
-// Migration attempts: River's migrator takes no lock, so instances starting
-// at once on a fresh PostgreSQL database race to create the same objects
-// and all but one fail a version (duplicate key on pg_type, relation
-// exists). Each version is applied in its own transaction, so a failed
-// attempt leaves nothing behind, and the next attempt finds the winner's
-// versions applied; a few attempts converge.
-const (
-	migrateAttempts = 8
-	migrateWaitMin  = 100 * time.Millisecond
-	migrateWaitMax  = 2 * time.Second
-)
-
-// migrate applies River's pending migrations, retrying a failed attempt
-// (migrateAttempts in all, waiting migrateWaitMin doubling up to
-// migrateWaitMax) in case another instance was migrating at the same time.
-// A persistent error is returned after the last attempt.
+// migrate applies River's pending migrations, retrying a failed attempt as
+// retry.JobMigration says; the last attempt's error is returned. River's
+// migrator takes no lock, so instances starting at once on a fresh
+// PostgreSQL database race to create the same objects and all but one fail
+// a version (duplicate key on pg_type, relation exists). Each version is
+// applied in its own transaction, so a failed attempt leaves nothing
+// behind, and the next attempt finds the winner's versions applied; a few
+// attempts converge.
 func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx], l *slog.Logger) (*rivermigrate.MigrateResult, error) {
-	wait := migrateWaitMin
-	for attempt := 1; ; attempt++ {
-		res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		if err == nil || attempt == migrateAttempts || ctx.Err() != nil {
-			return res, err
-		}
+	attempt := 0
+	return backoff.Retry(ctx, func() (*rivermigrate.MigrateResult, error) {
+		attempt++
+		return m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	}, retry.JobMigration().Options(func(err error, wait time.Duration) {
 		l.Info("job queue migration failed; another instance may be migrating, retrying", "attempt", attempt, "wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, migrateWaitMax)
-	}
+	})...)
 }
 
 // permanent is implemented by errors that no retry can fix.
