@@ -176,17 +176,6 @@ func (c *client) expectClose() (code int, msgs []srvMsg) {
 	}
 }
 
-// quiet asserts no message arrives within d.
-func (c *client) quiet(d time.Duration) {
-	c.t.Helper()
-	if m, err := c.tryNext(d); err == nil {
-		c.t.Fatalf("unexpected message %s", m.raw)
-	} else if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-		c.t.Fatalf("read: %v", err)
-	}
-	// a timed-out gorilla connection is unusable afterwards; callers stop reading
-}
-
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,12 +190,9 @@ func requireOrSkip(t *testing.T, format string, args ...any) {
 // buildFindash builds ./cmd/findash once into a temporary directory.
 func buildFindash(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	out := filepath.Join(t.TempDir(), "findash")
-	cmd := exec.Command(goBin, "build", "-o", out, "github.com/findash/findash/cmd/findash")
+	// go test puts its own GOROOT/bin first in PATH: this is the go running the test
+	cmd := exec.Command("go", "build", "-o", out, "github.com/findash/findash/cmd/findash")
 	cmd.Dir = "../.." // the module root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build findash: %v\n%s", err, b)
