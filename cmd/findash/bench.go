@@ -21,7 +21,7 @@ import (
 	"github.com/findash/findash/internal/config"
 )
 
-// benchCommand is `findash bench ws|api|ingest` (CONTRACT §7): the built-in
+// benchCommand is `findash bench ws|api|ingest` (docs/reference/cli.md): the built-in
 // load generator, against --target or, with --self, an instance started in
 // this process.
 func benchCommand(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

@@ -161,7 +161,7 @@ func ndjson(symbol string, ts0 int64, from, n int) string {
 	return sb.String()
 }
 
-// msg is any server message of CONTRACT §5.
+// msg is any server message of docs/reference/websocket.md.
 type msg struct {
 	Type    string          `json:"type"`
 	ID      int             `json:"id"`

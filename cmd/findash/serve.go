@@ -39,7 +39,7 @@ type addrs struct {
 }
 
 // serve runs findash with cfg until ctx ends or a component fails, then
-// drains as CONTRACT §6 says: readiness off, ingest stopped, WebSocket
+// drains as docs/reference/operations.md says: readiness off, ingest stopped, WebSocket
 // clients told to reconnect, in-flight requests finished, the log's readers
 // flushed, dependencies closed. started, when not nil, is called once the
 // listeners accept connections.

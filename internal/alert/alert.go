@@ -14,7 +14,7 @@ import (
 // Condition is what an alert watches for.
 type Condition string
 
-// The four conditions of CONTRACT §4. Price conditions compare the last
+// The four conditions of docs/reference/http.md. Price conditions compare the last
 // trade price with the threshold; change_pct conditions compare the 24 h
 // change in percent (market.Quote.ChangePct24h) with it.
 const (

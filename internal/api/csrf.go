@@ -12,7 +12,7 @@ import (
 	"github.com/findash/findash/internal/auth"
 )
 
-// Cookies of a browser session (CONTRACT §4). The gateway reads
+// Cookies of a browser session (docs/reference/http.md). The gateway reads
 // SessionCookie too (GET /ws).
 const (
 	// SessionCookie holds the session token: HttpOnly, SameSite=Lax,

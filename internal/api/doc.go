@@ -1,4 +1,4 @@
-// Package api serves findash's REST API (CONTRACT §4) on the public
+// Package api serves findash's REST API (docs/reference/http.md) on the public
 // listener: health (/livez, /readyz), market data (symbols, quotes, candles,
 // movers), tick ingest (POST /api/v1/ticks), the OpenAPI document, the
 // WebSocket endpoint it mounts (/ws) and a small index page.

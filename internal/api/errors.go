@@ -33,7 +33,7 @@ type codedError struct {
 func (e *codedError) Error() string { return e.err.Error() }
 func (e *codedError) Unwrap() error { return e.err }
 
-// errorBody is the one error shape of CONTRACT §4.
+// errorBody is the one error shape of docs/reference/http.md.
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`

@@ -18,7 +18,7 @@ func (a *API) openapi(w http.ResponseWriter, r *http.Request) {
 	w.Write(openapiJSON)
 }
 
-// websocket: GET /ws — the WebSocket gateway (CONTRACT §5).
+// websocket: GET /ws — the WebSocket gateway (docs/reference/websocket.md).
 func (a *API) websocket(w http.ResponseWriter, r *http.Request) {
 	if a.d.WebSocket == nil {
 		a.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, code: "unavailable", message: "this instance does not serve WebSockets"})

@@ -1,5 +1,5 @@
 // Package bench is findash's built-in load generator (`findash bench
-// ws|api|ingest`, CONTRACT §7). It drives a running instance over its public
+// ws|api|ingest`, docs/reference/cli.md). It drives a running instance over its public
 // HTTP and WebSocket interfaces only, as real clients would, and reports
 // throughput and HDR-histogram latency percentiles (github.com/HdrHistogram/
 // hdrhistogram-go, µs resolution, 3 significant digits), never averages

@@ -338,7 +338,7 @@ func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
 			return
 		}
 		m.deliveries++
-		// seq increases per symbol but is not dense (CONTRACT §3), so a
+		// seq increases per symbol but is not dense (docs/reference/http.md), so a
 		// jump is no loss; losses show as gap messages and as deliveries
 		// short of the expected count. A seq that does not increase is an
 		// order violation.

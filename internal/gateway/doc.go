@@ -1,4 +1,4 @@
-// Package gateway serves the WebSocket protocol of CONTRACT §5 on GET /ws:
+// Package gateway serves the WebSocket protocol of docs/reference/websocket.md on GET /ws:
 // clients subscribe to ticks:<SYM>, candles:<SYM>:<interval>, quotes and
 // (authenticated) alerts, and the Hub fans out what the live feed publishes.
 //

@@ -12,7 +12,7 @@ import (
 	"github.com/findash/findash/internal/market"
 )
 
-// Error codes of the error message (CONTRACT §5).
+// Error codes of the error message (docs/reference/websocket.md).
 const (
 	CodeInvalidJSON          = "invalid_json"
 	CodeInvalidRequest       = "invalid_request"

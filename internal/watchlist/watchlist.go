@@ -11,7 +11,7 @@ import (
 	"github.com/findash/findash/internal/market"
 )
 
-// Limits of CONTRACT §4's watchlists.
+// Limits of the watchlists of docs/reference/http.md.
 const (
 	MaxNameLen = 64  // characters
 	MaxSymbols = 200 // per list
@@ -73,7 +73,7 @@ func NewService(store Store, cfg Config) *Service {
 }
 
 // Validate normalises name (trimmed) and symbols (duplicates dropped) and
-// checks CONTRACT §4's rules. A broken rule is a *market.ValidationError
+// checks the rules of docs/reference/http.md. A broken rule is a *market.ValidationError
 // naming the field ("name", "symbols" or "symbols[i]").
 func Validate(name string, symbols []string) (string, []string, error) {
 	name = strings.TrimSpace(name)

@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// msg is any server message of CONTRACT §5.
+// msg is any server message of docs/reference/websocket.md.
 type msg struct {
 	Type    string          `json:"type"`
 	ID      int             `json:"id"`

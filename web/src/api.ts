@@ -1,4 +1,4 @@
-// The REST API (CONTRACT §4): small typed wrappers around fetch.
+// The REST API (docs/reference/http.md): small typed wrappers around fetch.
 import type { Candle, Quote } from "./types";
 
 /** An error answer of the API, or a network failure (status 0). */

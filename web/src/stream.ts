@@ -1,4 +1,4 @@
-// The WebSocket client (CONTRACT §5): one connection shared by every view,
+// The WebSocket client (docs/reference/websocket.md): one connection shared by every view,
 // channels reference-counted, reconnect with exponential backoff and full
 // jitter, resume of ticks channels with `since`, obedience to `reconnect`.
 import type { ServerMessage } from "./types";

@@ -1,4 +1,4 @@
-// Wire types of the findash API and WebSocket protocol (CONTRACT §3–§5).
+// Wire types of the findash API and WebSocket protocol (docs/reference/http.md and websocket.md).
 
 /** The latest quote of a symbol with its rolling 24 h statistics. */
 export interface Quote {

@@ -1,6 +1,6 @@
 // Watchlists: named lists of symbols. They live in the browser until
 // accounts exist; the views only see WatchlistStore, so a store backed by
-// /api/v1/watchlists (CONTRACT §4, same shape) can replace LocalWatchlists.
+// /api/v1/watchlists (docs/reference/http.md, same shape) can replace LocalWatchlists.
 
 /** A named list of symbols, as /api/v1/watchlists will return it. */
 export interface Watchlist {
