@@ -7,7 +7,7 @@
 # ingest, through the shared log, to another instance's clients.
 #
 # Why three instances: this machine allows 20,000 open files per process,
-# so one instance holds at most ~19,900 sockets (docs/benchmarks.md).
+# so one instance holds at most ~19,900 sockets (docs/benchmarks/ws.md).
 #
 #   deploy/bench/ws-instances.sh                      # 50,000 clients, 100 symbols, 100 ticks/s, 30 s
 #   CONNS=3000 DURATION=3s deploy/bench/ws-instances.sh   # the CI smoke run
@@ -17,7 +17,7 @@
 # [one per 16,700 clients], FINDASH_BIN [built from this checkout],
 # NATS_SERVER [built from the nats-server module findash embeds, so the
 # version is the one findash is tested with; Debian's 2.9.10 stalled log
-# consumers under this load, see docs/benchmarks.md], PG_URL (a PostgreSQL
+# consumers under this load, see docs/benchmarks/stages.md], PG_URL (a PostgreSQL
 # server the script may create and drop a database on)
 # [postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable],
 # OUT (directory for logs and result.txt) [a temporary directory].

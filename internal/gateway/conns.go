@@ -13,7 +13,7 @@ import (
 // every PingInterval/pingSlots. Pinging every connection at the same
 // moment made a burst of one write per connection (and a pong read from
 // each) every 30 s: with 17,000 connections per instance and 50,000 on the
-// machine it held tick deliveries up for seconds (docs/benchmarks.md).
+// machine it held tick deliveries up for seconds (docs/benchmarks/stages.md).
 const pingSlots = 16
 
 // pingSlot pings the connections of one slot: each connection is pinged
