@@ -30,8 +30,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	return root.ExecuteContext(ctx)
 }
 
-// newRoot builds the command tree; run executes it, and the help test
-// walks it to render every command's help.
+// newRoot builds the command tree; run executes it, the help test walks it
+// to render every command's help, and the reference tests to check that
+// docs/reference documents every command and flag.
 func newRoot(environ []string, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "findash",

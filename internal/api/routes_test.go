@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -141,70 +140,6 @@ func TestMethodNotAllowed(t *testing.T) {
 				t.Errorf("Allow = %q, want %q", got, tt.allow)
 			}
 		})
-	}
-}
-
-// TestOpenAPICoversRoutes: every route of routes.go is in openapi.json,
-// and the served document is the file in the repository.
-func TestOpenAPICoversRoutes(t *testing.T) {
-	f := newFixture(t)
-	resp, served := f.do(t, "GET", "/api/v1/openapi.json", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET openapi.json = %d", resp.StatusCode)
-	}
-	file, err := os.ReadFile("openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(served) != string(file) {
-		t.Error("served OpenAPI document differs from internal/api/openapi.json")
-	}
-	var doc struct {
-		OpenAPI string                    `json:"openapi"`
-		Paths   map[string]map[string]any `json:"paths"`
-	}
-	if err := json.Unmarshal(file, &doc); err != nil {
-		t.Fatalf("openapi.json: %v", err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
-	}
-	patterns := f.api.Patterns()
-	if len(patterns) < 10 {
-		t.Fatalf("Patterns() = %v: too few", patterns)
-	}
-	for _, p := range patterns {
-		method, path, _ := strings.Cut(p, " ")
-		path = strings.TrimSuffix(path, "{$}")
-		if path == "" {
-			path = "/"
-		}
-		path = strings.ReplaceAll(path, "...}", "}")
-		ops, ok := doc.Paths[path]
-		if !ok {
-			t.Errorf("route %q: path %q is not in openapi.json", p, path)
-			continue
-		}
-		if _, ok := ops[strings.ToLower(method)]; !ok {
-			t.Errorf("route %q: method %s of %q is not in openapi.json", p, method, path)
-		}
-	}
-	// And nothing documented that is not served.
-	served2 := map[string]bool{}
-	for _, p := range patterns {
-		method, path, _ := strings.Cut(p, " ")
-		path = strings.ReplaceAll(strings.TrimSuffix(path, "{$}"), "...}", "}")
-		if path == "" {
-			path = "/"
-		}
-		served2[strings.ToLower(method)+" "+path] = true
-	}
-	for path, ops := range doc.Paths {
-		for m := range ops {
-			if !served2[m+" "+path] {
-				t.Errorf("openapi.json documents %s %s, which routes.go does not serve", m, path)
-			}
-		}
 	}
 }
 
