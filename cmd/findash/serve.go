@@ -45,7 +45,7 @@ type addrs struct {
 // listeners accept connections.
 func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(addrs)) (err error) {
 	log := observe.NewLogger(logw, logFormat(cfg), cfg.LogLevel)
-	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg.String())
+	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg)
 	t0 := time.Now()
 	reg := observe.NewRegistry()
 

@@ -113,7 +113,7 @@ func Flags(fs *pflag.FlagSet) {
 
 // storeFlags are the settings of the commands that only work on the
 // database (migrate, user): where the data lives, and logging.
-var storeFlags = []string{"config", "data-dir", "database-url", "database-migrate-url", "log-format", "log-level"}
+var storeFlags = []string{"config", "data-dir", "database-url", "database-url-file", "database-migrate-url", "database-migrate-url-file", "log-format", "log-level"}
 
 // StoreFlags registers the part of Flags that the commands working only on
 // the database (migrate, user) need, with serve's defaults and help, so their
@@ -352,26 +352,6 @@ func redact(raw string) string {
 		return "(unparseable)"
 	}
 	return u.Redacted()
-}
-
-// String renders the configuration for the start-up log with secrets hidden.
-func (c Config) String() string {
-	c.DatabaseURL = redact(c.DatabaseURL)
-	for i, u := range c.DatabaseReplicaURLs {
-		c.DatabaseReplicaURLs = slices.Clone(c.DatabaseReplicaURLs)
-		c.DatabaseReplicaURLs[i] = redact(u)
-	}
-	c.RedisURL = redact(c.RedisURL)
-	c.SMTPURL = redact(c.SMTPURL)
-	c.DatabaseMigrateURL = redact(c.DatabaseMigrateURL)
-	if c.SecretKey != "" {
-		c.SecretKey = "xxxxx"
-	}
-	if c.S3SecretKey != "" {
-		c.S3SecretKey = "xxxxx"
-	}
-	type plain Config // drop the String method to avoid recursion
-	return fmt.Sprintf("%+v", plain(c))
 }
 
 // IsTerminal reports whether f is a terminal (for the default log format).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,7 +116,7 @@ func TestStoreFlags(t *testing.T) {
 	StoreFlags(fs)
 	var names []string
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
-	if got := strings.Join(names, ","); got != "config,data-dir,database-migrate-url,database-url,log-format,log-level" {
+	if got := strings.Join(names, ","); got != "config,data-dir,database-migrate-url,database-migrate-url-file,database-url,database-url-file,log-format,log-level" {
 		t.Errorf("StoreFlags registered %s", got)
 	}
 	file := filepath.Join(t.TempDir(), "findash.yaml")
@@ -130,5 +131,42 @@ func TestStoreFlags(t *testing.T) {
 	if c.DataDir != "/from/flag" || c.HTTPAddr != "127.0.0.1:1111" || c.SimulatorRate != 5 ||
 		c.RedisURL != "redis://127.0.0.1:6379/0" || c.LogLevel != "warn" || c.ShutdownTimeout != 30*time.Second {
 		t.Errorf("config = %+v", c)
+	}
+}
+
+// TestLogValue: the start-up log shows the settings as key=value pairs named
+// as in the file, lists as on the command line, secrets hidden, in text and
+// in JSON.
+func TestLogValue(t *testing.T) {
+	c, err := load(t, []string{"--roles", "api,gateway", "--data-dir", "/srv/findash"}, []string{
+		"FINDASH_DATABASE_URL=postgres://u:hunter2@db/x", "FINDASH_S3_SECRET_KEY=s3cr3t",
+		"FINDASH_NATS_URL=nats://a:natspw@n1:4222,nats://natstoken@n2:4222", "FINDASH_SMTP_URL=smtp://m:mailpw@mx:25",
+		"FINDASH_DATABASE_MIGRATE_URL=postgres://db/x?sslmode=disable&password=qpw",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, js strings.Builder
+	slog.New(slog.NewTextHandler(&text, nil)).Info("starting", "config", c)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("starting", "config", c)
+	for _, want := range []string{
+		"config.http_addr=127.0.0.1:8080", "config.data_dir=/srv/findash", "config.roles=api,gateway",
+		"config.database_url=postgres://u:xxxxx@db/x", "config.s3_secret_key=xxxxx",
+		"config.nats_url=nats://a:xxxxx@n1:4222,nats://xxxxx@n2:4222", "config.shutdown_timeout=30s", "config.trust_proxy=false",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text log lacks %s:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), "config.redis_url") {
+		t.Errorf("text log shows the empty redis_url:\n%s", text.String())
+	}
+	if !strings.Contains(js.String(), `"config":{"http_addr":"127.0.0.1:8080",`) {
+		t.Errorf("JSON log does not hold the config as an object:\n%s", js.String())
+	}
+	for _, secret := range []string{"hunter2", "s3cr3t", "natspw", "natstoken", "mailpw", "qpw", "{HTTPAddr"} {
+		if strings.Contains(text.String()+js.String()+c.String(), secret) {
+			t.Errorf("the log shows %q:\n%s\n%s\n%s", secret, text.String(), js.String(), c.String())
+		}
 	}
 }

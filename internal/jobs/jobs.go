@@ -173,7 +173,8 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		l = slog.New(slog.DiscardHandler)
 	}
 	l = l.With("component", "jobs")
-	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: l})
+	// River's migrator logs a line per version; one line says it all.
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: slog.New(atLeast{l.Handler(), slog.LevelWarn})})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: migrator: %w", err)
 	}
@@ -181,8 +182,8 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	if err != nil {
 		return nil, fmt.Errorf("jobs: migrate: %w", err)
 	}
-	for _, v := range res.Versions {
-		l.Info("job queue migration applied", "version", v.Version, "name", v.Name)
+	if n := len(res.Versions); n > 0 {
+		l.Info("job queue migrated", "versions", n, "from", res.Versions[0].Version, "to", res.Versions[n-1].Version)
 	}
 	q := &Queue{
 		cfg: cfg, l: l,

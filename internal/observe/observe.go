@@ -25,7 +25,8 @@ import (
 
 // NewLogger returns a slog logger writing one event per line to w, as JSON
 // when format is "json" and as text otherwise, at level ("debug", "info",
-// "warn", "error").
+// "warn", "error"). Durations read the same in both: "60ms", not JSON's
+// default of nanoseconds.
 func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
@@ -33,9 +34,19 @@ func NewLogger(w io.Writer, format, level string) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
+		opts.ReplaceAttr = durationString
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// durationString writes a duration as Go writes it ("1.5s") rather than as
+// an integer of nanoseconds, which nobody reads correctly at a glance.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // NewRegistry returns a metrics registry with the Go runtime and process

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStartupLog: on a terminal (text) the start-up log shows the
+// configuration as key=value pairs, one line for the job queue's
+// migrations, and the URL within the first lines; in JSON durations are
+// strings.
+func TestStartupLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := testConfig(t, dir, "--log-format", "text")
+	cfg.SecretKey = "a-secret-of-at-least-32-characters-000"
+	in := start(t, cfg)
+	in.shutdown(t)
+	lines := strings.Split(in.logs.String(), "\n")
+	if !strings.Contains(lines[0], `msg="starting findash"`) || !strings.Contains(lines[0], " config.data_dir="+dir+" ") ||
+		!strings.Contains(lines[0], " config.feed=none ") || !strings.Contains(lines[0], " config.secret_key=xxxxx ") ||
+		strings.Contains(lines[0], "{") || strings.Contains(lines[0], "a-secret-of") {
+		t.Errorf("first line = %s\nwant the configuration as key=value pairs, secrets hidden", lines[0])
+	}
+	serving, jobMigrations := -1, 0
+	for i, l := range lines {
+		if serving < 0 && strings.Contains(l, `msg="findash is serving" url=http://`+in.addrs.HTTP) {
+			serving = i
+		}
+		if strings.Contains(l, "component=jobs") && strings.Contains(l, "migrat") {
+			jobMigrations++
+		}
+	}
+	if serving < 0 || serving > 7 {
+		t.Errorf("the serving line is line %d, want one of the first 8:\n%s", serving+1, in.logs)
+	}
+	if jobMigrations != 1 {
+		t.Errorf("%d lines about the job queue's migrations, want 1:\n%s", jobMigrations, in.logs)
+	}
+
+	in = start(t, testConfig(t, dir))
+	in.shutdown(t)
+	var servingLine struct {
+		Msg     string         `json:"msg"`
+		Startup any            `json:"startup"`
+		Config  map[string]any `json:"config"`
+	}
+	for l := range strings.Lines(in.logs.String()) {
+		var m struct {
+			Msg    string         `json:"msg"`
+			Config map[string]any `json:"config"`
+		}
+		json.Unmarshal([]byte(l), &m)
+		if m.Msg == "starting findash" && m.Config["shutdown_timeout"] != "10s" {
+			t.Errorf("JSON config = %v, want shutdown_timeout \"10s\"", m.Config)
+		}
+		if m.Msg == "findash is serving" {
+			json.Unmarshal([]byte(l), &servingLine)
+		}
+	}
+	if s, ok := servingLine.Startup.(string); !ok || !strings.HasSuffix(s, "s") {
+		t.Errorf("JSON startup = %#v, want a duration string like \"130ms\"\n%s", servingLine.Startup, in.logs)
+	}
+}
