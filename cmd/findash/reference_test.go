@@ -562,7 +562,7 @@ func TestReferenceLinks(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
 				rel, _ := filepath.Rel(repoRoot, f)
-				t.Errorf("%s links to %s, which does not exist", rel, m[1])
+				t.Errorf("%s links to %s, which does not exist: fix the link in %s (paths are relative to that file) or remove it", rel, m[1], rel)
 			}
 		}
 	}
