@@ -75,7 +75,11 @@ type Config struct {
 	// nobody authenticates: market channels still work, alerts answers
 	// unauthorized. It may also be set later with SetAuthenticator.
 	Auth Authenticator
-	// Now is the clock used for ring ages. Default time.Now.
+	// Now is the clock every reading of the time in the gateway uses: the
+	// ages of held ticks, socket read and write deadlines, the spacing of
+	// coalesced writes. Timers and tickers are the time package's (a
+	// testing/synctest bubble fakes both). Deadlines are set on real sockets
+	// from it, so it must not run behind the wall clock. Default time.Now.
 	Now func() time.Time
 }
 

@@ -65,6 +65,13 @@
 // when the queue is empty or the connection closes; a reader's per-message
 // goroutine reports back to the reader before the next one starts.
 //
+// # Time
+//
+// Every reading of the clock (ring ages, socket deadlines, write
+// coalescing) comes from Config.Now; timers and tickers are the time
+// package's, so tests run Run and the connection loops in a testing/synctest
+// bubble (on net.Pipe connections) instead of sleeping.
+//
 // # Files
 //
 // hub.go holds the Hub and Run; publish.go the fan-out; topic.go the
@@ -81,7 +88,7 @@
 // The WebSocket library (gorilla/websocket) is used only in ws.go, for the
 // handshake; frames (RFC 6455, no extensions) are read and written there too.
 // The package imports only the domain (internal/market), gorilla/websocket,
-// the Prometheus client and golang.org/x/time/rate. It must not import the bus,
-// a store, a cache, auth, the API or config: it reads snapshots through
+// the Prometheus client and golang.org/x/time/rate. It must not import the
+// bus, a store, a cache, auth, the API or config: it reads snapshots through
 // Source and checks tokens through Authenticator, which cmd/findash wires in.
 package gateway

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // ServeHTTP is the /ws endpoint: it authenticates the optional token,
@@ -25,7 +24,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := newConn(h, userID)
 	t, err := h.up.Upgrade(w, r, func() {
-		_ = c.t.SetReadDeadline(time.Now().Add(2 * h.cfg.PingInterval))
+		_ = c.t.SetReadDeadline(h.cfg.Now().Add(2 * h.cfg.PingInterval))
 	})
 	if err != nil {
 		h.log.Debug("websocket upgrade failed", "err", err, "origin", r.Header.Get("Origin"))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,15 +30,18 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// env is a hub on a real httptest server fed through a real market.State.
+// env is a hub on a real server fed through a real market.State: an
+// httptest server on loopback (newEnv), or an http.Server on in-memory pipes
+// inside a testing/synctest bubble (newBubbleEnv).
 type env struct {
-	t     *testing.T
-	hub   *Hub
-	state *market.State
-	srv   *httptest.Server
-	url   string
-	upd   market.Update
-	ts    int64
+	t      *testing.T
+	hub    *Hub
+	state  *market.State
+	srv    *httptest.Server // newEnv only
+	url    string
+	dialer *websocket.Dialer
+	upd    market.Update
+	ts     int64
 }
 
 const baseTS = 1764244800000
@@ -49,7 +54,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = h.Run(ctx) })
-	e := &env{t: t, hub: h, state: st, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", ts: baseTS}
+	e := &env{t: t, hub: h, state: st, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", dialer: websocket.DefaultDialer, ts: baseTS}
 	t.Cleanup(func() {
 		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer dcancel()
@@ -61,6 +66,114 @@ func newEnv(t *testing.T, cfg Config) *env {
 		wg.Wait()
 	})
 	return e
+}
+
+// newBubbleEnv is newEnv for a testing/synctest bubble: the hub is served
+// by an http.Server on net.Pipe connections, since goroutines blocked on
+// real sockets would keep the bubble's clock from advancing. Call it inside
+// synctest.Test; its cleanup drains the hub and stops every goroutine.
+func newBubbleEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	st := market.NewState()
+	h := New(st, cfg, nil, prometheus.NewRegistry())
+	l := newPipeListener()
+	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(l) })
+	wg.Go(func() { _ = h.Run(ctx) })
+	d := *websocket.DefaultDialer
+	d.NetDialContext = l.dial
+	e := &env{t: t, hub: h, state: st, url: "ws://pipe/ws", dialer: &d, ts: baseTS}
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		if err := h.Drain(dctx); err != nil {
+			t.Errorf("Drain: %v", err)
+		}
+		_ = srv.Close()
+		cancel()
+		wg.Wait()
+	})
+	return e
+}
+
+// pipeListener is a net.Listener whose connections are the server ends of
+// net.Pipe pairs; dial makes a pair and returns the client end.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	cli, srv := net.Pipe()
+	select {
+	case l.conns <- srv:
+		return cli, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// progress is a count one goroutine raises and one other goroutine waits
+// on: an explicit event where a test would otherwise poll with sleeps.
+type progress struct {
+	n      atomic.Int64
+	raised chan struct{} // one slot: raised since the waiter last looked
+}
+
+func newProgress() *progress { return &progress{raised: make(chan struct{}, 1)} }
+
+// set makes the count n and wakes the waiter.
+func (p *progress) set(n int64) {
+	p.n.Store(n)
+	select {
+	case p.raised <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (p *progress) load() int64 { return p.n.Load() }
+
+// waitFor blocks until the count is at least n; it reports false when ctx
+// ends first.
+func (p *progress) waitFor(ctx context.Context, n int64) bool {
+	for p.n.Load() < n {
+		select {
+		case <-p.raised:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // feed applies ticks seq from..to of sym (1 s apart in event time) to the
@@ -108,7 +221,7 @@ type srvMsg struct {
 
 func (e *env) dial(query string, hdr http.Header) *client {
 	e.t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(e.url+query, hdr)
+	c, resp, err := e.dialer.Dial(e.url+query, hdr)
 	if err != nil {
 		e.t.Fatalf("dial: %v (response %v)", err, resp)
 	}

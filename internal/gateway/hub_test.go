@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -158,25 +158,24 @@ func TestSlowClient(t *testing.T) {
 	}
 	const total = 100000
 	errc := make(chan error, 1)
-	var fastSeen atomic.Uint64
+	fastSeen := newProgress()
 	go func() {
 		for want := uint64(1); want <= total; want++ {
 			m, err := fast.tryNext(10 * time.Second)
 			if err != nil || m.Seq != want {
 				errc <- fmt.Errorf("fast client: got %s (%v), want tick %d", m.raw, err, want)
-				fastSeen.Store(total)
+				fastSeen.set(total) // release the publisher
 				return
 			}
-			fastSeen.Store(want)
+			fastSeen.set(int64(want))
 		}
 		errc <- nil
 	}()
 	maxQ := 0
 	t0 := time.Now()
 	for s := uint64(1); s <= total; s += 100 {
-		for s > fastSeen.Load()+500 { // the fast client keeps up: it is never 500 behind
-			time.Sleep(100 * time.Microsecond)
-		}
+		// the fast client keeps up: it is never 500 behind
+		fastSeen.waitFor(t.Context(), int64(s)-500)
 		e.feed("BTC-USD", s, s+99, 100)
 		e.hub.connsMu.Lock()
 		for c := range e.hub.conns {
@@ -221,32 +220,37 @@ func TestSlowClient(t *testing.T) {
 	}
 }
 
+// TestQuotesConflated runs in a synctest bubble: the quotes flush is timed
+// by Run's ticker on the bubble's clock, so its delay is exact.
 func TestQuotesConflated(t *testing.T) {
-	e := newEnv(t, Config{})
-	c := e.dial("", nil)
-	c.send(`{"op":"subscribe","id":1,"channels":["quotes"]}`)
-	c.next()
-	if m := c.next(); m.Type != "snapshot" || string(m.Data) != "[]" {
-		t.Fatalf("got %s, want empty quotes snapshot", m.raw)
-	}
-	start := time.Now()
-	e.feed("AAA", 1, 200, 1) // 200 quote changes of AAA, 2 of BBB, well inside 250 ms
-	e.feed("BBB", 1, 2, 1)
-	m := c.next()
-	var qs []market.Quote
-	if err := jsonUnmarshal(string(m.Data), &qs); err != nil || m.Type != "quotes" {
-		t.Fatalf("got %s, want quotes", m.raw)
-	}
-	if time.Since(start) > 2*time.Second {
-		t.Fatalf("quotes came after %v", time.Since(start))
-	}
-	got := map[string]uint64{}
-	for _, q := range qs {
-		got[q.Symbol] = q.Seq
-	}
-	if diff := cmp.Diff(map[string]uint64{"AAA": 200, "BBB": 2}, got); diff != "" {
-		t.Errorf("one conflated quotes message (-want +got):\n%s", diff)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{QuotesInterval: 250 * time.Millisecond, WriteCoalesce: 50 * time.Millisecond}
+		e := newBubbleEnv(t, cfg)
+		c := e.dial("", nil)
+		c.send(`{"op":"subscribe","id":1,"channels":["quotes"]}`)
+		c.next()
+		if m := c.next(); m.Type != "snapshot" || string(m.Data) != "[]" {
+			t.Fatalf("got %s, want empty quotes snapshot", m.raw)
+		}
+		start := time.Now()
+		e.feed("AAA", 1, 200, 1) // 200 quote changes of AAA, 2 of BBB, at one instant
+		e.feed("BBB", 1, 2, 1)
+		m := c.next()
+		var qs []market.Quote
+		if err := jsonUnmarshal(string(m.Data), &qs); err != nil || m.Type != "quotes" {
+			t.Fatalf("got %s, want quotes", m.raw)
+		}
+		if waited, most := time.Since(start), cfg.QuotesInterval+cfg.WriteCoalesce; waited > most {
+			t.Errorf("quotes came after %v, want at most %v (QuotesInterval + WriteCoalesce)", waited, most)
+		}
+		got := map[string]uint64{}
+		for _, q := range qs {
+			got[q.Symbol] = q.Seq
+		}
+		if diff := cmp.Diff(map[string]uint64{"AAA": 200, "BBB": 2}, got); diff != "" {
+			t.Errorf("one conflated quotes message (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestCandlesConflated(t *testing.T) {
@@ -404,63 +408,57 @@ func TestDrain(t *testing.T) {
 // TestPingsSpreadOverInterval checks that every client is pinged within
 // one PingInterval and that the pings are spread over it, not sent to all
 // connections at the same moment (a burst that held up deliveries at 50,000
-// connections).
+// connections). It runs in a synctest bubble: Run's ticker and the clients'
+// clock are the bubble's, so the instants compared are exact.
 func TestPingsSpreadOverInterval(t *testing.T) {
-	const interval = 480 * time.Millisecond
-	e := newEnv(t, Config{PingInterval: interval})
-	const n = 32
-	var mu sync.Mutex
-	first := make(map[int]time.Time)
-	var wg sync.WaitGroup
-	for i := range n {
-		c, _, err := websocket.DefaultDialer.Dial(e.url, nil)
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		c.SetPingHandler(func(string) error {
-			mu.Lock()
-			if _, ok := first[i]; !ok {
-				first[i] = time.Now()
-			}
-			mu.Unlock()
-			return c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
-		})
-		wg.Go(func() {
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					return
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 480 * time.Millisecond
+		e := newBubbleEnv(t, Config{PingInterval: interval})
+		start := time.Now()
+		const n = 32
+		firstPing := make(chan time.Duration, n) // each client's first ping, after start
+		clients := make([]*websocket.Conn, n)
+		var wg sync.WaitGroup
+		for i := range clients {
+			c := e.dial("", nil).c
+			clients[i] = c
+			pinged := false // the reading goroutine's own
+			c.SetPingHandler(func(string) error {
+				if !pinged {
+					pinged = true
+					firstPing <- time.Since(start)
 				}
+				return c.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second))
+			})
+			wg.Go(func() {
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						return
+					}
+				}
+			})
+		}
+		timeout := time.After(3 * interval)
+		lo, hi := time.Duration(1<<62), time.Duration(0)
+		for got := range n {
+			select {
+			case at := <-firstPing:
+				lo, hi = min(lo, at), max(hi, at)
+			case <-timeout:
+				t.Fatalf("%d of %d clients pinged within %v", got, n, 3*interval)
 			}
-		})
-		defer c.Close()
-	}
-	deadline := time.Now().Add(3 * interval)
-	for {
-		mu.Lock()
-		got := len(first)
-		mu.Unlock()
-		if got == n {
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d clients pinged within %v", got, n, 3*interval)
+		if hi > interval {
+			t.Errorf("the last client was first pinged after %v, want within PingInterval (%v)", hi, interval)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	var lo, hi time.Time
-	for _, at := range first {
-		if lo.IsZero() || at.Before(lo) {
-			lo = at
+		if spread := hi - lo; spread < interval/2 {
+			t.Errorf("first pings of %d clients spread over %v, want at least %v (all at once is a burst)", n, spread, interval/2)
 		}
-		if at.After(hi) {
-			hi = at
+		for _, c := range clients {
+			c.Close()
 		}
-	}
-	if spread := hi.Sub(lo); spread < interval/2 {
-		t.Errorf("first pings of %d clients spread over %v, want at least %v (all at once is a burst)", n, spread, interval/2)
-	}
-	// Cleanup drains the hub, which closes the clients and ends the reads.
-	t.Cleanup(wg.Wait)
+		wg.Wait()
+	})
 }
 
 // TestAckMeansSubscribed checks that a client that acts on the ack at once

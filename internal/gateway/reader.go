@@ -5,7 +5,6 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // readLoop reads client messages until the connection fails or closes.
@@ -19,7 +18,7 @@ func (c *conn) readLoop() {
 	cfg := &c.hub.cfg
 	more := make(chan bool, 1)
 	for {
-		_ = c.t.SetReadDeadline(time.Now().Add(2 * cfg.PingInterval))
+		_ = c.t.SetReadDeadline(cfg.Now().Add(2 * cfg.PingInterval))
 		if err := c.t.WaitReadable(); err != nil {
 			return
 		}

@@ -48,7 +48,7 @@ func (c *conn) writeRun() bool {
 			return true
 		}
 		if w.ping && !w.closing {
-			if err := c.t.WritePing(time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+			if err := c.t.WritePing(c.hub.cfg.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
 				return true
 			}
 		}
@@ -71,7 +71,7 @@ type writeJob struct {
 // coalesceWait sleeps until WriteCoalesce has passed since the last write.
 func (c *conn) coalesceWait() {
 	if d := c.hub.cfg.WriteCoalesce; d > 0 && !c.lastWrite.IsZero() {
-		if wait := d - time.Since(c.lastWrite); wait > 0 {
+		if wait := d - c.hub.cfg.Now().Sub(c.lastWrite); wait > 0 {
 			time.Sleep(wait)
 		}
 	}
@@ -128,7 +128,7 @@ func (c *conn) flush(batch [][]byte) bool {
 			size += len(rest[n]) + 1
 			n++
 		}
-		if err := c.t.WriteBatch(rest[:n], time.Now().Add(timeout)); err != nil {
+		if err := c.t.WriteBatch(rest[:n], c.hub.cfg.Now().Add(timeout)); err != nil {
 			c.hub.log.Debug("websocket write failed", "err", err)
 			return false
 		}
@@ -137,7 +137,7 @@ func (c *conn) flush(batch [][]byte) bool {
 		rest = rest[n:]
 	}
 	if len(batch) > 0 {
-		c.lastWrite = time.Now()
+		c.lastWrite = c.hub.cfg.Now()
 	}
 	clear(batch)
 	if cap(batch) <= 2*c.hub.cfg.SendQueue {
@@ -154,7 +154,7 @@ func (c *conn) sendClose(code int, reason string) {
 	if code == 0 {
 		return
 	}
-	_ = c.t.WriteClose(code, reason, time.Now().Add(c.hub.cfg.WriteTimeout))
+	_ = c.t.WriteClose(code, reason, c.hub.cfg.Now().Add(c.hub.cfg.WriteTimeout))
 	timer := time.NewTimer(time.Second)
 	select {
 	case <-c.readerDone:

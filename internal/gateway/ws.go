@@ -55,10 +55,13 @@ type transport interface {
 // small; frames to the client are built in a pooled buffer held only while
 // it is written, written with one syscall, and the write deadline is not
 // reset on every write.
-type wsUpgrader struct{ u websocket.Upgrader }
+type wsUpgrader struct {
+	u   websocket.Upgrader
+	now func() time.Time // the clock of the transports it makes
+}
 
-func newUpgrader(checkOrigin func(*http.Request) bool) *wsUpgrader {
-	return &wsUpgrader{u: websocket.Upgrader{
+func newUpgrader(checkOrigin func(*http.Request) bool, now func() time.Time) *wsUpgrader {
+	return &wsUpgrader{now: now, u: websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   128, // gorilla's reader and writer are never used: the minimum
 		WriteBufferSize:  128,
@@ -76,7 +79,7 @@ func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func
 	}
 	// From here on gorilla's Conn is not used (nor kept): frames are read
 	// and written on its socket by wsTransport.
-	t := &wsTransport{nc: c.NetConn(), onPong: onPong}
+	t := &wsTransport{nc: c.NetConn(), onPong: onPong, now: u.now}
 	if sc, ok := t.nc.(syscall.Conn); ok {
 		t.raw, _ = sc.SyscallConn()
 	}
@@ -89,8 +92,9 @@ type wsTransport struct {
 	nc     net.Conn        // the socket
 	raw    syscall.RawConn // nil: no shallow wait
 	onPong func()
-	hdr    [12]byte // reader only: extended length and mask key
-	skip   bool     // reader only: discard continuation frames of a message too large
+	now    func() time.Time // nil: time.Now
+	hdr    [12]byte         // reader only: extended length and mask key
+	skip   bool             // reader only: discard continuation frames of a message too large
 
 	wmu       sync.Mutex
 	wdeadline time.Time // the socket's write deadline as last set
@@ -241,7 +245,7 @@ func (t *wsTransport) readPayload(p []byte) error {
 }
 
 func (t *wsTransport) control(op byte, p []byte) error {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := t.clock().Add(5 * time.Second)
 	switch op {
 	case opPing:
 		_ = t.writeControl(opPong, p, deadline)
@@ -260,6 +264,14 @@ func (t *wsTransport) control(op byte, p []byte) error {
 		return errClosed
 	}
 	return nil
+}
+
+// clock reads the transport's clock (Config.Now).
+func (t *wsTransport) clock() time.Time {
+	if t.now == nil {
+		return time.Now()
+	}
+	return t.now()
 }
 
 func (t *wsTransport) SetReadDeadline(d time.Time) error { return t.nc.SetReadDeadline(d) }
@@ -323,7 +335,7 @@ func (t *wsTransport) writeLocked(b []byte, deadline time.Time, close bool) erro
 	if t.closeSent {
 		return errCloseSent
 	}
-	if slack := time.Until(deadline) / 8; t.wdeadline.Before(deadline.Add(-slack)) {
+	if slack := deadline.Sub(t.clock()) / 8; t.wdeadline.Before(deadline.Add(-slack)) {
 		if err := t.nc.SetWriteDeadline(deadline); err != nil {
 			return err
 		}
