@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/findash/findash/internal/testenv"
 )
 
 // instance is one findash process of the stack.
@@ -38,7 +40,7 @@ func (in *instance) start(t *testing.T) {
 func (in *instance) waitReady(t *testing.T, d time.Duration) {
 	t.Helper()
 	var last string
-	ok := waitFor(d, func() bool {
+	ok := testenv.WaitFor(d, func() bool {
 		if in.p.exited() {
 			return true
 		}
@@ -77,7 +79,7 @@ type readiness struct {
 // answer that did not.
 func allReady(ins []*instance, d time.Duration, status, check, checkStatus string) (readiness, bool) {
 	var last readiness
-	ok := waitFor(d, func() bool {
+	ok := testenv.WaitFor(d, func() bool {
 		for _, in := range ins {
 			code, r, err := readyz(in.url(""))
 			last = r
@@ -203,6 +205,27 @@ func (f *feeder) postAll(ctx context.Context, total, batch, posters int) {
 		})
 	}
 	wg.Wait()
+}
+
+// ackedCount is how many ticks have been answered 202 so far.
+func (f *feeder) ackedCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.acked)
+}
+
+// pacedPost posts batches of n ticks, taking the indexes from next, at most
+// one batch per period, until ctx ends: a steady load, not a flood.
+func (f *feeder) pacedPost(ctx context.Context, next func() int, n int, period time.Duration) {
+	pace := time.NewTicker(period)
+	defer pace.Stop()
+	for ctx.Err() == nil {
+		f.post(ctx, next(), n)
+		select {
+		case <-ctx.Done():
+		case <-pace.C:
+		}
+	}
 }
 
 func (f *feeder) fail(what string) {

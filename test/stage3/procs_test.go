@@ -142,21 +142,9 @@ func listening(addr string) bool {
 	return true
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-}
-
 func waitListening(t *testing.T, p *proc, addr string, d time.Duration) {
 	t.Helper()
-	if !waitFor(d, func() bool { return p.exited() || listening(addr) }) || p.exited() {
+	if !testenv.WaitFor(d, func() bool { return p.exited() || listening(addr) }) || p.exited() {
 		t.Fatalf("%s is not listening on %s after %v (%s):\n%s", p.name, addr, d, p.state(), p.out.tail(30))
 	}
 }
@@ -242,7 +230,7 @@ func natsCluster(t *testing.T, bin string) ([]string, []*proc) {
 		waitListening(t, p, fmt.Sprintf("127.0.0.1:%d", client[i]), 10*time.Second)
 	}
 	// JetStream is usable once the cluster has a meta leader.
-	ok := waitFor(20*time.Second, func() bool {
+	ok := testenv.WaitFor(20*time.Second, func() bool {
 		for _, p := range procs {
 			if p.out.contains("JetStream cluster new metadata leader") || p.out.contains("Self is new JetStream cluster metadata leader") {
 				return true

@@ -105,7 +105,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	directURL := withDB(t, primaryURL, dbName)
 	poolURL := withDB(t, bouncerURL, dbName, "default_query_exec_mode", "cache_describe")
 	replURL := withDB(t, replicaURL, dbName)
-	if !waitFor(15*time.Second, func() bool {
+	if !testenv.WaitFor(15*time.Second, func() bool {
 		c, err := pgx.Connect(ctx, replURL)
 		if err == nil {
 			c.Close(ctx)
@@ -170,7 +170,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	lb := fmt.Sprintf("127.0.0.1:%d", front)
 	lbURL := "http://" + lb
 	waitUp := func(d time.Duration, names ...string) bool {
-		return waitFor(d, func() bool {
+		return testenv.WaitFor(d, func() bool {
 			st, err := haproxyServers(statsPort)
 			if err != nil {
 				return false
@@ -222,7 +222,7 @@ func TestStage3ManyInstances(t *testing.T) {
 	// waitCount waits until every follower holds want ticks.
 	waitCount := func(t *testing.T, fs []*follower, want int, d time.Duration) {
 		t.Helper()
-		if !waitFor(d, func() bool {
+		if !testenv.WaitFor(d, func() bool {
 			for _, f := range fs {
 				if f.count() < want {
 					return false
@@ -339,7 +339,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		var n int64
 		var err error
 		iter := int64(0)
-		if !waitFor(30*time.Second, func() bool {
+		if !testenv.WaitFor(30*time.Second, func() bool {
 			iter++
 			n, _, err = candleCount(lbURL, sym, ts0-iter, ts0+3_600_000)
 			return err == nil && n == total
@@ -366,12 +366,10 @@ func TestStage3ManyInstances(t *testing.T) {
 		fd := newFeeder(lbURL, key, sym, ts0)
 		fctx, stopFeed := context.WithCancel(ctx)
 		feedDone := make(chan struct{})
+		sent := 0 // the next tick index; the feeder's alone until feedDone
 		go func() {
 			defer close(feedDone)
-			for i := 0; fctx.Err() == nil; i += 20 {
-				fd.post(fctx, i, 20)
-				time.Sleep(10 * time.Millisecond)
-			}
+			fd.pacedPost(fctx, func() int { sent += 20; return sent - 20 }, 20, 10*time.Millisecond)
 		}()
 		defer func() { stopFeed(); <-feedDone }()
 		waitCount(t, fs, 50, 10*time.Second)
@@ -379,7 +377,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		tTerm := time.Now()
 		a.p.signal(syscall.SIGTERM)
 		var lbDown time.Duration
-		if waitFor(10*time.Second, func() bool {
+		if testenv.WaitFor(10*time.Second, func() bool {
 			st, err := haproxyServers(statsPort)
 			return err == nil && st["findash-1"].status != "UP"
 		}) {
@@ -392,9 +390,9 @@ func TestStage3ManyInstances(t *testing.T) {
 		if !exited || err != nil {
 			t.Errorf("findash-1 after SIGTERM: exited %v, err %v; want exit 0", exited, err)
 		}
-		// Keep ingesting until every drained client has resumed, and a
-		// second more.
-		if !waitFor(15*time.Second, func() bool {
+		// Keep ingesting until every drained client has resumed, and then
+		// until every client holds 100 ticks published after that.
+		if !testenv.WaitFor(15*time.Second, func() bool {
 			for _, f := range fs[:3] {
 				f.mu.Lock()
 				resumed := !f.resumedAt.IsZero()
@@ -407,14 +405,22 @@ func TestStage3ManyInstances(t *testing.T) {
 		}) {
 			t.Errorf("not every client of findash-1 resumed within 15s")
 		}
-		time.Sleep(time.Second)
+		waitCount(t, fs, ref.count()+100, 15*time.Second)
 		stopFeed()
 		<-feedDone
+		// A last batch after the feed has stopped: once the reference holds
+		// it, it holds everything published before it (one channel is in
+		// seq order), acknowledged or not.
+		if !fd.post(ctx, sent, 20) {
+			_, fails := fd.results()
+			t.Fatalf("the closing batch was not acknowledged: %v", fails)
+		}
+		if !testenv.WaitFor(15*time.Second, func() bool { return ref.has(sent + 19) }) {
+			t.Fatalf("reference follower %s lacks the closing batch 15s after its 202 (holds %d ticks)", ref.name, ref.count())
+		}
 		acked, fails := fd.results()
 		// The reference got everything published (at least what was
 		// acknowledged); everyone else must hold exactly the same.
-		waitCount(t, []*follower{ref}, len(acked), 15*time.Second)
-		time.Sleep(500 * time.Millisecond) // anything published but not acknowledged arrives too
 		want, _, _ := ref.snapshot()
 		covers(t, ref, acked)
 		waitCount(t, fs, len(want), 15*time.Second)
@@ -451,35 +457,43 @@ func TestStage3ManyInstances(t *testing.T) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		next := 0
-		for range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for fctx.Err() == nil {
-					mu.Lock()
-					from := next
-					next += 20
-					mu.Unlock()
-					fd.post(fctx, from, 20)
-					time.Sleep(5 * time.Millisecond)
-				}
-			}()
+		take := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			next += 20
+			return next - 20
 		}
-		time.Sleep(time.Second)
-		before, err := haproxyServers(statsPort)
-		if err != nil {
-			t.Fatal(err)
+		for range 2 {
+			wg.Go(func() { fd.pacedPost(fctx, take, 20, 5*time.Millisecond) })
+		}
+		// Kill findash-2 once it is in the middle of this phase: it has
+		// taken requests of it and acknowledged ticks.
+		var before map[string]server
+		if !testenv.WaitFor(15*time.Second, func() bool {
+			before, err = haproxyServers(statsPort)
+			return err == nil && before["findash-2"].sessions-fdStart["findash-2"].sessions >= 20 && fd.ackedCount() >= 400
+		}) {
+			stopFeed()
+			wg.Wait()
+			t.Fatalf("findash-2 took %d requests of this phase within 15s, want 20 (%v); %d ticks acknowledged",
+				before["findash-2"].sessions-fdStart["findash-2"].sessions, err, fd.ackedCount())
 		}
 		tKill := time.Now()
 		b.p.signal(syscall.SIGKILL)
 		var lbDown time.Duration
-		if waitFor(10*time.Second, func() bool {
+		if testenv.WaitFor(10*time.Second, func() bool {
 			st, err := haproxyServers(statsPort)
 			return err == nil && st["findash-2"].status != "UP"
 		}) {
 			lbDown = time.Since(tKill)
 		}
-		time.Sleep(2 * time.Second)
+		// Ingest goes on through the survivors: 1,000 more ticks
+		// acknowledged after HAProxy took findash-2 out.
+		ackedAtDown := fd.ackedCount()
+		if !testenv.WaitFor(20*time.Second, func() bool { return fd.ackedCount() >= ackedAtDown+1_000 }) {
+			_, fails := fd.results()
+			t.Errorf("after findash-2 went down, %d ticks acknowledged within 20s, want 1000 (failures %v)", fd.ackedCount()-ackedAtDown, fails)
+		}
 		stopFeed()
 		wg.Wait()
 		acked, fails := fd.results()
@@ -497,7 +511,7 @@ func TestStage3ManyInstances(t *testing.T) {
 		var rows, distinct int64
 		var missing []int
 		tp := time.Now()
-		ok := waitFor(30*time.Second, func() bool {
+		ok := testenv.WaitFor(30*time.Second, func() bool {
 			if err := db.QueryRow(ctx, "SELECT count(*), count(DISTINCT size) FROM ticks WHERE symbol = $1", lostSym).Scan(&rows, &distinct); err != nil {
 				t.Logf("count ticks: %v", err)
 				return false
@@ -526,18 +540,24 @@ func TestStage3ManyInstances(t *testing.T) {
 		if !ok || len(missing) > 0 {
 			t.Fatalf("%d of %d acknowledged ticks are not in the database after 30s (first %v); rows %d", len(missing), len(acked), missing[:min(10, len(missing))], rows)
 		}
-		if rows != distinct {
-			t.Errorf("the database holds %d ticks of %s but only %d distinct: duplicates", rows, lostSym, distinct)
-		}
+		// Ticks published but never acknowledged (a batch findash-2 took
+		// down with it) can reach the database after the acknowledged ones:
+		// the database and the candles must agree once both hold them all.
 		var n int64
 		var lastErr error
 		iter := int64(0)
-		if !waitFor(20*time.Second, func() bool {
+		if !testenv.WaitFor(20*time.Second, func() bool {
 			iter++
+			if lastErr = db.QueryRow(ctx, "SELECT count(*), count(DISTINCT size) FROM ticks WHERE symbol = $1", lostSym).Scan(&rows, &distinct); lastErr != nil {
+				return false
+			}
 			n, _, lastErr = candleCount("http://"+c.http, lostSym, ts0-iter, ts0+3_600_000)
 			return lastErr == nil && n == rows
 		}) {
 			t.Fatalf("candles on %s count %d ticks (err %v), the database holds %d", c.name, n, lastErr, rows)
+		}
+		if rows != distinct {
+			t.Errorf("the database holds %d ticks of %s but only %d distinct: duplicates", rows, lostSym, distinct)
 		}
 		stored = rows
 		tm.add(t, "kill -9 findash-2 (after it had taken %d requests of this phase) while ingesting through HAProxy: HAProxy marked it DOWN after %s; %d ticks acknowledged, %d stored (all acknowledged ones present %s after ingest stopped, no duplicate); not acknowledged: %v",
@@ -626,7 +646,7 @@ func TestStage3ManyInstances(t *testing.T) {
 			}
 		}
 		iter := int64(0)
-		if !waitFor(15*time.Second, func() bool {
+		if !testenv.WaitFor(15*time.Second, func() bool {
 			iter++
 			n, _, err := candleCount(lbURL, "S3-NOREDIS", ts0-iter, ts0+3_600_000)
 			return err == nil && n == 100

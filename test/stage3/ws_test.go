@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,13 @@ func (f *follower) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.seqs)
+}
+
+// has reports whether the follower received the tick of index i.
+func (f *follower) has(i int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Contains(f.idx, i)
 }
 
 func (f *follower) last() (uint64, bool) {
