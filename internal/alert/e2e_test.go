@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/findash/findash/internal/alert"
@@ -20,6 +21,7 @@ import (
 	"github.com/findash/findash/internal/notify"
 	"github.com/findash/findash/internal/notify/notifytest"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // sink records what the evaluator pushes to users' WebSockets.
@@ -47,15 +49,47 @@ func (s *sink) events() []alert.Event {
 const day0 int64 = 1764201600000
 
 type env struct {
-	t      *testing.T
-	dir    string
-	log    *bus.Bus
-	db     *sqlite.DB
-	smtp   *notifytest.SMTPServer
-	hook   *notifytest.Receiver
-	queue  *jobs.Queue
-	userID int64
-	ts     int64
+	t         *testing.T
+	dir       string
+	log       *bus.Bus
+	db        *sqlite.DB
+	smtp      *notifytest.SMTPServer
+	hook      *notifytest.Receiver
+	queue     *jobs.Queue
+	stopQueue func()
+	userID    int64
+	ts        int64
+	handled   chan struct{} // 1-buffered: an evaluator handled a message
+}
+
+// watchedLog is the log as one evaluator reads it: it records the last
+// message the evaluator has handled (committed, when it fired) and signals
+// env.handled.
+type watchedLog struct {
+	alert.Log
+	handled chan struct{}
+	mu      sync.Mutex
+	seq     uint64
+}
+
+func (l *watchedLog) Consume(ctx context.Context, from uint64, fn func(uint64, []market.Tick) error) error {
+	return l.Log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
+		err := fn(seq, ticks)
+		l.mu.Lock()
+		l.seq = seq
+		l.mu.Unlock()
+		select {
+		case l.handled <- struct{}{}:
+		default: // a signal is pending: the waiter will look anyway
+		}
+		return err
+	})
+}
+
+func (l *watchedLog) last() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
 }
 
 func openDB(t *testing.T, path string) *sqlite.DB {
@@ -72,7 +106,7 @@ func openDB(t *testing.T, path string) *sqlite.DB {
 }
 
 func newEnv(t *testing.T) *env {
-	e := &env{t: t, dir: t.TempDir(), ts: day0}
+	e := &env{t: t, dir: t.TempDir(), ts: day0, handled: make(chan struct{}, 1)}
 	b, err := bus.Open(t.Context(), bus.Config{DataDir: e.dir}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("bus.Open() error: %v", err)
@@ -105,13 +139,16 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.queue.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.stopQueue = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(e.stopQueue)
 	return e
 }
 
-// evaluator runs an evaluator on db until the returned stop is called.
-func (e *env) evaluator(db *sqlite.DB, s alert.Sink) (stop func()) {
-	ev := alert.NewEvaluator(e.log, db, db, s, e.queue, alert.Config{FlushInterval: 10 * time.Millisecond, RefreshInterval: time.Millisecond}, nil, nil)
+// evaluator runs an evaluator on db until the returned stop is called; log
+// tells which messages it has handled.
+func (e *env) evaluator(db *sqlite.DB, s alert.Sink) (stop func(), log *watchedLog) {
+	log = &watchedLog{Log: e.log, handled: e.handled}
+	ev := alert.NewEvaluator(log, db, db, s, e.queue, alert.Config{FlushInterval: 10 * time.Millisecond, RefreshInterval: time.Millisecond}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ev.Run(ctx) }()
@@ -120,7 +157,7 @@ func (e *env) evaluator(db *sqlite.DB, s alert.Sink) (stop func()) {
 		if err := <-done; err != nil {
 			e.t.Errorf("evaluator Run() error: %v", err)
 		}
-	}
+	}, log
 }
 
 // prices appends one tick per price to the log and returns the last stream sequence.
@@ -139,18 +176,37 @@ func (e *env) prices(ps ...float64) uint64 {
 	return last
 }
 
+// waitPosition waits until the stored alert position reaches seq. The
+// position moves only while an evaluator handles a message (or in its final
+// commit, done when its stop returns), so it looks again after each.
 func (e *env) waitPosition(db *sqlite.DB, seq uint64) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		pos, err := db.AlertPosition(e.t.Context())
 		if err == nil && pos >= seq {
 			return
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("alert position %d, want %d", pos, seq)
+		select {
+		case <-e.handled:
+		case <-deadline:
+			e.t.Fatalf("alert position %d, %v after 60s; want %d", pos, err, seq)
 		}
-		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitHandled waits until every evaluator of logs has handled message seq.
+func (e *env) waitHandled(seq uint64, logs ...*watchedLog) {
+	e.t.Helper()
+	deadline := time.After(60 * time.Second)
+	for _, l := range logs {
+		for l.last() < seq {
+			select {
+			case <-e.handled:
+			case <-deadline:
+				e.t.Fatalf("an evaluator handled up to %d after 60s; want %d", l.last(), seq)
+			}
+		}
 	}
 }
 
@@ -176,10 +232,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1 := &sink{}
-	stop := e.evaluator(e.db, s1)
+	stop, log1 := e.evaluator(e.db, s1)
 	// Two crossings: 101 fires; 100.5 and 99.95 stay inside the band; 99 re-arms; 102 fires.
 	last := e.prices(99, 101, 100.5, 99.95, 101, 99, 102)
-	e.waitPosition(e.db, last-1)
+	e.waitHandled(last, log1)
 	stop()
 	e.waitPosition(e.db, last)
 
@@ -217,7 +273,7 @@ func TestEndToEnd(t *testing.T) {
 	// Restart: the same log is not re-fired; a later tick that does not
 	// cross fires nothing.
 	s2 := &sink{}
-	stop = e.evaluator(e.db, s2)
+	stop, _ = e.evaluator(e.db, s2)
 	last = e.prices(103)
 	e.waitPosition(e.db, last)
 	stop()
@@ -232,10 +288,10 @@ func TestEndToEnd(t *testing.T) {
 	// crossing is recorded and pushed once.
 	db2 := openDB(t, filepath.Join(e.dir, "findash.db"))
 	s3, s4 := &sink{}, &sink{}
-	stop3, stop4 := e.evaluator(e.db, s3), e.evaluator(db2, s4)
+	stop3, log3 := e.evaluator(e.db, s3)
+	stop4, log4 := e.evaluator(db2, s4)
 	last = e.prices(98, 104, 97, 105, 96, 106)
-	e.waitPosition(e.db, last-1)
-	time.Sleep(100 * time.Millisecond)
+	e.waitHandled(last, log3, log4) // both saw every crossing
 	stop3()
 	stop4()
 	evs = e.events()
@@ -254,7 +310,24 @@ func TestEndToEnd(t *testing.T) {
 	if reqs := e.hook.Wait(5, 20*time.Second); len(reqs) != 5 {
 		t.Errorf("%d webhooks, want 5", len(reqs))
 	}
-	time.Sleep(200 * time.Millisecond) // nothing more may arrive
+	// Nothing more may arrive: every job (one per event and channel) has
+	// completed, and with the queue stopped no other can run.
+	want := map[string]int{jobs.KindSendEmail + " completed": 5, jobs.KindDeliverWebhook + " completed": 5}
+	var states map[string]int
+	if !testenv.WaitFor(60*time.Second, func() bool {
+		js, err := e.queue.Jobs(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = map[string]int{}
+		for _, j := range js {
+			states[j.Kind+" "+j.State]++
+		}
+		return cmp.Equal(want, states)
+	}) {
+		t.Errorf("jobs by kind and state after 60s (-want +got):\n%s", cmp.Diff(want, states))
+	}
+	e.stopQueue()
 	if n, m := len(e.smtp.Mails()), len(e.hook.Requests()); n != 5 || m != 5 {
 		t.Errorf("finally %d mails and %d webhooks, want 5 and 5", n, m)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -231,9 +232,17 @@ func TestSeqAt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(20 * time.Millisecond)
+	// mid is after the third message's stored time and, the clock being
+	// read before the next appends, at or before the fourth's.
+	third, err := b.LastTime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mid := time.Now()
-	time.Sleep(20 * time.Millisecond)
+	for !mid.After(third) { // a clock coarser than the appends
+		runtime.Gosched()
+		mid = time.Now()
+	}
 	for i := 0; i < 2; i++ {
 		if err := b.Append(ctx, ticksOf("AAPL", 1, market.MinTS)); err != nil {
 			t.Fatal(err)

@@ -108,7 +108,7 @@ func TestTTLExpires(t *testing.T) {
 			{2 * time.Millisecond, 3},   // t=411ms
 		}
 		for i, s := range steps {
-			time.Sleep(s.sleep)
+			time.Sleep(s.sleep) // the bubble's fake clock: returns at once, time advanced
 			if got := get(); got != s.want {
 				t.Errorf("step %d: Get = %d, want %d", i, got, s.want)
 			}

@@ -53,13 +53,17 @@ func openStore(t *testing.T) *sqlite.DB {
 	return db
 }
 
-// recorder is a Sink that keeps everything it is given.
+// recorder is a Sink that keeps everything it is given, and signals got
+// after each Publish.
 type recorder struct {
 	mu     sync.Mutex
 	floor  uint64
 	floors int
 	msgs   []published
+	got    chan struct{} // 1-buffered; made by newRecorder
 }
+
+func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 1)} }
 
 type published struct {
 	ticks   []market.Tick
@@ -71,6 +75,30 @@ func (r *recorder) Publish(ticks []market.Tick, u *market.Update) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, published{append([]market.Tick(nil), ticks...), len(u.Quotes), len(u.Candles)})
+	select {
+	case r.got <- struct{}{}:
+	default: // a signal is pending: the waiter will look anyway
+	}
+}
+
+// waitFor waits until cond, called with r locked, holds; it looks again
+// after every Publish.
+func (r *recorder) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-r.got:
+		case <-deadline:
+			t.Fatalf("after 30s: %s", what)
+		}
+	}
 }
 
 func (r *recorder) SetFloor(seq uint64) {
@@ -106,6 +134,21 @@ func publish(t *testing.T, b *bus.Bus, base time.Time, r0, rounds int) []market.
 	return all
 }
 
+// positions is a persist.Store that signals written after each batch.
+type positions struct {
+	persist.Store
+	written chan struct{} // 1-buffered
+}
+
+func (p *positions) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+	err := p.Store.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+	select {
+	case p.written <- struct{}{}:
+	default: // a signal is pending: the waiter will look anyway
+	}
+	return err
+}
+
 // persistAll runs the persister until it has written the whole log.
 func persistAll(t *testing.T, b *bus.Bus, db *sqlite.DB) uint64 {
 	t.Helper()
@@ -113,15 +156,19 @@ func persistAll(t *testing.T, b *bus.Bus, db *sqlite.DB) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := &positions{Store: db, written: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- persist.New(b, db, persist.Config{}, discard(), nil).Run(ctx) }()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	go func() { done <- persist.New(b, st, persist.Config{}, discard(), nil).Run(ctx) }()
+	deadline := time.After(30 * time.Second)
+	for {
 		if pos, _ := db.LogPosition(context.Background()); pos >= last {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("persister did not catch up")
+		select {
+		case <-st.written:
+		case <-deadline:
+			t.Fatal("persister did not catch up in 30s")
 		}
 	}
 	cancel()
@@ -169,7 +216,7 @@ func TestFeedRestoresThenFollows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			state := market.NewState()
-			sink := &recorder{}
+			sink := newRecorder()
 			now := time.Now
 			if tt.window == time.Nanosecond {
 				now = func() time.Time { return time.Now().Add(time.Hour) }
@@ -225,7 +272,7 @@ func TestFeedFollowsLiveTicks(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
 	state := market.NewState()
-	sink := &recorder{}
+	sink := newRecorder()
 	f := live.New(b, db, state, sink, live.Config{}, discard())
 	stop := runFeed(t, f) // an empty log: ready at once
 	defer stop()
@@ -235,13 +282,17 @@ func TestFeedFollowsLiveTicks(t *testing.T) {
 	}
 	sink.mu.Unlock()
 	in := publish(t, b, time.Now(), 0, 3)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		q, ok := state.Quote(in[len(in)-1].Symbol)
-		if ok && q.Seq == in[len(in)-1].Seq {
-			break
+	lastTick := in[len(in)-1]
+	// The sink is handed a message after the State applied it.
+	sink.waitFor(t, "the last tick never reached the sink", func() bool {
+		n := len(sink.msgs)
+		if n == 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the last tick never reached the State")
-		}
+		m := sink.msgs[n-1].ticks
+		return m[len(m)-1].Seq == lastTick.Seq
+	})
+	if q, ok := state.Quote(lastTick.Symbol); !ok || q.Seq != lastTick.Seq {
+		t.Errorf("Quote(%q) = %+v, %v; want the last tick's (seq %d)", lastTick.Symbol, q, ok, lastTick.Seq)
 	}
 }

@@ -58,20 +58,30 @@ func openStore(t *testing.T) *sqlite.DB {
 
 // flaky wraps a store: while down is set, or for the first failFirst
 // writes, WriteBatch fails without writing (as a crashed process or a
-// locked database would).
+// locked database would). After every write that reached the store it
+// signals written, so tests wait for the position without polling.
 type flaky struct {
 	persist.Store
 	down      atomic.Bool
 	failFirst atomic.Int32
 	writes    atomic.Int32
+	written   chan struct{} // 1-buffered; see wrap
 }
+
+// wrap returns a flaky store over st that does not fail until told to.
+func wrap(st persist.Store) *flaky { return &flaky{Store: st, written: make(chan struct{}, 1)} }
 
 func (f *flaky) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
 	if f.down.Load() || f.failFirst.Add(-1) >= 0 {
 		return errors.New("store unavailable")
 	}
 	f.writes.Add(1)
-	return f.Store.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+	err := f.Store.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+	select {
+	case f.written <- struct{}{}:
+	default: // a signal is already pending: the waiter will look anyway
+	}
+	return err
 }
 
 const ts0 = 1764244800000
@@ -113,18 +123,21 @@ func start(t *testing.T, b *bus.Bus, st persist.Store, cfg persist.Config, reg p
 	}
 }
 
-func waitPosition(t *testing.T, st persist.Store, want uint64) {
+// waitPosition waits until the stored position reaches want, looking again
+// after every write that reaches st.
+func waitPosition(t *testing.T, st *flaky, want uint64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		pos, err := st.LogPosition(context.Background())
 		if err == nil && pos >= want {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("position = %d, %v; want %d", pos, err, want)
+		select {
+		case <-st.written:
+		case <-deadline:
+			t.Fatalf("position = %d, %v after 60s; want %d", pos, err, want)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -169,11 +182,12 @@ func checkExactlyOnce(t *testing.T, db *sqlite.DB, rounds, per int) {
 func TestPersistsEverything(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
+	st := wrap(db)
 	reg := prometheus.NewRegistry()
-	stop := start(t, b, db, persist.Config{}, reg)
+	stop := start(t, b, st, persist.Config{}, reg)
 	publish(t, b, 0, 10, 30)
 	last, _ := b.LastSeq(context.Background())
-	waitPosition(t, db, last)
+	waitPosition(t, st, last)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -192,26 +206,28 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 	cfg := persist.Config{MaxBatch: 200, FlushInterval: 5 * time.Millisecond, FlushTimeout: 300 * time.Millisecond}
 
 	publish(t, b, 0, 20, 10)
-	stop := start(t, b, db, cfg, nil)
-	waitPosition(t, db, 3) // mid-stream
+	st := wrap(db)
+	stop := start(t, b, st, cfg, nil)
+	waitPosition(t, st, 3) // mid-stream
 	if err := stop(); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
 
 	publish(t, b, 20, 20, 10)
-	st := &flaky{Store: db}
+	st = wrap(db)
 	stop = start(t, b, st, cfg, nil)
 	pos, _ := db.LogPosition(context.Background())
-	waitPosition(t, db, pos+3)
+	waitPosition(t, st, pos+3)
 	st.down.Store(true) // the process "dies": nothing more reaches the disk
 	if err := stop(); err == nil {
 		t.Log("the crash came after the last write; nothing was pending")
 	}
 
 	publish(t, b, 40, 10, 10)
-	stop = start(t, b, db, cfg, nil)
+	st = wrap(db)
+	stop = start(t, b, st, cfg, nil)
 	last, _ := b.LastSeq(context.Background())
-	waitPosition(t, db, last)
+	waitPosition(t, st, last)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +237,13 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 func TestRetriesStoreErrors(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
-	st := &flaky{Store: db}
+	st := wrap(db)
 	st.failFirst.Store(3)
 	reg := prometheus.NewRegistry()
 	stop := start(t, b, st, persist.Config{}, reg)
 	publish(t, b, 0, 5, 10)
 	last, _ := b.LastSeq(context.Background())
-	waitPosition(t, db, last)
+	waitPosition(t, st, last)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -240,10 +256,10 @@ func TestRetriesStoreErrors(t *testing.T) {
 func TestBatchesByMaxBatch(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
-	st := &flaky{Store: db}
+	st := wrap(db)
 	publish(t, b, 0, 10, 10) // 200 messages of 10 ticks
 	stop := start(t, b, st, persist.Config{MaxBatch: 100, FlushInterval: time.Hour}, nil)
-	waitPosition(t, db, 200)
+	waitPosition(t, st, 200)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/redis"
+	"github.com/findash/findash/internal/testenv"
 )
 
 func nan() float64 { return math.NaN() }
@@ -55,23 +58,44 @@ func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0"
 
 func (s *redisServer) start() {
 	s.t.Helper()
+	ready := &readyWriter{ready: make(chan struct{})}
 	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir)
+	s.cmd.Stdout = ready
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on port %d did not come up: %v", s.port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-ready.ready:
+	case <-time.After(10 * time.Second):
+		s.t.Fatalf("redis-server on port %d did not say it was ready within 10s; it wrote:\n%s", s.port, ready.text())
 	}
+}
+
+// readyWriter takes redis-server's log and closes ready when the server
+// says it accepts connections.
+type readyWriter struct {
+	mu    sync.Mutex
+	buf   []byte
+	ready chan struct{}
+	seen  bool
+}
+
+func (w *readyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if !w.seen && bytes.Contains(w.buf, []byte("Ready to accept connections")) {
+		w.seen = true
+		close(w.ready)
+	}
+	return len(p), nil
+}
+
+func (w *readyWriter) text() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
 }
 
 func (s *redisServer) stop() {
@@ -170,21 +194,19 @@ func TestBreakerFailsFastAndHeals(t *testing.T) {
 
 	srv.start()
 
-	// Heals by itself: after openFor, probes go through and close it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := c.Set(ctx, "k", []byte("again"), time.Minute)
-		if err == nil {
-			if _, _, err = c.Get(ctx, "k"); err == nil {
-				if breakerState(t, reg) == 0 {
-					break
-				}
-			}
+	// Heals by itself: once openFor has passed since it opened, calls go
+	// through as probes and BreakerProbes successes close it. gobreaker
+	// reads the wall clock (no clock to inject), so this waits that period
+	// out, looking again every few milliseconds.
+	var err error
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		if err = c.Set(ctx, "k", []byte("again"), time.Minute); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("breaker did not heal within 10s of Redis returning (state %v, last error %v)", breakerState(t, reg), err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		_, _, err = c.Get(ctx, "k")
+		return err == nil && breakerState(t, reg) == 0
+	}) {
+		t.Fatalf("breaker did not heal within 10s of Redis returning (state %v, last error %v)", breakerState(t, reg), err)
 	}
 	got, ok, err := c.Get(ctx, "k")
 	if err != nil || !ok || string(got) != "again" {

@@ -18,6 +18,7 @@ import (
 	"github.com/findash/findash/internal/cache"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/redis"
+	"github.com/findash/findash/internal/testenv"
 )
 
 var _ cache.Remote = (*redis.Client)(nil)
@@ -156,9 +157,13 @@ func TestCacheRoundTrip(t *testing.T) {
 		if _, ok, err := c.Get(ctx, "short"); !ok || err != nil {
 			t.Fatalf("Get before expiry = %v, %v; want a hit", ok, err)
 		}
-		time.Sleep(250 * time.Millisecond)
-		if _, ok, err := c.Get(ctx, "short"); ok || err != nil {
-			t.Errorf("Get after expiry = %v, %v; want a miss", ok, err)
+		// Redis expires the key by its own clock: look until it has.
+		var ok bool
+		if !testenv.WaitFor(5*time.Second, func() bool {
+			_, ok, err = c.Get(ctx, "short")
+			return !ok || err != nil
+		}) || err != nil {
+			t.Errorf("Get after a 150ms ttl = %v, %v; want a miss within 5s", ok, err)
 		}
 	})
 }
@@ -297,9 +302,13 @@ func TestSessions(t *testing.T) {
 	if err := c.SetSession(ctx, "short", 7, 100*time.Millisecond); err != nil {
 		t.Fatalf("SetSession: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if _, err := c.Session(ctx, "short"); !errors.Is(err, market.ErrNotFound) {
-		t.Errorf("Session(expired) error = %v, want market.ErrNotFound", err)
+	// Redis expires the session by its own clock: look until it has.
+	var err error
+	if !testenv.WaitFor(5*time.Second, func() bool {
+		_, err = c.Session(ctx, "short")
+		return err != nil
+	}) || !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Session after a 100ms ttl: error = %v, want market.ErrNotFound within 5s", err)
 	}
 	if err := c.SetSession(ctx, "bad", 1, 0); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("SetSession(ttl 0) error = %v, want market.ErrInvalid", err)
