@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/bench"
 	"github.com/findash/findash/internal/config"
 )
@@ -281,7 +282,7 @@ func createBenchKey(ctx context.Context, cfg config.Config) (string, error) {
 		return "", fmt.Errorf("--self: %w", err)
 	}
 	defer st.Close()
-	svc := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
+	svc := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
 	u, err := svc.CreateUser(ctx, "bench@localhost.localdomain", "")
 	if err != nil {
 		return "", fmt.Errorf("--self: create user: %w", err)

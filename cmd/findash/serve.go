@@ -17,6 +17,7 @@ import (
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/ingest"
@@ -92,7 +93,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	if rc != nil {
 		authCfg.Sessions = auth.KVSessions(rc, nil)
 	}
-	users := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 2), authCfg, log)
+	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
 	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue}, log, reg)
 	pub := ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	feed := live.New(b, st, state, hub, live.Config{}, log)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/market"
 )
@@ -137,7 +138,7 @@ func withUsers(cmd *cobra.Command, environ []string, stderr io.Writer, fn func(c
 		return err
 	}
 	defer st.Close()
-	svc := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
+	svc := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 1), auth.Config{TouchEvery: -1}, log)
 	return fn(cmd.Context(), svc, st)
 }
 

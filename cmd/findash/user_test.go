@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 )
 
 // findash runs the command line in-process and returns its stdout, stderr
@@ -72,7 +73,7 @@ func TestUserCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	svc := auth.NewService(st, auth.NewHasher(auth.DefaultParams, 1), auth.Config{TouchEvery: -1}, slog.New(slog.DiscardHandler))
+	svc := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 1), auth.Config{TouchEvery: -1}, slog.New(slog.DiscardHandler))
 	p1, err1 := svc.Authenticate(context.Background(), "Bearer "+key1)
 	p2, err2 := svc.Authenticate(context.Background(), "Bearer "+key2)
 	if err1 != nil || err2 != nil || p1.UserID != p2.UserID {

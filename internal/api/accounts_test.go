@@ -14,20 +14,21 @@ import (
 
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/watchlist"
 )
 
 // fastHash keeps argon2id cheap in tests; internal/auth tests the real cost.
-var fastHash = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastHash = argon2id.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // withAccounts serves the real auth and watchlist services over the
 // fixture's SQLite store, on the fixture's clock.
 func withAccounts(c *api.Config, d *api.Deps) {
 	db := d.Candles.(*sqlite.DB)
 	now := func() time.Time { return testNow }
-	svc := auth.NewService(db, auth.NewHasher(fastHash, 2), auth.Config{Now: now}, nil)
+	svc := auth.NewService(db, argon2id.New(fastHash, 2), auth.Config{Now: now}, nil)
 	d.Auth, d.Accounts = svc, svc
 	d.Watchlists = watchlist.NewService(db, watchlist.Config{Now: now})
 }

@@ -14,17 +14,19 @@
 // It declares the small Store interface it needs and imports no database
 // driver; internal/store/sqlite (and later postgres) implement Store.
 //
-// Secrets. Passwords are hashed with argon2id (see Params) because they are
-// low-entropy and must be slow to guess offline. API keys are 32 random bytes,
+// Secrets. Passwords are hashed through PasswordHasher — argon2id, in
+// internal/auth/argon2id — because they are low-entropy and must be slow to
+// guess offline. API keys are 32 random bytes,
 // so a single SHA-256 is enough to make a stolen table useless and keeps
 // per-request authentication cheap; only that hash is stored.
 //
-// Concurrency. Hasher and Service are safe for concurrent use. Hasher bounds
-// how many argon2id computations run at once (each holds Params.Memory KiB),
-// so a burst of logins waits instead of exhausting memory.
+// Concurrency. Service is safe for concurrent use; the hasher it is given
+// must be too (argon2id.Hasher also bounds how many hashes run at once).
 //
-// Imports. auth imports only the domain (market) and the standard library
-// besides its password hashing. It must not import a database driver, Redis
-// or a store: it declares Store, SessionStore and SessionKV, and cmd/findash
-// wires them.
+// Imports. auth imports only the domain (market) and the standard library.
+// It must not import a database driver, Redis, a store or the password
+// hashing library (golang.org/x/crypto/argon2, which only argon2id imports):
+// it declares Store, SessionStore, SessionKV and PasswordHasher, and
+// cmd/findash wires them, so the API and the stores that import auth's
+// types do not link the hashing code.
 package auth

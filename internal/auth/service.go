@@ -46,7 +46,7 @@ type Config struct {
 type Service struct {
 	store      Store
 	sessions   SessionStore // nil: sessions unavailable
-	hasher     *Hasher
+	hasher     PasswordHasher
 	now        func() time.Time
 	touch      time.Duration
 	sessionTTL time.Duration
@@ -60,7 +60,7 @@ type Service struct {
 }
 
 // NewService returns a Service over store, hashing passwords with hasher.
-func NewService(store Store, hasher *Hasher, cfg Config, log *slog.Logger) *Service {
+func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
 )
@@ -109,7 +110,7 @@ func TestWSToken(t *testing.T) {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	h := auth.NewHasher(fastParams, 1)
+	h := argon2id.New(fastParams, 1)
 	a := auth.NewService(db, h, auth.Config{Now: c.Now, WSTokenKey: key}, nil)
 	b := auth.NewService(db, h, auth.Config{Now: c.Now, WSTokenKey: key}, nil) // another instance, same key
 	other := auth.NewService(db, h, auth.Config{Now: c.Now}, nil)              // a random key
@@ -211,7 +212,7 @@ func TestKVSessions(t *testing.T) {
 		uid int64
 		exp time.Time
 	}{}}
-	s := auth.NewService(db, auth.NewHasher(fastParams, 1), auth.Config{Now: clk.Now, Sessions: auth.KVSessions(kv, clk.Now), SessionTTL: time.Hour}, nil)
+	s := auth.NewService(db, argon2id.New(fastParams, 1), auth.Config{Now: clk.Now, Sessions: auth.KVSessions(kv, clk.Now), SessionTTL: time.Hour}, nil)
 	ctx := t.Context()
 	ann, err := s.CreateUser(ctx, "ann@example.com", "")
 	if err != nil {

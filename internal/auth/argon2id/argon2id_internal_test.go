@@ -1,4 +1,4 @@
-package auth
+package argon2id
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // A full hasher makes callers wait, and a waiting caller gives up with its ctx.
 func TestHasherConcurrencyCap(t *testing.T) {
-	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+	h := New(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
 	if cap(h.sem) != 2 {
 		t.Fatalf("semaphore capacity = %d, want 2", cap(h.sem))
 	}
@@ -32,8 +32,8 @@ func TestHasherConcurrencyCap(t *testing.T) {
 	}
 }
 
-func TestNewHasherAtLeastOne(t *testing.T) {
-	if h := NewHasher(DefaultParams, 0); cap(h.sem) != 1 {
-		t.Errorf("NewHasher(_, 0) capacity = %d, want 1", cap(h.sem))
+func TestNewAtLeastOne(t *testing.T) {
+	if h := New(DefaultParams, 0); cap(h.sem) != 1 {
+		t.Errorf("New(_, 0) capacity = %d, want 1", cap(h.sem))
 	}
 }
