@@ -402,7 +402,10 @@ func (q *Queue) Run(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
-	if err := q.start(ctx); err != nil {
+	// River cancels the running jobs of a client whose Start context ends
+	// (a hard stop): start it on a context that outlives ctx, so that the
+	// stop below is graceful and StopTimeout applies.
+	if err := q.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	q.l.Info("job workers started", "workers", q.cfg.Workers)

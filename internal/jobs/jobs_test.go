@@ -166,3 +166,54 @@ func testQueue(t *testing.T, open func(t *testing.T, h jobs.Handlers) *jobs.Queu
 		t.Errorf("after re-enqueueing a done event: %d jobs, want %d", len(all2), len(all))
 	}
 }
+
+// blockingNotifier's EmailAlert hands its context to started, then waits
+// for release.
+type blockingNotifier struct {
+	started chan context.Context
+	release chan struct{}
+}
+
+func (n *blockingNotifier) EmailAlert(ctx context.Context, _ int64) error {
+	n.started <- ctx
+	<-n.release
+	return ctx.Err()
+}
+
+func (n *blockingNotifier) WebhookAlert(context.Context, int64) error { return nil }
+
+// TestStopLetsRunningJobsFinish checks that ending Run's context is a
+// graceful stop: a running job keeps its context and completes (River
+// cancels the jobs of a client whose Start context ends, so a mail accepted
+// by the server could be recorded as failed and sent again).
+func TestStopLetsRunningJobsFinish(t *testing.T) {
+	n := &blockingNotifier{started: make(chan context.Context, 1), release: make(chan struct{})}
+	q := openQueue(t, t.TempDir(), jobs.Handlers{Notifier: n})
+	if err := q.EnqueueAlert(t.Context(), alert.Event{ID: 1, Notify: []string{alert.ChannelEmail}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	var jobCtx context.Context
+	select {
+	case jobCtx = <-n.started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job did not start within 20s")
+	}
+	cancel()
+	if err := jobCtx.Err(); err != nil {
+		t.Errorf("the running job's context ended with Run's: %v", err)
+	}
+	close(n.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run() error: %v", err)
+	}
+	js, err := q.Jobs(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != 1 || js[0].State != "completed" {
+		t.Errorf("jobs after the stop = %+v, want the one completed", js)
+	}
+}
