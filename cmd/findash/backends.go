@@ -61,12 +61,6 @@ var (
 	_ database = (*postgres.DB)(nil)
 )
 
-// checkSupported rejects settings whose engines this build does not have,
-// rather than silently running without them.
-func checkSupported(cfg config.Config) error {
-	return nil
-}
-
 // backend is the set of engines a configuration chose.
 type backend struct {
 	database
@@ -78,9 +72,6 @@ type backend struct {
 // migrations: SQLite in the data dir, or PostgreSQL (with replicas) when
 // database_url is set.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backend, error) {
-	if err := checkSupported(cfg); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}

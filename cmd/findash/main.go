@@ -1,9 +1,3 @@
-// Command findash is the real-time market-data platform in one binary: see
-// `findash --help` and the project README.
-//
-// It is the only package that imports the concrete adapters and the
-// configuration, and nothing imports it. It must not import test support
-// (storetest, notifytest, testenv) or the dashboard bundler.
 package main
 
 import (

@@ -2,22 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/auth/argon2id"
+	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/ingest"
@@ -30,7 +29,6 @@ import (
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/retention"
 	"github.com/findash/findash/internal/watchlist"
-	"github.com/findash/findash/internal/web"
 )
 
 // addrs are the listeners' bound addresses, reported once serving.
@@ -39,96 +37,137 @@ type addrs struct {
 	Admin string
 }
 
-// serve runs findash with cfg until ctx ends or a component fails, then
-// drains as docs/reference/operations.md says: readiness off, ingest stopped, WebSocket
-// clients told to reconnect, in-flight requests finished, the log's readers
-// flushed, dependencies closed. started, when not nil, is called once the
-// listeners accept connections.
-func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(addrs)) (err error) {
+// serve runs findash with cfg until ctx ends or a service fails, then
+// drains as docs/reference/operations.md ("Signals and the drain") says:
+// readiness off, feeds stopped, WebSocket clients told to reconnect,
+// in-flight requests finished, the log's readers flushed, resources closed.
+// The package documentation ("Serving") shows how the runner's layers give
+// that order. started, when not nil, is called once the listeners accept
+// connections.
+func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(addrs)) error {
 	log := observe.NewLogger(logw, logFormat(cfg), cfg.LogLevel)
 	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg)
 	t0 := time.Now()
-	reg := observe.NewRegistry()
+	r := newRunner(cfg.ShutdownTimeout, log)
+	defer r.close()
+	in, err := wire(ctx, cfg, log, r)
+	if err != nil {
+		return err
+	}
+	err = r.Run(ctx, func() {
+		a := addrs{HTTP: in.httpLn.Addr().String(), Admin: in.admin.Addr()}
+		log.Info("findash is serving", "url", "http://"+a.HTTP, "admin", a.Admin, "stage", cfg.Stage(), "startup", time.Since(t0).Round(time.Millisecond))
+		if started != nil {
+			started(a)
+		}
+	})
+	log.Info("stopped", "after", time.Since(t0).Round(time.Millisecond))
+	return err
+}
 
-	// Engines.
+// app is one findash process being wired: its resources, the
+// components every role shares, and what the roles add to the API.
+type app struct {
+	cfg config.Config
+	log *slog.Logger
+	reg *prometheus.Registry
+	r   *runner
+
+	st    *backend
+	bus   *bus.Bus
+	state *market.State
+	hub   *gateway.Hub
+	pub   *ingest.Publisher
+	feed  *live.Feed
+	pers  *persist.Persister
+	queue *jobs.Queue
+	eval  *alert.Evaluator
+	deps  api.Deps
+
+	httpLn net.Listener
+	admin  *observe.Admin
+	ws     drainer // the hub, when the instance runs the gateway
+}
+
+// wire opens the resources cfg names (registering their closing with r),
+// builds the components, adds the services of cfg's roles to r and binds
+// the listeners. Nothing runs until r.Run.
+func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (*app, error) {
+	reg := observe.NewRegistry()
+	in := &app{cfg: cfg, log: log, reg: reg, r: r}
+	p := partsOf(cfg)
+
+	// Resources.
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeLogged(log, "store", st.Close)
+	r.onClose("store", st.Close)
 	b, err := openBus(ctx, cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
+	r.onClose("bus", func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		closeLogged(log, "bus", func() error { return b.Close(cctx) })
-	}()
+		return b.Close(cctx)
+	})
 	rc, err := openRedis(ctx, cfg, log, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rc != nil {
-		defer closeLogged(log, "redis", rc.Close)
+		r.onClose("redis", rc.Close)
 	}
 	wsKey, reportKey, err := secretKeys(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.SecretKey == "" && cfg.NATSURL != "" {
 		log.Warn("secret_key is not set: WebSocket tokens and report links only work on the instance that issued them")
 	}
+	objs, objChecks, err := openObjects(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
 
-	// Roles (stage 4 splits them): ingest takes ticks in, gateway streams,
-	// api answers reads and accounts, worker persists and runs background
-	// work. Gateway and api both serve from the live state, so either runs
-	// the live feed.
-	runFeed := cfg.HasRole("gateway") || cfg.HasRole("api")
-	worker := cfg.HasRole("worker")
-
-	// Components.
-	state := market.NewState()
+	// Components: constructors start nothing, so every instance builds them
+	// all; the roles decide what runs.
+	in.st, in.bus, in.state = st, b, market.NewState()
 	authCfg := auth.Config{WSTokenKey: wsKey}
 	if rc != nil {
 		authCfg.Sessions = auth.KVSessions(rc, nil)
 	}
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
-	hub := gateway.New(state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue}, log, reg)
-	pub := ingest.NewPublisher(b, ingest.Config{}, log, reg)
-	feed := live.New(b, st, state, hub, live.Config{}, log)
-	pers := persist.New(b, st, persist.Config{}, log, reg)
+	in.hub = gateway.New(in.state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue}, log, reg)
+	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
+	in.feed = live.New(b, st, in.state, in.hub, live.Config{}, log)
+	in.pers = persist.New(b, st, persist.Config{}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
-
-	objs, objChecks, err := openObjects(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	var handlers jobs.Handlers
-	if worker {
-		mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL}, log)
-		if err != nil {
-			return err
-		}
-		hooks := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}, log, reg)
-		handlers = jobs.Handlers{
-			Retention: janitor,
-			Notifier:  notify.NewService(st, mailer, hooks),
-			Reports:   report.NewService(st, objs, nil, report.Config{SigningKey: reportKey}, log),
+	// One report service: the API creates reports with it and the worker's
+	// job builds them with it. The job queue, opened next, needs it as a
+	// handler, so it reaches the queue through a reference set right after.
+	queueRef := &laterQueue{}
+	reports := report.NewService(st, objs, queueRef, report.Config{SigningKey: reportKey}, log)
+	var handlers jobs.Handlers // the queue works jobs only in the worker role
+	if p.work {
+		if handlers, err = workerHandlers(cfg, st, janitor, reports, log, reg); err != nil {
+			return nil, err
 		}
 	}
 	queue, closeQueue, err := openJobs(ctx, cfg, handlers, log, reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer closeQueue()
+	r.onClose("job queue", func() error { closeQueue(); return nil })
+	in.queue, queueRef.q = queue, queue
 	// Fired alerts travel over the bus to whichever gateways hold the users'
 	// connections (stage 4 runs the evaluator and the gateway apart).
-	evaluator := alert.NewEvaluator(b, st, st, b, queue, alert.Config{}, log, reg)
+	in.eval = alert.NewEvaluator(b, st, st, b, queue, alert.Config{}, log, reg)
 
-	var draining atomic.Bool
-	deps := api.Deps{
-		Market:     state,
+	gate := newReadinessGate(cfg.DrainDelay, r.budget)
+	in.deps = api.Deps{
+		Market:     in.state,
 		Candles:    st,
 		Publisher:  roleMissing{"ingest"},
 		Parse:      ingest.Parse,
@@ -136,8 +175,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		Accounts:   users,
 		Watchlists: watchlist.NewService(st, watchlist.Config{}),
 		Alerts:     st,
-		Reports:    report.NewService(st, objs, queue, report.Config{SigningKey: reportKey}, log),
-		Draining:   draining.Load,
+		Reports:    reports,
+		Draining:   gate.Draining,
 		Checks: append(append(st.checks,
 			api.Check{Name: "event_log", Critical: true, Fn: b.Check}),
 			objChecks...,
@@ -146,37 +185,41 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		Stage:   cfg.Stage(),
 	}
 	if rc != nil {
-		deps.Cache = rc
-		deps.Limiter = sharedLimiter{redis: rc, local: api.NewLocalLimiter(100_000, nil)}
-		deps.Checks = append(deps.Checks, api.Check{Name: "redis", Critical: false, Fn: rc.Check})
+		in.deps.Cache = rc
+		in.deps.Limiter = sharedLimiter{redis: rc, local: api.NewLocalLimiter(100_000, nil)}
+		in.deps.Checks = append(in.deps.Checks, api.Check{Name: "redis", Critical: false, Fn: rc.Check})
 	}
-	if cfg.HasRole("ingest") {
-		deps.Publisher = pub
+
+	// Services.
+	if err := in.addRoles(p); err != nil {
+		return nil, err
 	}
-	if runFeed {
-		dash, err := web.New(web.Config{}, log)
-		if err != nil {
-			return fmt.Errorf("dashboard: %w", err)
-		}
-		deps.Dashboard = dash
-		deps.Checks = append(deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(feed.Ready())})
+	if st.run != nil {
+		r.add(layerBase, "database upkeep", serviceFunc(st.run))
 	}
-	if cfg.HasRole("gateway") {
-		deps.WebSocket = untilReady(feed.Ready(), hub)
+	r.add(layerReadiness, "readiness", gate)
+	if err := in.listen(ctx); err != nil {
+		return nil, err
 	}
-	a := api.New(deps, api.Config{
+	return in, nil
+}
+
+// listen builds the API from the wired dependencies, binds the HTTP and
+// admin listeners and adds their services.
+func (in *app) listen(ctx context.Context) error {
+	cfg, log, r := in.cfg, in.log, in.r
+	a := api.New(in.deps, api.Config{
 		ReadLimit:   limit(cfg.APIRateLimit),
 		IngestLimit: limit(cfg.IngestRateLimit),
 		TrustProxy:  cfg.TrustProxy,
-	}, log.With("component", "api"), reg)
-	defer a.Close()
+	}, log.With("component", "api"), in.reg)
+	r.onClose("api", func() error { a.Close(); return nil })
 
-	// Listeners.
 	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	admin, err := observe.ListenAdmin(cfg.AdminAddr, reg, log.With("component", "admin"))
+	admin, err := observe.ListenAdmin(cfg.AdminAddr, in.reg, log.With("component", "admin"))
 	if err != nil {
 		httpLn.Close()
 		return err
@@ -186,11 +229,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		httpLn.Close()
 		return err
 	}
-	defer func() {
+	r.onClose("tracing", func() error {
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		closeLogged(log, "tracing", func() error { return tracing.Shutdown(tctx) })
-	}()
+		return tracing.Shutdown(tctx)
+	})
 	handler := a.Handler()
 	if tracing.Enabled() {
 		handler = otelhttp.NewHandler(handler, "findash", otelhttp.WithTracerProvider(tracing.Provider))
@@ -201,118 +244,35 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	in.httpLn, in.admin = httpLn, admin
+	r.add(layerBase, "admin", admin)
+	r.add(layerHTTP, "http server", newHTTPService(srv, httpLn, in.ws, r.budget, log))
+	return nil
+}
 
-	// Components run on bg, which outlives ctx: they must keep working while
-	// the HTTP side drains, and stop only after it has.
-	ctx, fail := context.WithCancelCause(ctx)
-	defer fail(nil)
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
-	var wg sync.WaitGroup
-	runBG := func(c context.Context, name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(c); err != nil && c.Err() == nil {
-				fail(fmt.Errorf("%s: %w", name, err))
-			}
-		}()
+// workerHandlers builds the worker role's job handlers: alert e-mails and
+// webhooks, report builds, tick retention.
+func workerHandlers(cfg config.Config, st *backend, janitor *retention.Janitor, reports *report.Service, log *slog.Logger, reg prometheus.Registerer) (jobs.Handlers, error) {
+	mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL}, log)
+	if err != nil {
+		return jobs.Handlers{}, err
 	}
-	runBG(bg, "admin", admin.Run)
-	if st.run != nil {
-		runBG(bg, "database upkeep", st.run)
-	}
-	if runFeed {
-		runBG(bg, "live feed", feed.Run)
-	}
-	if cfg.HasRole("gateway") {
-		runBG(bg, "gateway", hub.Run)
-		runBG(bg, "alert relay", func(ctx context.Context) error { return b.RelayAlerts(ctx, hub) })
-	}
-	if worker {
-		runBG(bg, "persister", pers.Run)
-		runBG(bg, "alert evaluator", evaluator.Run)
-		runBG(bg, "job queue", queue.Run)
-	}
-	feedCtx, stopFeed := context.WithCancel(bg)
-	defer stopFeed()
-	var feedWG sync.WaitGroup
-	if cfg.Feed == "simulator" && cfg.HasRole("ingest") {
-		simCfg := ingest.SimConfig{Symbols: cfg.SimulatorSymbols, Rate: cfg.SimulatorRate, Seed: cfg.SimulatorSeed}
-		if runFeed {
-			// Continue each walk from the last quote rather than jump back
-			// to the built-in levels at every restart.
-			simCfg.Start = func(sym string) (float64, bool) {
-				q, ok := state.Quote(sym)
-				return q.Price, ok
-			}
-		}
-		sim := ingest.NewSimulator(pub, simCfg, time.Now, log)
-		feedWG.Add(1)
-		go func() {
-			defer feedWG.Done()
-			if runFeed {
-				select { // the restored quotes are what the walks continue from
-				case <-feed.Ready():
-				case <-feedCtx.Done():
-					return
-				}
-			}
-			if err := sim.Run(feedCtx); err != nil && feedCtx.Err() == nil {
-				fail(fmt.Errorf("simulator: %w", err))
-			}
-		}()
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(httpLn) }()
+	hooks := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}, log, reg)
+	return jobs.Handlers{
+		Retention: janitor,
+		Notifier:  notify.NewService(st, mailer, hooks),
+		Reports:   reports,
+	}, nil
+}
 
-	url := "http://" + httpLn.Addr().String()
-	log.Info("findash is serving", "url", url, "admin", admin.Addr(), "stage", cfg.Stage(), "startup", time.Since(t0).Round(time.Millisecond))
-	if started != nil {
-		started(addrs{HTTP: httpLn.Addr().String(), Admin: admin.Addr()})
-	}
+// laterQueue is the report service's way to the job queue, which is opened
+// after the service (its worker builds reports with it). q is set before
+// anything runs.
+type laterQueue struct{ q *jobs.Queue }
 
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		fail(fmt.Errorf("http server: %w", err))
-	}
-	cause := context.Cause(ctx)
-	if errors.Is(cause, context.Canceled) {
-		cause = nil
-	}
-	log.Info("shutting down", "reason", reasonOf(cause), "timeout", cfg.ShutdownTimeout)
-
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	draining.Store(true) // /readyz answers 503 from here on
-	if cfg.DrainDelay > 0 {
-		// Let load balancers see the 503 and take this instance out before
-		// its listeners close.
-		select {
-		case <-time.After(cfg.DrainDelay):
-		case <-sctx.Done():
-		}
-	}
-	stopFeed()
-	feedWG.Wait()
-	if err := hub.Drain(sctx); err != nil {
-		log.Warn("websocket drain incomplete", "err", err)
-	}
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http drain incomplete", "err", err)
-		srv.Close()
-	}
-	stopBG() // the persister flushes what it holds; the rest is in the log
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-sctx.Done():
-		log.Warn("components did not stop within the shutdown timeout")
-	}
-	log.Info("stopped", "after", time.Since(t0).Round(time.Millisecond))
-	return cause
+// EnqueueReport enqueues report id's build on the queue.
+func (l *laterQueue) EnqueueReport(ctx context.Context, id int64) error {
+	return l.q.EnqueueReport(ctx, id)
 }
 
 // limit maps a configured rate (0 = none) onto the API's limit, with a
@@ -322,54 +282,4 @@ func limit(perSecond float64) api.Limit {
 		return api.Limit{Rate: -1}
 	}
 	return api.Limit{Rate: perSecond, Burst: max(1, int(2*perSecond))}
-}
-
-// roleMissing stands in for a component whose role this instance does not
-// run: its routes answer 503.
-type roleMissing struct{ role string }
-
-func (r roleMissing) Publish(context.Context, []market.Tick) error {
-	return fmt.Errorf("this instance does not run the %s role: %w", r.role, market.ErrUnavailable)
-}
-
-// untilReady answers 503 to WebSocket upgrades until ready is closed: before
-// the live feed has caught up with the log, the replay ring would hand a
-// resuming client an incomplete history.
-func untilReady(ready <-chan struct{}, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-ready:
-			h.ServeHTTP(w, r)
-		default:
-			w.Header().Set("Retry-After", "1")
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error":{"code":"unavailable","message":"catching up with the event log; retry shortly"}}`+"\n")
-		}
-	})
-}
-
-// caughtUp is a readiness check that fails until ready is closed.
-func caughtUp(ready <-chan struct{}) func(context.Context) error {
-	return func(context.Context) error {
-		select {
-		case <-ready:
-			return nil
-		default:
-			return errors.New("catching up with the event log")
-		}
-	}
-}
-
-func reasonOf(cause error) string {
-	if cause == nil {
-		return "signal"
-	}
-	return cause.Error()
-}
-
-func closeLogged(log *slog.Logger, what string, fn func() error) {
-	if err := fn(); err != nil {
-		log.Warn("close failed", "what", what, "err", err)
-	}
 }
