@@ -15,7 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/spf13/cobra"
+
+	"github.com/findash/findash/internal/retry"
 )
 
 // replayCommand is `findash replay FILE`: it feeds recorded ticks (NDJSON, or
@@ -177,41 +180,30 @@ func csvTick(rec []string, col map[string]int) ([]byte, error) {
 	return json.Marshal(t)
 }
 
-// post sends one batch, retrying with backoff while the instance is busy.
+// post sends one batch, retrying (retry.Ingest) while the instance is busy.
 func (r *replayer) post(ctx context.Context, body []byte, firstLine int) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	tries := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		tries++
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
 		if err != nil {
-			return err
+			return struct{}{}, backoff.Permanent(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+r.key)
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		resp, err := r.client.Do(req)
-		var status int
-		var msg []byte
-		if err == nil {
-			msg, _ = io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-			status = resp.StatusCode
-			if status == http.StatusAccepted {
-				return nil
-			}
-			if status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests {
-				return fmt.Errorf("batch starting at input tick %d: %s: %s", firstLine, resp.Status, bytes.TrimSpace(msg))
-			}
+		if err != nil {
+			return struct{}{}, fmt.Errorf("post batch: %w", err)
 		}
-		if attempt == 8 {
-			if err != nil {
-				return fmt.Errorf("post batch: %w", err)
-			}
-			return fmt.Errorf("post batch: still %d after %d attempts: %s", status, attempt+1, bytes.TrimSpace(msg))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusAccepted:
+			return struct{}{}, nil
+		case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+			return struct{}{}, fmt.Errorf("post batch: still %d after %d attempts: %s", resp.StatusCode, tries, bytes.TrimSpace(msg))
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+		return struct{}{}, backoff.Permanent(fmt.Errorf("batch starting at input tick %d: %s: %s", firstLine, resp.Status, bytes.TrimSpace(msg)))
+	}, retry.Ingest().Options(nil)...)
+	return err
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,5 +67,41 @@ func TestReplay(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("failed replay printed %q, want nothing", out.String())
+	}
+}
+
+// TestReplayPostRetriesWhileBusy checks that a batch is sent again while the
+// instance answers 503 or 429, and not after any other refusal (the bound on
+// attempts is retry.Ingest's, tested there).
+func TestReplayPostRetriesWhileBusy(t *testing.T) {
+	tests := []struct {
+		name     string
+		answers  []int
+		wantErr  string
+		wantPost int
+	}{
+		{"busy, then accepted", []int{503, 429, 202}, "", 3},
+		{"refused", []int{400, 202}, "400 Bad Request", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var posts atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				n := int(posts.Add(1))
+				if got := req.Header.Get("Authorization"); got != "Bearer k" {
+					t.Errorf("Authorization = %q", got)
+				}
+				w.WriteHeader(tt.answers[min(n, len(tt.answers))-1])
+			}))
+			defer srv.Close()
+			r := replayer{client: srv.Client(), url: srv.URL, key: "k"}
+			err := r.post(t.Context(), []byte("{}\n"), 1)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("post() = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if got := int(posts.Load()); got != tt.wantPost {
+				t.Errorf("%d posts, want %d", got, tt.wantPost)
+			}
+		})
 	}
 }

@@ -79,6 +79,14 @@ func JobMigration() Policy {
 	return Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.2, Tries: 8}
 }
 
+// Ingest is for `findash replay` posting batches to an instance that
+// answers 503 (its log is slow or down) or 429 (the key's rate limit): 9
+// tries waiting 100 ms doubling to 5 s ride out ~16 s of pressure, then the
+// replay stops and says how far it got rather than hammer a sick instance.
+func Ingest() Policy {
+	return Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2, Tries: 9}
+}
+
 // BackOff returns a new backoff with p's numbers. It is not safe for
 // concurrent use: take one per retry loop.
 func (p Policy) BackOff() *backoff.ExponentialBackOff {

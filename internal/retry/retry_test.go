@@ -17,6 +17,7 @@ var policies = map[string]retry.Policy{
 	"Log":          retry.Log(),
 	"LogSetup":     retry.LogSetup(),
 	"JobMigration": retry.JobMigration(),
+	"Ingest":       retry.Ingest(),
 }
 
 // TestWaitsGrowWithJitter checks each policy's waits against its numbers:
