@@ -102,13 +102,15 @@ func (s *Stats) Quote(symbol string, q *Quote) bool {
 		low = min(low, s.cacheLow)
 	}
 	open := s.minutes[0].Open
+	// The derived values are rounded (RoundDerived) so no float noise
+	// reaches a client; the prices are the ticks' own.
 	*q = Quote{
 		Symbol: symbol, Price: last.Close, TS: last.LastTS, Seq: last.LastSeq,
-		Open24h: open, High24h: high, Low24h: low, Volume24h: vol,
-		Change24h: last.Close - open,
+		Open24h: open, High24h: high, Low24h: low, Volume24h: RoundDerived(vol),
+		Change24h: RoundDerived(last.Close - open),
 	}
 	if open != 0 {
-		q.ChangePct24h = (last.Close - open) / open * 100
+		q.ChangePct24h = RoundDerived((last.Close - open) / open * 100)
 	}
 	return true
 }

@@ -1,0 +1,106 @@
+package market
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+)
+
+// DerivedDigits is how many significant digits a derived value keeps when
+// it leaves findash (decision 0009): prices and sizes arrive as decimals
+// and are sent back as given, but a difference, a ratio or a sum of floats
+// picks up binary noise in the last of float64's 15–17 digits
+// (100.1 − 104.06 = −3.960000000000008). Twelve digits drop that noise and
+// keep more precision than any market quotes.
+const DerivedDigits = 12
+
+// RoundDerived rounds f to DerivedDigits significant digits, to the nearest
+// float64 of that decimal, so that encoding/json then writes the shortest
+// decimal: −3.960000000000008 becomes −3.96. NaN and ±Inf are returned as
+// they are.
+func RoundDerived(f float64) float64 {
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return f
+	}
+	// Scale to a 12-digit integer, round, scale back: the integer and the
+	// powers of ten up to 1e22 are exact in a float64, so the division (or
+	// multiplication) lands on the float64 nearest the rounded decimal. A
+	// few nanoseconds, where formatting and parsing take a few hundred.
+	k := DerivedDigits - 1 - int(math.Floor(math.Log10(math.Abs(f))))
+	switch {
+	case k >= 0 && k <= 22:
+		p := math.Pow10(k)
+		return math.Round(f*p) / p
+	case k < 0 && k >= -22:
+		p := math.Pow10(-k)
+		return math.Round(f/p) * p
+	}
+	var buf [32]byte // beyond the exact powers: through the decimal text
+	r, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], f, 'e', DerivedDigits-1, 64)), 64)
+	if err != nil {
+		return f // cannot happen: AppendFloat wrote a valid float
+	}
+	return r
+}
+
+// MarshalJSON writes the candle as its tags say, with the volume (a sum of
+// tick sizes) rounded by RoundDerived; open, high, low and close are tick
+// prices and go out as they came in. It appends by hand: the gateway sends
+// a candle at every change.
+func (c Candle) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 192)
+	b = append(b, `{"symbol":`...)
+	b = appendJSONString(b, c.Symbol)
+	b = append(b, `,"interval":`...)
+	b = appendJSONString(b, c.Interval.String())
+	b = append(b, `,"start":`...)
+	b = strconv.AppendInt(b, c.Start, 10)
+	b = append(b, `,"open":`...)
+	b = appendJSONFloat(b, c.Open)
+	b = append(b, `,"high":`...)
+	b = appendJSONFloat(b, c.High)
+	b = append(b, `,"low":`...)
+	b = appendJSONFloat(b, c.Low)
+	b = append(b, `,"close":`...)
+	b = appendJSONFloat(b, c.Close)
+	b = append(b, `,"volume":`...)
+	b = appendJSONFloat(b, RoundDerived(c.Volume))
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, c.Count, 10)
+	return append(b, '}'), nil
+}
+
+// appendJSONFloat formats f as encoding/json does; NaN and ±Inf (which
+// validation keeps out, and encoding/json refuses) become 0.
+func appendJSONFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, '0')
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' { // e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendJSONString appends s quoted; symbols need no escaping, anything
+// else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
