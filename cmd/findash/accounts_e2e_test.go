@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -24,11 +22,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
-	"github.com/jackc/pgx/v5"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/findash/findash/internal/notify/notifytest"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // TestAccountsEndToEnd drives the account side of findash (issue 6)
@@ -38,7 +36,7 @@ import (
 // runs on SQLite, and on PostgreSQL when FINDASH_TEST_POSTGRES_URL is set.
 func TestAccountsEndToEnd(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { accountsE2E(t) })
-	t.Run("postgres", func(t *testing.T) { accountsE2E(t, "--database-url", acctPGDatabase(t)) })
+	t.Run("postgres", func(t *testing.T) { accountsE2E(t, "--database-url", testenv.Postgres(t).URL) })
 	// Reports in an S3-compatible bucket (gofakes3, in-process), still
 	// downloaded through findash's signed URLs.
 	t.Run("sqlite+s3", func(t *testing.T) {
@@ -63,48 +61,6 @@ func TestAccountsEndToEnd(t *testing.T) {
 			t.Fatalf("bucket keys (-want +got):\n%s", diff)
 		}
 	})
-}
-
-// acctPGDatabase creates an empty database on the server of
-// FINDASH_TEST_POSTGRES_URL, dropped when t ends, and returns its URL. It
-// skips t when the variable is unset, or fails it when FINDASH_TEST_REQUIRE=1.
-func acctPGDatabase(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv("FINDASH_TEST_POSTGRES_URL")
-	if admin == "" {
-		if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-			t.Fatal("FINDASH_TEST_POSTGRES_URL is not set and FINDASH_TEST_REQUIRE=1")
-		}
-		t.Skip("FINDASH_TEST_POSTGRES_URL is not set: skipping the PostgreSQL path")
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "findash_e2e_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse FINDASH_TEST_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // acctClient is a user's HTTP client: with a cookie jar (the browser) and,

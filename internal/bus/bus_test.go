@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/testenv"
 )
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -40,20 +40,15 @@ func closeBus(t testing.TB, b *bus.Bus) {
 	}
 }
 
-// backends lists the logs to test: the embedded server always, an external
-// one when FINDASH_TEST_NATS_URL is set.
+// backends lists the logs to test: the bus's own in-process server, and a
+// server reached over TCP (testenv.NATS: FINDASH_TEST_NATS_URL's, or one
+// testenv embeds when it is unset).
 func backends(t *testing.T) map[string]func(t *testing.T) *bus.Bus {
 	m := map[string]func(t *testing.T) *bus.Bus{
 		"embedded": func(t *testing.T) *bus.Bus { return openBus(t, t.TempDir()) },
 	}
 	m["external"] = func(t *testing.T) *bus.Bus {
-		url := os.Getenv("FINDASH_TEST_NATS_URL")
-		if url == "" {
-			if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-				t.Fatal("FINDASH_TEST_NATS_URL is not set and FINDASH_TEST_REQUIRE=1")
-			}
-			t.Skip("FINDASH_TEST_NATS_URL not set; skipping the external NATS test")
-		}
+		url := testenv.NATS(t).URL
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		b, err := bus.Open(ctx, bus.Config{URL: url}, discard())

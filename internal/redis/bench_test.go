@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/findash/findash/internal/redis"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // BenchmarkCacheGet measures an L2 hit of a 200-byte value: one GET round
 // trip through the breaker.
 func BenchmarkCacheGet(b *testing.B) {
-	c := openClient(b, testURL(b), redis.Config{Prefix: uniquePrefix(b)}, nil)
+	r := testenv.Redis(b)
+	c := openClient(b, r.URL, redis.Config{Prefix: r.Prefix}, nil)
 	val := make([]byte, 200)
 	if err := c.Set(b.Context(), "hot", val, time.Minute); err != nil {
 		b.Fatal(err)
@@ -39,7 +41,8 @@ func BenchmarkCacheGet(b *testing.B) {
 // BenchmarkAllow measures one GCRA decision (EVALSHA round trip), over
 // 1,000 keys so that most calls are allowed.
 func BenchmarkAllow(b *testing.B) {
-	c := openClient(b, testURL(b), redis.Config{Prefix: uniquePrefix(b)}, nil)
+	r := testenv.Redis(b)
+	c := openClient(b, r.URL, redis.Config{Prefix: r.Prefix}, nil)
 	keys := make([]string, 1000)
 	for i := range keys {
 		keys[i] = "read:10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256)

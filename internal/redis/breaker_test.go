@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -37,10 +36,7 @@ type redisServer struct {
 func newRedisServer(t *testing.T) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-			t.Fatal("redis-server not in PATH and FINDASH_TEST_REQUIRE=1")
-		}
-		t.Skip("redis-server not in PATH; skipping the breaker test")
+		testenv.Skip(t, "redis-server is not in PATH")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,7 +138,7 @@ func TestBreakerFailsFastAndHeals(t *testing.T) {
 	srv := newRedisServer(t)
 	reg := prometheus.NewRegistry()
 	const openFor = 300 * time.Millisecond
-	c := openClient(t, srv.url(), redis.Config{Prefix: uniquePrefix(t), BreakerFailures: 3, BreakerOpen: openFor, BreakerProbes: 2}, reg)
+	c := openClient(t, srv.url(), redis.Config{Prefix: "findash:test:", BreakerFailures: 3, BreakerOpen: openFor, BreakerProbes: 2}, reg)
 	ctx := t.Context()
 
 	if err := c.Set(ctx, "k", []byte("v"), time.Minute); err != nil {

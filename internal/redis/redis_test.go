@@ -2,12 +2,9 @@ package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -25,31 +22,8 @@ var _ cache.Remote = (*redis.Client)(nil)
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// testURL returns FINDASH_TEST_REDIS_URL, skipping the test when it is unset
-// (failing it when FINDASH_TEST_REQUIRE=1).
-func testURL(tb testing.TB) string {
-	tb.Helper()
-	url := os.Getenv("FINDASH_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-			tb.Fatal("FINDASH_TEST_REDIS_URL is not set and FINDASH_TEST_REQUIRE=1")
-		}
-		tb.Skip("FINDASH_TEST_REDIS_URL not set (e.g. redis://127.0.0.1:6379/0); skipping the Redis test")
-	}
-	return url
-}
-
-// uniquePrefix is a key prefix no other run or test shares.
-func uniquePrefix(tb testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		tb.Fatal(err)
-	}
-	return "findash:test:" + hex.EncodeToString(b) + ":"
-}
-
-// openClient opens a Client on url with cfg, and on cleanup closes it and
-// deletes every key under cfg.Prefix.
+// openClient opens a Client on url with cfg, closed on cleanup (the keys
+// under the prefix of testenv.Redis are deleted by testenv).
 func openClient(tb testing.TB, url string, cfg redis.Config, reg prometheus.Registerer) *redis.Client {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -62,27 +36,8 @@ func openClient(tb testing.TB, url string, cfg redis.Config, reg prometheus.Regi
 		if err := c.Close(); err != nil {
 			tb.Errorf("Close: %v", err)
 		}
-		if cfg.Prefix != "" {
-			deleteKeys(tb, url, cfg.Prefix+"*", "rate:"+cfg.Prefix+"*")
-		}
 	})
 	return c
-}
-
-// deleteKeys removes the keys matching patterns, with a client of its own.
-func deleteKeys(tb testing.TB, url string, patterns ...string) {
-	raw := rawClient(tb, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, p := range patterns {
-		it := raw.Scan(ctx, 0, p, 100).Iterator()
-		for it.Next(ctx) {
-			raw.Del(ctx, it.Val())
-		}
-		if err := it.Err(); err != nil {
-			tb.Logf("clean up %s: %v", p, err)
-		}
-	}
 }
 
 // rawClient is a plain go-redis client for looking behind the adapter.
@@ -98,8 +53,8 @@ func rawClient(tb testing.TB, url string) *goredis.Client {
 }
 
 func TestCacheRoundTrip(t *testing.T) {
-	url := testURL(t)
-	prefix := uniquePrefix(t)
+	r := testenv.Redis(t)
+	url, prefix := r.URL, r.Prefix
 	c := openClient(t, url, redis.Config{Prefix: prefix}, nil)
 	ctx := t.Context()
 
@@ -169,8 +124,8 @@ func TestCacheRoundTrip(t *testing.T) {
 }
 
 func TestAllowSharedAcrossInstances(t *testing.T) {
-	url := testURL(t)
-	prefix := uniquePrefix(t)
+	r := testenv.Redis(t)
+	url, prefix := r.URL, r.Prefix
 	// Two Clients on the same prefix: two instances of findash.
 	a := openClient(t, url, redis.Config{Prefix: prefix}, nil)
 	b := openClient(t, url, redis.Config{Prefix: prefix}, nil)
@@ -212,8 +167,9 @@ func TestAllowSharedAcrossInstances(t *testing.T) {
 }
 
 func TestAllowRetryAfter(t *testing.T) {
-	url := testURL(t)
-	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	r := testenv.Redis(t)
+	url := r.URL
+	c := openClient(t, url, redis.Config{Prefix: r.Prefix}, nil)
 	tests := []struct {
 		name      string
 		perSecond float64
@@ -266,8 +222,9 @@ func TestAllowLimitsRedisCannotCount(t *testing.T) {
 }
 
 func TestSessions(t *testing.T) {
-	url := testURL(t)
-	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	r := testenv.Redis(t)
+	url := r.URL
+	c := openClient(t, url, redis.Config{Prefix: r.Prefix}, nil)
 	ctx := t.Context()
 
 	if _, err := c.Session(ctx, "nope"); !errors.Is(err, market.ErrNotFound) {
@@ -316,8 +273,9 @@ func TestSessions(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	url := testURL(t)
-	c := openClient(t, url, redis.Config{Prefix: uniquePrefix(t)}, nil)
+	r := testenv.Redis(t)
+	url := r.URL
+	c := openClient(t, url, redis.Config{Prefix: r.Prefix}, nil)
 	if err := c.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
 	}

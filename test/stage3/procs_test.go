@@ -164,17 +164,6 @@ func lookBin(name string) (string, bool) {
 	return "", false
 }
 
-// requireOrSkip skips the test with a message, or fails it when
-// FINDASH_TEST_REQUIRE=1 (CI: a skipped integration test is a failure).
-func requireOrSkip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("FINDASH_TEST_REQUIRE") == "1" {
-		t.Fatalf("FINDASH_TEST_REQUIRE=1 but %s", msg)
-	}
-	t.Skip("skipping the stage-3 integration test: " + msg)
-}
-
 // buildFindash builds ./cmd/findash once into a temporary directory.
 func buildFindash(t *testing.T) string {
 	t.Helper()

@@ -51,19 +51,19 @@ func TestStage3ManyInstances(t *testing.T) {
 	primaryURL := os.Getenv("FINDASH_TEST_POSTGRES_URL")
 	replicaURL := os.Getenv("FINDASH_TEST_POSTGRES_REPLICA_URL")
 	if primaryURL == "" || replicaURL == "" {
-		requireOrSkip(t, "FINDASH_TEST_POSTGRES_URL and FINDASH_TEST_POSTGRES_REPLICA_URL are not both set (.ci/pg-replica.sh makes the replica)")
+		testenv.Skip(t, "stage 3: FINDASH_TEST_POSTGRES_URL and FINDASH_TEST_POSTGRES_REPLICA_URL are not both set (.ci/pg-replica.sh makes the replica)")
 	}
 	bins := map[string]string{}
 	for _, name := range []string{"haproxy", "nats-server", "redis-server"} {
 		p, ok := lookBin(name)
 		if !ok {
-			requireOrSkip(t, "no %s binary (apt-get install -y %s)", name, strings.TrimSuffix(name, "-server"))
+			testenv.Skip(t, "stage 3: no %s binary (apt-get install -y %s)", name, strings.TrimSuffix(name, "-server"))
 		}
 		bins[name] = p
 	}
 	repl, err := findReplica(hostPort(t, replicaURL))
 	if err != nil {
-		requireOrSkip(t, "cannot control the replica: %v", err)
+		testenv.Skip(t, "stage 3: cannot control the replica: %v", err)
 	}
 	bouncerURL := os.Getenv("FINDASH_TEST_PGBOUNCER_URL")
 	if bouncerURL == "" {
@@ -86,23 +86,9 @@ func TestStage3ManyInstances(t *testing.T) {
 	})
 
 	// 1. A fresh database (replicated physically to the replica).
-	dbName := fmt.Sprintf("findash_stage3_%d_%d", time.Now().Unix(), os.Getpid())
-	admin, err := pgx.Connect(ctx, primaryURL)
-	if err != nil {
-		requireOrSkip(t, "cannot connect to FINDASH_TEST_POSTGRES_URL: %v", err)
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+dbName); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(dctx, "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)"); err != nil {
-			t.Logf("drop database %s: %v", dbName, err)
-		}
-		admin.Close(dctx)
-	})
-	directURL := withDB(t, primaryURL, dbName)
+	db := testenv.Postgres(t)
+	dbName := db.Name
+	directURL := db.URL
 	poolURL := withDB(t, bouncerURL, dbName, "default_query_exec_mode", "cache_describe")
 	replURL := withDB(t, replicaURL, dbName)
 	if !testenv.WaitFor(15*time.Second, func() bool {
@@ -672,7 +658,7 @@ func hostPort(t *testing.T, raw string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		requireOrSkip(t, "bad URL %q: %v", raw, err)
+		testenv.Skip(t, "stage 3: bad URL %q: %v", raw, err)
 	}
 	return u.Host
 }
