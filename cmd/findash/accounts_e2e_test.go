@@ -200,7 +200,11 @@ func accountsE2E(t *testing.T, args ...string) {
 	mail := notifytest.NewSMTPServer(t)
 	hook := notifytest.NewReceiver(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	in := start(t, testConfig(t, dir, append([]string{"--smtp-url", mail.URL, "--webhook-allow-private"}, args...)...))
+	smtpFile := filepath.Join(t.TempDir(), "smtp-url")
+	if err := os.WriteFile(smtpFile, []byte(mail.URL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, testConfig(t, dir, append([]string{"--smtp-url-file", smtpFile, "--webhook-allow-private"}, args...)...))
 
 	const (
 		aliceEmail = "alice@example.com"
