@@ -117,7 +117,7 @@ func (db *DB) CreateWatchlist(ctx context.Context, w watchlist.Watchlist, maxLis
 func (db *DB) Watchlist(ctx context.Context, userID, id int64) (watchlist.Watchlist, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	ws, err := db.watchlists(ctx, "SELECT "+watchlistCols+" FROM watchlists WHERE id = $1 AND user_id = $2", id, userID)
+	ws, err := collect(ctx, db.primary, rowToWatchlist, "SELECT "+watchlistCols+" FROM watchlists WHERE id = $1 AND user_id = $2", id, userID)
 	if err != nil {
 		return watchlist.Watchlist{}, fmt.Errorf("watchlist %d: %w", id, err)
 	}
@@ -131,7 +131,7 @@ func (db *DB) Watchlist(ctx context.Context, userID, id int64) (watchlist.Watchl
 func (db *DB) ListWatchlists(ctx context.Context, userID int64) ([]watchlist.Watchlist, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	ws, err := db.watchlists(ctx, "SELECT "+watchlistCols+" FROM watchlists WHERE user_id = $1 ORDER BY id", userID)
+	ws, err := collect(ctx, db.primary, rowToWatchlist, "SELECT "+watchlistCols+" FROM watchlists WHERE user_id = $1 ORDER BY id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("list watchlists of user %d: %w", userID, err)
 	}
@@ -147,7 +147,7 @@ func (db *DB) UpdateWatchlist(ctx context.Context, w watchlist.Watchlist) (watch
 	if w.Symbols == nil {
 		w.Symbols = []string{} // pgx sends a nil slice as NULL
 	}
-	ws, err := db.watchlists(ctx,
+	ws, err := collect(ctx, db.primary, rowToWatchlist,
 		"UPDATE watchlists SET name = $1, symbols = $2, updated_at = $3 WHERE id = $4 AND user_id = $5 RETURNING "+watchlistCols,
 		w.Name, w.Symbols, roundMs(w.UpdatedAt), w.ID, w.UserID)
 	if err != nil {
@@ -174,25 +174,13 @@ func (db *DB) DeleteWatchlist(ctx context.Context, userID, id int64) error {
 	return nil
 }
 
-// watchlists runs q on the primary and scans its rows (watchlistCols);
-// none is an empty slice. Errors are translated.
-func (db *DB) watchlists(ctx context.Context, q string, args ...any) ([]watchlist.Watchlist, error) {
-	rows, err := db.primary.Query(ctx, q, args...)
+// rowToWatchlist converts a row of watchlistCols, matched to
+// watchlist.Watchlist's fields by name.
+func rowToWatchlist(row pgx.CollectableRow) (watchlist.Watchlist, error) {
+	w, err := pgx.RowToStructByName[watchlist.Watchlist](row)
 	if err != nil {
-		return nil, translate(err)
+		return watchlist.Watchlist{}, err
 	}
-	defer rows.Close()
-	ws := []watchlist.Watchlist{}
-	for rows.Next() {
-		var w watchlist.Watchlist
-		if err := rows.Scan(&w.ID, &w.UserID, &w.Name, &w.Symbols, &w.CreatedAt, &w.UpdatedAt); err != nil {
-			return nil, translate(err)
-		}
-		if w.Symbols == nil {
-			w.Symbols = []string{}
-		}
-		w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
-		ws = append(ws, w)
-	}
-	return ws, translate(rows.Err())
+	w.Symbols, w.CreatedAt, w.UpdatedAt = nonNil(w.Symbols), w.CreatedAt.UTC(), w.UpdatedAt.UTC()
+	return w, nil
 }

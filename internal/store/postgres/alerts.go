@@ -44,31 +44,15 @@ func rollback(ctx context.Context, tx pgx.Tx, err error) {
 	}
 }
 
-func scanAlert(row pgx.Row) (alert.Alert, error) {
-	var a alert.Alert
-	var cond string
-	if err := row.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &a.Notify, &a.WebhookURL, &a.Paused, &a.Armed, &a.CreatedAt); err != nil {
-		return alert.Alert{}, translate(err)
-	}
-	a.Condition, a.Notify, a.CreatedAt = alert.Condition(cond), nonNil(a.Notify), a.CreatedAt.UTC()
-	return a, nil
-}
-
-func (db *DB) alerts(ctx context.Context, q querier, sql string, args ...any) ([]alert.Alert, error) {
-	rows, err := q.Query(ctx, sql, args...)
+// rowToAlert converts a row of alertCols, matched to alert.Alert's fields
+// by name.
+func rowToAlert(row pgx.CollectableRow) (alert.Alert, error) {
+	a, err := pgx.RowToStructByName[alert.Alert](row)
 	if err != nil {
-		return nil, translate(err)
+		return alert.Alert{}, err
 	}
-	defer rows.Close()
-	out := []alert.Alert{}
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, translate(rows.Err())
+	a.Notify, a.CreatedAt = nonNil(a.Notify), a.CreatedAt.UTC()
+	return a, nil
 }
 
 // bumpVersion is the statement every alert create, delete, pause and resume
@@ -120,7 +104,7 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 func (db *DB) Alerts(ctx context.Context, userID int64) ([]alert.Alert, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	out, err := db.alerts(ctx, db.primary, "SELECT "+alertCols+" FROM alerts WHERE user_id = $1 ORDER BY id", userID)
+	out, err := collect(ctx, db.primary, rowToAlert, "SELECT "+alertCols+" FROM alerts WHERE user_id = $1 ORDER BY id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("alerts of user %d: %w", userID, err)
 	}
@@ -152,9 +136,9 @@ func (db *DB) DeleteAlert(ctx context.Context, userID, id int64) error {
 func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	a, err := scanAlert(db.primary.QueryRow(ctx, `WITH u AS (UPDATE alerts SET paused = $3 WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
+	a, err := collectOne(ctx, db.primary, rowToAlert, `WITH u AS (UPDATE alerts SET paused = $3 WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
 		v AS (`+bumpVersion+` AND EXISTS (SELECT 1 FROM u))
-		SELECT `+alertCols+` FROM u`, id, userID, paused))
+		SELECT `+alertCols+` FROM u`, id, userID, paused)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("pause alert %d of user %d: %w", id, userID, err)
 	}
@@ -163,32 +147,15 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 
 const eventCols = "id, alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at"
 
-func scanEvent(row pgx.Row) (alert.Event, error) {
-	var e alert.Event
-	var cond string
-	var seq int64
-	if err := row.Scan(&e.ID, &e.AlertID, &e.UserID, &e.Symbol, &cond, &e.Threshold, &e.Value, &e.Price, &e.TS, &seq, &e.Notify, &e.WebhookURL, &e.FiredAt); err != nil {
-		return alert.Event{}, translate(err)
-	}
-	e.Condition, e.Seq, e.Notify, e.FiredAt = alert.Condition(cond), uint64(seq), nonNil(e.Notify), e.FiredAt.UTC()
-	return e, nil
-}
-
-func (db *DB) events(ctx context.Context, sql string, args ...any) ([]alert.Event, error) {
-	rows, err := db.primary.Query(ctx, sql, args...)
+// rowToEvent converts a row of eventCols, matched to alert.Event's fields
+// by name.
+func rowToEvent(row pgx.CollectableRow) (alert.Event, error) {
+	e, err := pgx.RowToStructByName[alert.Event](row)
 	if err != nil {
-		return nil, translate(err)
+		return alert.Event{}, err
 	}
-	defer rows.Close()
-	out := []alert.Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, translate(rows.Err())
+	e.Notify, e.FiredAt = nonNil(e.Notify), e.FiredAt.UTC()
+	return e, nil
 }
 
 // AlertEvents lists userID's alert events newest first: up to limit events
@@ -200,7 +167,7 @@ func (db *DB) AlertEvents(ctx context.Context, userID, before int64, limit int) 
 	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	out, err := db.events(ctx, "SELECT "+eventCols+" FROM alert_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+	out, err := collect(ctx, db.primary, rowToEvent, "SELECT "+eventCols+" FROM alert_events WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
 		userID, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("alert events of user %d: %w", userID, err)
@@ -212,7 +179,7 @@ func (db *DB) AlertEvents(ctx context.Context, userID, before int64, limit int) 
 func (db *DB) AlertEvent(ctx context.Context, id int64) (alert.Event, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	e, err := scanEvent(db.primary.QueryRow(ctx, "SELECT "+eventCols+" FROM alert_events WHERE id = $1", id))
+	e, err := collectOne(ctx, db.primary, rowToEvent, "SELECT "+eventCols+" FROM alert_events WHERE id = $1", id)
 	if err != nil {
 		return alert.Event{}, fmt.Errorf("alert event %d: %w", id, err)
 	}
@@ -284,7 +251,7 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 	if err := tx.QueryRow(ctx, "SELECT version FROM alert_version WHERE id = 1").Scan(&v); err != nil {
 		return nil, 0, fmt.Errorf("evaluated alerts: version: %w", translate(err))
 	}
-	out, err := db.alerts(ctx, tx, "SELECT "+alertCols+" FROM alerts ORDER BY id")
+	out, err := collect(ctx, tx, rowToAlert, "SELECT "+alertCols+" FROM alerts ORDER BY id")
 	if err != nil {
 		return nil, 0, fmt.Errorf("evaluated alerts: %w", err)
 	}
@@ -406,7 +373,7 @@ func armedColumns(armed []alert.ArmedChange) ([]int64, []bool) {
 func (db *DB) PendingEvents(ctx context.Context, limit int) ([]alert.Event, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	out, err := db.events(ctx, "SELECT "+eventCols+" FROM alert_events WHERE NOT dispatched ORDER BY id LIMIT $1", limit)
+	out, err := collect(ctx, db.primary, rowToEvent, "SELECT "+eventCols+" FROM alert_events WHERE NOT dispatched ORDER BY id LIMIT $1", limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending alert events: %w", err)
 	}

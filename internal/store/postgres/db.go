@@ -303,6 +303,33 @@ func (db *DB) timeout(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, db.cfg.QueryTimeout)
 }
 
+// collect runs sql on q and converts every row with fn (pgx.CollectRows);
+// none is an empty slice. Errors are translated.
+func collect[T any](ctx context.Context, q querier, fn pgx.RowToFunc[T], sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, fn)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// collectOne runs sql on q and converts its first row with fn
+// (pgx.CollectOneRow: like QueryRow, further rows are ignored); none is
+// market.ErrNotFound. Errors are translated.
+func collectOne[T any](ctx context.Context, q querier, fn pgx.RowToFunc[T], sql string, args ...any) (T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, translate(err)
+	}
+	v, err := pgx.CollectOneRow(rows, fn)
+	return v, translate(err)
+}
+
 // translate maps driver errors onto market's sentinel kinds, keeping the
 // original in the chain.
 func translate(err error) error {

@@ -387,22 +387,30 @@ func queryCandles(ctx context.Context, q querier, dst []market.Candle, query str
 	if err != nil {
 		return dst, err
 	}
-	defer rows.Close()
-	var iv string
-	var firstSeq, lastSeq int64
-	for rows.Next() {
-		var c market.Candle
-		if err := rows.Scan(&c.Symbol, &iv, &c.Start, &c.Open, &c.High, &c.Low, &c.Close, &c.Volume, &c.Count,
-			&c.FirstTS, &firstSeq, &c.LastTS, &lastSeq); err != nil {
-			return dst, err
-		}
-		if c.Interval, err = market.ParseInterval(iv); err != nil {
-			return dst, fmt.Errorf("stored candle %s: %w", c.Symbol, err)
-		}
-		c.FirstSeq, c.LastSeq = uint64(firstSeq), uint64(lastSeq)
-		dst = append(dst, c)
+	return pgx.AppendRows(dst, rows, rowToCandle)
+}
+
+// rowToCandle converts a row of candleSelect; by position, as its interval
+// is stored as text.
+func rowToCandle(row pgx.CollectableRow) (market.Candle, error) {
+	// One struct, so that what Scan's arguments make escape is one
+	// allocation per row.
+	var r struct {
+		c                 market.Candle
+		iv                string
+		firstSeq, lastSeq int64
 	}
-	return dst, rows.Err()
+	c := &r.c
+	if err := row.Scan(&c.Symbol, &r.iv, &c.Start, &c.Open, &c.High, &c.Low, &c.Close, &c.Volume, &c.Count,
+		&c.FirstTS, &r.firstSeq, &c.LastTS, &r.lastSeq); err != nil {
+		return market.Candle{}, err
+	}
+	var err error
+	if c.Interval, err = market.ParseInterval(r.iv); err != nil {
+		return market.Candle{}, fmt.Errorf("stored candle %s: %w", c.Symbol, err)
+	}
+	c.FirstSeq, c.LastSeq = uint64(r.firstSeq), uint64(r.lastSeq)
+	return r.c, nil
 }
 
 // Ticks returns the ticks of symbol with ts in [from, to], ordered by (ts,
@@ -422,18 +430,18 @@ func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit in
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		out = make([]market.Tick, 0, min(limit, 1024))
-		for rows.Next() {
-			t := market.Tick{Symbol: symbol}
-			var seq int64
-			if err := rows.Scan(&seq, &t.TS, &t.Price, &t.Size); err != nil {
-				return err
+		out, err = pgx.AppendRows(make([]market.Tick, 0, min(limit, 1024)), rows, func(row pgx.CollectableRow) (market.Tick, error) {
+			var r struct { // one allocation per row, as in rowToCandle
+				t   market.Tick
+				seq int64
 			}
-			t.Seq = uint64(seq)
-			out = append(out, t)
-		}
-		return rows.Err()
+			if err := row.Scan(&r.seq, &r.t.TS, &r.t.Price, &r.t.Size); err != nil {
+				return market.Tick{}, err
+			}
+			r.t.Symbol, r.t.Seq = symbol, uint64(r.seq)
+			return r.t, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))

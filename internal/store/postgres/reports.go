@@ -17,11 +17,13 @@ import (
 
 const reportCols = "id, user_id, symbols, interval, from_ts, to_ts, format, status, error, object_key, size, created_at, updated_at"
 
-func scanReport(row pgx.Row) (report.Report, error) {
+// rowToReport converts a row of reportCols; by position, as its interval
+// is stored as text and its range as from_ts and to_ts.
+func rowToReport(row pgx.CollectableRow) (report.Report, error) {
 	var r report.Report
 	var iv, format, status string
 	if err := row.Scan(&r.ID, &r.UserID, &r.Symbols, &iv, &r.From, &r.To, &format, &status, &r.Error, &r.ObjectKey, &r.Size, &r.CreatedAt, &r.UpdatedAt); err != nil {
-		return report.Report{}, translate(err)
+		return report.Report{}, err
 	}
 	pi, err := market.ParseInterval(iv)
 	if err != nil {
@@ -59,8 +61,8 @@ func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report,
 func (db *DB) Report(ctx context.Context, userID, id int64) (report.Report, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	r, err := scanReport(db.primary.QueryRow(ctx,
-		"SELECT "+reportCols+" FROM reports WHERE id = $1 AND ($2::bigint = 0 OR user_id = $2::bigint)", id, userID))
+	r, err := collectOne(ctx, db.primary, rowToReport,
+		"SELECT "+reportCols+" FROM reports WHERE id = $1 AND ($2::bigint = 0 OR user_id = $2::bigint)", id, userID)
 	if err != nil {
 		return report.Report{}, fmt.Errorf("report %d: %w", id, err)
 	}
@@ -76,22 +78,10 @@ func (db *DB) Reports(ctx context.Context, userID, before int64, limit int) ([]r
 	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	rows, err := db.primary.Query(ctx,
+	out, err := collect(ctx, db.primary, rowToReport,
 		"SELECT "+reportCols+" FROM reports WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3", userID, before, limit)
 	if err != nil {
-		return nil, fmt.Errorf("reports of user %d: %w", userID, translate(err))
-	}
-	defer rows.Close()
-	out := []report.Report{}
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reports of user %d: %w", userID, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reports of user %d: %w", userID, translate(err))
+		return nil, fmt.Errorf("reports of user %d: %w", userID, err)
 	}
 	return out, nil
 }

@@ -40,8 +40,7 @@ func (db *DB) CreateUser(ctx context.Context, u auth.User) (auth.User, error) {
 func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	u, err := scanUser(db.primary.QueryRow(ctx,
-		"SELECT id, email, password_hash, created_at FROM users WHERE email = $1", email))
+	u, err := collectOne(ctx, db.primary, rowToUser, "SELECT "+userCols+" FROM users WHERE email = $1", email)
 	if err != nil {
 		return auth.User{}, fmt.Errorf("user by email: %w", err)
 	}
@@ -52,18 +51,21 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) 
 func (db *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	u, err := scanUser(db.primary.QueryRow(ctx,
-		"SELECT id, email, password_hash, created_at FROM users WHERE id = $1", id))
+	u, err := collectOne(ctx, db.primary, rowToUser, "SELECT "+userCols+" FROM users WHERE id = $1", id)
 	if err != nil {
 		return auth.User{}, fmt.Errorf("user %d: %w", id, err)
 	}
 	return u, nil
 }
 
-func scanUser(row pgx.Row) (auth.User, error) {
-	var u auth.User
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.CreatedAt); err != nil {
-		return auth.User{}, translate(err)
+const userCols = "id, email, password_hash, created_at"
+
+// rowToUser converts a row of userCols, matched to auth.User's fields by
+// name.
+func rowToUser(row pgx.CollectableRow) (auth.User, error) {
+	u, err := pgx.RowToStructByName[auth.User](row)
+	if err != nil {
+		return auth.User{}, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, nil
@@ -93,7 +95,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, err
 func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (auth.APIKey, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	keys, err := db.apiKeys(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash)
+	keys, err := collect(ctx, db.primary, rowToAPIKey, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash)
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("api key by hash: %w", err)
 	}
@@ -107,34 +109,26 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash []byte) (auth.APIKey, error
 func (db *DB) ListAPIKeys(ctx context.Context, userID int64) ([]auth.APIKey, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	keys, err := db.apiKeys(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE user_id = $1 ORDER BY id", userID)
+	keys, err := collect(ctx, db.primary, rowToAPIKey, "SELECT "+apiKeyCols+" FROM api_keys WHERE user_id = $1 ORDER BY id", userID)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys of user %d: %w", userID, err)
 	}
 	return keys, nil
 }
 
-func (db *DB) apiKeys(ctx context.Context, q string, args ...any) ([]auth.APIKey, error) {
-	rows, err := db.primary.Query(ctx, q, args...)
+// rowToAPIKey converts a row of apiKeyCols, matched to auth.APIKey's
+// fields by name.
+func rowToAPIKey(row pgx.CollectableRow) (auth.APIKey, error) {
+	k, err := pgx.RowToStructByName[auth.APIKey](row)
 	if err != nil {
-		return nil, translate(err)
+		return auth.APIKey{}, err
 	}
-	defer rows.Close()
-	keys := []auth.APIKey{}
-	for rows.Next() {
-		var k auth.APIKey
-		var used *time.Time
-		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &used); err != nil {
-			return nil, translate(err)
-		}
-		k.CreatedAt = k.CreatedAt.UTC()
-		if used != nil {
-			u := used.UTC()
-			k.LastUsedAt = &u
-		}
-		keys = append(keys, k)
+	k.CreatedAt = k.CreatedAt.UTC()
+	if k.LastUsedAt != nil {
+		u := k.LastUsedAt.UTC()
+		k.LastUsedAt = &u
 	}
-	return keys, translate(rows.Err())
+	return k, nil
 }
 
 // DeleteAPIKey deletes key id if it belongs to userID; otherwise (unknown
