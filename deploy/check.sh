@@ -200,6 +200,11 @@ for role in roles:
     if role not in pdbsel: errs.append(f"{role}: no PodDisruptionBudget")
 cm = {c["metadata"]["name"]: c["data"] for c in kinds.get("ConfigMap", [])}.get("findash-config", {})
 if cm.get("FINDASH_STREAM_REPLICAS") != "3": errs.append("configmap: FINDASH_STREAM_REPLICAS != 3")
+if not cm.get("FINDASH_ADMIN_ADDR", "").startswith("127.0.0.1:"): errs.append("configmap: the admin listener (pprof) must be on loopback")
+if not any(n["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") == "findash" for n in kinds.get("NetworkPolicy", [])):
+    errs.append("no NetworkPolicy selecting the findash pods")
+dockerfile = (root.parent / "Dockerfile").read_text()
+if "FINDASH_ADMIN_ADDR=127.0.0.1:" not in dockerfile: errs.append("Dockerfile: the admin listener (pprof) must be on loopback")
 svcs = {s["metadata"]["name"] for s in kinds.get("Service", [])}
 for ing in kinds.get("Ingress", []):
     for rule in ing["spec"]["rules"]:
@@ -207,7 +212,7 @@ for ing in kinds.get("Ingress", []):
             if p["backend"]["service"]["name"] not in svcs: errs.append(f"ingress: unknown service {p['backend']['service']['name']}")
 print("\n".join(errs)); sys.exit(1 if errs else 0)
 PY
-  ) && pass "k8s manifests (kustomization, probes, preStop, HPA, PDB, securityContext)" || fail "k8s: $out"
+  ) && pass "k8s manifests (kustomization, probes, preStop, HPA, PDB, securityContext, admin on loopback, NetworkPolicy)" || fail "k8s: $out"
 fi
 if have kustomize; then
   kustomize build k8s >/dev/null && pass "kustomize build" || fail "kustomize build"
@@ -251,7 +256,8 @@ func main() {
 				"apps/v1/Deployment": &appsv1.Deployment{}, "autoscaling/v2/HorizontalPodAutoscaler": &autoscalingv2.HorizontalPodAutoscaler{},
 				"batch/v1/Job": &batchv1.Job{}, "v1/Service": &corev1.Service{}, "v1/ConfigMap": &corev1.ConfigMap{},
 				"v1/Secret": &corev1.Secret{}, "v1/Namespace": &corev1.Namespace{},
-				"networking.k8s.io/v1/Ingress": &networkingv1.Ingress{}, "policy/v1/PodDisruptionBudget": &policyv1.PodDisruptionBudget{},
+				"networking.k8s.io/v1/Ingress": &networkingv1.Ingress{}, "networking.k8s.io/v1/NetworkPolicy": &networkingv1.NetworkPolicy{},
+				"policy/v1/PodDisruptionBudget": &policyv1.PodDisruptionBudget{},
 			}
 			obj, ok := objs[meta.APIVersion+"/"+meta.Kind]
 			if !ok {

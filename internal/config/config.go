@@ -31,6 +31,7 @@ import (
 type Config struct {
 	HTTPAddr            string        `koanf:"http_addr"`
 	AdminAddr           string        `koanf:"admin_addr"`
+	MetricsAddr         string        `koanf:"metrics_addr"`
 	DataDir             string        `koanf:"data_dir"`
 	DatabaseURL         string        `koanf:"database_url"`
 	DatabaseReplicaURLs []string      `koanf:"database_replica_urls"`
@@ -77,6 +78,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML configuration file (below environment and flags)")
 	fs.String("http-addr", "127.0.0.1:8080", "public listener: API, WebSocket, dashboard")
 	fs.String("admin-addr", "127.0.0.1:9090", "admin listener: /metrics and /debug/pprof (never public)")
+	fs.String("metrics-addr", "", "extra listener serving only /metrics, for a scraper outside the host or pod while admin stays on loopback; empty = none")
 	fs.String("data-dir", "./findash-data", "SQLite file, embedded NATS store, local reports")
 	fs.String("database-url", "", "postgres://… for PostgreSQL; empty = SQLite in the data dir")
 	fs.StringSlice("database-replica-urls", nil, "comma-separated PostgreSQL read replicas")
@@ -238,6 +240,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminAddr == c.HTTPAddr && c.AdminAddr != "" && !strings.HasSuffix(c.AdminAddr, ":0") {
 		bad("admin_addr", "must differ from http_addr (metrics never go on the public listener)")
+	}
+	if c.MetricsAddr != "" && (c.MetricsAddr == c.HTTPAddr || c.MetricsAddr == c.AdminAddr) && !strings.HasSuffix(c.MetricsAddr, ":0") {
+		bad("metrics_addr", "must differ from http_addr and admin_addr")
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
