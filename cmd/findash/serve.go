@@ -246,6 +246,15 @@ func (in *app) listen(ctx context.Context) error {
 	}
 	in.httpLn, in.admin = httpLn, admin
 	r.add(layerBase, "admin", admin)
+	if cfg.MetricsAddr != "" {
+		metrics, err := observe.ListenMetrics(cfg.MetricsAddr, in.reg, log.With("component", "metrics"))
+		if err != nil {
+			httpLn.Close()
+			admin.Close()
+			return err
+		}
+		r.add(layerBase, "metrics listener", metrics)
+	}
 	r.add(layerHTTP, "http server", newHTTPService(srv, httpLn, in.ws, r.budget, log))
 	return nil
 }

@@ -105,6 +105,10 @@ func newAdmin(ln net.Listener, mux *http.ServeMux, log *slog.Logger) *Admin {
 	}
 }
 
+// Close releases the listener of a server that will not Run (wiring failed
+// after it was bound).
+func (a *Admin) Close() error { return a.ln.Close() }
+
 // Addr is the bound address (useful with port 0).
 func (a *Admin) Addr() string { return a.ln.Addr().String() }
 
