@@ -66,7 +66,7 @@ var layers = []layer{
 		name: "adapters", may: []string{"domain", "policies", "features"},
 		pkgs: []string{
 			"internal/auth/argon2id", "internal/bus", "internal/jobs", "internal/notify", "internal/objstore",
-			"internal/observe", "internal/redis", "internal/store/postgres", "internal/store/sqlite",
+			"internal/observe", "internal/redis", "internal/report/pdf", "internal/store/postgres", "internal/store/sqlite",
 		},
 		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library); never each other",
 	},
@@ -106,10 +106,8 @@ var heavy = []struct {
 	may []string
 	why string
 }{
-	// TODO(issue 12): report, and everything importing it, go from these
-	// two rows when the PDF renderer moves out.
-	{"codeberg.org/go-pdf/fpdf", []string{"internal/report", "internal/api", "internal/store/postgres", "internal/store/sqlite", "internal/store/storetest", "cmd/findash"}, "PDF layout"},
-	{"github.com/go-analyze/charts", []string{"internal/report", "internal/api", "internal/store/postgres", "internal/store/sqlite", "internal/store/storetest", "cmd/findash"}, "chart rendering (and its fonts and image libraries)"},
+	{"codeberg.org/go-pdf/fpdf", []string{"internal/report/pdf", "cmd/findash"}, "PDF layout"},
+	{"github.com/go-analyze/charts", []string{"internal/report/pdf", "cmd/findash"}, "chart rendering (and its fonts and image libraries)"},
 	{"golang.org/x/crypto/argon2", []string{"internal/auth/argon2id", "internal/objstore", "cmd/findash"}, "password hashing; objstore reaches it only through minio-go's SSE-C"},
 	{"github.com/riverqueue/river", []string{"internal/jobs", "cmd/findash"}, "the job queue"},
 	{"github.com/jackc/pgx", []string{"internal/store/postgres", "internal/testenv", "cmd/findash"}, "the PostgreSQL driver"},

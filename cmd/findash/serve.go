@@ -27,6 +27,7 @@ import (
 	"github.com/findash/findash/internal/observe"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/report"
+	"github.com/findash/findash/internal/report/pdf"
 	"github.com/findash/findash/internal/retention"
 	"github.com/findash/findash/internal/watchlist"
 )
@@ -148,7 +149,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	// job builds them with it. The job queue, opened next, needs it as a
 	// handler, so it reaches the queue through a reference set right after.
 	queueRef := &laterQueue{}
-	reports := report.NewService(st, objs, queueRef, report.Config{SigningKey: reportKey}, log)
+	reportCfg := report.Config{SigningKey: reportKey}
+	if p.work {
+		reportCfg.PDF = pdf.New(pdf.Config{}) // only the worker builds reports
+	}
+	reports := report.NewService(st, objs, queueRef, reportCfg, log)
 	var handlers jobs.Handlers // the queue works jobs only in the worker role
 	if p.work {
 		if handlers, err = workerHandlers(cfg, st, janitor, reports, log, reg); err != nil {

@@ -7,14 +7,10 @@
 // (with its key and size) or, on the job's last attempt or a permanent
 // error, failed. CSV is streamed: candles are read from the store one page
 // (market.MaxLimit) at a time and written through a pipe into the object,
-// so a report of any size uses constant memory. PDF (pdf.go) reads the same
-// pages into a per-symbol summary (count, first/last, open, high, low,
-// close, change, volume) and a chart of at most MaxChartCandles bars
-// (adjacent candles merged pairwise when the range holds more), renders
-// each chart to a PNG with go-analyze/charts and lays out the document
-// with fpdf: a summary table on page one, one chart page per symbol. Its
-// memory is bounded by the number of symbols, not the range; fpdf holds
-// the document in memory until it is written to the pipe.
+// so a report of any size uses constant memory. PDF is written by the
+// Renderer in Config.PDF (internal/report/pdf, wired by cmd/findash in the
+// worker role), which reads the same pages through Pages; a Service without
+// one fails PDF builds permanently.
 //
 // Downloads: Service.DownloadURL signs "/api/v1/reports/{id}/download"
 // with an expiry (HMAC-SHA256 over the path and the expiry, keyed by
@@ -22,8 +18,9 @@
 // constant time before opening the object. A URL works for anyone holding
 // it until it expires, like an S3 presigned URL.
 //
-// Imports. report imports only the domain (market) besides its PDF
-// renderer's libraries. It must not import a database driver, an object
-// storage client or the job queue: it reaches them through Store, Objects
-// and Enqueuer.
+// Imports. report imports only the domain (market) and the standard
+// library. It must not import a database driver, an object storage client,
+// the job queue or the PDF and chart libraries: it reaches them through
+// Store, Objects, Enqueuer and Renderer, so the API and the stores that
+// import report's types link none of them.
 package report

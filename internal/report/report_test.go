@@ -2,7 +2,6 @@ package report_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/objstore"
 	"github.com/findash/findash/internal/report"
+	"github.com/findash/findash/internal/report/pdf"
 	"github.com/findash/findash/internal/store/sqlite"
 )
 
@@ -71,7 +71,7 @@ func newFixture(t testing.TB, counts map[string]int) *fixture {
 	}
 	f := &fixture{db: db, objs: objs, user: u.ID, now: time.UnixMilli(t0)}
 	f.svc = report.NewService(db, objs, noQueue{}, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
-		URLTTL: time.Minute, Now: func() time.Time { return f.now }}, nil)
+		URLTTL: time.Minute, Now: func() time.Time { return f.now }, PDF: pdf.New(pdf.Config{})}, nil)
 	return f
 }
 
@@ -155,53 +155,24 @@ func TestCSVMatchesCandles(t *testing.T) {
 	}
 }
 
-// pdfText returns the PDF's uncompressed content: every stream inflated
-// when it is zlib data, else as is.
-func pdfText(t *testing.T, b []byte) string {
-	t.Helper()
-	var sb strings.Builder
-	rest := b
-	for {
-		i := bytes.Index(rest, []byte("stream\n"))
-		if i < 0 {
-			break
-		}
-		sb.Write(rest[:i])
-		rest = rest[i+len("stream\n"):]
-		j := bytes.Index(rest, []byte("endstream"))
-		if j < 0 {
-			t.Fatal("PDF stream without endstream")
-		}
-		if zr, err := zlib.NewReader(bytes.NewReader(rest[:j])); err == nil {
-			if data, err := io.ReadAll(zr); err == nil {
-				sb.Write(data)
-			}
-		} else {
-			sb.Write(rest[:j])
-		}
-		rest = rest[j+len("endstream"):]
+// TestPDFWithoutRenderer: a process whose Service has no PDF renderer
+// fails a PDF report permanently, with a reason for the user, rather than
+// retrying it.
+func TestPDFWithoutRenderer(t *testing.T) {
+	f := newFixture(t, map[string]int{"AAPL": 2})
+	f.svc = report.NewService(f.db, f.objs, noQueue{}, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef")}, nil)
+	ctx := t.Context()
+	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAPL"}, Interval: market.Interval1m, From: t0, To: t0 + 60_000, Format: report.PDF})
+	if err != nil {
+		t.Fatal(err)
 	}
-	sb.Write(rest)
-	return sb.String()
-}
-
-func TestPDF(t *testing.T) {
-	// 700 candles: more than MaxChartCandles, so the chart merges them.
-	f := newFixture(t, map[string]int{"BTC-USD": 700, "AAPL": 30})
-	b := f.build(t, report.PDF, "AAPL", "BTC-USD", "NO-CANDLES")
-	if !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b[max(0, len(b)-32):], []byte("%%EOF")) {
-		t.Fatalf("PDF starts %.16q, ends %q; want %%PDF- … %%%%EOF", b, b[max(0, len(b)-32):])
+	err = f.svc.BuildReport(ctx, r.ID, false)
+	var p interface{ Permanent() bool }
+	if !errors.As(err, &p) || !p.Permanent() {
+		t.Fatalf("BuildReport(PDF, no renderer) error = %v, want a permanent error", err)
 	}
-	text := pdfText(t, b)
-	for _, want := range []string{"(AAPL)", "(BTC-USD)", "(NO-CANDLES)", "(Symbol)", "(Change %)", "(700)",
-		"(AAPL - 1m candles)", "(BTC-USD - 1m candles)", "(No candles in this range.)", "(Each bar merges 4 1m candles.)"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("PDF content lacks %s", want)
-		}
-	}
-	// Two charts, each a PNG image XObject.
-	if n := strings.Count(text, "/Subtype /Image"); n != 2 {
-		t.Errorf("PDF holds %d images, want 2 (one chart per symbol with candles)", n)
+	if r, err = f.svc.Get(ctx, f.user, r.ID); err != nil || r.Status != report.Failed || r.Error == "" {
+		t.Fatalf("Get() = %+v, %v; want failed with a reason", r, err)
 	}
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	URLTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// PDF renders PDF reports (pdf.New, wired by cmd/findash in the
+	// process that builds reports). Nil: a PDF report fails to build,
+	// permanently; creating, listing and downloading need none.
+	PDF Renderer
 }
 
 // Service creates, lists, builds and serves reports. It is safe for
@@ -181,7 +185,12 @@ func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) e
 func (s *Service) build(ctx context.Context, r Report, key string) (int64, error) {
 	write := s.writeCSV
 	if r.Format == PDF {
-		write = s.writePDF
+		if s.cfg.PDF == nil {
+			return 0, &permanentError{errors.New("PDF reports are not built by this process")}
+		}
+		write = func(ctx context.Context, r Report, w io.Writer) error {
+			return s.cfg.PDF.Render(ctx, r, s.pages(r), w)
+		}
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(write(ctx, r, pw)) }()
@@ -202,13 +211,9 @@ func (s *Service) writeCSV(ctx context.Context, r Report, w io.Writer) error {
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	row := make([]string, len(CSVHeader))
+	pages := s.pages(r)
 	for _, sym := range r.Symbols {
-		from := r.From
-		for {
-			cs, err := s.store.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: r.Interval, From: from, To: r.To, Limit: market.MaxLimit})
-			if err != nil {
-				return fmt.Errorf("read candles of %s: %w", sym, err)
-			}
+		err := pages(ctx, sym, func(cs []market.Candle) error {
 			for i := range cs {
 				c := &cs[i]
 				row[0], row[1], row[2] = c.Symbol, c.Interval.String(), strconv.FormatInt(c.Start, 10)
@@ -218,10 +223,10 @@ func (s *Service) writeCSV(ctx context.Context, r Report, w io.Writer) error {
 					return err
 				}
 			}
-			if len(cs) < market.MaxLimit {
-				break
-			}
-			from = cs[len(cs)-1].Start + 1
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	cw.Flush()

@@ -1,4 +1,4 @@
-package report
+package pdf
 
 import (
 	"bytes"
@@ -13,108 +13,46 @@ import (
 	"github.com/go-analyze/charts"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/report"
 )
 
-// MaxChartCandles bounds the candles drawn in one symbol's chart. A longer
-// range is shown coarser: adjacent candles are merged pairwise (their
-// first open, highest high, lowest low, last close) until it fits, so a
-// PDF of any range uses memory bounded by this, not by the range.
-const MaxChartCandles = 240
-
-// symbolSummary is one symbol's row of the PDF's summary table, and the
-// candles of its chart.
-type symbolSummary struct {
-	symbol      string
-	candles     int64
-	ticks       int64
-	first, last int64 // bucket starts, ms since epoch, UTC
-	open, close float64
-	high, low   float64
-	volume      float64
-	chart       []market.Candle // at most MaxChartCandles, oldest first
-	perBar      int             // source candles per chart candle (a power of 2)
-	pending     market.Candle   // source candles not yet a full chart candle
-	pendingN    int
+// Config configures a Renderer.
+type Config struct {
+	// Now is the clock that dates each document (default time.Now).
+	Now func() time.Time
 }
 
-// add folds candle c (the next, oldest first) into the summary.
-func (s *symbolSummary) add(c *market.Candle) {
-	if s.candles == 0 {
-		s.first, s.open, s.high, s.low, s.perBar = c.Start, c.Open, c.High, c.Low, 1
-	}
-	s.candles++
-	s.ticks += c.Count
-	s.last, s.close = c.Start, c.Close
-	s.high, s.low = max(s.high, c.High), min(s.low, c.Low)
-	s.volume += c.Volume
-
-	mergeInto(&s.pending, s.pendingN, c)
-	s.pendingN++
-	if s.pendingN < s.perBar {
-		return
-	}
-	s.chart = append(s.chart, s.pending)
-	s.pending, s.pendingN = market.Candle{}, 0
-	if len(s.chart) == MaxChartCandles {
-		// Halve: merge pairs; from now on each chart candle takes twice
-		// as many source candles.
-		for i := 0; i < len(s.chart)/2; i++ {
-			m := s.chart[2*i]
-			mergeInto(&m, 1, &s.chart[2*i+1])
-			s.chart[i] = m
-		}
-		s.chart = s.chart[:len(s.chart)/2]
-		s.perBar *= 2
-	}
+// Renderer renders candle reports as PDF documents; it implements
+// report.Renderer. It holds no state between documents and is safe for
+// concurrent use.
+type Renderer struct {
+	now func() time.Time
 }
 
-// bars returns the chart's candles, with a trailing partial one.
-func (s *symbolSummary) bars() []market.Candle {
-	if s.pendingN > 0 {
-		return append(s.chart, s.pending)
+// New returns a Renderer.
+func New(cfg Config) *Renderer {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return s.chart
+	return &Renderer{now: cfg.Now}
 }
 
-// mergeInto folds c, the candle after the n already merged into dst.
-func mergeInto(dst *market.Candle, n int, c *market.Candle) {
-	if n == 0 {
-		*dst = *c
-		return
-	}
-	dst.High, dst.Low = max(dst.High, c.High), min(dst.Low, c.Low)
-	dst.Close = c.Close
-	dst.Volume += c.Volume
-	dst.Count += c.Count
-}
-
-// summarize reads every candle of r's symbol sym, one page at a time.
-func (s *Service) summarize(ctx context.Context, r Report, sym string) (*symbolSummary, error) {
-	sum := &symbolSummary{symbol: sym}
-	from := r.From
-	for {
-		cs, err := s.store.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: r.Interval, From: from, To: r.To, Limit: market.MaxLimit})
-		if err != nil {
-			return nil, fmt.Errorf("read candles of %s: %w", sym, err)
-		}
-		for i := range cs {
-			sum.add(&cs[i])
-		}
-		if len(cs) < market.MaxLimit {
-			return sum, nil
-		}
-		from = cs[len(cs)-1].Start + 1
-	}
-}
-
-// writePDF writes r as a PDF: a title, a summary table with one row per
+// Render writes r as a PDF: a title, a summary table with one row per
 // symbol, then one page per symbol with its candlestick chart (a PNG
 // rendered by go-analyze/charts). A symbol without candles gets a row of
-// dashes and a page that says so.
-func (s *Service) writePDF(ctx context.Context, r Report, w io.Writer) error {
+// dashes and a page that says so. It reads each symbol's candles once,
+// through pages, into a summary and a chart of at most MaxChartCandles
+// bars.
+func (rd *Renderer) Render(ctx context.Context, r report.Report, pages report.Pages, w io.Writer) error {
 	sums := make([]*symbolSummary, 0, len(r.Symbols))
 	for _, sym := range r.Symbols {
-		sum, err := s.summarize(ctx, r, sym)
+		sum := &symbolSummary{symbol: sym}
+		err := pages(ctx, sym, func(cs []market.Candle) error {
+			for i := range cs {
+				sum.add(&cs[i])
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
@@ -124,7 +62,7 @@ func (s *Service) writePDF(ctx context.Context, r Report, w io.Writer) error {
 	pdf := fpdf.New("L", "mm", "A4", "")
 	pdf.SetTitle("findash report "+strconv.FormatInt(r.ID, 10), true)
 	pdf.SetCreator("findash", true)
-	pdf.SetCreationDate(s.cfg.Now().UTC())
+	pdf.SetCreationDate(rd.now().UTC())
 	pdf.SetAutoPageBreak(true, 12)
 	pdf.AddPage()
 	pdf.SetFont("Helvetica", "B", 16)
