@@ -125,12 +125,6 @@ var heavy = []struct {
 	{"github.com/evanw/esbuild", []string{"internal/web/bundle", "web/build"}, "the dashboard bundler, never in the server binary"},
 }
 
-// tooLong are non-test files allowed over maxLines for now, each with the
-// reason; an entry goes when its file is split.
-var tooLong = map[string]string{
-	"internal/store/storetest/run.go": "being split by concern (issue 12)",
-}
-
 const maxLines = 500
 
 type pkg struct {
@@ -440,13 +434,8 @@ func TestFileSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			why, excused := tooLong[name]
-			switch {
-			case generated:
-			case n > maxLines && !excused:
+			if n > maxLines && !generated {
 				t.Errorf("%s has %d lines, more than %d: split it by concern", name, n, maxLines)
-			case n <= maxLines && excused:
-				t.Logf("%s has %d lines now; remove its entry (%q) from tooLong", name, n, why)
 			}
 		}
 	}
