@@ -217,6 +217,9 @@ func (in *app) listen(ctx context.Context) error {
 		ReadLimit:   limit(cfg.APIRateLimit),
 		IngestLimit: limit(cfg.IngestRateLimit),
 		TrustProxy:  cfg.TrustProxy,
+		// Per minute, a burst of one minute's worth.
+		AuthIPLimit:      perMinute(cfg.AuthRateLimit),
+		AuthAccountLimit: perMinute(cfg.AuthAccountRateLimit),
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 
@@ -296,4 +299,13 @@ func limit(perSecond float64) api.Limit {
 		return api.Limit{Rate: -1}
 	}
 	return api.Limit{Rate: perSecond, Burst: max(1, int(2*perSecond))}
+}
+
+// perMinute maps a configured rate per minute (0 = none) onto the API's
+// limit, with a burst of one minute's worth.
+func perMinute(n float64) api.Limit {
+	if n == 0 {
+		return api.Limit{Rate: -1}
+	}
+	return api.Limit{Rate: n / 60, Burst: max(1, int(n))}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,8 +59,12 @@ func toAPIKeyJSON(k auth.APIKey) apiKeyJSON {
 }
 
 // decodeBody decodes r's JSON body (at most maxAccountBody bytes, no
-// unknown fields, one value) into v. Problems are 400 bad_body or 413.
+// unknown fields, one value) into v. A body that is not declared JSON is
+// 415 (requireJSON); other problems are 400 bad_body or 413.
 func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAccountBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -94,11 +99,29 @@ func errNoAccounts() error {
 	return fmt.Errorf("accounts are not configured: %w", market.ErrUnavailable)
 }
 
+// requireJSON refuses a body not declared application/json (parameters
+// such as charset allowed) with 415 before it is read. HTML forms can only
+// send form encodings or text/plain, and a no-cors fetch of a Blob sends no
+// Content-Type at all, while a cross-site application/json request needs a
+// CORS preflight that findash never grants: so another site cannot make a
+// browser post here, e.g. to log it into the attacker's account (login CSRF).
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "application/json" { // ParseMediaType lower-cases it
+		return nil
+	}
+	return &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+		message: "the body must be JSON, sent with Content-Type: application/json",
+		header:  http.Header{"Accept-Post": {"application/json"}}}
+}
+
 // limitAuth applies the signup/login limits: per client IP, then per
-// e-mail address (normalised when it parses, so case or spaces do not buy
-// more attempts).
+// client IP and e-mail address (normalised when it parses, so case or
+// spaces do not buy more attempts). Not per e-mail alone: that would let
+// anyone lock an account's owner out by failing its logins on purpose.
 func (a *API) limitAuth(w http.ResponseWriter, r *http.Request, email string) bool {
-	if !a.limit(w, r, "auth_ip", a.clientIP(r), a.cfg.AuthIPLimit) {
+	ip := a.clientIP(r)
+	if !a.limit(w, r, "auth_ip", ip, a.cfg.AuthIPLimit) {
 		return false
 	}
 	key, err := auth.NormalizeEmail(email)
@@ -108,7 +131,7 @@ func (a *API) limitAuth(w http.ResponseWriter, r *http.Request, email string) bo
 			key = key[:254]
 		}
 	}
-	return a.limit(w, r, "auth_account", key, a.cfg.AuthAccountLimit)
+	return a.limit(w, r, "auth_ip_email", ip+" "+key, a.cfg.AuthAccountLimit)
 }
 
 // signup: POST /api/v1/auth/signup {email, password} → 201 user.

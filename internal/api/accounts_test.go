@@ -96,6 +96,9 @@ func (c *client) do(t *testing.T, method, path string, body any, header ...strin
 	if c.bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+c.bearer)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json") // JSON only (415 otherwise)
+	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

@@ -137,8 +137,10 @@ type Config struct {
 	// AuthIPLimit is the rate of signup and login attempts per client IP.
 	// Default 20 a minute, burst 20. A negative Rate disables it.
 	AuthIPLimit Limit
-	// AuthAccountLimit is the rate of signup and login attempts per e-mail
-	// address. Default 5 a minute, burst 5. A negative Rate disables it.
+	// AuthAccountLimit is the rate of signup and login attempts per client
+	// IP and e-mail address (not per address alone, which would let anyone
+	// lock its owner out). Default 5 a minute, burst 5. A negative Rate
+	// disables it.
 	AuthAccountLimit Limit
 	// UserLimit is the rate of requests per logged-in user on the account
 	// routes (me, API keys, watchlists). Default 20/s, burst 50.

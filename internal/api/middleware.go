@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "findash_http_rate_limited_total",
-			Help: "Requests answered 429, by limit class (read, ingest).",
+			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, user).",
 		}, []string{"class"}),
 	}
 	reg.MustRegister(m.duration, m.inFlight, m.rateLimited)

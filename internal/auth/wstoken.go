@@ -71,15 +71,21 @@ func (s *Service) verifyWSToken(token string) (int64, error) {
 }
 
 // AuthenticateToken resolves a WebSocket credential — a WS token (verified
-// without I/O), a session token or an API key — to a user id. It satisfies
-// gateway.Authenticator. Failures match ErrUnauthenticated, except a store
-// failure (session or API key lookup), returned as such.
+// without I/O) or a session token — to a user id. It satisfies
+// gateway.Authenticator. An API key is refused like a bad token: the
+// connection it opens may read the user's alerts channel, and an API key
+// is an ingest credential, often held by a program on another machine, so
+// a leaked one must not read its owner's alerts. Failures match
+// ErrUnauthenticated, except a session store failure, returned as such.
 func (s *Service) AuthenticateToken(ctx context.Context, token string) (int64, error) {
 	token = strings.TrimSpace(token)
 	if strings.HasPrefix(token, wsPrefix) {
 		return s.verifyWSToken(token)
 	}
-	p, err := s.Authenticate(ctx, token)
+	if !IsSessionToken(token) { // an API key, or junk: refused without a lookup
+		return 0, fmt.Errorf("ws token: not a websocket token or session: %w", ErrUnauthenticated)
+	}
+	p, err := s.authenticateSession(ctx, token)
 	if err != nil {
 		return 0, err
 	}

@@ -63,6 +63,9 @@ type Config struct {
 	WebhookAllowPrivate bool          `koanf:"webhook_allow_private"`
 	DrainDelay          time.Duration `koanf:"drain_delay"`
 	WSSendQueue         int           `koanf:"ws_send_queue"`
+	// Authentication limits (docs/security.md "Authentication").
+	AuthRateLimit        float64 `koanf:"auth_rate_limit"`
+	AuthAccountRateLimit float64 `koanf:"auth_account_rate_limit"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -109,6 +112,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("secret-key", "", "key (>= 32 chars) signing WebSocket tokens and report links; the same on every instance [random per process]")
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
 	fs.Int("ws-send-queue", 1024, "messages (or spans of up to 64 ticks) queued per WebSocket client before ticks are dropped and reported as gaps")
+	fs.Float64("auth-rate-limit", 20, "signup and login attempts per minute per client IP (burst as many); 0 = no limit")
+	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	secretFileFlags(fs)
 }
@@ -322,6 +327,12 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestRateLimit < 0 {
 		bad("ingest_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if c.AuthRateLimit < 0 {
+		bad("auth_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if c.AuthAccountRateLimit < 0 {
+		bad("auth_account_rate_limit", "must be >= 0 (0 = no limit)")
 	}
 	return errors.Join(errs...)
 }

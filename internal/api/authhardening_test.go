@@ -1,0 +1,91 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/findash/findash/internal/api"
+)
+
+// TestJSONOnly: a body route takes JSON only. A cross-site form (or a
+// no-cors fetch of a Blob, which sends no Content-Type) could otherwise log
+// a victim's browser into the attacker's account (login CSRF): 415 before
+// the body is read or a limit is spent (issue 13 item 13).
+func TestJSONOnly(t *testing.T) {
+	f := newAccountsFixture(t)
+	anon := f.program("")
+	body := `{"email":"ann@example.com","password":"0123456789"}`
+	for _, path := range []string{"/api/v1/auth/signup", "/api/v1/auth/login"} {
+		for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain", "text/plain; charset=utf-8", "", "application/jsonx", "application/json-seq"} {
+			t.Run(path+" "+ct, func(t *testing.T) {
+				resp, b := anon.do(t, "POST", path, body, "Content-Type", ct)
+				if code, _ := errorOf(t, b); resp.StatusCode != 415 || code != "unsupported_media_type" {
+					t.Errorf("POST %s with Content-Type %q = %d %s, want 415 unsupported_media_type", path, ct, resp.StatusCode, code)
+				}
+				if got := resp.Header.Get("Accept-Post"); got != "application/json" {
+					t.Errorf("Accept-Post = %q, want application/json", got)
+				}
+			})
+		}
+	}
+	anon.must(t, 201, "POST", "/api/v1/auth/signup", body, "Content-Type", "application/json; charset=utf-8")
+	anon.must(t, 200, "POST", "/api/v1/auth/login", body, "Content-Type", "Application/JSON")
+	// The refused attempts above spent no login attempt: 20 a minute per IP.
+	if v := f.metric(t, "findash_http_rate_limited_total"); v != 0 {
+		t.Errorf("findash_http_rate_limited_total = %v after the 415s, want 0", v)
+	}
+}
+
+// TestLoginLockout: failed logins from one address must not lock the
+// account for its owner elsewhere. Logins are limited per IP and per IP +
+// e-mail, not per e-mail alone (issue 13 item 13).
+func TestLoginLockout(t *testing.T) {
+	f := newAccountsFixture(t, func(c *api.Config, _ *api.Deps) { c.TrustProxy = true })
+	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
+	anon := f.program("")
+	anon.must(t, 201, "POST", "/api/v1/auth/signup", map[string]string{"email": "ann@example.com", "password": "0123456789"}, from("192.0.2.9")...)
+
+	attacker := from("203.0.113.7")
+	for i := range 5 {
+		anon.must(t, 401, "POST", "/api/v1/auth/login", map[string]string{"email": "ANN@example.com", "password": fmt.Sprint("wrong-", i)}, attacker...)
+	}
+	resp, b := anon.do(t, "POST", "/api/v1/auth/login", map[string]string{"email": "ann@example.com", "password": "wrong"}, attacker...)
+	if code, _ := errorOf(t, b); resp.StatusCode != 429 || code != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("6th login for one e-mail from one IP = %d %s, want 429 rate_limited with Retry-After", resp.StatusCode, code)
+	}
+	// The owner, from another address, still gets in.
+	anon.must(t, 200, "POST", "/api/v1/auth/login", map[string]string{"email": "ann@example.com", "password": "0123456789"}, from("198.51.100.4")...)
+	// The attacker can still try other accounts, within the per-IP limit.
+	anon.must(t, 401, "POST", "/api/v1/auth/login", map[string]string{"email": "bob@example.com", "password": "0123456789"}, attacker...)
+}
+
+// metric sums the counter and gauge samples of name on the fixture's
+// registry whose labels include every "label=value" of match.
+func (f *fixture) metric(t *testing.T, name string, match ...string) float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			for _, want := range match {
+				if !strings.Contains(strings.Join(labels, ","), want) {
+					continue samples
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
