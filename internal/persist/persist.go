@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -71,9 +72,18 @@ type Config struct {
 	Buffer int
 	// FlushTimeout bounds the final write on shutdown (default 10s).
 	FlushTimeout time.Duration
-	// Now is the clock (default time.Now); it paces the lag samples.
+	// Now is the clock (default time.Now); it paces the lines logged about
+	// sharing the log with another persister.
 	Now func() time.Time
+	// LagTimeout bounds the event log query findash_persist_lag makes at
+	// each scrape (default 1s); past it the scrape shows the last value.
+	LagTimeout time.Duration
 }
+
+// shareQuiet is how long a persister must go without a resync before the
+// next one is news again (logged at info): two instances sharing one log
+// resync several times a second, and one line says so.
+const shareQuiet = time.Minute
 
 // Persister copies the log into a Store. Create it with New and start it with Run.
 type Persister struct {
@@ -85,8 +95,19 @@ type Persister struct {
 	ticks    prometheus.Counter
 	batches  prometheus.Counter
 	failures prometheus.Counter
-	lag      prometheus.Gauge
+	resyncs  prometheus.Counter
+	lag      prometheus.GaugeFunc
 	position prometheus.Gauge
+
+	// pos is the stream sequence of the last message persisted, as this
+	// persister knows it (its own writes, or the stored position after a
+	// resync); running is set while Run runs. The lag gauge reads both at
+	// scrape time, from the scraper's goroutine.
+	pos     atomic.Uint64
+	running atomic.Bool
+	lastLag atomic.Uint64
+	// lastResync is when Run last resynced (only Run's goroutine uses it).
+	lastResync time.Time
 }
 
 // New returns a Persister of log into store. Metrics are registered on reg
@@ -107,6 +128,9 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LagTimeout <= 0 {
+		cfg.LagTimeout = time.Second
+	}
 	p := &Persister{
 		log: log, store: store, cfg: cfg, l: l.With("component", "persister"),
 		ticks: prometheus.NewCounter(prometheus.CounterOpts{
@@ -118,17 +142,48 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_persist_write_failures_total", Help: "Failed batch writes (each is retried).",
 		}),
-		lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), sampled after writes.",
+		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_resyncs_total", Help: "Times another persister (another instance) had written what this one held, so it resumed from the stored position.",
 		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_persist_position", Help: "Stream sequence of the last log message persisted.",
 		}),
 	}
+	p.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), computed at scrape time; 0 where no persister runs.",
+	}, p.currentLag)
 	if reg != nil {
-		reg.MustRegister(p.ticks, p.batches, p.failures, p.lag, p.position)
+		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.lag, p.position)
 	}
 	return p
+}
+
+// currentLag is findash_persist_lag: the log's last sequence minus the
+// persisted position, asked of the log now, so the gauge is current even
+// when nothing new arrives or the store is down (a value sampled after
+// writes stays at whatever the last write saw). If the log does not answer
+// within Config.LagTimeout, the last value computed is shown.
+func (p *Persister) currentLag() float64 {
+	if !p.running.Load() {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.LagTimeout)
+	defer cancel()
+	last, err := p.log.LastSeq(ctx)
+	if err == nil {
+		lag := uint64(0)
+		if pos := p.pos.Load(); last > pos {
+			lag = last - pos
+		}
+		p.lastLag.Store(lag)
+	}
+	return float64(p.lastLag.Load())
+}
+
+// setPosition records pos as persisted.
+func (p *Persister) setPosition(pos uint64) {
+	p.pos.Store(pos)
+	p.position.Set(float64(pos))
 }
 
 type message struct {
@@ -141,14 +196,26 @@ type message struct {
 // returns nil after a clean stop, or the error of that final write (the
 // ticks are still in the log and will be written by the next Run).
 func (p *Persister) Run(ctx context.Context) error {
+	p.running.Store(true)
+	defer p.running.Store(false)
+	started := false
 	for {
-		err := p.run(ctx)
+		err := p.run(ctx, &started)
 		if !errors.Is(err, errResync) {
 			return err
 		}
 		// Another persister (another instance) wrote part of what this one
-		// held: drop it and continue from the stored position.
-		p.l.Info("another persister advanced the position; resuming from it")
+		// held: drop it and continue from the stored position. Two
+		// instances do this several times a second, so only the first
+		// resync after a quiet minute is logged at info.
+		p.resyncs.Inc()
+		now := p.cfg.Now()
+		if p.lastResync.IsZero() || now.Sub(p.lastResync) >= shareQuiet {
+			p.l.Info("another persister is writing the same log; this one resumes from the stored position whenever that one is ahead (further resyncs are logged at debug)")
+		} else {
+			p.l.Debug("another persister advanced the position; resuming from it")
+		}
+		p.lastResync = now
 	}
 }
 
@@ -157,13 +224,18 @@ func (p *Persister) Run(ctx context.Context) error {
 // resumes from the stored position.
 var errResync = errors.New("persisted position moved; resync")
 
-func (p *Persister) run(ctx context.Context) error {
+func (p *Persister) run(ctx context.Context, started *bool) error {
 	pos, err := p.readPosition(ctx)
 	if err != nil {
 		return nil // ctx ended before the store answered
 	}
-	p.position.Set(float64(pos))
-	p.l.Info("persister started", "from", pos+1)
+	p.setPosition(pos)
+	if !*started {
+		p.l.Info("persister started", "from", pos+1)
+		*started = true
+	} else {
+		p.l.Debug("persister resumed", "from", pos+1)
+	}
 
 	msgs := make(chan message, p.cfg.Buffer)
 	cctx, stopConsume := context.WithCancel(ctx)
@@ -187,7 +259,7 @@ func (p *Persister) run(ctx context.Context) error {
 		<-consumed
 	}()
 
-	w := writer{p: p, rollup: market.NewRollup(), pos: pos, lastLag: p.cfg.Now()}
+	w := writer{p: p, rollup: market.NewRollup(), pos: pos}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed, first := false, true
@@ -236,13 +308,12 @@ func (p *Persister) readPosition(ctx context.Context) (uint64, error) {
 
 // writer holds the batch being accumulated; only Run's goroutine uses it.
 type writer struct {
-	p       *Persister
-	ticks   []market.Tick
-	rollup  *market.Rollup
-	first   uint64 // stream sequence of the first message held
-	seq     uint64 // stream sequence of the last message held
-	pos     uint64 // stream sequence of the last message written
-	lastLag time.Time
+	p      *Persister
+	ticks  []market.Tick
+	rollup *market.Rollup
+	first  uint64 // stream sequence of the first message held
+	seq    uint64 // stream sequence of the last message held
+	pos    uint64 // stream sequence of the last message written
 }
 
 func (w *writer) add(m message) {
@@ -281,21 +352,13 @@ func (w *writer) flush(ctx context.Context) error {
 	}
 	w.p.ticks.Add(float64(len(w.ticks)))
 	w.p.batches.Inc()
-	w.p.position.Set(float64(w.seq))
+	w.p.setPosition(w.seq)
 	w.pos = w.seq
 	w.ticks = w.ticks[:0]
 	if cap(w.ticks) > 4*w.p.cfg.MaxBatch { // do not keep a burst's memory
 		w.ticks = nil
 	}
 	w.rollup.Reset()
-	if now := w.p.cfg.Now(); now.Sub(w.lastLag) >= time.Second {
-		w.lastLag = now
-		lctx, cancel := context.WithTimeout(ctx, time.Second)
-		if last, err := w.p.log.LastSeq(lctx); err == nil && last >= w.pos {
-			w.p.lag.Set(float64(last - w.pos))
-		}
-		cancel()
-	}
 	return nil
 }
 

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -281,4 +284,135 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// gauge reads a gauge from reg (a scrape: gauge funcs are computed now).
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+func lastSeq(t *testing.T, b *bus.Bus) uint64 {
+	t.Helper()
+	last, err := b.LastSeq(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// TestLagIsCurrent: findash_persist_lag reflects the log as it is at the
+// scrape, also when nothing is written. Before the fix it was sampled after
+// writes only, so with the store down it read 0 while messages piled up.
+func TestLagIsCurrent(t *testing.T) {
+	b := openBus(t)
+	st := wrap(openStore(t))
+	reg := prometheus.NewRegistry()
+	stop := start(t, b, st, persist.Config{}, reg)
+	defer stop()
+	publish(t, b, 0, 5, 1)
+	last1 := lastSeq(t, b)
+	waitPosition(t, st, last1)
+	if got := gauge(t, reg, "findash_persist_lag"); got != 0 {
+		t.Errorf("lag with everything persisted = %v, want 0", got)
+	}
+	st.down.Store(true) // nothing more is written
+	publish(t, b, 5, 7, 1)
+	last2 := lastSeq(t, b)
+	if got := gauge(t, reg, "findash_persist_lag"); got != float64(last2-last1) {
+		t.Errorf("lag with the store down and %d messages more = %v, want %d", last2-last1, got, last2-last1)
+	}
+	st.down.Store(false)
+	waitPosition(t, st, last2)
+	if got := gauge(t, reg, "findash_persist_lag"); got != 0 {
+		t.Errorf("lag once the store is back and caught up = %v, want 0", got)
+	}
+}
+
+// conflicting is a store on which another persister always seems to be
+// ahead, for its first n writes: they fail with market.ErrConflict.
+type conflicting struct {
+	*flaky
+	n atomic.Int32
+}
+
+func (c *conflicting) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+	if c.n.Add(-1) >= 0 {
+		return fmt.Errorf("position moved: %w", market.ErrConflict)
+	}
+	return c.flaky.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+}
+
+// records counts log records by level.
+type records struct {
+	mu     sync.Mutex
+	levels map[slog.Level][]string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.levels[rec.Level] = append(r.levels[rec.Level], rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) at(l slog.Level) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.levels[l])
+}
+
+// TestResyncsLogOneLine: a persister sharing the log with another one (here
+// the store answers conflict 20 times, as it does when another instance
+// wrote first) logs one info line about it, not two per resync as before
+// (~9 lines/s with two instances); the rest is debug and a counter. After a
+// quiet minute the next resync is news again.
+func TestResyncsLogOneLine(t *testing.T) {
+	b := openBus(t)
+	st := &conflicting{flaky: wrap(openStore(t))}
+	st.n.Store(20)
+	var now atomic.Int64
+	now.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	recs := &records{levels: map[slog.Level][]string{}}
+	reg := prometheus.NewRegistry()
+	p := persist.New(b, st, persist.Config{FlushInterval: time.Millisecond, Now: func() time.Time { return time.Unix(0, now.Load()) }},
+		slog.New(recs), reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	publish(t, b, 0, 1, 1)
+	waitPosition(t, st.flaky, lastSeq(t, b))
+	if got := counter(t, reg, "findash_persist_resyncs_total"); got != 20 {
+		t.Errorf("findash_persist_resyncs_total = %v, want 20", got)
+	}
+	info := recs.at(slog.LevelInfo)
+	if len(info) != 2 {
+		t.Errorf("info lines after 20 resyncs = %d, want 2 (started, sharing the log):\n%s", len(info), strings.Join(info, "\n"))
+	}
+	if debug := recs.at(slog.LevelDebug); len(debug) < 19 {
+		t.Errorf("debug lines = %d, want at least 19 (one per further resync)", len(debug))
+	}
+
+	now.Add(int64(61 * time.Second)) // a quiet minute later
+	st.n.Store(1)
+	publish(t, b, 1, 1, 1)
+	waitPosition(t, st.flaky, lastSeq(t, b))
+	if info := recs.at(slog.LevelInfo); len(info) != 3 {
+		t.Errorf("info lines after a resync a quiet minute later = %d, want 3:\n%s", len(info), strings.Join(info, "\n"))
+	}
 }

@@ -189,7 +189,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 			primary.Close()
 			return nil, fmt.Errorf("open postgres replica %d: %w", i, translate(err))
 		}
-		rs.list = append(rs.list, &replica{addr: fmt.Sprintf("%s:%d", rc.ConnConfig.Host, rc.ConnConfig.Port), pool: p, healthy: true})
+		rs.list = append(rs.list, &replica{addr: fmt.Sprintf("%s:%d", rc.ConnConfig.Host, rc.ConnConfig.Port), pool: p})
 	}
 	db.replicas = rs
 	return db, nil
@@ -244,7 +244,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Check is Ping for readiness probes: nil when the primary answers and
 // every replica is healthy, an error wrapping market.ErrUnavailable when
 // the primary does not, and one that does not (degraded: reads are served
-// by the primary) when only replicas are down.
+// by the primary) when only replicas are down or not checked yet (a
+// replica is unknown, not "ok", until a read or Run's first ping reaches
+// it).
 func (db *DB) Check(ctx context.Context) error {
 	if err := db.Ping(ctx); err != nil {
 		return err
@@ -252,11 +254,11 @@ func (db *DB) Check(ctx context.Context) error {
 	var down []string
 	for _, r := range db.Replicas() {
 		if !r.Healthy {
-			down = append(down, r.Addr)
+			down = append(down, r.Addr+" ("+r.Err+")")
 		}
 	}
 	if len(down) > 0 {
-		return fmt.Errorf("postgres replicas down (reads go to the primary): %s", strings.Join(down, ", "))
+		return fmt.Errorf("postgres replicas not healthy (reads go to the others or the primary): %s", strings.Join(down, ", "))
 	}
 	return nil
 }
@@ -268,8 +270,9 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Run pings the replicas every Config.PingInterval (an unhealthy one only
-// once its backoff has passed) and creates tick partitions ahead
+// Run pings the replicas at once and then every Config.PingInterval (an
+// unhealthy one only once its backoff has passed) and creates tick
+// partitions ahead
 // (MaintainPartitions) at start and every Config.MaintainEvery, until ctx
 // ends; then it returns nil. Without Run, a failed replica is still retried
 // by the reads themselves once its backoff has passed, and WriteBatch still
@@ -279,6 +282,7 @@ func (db *DB) Run(ctx context.Context) error {
 	defer ping.Stop()
 	maint := time.NewTicker(db.cfg.MaintainEvery)
 	defer maint.Stop()
+	db.replicas.pingAll(ctx) // replicas read "not checked yet" until this
 	db.maintain(ctx)
 	for {
 		select {

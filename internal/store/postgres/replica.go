@@ -13,8 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// replica is one read replica's pool and health. A replica is healthy until
-// a read or a ping fails to reach it; then it is skipped until retryAt,
+// replica is one read replica's pool and health. Its health is unknown
+// until the first read or ping reaches it or fails to (Replicas and Check
+// report it not healthy meanwhile, so an unreachable replica never reads
+// "ok" at start); reads still try it. It is healthy from a success until a
+// read or a ping fails to reach it; then it is skipped until retryAt,
 // which backs off (RetryMin doubling to RetryMax, with jitter) with each
 // consecutive failure. The first read or ping after retryAt probes it
 // (retryAt is pushed forward first, so only one caller probes at a time);
@@ -24,11 +27,15 @@ type replica struct {
 	pool *pgxpool.Pool
 
 	mu       sync.Mutex
+	checked  bool // a read or ping has reached it, or failed to
 	healthy  bool
 	failures int
 	retryAt  time.Time
 	lastErr  error
 }
+
+// errNotChecked is the health of a replica no read or ping has reached yet.
+var errNotChecked = errors.New("not checked yet")
 
 // replicaSet routes reads over the replicas.
 type replicaSet struct {
@@ -42,7 +49,7 @@ type replicaSet struct {
 type ReplicaHealth struct {
 	Addr    string // host:port
 	Healthy bool
-	Err     string // the last failure, "" when healthy
+	Err     string // the last failure, "not checked yet" before the first check, "" when healthy
 }
 
 // Replicas reports the health of every configured replica, in
@@ -52,7 +59,10 @@ func (db *DB) Replicas() []ReplicaHealth {
 	for _, r := range db.replicas.list {
 		r.mu.Lock()
 		h := ReplicaHealth{Addr: r.addr, Healthy: r.healthy}
-		if !r.healthy && r.lastErr != nil {
+		switch {
+		case !r.checked:
+			h.Err = errNotChecked.Error()
+		case !r.healthy && r.lastErr != nil:
 			h.Err = r.lastErr.Error()
 		}
 		r.mu.Unlock()
@@ -62,11 +72,12 @@ func (db *DB) Replicas() []ReplicaHealth {
 }
 
 // usable reports whether r may take a read now, and if r is unhealthy but
-// due for a probe, claims the probe by pushing retryAt forward.
+// due for a probe, claims the probe by pushing retryAt forward. A replica
+// not checked yet is usable: its first read is its first check.
 func (r *replica) usable(now time.Time, cfg *Config) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.healthy {
+	if r.healthy || !r.checked {
 		return true
 	}
 	if now.Before(r.retryAt) {
@@ -78,18 +89,21 @@ func (r *replica) usable(now time.Time, cfg *Config) bool {
 
 func (r *replica) succeeded(log *slog.Logger) {
 	r.mu.Lock()
-	was := r.healthy
-	r.healthy, r.failures, r.lastErr = true, 0, nil
+	was, first := r.healthy, !r.checked
+	r.checked, r.healthy, r.failures, r.lastErr = true, true, 0, nil
 	r.mu.Unlock()
-	if !was {
+	switch {
+	case first:
+		log.Info("replica reachable", "replica", r.addr)
+	case !was:
 		log.Info("replica healthy again", "replica", r.addr)
 	}
 }
 
 func (r *replica) failed(err error, now time.Time, cfg *Config, log *slog.Logger) {
 	r.mu.Lock()
-	was := r.healthy
-	r.healthy = false
+	was := r.healthy || !r.checked
+	r.checked, r.healthy = true, false
 	r.failures++
 	r.lastErr = err
 	r.retryAt = now.Add(backoff(r.failures, cfg))

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -213,5 +214,43 @@ func TestPgBouncerConcurrency(t *testing.T) {
 	wg.Wait()
 	if h := db.Replicas(); !h[0].Healthy {
 		t.Errorf("Replicas() = %+v, want healthy", h)
+	}
+}
+
+// A replica's health is unknown, not "ok", until something reaches it: an
+// unreachable replica read healthy for the first PingInterval (5 s) after a
+// start. Run pings at once, so both replicas are known well within that.
+func TestReplicaUnknownUntilChecked(t *testing.T) {
+	primary, good := seeded(t, 1), seeded(t, 2)
+	db := open(t, postgres.Config{PrimaryURL: primary, ReplicaURLs: []string{good, unreachable}, RetryMin: time.Hour})
+	for _, h := range db.Replicas() {
+		if h.Healthy || h.Err != "not checked yet" {
+			t.Errorf("Replicas() before any check = %+v, want every one not healthy, not checked yet", db.Replicas())
+		}
+	}
+	err := db.Check(t.Context())
+	if err == nil || errors.Is(err, market.ErrUnavailable) {
+		t.Errorf("Check() before any replica check = %v, want a degraded (non-ErrUnavailable) error", err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := db.Run(ctx); err != nil {
+			t.Errorf("Run() error: %v", err)
+		}
+	})
+	defer func() { cancel(); wg.Wait() }()
+	// Run's first pings reach other processes: no event to wait on. Well
+	// under the 5 s PingInterval: Run pings at start.
+	known := func() bool {
+		h := db.Replicas()
+		return h[0].Healthy && !h[1].Healthy && h[1].Err != "not checked yet"
+	}
+	if !testenv.WaitFor(3*time.Second, known) {
+		t.Fatalf("Replicas() 3 s after Run started = %+v, want the first healthy and the second down", db.Replicas())
+	}
+	if err := db.Check(t.Context()); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "5432") {
+		t.Errorf("Check() = %v, want only the unreachable replica named", err)
 	}
 }
