@@ -71,6 +71,15 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	proc := startProcess(t, bin, dir, addr)
 
+	// A second process on the same data dir refuses at once, naming the first.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	out, err := exec.CommandContext(ctx2, bin, "serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0", "--feed", "none", "--log-format", "json").CombinedOutput()
+	cancel2()
+	if err == nil || !strings.Contains(string(out), fmt.Sprintf("is used by another findash (pid %d)", proc.Process.Pid)) {
+		t.Fatalf("second findash serve on the data dir = %v, want it to refuse naming pid %d:\n%s", err, proc.Process.Pid, out)
+	}
+
 	// Post batches from several goroutines and kill -9 in the middle.
 	ts0 := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).UnixMilli()
 	type result struct{ from, n, code int }

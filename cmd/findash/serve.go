@@ -49,6 +49,11 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(
 	log := observe.NewLogger(logw, logFormat(cfg), cfg.LogLevel)
 	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg)
 	t0 := time.Now()
+	unlock, err := lockDataDir(cfg) // before SQLite or the JetStream store
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r := newRunner(cfg.ShutdownTimeout, log)
 	defer r.close()
 	in, err := wire(ctx, cfg, log, r)
