@@ -215,7 +215,10 @@ type selfInstance struct {
 
 // startSelf starts stage 1 in this process on loopback port 0, in a
 // temporary data dir, with no feed and no rate limits, creates a user with
-// an API key, and waits until it is ready. Its logs go to logw at warn level.
+// an API key, and waits until it is ready. Its logs go to logw at error
+// level only: at warn its access log would report every 503 of the
+// readiness polling and any request the load drives into an error, in the
+// middle of the bench's own output (failures are in the result).
 func startSelf(ctx context.Context, logw io.Writer) (*selfInstance, error) {
 	dir, err := os.MkdirTemp("", "findash-bench-")
 	if err != nil {
@@ -224,7 +227,7 @@ func startSelf(ctx context.Context, logw io.Writer) (*selfInstance, error) {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	config.Flags(fs)
 	err = fs.Parse([]string{"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dir,
-		"--feed", "none", "--log-format", "json", "--log-level", "warn", "--shutdown-timeout", "10s",
+		"--feed", "none", "--log-format", "json", "--log-level", "error", "--shutdown-timeout", "10s",
 		"--api-rate-limit", "0", "--ingest-rate-limit", "0"})
 	if err != nil {
 		os.RemoveAll(dir)

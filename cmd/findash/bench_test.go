@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,6 +72,9 @@ func TestBenchSelf(t *testing.T) {
 			var out, errb bytes.Buffer
 			if err := run(ctx, tt.args, nil, nil, &out, &errb); err != nil {
 				t.Fatalf("run(%q) = %v\nstderr:\n%s", tt.args, err, errb.String())
+			}
+			if strings.Contains(errb.String(), `"msg":"http request"`) {
+				t.Errorf("the --self instance's access log reached stderr:\n%s", errb.String())
 			}
 			var m map[string]any
 			if err := json.Unmarshal(out.Bytes(), &m); err != nil {
