@@ -145,7 +145,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		authCfg.Sessions = auth.KVSessions(rc, nil)
 	}
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
-	in.hub = gateway.New(in.state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue}, log, reg)
+	in.hub = gateway.New(in.state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue, PingRate: cfg.WSPingRate, PingBurst: cfg.WSPingBurst}, log, reg)
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	in.feed = live.New(b, st, in.state, in.hub, live.Config{}, log)
 	in.pers = persist.New(b, st, persist.Config{}, log, reg)

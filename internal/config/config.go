@@ -63,6 +63,9 @@ type Config struct {
 	WebhookAllowPrivate bool          `koanf:"webhook_allow_private"`
 	DrainDelay          time.Duration `koanf:"drain_delay"`
 	WSSendQueue         int           `koanf:"ws_send_queue"`
+	// WebSocket protocol limits (docs/security.md "WebSocket protocol").
+	WSPingRate  float64 `koanf:"ws_ping_rate"`
+	WSPingBurst int     `koanf:"ws_ping_burst"`
 	// Authentication limits (docs/security.md "Authentication").
 	AuthRateLimit        float64 `koanf:"auth_rate_limit"`
 	AuthAccountRateLimit float64 `koanf:"auth_account_rate_limit"`
@@ -114,6 +117,8 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Int("ws-send-queue", 1024, "messages (or spans of up to 64 ticks) queued per WebSocket client before ticks are dropped and reported as gaps")
 	fs.Float64("auth-rate-limit", 20, "signup and login attempts per minute per client IP (burst as many); 0 = no limit")
 	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
+	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
+	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	secretFileFlags(fs)
 }
@@ -321,6 +326,12 @@ func (c *Config) Validate() error {
 	}
 	if c.WSSendQueue < 16 || c.WSSendQueue > 1<<20 {
 		bad("ws_send_queue", "must be between 16 and 1048576")
+	}
+	if c.WSPingRate <= 0 || c.WSPingRate > 1000 {
+		bad("ws_ping_rate", "must be above 0 and at most 1000")
+	}
+	if c.WSPingBurst < 1 || c.WSPingBurst > 10000 {
+		bad("ws_ping_burst", "must be between 1 and 10000")
 	}
 	if c.APIRateLimit < 0 {
 		bad("api_rate_limit", "must be >= 0 (0 = no limit)")

@@ -19,7 +19,8 @@ type discardTransport struct {
 	once   sync.Once
 }
 
-func (d *discardTransport) ReadMessage(int) ([]byte, error) { <-d.closed; return nil, errTooLarge }
+func (d *discardTransport) ReadMessage(int) ([]byte, error) { <-d.closed; return nil, io.EOF }
+func (d *discardTransport) Linger()                         {}
 func (d *discardTransport) WaitReadable() error             { return nil }
 func (d *discardTransport) SetReadDeadline(time.Time) error { return nil }
 func (d *discardTransport) WriteBatch(msgs [][]byte, _ time.Time) error {

@@ -34,6 +34,12 @@ type Config struct {
 	// MaxStrikes such errors the connection is closed with 1008.
 	MessageRate  float64
 	MessageBurst int
+	// PingRate is the sustained number of control frames (pings, and pongs
+	// beyond the answers to the server's pings) per second a client may
+	// send; PingBurst the burst above it. A client over it is closed with
+	// 1008. Default 10/s, burst 20.
+	PingRate  float64
+	PingBurst int
 	// MaxStrikes is the number of limit errors (rate_limited,
 	// too_many_subscriptions) after which a connection is closed with 1008.
 	// Default 3.
@@ -95,6 +101,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MessageBurst <= 0 {
 		c.MessageBurst = 40
+	}
+	if c.PingRate <= 0 {
+		c.PingRate = 10
+	}
+	if c.PingBurst <= 0 {
+		c.PingBurst = 20
 	}
 	if c.MaxStrikes <= 0 {
 		c.MaxStrikes = 3

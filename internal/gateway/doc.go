@@ -80,13 +80,15 @@
 // drain); endpoint.go the /ws handler; conn.go, queue.go, writer.go,
 // reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
-// messages; ws.go the WebSocket transport; config.go and metrics.go the
-// tunables and Prometheus metrics.
+// messages; ws.go the WebSocket transport and frame.go its frame reader
+// (RFC 6455 checks and close codes); config.go and metrics.go the tunables
+// and Prometheus metrics.
 //
 // # Imports
 //
 // The WebSocket library (gorilla/websocket) is used only in ws.go, for the
-// handshake; frames (RFC 6455, no extensions) are read and written there too.
+// handshake; frames (RFC 6455, no extensions) are read in frame.go and
+// written in ws.go.
 // The package imports only the domain (internal/market), gorilla/websocket,
 // the Prometheus client and golang.org/x/time/rate. It must not import the
 // bus, a store, a cache, auth, the API or config: it reads snapshots through

@@ -75,7 +75,7 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 	for i := range h.shards {
 		h.shards[i].syms = make(map[string]*symbolTopic)
 	}
-	h.up = newUpgrader(h.checkOrigin, cfg.Now)
+	h.up = newUpgrader(h.checkOrigin, &h.cfg, newFrameMetrics(reg))
 	if cfg.Auth != nil {
 		h.SetAuthenticator(cfg.Auth)
 	}

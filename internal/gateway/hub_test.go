@@ -310,8 +310,12 @@ func TestLimits(t *testing.T) {
 				c.send(s)
 			}
 			code, msgs := c.expectClose()
-			if code != websocket.ClosePolicyViolation {
-				t.Errorf("close code %d, want 1008", code)
+			want := websocket.ClosePolicyViolation
+			if tt.name == "size" {
+				want = websocket.CloseMessageTooBig // refused from the frame header
+			}
+			if code != want {
+				t.Errorf("close code %d, want %d", code, want)
 			}
 			var codes []string
 			for _, m := range msgs {

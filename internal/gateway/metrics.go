@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"errors"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,4 +65,52 @@ func register(reg prometheus.Registerer, c prometheus.Collector) prometheus.Coll
 		panic(err) // a programmer error: two different metrics with one name
 	}
 	return c
+}
+
+// frameMetrics count what the frame reader refuses and the close frames
+// sent.
+type frameMetrics struct {
+	failures *prometheus.CounterVec // by kind (frame.go's kind* constants)
+	closes   *prometheus.CounterVec // close frames sent, by code
+}
+
+func newFrameMetrics(reg prometheus.Registerer) *frameMetrics {
+	m := &frameMetrics{
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_ws_protocol_errors_total",
+			Help: "WebSocket connections failed by a client frame, by kind: close 1002 for reserved_bits, unmasked, bad_opcode, bad_length, control_fragmented, control_too_long, bad_continuation, unfinished_message, bad_close; 1007 for invalid_utf8; 1009 for too_large; 1008 for ping_rate.",
+		}, []string{"kind"}),
+		closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_ws_closes_total",
+			Help: "WebSocket close frames sent to clients, by close code (an echo of the client's code included; 1005: without a code; application codes as 3000-3999 and 4000-4999).",
+		}, []string{"code"}),
+	}
+	for _, k := range failureKinds {
+		m.failures.WithLabelValues(k)
+	}
+	if reg != nil {
+		m.failures = register(reg, m.failures).(*prometheus.CounterVec)
+		m.closes = register(reg, m.closes).(*prometheus.CounterVec)
+	}
+	return m
+}
+
+// closed counts a close frame sent with payload.
+func (m *frameMetrics) closed(payload []byte) {
+	code := closeNoStatus
+	if len(payload) >= 2 {
+		code = int(binary.BigEndian.Uint16(payload))
+	}
+	var label string
+	switch {
+	case code >= 3000 && code <= 3999:
+		label = "3000-3999"
+	case code >= 4000 && code <= 4999:
+		label = "4000-4999"
+	case validCloseCode(code) || code == closeNoStatus:
+		label = strconv.Itoa(code)
+	default:
+		label = "other"
+	}
+	m.closes.WithLabelValues(label).Inc()
 }

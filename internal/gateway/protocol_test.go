@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -72,18 +73,45 @@ func FuzzParseClientMessage(f *testing.F) {
 			if !errors.As(err, &pe) || pe.Code == "" || pe.Message == "" {
 				t.Fatalf("error %v is not a *ProtocolError with code and message", err)
 			}
+			// The error frame the client gets is valid JSON and echoes the id.
+			var e struct {
+				Type string `json:"type"`
+				ID   *int64 `json:"id"`
+				Code string `json:"code"`
+			}
+			frame := encodeError(m.ID, m.HasID, pe.Code, pe.Message)
+			if err := json.Unmarshal(frame, &e); err != nil || e.Type != "error" || e.Code != pe.Code ||
+				(e.ID != nil) != m.HasID || m.HasID && *e.ID != m.ID {
+				t.Fatalf("error frame %s for %v (id %d, %v): %v", frame, pe, m.ID, m.HasID, err)
+			}
+			if m.Channels != nil || m.Since != nil {
+				t.Fatalf("refused message carries channels %v, since %v", m.Channels, m.Since)
+			}
 			return
 		}
 		switch m.Op {
 		case OpPing:
-		case OpSubscribe, OpUnsubscribe:
-			if len(m.Channels) == 0 {
-				t.Fatalf("%s with no channels accepted", m.Op)
+			if len(m.Channels) != 0 || len(m.Since) != 0 {
+				t.Fatalf("ping with channels %v, since %v", m.Channels, m.Since)
 			}
+		case OpSubscribe, OpUnsubscribe:
+			if len(m.Channels) == 0 || len(m.Channels) > maxChannelsPerMessage {
+				t.Fatalf("%s with %d channels accepted", m.Op, len(m.Channels))
+			}
+			seen := map[Channel]bool{}
 			for _, ch := range m.Channels {
 				back, err := ParseChannel(ch.String())
 				if err != nil || back != ch {
 					t.Fatalf("channel %v does not round-trip: %v %v", ch, back, err)
+				}
+				if seen[ch] {
+					t.Fatalf("channel %v twice", ch)
+				}
+				seen[ch] = true
+			}
+			for ch := range m.Since {
+				if m.Op != OpSubscribe || ch.Kind != KindTicks || !seen[ch] {
+					t.Fatalf("since %v accepted for %s of %v", ch, m.Op, m.Channels)
 				}
 			}
 		default:

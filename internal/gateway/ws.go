@@ -7,7 +7,6 @@ package gateway
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -17,16 +16,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// WebSocket close codes used by the gateway.
-const (
-	closeGoingAway = websocket.CloseGoingAway       // 1001: draining
-	closePolicy    = websocket.ClosePolicyViolation // 1008: limits abused
-	closeInternal  = websocket.CloseInternalServerErr
-)
-
-// errTooLarge is returned by ReadMessage for a message over the limit.
-var errTooLarge = errors.New("message too large")
-
 // transport is one established WebSocket connection. ReadMessage and
 // SetReadDeadline are called by the reader goroutine only; the Write methods
 // by the writer goroutine only; Close from either.
@@ -35,14 +24,21 @@ type transport interface {
 	// connection failed, or the read deadline passed), holding no buffer
 	// and using little stack.
 	WaitReadable() error
-	// ReadMessage returns the next data message, or errTooLarge when it
-	// is longer than limit bytes (the rest of it is discarded by the next
-	// calls), or nil and no error when only control frames were read.
+	// ReadMessage returns the next data message, or nil and no error when
+	// only control frames were read. A *failure means the client broke
+	// the protocol or a frame limit (a message over limit bytes is refused
+	// from its header) and nothing more can be read; a *peerClose that
+	// the client closed.
 	ReadMessage(limit int) ([]byte, error)
+	// Linger reads and drops what the client still sends, for a while,
+	// after a failure: see lingerTime.
+	Linger()
 	SetReadDeadline(t time.Time) error
 	// WriteBatch writes msgs as one text message, joined by '\n'.
 	WriteBatch(msgs [][]byte, deadline time.Time) error
 	WritePing(deadline time.Time) error
+	// WriteClose writes a close frame (without a code for closeNoStatus)
+	// and ends the sending direction: nothing may follow it.
 	WriteClose(code int, reason string, deadline time.Time) error
 	Close() error
 }
@@ -58,16 +54,27 @@ type transport interface {
 type wsUpgrader struct {
 	u   websocket.Upgrader
 	now func() time.Time // the clock of the transports it makes
+	// pingEvery (ns) and pingBurst: a client may send pingBurst control
+	// frames at once, then one every pingEvery (Config.PingRate).
+	pingEvery, pingBurst int64
+	pingRate             float64
+	met                  *frameMetrics // nil: none
 }
 
-func newUpgrader(checkOrigin func(*http.Request) bool, now func() time.Time) *wsUpgrader {
-	return &wsUpgrader{now: now, u: websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   128, // gorilla's reader and writer are never used: the minimum
-		WriteBufferSize:  128,
-		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      checkOrigin,
-	}}
+func newUpgrader(checkOrigin func(*http.Request) bool, cfg *Config, met *frameMetrics) *wsUpgrader {
+	return &wsUpgrader{
+		now:       cfg.Now,
+		pingRate:  cfg.PingRate,
+		pingEvery: int64(float64(time.Second) / cfg.PingRate),
+		pingBurst: int64(cfg.PingBurst),
+		met:       met,
+		u: websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   128, // gorilla's reader and writer are never used: the minimum
+			WriteBufferSize:  128,
+			WriteBufferPool:  &sync.Pool{},
+			CheckOrigin:      checkOrigin,
+		}}
 }
 
 // Upgrade completes the handshake; on failure it has already answered the
@@ -79,7 +86,7 @@ func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func
 	}
 	// From here on gorilla's Conn is not used (nor kept): frames are read
 	// and written on its socket by wsTransport.
-	t := &wsTransport{nc: c.NetConn(), onPong: onPong, now: u.now}
+	t := &wsTransport{nc: c.NetConn(), onPong: onPong, u: u}
 	if sc, ok := t.nc.(syscall.Conn); ok {
 		t.raw, _ = sc.SyscallConn()
 	}
@@ -92,33 +99,23 @@ type wsTransport struct {
 	nc     net.Conn        // the socket
 	raw    syscall.RawConn // nil: no shallow wait
 	onPong func()
-	now    func() time.Time // nil: time.Now
-	hdr    [12]byte         // reader only: extended length and mask key
-	skip   bool             // reader only: discard continuation frames of a message too large
+	u      *wsUpgrader // its clock, ping rate and metrics; nil: time.Now, no limit, no metrics
+	hdr    [12]byte    // reader only: extended length and mask key
+	// pingTAT (reader only) is the ping rate limiter's state: see allowPing.
+	pingTAT int64
 
 	wmu       sync.Mutex
 	wdeadline time.Time // the socket's write deadline as last set
 	closeSent bool      // a close frame was written (or a write failed): no more frames
 }
 
-// WebSocket opcodes and header bits (RFC 6455 §5.2).
-const (
-	opContinuation = 0
-	opText         = 1
-	opBinary       = 2
-	opClose        = 8
-	opPing         = 9
-	opPong         = 10
-	finBit         = 0x80
-	rsvBits        = 0x70
-	maskBit        = 0x80
-)
-
-// errProtocol ends a connection whose client broke RFC 6455 framing.
-var errProtocol = errors.New("websocket protocol error")
-
-// errClosed is returned by ReadMessage after the client's close frame.
-var errClosed = errors.New("websocket closed by the client")
+// clock reads the transport's clock (Config.Now).
+func (t *wsTransport) clock() time.Time {
+	if t.u == nil || t.u.now == nil {
+		return time.Now()
+	}
+	return t.u.now()
+}
 
 // WaitReadable waits (shallow, without a buffer) for the socket to be
 // readable.
@@ -127,151 +124,6 @@ func (t *wsTransport) WaitReadable() error {
 		return nil
 	}
 	return waitReadable(t.raw)
-}
-
-// ReadMessage reads frames until a whole data message is in. Pings are
-// answered, pongs reported, a close is echoed and ends the connection. A
-// control frame outside a message (a pong, typically) returns nil, nil at
-// once, so that an idle connection goes back to WaitReadable instead of
-// blocking here, deeper and on a second goroutine.
-func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
-	var msg []byte
-	started := false
-	for {
-		op, fin, n, err := t.readHeader()
-		if err != nil {
-			return nil, err
-		}
-		switch op {
-		case opPing, opPong, opClose:
-			if !fin || n > 125 {
-				return nil, errProtocol
-			}
-			p := make([]byte, n)
-			if err := t.readPayload(p); err != nil {
-				return nil, err
-			}
-			if err := t.control(op, p); err != nil {
-				return nil, err
-			}
-			if !started {
-				return nil, nil // nothing more to wait for here: back to the shallow wait
-			}
-			continue
-		case opText, opBinary:
-			if started || t.skip {
-				return nil, errProtocol
-			}
-			started = true
-		case opContinuation:
-			if t.skip {
-				if _, err := io.CopyN(io.Discard, t.nc, int64(n)); err != nil {
-					return nil, err
-				}
-				t.skip = !fin
-				return nil, nil
-			}
-			if !started {
-				return nil, errProtocol
-			}
-		default:
-			return nil, errProtocol
-		}
-		if uint64(len(msg))+n > uint64(limit) {
-			if _, err := io.CopyN(io.Discard, t.nc, int64(n)); err != nil {
-				return nil, err
-			}
-			t.skip = !fin
-			return nil, errTooLarge
-		}
-		start := len(msg)
-		msg = append(msg, make([]byte, n)...)
-		if err := t.readPayload(msg[start:]); err != nil {
-			return nil, err
-		}
-		if fin {
-			if msg == nil {
-				msg = []byte{}
-			}
-			return msg, nil
-		}
-	}
-}
-
-// readHeader reads one frame header; the mask key is left in t.hdr[8:12].
-func (t *wsTransport) readHeader() (op byte, fin bool, n uint64, err error) {
-	h := t.hdr[:2]
-	if _, err = io.ReadFull(t.nc, h); err != nil {
-		return 0, false, 0, err
-	}
-	b0, b1 := h[0], h[1]
-	if b0&rsvBits != 0 || b1&maskBit == 0 {
-		return 0, false, 0, errProtocol // no extension was negotiated; clients must mask
-	}
-	op, fin, n = b0&0x0f, b0&finBit != 0, uint64(b1&0x7f)
-	ext := 0
-	switch n {
-	case 126:
-		ext = 2
-	case 127:
-		ext = 8
-	}
-	if _, err = io.ReadFull(t.nc, t.hdr[8-ext:12]); err != nil {
-		return 0, false, 0, err
-	}
-	switch ext {
-	case 2:
-		n = uint64(binary.BigEndian.Uint16(t.hdr[6:8]))
-	case 8:
-		n = binary.BigEndian.Uint64(t.hdr[0:8])
-		if n>>63 != 0 {
-			return 0, false, 0, errProtocol
-		}
-	}
-	return op, fin, n, nil
-}
-
-// readPayload reads len(p) payload bytes and unmasks them with the key of
-// the last header.
-func (t *wsTransport) readPayload(p []byte) error {
-	if _, err := io.ReadFull(t.nc, p); err != nil {
-		return err
-	}
-	key := t.hdr[8:12]
-	for i := range p {
-		p[i] ^= key[i&3]
-	}
-	return nil
-}
-
-func (t *wsTransport) control(op byte, p []byte) error {
-	deadline := t.clock().Add(5 * time.Second)
-	switch op {
-	case opPing:
-		_ = t.writeControl(opPong, p, deadline)
-	case opPong:
-		t.onPong()
-	case opClose:
-		code := websocket.CloseNoStatusReceived
-		if len(p) >= 2 {
-			code = int(binary.BigEndian.Uint16(p))
-		}
-		echo := []byte{}
-		if code != websocket.CloseNoStatusReceived {
-			echo = websocket.FormatCloseMessage(code, "")
-		}
-		_ = t.writeControl(opClose, echo, deadline)
-		return errClosed
-	}
-	return nil
-}
-
-// clock reads the transport's clock (Config.Now).
-func (t *wsTransport) clock() time.Time {
-	if t.now == nil {
-		return time.Now()
-	}
-	return t.now()
 }
 
 func (t *wsTransport) SetReadDeadline(d time.Time) error { return t.nc.SetReadDeadline(d) }
@@ -358,7 +210,18 @@ func (t *wsTransport) writeControl(op byte, payload []byte, deadline time.Time) 
 		payload = payload[:125]
 	}
 	b := append(appendFrameHeader(a[:0], op, len(payload)), payload...)
-	return t.write(b, deadline, op == opClose)
+	err := t.write(b, deadline, op == opClose)
+	if op == opClose && err == nil {
+		if t.u != nil && t.u.met != nil {
+			t.u.met.closed(payload)
+		}
+		// The close frame is the last: end the sending direction (a FIN),
+		// so that the client, having read it, sees the end at once.
+		if cw, ok := t.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}
+	return err
 }
 
 func (t *wsTransport) WritePing(deadline time.Time) error {
@@ -366,7 +229,7 @@ func (t *wsTransport) WritePing(deadline time.Time) error {
 }
 
 func (t *wsTransport) WriteClose(code int, reason string, deadline time.Time) error {
-	return t.writeControl(opClose, websocket.FormatCloseMessage(code, reason), deadline)
+	return t.writeControl(opClose, closePayload(code, reason), deadline)
 }
 
 func (t *wsTransport) Close() error { return t.nc.Close() }
