@@ -144,6 +144,20 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	if rc != nil {
 		authCfg.Sessions = auth.KVSessions(rc, nil)
 	}
+	if cfg.APIKeyCacheTTL > 0 {
+		keys := auth.NewKeyCache(st, auth.KeyCacheConfig{
+			TTL:         cfg.APIKeyCacheTTL,
+			MaxStale:    orNone(cfg.APIKeyCacheMaxStale),
+			NegativeTTL: orNone(cfg.APIKeyCacheNegativeTTL),
+			MaxEntries:  cfg.APIKeyCacheSize,
+		}, log, reg)
+		r.onClose("api key cache", func() error { keys.Close(); return nil })
+		authCfg.KeyCache, authCfg.Revocations = keys, b
+		// Every instance drops a key deleted anywhere at once.
+		r.add(layerBase, "api key revocations", serviceFunc(func(ctx context.Context) error {
+			return b.RelayKeyRevocations(ctx, keys.Revoke)
+		}))
+	}
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
 	in.hub = gateway.New(in.state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue, PingRate: cfg.WSPingRate, PingBurst: cfg.WSPingBurst}, log, reg)
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
@@ -313,4 +327,13 @@ func perMinute(n float64) api.Limit {
 		return api.Limit{Rate: -1}
 	}
 	return api.Limit{Rate: n / 60, Burst: max(1, int(n))}
+}
+
+// orNone maps a configured duration where 0 means "none" onto a
+// constructor's, where 0 means "the default" and a negative value none.
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -20,10 +20,24 @@
 // so a single SHA-256 is enough to make a stolen table useless and keeps
 // per-request authentication cheap; only that hash is stored.
 //
-// Concurrency. Service is safe for concurrent use; the hasher it is given
-// must be too (argon2id.Hasher also bounds how many hashes run at once).
+// API keys in memory. A KeyCache (keycache.go) in front of the Store
+// answers API key lookups, so ingest reads no database per request and
+// keeps working through a database outage: fresh for a TTL (30 s), then
+// refreshed in the background while the cached key answers, and used
+// stale for up to MaxStale (1 h) while the store fails; unknown keys are
+// remembered briefly in a cache of their own, so a flood of random keys
+// neither reaches the store nor evicts the keys in use. DeleteAPIKey drops
+// the key from this instance's cache and announces it (RevocationPublisher,
+// the bus), and every instance's cache drops it on receipt; a missed
+// announcement is bounded by the TTL.
 //
-// Imports. auth imports only the domain (market) and the standard library.
+// Concurrency. Service and KeyCache are safe for concurrent use; the hasher
+// it is given must be too (argon2id.Hasher also bounds how many hashes run
+// at once). KeyCache owns the goroutines of its store reads (Close waits
+// for them).
+//
+// Imports. auth imports the domain (market), the standard library, the
+// in-process cache (otter) and the Prometheus client, nothing else.
 // It must not import a database driver, Redis, a store or the password
 // hashing library (golang.org/x/crypto/argon2, which only argon2id imports):
 // it declares Store, SessionStore, SessionKV and PasswordHasher, and

@@ -39,7 +39,27 @@ type Config struct {
 	// WSTokenTTL is how long a WebSocket token is valid. Zero means
 	// DefaultWSTokenTTL (one minute).
 	WSTokenTTL time.Duration
+	// KeyCache, when set, answers API key lookups in front of the Store (a
+	// NewKeyCache over the same Store), so ingest needs no database read
+	// per request and outlives a database outage; DeleteAPIKey revokes
+	// through it. Nil: every API key request reads the Store.
+	KeyCache *KeyCache
+	// Revocations announces each key DeleteAPIKey deleted to the other
+	// instances (over the bus), whose caches then drop it at once. Nil:
+	// only this instance's cache drops it; the others keep it for up to
+	// their KeyCacheConfig.TTL.
+	Revocations RevocationPublisher
 }
+
+// RevocationPublisher tells every instance that an API key was deleted
+// (satisfied by *bus.Bus).
+type RevocationPublisher interface {
+	PublishKeyRevoked(ctx context.Context, keyID int64) error
+}
+
+// touchTimeout bounds recording an API key's use: a store that is slow or
+// unreachable must not hold the request (one attempt per TouchEvery).
+const touchTimeout = 500 * time.Millisecond
 
 // Service creates users, sessions and API keys and authenticates bearer
 // tokens and WebSocket tokens. Safe for concurrent use.
@@ -52,6 +72,8 @@ type Service struct {
 	sessionTTL time.Duration
 	wsKey      []byte
 	wsTTL      time.Duration
+	keys       *KeyCache           // nil: no cache
+	revoked    RevocationPublisher // nil: not announced
 	log        *slog.Logger
 	// dummy is a valid hash checked against when a user is unknown or has
 	// no password, so a login's timing does not tell which. Guarded by mu.
@@ -87,6 +109,7 @@ func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger
 	return &Service{
 		store: store, sessions: cfg.Sessions, hasher: hasher, now: cfg.Now, touch: cfg.TouchEvery,
 		sessionTTL: cfg.SessionTTL, wsKey: key, wsTTL: cfg.WSTokenTTL,
+		keys: cfg.KeyCache, revoked: cfg.Revocations,
 		log: log.With("component", "auth"),
 	}
 }
@@ -238,11 +261,22 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, erro
 	return keys, nil
 }
 
-// DeleteAPIKey revokes key id of userID at once. A key that does not exist
-// or belongs to someone else matches market.ErrNotFound.
+// DeleteAPIKey revokes key id of userID at once: it is deleted from the
+// store, dropped from this instance's KeyCache and announced to the others
+// (Config.Revocations; a failed announcement is logged, and the others
+// then drop it within their cache's TTL). A key that does not exist or
+// belongs to someone else matches market.ErrNotFound.
 func (s *Service) DeleteAPIKey(ctx context.Context, userID, id int64) error {
 	if err := s.store.DeleteAPIKey(ctx, userID, id); err != nil {
 		return fmt.Errorf("delete api key: %w", err)
+	}
+	if s.keys != nil {
+		s.keys.Revoke(id)
+	}
+	if s.revoked != nil {
+		if err := s.revoked.PublishKeyRevoked(ctx, id); err != nil {
+			s.log.Warn("announce api key revocation; other instances drop it within their cache TTL", "api_key_id", id, "err", err)
+		}
 	}
 	return nil
 }
@@ -264,16 +298,32 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if !wellFormedKey(token) {
 		return Principal{}, fmt.Errorf("authenticate: %w", ErrUnauthenticated)
 	}
-	k, err := s.store.APIKeyByHash(ctx, hashKey(token))
+	h := hashKey(token)
+	var (
+		k     APIKey
+		stale bool // served from the cache because the store is failing
+		err   error
+	)
+	if s.keys != nil {
+		k, stale, err = s.keys.lookup(ctx, h)
+	} else {
+		k, err = s.store.APIKeyByHash(ctx, h)
+	}
 	if errors.Is(err, market.ErrNotFound) {
 		return Principal{}, fmt.Errorf("authenticate: %w", ErrUnauthenticated)
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if now := s.now(); s.touch > 0 && (k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= s.touch) {
+	if now := s.now(); s.touch > 0 && !stale && (k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= s.touch) {
+		if s.keys != nil {
+			s.keys.touched(h, now) // before writing: one attempt per period even if it fails
+		}
 		// Best effort: a failed touch must not fail the request.
-		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+		tctx, cancel := context.WithTimeout(ctx, touchTimeout)
+		err := s.store.TouchAPIKey(tctx, k.ID, now)
+		cancel()
+		if err != nil {
 			s.log.Warn("record api key use", "api_key_id", k.ID, "err", err)
 		}
 	}

@@ -21,3 +21,10 @@ func (b *Bus) LastTime(ctx context.Context) (time.Time, error) {
 // Subscriptions returns the connection's active subscriptions (RelayAlerts
 // holds one while it runs).
 func (b *Bus) Subscriptions() int { return b.nc.NumSubscriptions() }
+
+// PublishRaw publishes data on subject as is (to send junk).
+func (b *Bus) PublishRaw(t interface{ Fatal(...any) }, subject, data string) {
+	if err := b.nc.Publish(subject, []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -67,8 +67,12 @@ type Config struct {
 	WSPingRate  float64 `koanf:"ws_ping_rate"`
 	WSPingBurst int     `koanf:"ws_ping_burst"`
 	// Authentication limits (docs/security.md "Authentication").
-	AuthRateLimit        float64 `koanf:"auth_rate_limit"`
-	AuthAccountRateLimit float64 `koanf:"auth_account_rate_limit"`
+	AuthRateLimit          float64       `koanf:"auth_rate_limit"`
+	AuthAccountRateLimit   float64       `koanf:"auth_account_rate_limit"`
+	APIKeyCacheTTL         time.Duration `koanf:"apikey_cache_ttl"`
+	APIKeyCacheMaxStale    time.Duration `koanf:"apikey_cache_max_stale"`
+	APIKeyCacheNegativeTTL time.Duration `koanf:"apikey_cache_negative_ttl"`
+	APIKeyCacheSize        int           `koanf:"apikey_cache_size"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -119,6 +123,10 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
+	fs.Duration("apikey-cache-ttl", 30*time.Second, "how long an API key read from the database is used before it is read again (in the background); also how long an instance that missed a revocation keeps a deleted key; 0 = no cache, a database read per ingest request")
+	fs.Duration("apikey-cache-max-stale", time.Hour, "how long past apikey-cache-ttl a cached API key still authenticates while the database is unreachable (ingest outlives an outage); 0 = not at all")
+	fs.Duration("apikey-cache-negative-ttl", 10*time.Second, "how long an unknown API key is remembered as unknown; 0 = not at all")
+	fs.Int("apikey-cache-size", 100_000, "API keys held in the cache (known and unknown ones counted apart)")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	secretFileFlags(fs)
 }
@@ -338,6 +346,12 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestRateLimit < 0 {
 		bad("ingest_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if c.APIKeyCacheTTL < 0 || c.APIKeyCacheMaxStale < 0 || c.APIKeyCacheNegativeTTL < 0 {
+		bad("apikey_cache_ttl", "apikey_cache_ttl, apikey_cache_max_stale and apikey_cache_negative_ttl must be >= 0")
+	}
+	if c.APIKeyCacheSize < 1 || c.APIKeyCacheSize > 10_000_000 {
+		bad("apikey_cache_size", "must be between 1 and 10000000")
 	}
 	if c.AuthRateLimit < 0 {
 		bad("auth_rate_limit", "must be >= 0 (0 = no limit)")
