@@ -19,9 +19,19 @@
 // Config.MaxAttempts attempts, then left discarded — the visible failed
 // state, listed by Queue.Jobs — for River's retention period (7 days). A
 // handler error that says it is permanent (it has a Permanent() bool method
-// returning true) cancels the job at once. Jobs live in the database, so
-// they survive a restart; a job running when the process died is rescued
-// and retried after River's stuck-job threshold.
+// returning true) cancels the job at once; one that asks for a later run
+// (a RetryAfter() time.Duration method: the report service's per-user cap
+// on running reports) snoozes it without spending an attempt. Jobs live in
+// the database, so they survive a restart; a job running when the process
+// died is rescued and retried after River's stuck-job threshold.
+//
+// Queues. Each kind has its own River queue and its own workers, so no kind
+// can starve another: alerts (send_email, deliver_webhook;
+// Config.AlertWorkers), reports (build_report; Config.ReportWorkers) and
+// retention (tick_retention; one worker). With one shared pool, one user's
+// 300 queued reports held every worker and other users' alert e-mails
+// waited behind them (issue 13). River's default queue keeps one worker for
+// jobs an older version enqueued there.
 //
 // Roles. Every role that enqueues (api, worker) builds a Queue; only the
 // worker role gives it Handlers and calls Run, which works jobs until its
@@ -29,8 +39,10 @@
 // get until Config.StopTimeout to finish before they are cancelled.
 //
 // Metrics: findash_jobs_total{kind,outcome} (outcome: inserted, duplicate,
-// completed, retried, failed, cancelled), and findash_jobs{state}, a gauge
-// of jobs per state refreshed every Config.StatsInterval by Run.
+// completed, retried, failed, cancelled, deferred); findash_jobs{state},
+// findash_jobs_queue_depth{queue} (available, waiting for a worker) and
+// findash_jobs_queue_running{queue}, gauges refreshed every
+// Config.StatsInterval by Run with the driver's count queries.
 //
 // Imports. jobs imports the alert types and River's core. It must not import
 // a River driver (riversqlite, riverpgxv5) or a database driver —

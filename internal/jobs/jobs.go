@@ -21,61 +21,6 @@ import (
 	"github.com/findash/findash/internal/retry"
 )
 
-// Job kinds.
-const (
-	KindSendEmail      = "send_email"
-	KindDeliverWebhook = "deliver_webhook"
-	KindBuildReport    = "build_report"
-	KindTickRetention  = "tick_retention"
-)
-
-// RetentionArgs is a tick_retention job: delete raw ticks older than the
-// retention. It is periodic (Config.RetentionEvery); River's leader election
-// makes one instance enqueue it, and uniqueness per period keeps it single.
-type RetentionArgs struct{}
-
-// Kind implements river.JobArgs.
-func (RetentionArgs) Kind() string { return KindTickRetention }
-
-// EmailArgs is a send_email job: e-mail the owner of an alert event.
-type EmailArgs struct {
-	EventID int64 `json:"event_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (EmailArgs) Kind() string { return KindSendEmail }
-
-// InsertOpts makes the job unique per event.
-func (EmailArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
-// WebhookArgs is a deliver_webhook job: POST an alert event to its URL.
-type WebhookArgs struct {
-	EventID int64 `json:"event_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (WebhookArgs) Kind() string { return KindDeliverWebhook }
-
-// InsertOpts makes the job unique per event.
-func (WebhookArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
-// ReportArgs is a build_report job.
-type ReportArgs struct {
-	ReportID int64 `json:"report_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (ReportArgs) Kind() string { return KindBuildReport }
-
-// InsertOpts makes the job unique per report.
-func (ReportArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
-}
-
 // Notifier sends an alert event's notifications (notify.Service).
 type Notifier interface {
 	// EmailAlert e-mails the owner of event eventID.
@@ -105,8 +50,12 @@ type Handlers struct {
 
 // Config tunes a Queue. Zero fields take the documented defaults.
 type Config struct {
-	// Workers is how many jobs run at once (default 10).
-	Workers int
+	// AlertWorkers is how many alert notifications (e-mails, webhooks) run
+	// at once, on their own queue (default 10).
+	AlertWorkers int
+	// ReportWorkers is how many reports are built at once, on their own
+	// queue (default 4). Per-user caps are the report service's.
+	ReportWorkers int
 	// MaxAttempts bounds attempts per job (default 10).
 	MaxAttempts int
 	// RetryBase is the wait before the first retry; it doubles per attempt
@@ -132,8 +81,11 @@ func (c *Config) setDefaults() {
 			*d = v
 		}
 	}
-	if c.Workers <= 0 {
-		c.Workers = 10
+	if c.AlertWorkers <= 0 {
+		c.AlertWorkers = 10
+	}
+	if c.ReportWorkers <= 0 {
+		c.ReportWorkers = 4
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 10
@@ -158,9 +110,12 @@ type Queue struct {
 	start      func(ctx context.Context) error
 	stop       func(ctx context.Context) error
 	stopCancel func(ctx context.Context) error
+	counts     counter
 
-	total  *prometheus.CounterVec
-	states *prometheus.GaugeVec
+	total   *prometheus.CounterVec
+	states  *prometheus.GaugeVec
+	depth   *prometheus.GaugeVec
+	running *prometheus.GaugeVec
 }
 
 // New runs River's migrations on driver's database (retrying for a while
@@ -188,11 +143,18 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	q := &Queue{
 		cfg: cfg, l: l,
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "findash_jobs_total", Help: "Jobs by kind and outcome (inserted, duplicate, completed, retried, failed, cancelled).",
+			Name: "findash_jobs_total", Help: "Jobs by kind and outcome (inserted, duplicate, completed, retried, failed, cancelled, deferred).",
 		}, []string{"kind", "outcome"}),
 		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "findash_jobs", Help: "Jobs in the queue by state, sampled by the worker role.",
 		}, []string{"state"}),
+		depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "findash_jobs_queue_depth", Help: "Jobs available and waiting for a worker, per queue (alerts, reports, retention, default), sampled by the worker role.",
+		}, []string{"queue"}),
+		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "findash_jobs_queue_running", Help: "Jobs running, per queue, sampled by the worker role.",
+		}, []string{"queue"}),
+		counts: driverCounter{driver.GetExecutor()},
 	}
 	rc := &river.Config{
 		Logger:            l,
@@ -236,7 +198,12 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 			)}
 		}
 		rc.Workers = w
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		rc.Queues = map[string]river.QueueConfig{
+			QueueAlerts:    {MaxWorkers: cfg.AlertWorkers},
+			QueueReports:   {MaxWorkers: cfg.ReportWorkers},
+			QueueRetention: {MaxWorkers: 1},
+			queueLegacy:    {MaxWorkers: 1},
+		}
 		q.working = true
 	}
 	c, err := river.NewClient(driver, rc)
@@ -245,7 +212,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	}
 	q.insertMany, q.list, q.start, q.stop, q.stopCancel = c.InsertMany, c.JobList, c.Start, c.Stop, c.StopAndCancel
 	if reg != nil {
-		reg.MustRegister(q.total, q.states)
+		reg.MustRegister(q.total, q.states, q.depth, q.running)
 	}
 	return q, nil
 }
@@ -271,14 +238,27 @@ func migrate[TTx any](ctx context.Context, m *rivermigrate.Migrator[TTx], l *slo
 // permanent is implemented by errors that no retry can fix.
 type permanent interface{ Permanent() bool }
 
-// outcome counts a job attempt's result and turns a permanent error into a
-// cancellation.
+// deferred is implemented by errors that ask for the job to run again
+// later without spending an attempt: the work may not start yet (the
+// report service's per-user cap on running reports).
+type deferred interface{ RetryAfter() time.Duration }
+
+// outcome counts a job attempt's result, turns a permanent error into a
+// cancellation and a deferral into a snooze (River does not count a
+// snoozed run as an attempt).
 func (q *Queue) outcome(j *rivertype.JobRow, err error) error {
-	var p permanent
+	var (
+		p permanent
+		d deferred
+	)
 	switch {
 	case err == nil:
 		q.total.WithLabelValues(j.Kind, "completed").Inc()
 		return nil
+	case errors.As(err, &d) && d.RetryAfter() >= 0:
+		q.total.WithLabelValues(j.Kind, "deferred").Inc()
+		q.l.Debug("job deferred", "kind", j.Kind, "job_id", j.ID, "for", d.RetryAfter(), "why", err)
+		return river.JobSnooze(d.RetryAfter())
 	case errors.As(err, &p) && p.Permanent():
 		q.total.WithLabelValues(j.Kind, "cancelled").Inc()
 		q.l.Warn("job failed permanently", "kind", j.Kind, "job_id", j.ID, "attempt", j.Attempt, "err", err)
@@ -408,7 +388,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	if err := q.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
-	q.l.Info("job workers started", "workers", q.cfg.Workers)
+	q.l.Info("job workers started", "alert_workers", q.cfg.AlertWorkers, "report_workers", q.cfg.ReportWorkers)
 	t := time.NewTicker(q.cfg.StatsInterval)
 	defer t.Stop()
 	q.sample(ctx)
@@ -433,24 +413,6 @@ loop:
 	}
 	q.l.Info("job workers stopped")
 	return nil
-}
-
-// sample refreshes findash_jobs{state} from the first 10,000 jobs.
-func (q *Queue) sample(ctx context.Context) {
-	jobs, err := q.Jobs(ctx, 10_000)
-	if err != nil {
-		if ctx.Err() == nil {
-			q.l.Warn("cannot sample job states", "err", err)
-		}
-		return
-	}
-	counts := map[string]int{}
-	for _, j := range jobs {
-		counts[j.State]++
-	}
-	for _, s := range rivertype.JobStates() {
-		q.states.WithLabelValues(string(s)).Set(float64(counts[string(s)]))
-	}
 }
 
 // compactJSON is b without insignificant spaces, or b as is if it is not JSON.
