@@ -104,6 +104,11 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backe
 	return &backend{database: db, checks: []api.Check{{Name: "database", Critical: true, Fn: db.Ping}}}, nil
 }
 
+// jobsConfig maps the job queue's settings.
+func jobsConfig(cfg config.Config) jobs.Config {
+	return jobs.Config{AlertWorkers: cfg.JobsAlertWorkers, ReportWorkers: cfg.JobsReportWorkers}
+}
+
 // openJobs starts the job queue on the configuration's database: River on a
 // separate SQLite file (so its polling never takes the persister's write
 // lock), or on PostgreSQL over a direct pool (River's LISTEN/NOTIFY does not
@@ -118,7 +123,7 @@ func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog
 		if err != nil {
 			return nil, nil, fmt.Errorf("job queue pool: %w", err)
 		}
-		q, err := jobs.New(ctx, riverpgxv5.New(pool), h, jobs.Config{}, log, reg)
+		q, err := jobs.New(ctx, riverpgxv5.New(pool), h, jobsConfig(cfg), log, reg)
 		if err != nil {
 			pool.Close()
 			return nil, nil, err
@@ -129,7 +134,7 @@ func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := jobs.New(ctx, riversqlite.New(jdb), h, jobs.Config{}, log, reg)
+	q, err := jobs.New(ctx, riversqlite.New(jdb), h, jobsConfig(cfg), log, reg)
 	if err != nil {
 		jdb.Close()
 		return nil, nil, err

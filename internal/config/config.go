@@ -73,6 +73,9 @@ type Config struct {
 	APIKeyCacheMaxStale    time.Duration `koanf:"apikey_cache_max_stale"`
 	APIKeyCacheNegativeTTL time.Duration `koanf:"apikey_cache_negative_ttl"`
 	APIKeyCacheSize        int           `koanf:"apikey_cache_size"`
+	// Job queues (docs/security.md "Jobs"; jobs.go).
+	JobsAlertWorkers  int `koanf:"jobs_alert_workers"`
+	JobsReportWorkers int `koanf:"jobs_report_workers"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -128,6 +131,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Duration("apikey-cache-negative-ttl", 10*time.Second, "how long an unknown API key is remembered as unknown; 0 = not at all")
 	fs.Int("apikey-cache-size", 100_000, "API keys held in the cache (known and unknown ones counted apart)")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
+	jobFlags(fs)
 	secretFileFlags(fs)
 }
 
@@ -359,6 +363,7 @@ func (c *Config) Validate() error {
 	if c.AuthAccountRateLimit < 0 {
 		bad("auth_account_rate_limit", "must be >= 0 (0 = no limit)")
 	}
+	c.validateJobs(bad)
 	return errors.Join(errs...)
 }
 
