@@ -72,7 +72,7 @@ var layers = []layer{
 	},
 	{
 		name: "delivery", may: []string{"domain", "policies", "features", "engines"},
-		pkgs: []string{"internal/api", "internal/bench", "internal/gateway", "internal/web"},
+		pkgs: []string{"internal/api", "internal/bench", "internal/connlimit", "internal/gateway", "internal/web"},
 		why:  "HTTP, WebSocket and the dashboard: they speak to users through the domain, never to a driver",
 	},
 	{

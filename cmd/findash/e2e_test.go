@@ -351,13 +351,12 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 func TestEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	key := createAPIKey(t, dir)
-	// A send queue of 512 entries (spans of up to 64 ticks): room for six
-	// publishes of this test (5,000 ticks = 79 spans each), so a client that
-	// keeps up never drops, while the slow one overflows for certain in the
-	// flood of thirty. (With room for three, the fast client fell that far
-	// behind under -race on a loaded CI runner and, correctly, got a gap;
-	// with room for twelve the slow one kept up when the flood was slow.)
-	cfg := testConfig(t, dir, "--ws-send-queue", "512")
+	// The default send queue (512 KiB, ~3,500 ticks): a publish of 5,000
+	// ticks overflows it, and the client then reads the rest from the
+	// replay ring (10,000 ticks), so a client that keeps up never gaps,
+	// while the slow one falls out of the ring for certain in the flood of
+	// thirty.
+	cfg := testConfig(t, dir)
 	in := start(t, cfg)
 	const sym = "BTC-USD"
 	ch := "ticks:" + sym

@@ -249,7 +249,10 @@ func metricTable(ms []*metricDoc) string {
 
 // wsProtocol is the WebSocket protocol's vocabulary as the gateway's code
 // spells it.
-type wsProtocol struct{ ops, types, codes []string }
+type wsProtocol struct {
+	ops, types, codes []string
+	closes            []int // close codes the gateway sends
+}
 
 var (
 	wsOpRE   = regexp.MustCompile(`\bOp[A-Z]\w*\s*=\s*"(\w+)"`)
@@ -257,12 +260,26 @@ var (
 	// Server messages are built by hand: `{"type":"tick",…` in a raw string,
 	// encodeReply("ack", …), encodeData("snapshot", …), or a Type* constant.
 	wsTypeRE = regexp.MustCompile(`"type":"(\w+)"|\bencode\w*\(\s*"(\w+)"|\bType[A-Z]\w*\s*=\s*"(\w+)"`)
+	// Close codes are constants close<Name> = websocket.Close<Name> or a
+	// number; one declared but never used is not sent.
+	wsCloseRE = regexp.MustCompile(`\b(close[A-Z]\w*)\s*=\s*(?:websocket\.(Close\w+)|(\d{4}))\b`)
 )
+
+// gorillaClose numbers gorilla/websocket's close code constants.
+var gorillaClose = map[string]int{
+	"CloseNormalClosure": 1000, "CloseGoingAway": 1001, "CloseProtocolError": 1002,
+	"CloseUnsupportedData": 1003, "CloseNoStatusReceived": 1005, "CloseAbnormalClosure": 1006,
+	"CloseInvalidFramePayloadData": 1007, "ClosePolicyViolation": 1008, "CloseMessageTooBig": 1009,
+	"CloseMandatoryExtension": 1010, "CloseInternalServerErr": 1011, "CloseServiceRestart": 1012,
+	"CloseTryAgainLater": 1013, "CloseTLSHandshake": 1015,
+}
 
 // wsProtocolFromSource reads the client ops, server message types and error
 // codes from the non-test Go files of the gateway package in dir.
 func wsProtocolFromSource(dir string) (wsProtocol, error) {
 	var p wsProtocol
+	var all strings.Builder
+	consts := map[string]int{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return p, err
@@ -285,12 +302,29 @@ func wsProtocolFromSource(dir string) (wsProtocol, error) {
 			return p, err
 		}
 		src := string(b)
+		all.WriteString(src)
+		for _, m := range wsCloseRE.FindAllStringSubmatch(src, -1) {
+			code, err := strconv.Atoi(m[3])
+			if m[2] != "" {
+				code, err = gorillaClose[m[2]], nil
+			}
+			if err != nil || code == 0 {
+				return p, fmt.Errorf("close code constant %s = %s: teach wsProtocolFromSource its number", m[1], m[0])
+			}
+			consts[m[1]] = code
+		}
 		addAll(&p.ops, wsOpRE.FindAllStringSubmatch(src, -1))
 		addAll(&p.codes, wsCodeRE.FindAllStringSubmatch(src, -1))
 		addAll(&p.types, wsTypeRE.FindAllStringSubmatch(src, -1))
 	}
+	for name, code := range consts {
+		if strings.Count(all.String(), name) > 1 && !slices.Contains(p.closes, code) {
+			p.closes = append(p.closes, code)
+		}
+	}
 	slices.Sort(p.ops)
 	slices.Sort(p.types)
 	slices.Sort(p.codes)
+	slices.Sort(p.closes)
 	return p, nil
 }

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -535,6 +536,17 @@ func TestReferenceWebSocket(t *testing.T) {
 	for _, code := range p.codes {
 		if !bytes.Contains(doc, []byte("`"+code+"`")) {
 			t.Errorf("docs/reference/websocket.md does not list the error code %q of internal/gateway: add `%s` to the table of error codes", code, code)
+		}
+	}
+	// Close codes: each one the gateway uses is in the close code section.
+	_, closes, _ := bytes.Cut(doc, []byte("## Frames and close codes"))
+	closes, _, _ = bytes.Cut(closes, []byte("\n## "))
+	if len(p.closes) < 2 {
+		t.Fatalf("wsProtocolFromSource found only close codes %v in internal/gateway: teach it how the gateway now names them", p.closes)
+	}
+	for _, code := range p.closes {
+		if !bytes.Contains(closes, []byte(strconv.Itoa(code))) {
+			t.Errorf("docs/reference/websocket.md's \"Frames and close codes\" section does not name close code %d, which internal/gateway uses: say when it is sent", code)
 		}
 	}
 }

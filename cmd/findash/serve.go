@@ -18,6 +18,7 @@ import (
 	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/connlimit"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/jobs"
@@ -159,7 +160,18 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		}))
 	}
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
-	in.hub = gateway.New(in.state, gateway.Config{AllowedOrigins: cfg.AllowedOrigins, Auth: users, SendQueue: cfg.WSSendQueue, PingRate: cfg.WSPingRate, PingBurst: cfg.WSPingBurst}, log, reg)
+	in.hub = gateway.New(in.state, gateway.Config{
+		AllowedOrigins:   cfg.AllowedOrigins,
+		Auth:             users,
+		SendQueueBytes:   cfg.WSSendQueueBytes,
+		MaxLag:           cfg.WSMaxLag,
+		WriteTimeout:     cfg.WSWriteTimeout,
+		MaxSubscriptions: cfg.WSMaxSubscriptions,
+		History:          b, // a client behind the replay ring reads the rest from the log
+		HistoryReaders:   cfg.WSLogReaders,
+		PingRate:         cfg.WSPingRate,
+		PingBurst:        cfg.WSPingBurst,
+	}, log, reg)
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	in.feed = live.New(b, st, in.state, in.hub, live.Config{}, log)
 	in.pers = persist.New(b, st, persist.Config{}, log, reg)
@@ -242,10 +254,13 @@ func (in *app) listen(ctx context.Context) error {
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
+	// Connection caps, with descriptors held back: at the cap /readyz still
+	// answers here, /metrics on the admin listener (issue 13 item 8).
+	httpLn := connlimit.New(ln, connlimit.Config{Max: cfg.MaxConns, MaxPerIP: cfg.MaxConnsPerIP, Reserve: cfg.FDReserve}, in.reg)
 	admin, err := observe.ListenAdmin(cfg.AdminAddr, in.reg, log.With("component", "admin"))
 	if err != nil {
 		httpLn.Close()
@@ -266,7 +281,8 @@ func (in *app) listen(ctx context.Context) error {
 		handler = otelhttp.NewHandler(handler, "findash", otelhttp.WithTracerProvider(tracing.Provider))
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           connlimit.Restrict(handler, "/livez", "/readyz"),
+		ConnContext:       httpLn.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

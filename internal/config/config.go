@@ -62,7 +62,6 @@ type Config struct {
 	SecretKey           string        `koanf:"secret_key"`
 	WebhookAllowPrivate bool          `koanf:"webhook_allow_private"`
 	DrainDelay          time.Duration `koanf:"drain_delay"`
-	WSSendQueue         int           `koanf:"ws_send_queue"`
 	// WebSocket protocol limits (docs/security.md "WebSocket protocol").
 	WSPingRate  float64 `koanf:"ws_ping_rate"`
 	WSPingBurst int     `koanf:"ws_ping_burst"`
@@ -76,6 +75,16 @@ type Config struct {
 	// Job queues (docs/security.md "Jobs"; jobs.go).
 	JobsAlertWorkers  int `koanf:"jobs_alert_workers"`
 	JobsReportWorkers int `koanf:"jobs_report_workers"`
+	// WebSocket resources and connection caps (docs/security.md
+	// "WebSocket resources", "HTTP").
+	WSSendQueueBytes   int           `koanf:"ws_send_queue_bytes"`
+	WSMaxLag           time.Duration `koanf:"ws_max_lag"`
+	WSWriteTimeout     time.Duration `koanf:"ws_write_timeout"`
+	WSMaxSubscriptions int           `koanf:"ws_max_subscriptions"`
+	WSLogReaders       int           `koanf:"ws_log_readers"`
+	MaxConns           int           `koanf:"max_conns"`
+	MaxConnsPerIP      int           `koanf:"max_conns_per_ip"`
+	FDReserve          int           `koanf:"fd_reserve"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -121,7 +130,6 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("database-migrate-url", "", "direct postgres:// URL for migrations and the job queue when database-url goes through PgBouncer [database-url]")
 	fs.String("secret-key", "", "key (>= 32 chars) signing WebSocket tokens and report links; the same on every instance [random per process]")
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
-	fs.Int("ws-send-queue", 1024, "messages (or spans of up to 64 ticks) queued per WebSocket client before ticks are dropped and reported as gaps")
 	fs.Float64("auth-rate-limit", 20, "signup and login attempts per minute per client IP (burst as many); 0 = no limit")
 	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
@@ -130,6 +138,14 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Duration("apikey-cache-max-stale", time.Hour, "how long past apikey-cache-ttl a cached API key still authenticates while the database is unreachable (ingest outlives an outage); 0 = not at all")
 	fs.Duration("apikey-cache-negative-ttl", 10*time.Second, "how long an unknown API key is remembered as unknown; 0 = not at all")
 	fs.Int("apikey-cache-size", 100_000, "API keys held in the cache (known and unknown ones counted apart)")
+	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, with a gap for what the ring no longer holds")
+	fs.Duration("ws-max-lag", 10*time.Second, "how long a WebSocket client may stay behind after losing ticks before it is closed with 1008 (slow consumer)")
+	fs.Duration("ws-write-timeout", 10*time.Second, "how long a WebSocket client may take nothing before it is closed as a slow consumer; also the wait for its close reply")
+	fs.Int("ws-max-subscriptions", 200, "channels one WebSocket connection may subscribe to")
+	fs.Int("ws-log-readers", 4, "reads of the event log at once for WebSocket clients behind the replay ring (resumes from before it)")
+	fs.Int("max-conns", 0, "open connections on the public listener (HTTP and WebSocket); 0 = the open-file limit minus --fd-reserve")
+	fs.Int("max-conns-per-ip", 1000, "open connections on the public listener per client address; 0 = no limit (set 0 behind a load balancer, which is then the only client address)")
+	fs.Int("fd-reserve", 256, "file descriptors kept free of public connections for /readyz, /metrics, the database, NATS and files")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	jobFlags(fs)
 	secretFileFlags(fs)
@@ -336,8 +352,29 @@ func (c *Config) Validate() error {
 	if c.DrainDelay < 0 || c.DrainDelay >= c.ShutdownTimeout {
 		bad("drain_delay", "must be >= 0 and below shutdown_timeout")
 	}
-	if c.WSSendQueue < 16 || c.WSSendQueue > 1<<20 {
-		bad("ws_send_queue", "must be between 16 and 1048576")
+	if c.WSSendQueueBytes < 64<<10 || c.WSSendQueueBytes > 64<<20 {
+		bad("ws_send_queue_bytes", "must be between 65536 (64 KiB) and 67108864 (64 MiB)")
+	}
+	if c.WSMaxLag < 100*time.Millisecond {
+		bad("ws_max_lag", "must be at least 100ms")
+	}
+	if c.WSWriteTimeout < 100*time.Millisecond {
+		bad("ws_write_timeout", "must be at least 100ms")
+	}
+	if c.WSMaxSubscriptions < 1 || c.WSMaxSubscriptions > 10_000 {
+		bad("ws_max_subscriptions", "must be between 1 and 10000")
+	}
+	if c.WSLogReaders < 1 || c.WSLogReaders > 256 {
+		bad("ws_log_readers", "must be between 1 and 256")
+	}
+	if c.MaxConns < 0 {
+		bad("max_conns", "must be >= 0 (0 = from the open-file limit)")
+	}
+	if c.MaxConnsPerIP < 0 {
+		bad("max_conns_per_ip", "must be >= 0 (0 = no limit)")
+	}
+	if c.FDReserve < 16 {
+		bad("fd_reserve", "must be at least 16")
 	}
 	if c.WSPingRate <= 0 || c.WSPingRate > 1000 {
 		bad("ws_ping_rate", "must be above 0 and at most 1000")

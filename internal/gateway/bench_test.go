@@ -59,15 +59,15 @@ func benchFanout(b *testing.B, n int, writers bool) {
 		s := &subscription{c: c, ch: Channel{Kind: KindTicks, Symbol: "BTC-USD"}, name: "ticks:BTC-USD", idx: -1}
 		c.subs = []*subscription{s}
 		h.register(s, 0, false)
-		c.q = make([][]byte, 0, h.cfg.SendQueue)
-		c.spare = make([][]byte, 0, h.cfg.SendQueue)
+		c.q = make([][]byte, 0, 1024)
+		c.spare = make([][]byte, 0, 1024)
 		conns[i] = c
 	}
 	drain := func() {
 		for _, c := range conns {
 			c.mu.Lock()
 			clear(c.q)
-			c.q = c.q[:0]
+			c.q, c.qBytes = c.q[:0], 0
 			c.mu.Unlock()
 		}
 	}
@@ -76,7 +76,7 @@ func benchFanout(b *testing.B, n int, writers bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if !writers && i%(h.cfg.SendQueue/2) == 0 && i > 0 {
+		if !writers && i%512 == 0 && i > 0 {
 			b.StopTimer()
 			drain()
 			b.StartTimer()

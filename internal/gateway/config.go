@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"time"
+
+	"github.com/findash/findash/internal/market"
 )
 
 // Authenticator resolves a session token or API key to a user. It is
@@ -11,6 +13,18 @@ type Authenticator interface {
 	// AuthenticateToken returns the user the token belongs to, or an error
 	// when the token is unknown, expired or cannot be checked.
 	AuthenticateToken(ctx context.Context, token string) (userID int64, err error)
+}
+
+// History reads ticks from the durable event log, for clients the replay
+// rings cannot serve. It is declared here, where it is consumed; the bus
+// satisfies it.
+type History interface {
+	// Ticks returns symbol's ticks with a seq above after, oldest first,
+	// at least atLeast of them when the log holds that many, or all up to
+	// until (it may return more). lost > after says the log no longer
+	// holds the ticks after `after` up to lost; the ticks returned come
+	// after lost.
+	Ticks(ctx context.Context, symbol string, after, until uint64, atLeast int) (ticks []market.Tick, lost uint64, err error)
 }
 
 // Config holds the tunables of a Hub. The zero value of every field selects
@@ -44,19 +58,34 @@ type Config struct {
 	// too_many_subscriptions) after which a connection is closed with 1008.
 	// Default 3.
 	MaxStrikes int
-	// SendQueue bounds the messages waiting for one connection's writer.
-	// When it is full, ticks are dropped and reported with gap; candles and
-	// quotes never take a queue slot (one pending message per channel,
-	// latest wins). Replies, snapshots and replayed ticks may use up to
-	// ReplayTicks slots beyond it. Default 1024.
-	SendQueue int
+	// SendQueueBytes bounds the bytes waiting for one connection's writer
+	// (the batch being written included; each message counts its bytes and
+	// its slice header). A ticks channel whose ticks meet a full queue
+	// lags: the writer reads them from the symbol's replay ring as the
+	// queue drains (a resume with since is read the same way), and what
+	// the ring no longer holds by then is reported with gap. Candles and
+	// quotes never take queue room (one pending message per channel,
+	// latest wins, shared by all subscribers); alerts that do not fit are
+	// dropped. Replies and snapshots may use the bound a second time over;
+	// past that the connection is closed with 1008. Default 512 KiB.
+	SendQueueBytes int
+	// MaxLag is how long a connection may stay behind after it lost ticks
+	// (its lagging channel's ring no longer held them, reported with gap):
+	// then it gets a gap for each channel it is behind on and is closed
+	// with 1008 as a slow consumer. Default 10s.
+	MaxLag time.Duration
 	// ReplayTicks is how many of the newest ticks are held per symbol for
 	// resuming with since. Default 10,000.
 	ReplayTicks int
 	// ReplayAge drops held ticks older than this (arrival time). Default 5m.
 	ReplayAge time.Duration
-	// WriteTimeout bounds each write to a client; a client that does not
-	// take a frame in time is disconnected. Default 10s.
+	// WriteTimeout bounds each write to a client. A client that takes
+	// nothing for this long is a slow consumer: the frame being written is
+	// finished, a gap sent for each channel it is behind on and the
+	// connection closed with 1008, if it takes them within another
+	// WriteTimeout; otherwise the TCP connection is cut. It is also how
+	// long the server waits for a client's reply to its close frame.
+	// Default 10s.
 	WriteTimeout time.Duration
 	// WriteCoalesce is the least time between two writes to one
 	// connection: what is queued meanwhile is sent in the next frame, with
@@ -77,6 +106,15 @@ type Config struct {
 	// Defaults 250ms and 2s.
 	ReconnectAfter  time.Duration
 	ReconnectJitter time.Duration
+	// History, when set, is where a lagging ticks channel reads what its
+	// replay ring no longer holds (a client that fell behind further than
+	// the ring, or resumes from before it, e.g. after a drain): it gets
+	// those ticks rather than a gap, if it reads them within MaxLag. Nil:
+	// a gap. Each read copies at most the send queue's bytes.
+	History History
+	// HistoryReaders bounds the reads of History in progress at once, for
+	// all connections. Default 4.
+	HistoryReaders int
 	// Auth authenticates ?token= or the findash_session cookie. Nil means
 	// nobody authenticates: market channels still work, alerts answers
 	// unauthorized. It may also be set later with SetAuthenticator.
@@ -111,8 +149,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxStrikes <= 0 {
 		c.MaxStrikes = 3
 	}
-	if c.SendQueue <= 0 {
-		c.SendQueue = 1024
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = 512 << 10
+	}
+	if c.HistoryReaders <= 0 {
+		c.HistoryReaders = 4
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = 10 * time.Second
 	}
 	if c.ReplayTicks <= 0 {
 		c.ReplayTicks = 10_000

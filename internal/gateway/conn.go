@@ -20,29 +20,52 @@ type conn struct {
 	// pingSlot is the group this connection is pinged with (guarded by
 	// the hub's connsMu).
 	pingSlot uint8
+	// slow (guarded by mu): closing as a slow consumer, lagging channels
+	// get a gap first. Here it fills pingSlot's padding.
+	slow bool
 
 	readerDone chan struct{} // closed when the read loop has returned
 	writerDone chan struct{} // closed when the last writer has returned (after closing)
 
-	mu      sync.Mutex // a leaf: nothing else is locked while it is held
-	q       [][]byte   // ordered messages for the writer; see push*
-	dirty   []*subscription
-	writing bool // a writer goroutine is running (it re-checks the queue before it ends)
+	mu sync.Mutex // a leaf: nothing else is locked while it is held
+	// q holds ordered messages for the writer (see push*); qBytes counts
+	// them (each message's bytes plus its slice header) and inflight the
+	// batch the writer is writing. Their sum is bounded by
+	// Config.SendQueueBytes (at most 64 MiB) for ticks and alerts, twice
+	// that for replies. The fields are sized to keep conn in the 240-byte
+	// size class: it is the idle cost of every connection.
+	q        [][]byte
+	qBytes   int32
+	inflight int32
+	dirty    []*subscription
+	writing  bool // a writer goroutine is running (it re-checks the queue before it ends)
 	// holding: a subscribe is registering channels whose ack is already
 	// queued; nothing is written until they are, since a client may act on
 	// the ack (publish, fire an alert) and must then get what follows.
 	holding     bool
 	pingDue     bool
-	closing     bool // the writer sends closeCode (if any) after this batch, then ends
-	closeCode   int
+	closing     bool  // the writer sends closeCode (if any) after this batch, then ends
+	strikes     int32 // reader only: limit errors so far
+	closeCode   int32
+	lagging     int32 // ticks channels reading from their replay ring (behind)
 	closeReason string
-	spare       [][]byte  // the previous batch, reused as the next queue
-	lastWrite   time.Time // writer only: when the last batch was written
+	// lost is set while the connection is in an episode of having fallen
+	// out of a replay ring (see lostLocked); nil otherwise.
+	lost      *lostEpisode
+	spare     [][]byte  // the previous batch, reused as the next queue
+	lastWrite time.Time // writer only: when the last batch was written
 
 	// reader only
 	subs    []*subscription // a slice, not a map: most connections hold one or a few
 	limiter *rate.Limiter
-	strikes int
+}
+
+// lostEpisode is when a connection first fell out of a replay ring (a
+// lagging channel's ring no longer held what it needed: read from the log,
+// or a gap) and when it last did. A connection still lagging MaxLag after
+// first is a slow consumer.
+type lostEpisode struct {
+	first, last time.Time
 }
 
 // subscription is one channel of one connection.
@@ -52,15 +75,21 @@ type subscription struct {
 	name string
 	idx  int // position in its topic's subList, guarded by that list's lock
 
+	// topic is the symbol's topic (ticks channels), which holds s in its
+	// list, and so stays in its shard, while s is registered.
+	topic *symbolTopic
+
 	// guarded by c.mu
 	pending []byte // conflated message (candle, quotes) not yet written
-	gapFrom uint64 // ticks dropped for this channel, not yet reported
-	gapTo   uint64 // 0: no gap
 	queued  bool   // in c.dirty
 	dead    bool   // unsubscribed
-	// after: ticks with seq <= after are not delivered. A client resuming
-	// with since on a hub that is behind the one it left has seen them.
-	after uint64
+	// cursor (ticks) is the newest seq queued for the client, or the one it
+	// resumed after: ticks up to it are never queued again. lagging: the
+	// client fell behind (its queue was full) or is being replayed to, and
+	// the writer reads the ticks after cursor from the symbol's replay ring
+	// as the queue drains, instead of the publisher queueing them.
+	cursor  uint64
+	lagging bool
 }
 
 func newConn(h *Hub, userID int64) *conn {
@@ -103,7 +132,7 @@ func (c *conn) closeLocked(code int, reason string) {
 		return
 	}
 	c.closing = true
-	c.closeCode, c.closeReason = code, reason
+	c.closeCode, c.closeReason = int32(code), reason
 	c.signalLocked()
 }
 

@@ -72,7 +72,7 @@ func (h *Hub) Drain(ctx context.Context) error {
 	for c := range h.conns {
 		c.mu.Lock()
 		if !c.closing {
-			c.q = append(c.q, encodeReconnect(h.reconnectAfter().Milliseconds()))
+			c.appendLocked(encodeReconnect(h.reconnectAfter().Milliseconds()))
 			c.closeLocked(closeGoingAway, "server draining")
 		}
 		c.mu.Unlock()

@@ -42,7 +42,7 @@ func (c *conn) handle(b []byte) {
 // strike counts a limit violation; MaxStrikes of them close the connection.
 func (c *conn) strike() {
 	c.strikes++
-	if c.strikes >= c.hub.cfg.MaxStrikes {
+	if int(c.strikes) >= c.hub.cfg.MaxStrikes {
 		c.close(closePolicy, "limits exceeded")
 	}
 }
@@ -61,6 +61,7 @@ func (c *conn) subscribe(m *ClientMessage) {
 	}
 	if max := c.hub.cfg.MaxSubscriptions; len(c.subs)+len(add) > max {
 		c.reply(encodeError(m.ID, m.HasID, CodeTooManySubscriptions, fmt.Sprintf("at most %d subscriptions per connection", max)))
+		c.hub.met.subsLimit.Inc()
 		c.strike()
 		return
 	}

@@ -27,14 +27,14 @@ type Source interface {
 // out to them. See the package documentation for its concurrency and
 // overflow rules.
 type Hub struct {
-	src       Source
-	cfg       Config
-	log       *slog.Logger
-	met       *metrics
-	up        *wsUpgrader
-	auth      atomic.Pointer[authHolder]
-	floor     atomic.Uint64
-	hardLimit int // queue bound for replies and replays: SendQueue + ReplayTicks
+	src     Source
+	cfg     Config
+	log     *slog.Logger
+	met     *metrics
+	up      *wsUpgrader
+	auth    atomic.Pointer[authHolder]
+	floor   atomic.Uint64
+	histSem chan struct{} // a slot per History read in progress
 
 	shards [numShards]shard
 
@@ -67,7 +67,7 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 		cfg:        cfg,
 		log:        log.With("component", "gateway"),
 		met:        newMetrics(reg),
-		hardLimit:  cfg.SendQueue + cfg.ReplayTicks,
+		histSem:    make(chan struct{}, cfg.HistoryReaders),
 		pendingQ:   make(map[string]market.Quote),
 		alertsSubs: make(map[int64]*subList),
 		conns:      make(map[*conn]struct{}),

@@ -145,10 +145,10 @@ func TestSetFloorGapForUnseenSymbol(t *testing.T) {
 }
 
 // A client that does not read gets gaps; one that reads gets everything;
-// the slow one's queue never exceeds its bound.
+// the slow one's queue never exceeds its bound in bytes.
 func TestSlowClient(t *testing.T) {
-	const queue = 1024
-	e := newEnv(t, Config{SendQueue: queue, WriteTimeout: time.Minute})
+	const queue = 256 << 10
+	e := newEnv(t, Config{SendQueueBytes: queue, WriteTimeout: time.Minute, MaxLag: time.Minute})
 	fast := e.dial("", nil)
 	slow := e.dialSmallBuffer()
 	for _, c := range []*client{fast, slow} {
@@ -180,7 +180,7 @@ func TestSlowClient(t *testing.T) {
 		e.hub.connsMu.Lock()
 		for c := range e.hub.conns {
 			c.mu.Lock()
-			maxQ = max(maxQ, len(c.q))
+			maxQ = max(maxQ, c.heldLocked())
 			c.mu.Unlock()
 		}
 		e.hub.connsMu.Unlock()
@@ -191,7 +191,7 @@ func TestSlowClient(t *testing.T) {
 	}
 	t.Logf("fast client done after %v", time.Since(t0))
 	if maxQ > queue {
-		t.Errorf("a queue held %d messages, bound %d", maxQ, queue)
+		t.Errorf("a queue held %d bytes, bound %d", maxQ, queue)
 	}
 	slow.growBuffer()
 	// the slow client now reads: every seq is a tick or inside a gap, in order

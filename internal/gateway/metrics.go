@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const dropHelp = "WebSocket messages not delivered: reason=queue_full (a tick or alert met a full queue), reason=conflated (a candle or quotes message replaced by a newer one before it was written)."
+const dropHelp = "WebSocket messages not delivered: reason=queue_full (an alert met a full send queue), reason=conflated (a candle or quotes message replaced by a newer one before it was written)."
 
 type metrics struct {
 	conns     prometheus.Gauge
@@ -17,6 +17,11 @@ type metrics struct {
 	dropped   prometheus.Counter // ticks and alerts not delivered: queue full
 	conflated prometheus.Counter // candles and quotes replaced by a newer one before being sent
 	gaps      prometheus.Counter
+	lagged    prometheus.Counter // ticks channels that met a full queue and read from the ring
+	slow      prometheus.Counter // connections closed as slow consumers
+	logReads  *prometheus.CounterVec
+	logTicks  prometheus.Counter
+	subsLimit prometheus.Counter // subscribes refused: too many channels
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,7 +46,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_gaps_total", Help: "Gap messages sent to clients (ticks dropped or no longer held).",
 		}),
+		lagged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_lagged_total", Help: "Times a ticks channel met a full send queue (--ws-send-queue-bytes) and fell back to reading the symbol's replay ring.",
+		}),
+		slow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_slow_consumers_total", Help: "WebSocket connections closed with 1008 as slow consumers: behind longer than --ws-max-lag after falling out of the replay ring, taking nothing for --ws-write-timeout, or not reading their replies.",
+		}),
+		logReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_ws_log_reads_total", Help: "Reads of the event log for ticks channels behind their replay ring (result=ok or error; an error becomes a gap).",
+		}, []string{"result"}),
+		logTicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_log_ticks_total", Help: "Ticks read from the event log for ticks channels behind their replay ring.",
+		}),
+		subsLimit: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_subscriptions_refused_total", Help: "Subscribe messages refused with too_many_subscriptions (--ws-max-subscriptions).",
+		}),
 	}
+	m.logReads.WithLabelValues("ok")
+	m.logReads.WithLabelValues("error")
 	if reg == nil {
 		return m
 	}
@@ -51,6 +73,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.dropped = register(reg, m.dropped).(prometheus.Counter)
 	m.conflated = register(reg, m.conflated).(prometheus.Counter)
 	m.gaps = register(reg, m.gaps).(prometheus.Counter)
+	m.lagged = register(reg, m.lagged).(prometheus.Counter)
+	m.slow = register(reg, m.slow).(prometheus.Counter)
+	m.logReads = register(reg, m.logReads).(*prometheus.CounterVec)
+	m.logTicks = register(reg, m.logTicks).(prometheus.Counter)
+	m.subsLimit = register(reg, m.subsLimit).(prometheus.Counter)
 	return m
 }
 

@@ -13,9 +13,10 @@ import (
 // Publish fans out ticks (one symbol's batch, Seq set, increasing) and the
 // quotes and candles in u (either may be nil). A tick whose seq is not above
 // the newest already published for its symbol is ignored, so redelivery is
-// harmless. Publish never blocks on a client: a full queue drops ticks (and
-// reports a gap), candles are conflated, quotes are sent by Run at most 4
-// times a second. Call it from one goroutine.
+// harmless. Publish never blocks on a client: a subscriber whose queue is
+// full reads its ticks from the replay ring instead (gap for what the ring
+// no longer holds by then), candles are conflated, quotes are sent by Run
+// at most 4 times a second. Call it from one goroutine.
 func (h *Hub) Publish(ticks []market.Tick, u *market.Update) {
 	for i := 0; i < len(ticks); {
 		j := i + 1
@@ -89,6 +90,7 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 	buf := make([]byte, 0, size)
 	batch := t.batch[:0]
 	spans := t.spans[:0]
+	starts := t.starts[:0]
 	last = t.last
 	spanStart := 0
 	for i := range ticks {
@@ -97,18 +99,31 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 			continue
 		}
 		last = tk.Seq
-		if n := len(spans); n > 0 && spans[n-1].n < spanTicks {
-			buf = append(buf, '\n')
-		} else {
+		if len(batch) > 0 {
+			buf = append(buf, '\n') // between spans too: the ring reads runs across them
+		}
+		if n := len(spans); n == 0 || spans[n-1].n == spanTicks {
 			spanStart = len(buf)
 			spans = append(spans, tickSpan{first: tk.Seq, i0: len(batch)})
 		}
 		start := len(buf)
 		buf = appendTick(buf, t.ticksName, tk)
 		batch = append(batch, ringEntry{seq: tk.Seq, at: now, msg: buf[start:len(buf):len(buf)]})
+		starts = append(starts, start)
 		sp := &spans[len(spans)-1]
 		sp.last, sp.n, sp.msg = tk.Seq, sp.n+1, buf[spanStart:len(buf):len(buf)]
 	}
+	// A held tick's message reaches, past its length and up to its
+	// capacity, to the end of the buffer: the ring hands a lagging client
+	// a run of consecutive ticks as one slice (see refill). Ticks encoded
+	// before the buffer grew are in an older array and keep their end.
+	for i := range batch {
+		if st := starts[i]; st < len(buf) && &buf[st] == &batch[i].msg[0] {
+			batch[i].msg = buf[st : st+len(batch[i].msg) : len(buf)]
+		}
+	}
+	clear(starts)
+	t.starts = starts[:0]
 	for i := range batch {
 		t.push(batch[i].seq, now, batch[i].msg, h.cfg.ReplayTicks)
 	}
@@ -117,17 +132,19 @@ func (h *Hub) publishTicks(ticks []market.Tick) {
 			sp.ticks = batch[sp.i0 : sp.i0+sp.n]
 		}
 	}
-	dropped := 0
+	lagged := 0
 	for _, s := range t.ticks {
-		dropped += s.c.pushTicks(s, spans, h.cfg.SendQueue)
+		if s.c.pushTicks(s, spans) {
+			lagged++
+		}
 	}
 	clear(spans)
 	t.spans = spans[:0]
 	clear(batch)
 	t.batch = batch[:0]
 	t.prune(now - h.cfg.ReplayAge.Nanoseconds())
-	if dropped > 0 {
-		h.met.dropped.Add(float64(dropped))
+	if lagged > 0 {
+		h.met.lagged.Add(float64(lagged))
 	}
 }
 
@@ -147,7 +164,7 @@ func (h *Hub) PublishAlert(userID int64, data any) {
 		return
 	}
 	for _, s := range *l {
-		if !s.c.pushOrdered(msg, h.cfg.SendQueue) {
+		if !s.c.pushOrdered(msg) {
 			h.met.dropped.Inc()
 		}
 	}

@@ -2,65 +2,102 @@ package gateway
 
 // A connection's bounded send queue and its overflow policy.
 
-// pushTicks queues spans of tick messages of s's channel, in seq order.
-// With limit entries queued, a whole span is dropped and its seqs added to
-// s's gap, which is reported before the channel's next queued tick (or at the
-// writer's next batch). It returns how many were dropped. No allocation
-// once the queue has grown, except to encode a gap.
-func (c *conn) pushTicks(s *subscription, spans []tickSpan, limit int) (dropped int) {
+// entryBytes is what one queued message costs beyond its bytes: its slice
+// header in the queue. It is counted so that many small messages cannot
+// grow a queue past its bound either.
+const entryBytes = 24
+
+// roomLocked reports whether n more bytes fit under limit, counting what is
+// queued and what the writer is writing. Caller holds c.mu.
+func (c *conn) roomLocked(n, limit int) bool {
+	return c.heldLocked()+n <= limit
+}
+
+// heldLocked is the bytes queued and being written. Caller holds c.mu.
+func (c *conn) heldLocked() int {
+	return int(c.qBytes) + int(c.inflight)
+}
+
+// appendLocked queues msg. Caller holds c.mu and has checked the room.
+func (c *conn) appendLocked(msg []byte) {
+	c.q = append(c.q, msg)
+	c.qBytes += int32(len(msg) + entryBytes)
+}
+
+// pushTicks queues spans of tick messages of s's channel, in seq order,
+// skipping ticks up to s.cursor. A span that does not fit in the queue's
+// byte bound is not dropped: s starts lagging, and from then on the writer
+// reads s's ticks from the symbol's replay ring as the queue drains (the
+// ring holds them anyway, so a client that falls behind costs no memory of
+// its own). A lagging s is skipped here. It reports whether s started
+// lagging. No allocation once the queue has grown.
+func (c *conn) pushTicks(s *subscription, spans []tickSpan) (lagged bool) {
+	limit := c.hub.cfg.SendQueueBytes
 	c.mu.Lock()
-	if c.closing || s.dead {
+	if c.closing || s.dead || s.lagging {
 		c.mu.Unlock()
-		return 0
+		return false
 	}
 	for i := range spans {
 		e := &spans[i]
-		if s.after != 0 { // resumed on this hub: skip what the client has seen
-			if e.last <= s.after {
-				continue
-			}
-			if e.first <= s.after { // starts inside: its newer ticks one by one
-				for j := range e.ticks {
-					if te := &e.ticks[j]; te.seq > s.after {
-						dropped += c.pushSpanLocked(s, te.seq, te.seq, 1, te.msg, limit)
-					}
-				}
-				s.after = 0
-				continue
-			}
-			s.after = 0 // past the floor for good: seqs only grow
+		if e.last <= s.cursor {
+			continue // the client has these (it resumed after them)
 		}
-		// The common case, inline: queue the span or add it to the gap.
-		if s.gapTo == 0 && len(c.q) < limit {
-			c.q = append(c.q, e.msg)
+		if e.first <= s.cursor { // starts inside: its newer ticks one by one
+			for j := range e.ticks {
+				te := &e.ticks[j]
+				if te.seq <= s.cursor {
+					continue
+				}
+				if !c.roomLocked(len(te.msg)+entryBytes, limit) {
+					lagged = true
+					break
+				}
+				c.appendLocked(te.msg)
+				s.cursor = te.seq
+			}
+			if lagged {
+				break
+			}
 			continue
 		}
-		dropped += c.pushSpanLocked(s, e.first, e.last, e.n, e.msg, limit)
+		if !c.roomLocked(len(e.msg)+entryBytes, limit) {
+			lagged = true
+			break
+		}
+		c.appendLocked(e.msg)
+		s.cursor = e.last
+	}
+	if lagged {
+		c.startLaggingLocked(s)
 	}
 	c.signalLocked()
 	c.mu.Unlock()
-	return dropped
+	return lagged
 }
 
-// pushSpanLocked queues one span of s's ticks, or drops it into s's gap when
-// the queue holds limit entries; it returns how many ticks it dropped.
-// Caller holds c.mu.
-func (c *conn) pushSpanLocked(s *subscription, first, last uint64, n int, msg []byte, limit int) int {
-	if s.gapTo != 0 {
-		if len(c.q)+2 > limit {
-			s.gapTo = last
-			return n
-		}
-		c.q = append(c.q, encodeGap(s.name, s.gapFrom, s.gapTo))
-		c.hub.met.gaps.Inc()
-		s.gapFrom, s.gapTo = 0, 0
-	} else if len(c.q) >= limit {
-		s.gapFrom, s.gapTo = first, last
-		c.markDirtyLocked(s)
-		return n
+// startLaggingLocked makes the writer read s's ticks after s.cursor from
+// the replay ring. Caller holds c.mu.
+func (c *conn) startLaggingLocked(s *subscription) {
+	if s.lagging {
+		return
 	}
-	c.q = append(c.q, msg)
-	return 0
+	if c.lagging == 0 && c.lost != nil && c.hub.cfg.Now().Sub(c.lost.last) > c.hub.cfg.MaxLag {
+		c.lost = nil // caught up since: a new episode
+	}
+	s.lagging = true
+	c.lagging++
+	c.markDirtyLocked(s)
+}
+
+// stopLaggingLocked returns s to the live fan-out. Caller holds c.mu and
+// the lock of s's topic, so that no publish comes between.
+func (c *conn) stopLaggingLocked(s *subscription) {
+	if !s.lagging {
+		return
+	}
+	s.lagging = false
+	c.lagging--
 }
 
 // pushLatest makes msg s's pending conflated message, replacing an unsent
@@ -98,35 +135,37 @@ func (c *conn) pushIfIdle(s *subscription, msg []byte) bool {
 	return true
 }
 
-// pushOrdered queues msg unless limit messages are queued; it reports
-// whether msg was queued.
-func (c *conn) pushOrdered(msg []byte, limit int) bool {
+// pushOrdered queues msg unless the queue's byte bound would be passed; it
+// reports whether msg was queued.
+func (c *conn) pushOrdered(msg []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return false
 	}
-	if len(c.q) >= limit {
+	if !c.roomLocked(len(msg)+entryBytes, c.hub.cfg.SendQueueBytes) {
 		return false
 	}
-	c.q = append(c.q, msg)
+	c.appendLocked(msg)
 	c.signalLocked()
 	return true
 }
 
-// reply queues an answer to the client (ack, error, pong, snapshot). The
-// client's message rate bounds these; a client that sends without reading
-// until even the replay allowance is full is disconnected.
+// reply queues an answer to the client (ack, error, pong, snapshot, the gap
+// of a resume). The client's message rate bounds these, and they may use
+// the queue's byte bound a second time over; a client that sends without
+// reading until even that is full is closed as a slow consumer (1008). One
+// reply always fits in an empty queue, however large (the quotes snapshot).
 func (c *conn) reply(msg []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	if len(c.q) >= c.hub.hardLimit {
-		c.closeLocked(closePolicy, "send queue overflow")
+	if c.heldLocked() > 0 && !c.roomLocked(len(msg)+entryBytes, 2*c.hub.cfg.SendQueueBytes) {
+		c.slowCloseLocked("slow consumer: replies not read")
 		return
 	}
-	c.q = append(c.q, msg)
+	c.appendLocked(msg)
 	c.signalLocked()
 }

@@ -30,8 +30,9 @@ func (l *subList) remove(s *subscription) {
 }
 
 // register adds s to its channel, queueing its snapshot first and, for a
-// resumed ticks channel, the held ticks after since (or a gap), all under
-// the channel's lock so that no live tick is missed or repeated.
+// resumed ticks channel, a gap for what is no longer held and the start of
+// its replay (see resume), all under the channel's lock so that no live
+// tick is missed or repeated.
 func (h *Hub) register(s *subscription, since uint64, resume bool) {
 	c := s.c
 	switch s.ch.Kind {
@@ -43,9 +44,13 @@ func (h *Hub) register(s *subscription, since uint64, resume bool) {
 			data = q
 		}
 		h.replySnapshot(s, data)
+		s.topic = t
 		if resume {
-			h.replay(t, s, since)
-			s.after = since // a hub behind the client's last one must not resend
+			h.resume(t, s, since)
+		} else {
+			c.mu.Lock()
+			s.cursor = t.last // live ticks only
+			c.mu.Unlock()
 		}
 		t.ticks.add(s)
 	case KindCandles:
@@ -120,6 +125,9 @@ func (h *Hub) unregister(s *subscription) {
 	c.mu.Lock()
 	s.dead = true
 	s.pending = nil
-	s.gapFrom, s.gapTo = 0, 0
+	if s.lagging {
+		s.lagging = false
+		c.lagging--
+	}
 	c.mu.Unlock()
 }

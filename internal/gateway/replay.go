@@ -71,46 +71,147 @@ func (t *symbolTopic) prune(cutoff int64) {
 
 func (t *symbolTopic) entry(i int) *ringEntry { return &t.ring[(t.start+i)%len(t.ring)] }
 
-// replay queues the held ticks of t after since for s. Caller holds t.mu.
-func (h *Hub) replay(t *symbolTopic, s *subscription, since uint64) {
+// resume starts s, a ticks channel resumed after since, reading from t's
+// ring: a gap for what t no longer holds (since < floor; with History the
+// writer reads those ticks from the log instead), then the held ticks
+// after since, read by the writer as the queue drains (see refill). A
+// client that resumes ahead of t (it saw more on another instance) gets
+// only the ticks after since. Caller holds t.mu.
+func (h *Hub) resume(t *symbolTopic, s *subscription, since uint64) {
 	t.prune(h.cfg.Now().UnixNano() - h.cfg.ReplayAge.Nanoseconds())
-	after := since
-	if since < t.floor {
+	if since < t.floor && h.cfg.History == nil {
 		s.c.reply(encodeGap(s.name, since+1, t.floor))
 		h.met.gaps.Inc()
-		after = t.floor
+		since = t.floor
 	}
-	first := t.firstAfter(after)
-	if first == t.n {
-		return
+	c := s.c
+	c.mu.Lock()
+	s.cursor = since
+	if since < t.last {
+		c.startLaggingLocked(s)
 	}
-	// Join the held ticks into spans, as a publish does: a resume after a
-	// long drop then takes a few queue slots, leaving room for the live
-	// ticks that follow (one slot per tick overflowed the queue and cut the
-	// resumed stream with a gap).
-	size := 0
-	for k := first; k < t.n; k++ {
-		size += len(t.entry(k).msg) + 1
-	}
-	buf := make([]byte, 0, size)
-	spans := t.spans[:0]
-	for k := first; k < t.n; {
-		end := min(k+spanTicks, t.n)
-		start := len(buf)
-		for j := k; j < end; j++ {
-			if j > k {
-				buf = append(buf, '\n')
-			}
-			buf = append(buf, t.entry(j).msg...)
+	c.mu.Unlock()
+}
+
+// refill appends to batch the ticks of s, a lagging channel, after
+// s.cursor, as far as the queue's byte bound and quota (bytes) allow: from the topic's
+// ring (the ring's own bytes, not copies), and what the ring no longer
+// holds from History (encoded for this connection) or else as a gap. Either
+// marks the connection as having fallen out of the ring (see lostLocked).
+// Once s has every held tick it rejoins the live fan-out, under the
+// topic's lock, so that no tick is missed or repeated. Called by the
+// writer, holding no lock.
+func (c *conn) refill(s *subscription, batch [][]byte, quota int) [][]byte {
+	t := s.topic
+	for tried := false; ; tried = true {
+		t.mu.Lock()
+		c.mu.Lock()
+		if s.dead || !s.lagging || c.closing {
+			c.mu.Unlock()
+			t.mu.Unlock()
+			return batch
 		}
-		spans = append(spans, tickSpan{first: t.entry(k).seq, last: t.entry(end - 1).seq, n: end - k, msg: buf[start:len(buf):len(buf)]})
-		k = end
+		// At most quota more than is queued and in flight now.
+		limit := min(c.hub.cfg.SendQueueBytes, c.heldLocked()+quota)
+		if s.cursor < t.floor {
+			c.lostLocked()
+			if c.hub.cfg.History != nil && !tried {
+				after, floor, room := s.cursor, t.floor, limit-c.heldLocked()
+				if room < tickBytes { // the next round reads it
+					c.markDirtyLocked(s)
+					c.mu.Unlock()
+					t.mu.Unlock()
+					return batch
+				}
+				c.mu.Unlock()
+				t.mu.Unlock()
+				var read bool
+				if batch, read = c.readHistory(s, after, floor, room, batch); read {
+					c.mu.Lock()
+					c.markDirtyLocked(s) // the next round reads on
+					c.mu.Unlock()
+					return batch
+				}
+				continue // the log did not have them: a gap
+			}
+			gap := encodeGap(s.name, s.cursor+1, t.floor)
+			batch = append(batch, gap)
+			c.inflight += int32(len(gap) + entryBytes)
+			c.hub.met.gaps.Inc()
+			s.cursor = t.floor
+		}
+		k := t.firstAfter(s.cursor)
+		for k < t.n {
+			var run []byte
+			if run, k = t.run(k, limit-c.heldLocked()-entryBytes); run == nil {
+				break
+			}
+			batch = append(batch, run)
+			c.inflight += int32(len(run) + entryBytes)
+			s.cursor = t.entry(k - 1).seq
+		}
+		if k == t.n {
+			c.stopLaggingLocked(s)
+		} else {
+			c.markDirtyLocked(s)
+		}
+		c.mu.Unlock()
+		t.mu.Unlock()
+		return batch
 	}
-	if d := s.c.pushTicks(s, spans, h.hardLimit); d > 0 {
-		h.met.dropped.Add(float64(d))
+}
+
+// run returns the held ticks from position k on that are consecutive in one
+// publish's buffer, as one slice of at most room bytes (and maxFrameBytes),
+// and the position after them; nil when not even the first fits. Caller
+// holds t.mu.
+func (t *symbolTopic) run(k, room int) ([]byte, int) {
+	e := t.entry(k)
+	if len(e.msg) > room {
+		return nil, k
 	}
-	clear(spans)
-	t.spans = spans[:0]
+	room = min(room, maxFrameBytes)
+	full, n := e.msg[:cap(e.msg)], len(e.msg)
+	for k++; k < t.n; k++ {
+		next := t.entry(k).msg
+		end := n + 1 + len(next)
+		if end > len(full) || end > room || full[n] != '\n' || &full[n+1] != &next[0] {
+			break
+		}
+		n = end
+	}
+	return full[:n:n], k
+}
+
+// lostLocked notes that the connection fell out of a replay ring now. The
+// first such moment starts an episode (c.lost) that lasts while the
+// connection stays behind; one that starts lagging again more than MaxLag
+// after its last loss starts afresh (startLaggingLocked). Caller holds c.mu.
+func (c *conn) lostLocked() {
+	now := c.hub.cfg.Now()
+	if c.lost == nil {
+		c.lost = &lostEpisode{first: now}
+	}
+	c.lost.last = now
+}
+
+// lagGap appends to batch a gap for the ticks of s, a lagging channel,
+// that were published after s.cursor: the connection is closing as a slow
+// consumer and will not get them. Called by the writer, holding no lock.
+func (c *conn) lagGap(s *subscription, batch [][]byte) [][]byte {
+	t := s.topic
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.dead || !s.lagging || t.last <= s.cursor {
+		return batch
+	}
+	c.hub.met.gaps.Inc()
+	gap := encodeGap(s.name, s.cursor+1, t.last)
+	c.inflight += int32(len(gap) + entryBytes)
+	s.cursor = t.last
+	return append(batch, gap)
 }
 
 // firstAfter returns the position (0 to t.n) of the oldest held tick with

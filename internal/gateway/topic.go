@@ -38,8 +38,9 @@ type symbolTopic struct {
 	ticks   subList
 	candles [market.NumIntervals]subList
 
-	batch []ringEntry // scratch for Publish and replay, reused
-	spans []tickSpan  // scratch for Publish and replay, reused
+	batch  []ringEntry // scratch for Publish, reused
+	spans  []tickSpan  // scratch for Publish, reused
+	starts []int       // scratch for Publish, reused
 }
 
 func newSymbolTopic(sym string, floor uint64) *symbolTopic {

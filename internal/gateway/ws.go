@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -101,12 +102,18 @@ type wsTransport struct {
 	onPong func()
 	u      *wsUpgrader // its clock, ping rate and metrics; nil: time.Now, no limit, no metrics
 	hdr    [12]byte    // reader only: extended length and mask key
+	// closeSent (guarded by wmu): a close frame was written, or a write
+	// failed; no more frames. Here it fills hdr's padding.
+	closeSent bool
 	// pingTAT (reader only) is the ping rate limiter's state: see allowPing.
 	pingTAT int64
 
 	wmu       sync.Mutex
 	wdeadline time.Time // the socket's write deadline as last set
-	closeSent bool      // a close frame was written (or a write failed): no more frames
+	// rest (guarded by wmu) is the unwritten end of a frame a write
+	// timeout interrupted; a pointer, to keep an idle connection's
+	// transport at 112 bytes.
+	rest *[]byte
 }
 
 // clock reads the transport's clock (Config.Now).
@@ -193,12 +200,35 @@ func (t *wsTransport) writeLocked(b []byte, deadline time.Time, close bool) erro
 		}
 		t.wdeadline = deadline
 	}
-	if _, err := t.nc.Write(b); err != nil {
-		t.closeSent = true // the stream is broken mid-frame: nothing more may follow
-		return err
+	if t.rest != nil { // a frame a timeout interrupted goes out first
+		n, err := t.nc.Write(*t.rest)
+		if *t.rest = (*t.rest)[n:]; err != nil {
+			return t.writeFailed(nil, err)
+		}
+		t.rest = nil
+	}
+	if n, err := t.nc.Write(b); err != nil {
+		return t.writeFailed(b[n:], err)
 	}
 	t.closeSent = close
 	return nil
+}
+
+// writeFailed handles a write that stopped with unwritten (the rest of the
+// frame, a copy is kept) and err. After a timeout the connection is still
+// usable, and the next write finishes the frame first, so that the writer
+// can still send a slow consumer its gaps and a close frame; after another
+// error the stream is broken mid-frame and nothing more may follow.
+func (t *wsTransport) writeFailed(unwritten []byte, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if len(unwritten) > 0 {
+			rest := append([]byte(nil), unwritten...)
+			t.rest = &rest
+		}
+		return err
+	}
+	t.closeSent = true
+	return err
 }
 
 // errCloseSent is returned by writes after the close frame.

@@ -58,6 +58,9 @@ type options struct {
 	// wrap, when set, lets a test put a proxy in front of the public
 	// listener: it gets the server's address and returns the one clients use.
 	wrap func(t *testing.T, addr string) string
+	// nofile, when set, is the process's open-file limit (soft and hard),
+	// applied with prlimit(1): a test can exhaust file descriptors quickly.
+	nofile int
 }
 
 // server is one running findash process.
@@ -73,6 +76,8 @@ type server struct {
 	done chan struct{}
 	args []string
 	env  []string
+	// nofile: see options.nofile.
+	nofile int
 }
 
 // logBuffer collects a process's output; tail shows its end on failure.
@@ -119,7 +124,7 @@ func startServer(t *testing.T, o options) *server {
 		"FINDASH_SECRET_KEY=hostile-test-secret-key-0123456789abcdef",
 	)
 	env = append(env, o.env...)
-	s := &server{Admin: "http://" + adminAddr, Dir: dir, t: t, env: env, args: o.args}
+	s := &server{Admin: "http://" + adminAddr, Dir: dir, t: t, env: env, args: o.args, nofile: o.nofile}
 	if o.user != "" {
 		s.APIKey = createUser(t, env, o.user)
 	}
@@ -137,6 +142,9 @@ func (s *server) start() {
 	s.out = &logBuffer{}
 	s.done = make(chan struct{})
 	s.cmd = exec.Command(binary, append([]string{"serve"}, s.args...)...)
+	if s.nofile > 0 { // prlimit execs findash: the pid (RSS, signals) stays findash's
+		s.cmd = exec.Command("prlimit", append([]string{fmt.Sprintf("--nofile=%d:%d", s.nofile, s.nofile), binary, "serve"}, s.args...)...)
+	}
 	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
