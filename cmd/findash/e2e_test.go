@@ -409,8 +409,8 @@ func TestEndToEnd(t *testing.T) {
 	resumer.next(ofType("ack"))
 
 	// The slow client reads a frame every 100 ms through a small socket
-	// buffer. (One that stops reading altogether is cut off after the write
-	// timeout.)
+	// buffer. (One that stops reading altogether is closed as a slow
+	// consumer after the write timeout.)
 	slow := dialWS(t, in, 128<<10)
 	slow.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
 	slow.readSlowly(100 * time.Millisecond)
@@ -466,18 +466,43 @@ func TestEndToEnd(t *testing.T) {
 	}
 	fastSeqs = append(fastSeqs, more...)
 
-	// The slow client, now reading at full speed, must have been told about
-	// a gap.
+	// The slow client, now reading at full speed, was behind for the whole
+	// flood: it gets every tick in order — from the replay ring or, fallen
+	// out of it, from the event log — except what it is told it missed
+	// (gap), if it stayed behind longer than --ws-max-lag and was then
+	// closed with 1008 as a slow consumer.
 	slow.pause.Store(0)
-	sawGap := false
-	for !sawGap {
-		m := slow.next(func(m msg) bool { return m.Type == "gap" || m.Type == "tick" && m.Seq == fastSeqs[len(fastSeqs)-1] })
-		if m.Type == "gap" {
-			sawGap = m.From > 0 && m.To >= m.From
-		} else {
-			t.Fatal("slow client received the last tick without any gap")
+	pos, slowGaps, closed := 0, 0, false // pos: the position in fastSeqs expected
+	for timeout := time.After(30 * time.Second); pos < len(fastSeqs) && !closed; {
+		select {
+		case m, ok := <-slow.msgs:
+			switch {
+			case !ok:
+				err := <-slow.err
+				if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) || slowGaps == 0 {
+					t.Fatalf("slow client ended with %v after %d of %d ticks and %d gaps, want every tick or gaps then close 1008", err, pos, len(fastSeqs), slowGaps)
+				}
+				closed = true
+			case m.Channel != ch:
+			case m.Type == "tick":
+				if m.Seq != fastSeqs[pos] {
+					t.Fatalf("slow client: tick %d, want %d (the %dth)", m.Seq, fastSeqs[pos], pos)
+				}
+				pos++
+			case m.Type == "gap":
+				if m.From > fastSeqs[pos] || m.To < m.From {
+					t.Fatalf("slow client: gap %d..%d, want one from at most %d", m.From, m.To, fastSeqs[pos])
+				}
+				for pos < len(fastSeqs) && fastSeqs[pos] <= m.To {
+					pos++
+				}
+				slowGaps++
+			}
+		case <-timeout:
+			t.Fatalf("slow client: %d of %d ticks after 30 s", pos, len(fastSeqs))
 		}
 	}
+	t.Logf("slow client: %d gaps, closed %v, %d ticks", slowGaps, closed, pos)
 
 	// Candles and quotes agree with what was ingested.
 	from, to := ts0, ts0+int64(total)*250

@@ -18,33 +18,47 @@
 // and handles each client message on a short-lived goroutine, so it stays at
 // the runtime's minimum stack. A writer goroutine exists only while there is
 // something to write: queueing starts one if none runs, and it ends when the
-// queue is empty. Between them is one queue, bounded at Config.SendQueue
-// messages, that the writer empties in one go and writes as one text frame
-// (messages joined by '\n') with one syscall; a busy connection is written
-// at most every Config.WriteCoalesce, so what arrives meanwhile shares the
-// frame. An idle connection thus costs one goroutine of 2 KiB and ~3 KiB of
-// heap. When the queue is full:
-//   - ticks are dropped and the dropped seq range of each channel is sent as
-//     gap before that channel's next tick (or with the writer's next batch);
+// queue is empty. Between them is one queue, bounded in bytes
+// (Config.SendQueueBytes, the batch being written included), that the
+// writer empties in one go and writes as one text frame (messages joined by
+// '\n') with one syscall; a busy connection is written at most every
+// Config.WriteCoalesce, so what arrives meanwhile shares the frame. An idle
+// connection thus costs one goroutine of 2 KiB and ~3 KiB of heap. When the
+// queue is full:
+//   - a ticks channel lags: the publisher skips it, and the writer reads
+//     its ticks after the last one queued (its cursor) from the symbol's
+//     replay ring as the queue drains — runs of the ring's own bytes, no
+//     copy — and what the ring no longer holds from Config.History (the
+//     event log), encoded for the connection within the queue's bytes, or
+//     else reports it with gap. Under the topic's lock it rejoins the live
+//     fan-out once it has every held tick. A resume with since starts the
+//     same way;
 //   - candles and quotes never occupy the queue: each subscription holds at
 //     most one pending message, a newer one replaces it (latest wins; a
 //     replaced quotes message is replaced by the full list, so no change is
 //     lost);
 //   - alerts are dropped (they stay listed by the REST API);
-//   - replies (ack, error, pong), snapshots and replayed ticks may use up to
-//     ReplayTicks more slots; past that the connection is closed with 1008.
+//   - replies (ack, error, pong, snapshots) may use the bound a second time
+//     over; past that the connection is closed as a slow consumer.
 //
-// A connection thus holds at most SendQueue+ReplayTicks message references
-// plus one pending message per subscription; message bytes are shared.
-// Publish never waits for a client: it only takes short locks.
+// A connection that is still lagging Config.MaxLag after it first fell out
+// of a replay ring, or whose writes take nothing for Config.WriteTimeout,
+// is a slow consumer: it gets a gap for each lagging channel, then close
+// 1008 (after a write timeout the transport finishes the interrupted frame
+// first). A connection thus holds at most SendQueueBytes (twice that with
+// replies) plus one pending message per subscription; message bytes are
+// shared. Publish never waits for a client: it only takes short locks.
 //
 // # Replay
 //
 // Each symbol keeps its last ReplayTicks encoded ticks (also pruned after
 // ReplayAge) and a floor, the newest seq no longer held (or SetFloor's
-// value). Subscribing with since S queues gap{S+1, floor} when S < floor,
-// then the held ticks after S, and joins the live fan-out, all under the
-// symbol's lock: nothing is missed or repeated between replay and live.
+// value). A held tick's message reaches, past its length and up to its
+// capacity, to the end of its publish's buffer, so the ring hands out runs
+// of consecutive ticks as one slice. Subscribing with since S registers the
+// channel lagging with cursor S (without History, after gap{S+1, floor}
+// when S < floor), all under the symbol's lock: nothing is missed or
+// repeated between replay and live.
 //
 // # Locks
 //
@@ -53,7 +67,10 @@
 // which is a leaf. symbolTopic.mu may take shard.mu (to drop an unused
 // topic) and calls Source (market.State) for snapshots; shard.mu is never
 // held while waiting for a topic. Hub.pendingMu is a leaf taken alone. No
-// lock is shared by all connections on the publish path.
+// lock is shared by all connections on the publish path. A connection's
+// writer reads a lagging channel's ring holding symbolTopic.mu then conn.mu,
+// in that order too, and holds neither while it reads History (its
+// Config.HistoryReaders slots are taken with no lock held).
 //
 // # Goroutines
 //
@@ -76,7 +93,8 @@
 //
 // hub.go holds the Hub and Run; publish.go the fan-out; topic.go the
 // sharded symbol index; registry.go subscribing and unsubscribing channels;
-// replay.go the replay rings; conns.go the set of connections (pings,
+// replay.go the replay rings and lagging channels; history.go reading the
+// event log for them; conns.go the set of connections (pings,
 // drain); endpoint.go the /ws handler; conn.go, queue.go, writer.go,
 // reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
