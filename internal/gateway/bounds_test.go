@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -363,4 +364,55 @@ func TestResumeFromHistory(t *testing.T) {
 			t.Fatalf("gaps %v after the log's own", k.gaps)
 		}
 	})
+}
+
+// TestDrainWaitsForLaggingClient is issue 13 item 15: on SIGTERM the server
+// waited 1 s for a client's reply to its close frame, then closed the
+// socket; a client still reading what came before answered later, and got
+// a reset (its kernel then throws away what it had not read yet, the close
+// frame too). The server now
+// waits up to the write timeout: the lagging client reads what was queued
+// (the rest it resumes with since), the reconnect and the close, answers,
+// and then sees a clean end of stream.
+func TestDrainWaitsForLaggingClient(t *testing.T) {
+	e := newEnv(t, Config{ReconnectAfter: time.Millisecond, ReconnectJitter: time.Millisecond})
+	c := e.dialSmallBuffer()
+	c.send(`{"op":"subscribe","id":1,"channels":["ticks:LAG"]}`)
+	c.next()
+	c.next()
+	e.feed("LAG", 1, 20_000, 1000) // ~2.6 MB: more than the socket buffers take
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	drained := make(chan error, 1)
+	go func() { drained <- e.hub.Drain(ctx) }()
+	time.Sleep(2 * time.Second) // the client lags: it reads nothing for 2 s
+	// A lagging client still sends (a ping of its own, here): had the
+	// server closed its socket already, this would bring the reset.
+	c.send(`{"op":"ping","id":2}`)
+	c.growBuffer()
+	k := newSeqChecker(t, []string{"LAG"}, 1)
+	sawReconnect := false
+	for {
+		m, err := c.tryNext(10 * time.Second)
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+				t.Fatalf("after %d ticks: %v, want close 1001", k.ticks, err)
+			}
+			break
+		}
+		k.see(m)
+		sawReconnect = sawReconnect || m.Type == "reconnect"
+	}
+	if !sawReconnect || k.ticks == 0 {
+		t.Errorf("got %d ticks, reconnect %v; want ticks in order, then reconnect (the rest: a resume)", k.ticks, sawReconnect)
+	}
+	// gorilla answered the close frame; the server then closes its side.
+	nc := c.c.NetConn()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("after the close handshake: %v, want EOF (a reset means the server had closed before the reply)", err)
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("Drain: %v", err)
+	}
 }

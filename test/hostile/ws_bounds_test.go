@@ -364,3 +364,109 @@ func TestFDExhaustionHealthAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionsPerIP is item 8's per-address cap: past it a client's
+// WebSocket upgrade is answered 503 (the JSON error body) while /readyz from
+// the same address still answers.
+func TestConnectionsPerIP(t *testing.T) {
+	const perIP = 20
+	s := startServer(t, options{env: []string{fmt.Sprintf("FINDASH_MAX_CONNS_PER_IP=%d", perIP)}})
+	client.CloseIdleConnections() // the readiness polls' (the server may still count one)
+	opened := 0
+	for ; opened <= perIP; opened++ {
+		if _, err := dialWS(t, s, 0); err != nil {
+			if !strings.Contains(err.Error(), "HTTP 503") {
+				t.Fatalf("connection %d: %v, want HTTP 503", opened+1, err)
+			}
+			break
+		}
+	}
+	if opened < perIP-1 || opened >= perIP+1 {
+		t.Fatalf("%d connections opened from one address, want the cap (%d, one may be the readiness poll's)", opened, perIP)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Get(s.URL + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /readyz over the per-address cap: %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = hc.Get(s.URL + "/api/v1/symbols")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"code":"unavailable"`) {
+		t.Fatalf("GET /api/v1/symbols over the per-address cap = %d %s, want 503 unavailable with Retry-After", resp.StatusCode, b)
+	}
+	if v := s.Metric("findash_http_connections_refused_total", `reason="per_ip"`); v < 2 {
+		t.Errorf("findash_http_connections_refused_total{reason=per_ip} = %v, want >= 2", v)
+	}
+}
+
+// TestResumeFromLogPastRing is item 15's last part: 30,000 ticks of one
+// symbol (three times the replay ring) while a client is away; it resumes
+// with since from the first and gets every one, in order, without a gap —
+// the part the ring no longer holds read from the event log. Before, it got
+// a gap for 20,000 ticks.
+func TestResumeFromLogPastRing(t *testing.T) {
+	s := startServer(t, options{user: "feed@example.com"})
+	const sym, n = "RSM-LOG", 30_000
+	feedSymbols(t, s, []string{sym}, 1)
+	c, err := dialWS(t, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, subscribeMsg([]string{sym}, -1)); err != nil {
+		t.Fatal(err)
+	}
+	var first uint64
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for first == 0 {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var q struct {
+				Type string `json:"type"`
+				Data struct {
+					Seq uint64 `json:"seq"`
+				} `json:"data"`
+			}
+			if json.Unmarshal([]byte(line), &q) == nil && q.Type == "snapshot" {
+				first = q.Data.Seq
+			}
+		}
+	}
+	c.Close() // away
+	feedSymbols(t, s, []string{sym}, n)
+	c, err = dialWS(t, s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, subscribeMsg([]string{sym}, int64(first))); err != nil {
+		t.Fatal(err)
+	}
+	got, last := 0, first
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for got < n {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d ticks: %v", got, n, err)
+		}
+		for _, m := range splitFrame(t, b) {
+			switch m.Type {
+			case "gap":
+				t.Fatalf("gap %d..%d after %d of %d ticks: the event log holds them", m.From, m.To, got, n)
+			case "tick":
+				if m.Seq <= last {
+					t.Fatalf("tick %d after %d", m.Seq, last)
+				}
+				last = m.Seq
+				got++
+			}
+		}
+	}
+	t.Logf("resumed %d ticks (the ring holds 10,000); %v ticks read from the log", got, s.Metric("findash_ws_log_ticks_total"))
+}
