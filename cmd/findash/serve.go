@@ -180,7 +180,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	// job builds them with it. The job queue, opened next, needs it as a
 	// handler, so it reaches the queue through a reference set right after.
 	queueRef := &laterQueue{}
-	reportCfg := report.Config{SigningKey: reportKey}
+	reportCfg := report.Config{SigningKey: reportKey, MaxQueued: cfg.ReportsMaxQueued, MaxRunning: cfg.ReportsMaxRunning}
 	if p.work {
 		reportCfg.PDF = pdf.New(pdf.Config{}) // only the worker builds reports
 	}

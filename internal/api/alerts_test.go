@@ -285,3 +285,40 @@ func TestReportsRoutes(t *testing.T) {
 }
 
 func ff(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// queueNothing stands in for the job queue: reports stay queued.
+type queueNothing struct{}
+
+func (queueNothing) EnqueueReport(context.Context, int64) error { return nil }
+
+// A user with the most reports queued or running gets 429 too_many_reports
+// in the error shape, with Retry-After; another user is not affected
+// (issue 13 item 9).
+func TestReportsPerUserCap(t *testing.T) {
+	f := newAccountsFixture(t, func(c *api.Config, d *api.Deps) {
+		objs, err := objstore.NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Reports = report.NewService(d.Candles.(*sqlite.DB), objs, queueNothing{},
+			report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"), MaxQueued: 2}, nil)
+	})
+	ann, _ := f.signupLogin(t, "ann@example.com")
+	bob, _ := f.signupLogin(t, "bob@example.com")
+	body := map[string]any{"symbols": []string{"BTC-USD"}, "interval": "1m", "from": 0, "to": 1, "format": "csv"}
+	body["from"], body["to"] = market.MinTS, market.MinTS+60_000
+	for range 2 {
+		ann.must(t, 202, "POST", "/api/v1/reports", body)
+	}
+	raw, _ := json.Marshal(body)
+	resp, b := ann.do(t, "POST", "/api/v1/reports", string(raw))
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || resp.StatusCode != 429 || e.Error.Code != "too_many_reports" ||
+		!strings.Contains(e.Error.Message, "2 at once") || resp.Header.Get("Retry-After") != "10" {
+		t.Errorf("third report = %d %s (Retry-After %q), want 429 too_many_reports naming the cap, Retry-After 10",
+			resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	bob.must(t, 202, "POST", "/api/v1/reports", body)
+}

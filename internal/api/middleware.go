@@ -21,6 +21,9 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	inFlight    prometheus.Gauge
 	rateLimited *prometheus.CounterVec
+	// reportsRejected counts POST /api/v1/reports refused with 429
+	// too_many_reports (reports.go).
+	reportsRejected prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -38,8 +41,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "findash_http_rate_limited_total",
 			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, user).",
 		}, []string{"class"}),
+		reportsRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_reports_rejected_total",
+			Help: "Report requests refused with 429 too_many_reports: the user already had --reports-max-queued reports queued or running.",
+		}),
 	}
-	reg.MustRegister(m.duration, m.inFlight, m.rateLimited)
+	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected)
 	return m
 }
 

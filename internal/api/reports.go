@@ -29,6 +29,14 @@ func errNoReports() error {
 		header: http.Header{"Retry-After": {"60"}}}
 }
 
+// errTooManyReports is 429 too_many_reports: the user already has the most
+// reports queued or running (report.ErrTooMany; err says how many). A
+// report takes seconds, so a retry in 10 s may find a place.
+func errTooManyReports(err error) error {
+	return &httpError{status: http.StatusTooManyRequests, code: "too_many_reports", message: err.Error(),
+		header: http.Header{"Retry-After": {"10"}}}
+}
+
 // reportJSON is a report as the API shows it.
 type reportJSON struct {
 	ID          int64    `json:"id"`
@@ -85,6 +93,11 @@ func (a *API) createReport(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	rep, err := a.d.Reports.Create(r.Context(), report.Report{UserID: p.UserID, Symbols: in.Symbols, Interval: iv,
 		From: *in.From, To: *in.To, Format: report.Format(in.Format)})
+	if errors.Is(err, report.ErrTooMany) {
+		a.m.reportsRejected.Inc()
+		a.writeError(w, r, errTooManyReports(err))
+		return
+	}
 	if err != nil {
 		a.writeError(w, r, clean(err, "report"))
 		return

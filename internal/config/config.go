@@ -72,9 +72,11 @@ type Config struct {
 	APIKeyCacheMaxStale    time.Duration `koanf:"apikey_cache_max_stale"`
 	APIKeyCacheNegativeTTL time.Duration `koanf:"apikey_cache_negative_ttl"`
 	APIKeyCacheSize        int           `koanf:"apikey_cache_size"`
-	// Job queues (docs/security.md "Jobs"; jobs.go).
+	// Job queues and per-user report caps (docs/security.md "Jobs"; jobs.go).
 	JobsAlertWorkers  int `koanf:"jobs_alert_workers"`
 	JobsReportWorkers int `koanf:"jobs_report_workers"`
+	ReportsMaxQueued  int `koanf:"reports_max_queued"`
+	ReportsMaxRunning int `koanf:"reports_max_running"`
 	// WebSocket resources and connection caps (docs/security.md
 	// "WebSocket resources", "HTTP").
 	WSSendQueueBytes   int           `koanf:"ws_send_queue_bytes"`

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"time"
 
 	"github.com/findash/findash/internal/market"
@@ -30,6 +31,11 @@ const (
 const (
 	MaxSymbols = 20
 )
+
+// ErrTooMany means the user already has the most reports queued or running
+// that Config.MaxQueued allows: a new one is refused (the API answers 429
+// too_many_reports) until one of them is done.
+var ErrTooMany = errors.New("too many reports queued or running")
 
 // Report is a user's request for a file of candles, and its outcome.
 type Report struct {

@@ -213,6 +213,8 @@ func TestDownloadURL(t *testing.T) {
 // PDF rendering (fonts, charts) must be safe for that (run with -race).
 func TestBuildConcurrently(t *testing.T) {
 	f := newFixture(t, map[string]int{"BTC-USD": 300, "AAPL": 50})
+	f.svc = report.NewService(f.db, f.objs, noQueue{}, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
+		PDF: pdf.New(pdf.Config{}), MaxRunning: 4}, nil)
 	ctx := t.Context()
 	var ids []int64
 	for i := range 4 {
@@ -240,6 +242,63 @@ func TestBuildConcurrently(t *testing.T) {
 		if r, err := f.svc.Get(ctx, f.user, id); err != nil || r.Status != report.Done || r.Size == 0 {
 			t.Errorf("report %d = %+v, %v; want done", id, r, err)
 		}
+	}
+}
+
+// TestPerUserCaps: a user with MaxQueued reports queued or running gets
+// ErrTooMany for one more, others do not; a build beyond the user's
+// MaxRunning waits its turn (an error with RetryAfter, the report still
+// queued) and goes ahead once a running one is done.
+func TestPerUserCaps(t *testing.T) {
+	f := newFixture(t, map[string]int{"AAPL": 2})
+	f.svc = report.NewService(f.db, f.objs, noQueue{}, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
+		MaxQueued: 3, MaxRunning: 1, WaitTurn: 7 * time.Second}, nil)
+	ctx := t.Context()
+	req := func(user int64) report.Report {
+		return report.Report{UserID: user, Symbols: []string{"AAPL"}, Interval: market.Interval1m, From: t0, To: t0 + 60_000, Format: report.CSV}
+	}
+	var ids []int64
+	for range 3 {
+		r, err := f.svc.Create(ctx, req(f.user))
+		if err != nil {
+			t.Fatalf("Create() under the cap error: %v", err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if _, err := f.svc.Create(ctx, req(f.user)); !errors.Is(err, report.ErrTooMany) {
+		t.Fatalf("Create() beyond the cap error = %v, want ErrTooMany", err)
+	}
+	other, err := f.db.CreateUser(ctx, auth.User{Email: "o@example.com", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Create(ctx, req(other.ID)); err != nil {
+		t.Errorf("Create() of another user error: %v", err)
+	}
+
+	// Report 1 is being built (another worker): report 2 waits its turn.
+	if ok, err := f.db.StartReport(ctx, ids[0], 1, f.now); err != nil || !ok {
+		t.Fatalf("StartReport() = %v, %v", ok, err)
+	}
+	err = f.svc.BuildReport(ctx, ids[1], false)
+	var wait interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &wait) || wait.RetryAfter() != 7*time.Second {
+		t.Fatalf("BuildReport() beyond the running cap error = %v, want one with RetryAfter 7s", err)
+	}
+	if r, _ := f.svc.Get(ctx, f.user, ids[1]); r.Status != report.Queued {
+		t.Errorf("report waiting its turn is %s, want queued", r.Status)
+	}
+	if err := f.svc.BuildReport(ctx, ids[0], false); err != nil {
+		t.Fatalf("BuildReport() of the running report error: %v", err)
+	}
+	if err := f.svc.BuildReport(ctx, ids[1], false); err != nil {
+		t.Fatalf("BuildReport() once the other is done error: %v", err)
+	}
+	if r, _ := f.svc.Get(ctx, f.user, ids[1]); r.Status != report.Done {
+		t.Errorf("report after its turn is %s, want done", r.Status)
+	}
+	if _, err := f.svc.Create(ctx, req(f.user)); err != nil {
+		t.Errorf("Create() once two are done error: %v", err)
 	}
 }
 

@@ -18,7 +18,16 @@ import (
 
 // Store keeps reports and reads candles; the SQL stores implement it.
 type Store interface {
-	CreateReport(ctx context.Context, r Report) (Report, error)
+	// CreateReport stores r as queued unless its user already has
+	// maxActive reports queued or running (an error wrapping ErrTooMany);
+	// maxActive <= 0 is no cap. The check and the insert are atomic per
+	// user.
+	CreateReport(ctx context.Context, r Report, maxActive int) (Report, error)
+	// StartReport marks report id running at at, unless its user already
+	// has maxRunning other reports running: then it changes nothing and
+	// returns false. The check and the update are atomic per user. A
+	// missing report is market.ErrNotFound.
+	StartReport(ctx context.Context, id int64, maxRunning int, at time.Time) (bool, error)
 	// Report returns report id, only if userID owns it (userID 0: any).
 	Report(ctx context.Context, userID, id int64) (Report, error)
 	Reports(ctx context.Context, userID, before int64, limit int) ([]Report, error)
@@ -50,6 +59,18 @@ type Config struct {
 	// process that builds reports). Nil: a PDF report fails to build,
 	// permanently; creating, listing and downloading need none.
 	PDF Renderer
+	// MaxQueued is how many reports one user may have queued or running
+	// (default 20); Create refuses more with ErrTooMany, so one user cannot
+	// fill the queue.
+	MaxQueued int
+	// MaxRunning is how many of one user's reports are built at once
+	// (default 2): a build that would exceed it waits WaitTurn and tries
+	// again without spending an attempt, so one user's reports never hold
+	// every report worker.
+	MaxRunning int
+	// WaitTurn is how long such a build waits before it looks again
+	// (default 5s).
+	WaitTurn time.Duration
 }
 
 // Service creates, lists, builds and serves reports. It is safe for
@@ -70,6 +91,15 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 20
+	}
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = 2
+	}
+	if cfg.WaitTurn <= 0 {
+		cfg.WaitTurn = 5 * time.Second
+	}
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
@@ -77,14 +107,19 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 }
 
 // Create validates r (UserID, Symbols, Interval, From, To, Format), stores
-// it as queued and enqueues its build. If the enqueue fails the report is
-// marked failed and the error (wrapping market.ErrUnavailable) returned.
+// it as queued and enqueues its build. A user who already has
+// Config.MaxQueued reports queued or running gets an error wrapping
+// ErrTooMany. If the enqueue fails the report is marked failed and the
+// error (wrapping market.ErrUnavailable) returned.
 func (s *Service) Create(ctx context.Context, r Report) (Report, error) {
 	if err := Validate(&r); err != nil {
 		return Report{}, err
 	}
 	r.CreatedAt = s.cfg.Now()
-	r, err := s.store.CreateReport(ctx, r)
+	r, err := s.store.CreateReport(ctx, r, s.cfg.MaxQueued)
+	if errors.Is(err, ErrTooMany) {
+		return Report{}, fmt.Errorf("%w: you may have %d at once; retry when one is done", ErrTooMany, s.cfg.MaxQueued)
+	}
 	if err != nil {
 		return Report{}, err
 	}
@@ -144,9 +179,12 @@ func (s *Service) Open(ctx context.Context, id int64, expires, sig string) (io.R
 	return rc, r, nil
 }
 
-// BuildReport builds report id (the build_report job). On failure it
-// records the report failed when lastAttempt is set or the error is
-// permanent, and returns the error (the job retries otherwise).
+// BuildReport builds report id (the build_report job). When its user
+// already has Config.MaxRunning reports running it builds nothing and
+// returns an error whose RetryAfter() is Config.WaitTurn (the job waits its
+// turn without spending an attempt). On failure it records the report
+// failed when lastAttempt is set or the error is permanent, and returns the
+// error (the job retries otherwise).
 func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) error {
 	r, err := s.store.Report(ctx, 0, id)
 	if errors.Is(err, market.ErrNotFound) {
@@ -157,8 +195,11 @@ func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) e
 	if r.Status == Done {
 		return nil
 	}
-	if err := s.store.SetReportStatus(ctx, id, Running, "", 0, "", s.cfg.Now()); err != nil {
+	started, err := s.store.StartReport(ctx, id, s.cfg.MaxRunning, s.cfg.Now())
+	if err != nil {
 		return err
+	} else if !started {
+		return &waitTurn{user: r.UserID, max: s.cfg.MaxRunning, after: s.cfg.WaitTurn}
 	}
 	key := fmt.Sprintf("reports/%d/%d.%s", r.UserID, r.ID, r.Format)
 	size, err := s.build(ctx, r, key)
@@ -232,6 +273,22 @@ func (s *Service) writeCSV(ctx context.Context, r Report, w io.Writer) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// waitTurn says a build must wait: its user already has the most reports
+// running. The job queue runs it again after RetryAfter without counting an
+// attempt.
+type waitTurn struct {
+	user  int64
+	max   int
+	after time.Duration
+}
+
+func (e *waitTurn) Error() string {
+	return fmt.Sprintf("user %d already has %d reports running; waiting %v for a turn", e.user, e.max, e.after)
+}
+
+// RetryAfter is how long the build waits before it looks again.
+func (e *waitTurn) RetryAfter() time.Duration { return e.after }
 
 // permanentError is a build error no retry can fix.
 type permanentError struct{ err error }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -36,10 +37,13 @@ func rowToReport(row pgx.CollectableRow) (report.Report, error) {
 
 // CreateReport stores r (UserID, Symbols, Interval, From, To, Format,
 // CreatedAt) as queued and returns it with its ID, and CreatedAt and
-// UpdatedAt as stored (ms precision, UTC). An unknown user is
-// market.ErrNotFound; an interval, format or status the schema does not
-// know is market.ErrInvalid.
-func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
+// UpdatedAt as stored (ms precision, UTC). When the user already has
+// maxActive reports queued or running (maxActive > 0) it is an error
+// wrapping report.ErrTooMany. An unknown user is market.ErrNotFound; an
+// interval, format or status the schema does not know is market.ErrInvalid.
+// The user's row is locked first (FOR NO KEY UPDATE, as CreateAlert), so
+// concurrent creates for one user cannot pass the cap together.
+func (db *DB) CreateReport(ctx context.Context, r report.Report, maxActive int) (_ report.Report, err error) {
 	if r.Interval >= market.Interval(market.NumIntervals) {
 		return report.Report{}, fmt.Errorf("create report: %w", market.Invalid("interval", "%d is not an interval", r.Interval))
 	}
@@ -47,13 +51,65 @@ func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report,
 	r.UpdatedAt, r.Status, r.Error, r.ObjectKey, r.Size, r.Symbols = r.CreatedAt, report.Queued, "", "", 0, nonNil(r.Symbols)
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	err := db.primary.QueryRow(ctx,
-		"INSERT INTO reports (user_id, symbols, interval, from_ts, to_ts, format, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-		r.UserID, r.Symbols, r.Interval.String(), r.From, r.To, string(r.Format), string(r.Status), r.CreatedAt, r.UpdatedAt).Scan(&r.ID)
+	tx, err := db.primary.Begin(ctx)
+	if err != nil {
+		return report.Report{}, fmt.Errorf("create report: begin: %w", translate(err))
+	}
+	defer func() { rollback(ctx, tx, err) }()
+	if err = lockUser(ctx, tx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", r.UserID); err != nil {
+		return report.Report{}, fmt.Errorf("create report: user %d: %w", r.UserID, err)
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO reports (user_id, symbols, interval, from_ts, to_ts, format, status, created_at, updated_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+		WHERE $10::int <= 0 OR (SELECT count(*) FROM reports WHERE user_id = $1 AND status IN ('queued', 'running')) < $10::int
+		RETURNING id`,
+		r.UserID, r.Symbols, r.Interval.String(), r.From, r.To, string(r.Format), string(r.Status), r.CreatedAt, r.UpdatedAt, maxActive).Scan(&r.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("create report: %w: a user may have at most %d reports queued or running", report.ErrTooMany, maxActive)
+		return report.Report{}, err
+	}
 	if err != nil {
 		return report.Report{}, fmt.Errorf("create report: %w", translate(err))
 	}
+	if err = tx.Commit(ctx); err != nil {
+		return report.Report{}, fmt.Errorf("create report: commit: %w", translate(err))
+	}
 	return r, nil
+}
+
+// StartReport marks report id running at at (ms precision), unless its
+// user already has maxRunning other reports running (maxRunning > 0): then
+// it changes nothing and returns false. A missing report is
+// market.ErrNotFound. The user's row is locked first, so concurrent starts
+// of one user's reports (on any instance) cannot pass the cap together.
+func (db *DB) StartReport(ctx context.Context, id int64, maxRunning int, at time.Time) (_ bool, err error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	tx, err := db.primary.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("start report %d: begin: %w", id, translate(err))
+	}
+	defer func() { rollback(ctx, tx, err) }()
+	if err = lockUser(ctx, tx, "SELECT 1 FROM users WHERE id = (SELECT user_id FROM reports WHERE id = $1) FOR NO KEY UPDATE", id); err != nil {
+		return false, fmt.Errorf("report %d: %w", id, err)
+	}
+	tag, err := tx.Exec(ctx, `UPDATE reports r SET status = 'running', object_key = '', size = 0, error = '', updated_at = $2
+		WHERE id = $1 AND ($3::int <= 0 OR (SELECT count(*) FROM reports o WHERE o.user_id = r.user_id AND o.status = 'running' AND o.id <> r.id) < $3::int)`,
+		id, roundMs(at), maxRunning)
+	if err != nil {
+		return false, fmt.Errorf("start report %d: %w", id, translate(err))
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("start report %d: commit: %w", id, translate(err))
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// lockUser runs query (a SELECT 1 … FOR NO KEY UPDATE of one user row) in
+// tx; no row is market.ErrNotFound.
+func lockUser(ctx context.Context, tx pgx.Tx, query string, arg int64) error {
+	var one int
+	return translate(tx.QueryRow(ctx, query, arg).Scan(&one))
 }
 
 // Report returns report id. With userID > 0 it must be that user's, else

@@ -11,7 +11,6 @@ import (
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/market"
-	"github.com/findash/findash/internal/report"
 )
 
 // alertsName is the log_position row the alert evaluator keeps.
@@ -367,91 +366,6 @@ func (db *DB) MarkEventsDispatched(ctx context.Context, ids []int64) error {
 	}
 	if _, err := db.w.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("mark %d alert events dispatched: %w", len(ids), translate(err))
-	}
-	return nil
-}
-
-const reportCols = "id, user_id, symbols, interval, from_ts, to_ts, format, status, error, object_key, size, created_at, updated_at"
-
-func scanReport(sc interface{ Scan(...any) error }) (report.Report, error) {
-	var r report.Report
-	var syms, iv, format, status string
-	var created, updated int64
-	if err := sc.Scan(&r.ID, &r.UserID, &syms, &iv, &r.From, &r.To, &format, &status, &r.Error, &r.ObjectKey, &r.Size, &created, &updated); err != nil {
-		return report.Report{}, translate(err)
-	}
-	pi, err := market.ParseInterval(iv)
-	if err != nil {
-		return report.Report{}, fmt.Errorf("stored interval %q: %w", iv, err)
-	}
-	r.Symbols, r.Interval, r.Format, r.Status = splitList(syms), pi, report.Format(format), report.Status(status)
-	r.CreatedAt, r.UpdatedAt = fromMs(created), fromMs(updated)
-	return r, nil
-}
-
-// CreateReport stores r (UserID, Symbols, Interval, From, To, Format,
-// CreatedAt) as queued and returns it with its ID. An unknown user is
-// market.ErrNotFound.
-func (db *DB) CreateReport(ctx context.Context, r report.Report) (report.Report, error) {
-	r.CreatedAt = roundMs(r.CreatedAt)
-	r.UpdatedAt, r.Status, r.Error, r.ObjectKey, r.Size = r.CreatedAt, report.Queued, "", "", 0
-	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO reports (user_id, symbols, interval, from_ts, to_ts, format, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-		r.UserID, joinList(r.Symbols), r.Interval.String(), r.From, r.To, string(r.Format), string(r.Status), toMs(r.CreatedAt), toMs(r.UpdatedAt)).Scan(&r.ID)
-	if err != nil {
-		return report.Report{}, fmt.Errorf("create report: %w", translate(err))
-	}
-	return r, nil
-}
-
-// Report returns report id. With userID > 0 it must be that user's, else
-// market.ErrNotFound; userID 0 (the job worker) reads any.
-func (db *DB) Report(ctx context.Context, userID, id int64) (report.Report, error) {
-	r, err := scanReport(db.w.QueryRowContext(ctx, // the writer: read-your-writes for status polls
-		"SELECT "+reportCols+" FROM reports WHERE id = ? AND (? = 0 OR user_id = ?)", id, userID, userID))
-	if err != nil {
-		return report.Report{}, fmt.Errorf("report %d: %w", id, err)
-	}
-	return r, nil
-}
-
-// Reports lists userID's reports newest first: up to limit with an ID below
-// before (before <= 0: from the newest).
-func (db *DB) Reports(ctx context.Context, userID, before int64, limit int) ([]report.Report, error) {
-	if before <= 0 {
-		before = math.MaxInt64
-	}
-	rows, err := db.r.QueryContext(ctx,
-		"SELECT "+reportCols+" FROM reports WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?", userID, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reports: %w", translate(err))
-	}
-	defer rows.Close()
-	out := []report.Report{}
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reports: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reports: %w", translate(err))
-	}
-	return out, nil
-}
-
-// SetReportStatus moves report id to status with its outcome (object key
-// and size when done, a message when failed). A missing report is
-// market.ErrNotFound.
-func (db *DB) SetReportStatus(ctx context.Context, id int64, status report.Status, objectKey string, size int64, msg string, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, "UPDATE reports SET status = ?, object_key = ?, size = ?, error = ?, updated_at = ? WHERE id = ?",
-		string(status), objectKey, size, msg, toMs(at), id)
-	if err != nil {
-		return fmt.Errorf("set report %d %s: %w", id, status, translate(err))
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("report %d: %w", id, market.ErrNotFound)
 	}
 	return nil
 }

@@ -28,7 +28,8 @@ type AlertStore interface {
 	AlertEvent(ctx context.Context, id int64) (alert.Event, error)
 	WebhookSecret(ctx context.Context, userID int64, candidate string) (string, error)
 
-	CreateReport(ctx context.Context, r report.Report) (report.Report, error)
+	CreateReport(ctx context.Context, r report.Report, maxActive int) (report.Report, error)
+	StartReport(ctx context.Context, id int64, maxRunning int, at time.Time) (bool, error)
 	Report(ctx context.Context, userID, id int64) (report.Report, error)
 	Reports(ctx context.Context, userID, before int64, limit int) ([]report.Report, error)
 	SetReportStatus(ctx context.Context, id int64, status report.Status, objectKey string, size int64, msg string, at time.Time) error
@@ -47,6 +48,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		{"EventsAndOutbox", testEventsAndOutbox},
 		{"WebhookSecret", testWebhookSecret},
 		{"Reports", testReports},
+		{"ReportCaps", testReportCaps},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,7 +282,7 @@ func testReports(t *testing.T, s AlertStore) {
 	ctx := t.Context()
 	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
 	r, err := s.CreateReport(ctx, report.Report{UserID: ann, Symbols: []string{"AAA", "B/C"}, Interval: market.Interval1h,
-		From: day0, To: day0 + 86_400_000, Format: report.PDF, CreatedAt: created})
+		From: day0, To: day0 + 86_400_000, Format: report.PDF, CreatedAt: created}, 0)
 	if err != nil {
 		t.Fatalf("CreateReport() error: %v", err)
 	}
@@ -310,7 +312,7 @@ func testReports(t *testing.T, s AlertStore) {
 	if err := s.SetReportStatus(ctx, 9999, report.Failed, "", 0, "x", later); !errors.Is(err, market.ErrNotFound) {
 		t.Errorf("SetReportStatus(missing) error = %v, want ErrNotFound", err)
 	}
-	r2, err := s.CreateReport(ctx, report.Report{UserID: ann, Symbols: []string{"AAA"}, Interval: market.Interval1m, From: day0, To: day0, Format: report.CSV, CreatedAt: created})
+	r2, err := s.CreateReport(ctx, report.Report{UserID: ann, Symbols: []string{"AAA"}, Interval: market.Interval1m, From: day0, To: day0, Format: report.CSV, CreatedAt: created}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
