@@ -260,7 +260,13 @@ func (in *app) listen(ctx context.Context) error {
 	}
 	// Connection caps, with descriptors held back: at the cap /readyz still
 	// answers here, /metrics on the admin listener (issue 13 item 8).
-	httpLn := connlimit.New(ln, connlimit.Config{Max: cfg.MaxConns, MaxPerIP: cfg.MaxConnsPerIP, Reserve: cfg.FDReserve}, in.reg)
+	// Behind a load balancer (--trust-proxy) every peer is the balancer:
+	// the per-address cap is the balancer's to enforce.
+	perIP := cfg.MaxConnsPerIP
+	if cfg.TrustProxy {
+		perIP = 0
+	}
+	httpLn := connlimit.New(ln, connlimit.Config{Max: cfg.MaxConns, MaxPerIP: perIP, Reserve: cfg.FDReserve}, in.reg)
 	admin, err := observe.ListenAdmin(cfg.AdminAddr, in.reg, log.With("component", "admin"))
 	if err != nil {
 		httpLn.Close()
