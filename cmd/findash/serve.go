@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +33,16 @@ import (
 	"github.com/findash/findash/internal/retention"
 	"github.com/findash/findash/internal/watchlist"
 )
+
+// tickLimits maps the tick_* settings onto the bounds ingest checks and
+// the log's readers re-check (docs/security.md, "Input (ticks)").
+func tickLimits(cfg config.Config) market.Limits {
+	return market.Limits{
+		MinPrice: cfg.TickMinPrice, MaxPrice: cfg.TickMaxPrice,
+		MaxSize: cfg.TickMaxSize, MaxNotional: cfg.TickMaxNotional,
+		MaxAhead: cfg.TickMaxAhead, MaxAge: cmp.Or(cfg.TickMaxAge, cfg.TickRetention),
+	}
+}
 
 // addrs are the listeners' bound addresses, reported once serving.
 type addrs struct {
@@ -173,8 +184,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		PingBurst:        cfg.WSPingBurst,
 	}, log, reg)
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
-	in.feed = live.New(b, st, in.state, in.hub, live.Config{}, log)
-	in.pers = persist.New(b, st, persist.Config{}, log, reg)
+	limits := tickLimits(cfg)
+	parser := ingest.NewParser(ingest.ParserConfig{Limits: limits}, reg)
+	in.feed = live.New(b, st, in.state, in.hub, live.Config{Limits: limits}, log, reg)
+	in.pers = persist.New(b, st, persist.Config{Limits: limits}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 	// One report service: the API creates reports with it and the worker's
 	// job builds them with it. The job queue, opened next, needs it as a
@@ -206,7 +219,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		Market:     in.state,
 		Candles:    st,
 		Publisher:  roleMissing{"ingest"},
-		Parse:      ingest.Parse,
+		Parse:      parser.Parse,
 		Auth:       users,
 		Accounts:   users,
 		Watchlists: watchlist.NewService(st, watchlist.Config{}),

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/findash/findash/internal/api"
-	"github.com/findash/findash/internal/ingest"
 )
 
 // lockedBuffer is an io.Writer safe for the handler's concurrent use.
@@ -32,7 +31,7 @@ func TestAccessLogLevels(t *testing.T) {
 	f := newFixture(t)
 	var buf lockedBuffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps := api.Deps{Market: f.state, Candles: f.db, Publisher: f.pub, Parse: ingest.Parse,
+	deps := api.Deps{Market: f.state, Candles: f.db, Publisher: f.pub, Parse: testParse,
 		Auth: tokens{keyToken: {UserID: 1, APIKeyID: 7}}, Now: func() time.Time { return testNow }}
 	a := api.New(deps, api.Config{}, log, nil)
 	defer a.Close()

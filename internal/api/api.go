@@ -63,8 +63,8 @@ type Deps struct {
 	Candles   CandleStore
 	Publisher Publisher
 	// Parse decodes an ingest body (JSON array or NDJSON) into validated
-	// ticks; a bad tick is an error matching market.ErrInvalid whose text
-	// names the line (ingest.Parse).
+	// ticks; bad ticks are an error matching market.ErrInvalid, an
+	// *ingest.BatchError naming every bad line ((*ingest.Parser).Parse).
 	Parse func(body []byte) ([]market.Tick, error)
 	Auth  Authenticator
 	// WebSocket is mounted at GET /ws (the gateway); nil answers 503.

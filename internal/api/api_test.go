@@ -38,6 +38,9 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).UnixMilli()
 // testNow is the wall clock of the tests: 10 min 30 s after t0.
 var testNow = time.UnixMilli(t0 + 630_000).UTC()
 
+// testParse parses ingest bodies with the default limits at testNow.
+var testParse = ingest.NewParser(ingest.ParserConfig{Now: func() time.Time { return testNow }}, nil).Parse
+
 const (
 	keyToken     = "fd_test_key"
 	sessionToken = "sess_test"
@@ -170,7 +173,7 @@ func newBareFixture(t testing.TB, opts ...option) *fixture {
 		}
 	}
 	deps := api.Deps{
-		Market: state, Candles: db, Publisher: f.pub, Parse: ingest.Parse,
+		Market: state, Candles: db, Publisher: f.pub, Parse: testParse,
 		Auth: tokens{keyToken: {UserID: 1, APIKeyID: 7}, sessionToken: {UserID: 1}},
 		WebSocket: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "websocket here")
@@ -256,12 +259,21 @@ func errorOf(t *testing.T, b []byte) (code, message string) {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
+			Lines   []struct {
+				Line    int    `json:"line"`
+				Field   string `json:"field"`
+				Reason  string `json:"reason"`
+				Message string `json:"message"`
+			} `json:"lines"` // only on invalid_tick
 		} `json:"error"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || body.Error.Code == "" || body.Error.Message == "" {
 		t.Fatalf("error body %s is not {\"error\":{\"code\",\"message\"}}: %v", b, err)
+	}
+	if len(body.Error.Lines) > 0 && body.Error.Code != "invalid_tick" {
+		t.Fatalf("error body %s: lines on a %s error", b, body.Error.Code)
 	}
 	return body.Error.Code, body.Error.Message
 }

@@ -102,6 +102,7 @@ func TestPostTicks(t *testing.T) {
 		status    int
 		code      string
 		message   string // substring
+		lines     string // substring of the body
 		published int    // ticks published
 	}{
 		{name: "ndjson", body: good, header: []string{"Authorization", bearer}, status: 202, published: 2},
@@ -110,7 +111,9 @@ func TestPostTicks(t *testing.T) {
 		{name: "wrong key", body: good, header: []string{"Authorization", "Bearer nope"}, status: 401, code: "unauthenticated"},
 		{name: "not bearer", body: good, header: []string{"Authorization", "Basic " + keyToken}, status: 401, code: "unauthenticated"},
 		{name: "session token", body: good, header: []string{"Authorization", "Bearer " + sessionToken}, status: 403, code: "forbidden"},
-		{name: "bad line", body: bad, header: []string{"Authorization", bearer}, status: 400, code: "invalid_tick", message: "line 3: price: must be > 0 and finite"},
+		{name: "bad line", body: bad, header: []string{"Authorization", bearer}, status: 400, code: "invalid_tick", message: "line 3: price: -1 is below the minimum price 1e-12 (and 1 more)",
+			lines: `"lines":[{"line":3,"field":"price","reason":"price_too_low","message":"-1 is below the minimum price 1e-12"},{"line":4,"field":"symbol","reason":"symbol_invalid","message":"\"bad\" is not a symbol (1-32 chars of A-Z 0-9 . - _ /)"}]`},
+		{name: "dated 2099", body: `{"symbol":"X","ts":4070908800000,"price":1}`, header: []string{"Authorization", bearer}, status: 400, code: "invalid_tick", lines: `"reason":"ts_in_future"`},
 		{name: "empty", body: "\n", header: []string{"Authorization", bearer}, status: 400, code: "invalid_tick"},
 		{name: "log down", body: good, header: []string{"Authorization", bearer}, pubErr: fmt.Errorf("publish: %w", market.ErrUnavailable), status: 503, code: "unavailable"},
 		{name: "log broken", body: good, header: []string{"Authorization", bearer}, pubErr: errBoom, status: 500, code: "internal", message: "internal error"},
@@ -131,6 +134,9 @@ func TestPostTicks(t *testing.T) {
 				code, msg := errorOf(t, body)
 				if code != tt.code || !strings.Contains(msg, tt.message) {
 					t.Errorf("error = %s %q, want %s containing %q", code, msg, tt.code, tt.message)
+				}
+				if !strings.Contains(string(body), tt.lines) {
+					t.Errorf("error body %s, want it to contain %s", body, tt.lines)
 				}
 			}
 			if _, n := f.pub.published(); n != tt.published {

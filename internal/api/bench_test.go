@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"github.com/findash/findash/internal/ingest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,7 +78,7 @@ func BenchmarkAccessLog(b *testing.B) {
 		{"json-warn", slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			deps := api.Deps{Market: f.state, Candles: f.db, Publisher: f.pub, Parse: ingest.Parse, Auth: tokens{}, Now: func() time.Time { return testNow }}
+			deps := api.Deps{Market: f.state, Candles: f.db, Publisher: f.pub, Parse: testParse, Auth: tokens{}, Now: func() time.Time { return testNow }}
 			a := api.New(deps, api.Config{LiveTTL: 1 << 40, ReadLimit: api.Limit{Rate: -1}}, tc.log, nil)
 			defer a.Close()
 			h := a.Handler()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/market"
 )
 
@@ -38,7 +39,17 @@ type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Lines names every bad line of a rejected ingest batch.
+		Lines []lineError `json:"lines,omitempty"`
 	} `json:"error"`
+}
+
+// lineError is one bad line of an ingest batch (an ingest.LineError).
+type lineError struct {
+	Line    int    `json:"line"`   // 1-based NDJSON line or array element; 0 = the body
+	Field   string `json:"field"`  // "price", or "json" for a line that is not a tick object
+	Reason  string `json:"reason"` // stable code, one of market.Reasons
+	Message string `json:"message"`
 }
 
 // writeError is the one place an error becomes an HTTP response. See the
@@ -82,6 +93,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = code, msg
+	var be *ingest.BatchError
+	if status == http.StatusBadRequest && errors.As(err, &be) {
+		body.Error.Lines = make([]lineError, len(be.Lines))
+		for i, l := range be.Lines {
+			body.Error.Lines[i] = lineError{Line: l.Line, Field: l.Field(), Reason: l.Reason(), Message: l.Message()}
+		}
+	}
 	b, _ := json.Marshal(body) // cannot fail: two strings
 	h := w.Header()
 	h["Content-Type"] = jsonContentType

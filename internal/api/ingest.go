@@ -14,9 +14,11 @@ import (
 
 // postTicks: POST /api/v1/ticks — ingest a JSON array or NDJSON of ticks
 // with an API key. The batch is parsed and validated whole before anything
-// is published: any bad tick rejects it with 400 invalid_tick naming the
-// first bad line. 202 {"accepted":n} is sent only after the event log has
-// every tick; a log that is down or slow is 503 with Retry-After.
+// is published: any bad tick rejects it with 400 invalid_tick whose
+// error.lines name every bad line (line, field, reason, message), and
+// nothing of it is published. 202 {"accepted":n} is sent only after the
+// event log has every tick; a log that is down or slow is 503 with
+// Retry-After.
 func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
 	p, err := a.authenticate(r)
 	if err != nil {

@@ -87,6 +87,13 @@ type Config struct {
 	MaxConns           int           `koanf:"max_conns"`
 	MaxConnsPerIP      int           `koanf:"max_conns_per_ip"`
 	FDReserve          int           `koanf:"fd_reserve"`
+	// Tick limits (docs/security.md "Input (ticks)").
+	TickMinPrice    float64       `koanf:"tick_min_price"`
+	TickMaxPrice    float64       `koanf:"tick_max_price"`
+	TickMaxSize     float64       `koanf:"tick_max_size"`
+	TickMaxNotional float64       `koanf:"tick_max_notional"`
+	TickMaxAhead    time.Duration `koanf:"tick_max_ahead"`
+	TickMaxAge      time.Duration `koanf:"tick_max_age"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -148,6 +155,12 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Int("max-conns", 0, "open connections on the public listener (HTTP and WebSocket); 0 = the open-file limit minus --fd-reserve")
 	fs.Int("max-conns-per-ip", 1000, "open connections on the public listener per client address (IPv4, IPv6 /64); 0 = no limit; off with --trust-proxy (the peer is the load balancer)")
 	fs.Int("fd-reserve", 256, "file descriptors kept free of public connections for /readyz, /metrics, the database, NATS and files")
+	fs.Float64("tick-min-price", 1e-12, "lowest tick price accepted (at least 1e-18)")
+	fs.Float64("tick-max-price", 1e12, "highest tick price accepted (at most 1e18)")
+	fs.Float64("tick-max-size", 1e15, "largest tick size accepted (at most 1e18)")
+	fs.Float64("tick-max-notional", 1e15, "largest price × size of a tick accepted (at most 1e24)")
+	fs.Duration("tick-max-ahead", 5*time.Second, "how far past the server clock a tick's ts may lie")
+	fs.Duration("tick-max-age", 0, "how far behind the server clock a tick's ts may lie [tick-retention]")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	jobFlags(fs)
 	secretFileFlags(fs)
@@ -383,6 +396,26 @@ func (c *Config) Validate() error {
 	}
 	if c.WSPingBurst < 1 || c.WSPingBurst > 10000 {
 		bad("ws_ping_burst", "must be between 1 and 10000")
+	}
+	// The hard bounds are market.HardMinPrice and its siblings: within them
+	// no aggregate can overflow (config imports no findash package).
+	if !(c.TickMinPrice >= 1e-18 && c.TickMinPrice <= 1e18) {
+		bad("tick_min_price", "must be between 1e-18 and 1e18")
+	}
+	if !(c.TickMaxPrice >= c.TickMinPrice && c.TickMaxPrice <= 1e18) {
+		bad("tick_max_price", "must be between tick_min_price and 1e18")
+	}
+	if !(c.TickMaxSize > 0 && c.TickMaxSize <= 1e18) {
+		bad("tick_max_size", "must be > 0 and at most 1e18")
+	}
+	if !(c.TickMaxNotional > 0 && c.TickMaxNotional <= 1e24) {
+		bad("tick_max_notional", "must be > 0 and at most 1e24")
+	}
+	if c.TickMaxAhead <= 0 || c.TickMaxAhead > 24*time.Hour {
+		bad("tick_max_ahead", "must be > 0 and at most 24h")
+	}
+	if c.TickMaxAge < 0 {
+		bad("tick_max_age", "must be >= 0 (0 = tick_retention)")
 	}
 	if c.APIRateLimit < 0 {
 		bad("api_rate_limit", "must be >= 0 (0 = no limit)")

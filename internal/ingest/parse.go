@@ -3,74 +3,106 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/findash/findash/internal/market"
 )
 
-// LineError says which tick of a batch was bad and why. Line is 1-based: the
-// NDJSON line, or the array element's index + 1; 0 means the body as a whole
-// (for example an empty batch). It matches market.ErrInvalid with errors.Is.
-type LineError struct {
-	Line int
-	Err  error
-}
-
-// Error implements error: "line 3: price: must be > 0 and finite".
-func (e *LineError) Error() string {
-	if e.Line <= 0 {
-		return e.Err.Error()
-	}
-	return fmt.Sprintf("line %d: %v", e.Line, e.Err)
-}
-
-// Unwrap returns the cause (usually a *market.ValidationError).
-func (e *LineError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, market.ErrInvalid) true.
-func (e *LineError) Is(target error) bool { return target == market.ErrInvalid }
-
 // Parse decodes a batch of ticks: a JSON array of tick objects, or NDJSON
 // (one object per line, blank lines ignored). Each object has exactly the
 // fields symbol, ts (Unix ms as an integer, or an RFC 3339 string), price and
 // size (optional, default 0); an unknown field is an error. Every tick is
-// checked with (*market.Tick).Validate. The first bad tick (or syntax error)
-// rejects the whole batch with a *LineError; so does an empty batch.
+// checked with lim.Check at the time now (values within the bounds, ts in
+// the window around now).
+//
+// A batch is accepted whole or not at all: if any line is bad, Parse
+// returns no ticks and a *BatchError naming every bad line (at most
+// MaxLineErrors of them) with its reason. NDJSON is checked to the end,
+// line by line; in a JSON array, an element that is not well-formed ends
+// the scan, since the next element cannot be found reliably. An empty
+// batch is an error on line 0.
 //
 // Parse is a hand-written scanner for this one shape: no reflection, and one
 // allocation per distinct symbol rather than per tick.
-func Parse(body []byte) ([]market.Tick, error) {
-	p := parser{b: body}
+func Parse(body []byte, lim market.Limits, now time.Time) ([]market.Tick, error) {
+	p := parser{b: body, lim: lim.WithDefaults(), now: now}
 	i := p.ws(0)
 	if i == len(body) {
-		return nil, &LineError{Line: 0, Err: market.Invalid("body", "no ticks")}
+		return nil, emptyBatch()
 	}
 	p.out = make([]market.Tick, 0, bytes.Count(body, []byte{'{'}))
-	var err error
 	switch body[i] {
 	case '[':
-		err = p.array(i + 1)
+		p.array(i + 1)
 	case '{':
-		err = p.ndjson()
+		p.ndjson()
 	default:
-		return nil, &LineError{Line: 1, Err: market.Invalid("json", "expected a JSON array or NDJSON objects, found %q", body[i])}
+		p.fail(1, syntax("expected a JSON array or NDJSON objects, found %q", body[i]))
 	}
-	if err != nil {
-		return nil, err
+	if len(p.errs.Lines) > 0 {
+		return nil, &p.errs
 	}
 	if len(p.out) == 0 {
-		return nil, &LineError{Line: 0, Err: market.Invalid("body", "no ticks")}
+		return nil, emptyBatch()
 	}
 	return p.out, nil
 }
 
+// MaxLineErrors is the most bad lines one BatchError lists; the scan stops
+// at the next one (BatchError.Truncated).
+const MaxLineErrors = 100
+
+func emptyBatch() error {
+	return &BatchError{Lines: []*LineError{{Line: 0, Err: market.Reject("body", market.ReasonEmpty, "no ticks")}}}
+}
+
 type parser struct {
 	b       []byte
+	lim     market.Limits
+	now     time.Time
 	out     []market.Tick
+	errs    BatchError
 	lastSym string
 	syms    map[string]string
+}
+
+// fail records that line is bad and reports whether the scan may go on.
+// A line is listed once, with its first error.
+func (p *parser) fail(line int, err error) bool {
+	if n := len(p.errs.Lines); n > 0 && p.errs.Lines[n-1].Line == line {
+		return true
+	}
+	if len(p.errs.Lines) == MaxLineErrors {
+		p.errs.Truncated = true
+		return false
+	}
+	p.errs.Lines = append(p.errs.Lines, &LineError{Line: line, Err: err})
+	return true
+}
+
+// check validates a fully scanned object of line and keeps it or records why not.
+func (p *parser) check(line int, t *market.Tick, seen int, deferred error) bool {
+	var err error
+	switch {
+	case seen&hasSymbol == 0:
+		err = market.Reject("symbol", market.ReasonMissingField, "is required")
+	case seen&hasTS == 0:
+		err = market.Reject("ts", market.ReasonMissingField, "is required")
+	case seen&hasPrice == 0:
+		err = market.Reject("price", market.ReasonMissingField, "is required")
+	case deferred != nil:
+		err = deferred
+	default:
+		err = p.lim.Check(t, p.now)
+	}
+	if err != nil {
+		return p.fail(line, err)
+	}
+	if len(p.errs.Lines) == 0 { // once the batch is rejected, keep nothing
+		p.out = append(p.out, *t)
+	}
+	return true
 }
 
 func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -86,21 +118,29 @@ func (p *parser) ws(i int) int {
 func syntax(format string, args ...any) error { return market.Invalid("json", format, args...) }
 
 // array parses the elements of a JSON array whose '[' ends before i.
-func (p *parser) array(i int) error {
+func (p *parser) array(i int) {
 	line := 1
 	i = p.ws(i)
 	if i < len(p.b) && p.b[i] == ']' {
-		return &LineError{Line: 0, Err: market.Invalid("body", "no ticks")}
+		if j := p.ws(i + 1); j != len(p.b) {
+			p.fail(1, syntax("unexpected %q after the array", p.b[j]))
+		}
+		return // no ticks: Parse reports the empty batch
 	}
 	for {
 		i = p.ws(i)
-		next, err := p.object(i)
+		next, t, seen, deferred, err := p.object(i)
 		if err != nil {
-			return &LineError{Line: line, Err: err}
+			p.fail(line, err)
+			return
+		}
+		if !p.check(line, &t, seen, deferred) {
+			return
 		}
 		i = p.ws(next)
 		if i == len(p.b) {
-			return &LineError{Line: line, Err: syntax("unexpected end of input, expected ',' or ']'")}
+			p.fail(line, syntax("unexpected end of input, expected ',' or ']'"))
+			return
 		}
 		switch p.b[i] {
 		case ',':
@@ -108,17 +148,18 @@ func (p *parser) array(i int) error {
 			line++
 		case ']':
 			if j := p.ws(i + 1); j != len(p.b) {
-				return &LineError{Line: line, Err: syntax("unexpected %q after the array", p.b[j])}
+				p.fail(line, syntax("unexpected %q after the array", p.b[j]))
 			}
-			return nil
+			return
 		default:
-			return &LineError{Line: line, Err: syntax("unexpected %q, expected ',' or ']'", p.b[i])}
+			p.fail(line, syntax("unexpected %q, expected ',' or ']'", p.b[i]))
+			return
 		}
 	}
 }
 
-// ndjson parses one object per line.
-func (p *parser) ndjson() error {
+// ndjson parses one object per line; a bad line does not stop the scan.
+func (p *parser) ndjson() {
 	line := 0
 	for start := 0; start < len(p.b); {
 		line++
@@ -129,11 +170,11 @@ func (p *parser) ndjson() error {
 			end += start
 		}
 		i := p.ws(start)
+		start = end + 1
 		if i >= end {
-			start = end + 1
 			continue // blank line
 		}
-		next, err := p.object(i)
+		next, t, seen, deferred, err := p.object(i)
 		if err == nil && next > end {
 			err = syntax("an object must fit on one line")
 		}
@@ -143,11 +184,15 @@ func (p *parser) ndjson() error {
 			}
 		}
 		if err != nil {
-			return &LineError{Line: line, Err: err}
+			if !p.fail(line, err) {
+				return
+			}
+			continue
 		}
-		start = end + 1
+		if !p.check(line, &t, seen, deferred) {
+			return
+		}
 	}
-	return nil
 }
 
 // Field bits, to tell a missing field from a zero one.
@@ -157,15 +202,15 @@ const (
 	hasPrice
 )
 
-// object parses one tick object starting at i, appends the validated tick to
-// p.out and returns the index after its '}'.
-func (p *parser) object(i int) (int, error) {
+// object scans one tick object starting at i and returns the index after
+// its '}', the tick, which fields it had (the has* bits) and an error about
+// a value that did not stop the scan (deferred: a ts that is not a time).
+// err means the object is not well-formed and the scan stopped at next.
+func (p *parser) object(i int) (next int, t market.Tick, seen int, deferred, err error) {
 	b := p.b
 	if i >= len(b) || b[i] != '{' {
-		return i, p.unexpected(i, "'{'")
+		return i, t, 0, nil, p.unexpected(i, "'{'")
 	}
-	var t market.Tick
-	seen := 0
 	i = p.ws(i + 1)
 	if i < len(b) && b[i] == '}' {
 		i++
@@ -173,36 +218,36 @@ func (p *parser) object(i int) (int, error) {
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return i, p.unexpected(i, "a field name")
+			return i, t, seen, deferred, p.unexpected(i, "a field name")
 		}
 		ks, ke, esc, err := p.str(i)
 		if err != nil {
-			return i, err
+			return i, t, seen, deferred, err
 		}
 		key := b[ks:ke]
 		var unesc string
 		if esc {
 			if unesc, err = unescape(b[ks-1 : ke+1]); err != nil {
-				return i, err
+				return i, t, seen, deferred, err
 			}
 			key = []byte(unesc)
 		}
 		i = p.ws(ke + 1)
 		if i >= len(b) || b[i] != ':' {
-			return i, p.unexpected(i, "':'")
+			return i, t, seen, deferred, p.unexpected(i, "':'")
 		}
 		i = p.ws(i + 1)
 		switch string(key) {
 		case "symbol":
 			if i >= len(b) || b[i] != '"' {
-				return i, market.Invalid("symbol", "must be a string")
+				return i, t, seen, deferred, market.Invalid("symbol", "must be a string")
 			}
 			s, e, esc, err := p.str(i)
 			if err != nil {
-				return i, err
+				return i, t, seen, deferred, err
 			}
 			if t.Symbol, err = p.symbol(s, e, esc); err != nil {
-				return i, err
+				return i, t, seen, deferred, err
 			}
 			seen |= hasSymbol
 			i = e + 1
@@ -210,23 +255,25 @@ func (p *parser) object(i int) (int, error) {
 			if i < len(b) && b[i] == '"' {
 				s, e, esc, err := p.str(i)
 				if err != nil {
-					return i, err
+					return i, t, seen, deferred, err
 				}
-				if t.TS, err = parseTime(b[s-1:e+1], esc); err != nil {
-					return i, err
+				var ts int64
+				if ts, err = parseTime(b[s-1:e+1], esc); err != nil && deferred == nil {
+					deferred = err
 				}
-				i = e + 1
+				t.TS, i = ts, e+1
 			} else {
 				e, integer, err := p.number(i)
 				if err != nil {
-					return i, market.Invalid("ts", "must be Unix milliseconds or an RFC 3339 string")
+					return i, t, seen, deferred, market.Reject("ts", market.ReasonTSInvalid, "must be Unix milliseconds or an RFC 3339 string")
 				}
-				if !integer {
-					return i, market.Invalid("ts", "must be a whole number of Unix milliseconds")
-				}
-				v, err := strconv.ParseInt(string(b[i:e]), 10, 64)
-				if err != nil {
-					return i, market.Invalid("ts", "%s is out of range", b[i:e])
+				v, perr := strconv.ParseInt(string(b[i:e]), 10, 64)
+				switch {
+				case deferred != nil:
+				case !integer:
+					deferred = market.Reject("ts", market.ReasonTSInvalid, "must be a whole number of Unix milliseconds")
+				case perr != nil:
+					deferred = market.Reject("ts", market.ReasonTSInvalid, "%s is out of range", truncate(b[i:e], 40))
 				}
 				t.TS, i = v, e
 			}
@@ -234,10 +281,10 @@ func (p *parser) object(i int) (int, error) {
 		case "price", "size":
 			e, _, err := p.number(i)
 			if err != nil {
-				return i, market.Invalid(string(key), "must be a number")
+				return i, t, seen, deferred, market.Invalid(string(key), "must be a number")
 			}
 			// The grammar is checked: ParseFloat can fail only on range,
-			// and then returns ±Inf or 0, which Validate judges.
+			// and then returns ±Inf or 0, which Limits judges.
 			v, _ := strconv.ParseFloat(string(b[i:e]), 64)
 			if key[0] == 'p' {
 				t.Price = v
@@ -247,35 +294,23 @@ func (p *parser) object(i int) (int, error) {
 			}
 			i = e
 		default:
-			return i, syntax("unknown field %q", truncate(key, 32))
+			return i, t, seen, deferred, syntax("unknown field %q", truncate(key, 32))
 		}
 		i = p.ws(i)
 		if i >= len(b) {
-			return i, p.unexpected(i, "',' or '}'")
+			return i, t, seen, deferred, p.unexpected(i, "',' or '}'")
 		}
 		if b[i] == '}' {
 			i++
 			break
 		}
 		if b[i] != ',' {
-			return i, p.unexpected(i, "',' or '}'")
+			return i, t, seen, deferred, p.unexpected(i, "',' or '}'")
 		}
 		i = p.ws(i + 1)
 	}
 done:
-	switch {
-	case seen&hasSymbol == 0:
-		return i, market.Invalid("symbol", "is required")
-	case seen&hasTS == 0:
-		return i, market.Invalid("ts", "is required")
-	case seen&hasPrice == 0:
-		return i, market.Invalid("price", "is required")
-	}
-	if err := t.Validate(); err != nil {
-		return i, err
-	}
-	p.out = append(p.out, t)
-	return i, nil
+	return i, t, seen, deferred, nil
 }
 
 func (p *parser) unexpected(i int, want string) error {
@@ -388,7 +423,7 @@ func parseTime(quoted []byte, esc bool) (int64, error) {
 	}
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return 0, market.Invalid("ts", "%q is not an RFC 3339 time", truncate([]byte(s), 40))
+		return 0, market.Reject("ts", market.ReasonTSInvalid, "%q is not an RFC 3339 time", truncate([]byte(s), 40))
 	}
 	return tm.UnixMilli(), nil
 }

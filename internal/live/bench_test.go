@@ -50,7 +50,7 @@ func BenchmarkPipeline(b *testing.B) {
 	batches := (b.N + len(batch) - 1) / len(batch)
 	sink := &countSink{target: int64(batches * len(batch)), done: make(chan struct{})}
 	state := market.NewState()
-	f := live.New(bs, emptyRestorer{}, state, sink, live.Config{}, discard())
+	f := live.New(bs, emptyRestorer{}, state, sink, live.Config{}, discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- f.Run(ctx) }()

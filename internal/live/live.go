@@ -14,9 +14,17 @@
 // nothing is lost) and must not keep the ticks or the Update after Publish
 // returns: both are reused.
 //
-// Imports. live imports only the domain (market). It must not import the
-// bus, a store or the gateway: it reads through Log and Restorer and
-// publishes through Sink.
+// Stored bad values. Every restored candle and every tick read from the
+// log is checked against Config.Limits first (market.Limits.CheckCandle,
+// CheckLogged): a value an older, looser version stored — a price of
+// 1e-300, a size of 1e308, a tick dated 2099 — is skipped and counted
+// (findash_live_skipped_candles_total, findash_live_skipped_ticks_total),
+// so it can neither poison the State (every read of it would fail) nor
+// reach a WebSocket client.
+//
+// Imports. live imports only the domain (market) and the Prometheus
+// client. It must not import the bus, a store or the gateway: it reads
+// through Log and Restorer and publishes through Sink.
 package live
 
 import (
@@ -26,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/retry"
@@ -65,6 +74,9 @@ type Config struct {
 	ReplayWindow time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Limits bound what is restored and applied (zero fields:
+	// market.DefaultLimits); anything outside is skipped.
+	Limits market.Limits
 }
 
 // Feed projects the log into a State and a Sink.
@@ -78,18 +90,38 @@ type Feed struct {
 
 	readyOnce sync.Once
 	ready     chan struct{}
+
+	skippedTicks   prometheus.Counter
+	skippedCandles prometheus.Counter
+	kept           []market.Tick // the checked ticks of one message; Run's goroutine only
+	skipWarnings   int           // Run's goroutine only
 }
 
-// New returns a Feed; Run starts it.
-func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config, l *slog.Logger) *Feed {
+// New returns a Feed; Run starts it. Its metrics are registered on reg when
+// it is not nil.
+func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Feed {
 	if cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 5 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Feed{log: log, restorer: restorer, state: state, sink: sink, cfg: cfg,
-		l: l.With("component", "live"), ready: make(chan struct{})}
+	cfg.Limits = cfg.Limits.WithDefaults()
+	f := &Feed{log: log, restorer: restorer, state: state, sink: sink, cfg: cfg,
+		l: l.With("component", "live"), ready: make(chan struct{}),
+		skippedTicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_live_skipped_ticks_total",
+			Help: "Ticks read from the event log outside the tick limits (stored by an older version), skipped.",
+		}),
+		skippedCandles: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_live_skipped_candles_total",
+			Help: "Stored candles outside the tick limits (written by an older version), not restored.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(f.skippedTicks, f.skippedCandles)
+	}
+	return f
 }
 
 // Ready is closed once the feed has applied every message that was in the
@@ -112,7 +144,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	}) {
 		return nil
 	}
-	f.state.Restore(candles)
+	f.state.Restore(f.checkCandles(candles))
 
 	var windowStart, last uint64
 	if !f.retry(ctx, retry.Log(), "find the replay window", func() (err error) {
@@ -135,9 +167,12 @@ func (f *Feed) Run(ctx context.Context) error {
 
 	var u, empty market.Update
 	err := f.log.Consume(ctx, start, func(seq uint64, ticks []market.Tick) error {
-		if seq <= pos {
+		ticks = f.checkTicks(ticks)
+		switch {
+		case len(ticks) == 0: // every tick of the message was skipped
+		case seq <= pos:
 			f.sink.Publish(ticks, &empty)
-		} else {
+		default:
 			u.Reset()
 			f.state.Apply(ticks, &u)
 			f.sink.Publish(ticks, &u)
@@ -152,6 +187,62 @@ func (f *Feed) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// checkCandles drops (in place) the restored candles outside the limits,
+// counting and logging them.
+func (f *Feed) checkCandles(candles []market.Candle) []market.Candle {
+	now := f.cfg.Now()
+	kept := candles[:0]
+	for i := range candles {
+		c := &candles[i]
+		if err := f.cfg.Limits.CheckCandle(c, now); err != nil {
+			f.skippedCandles.Inc()
+			f.warnSkipped("stored candle skipped", "symbol", c.Symbol, "interval", c.Interval.String(), "start", c.Start, "err", err)
+			continue
+		}
+		kept = append(kept, *c)
+	}
+	return kept
+}
+
+// checkTicks returns ticks without those outside the limits, counting and
+// logging them. The common case (all good) returns ticks itself; otherwise
+// the result lives in f.kept until the next call.
+func (f *Feed) checkTicks(ticks []market.Tick) []market.Tick {
+	now := f.cfg.Now()
+	for i := range ticks {
+		if f.cfg.Limits.CheckLogged(&ticks[i], now) == nil {
+			continue
+		}
+		f.kept = append(f.kept[:0], ticks[:i]...)
+		for j := i; j < len(ticks); j++ {
+			t := &ticks[j]
+			if err := f.cfg.Limits.CheckLogged(t, now); err != nil {
+				f.skippedTicks.Inc()
+				f.warnSkipped("logged tick skipped", "symbol", t.Symbol, "seq", t.Seq, "ts", t.TS, "err", err)
+				continue
+			}
+			f.kept = append(f.kept, *t)
+		}
+		return f.kept
+	}
+	return ticks
+}
+
+// maxSkipWarnings bounds the warnings about skipped values per Feed: a log
+// full of them must not flood the log; the metrics count every one.
+const maxSkipWarnings = 20
+
+// warnSkipped logs one skipped value, up to maxSkipWarnings.
+func (f *Feed) warnSkipped(msg string, args ...any) {
+	if f.skipWarnings++; f.skipWarnings > maxSkipWarnings {
+		return
+	}
+	if f.skipWarnings == maxSkipWarnings {
+		args = append(args, "note", "further skipped values are only counted")
+	}
+	f.l.Warn(msg, args...)
 }
 
 // retry calls fn until it succeeds (true) or ctx ends (false), waiting

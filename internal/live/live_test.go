@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/live"
@@ -221,7 +223,7 @@ func TestFeedRestoresThenFollows(t *testing.T) {
 			if tt.window == time.Nanosecond {
 				now = func() time.Time { return time.Now().Add(time.Hour) }
 			}
-			f := live.New(b, db, state, sink, live.Config{ReplayWindow: tt.window, Now: now}, discard())
+			f := live.New(b, db, state, sink, live.Config{ReplayWindow: tt.window, Now: now}, discard(), nil)
 			stop := runFeed(t, f)
 			defer stop()
 
@@ -273,7 +275,7 @@ func TestFeedFollowsLiveTicks(t *testing.T) {
 	db := openStore(t)
 	state := market.NewState()
 	sink := newRecorder()
-	f := live.New(b, db, state, sink, live.Config{}, discard())
+	f := live.New(b, db, state, sink, live.Config{}, discard(), nil)
 	stop := runFeed(t, f) // an empty log: ready at once
 	defer stop()
 	sink.mu.Lock()
@@ -295,4 +297,112 @@ func TestFeedFollowsLiveTicks(t *testing.T) {
 	if q, ok := state.Quote(lastTick.Symbol); !ok || q.Seq != lastTick.Seq {
 		t.Errorf("Quote(%q) = %+v, %v; want the last tick's (seq %d)", lastTick.Symbol, q, ok, lastTick.Seq)
 	}
+}
+
+// TestFeedSkipsStoredBadValues: a log and a database written by a version
+// that accepted a price of 1e-300, a size of 1e308 and a tick dated 2099
+// (issue 13 items 1 and 4). The feed skips them with a metric: every quote
+// stays finite, no bad tick reaches the sink, and a 2099 tick does not
+// freeze its symbol.
+func TestFeedSkipsStoredBadValues(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	ctx := context.Background()
+	now := time.Now()
+	ms := now.UnixMilli()
+	y2099 := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	persisted := []market.Tick{
+		{Symbol: "PSN-A", TS: ms - 60_000, Price: 1e-300, Size: 1},
+		{Symbol: "PSN-A", TS: ms - 59_000, Price: 1e9, Size: 1},
+		{Symbol: "PSN-B", TS: ms - 60_000, Price: 1, Size: 1e308},
+		{Symbol: "PSN-B", TS: ms - 59_000, Price: 1, Size: 1e308},
+		{Symbol: "PSN-C", TS: y2099, Price: 5, Size: 1},
+	}
+	if err := b.Append(ctx, persisted); err != nil {
+		t.Fatal(err)
+	}
+	// What the old persister wrote: the ticks and their candles.
+	roll := market.NewRollup()
+	for i := range persisted {
+		roll.Add(&persisted[i])
+	}
+	if err := db.WriteBatch(ctx, persisted, roll.Candles(), bus.StreamSeq(persisted[0].Seq), bus.StreamSeq(persisted[4].Seq)); err != nil {
+		t.Fatal(err)
+	}
+	logged := []market.Tick{
+		{Symbol: "PSN-A", TS: ms - 58_000, Price: 1e-300, Size: 1},
+		{Symbol: "PSN-A", TS: ms - 58_000, Price: 3, Size: 1},
+		{Symbol: "PSN-B", TS: ms - 58_000, Price: 1, Size: 1e308},
+		{Symbol: "PSN-C", TS: y2099 + 60_000, Price: 5, Size: 1},
+	}
+	if err := b.Append(ctx, logged); err != nil {
+		t.Fatal(err)
+	}
+
+	reg := prometheus.NewRegistry()
+	state := market.NewState()
+	sink := newRecorder()
+	f := live.New(b, db, state, sink, live.Config{}, discard(), reg)
+	stop := runFeed(t, f)
+	defer stop()
+
+	good := []market.Tick{{Symbol: "PSN-C", TS: ms, Price: 6, Size: 1}, {Symbol: "PSN-B", TS: ms, Price: 2, Size: 1}}
+	if err := b.Append(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitFor(t, "the good ticks never reached the sink", func() bool {
+		n := len(sink.msgs)
+		return n > 0 && sink.msgs[n-1].ticks[0].Seq == good[1].Seq
+	})
+	lim := market.DefaultLimits()
+	sink.mu.Lock()
+	for _, m := range sink.msgs {
+		for i := range m.ticks {
+			if err := lim.CheckLogged(&m.ticks[i], time.Now()); err != nil {
+				t.Errorf("the sink got a bad tick %+v: %v", m.ticks[i], err)
+			}
+		}
+	}
+	sink.mu.Unlock()
+	for _, q := range state.Quotes(nil) {
+		if _, err := json.Marshal(q); err != nil {
+			t.Errorf("quote %+v does not encode: %v", q, err)
+		}
+	}
+	if q, _ := state.Quote("PSN-C"); q.Price != 6 {
+		t.Errorf("Quote(PSN-C) = %+v, want price 6 (not frozen by a 2099 tick)", q)
+	}
+	if q, _ := state.Quote("PSN-A"); q.Price != 3 {
+		t.Errorf("Quote(PSN-A) = %+v, want price 3", q)
+	}
+	// Skipped: the 1m candles and newer buckets of PSN-A (a 1e-300 price),
+	// PSN-B (an infinite volume) and PSN-C (dated 2099); the bad logged ticks.
+	if got := counter(t, reg, "findash_live_skipped_candles_total"); got < 3 {
+		t.Errorf("findash_live_skipped_candles_total = %v, want >= 3", got)
+	}
+	// Of the persisted ticks (replayed only to warm the sink) 4 are bad,
+	// of the logged ones (applied) 3.
+	if got := counter(t, reg, "findash_live_skipped_ticks_total"); got != 7 {
+		t.Errorf("findash_live_skipped_ticks_total = %v, want 7", got)
+	}
+}
+
+// counter reads a counter's value from reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			var sum float64
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+			return sum
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

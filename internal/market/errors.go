@@ -23,6 +23,9 @@ var (
 type ValidationError struct {
 	Field   string // the offending field, e.g. "price"
 	Message string // human text, e.g. "must be > 0 and finite"
+	// Reason is a stable snake_case code for machines and metric labels
+	// (one of Reasons for ticks), or empty.
+	Reason string
 }
 
 // Error implements error.
@@ -39,4 +42,10 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // Invalid returns a *ValidationError for field with a formatted message.
 func Invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Reject returns a *ValidationError for field with a Reason code and a
+// formatted message.
+func Reject(field, reason, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }

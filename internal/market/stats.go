@@ -103,14 +103,16 @@ func (s *Stats) Quote(symbol string, q *Quote) bool {
 	}
 	open := s.minutes[0].Open
 	// The derived values are rounded (RoundDerived) so no float noise
-	// reaches a client; the prices are the ticks' own.
+	// reaches a client; the prices are the ticks' own. Within Limits they
+	// are finite (see HardMaxSize); finite is the last guard that a value
+	// restored from an older version can never make a reader fail.
 	*q = Quote{
 		Symbol: symbol, Price: last.Close, TS: last.LastTS, Seq: last.LastSeq,
-		Open24h: open, High24h: high, Low24h: low, Volume24h: RoundDerived(vol),
-		Change24h: RoundDerived(last.Close - open),
+		Open24h: open, High24h: high, Low24h: low, Volume24h: finite(RoundDerived(vol)),
+		Change24h: finite(RoundDerived(last.Close - open)),
 	}
 	if open != 0 {
-		q.ChangePct24h = RoundDerived((last.Close - open) / open * 100)
+		q.ChangePct24h = finite(RoundDerived((last.Close - open) / open * 100))
 	}
 	return true
 }

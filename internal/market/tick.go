@@ -1,7 +1,5 @@
 package market
 
-import "math"
-
 // Tick is one trade or price update.
 type Tick struct {
 	Symbol string  `json:"symbol"`
@@ -20,23 +18,16 @@ const (
 	MaxTS int64 = 4102444800000 // 2100-01-01T00:00:00Z
 )
 
-// Validate checks the tick's fields against the contract: a valid symbol,
-// a timestamp in range, price > 0 and finite, size ≥ 0 and finite.
-func (t *Tick) Validate() error {
-	if err := CheckSymbol("symbol", t.Symbol); err != nil {
-		return err
-	}
-	if t.TS < MinTS || t.TS > MaxTS {
-		return Invalid("ts", "%d is not a Unix millisecond time between 2000 and 2100", t.TS)
-	}
-	if !(t.Price > 0) || math.IsInf(t.Price, 0) {
-		return Invalid("price", "must be > 0 and finite")
-	}
-	if !(t.Size >= 0) || math.IsInf(t.Size, 0) {
-		return Invalid("size", "must be >= 0 and finite")
-	}
-	return nil
-}
+// hardLimits are the widest bounds any configuration may set.
+var hardLimits = Limits{MinPrice: HardMinPrice, MaxPrice: HardMaxPrice, MaxSize: HardMaxSize, MaxNotional: HardMaxNotional}
+
+// Validate checks the tick's fields against the contract, with the widest
+// bounds any configuration allows (the Hard* constants): a valid symbol, a
+// timestamp between 2000 and 2100, a finite price within
+// [HardMinPrice, HardMaxPrice], a finite size within [0, HardMaxSize] and a
+// notional within HardMaxNotional. Ingest checks the configured, narrower
+// Limits and the clock (Limits.Check).
+func (t *Tick) Validate() error { return hardLimits.Values(t) }
 
 // Before reports whether t comes before u in event order: by TS, then by Seq.
 func (t *Tick) Before(u *Tick) bool {

@@ -16,6 +16,13 @@
 // store is retried with backoff for as long as it takes; the batch is never
 // skipped.
 //
+// Stored bad values. Every tick read from the log is checked against
+// Config.Limits (market.Limits.CheckLogged) first: a tick an older, looser
+// version accepted — a price of 1e-300, a size of 1e308, a tick dated
+// 2099 — is not written, and is counted (findash_persist_skipped_ticks_total),
+// so no candle in the database is built from it. Its message still
+// advances the position.
+//
 // Imports. persist imports only the domain (market) and the Prometheus
 // client. It must not import the bus or a store: they are the Log and Store
 // interfaces it declares.
@@ -26,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -73,11 +79,14 @@ type Config struct {
 	// FlushTimeout bounds the final write on shutdown (default 10s).
 	FlushTimeout time.Duration
 	// Now is the clock (default time.Now); it paces the lines logged about
-	// sharing the log with another persister.
+	// sharing the log with another persister and judges timestamps (Limits).
 	Now func() time.Time
 	// LagTimeout bounds the event log query findash_persist_lag makes at
 	// each scrape (default 1s); past it the scrape shows the last value.
 	LagTimeout time.Duration
+	// Limits bound what is written (zero fields: market.DefaultLimits);
+	// ticks outside are skipped.
+	Limits market.Limits
 }
 
 // shareQuiet is how long a persister must go without a resync before the
@@ -108,6 +117,7 @@ type Persister struct {
 	lastLag atomic.Uint64
 	// lastResync is when Run last resynced (only Run's goroutine uses it).
 	lastResync time.Time
+	skipped    prometheus.Counter
 }
 
 // New returns a Persister of log into store. Metrics are registered on reg
@@ -131,6 +141,7 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 	if cfg.LagTimeout <= 0 {
 		cfg.LagTimeout = time.Second
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	p := &Persister{
 		log: log, store: store, cfg: cfg, l: l.With("component", "persister"),
 		ticks: prometheus.NewCounter(prometheus.CounterOpts{
@@ -148,12 +159,15 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_persist_position", Help: "Stream sequence of the last log message persisted.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_skipped_ticks_total", Help: "Ticks read from the event log outside the tick limits (stored by an older version), not written.",
+		}),
 	}
 	p.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), computed at scrape time; 0 where no persister runs.",
 	}, p.currentLag)
 	if reg != nil {
-		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.lag, p.position)
+		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.lag, p.position, p.skipped)
 	}
 	return p
 }
@@ -242,9 +256,10 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 	consumed := make(chan struct{})
 	go func() {
 		defer close(consumed)
+		warned := 0
 		err := p.log.Consume(cctx, pos+1, func(seq uint64, ticks []market.Tick) error {
 			select {
-			case msgs <- message{seq, slices.Clone(ticks)}:
+			case msgs <- message{seq, p.checked(ticks, &warned)}:
 				return nil
 			case <-cctx.Done():
 				return cctx.Err()
@@ -295,6 +310,25 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			return w.final(ctx)
 		}
 	}
+}
+
+// checked returns a copy of ticks without those outside the limits,
+// counting them and logging the first few (warned counts the warnings).
+func (p *Persister) checked(ticks []market.Tick, warned *int) []market.Tick {
+	now := p.cfg.Now()
+	out := make([]market.Tick, 0, len(ticks))
+	for i := range ticks {
+		t := &ticks[i]
+		if err := p.cfg.Limits.CheckLogged(t, now); err != nil {
+			p.skipped.Inc()
+			if *warned++; *warned <= 20 { // the metric counts every one
+				p.l.Warn("logged tick skipped", "symbol", t.Symbol, "seq", t.Seq, "ts", t.TS, "err", err)
+			}
+			continue
+		}
+		out = append(out, *t)
+	}
+	return out
 }
 
 // readPosition asks the store for its position, retrying (retry.Database)

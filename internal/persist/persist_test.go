@@ -416,3 +416,49 @@ func TestResyncsLogOneLine(t *testing.T) {
 		t.Errorf("info lines after a resync a quiet minute later = %d, want 3:\n%s", len(info), strings.Join(info, "\n"))
 	}
 }
+
+// TestSkipsBadLoggedTicks: ticks a looser version put in the log (a price
+// of 1e-300, a size of 1e308, a tick dated 2099) are not written, nor any
+// candle built from them, and are counted; the position still passes them.
+func TestSkipsBadLoggedTicks(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	st := wrap(db)
+	reg := prometheus.NewRegistry()
+	ticks := []market.Tick{
+		{Symbol: "PSN-A", TS: ts0, Price: 1e-300, Size: 1},
+		{Symbol: "PSN-A", TS: ts0 + 1, Price: 3, Size: 1},
+		{Symbol: "PSN-B", TS: ts0, Price: 1, Size: 1e308},
+		{Symbol: "PSN-B", TS: ts0 + 1, Price: 1, Size: 1e308},
+		{Symbol: "PSN-C", TS: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), Price: 5, Size: 1},
+	}
+	if err := b.Append(context.Background(), ticks); err != nil {
+		t.Fatal(err)
+	}
+	stop := start(t, b, st, persist.Config{}, reg)
+	last, _ := b.LastSeq(context.Background())
+	waitPosition(t, st, last)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	ctx := context.Background()
+	for sym, want := range map[string]int{"PSN-A": 1, "PSN-B": 0, "PSN-C": 0} {
+		got, err := db.Ticks(ctx, sym, 0, market.MaxTS, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("%s: %d ticks stored (%+v), want %d", sym, len(got), got, want)
+		}
+		candles, err := db.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: market.Interval1d, From: 0, To: market.MaxTS, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(candles) != want || (want == 1 && (candles[0].Low != 3 || candles[0].Volume != 1)) {
+			t.Errorf("%s: 1d candles %+v, want %d built from the good tick only", sym, candles, want)
+		}
+	}
+	if got := counter(t, reg, "findash_persist_skipped_ticks_total"); got != 4 {
+		t.Errorf("findash_persist_skipped_ticks_total = %v, want 4", got)
+	}
+}
