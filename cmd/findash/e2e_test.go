@@ -360,7 +360,10 @@ func TestEndToEnd(t *testing.T) {
 	in := start(t, cfg)
 	const sym = "BTC-USD"
 	ch := "ticks:" + sym
-	ts0 := time.Now().Add(-time.Hour).Truncate(time.Hour).UnixMilli()
+	// The ticks are 250 ms apart and ~155,000 of them span ~11 h: they
+	// start 13 h back, so none is dated past the server clock (ingest
+	// refuses ts more than --tick-max-ahead ahead).
+	ts0 := time.Now().Add(-13 * time.Hour).Truncate(time.Hour).UnixMilli()
 
 	// Liveness, readiness, auth and validation.
 	var ready struct {

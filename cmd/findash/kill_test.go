@@ -81,7 +81,9 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	}
 
 	// Post batches from several goroutines and kill -9 in the middle.
-	ts0 := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).UnixMilli()
+	// 20 h back: batches of 500 ticks 250 ms apart stay behind the server
+	// clock (ingest refuses ts past it) for 576 batches.
+	ts0 := time.Now().Add(-20 * time.Hour).Truncate(time.Hour).UnixMilli()
 	type result struct{ from, n, code int }
 	results := make(chan result, 1000)
 	ctx, stop := context.WithCancel(context.Background())
