@@ -3,11 +3,14 @@
 // stage 2, through one code path — New takes River's driver
 // (riversqlite.New(db) or riverpgxv5.New(pool)), built by cmd/findash.
 //
-// On PostgreSQL the pool given to riverpgxv5.New must be a direct one (to
-// the server, not through PgBouncer in transaction pooling mode): River
-// LISTENs for new jobs and leader elections, and a LISTEN does not survive
-// a transaction pooler. It needs a few connections of its own (a listener
-// and the producers; pgxpool's default of at least 4 is enough). Several
+// On PostgreSQL the pool given to riverpgxv5.New should be a direct one
+// (to the server, not through PgBouncer in transaction pooling mode):
+// River LISTENs for new jobs and leader elections, and a LISTEN does not
+// survive a transaction pooler. Through one, set Config.PollOnly and give
+// the pool default_query_exec_mode=exec (no prepared statements):
+// TestQueueThroughPgBouncer keeps that way working. River needs a few
+// connections of its own (a listener and the producers; pgxpool's default
+// of at least 4 is enough). Several
 // instances may call New at once on one database: River's migrator takes
 // no lock, so New retries a migration that lost the race (see migrate).
 //

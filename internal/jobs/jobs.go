@@ -73,6 +73,11 @@ type Config struct {
 	// RetentionEvery is the period of the tick_retention job (default 1h);
 	// it also runs once when the worker starts.
 	RetentionEvery time.Duration
+	// PollOnly makes River poll for jobs instead of LISTENing: required
+	// when the pool goes through PgBouncer in transaction pooling mode
+	// (with default_query_exec_mode=exec), where a LISTEN does not
+	// survive. cmd/findash gives River a direct pool instead.
+	PollOnly bool
 }
 
 func (c *Config) setDefaults() {
@@ -163,6 +168,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		JobTimeout:        cfg.JobTimeout,
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
+		PollOnly:          cfg.PollOnly,
 	}
 	if h.Notifier != nil || h.Reports != nil || h.Retention != nil {
 		w := river.NewWorkers()

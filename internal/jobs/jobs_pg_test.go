@@ -61,3 +61,27 @@ func TestNewConcurrentlyPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueThroughPgBouncer is TestQueue through PgBouncer in transaction
+// pooling mode: River's migrations, inserts, fetches and completions work
+// there with default_query_exec_mode=exec (no prepared statements) and
+// PollOnly (no LISTEN). cmd/findash still gives River a direct pool; this
+// keeps the other way open.
+func TestQueueThroughPgBouncer(t *testing.T) {
+	bouncer := testenv.Env(t, "FINDASH_TEST_PGBOUNCER_URL")
+	via := testenv.Postgres(t).On(t, bouncer) + "&default_query_exec_mode=exec"
+	testQueue(t, func(t *testing.T, h jobs.Handlers) *jobs.Queue {
+		pool, err := pgxpool.New(t.Context(), via)
+		if err != nil {
+			t.Fatalf("pgxpool.New() error: %v", err)
+		}
+		t.Cleanup(pool.Close)
+		cfg := testConfig()
+		cfg.PollOnly = true
+		q, err := jobs.New(t.Context(), riverpgxv5.New(pool), h, cfg, nil, nil)
+		if err != nil {
+			t.Fatalf("jobs.New() through PgBouncer error: %v", err)
+		}
+		return q
+	})
+}
