@@ -143,6 +143,21 @@ func TestReaderCounts(t *testing.T) {
 	}
 }
 
+// TestSinceSent: the latency comes back exactly across a wrap of the
+// modulus, and the size a bench tick carries stays within the server's
+// default tick limits.
+func TestSinceSent(t *testing.T) {
+	sent := int64(1764244800_999_999_000) // 1 ms before a multiple of 1e9 µs
+	for _, lat := range []int64{0, 1, 2500, 999_999_999} {
+		if got := sinceSent(sent+lat, sent%sentModulus); got != lat {
+			t.Errorf("sinceSent(sent+%d) = %d, want %d", lat, got, lat)
+		}
+	}
+	if max := float64(sentModulus) * 200; max > 1e15 {
+		t.Errorf("size × a bench price reaches %g, above the default max notional", max)
+	}
+}
+
 func TestSubscriptionsSpreadEvenly(t *testing.T) {
 	syms := Symbols(100)
 	got := subscribers(10_000, 1, syms)
@@ -172,8 +187,8 @@ func TestBatchIsValidJSON(t *testing.T) {
 	var syms []string
 	for _, tk := range ticks {
 		syms = append(syms, tk.Symbol)
-		if tk.TS != 1764244800123 || int64(tk.Size) != 1764244800123456 || tk.Price <= 0 {
-			t.Errorf("tick %+v: want ts 1764244800123, size 1764244800123456, price > 0", tk)
+		if tk.TS != 1764244800123 || int64(tk.Size) != 800123456 || tk.Price <= 0 {
+			t.Errorf("tick %+v: want ts 1764244800123, size 800123456 (µs mod 1e9), price > 0", tk)
 		}
 	}
 	if d := cmp.Diff([]string{"B", "C", "A", "B"}, syms); d != "" {

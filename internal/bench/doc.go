@@ -10,10 +10,11 @@
 // RunWS opens Conns WebSocket clients, each subscribed to SubsPerConn
 // ticks:<SYM> channels, and POSTs ticks at Rate through /api/v1/ticks. Each
 // tick's size is the instant its batch was built, in microseconds since the
-// Unix epoch (an integer below 2^53, exact in the float64 the server keeps
-// and formatted by it as plain digits); its ts is the same instant in ms.
-// A client reads the clock once per frame and records now − size for each
-// tick in it. The latency therefore covers the POST, the event log, the
+// Unix epoch modulo 10^9 (1,000 s; below the server's --tick-max-size and,
+// times the price, its --tick-max-notional, and formatted by it as plain
+// digits); its ts is the same instant in ms. A client reads the clock once
+// per frame and records (now − size) mod 10^9 for each tick in it: exact
+// for any latency under 1,000 s. The latency therefore covers the POST, the event log, the
 // live feed, the fan-out and the client's read; because it travels in the
 // tick, child processes and other machines (with synchronised clocks) can
 // measure it without sharing memory with the sender. Bench ticks are not

@@ -61,10 +61,23 @@ func (p *poster) post(ctx context.Context, body []byte) (int, error) {
 	return ok.Accepted, nil
 }
 
+// sentModulus is the period of the send time a bench tick carries in its
+// size, in µs (1,000 s): the size stays below 1e9, and price × size below
+// 1e12, well within the server's tick limits (--tick-max-size,
+// --tick-max-notional, default 1e15), while any latency under 1,000 s is
+// recovered exactly by sinceSent.
+const sentModulus int64 = 1_000_000_000
+
+// sinceSent returns the µs from a tick's send time (its size: the send
+// time modulo sentModulus) to now, in [0, sentModulus).
+func sinceSent(now, sizeMicros int64) int64 {
+	return ((now-sizeMicros)%sentModulus + sentModulus) % sentModulus
+}
+
 // batch builds JSON arrays of bench ticks. Each tick's size is its send
-// time in microseconds since the Unix epoch (exact in a float64 until
-// the year 2255), which is how a receiver measures ingest-to-client latency
-// without sharing memory with the sender; ts is the same instant in ms.
+// time in microseconds since the Unix epoch modulo sentModulus, which is
+// how a receiver measures ingest-to-client latency without sharing memory
+// with the sender (sinceSent); ts is the same instant in ms.
 type batch struct {
 	buf   []byte
 	price []float64 // per symbol, a slow deterministic walk
@@ -101,7 +114,7 @@ func (b *batch) build(symbols []string, first, n int, now time.Time) []byte {
 		b.buf = append(b.buf, `,"price":`...)
 		b.buf = strconv.AppendFloat(b.buf, b.price[i], 'f', 2, 64)
 		b.buf = append(b.buf, `,"size":`...)
-		b.buf = strconv.AppendInt(b.buf, us, 10)
+		b.buf = strconv.AppendInt(b.buf, us%sentModulus, 10)
 		b.buf = append(b.buf, '}')
 	}
 	return append(b.buf, ']')

@@ -347,7 +347,7 @@ func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
 		}
 		r.last[string(t.channel)] = t.seq
 		if t.sentMicros > 0 {
-			r.lat = append(r.lat, now-t.sentMicros)
+			r.lat = append(r.lat, sinceSent(now, t.sentMicros))
 		}
 	case bytes.HasPrefix(msg, gapPrefix):
 		m.gaps++
@@ -362,7 +362,7 @@ func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
 type wireTick struct {
 	channel    []byte
 	seq        uint64
-	sentMicros int64 // the tick's size: its send time, µs since the epoch (see doc.go)
+	sentMicros int64 // the tick's size: its send time in µs modulo sentModulus (see doc.go)
 }
 
 // parseTick extracts channel, seq and size from a tick message as the
