@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,11 @@ func TestTicks(t *testing.T) {
 			b := open(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			sym, other := "HIST-"+strings.ToUpper(name), "OTHER-"+strings.ToUpper(name)
 			ts0 := time.Now().UnixMilli()
+			// Symbols of this run only: an external server keeps earlier
+			// runs' ticks in the shared stream.
+			run := strings.ToUpper(strconv.FormatInt(time.Now().UnixNano(), 36))
+			sym, other := "H-"+run+"-"+strings.ToUpper(name), "O-"+run+"-"+strings.ToUpper(name)
 			for i := range 5 {
 				batch := append(ticksOf(sym, 10, ts0+int64(i)*10), ticksOf(other, 3, ts0)...)
 				if err := b.Append(ctx, batch); err != nil {
