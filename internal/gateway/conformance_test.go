@@ -276,6 +276,12 @@ func (e *env) rawDial() *rawConn {
 func (c *rawConn) readFrame() (srvFrame, error) {
 	if len(c.pending) == 0 {
 		f, err := c.readWire()
+		// The server's own keepalive pings may come between any two frames
+		// (a loaded machine lets the ping timer fire mid-case); no case
+		// expects a ping from the server, so they are skipped.
+		for err == nil && f.op == opPing {
+			f, err = c.readWire()
+		}
 		if err != nil || f.op != opText {
 			return f, err
 		}
