@@ -264,6 +264,11 @@ func (in *app) listen(ctx context.Context) error {
 		// Per minute, a burst of one minute's worth.
 		AuthIPLimit:      perMinute(cfg.AuthRateLimit),
 		AuthAccountLimit: perMinute(cfg.AuthAccountRateLimit),
+		HeaderTimeout:    cfg.HTTPHeaderTimeout,
+		BodyTimeout:      cfg.HTTPBodyTimeout,
+		WriteTimeout:     cfg.HTTPWriteTimeout,
+		IdleTimeout:      cfg.HTTPIdleTimeout,
+		MaxInFlightPerIP: cfg.HTTPMaxInFlightPerIP,
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 
@@ -271,6 +276,7 @@ func (in *app) listen(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
+	ln = a.Listener(ln) // counts the header and idle deadlines (ConfigureServer); innermost, so connlimit's conns stay outermost
 	// Connection caps, with descriptors held back: at the cap /readyz still
 	// answers here, /metrics on the admin listener (issue 13 item 8).
 	// Behind a load balancer (--trust-proxy) every peer is the balancer:
@@ -300,12 +306,11 @@ func (in *app) listen(ctx context.Context) error {
 		handler = otelhttp.NewHandler(handler, "findash", otelhttp.WithTracerProvider(tracing.Provider))
 	}
 	srv := &http.Server{
-		Handler:           connlimit.Restrict(handler, "/livez", "/readyz"),
-		ConnContext:       httpLn.ConnContext,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler:     connlimit.Restrict(handler, "/livez", "/readyz"),
+		ConnContext: httpLn.ConnContext,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	a.ConfigureServer(srv) // header, write and idle deadlines (the body's is per request)
 	in.httpLn, in.admin = httpLn, admin
 	r.add(layerBase, "admin", admin)
 	if cfg.MetricsAddr != "" {

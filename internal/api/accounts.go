@@ -76,6 +76,9 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return errPayloadTooLarge(maxAccountBody)
 		}
+		if isTimeout(err) {
+			return errRequestTimeout(a.cfg.BodyTimeout)
+		}
 		return &httpError{status: http.StatusBadRequest, code: "bad_body", message: "the body is not the expected JSON object: " + err.Error()}
 	}
 	return nil

@@ -148,6 +148,25 @@ type Config struct {
 	// TrustProxy takes the client IP from the last X-Forwarded-For entry
 	// (set by the load balancer in front) instead of the peer address.
 	TrustProxy bool
+	// HeaderTimeout bounds reading a request head (ConfigureServer).
+	// Default 10 s.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds reading a request body, from the handler's start;
+	// beyond it 408 and the connection closes. Default 30 s (a 4 MiB
+	// ingest body at 140 KB/s).
+	BodyTimeout time.Duration
+	// WriteTimeout bounds writing a response from the end of its request's
+	// head (ConfigureServer); a report download moves it before each 64 KiB
+	// chunk, so it bounds a stall rather than the transfer. WebSocket
+	// connections set their own. Default 60 s.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its
+	// next request (ConfigureServer). Default 120 s.
+	IdleTimeout time.Duration
+	// MaxInFlightPerIP bounds the requests one client IP may have in flight
+	// at once (health checks aside); beyond it 429. A WebSocket holds one
+	// only during its upgrade. Default 100.
+	MaxInFlightPerIP int
 }
 
 func (c *Config) setDefaults() {
@@ -162,6 +181,13 @@ func (c *Config) setDefaults() {
 	def(&c.IngestTimeout, 10*time.Second)
 	def(&c.CheckTimeout, 2*time.Second)
 	def(&c.RetryAfter, time.Second)
+	def(&c.HeaderTimeout, 10*time.Second)
+	def(&c.BodyTimeout, 30*time.Second)
+	def(&c.WriteTimeout, 60*time.Second)
+	def(&c.IdleTimeout, 120*time.Second)
+	if c.MaxInFlightPerIP <= 0 {
+		c.MaxInFlightPerIP = 100
+	}
 	if c.CacheEntries <= 0 {
 		c.CacheEntries = 10_000
 	}
@@ -187,14 +213,16 @@ func (c *Config) setDefaults() {
 
 // API is the REST API. Build it with New, serve Handler.
 type API struct {
-	d       Deps
-	cfg     Config
-	log     *slog.Logger
-	now     func() time.Time
-	limiter Limiter
-	cache   *cache.Cache[*response]
-	m       metrics
-	ids     idGen
+	d        Deps
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	limiter  Limiter
+	cache    *cache.Cache[*response]
+	m        metrics
+	ids      idGen
+	conns    *connStates // connections accepted through Listener
+	inflight *inFlight
 
 	draining    atomic.Bool
 	mux         *http.ServeMux
@@ -231,6 +259,8 @@ func New(d Deps, cfg Config, log *slog.Logger, reg prometheus.Registerer) *API {
 	}
 	a.cache = c
 	a.m = newMetrics(reg)
+	a.conns = &connStates{timeouts: a.m.timeouts}
+	a.inflight = newInFlight(cfg.MaxInFlightPerIP)
 	a.closedCache = maxAge(cfg.ClosedTTL)
 	a.handler = http.HandlerFunc(a.serve)
 	a.routes()

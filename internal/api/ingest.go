@@ -43,6 +43,10 @@ func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, errPayloadTooLarge(a.cfg.MaxBodyBytes))
 			return
 		}
+		if isTimeout(err) {
+			a.writeError(w, r, errRequestTimeout(a.cfg.BodyTimeout))
+			return
+		}
 		a.writeError(w, r, &httpError{status: http.StatusBadRequest, code: "bad_body", message: "could not read the request body"})
 		return
 	}

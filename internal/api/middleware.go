@@ -24,6 +24,7 @@ type metrics struct {
 	// reportsRejected counts POST /api/v1/reports refused with 429
 	// too_many_reports (reports.go).
 	reportsRejected prometheus.Counter
+	timeouts        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -39,14 +40,18 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "findash_http_rate_limited_total",
-			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, user).",
+			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, user, inflight_ip).",
 		}, []string{"class"}),
 		reportsRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_reports_rejected_total",
 			Help: "Report requests refused with 429 too_many_reports: the user already had --reports-max-queued reports queued or running.",
 		}),
 	}
-	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected)
+	m.timeouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "findash_http_timeouts_total",
+		Help: "Public-listener requests and connections cut by a deadline, by phase (header, body, write, idle).",
+	}, []string{"phase"})
+	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected, m.timeouts)
 	return m
 }
 
@@ -73,7 +78,8 @@ func (a *API) logFor(r *http.Request) *slog.Logger {
 }
 
 // serve is the one middleware every request passes: request id, in-flight
-// gauge, panic recovery, duration histogram, access log; then the mux.
+// gauge, panic recovery, duration histogram, access log, the body deadline
+// and the per-IP limit of requests in flight; then the mux.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
@@ -99,9 +105,30 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 				a.writeError(sw, r, errors.New("panic")) // a 500 "internal error"; logged above
 			}
 		}
+		if isTimeout(sw.err) {
+			a.m.timeouts.WithLabelValues("write").Inc()
+		}
 		a.observe(r, sw, start)
 	}()
+	// The body deadline first: a request refused below still has its
+	// unread body discarded by net/http, under this deadline.
+	a.bodyDeadline(sw, r)
+	if !exemptFromInFlight(r.URL.Path) {
+		ip := a.clientIP(r)
+		if !a.inflight.acquire(ip) {
+			a.m.rateLimited.WithLabelValues("inflight_ip").Inc()
+			a.writeError(sw, r, errTooManyInFlight(a.cfg.MaxInFlightPerIP))
+			return
+		}
+		defer a.inflight.release(ip)
+	}
 	a.mux.ServeHTTP(sw, r)
+}
+
+func errTooManyInFlight(n int) error {
+	return &httpError{status: http.StatusTooManyRequests, code: "rate_limited",
+		message: "more than " + strconv.Itoa(n) + " requests in flight from this address; retry later",
+		header:  http.Header{"Retry-After": {"1"}, "Connection": {"close"}}}
 }
 
 func (a *API) observe(r *http.Request, sw *statusWriter, start time.Time) {
@@ -160,6 +187,7 @@ type statusWriter struct {
 	status   int
 	bytes    int64
 	hijacked bool
+	err      error // the first write error
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -175,6 +203,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 

@@ -189,6 +189,8 @@ func (a *API) downloadReport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		io.Copy(w, rc)
+		// A stalled client is cut by the write deadline, moved per chunk;
+		// the error has no one to go to (the status is sent).
+		_ = a.copyResponse(w, rc)
 	}
 }

@@ -94,6 +94,12 @@ type Config struct {
 	TickMaxNotional float64       `koanf:"tick_max_notional"`
 	TickMaxAhead    time.Duration `koanf:"tick_max_ahead"`
 	TickMaxAge      time.Duration `koanf:"tick_max_age"`
+	// HTTP limits (docs/security.md "HTTP").
+	HTTPHeaderTimeout    time.Duration `koanf:"http_header_timeout"`
+	HTTPBodyTimeout      time.Duration `koanf:"http_body_timeout"`
+	HTTPWriteTimeout     time.Duration `koanf:"http_write_timeout"`
+	HTTPIdleTimeout      time.Duration `koanf:"http_idle_timeout"`
+	HTTPMaxInFlightPerIP int           `koanf:"http_max_in_flight_per_ip"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -161,6 +167,11 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Float64("tick-max-notional", 1e15, "largest price × size of a tick accepted (at most 1e24)")
 	fs.Duration("tick-max-ahead", 5*time.Second, "how far past the server clock a tick's ts may lie")
 	fs.Duration("tick-max-age", 0, "how far behind the server clock a tick's ts may lie [tick-retention]")
+	fs.Duration("http-header-timeout", 10*time.Second, "time a client has to send a request's head")
+	fs.Duration("http-body-timeout", 30*time.Second, "time a client has to send a request's body (408 beyond)")
+	fs.Duration("http-write-timeout", 60*time.Second, "time a client has to take a response (a report download: each 64 KiB; WebSockets have their own)")
+	fs.Duration("http-idle-timeout", 2*time.Minute, "time a kept-alive connection may wait for its next request")
+	fs.Int("http-max-in-flight-per-ip", 100, "requests one client IP may have in flight at once, health checks aside (429 beyond; set --trust-proxy behind a load balancer)")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	jobFlags(fs)
 	secretFileFlags(fs)
@@ -428,6 +439,15 @@ func (c *Config) Validate() error {
 	}
 	if c.APIKeyCacheSize < 1 || c.APIKeyCacheSize > 10_000_000 {
 		bad("apikey_cache_size", "must be between 1 and 10000000")
+	}
+	for name, d := range map[string]time.Duration{"http_header_timeout": c.HTTPHeaderTimeout, "http_body_timeout": c.HTTPBodyTimeout,
+		"http_write_timeout": c.HTTPWriteTimeout, "http_idle_timeout": c.HTTPIdleTimeout} {
+		if d < 100*time.Millisecond || d > time.Hour {
+			bad(name, "must be between 100ms and 1h")
+		}
+	}
+	if c.HTTPMaxInFlightPerIP < 1 || c.HTTPMaxInFlightPerIP > 1_000_000 {
+		bad("http_max_in_flight_per_ip", "must be between 1 and 1000000")
 	}
 	if c.AuthRateLimit < 0 {
 		bad("auth_rate_limit", "must be >= 0 (0 = no limit)")
