@@ -158,12 +158,13 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	start := min(pos+1, windowStart)
 	f.l.Info("live feed started", "restored_candles", len(candles), "position", pos, "from", start, "log_last", last)
+	// Seq of a tick = streamSeq<<16 | index (bus.TickSeq): the sink holds
+	// every tick above the last one of message start-1. Set before Ready,
+	// so whoever waits on Ready sees the floor.
+	f.sink.SetFloor(start<<16 - 1)
 	if last < start {
 		f.markReady()
 	}
-	// Seq of a tick = streamSeq<<16 | index (bus.TickSeq): the sink holds
-	// every tick above the last one of message start-1.
-	f.sink.SetFloor(start<<16 - 1)
 
 	var u, empty market.Update
 	err := f.log.Consume(ctx, start, func(seq uint64, ticks []market.Tick) error {
