@@ -164,24 +164,36 @@ type acctReport struct {
 // waitReport polls report id until it is done (or failed: a test failure).
 func (c *acctClient) waitReport(id int64) acctReport {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var r acctReport
+	var r acctReport
+	if !testenv.WaitFor(30*time.Second, func() bool {
+		r = acctReport{}
 		c.must(200, viaBearer, "GET", fmt.Sprintf("/api/v1/reports/%d", id), nil, &r)
-		switch r.Status {
-		case "done":
-			if r.DownloadURL == "" {
-				c.t.Fatalf("report %d is done without a download_url: %+v", id, r)
-			}
-			return r
-		case "failed":
+		if r.Status == "failed" {
 			c.t.Fatalf("report %d failed: %q", id, r.Error)
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("report %d is still %s after 30s", id, r.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return r.Status == "done"
+	}) {
+		c.t.Fatalf("report %d is still %s after 30s", id, r.Status)
 	}
+	if r.DownloadURL == "" {
+		c.t.Fatalf("report %d is done without a download_url: %+v", id, r)
+	}
+	return r
+}
+
+// reloadedAlerts reports whether the JSON logs show the alert evaluator
+// reloading the alert definitions with n alerts.
+func reloadedAlerts(logs string, n int) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		var l struct {
+			Msg    string `json:"msg"`
+			Alerts int    `json:"alerts"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "alert definitions reloaded" && l.Alerts == n {
+			return true
+		}
+	}
+	return false
 }
 
 // download GETs a report's signed URL without any credentials.
@@ -313,6 +325,13 @@ func accountsE2E(t *testing.T, args ...string) {
 	}
 	alice.must(201, viaBearer, "POST", "/api/v1/alerts", map[string]any{"symbol": sym, "condition": "above", "threshold": 150,
 		"notify": []string{"email", "webhook"}, "webhook_url": hook.URL}, &al)
+	// A second alert, far above: its firing later shows that the evaluator
+	// went past the ticks before it (see "Exactly once").
+	var probe struct {
+		ID int64 `json:"id"`
+	}
+	alice.must(201, viaBearer, "POST", "/api/v1/alerts", map[string]any{"symbol": sym, "condition": "above", "threshold": 300,
+		"notify": []string{"email", "webhook"}, "webhook_url": hook.URL}, &probe)
 
 	// The alerts channel needs a user: anonymous subscribers are refused;
 	// a ws-token authenticates.
@@ -344,13 +363,14 @@ func accountsE2E(t *testing.T, args ...string) {
 	bobWS := dialAlerts("?token=" + url.QueryEscape(wsTok.Token))
 	bobWS.next(ofType("ack"))
 
-	// The evaluator re-reads alert definitions at most once a second while
-	// messages flow: keep prices below the threshold for a while so it has
-	// the new alert, then cross once and stay above.
-	for range 15 {
+	// The evaluator re-reads alert definitions when they changed, checked at
+	// most once a second while messages flow: keep prices below the
+	// threshold flowing until it logs that it has both alerts, then cross
+	// once and stay above.
+	testenv.Eventually(t, 20*time.Second, func() bool {
 		ingest(110)
-		time.Sleep(100 * time.Millisecond)
-	}
+		return reloadedAlerts(in.logs.String(), 2)
+	}, "the alert evaluator logged no reload with the two new alerts")
 	ingest(149, 160, 170, 180)
 	ingest(175, 190)
 
@@ -387,15 +407,24 @@ func accountsE2E(t *testing.T, args ...string) {
 		t.Fatalf("webhook body = %s, want the event of alert %d", hooks[0].Body, al.ID)
 	}
 
-	// Exactly once: nothing more arrives (the price stayed above).
+	// Exactly once: nothing more arrives while the price stays above. The
+	// probe alert fires on a later tick; the evaluator handles the log in
+	// order and pushes and dispatches each firing as it commits it, so a
+	// second firing of the first alert would come before the probe's.
 	ingest(200)
-	time.Sleep(2 * time.Second)
-	if n := len(mail.Mails()); n != 1 {
-		t.Fatalf("SMTP server has %d mails, want exactly 1", n)
+	ingest(300)
+	m = ws.next(func(m msg) bool { return m.Channel == "alerts" })
+	if err := json.Unmarshal(m.Data, &wsEvent); err != nil || wsEvent.AlertID != probe.ID {
+		t.Fatalf("WebSocket alert after the first = %+v (%s), want the probe's (alert %d)", m, m.Data, probe.ID)
 	}
-	if n := len(hook.Requests()); n != 1 {
-		t.Fatalf("webhook receiver has %d requests, want exactly 1", n)
+	if mails := mail.Wait(2, 20*time.Second); len(mails) != 2 || !strings.Contains(mails[1].Data, fmt.Sprintf("Your alert %d fired", probe.ID)) {
+		t.Fatalf("SMTP server received %d mails, want 2: the first alert's once, then the probe's", len(mails))
 	}
+	hooks = hook.Wait(2, 20*time.Second)
+	if len(hooks) != 2 || json.Unmarshal(hooks[1].Body, &payload) != nil || payload.Event.AlertID != probe.ID {
+		t.Fatalf("webhook receiver got %d requests, want 2: the first alert's once, then the probe's", len(hooks))
+	}
+	alice.must(204, viaBearer, "DELETE", fmt.Sprintf("/api/v1/alerts/%d", probe.ID), nil, nil)
 	for _, w := range []*wsClient{ws, bobWS} {
 	drain:
 		for {
@@ -415,8 +444,12 @@ func accountsE2E(t *testing.T, args ...string) {
 		} `json:"data"`
 	}
 	alice.must(200, viaBearer, "GET", "/api/v1/alerts/events", nil, &events)
-	if len(events.Data) != 1 || events.Data[0].AlertID != al.ID {
-		t.Fatalf("GET /alerts/events = %+v, want the one firing of alert %d", events.Data, al.ID)
+	fired := map[int64]int{}
+	for _, ev := range events.Data {
+		fired[ev.AlertID]++
+	}
+	if len(events.Data) != 2 || fired[al.ID] != 1 || fired[probe.ID] != 1 {
+		t.Fatalf("GET /alerts/events = %+v, want one firing of alert %d and one of the probe %d", events.Data, al.ID, probe.ID)
 	}
 
 	// Reports: the CSV's rows are the candles API's candles.

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // instance is a findash server started by a test through serve().
@@ -81,19 +81,19 @@ func start(t *testing.T, cfg config.Config) *instance {
 		t.Fatalf("serve did not start within 20s\nlogs:\n%s", in.logs)
 	}
 	// Ready means the live feed has caught up with the log.
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	var last error
+	if !testenv.WaitFor(20*time.Second, func() bool {
 		resp, err := http.Get("http://" + in.addrs.HTTP + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			last = err
+			return false
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("/readyz not 200 within 20s (%v)\nlogs:\n%s", err, in.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		last = fmt.Errorf("status %d", resp.StatusCode)
+		return resp.StatusCode == 200
+	}) {
+		cancel()
+		t.Fatalf("/readyz not 200 within 20s (%v)\nlogs:\n%s", last, in.logs)
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -180,7 +180,10 @@ type wsClient struct {
 	msgs chan msg
 	err  chan error // the read loop's end: close error
 
-	pause atomic.Int64 // ns to sleep after each frame; see readSlowly
+	// A slow client reads one frame per tick of pace until fast is closed;
+	// see readSlowly.
+	pace *time.Ticker
+	fast chan struct{}
 }
 
 func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
@@ -202,12 +205,17 @@ func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
 	return &wsClient{t: t, c: c, msgs: make(chan msg, 1<<18), err: make(chan error, 1)}
 }
 
-// readSlowly is readLoop with a pause after every frame: a client that
-// reads, but cannot keep up.
-func (w *wsClient) readSlowly(pause time.Duration) {
-	w.pause.Store(int64(pause))
+// readSlowly is readLoop reading at most one frame per period until
+// fullSpeed: a client that reads, but cannot keep up.
+func (w *wsClient) readSlowly(period time.Duration) {
+	w.pace = time.NewTicker(period)
+	w.fast = make(chan struct{})
+	w.t.Cleanup(w.pace.Stop)
 	w.readLoop()
 }
+
+// fullSpeed makes a client started with readSlowly read as fast as it can.
+func (w *wsClient) fullSpeed() { close(w.fast) }
 
 // readLoop splits frames on '\n' (several messages per frame) into w.msgs.
 func (w *wsClient) readLoop() {
@@ -231,7 +239,12 @@ func (w *wsClient) readLoop() {
 				}
 				w.msgs <- m
 			}
-			time.Sleep(time.Duration(w.pause.Load()))
+			if w.pace != nil {
+				select {
+				case <-w.pace.C:
+				case <-w.fast:
+				}
+			}
 		}
 	}()
 }
@@ -305,47 +318,39 @@ type candle struct {
 	Count  int64   `json:"count"`
 }
 
-// waitQuote polls the quotes API until it has a quote of symbol.
+// waitQuote waits until the quotes API has a quote of symbol.
 func waitQuote(t *testing.T, in *instance, symbol string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		var quotes struct {
 			Data []json.RawMessage `json:"data"`
 		}
 		getJSON(t, in.url("/api/v1/quotes?symbols="+symbol), &quotes)
-		if len(quotes.Data) == 1 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no quote of %s in /api/v1/quotes after 30 s", symbol)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(quotes.Data) == 1
+	}, "no quote of %s in /api/v1/quotes", symbol)
 }
 
-// waitCandles polls the candles API until the stored ticks are all counted.
+// waitCandles waits until the candles API counts all the stored ticks.
 func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, wantCount int64) []candle {
 	t.Helper()
+	var cs []candle
+	var n int64
 	// The persister writes in the background: under -race on a busy
 	// machine 150,000 ticks take a while.
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	if !testenv.WaitFor(90*time.Second, func() bool {
 		var body struct {
 			Data []candle `json:"data"`
 		}
 		getJSON(t, in.url(fmt.Sprintf("/api/v1/candles/%s?interval=1m&from=%d&to=%d&limit=1000", symbol, from, to)), &body)
-		var n int64
+		cs, n = body.Data, 0
 		for _, c := range body.Data {
 			n += c.Count
 		}
-		if n == wantCount {
-			return body.Data
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d candles of %s count %d ticks, want %d", len(body.Data), symbol, n, wantCount)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return n == wantCount
+	}) {
+		t.Fatalf("%d candles of %s count %d ticks, want %d", len(cs), symbol, n, wantCount)
 	}
+	return cs
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -477,7 +482,7 @@ func TestEndToEnd(t *testing.T) {
 	// out of it, from the event log — except what it is told it missed
 	// (gap), if it stayed behind longer than --ws-max-lag and was then
 	// closed with 1008 as a slow consumer.
-	slow.pause.Store(0)
+	slow.fullSpeed()
 	pos, slowGaps, closed := 0, 0, false // pos: the position in fastSeqs expected
 	for timeout := time.After(30 * time.Second); pos < len(fastSeqs) && !closed; {
 		select {
@@ -584,15 +589,11 @@ func TestDefaultsServeSimulator(t *testing.T) {
 	var body struct {
 		Data []json.RawMessage `json:"data"`
 	}
-	for {
+	if !testenv.WaitFor(5*time.Second-time.Since(t0), func() bool {
 		getJSON(t, in.url("/api/v1/symbols"), &body)
-		if len(body.Data) == 20 {
-			break
-		}
-		if time.Since(t0) > 5*time.Second {
-			t.Fatalf("%d symbols after %v, want 20", len(body.Data), time.Since(t0))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(body.Data) == 20
+	}) {
+		t.Fatalf("%d symbols after %v, want 20", len(body.Data), time.Since(t0))
 	}
 	t.Logf("20 symbols with quotes %v after start", time.Since(t0).Round(time.Millisecond))
 	resp, err := http.Get("http://" + in.addrs.Admin + "/metrics")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,19 +41,15 @@ func startProcess(t *testing.T, bin, dataDir, httpAddr string) *exec.Cmd {
 			t.Logf("process log:\n%s", b)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	testenv.Eventually(t, 30*time.Second, func() bool {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("findash at %s not ready within 30s", httpAddr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, "findash at %s not ready", httpAddr)
+	return cmd
 }
 
 // TestKill9KeepsAcknowledgedTicks: every tick answered 202 survives a kill -9
@@ -88,6 +85,7 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	results := make(chan result, 1000)
 	ctx, stop := context.WithCancel(context.Background())
 	var posters sync.WaitGroup
+	var ackedSoFar atomic.Int64
 	for w := 0; w < 4; w++ {
 		posters.Add(1)
 		go func() {
@@ -102,6 +100,9 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 					code = resp.StatusCode
 					resp.Body.Close()
 				}
+				if code == 202 {
+					ackedSoFar.Add(1)
+				}
 				results <- result{from, 500, code}
 				if err != nil {
 					return
@@ -109,7 +110,12 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill once 20 batches are acknowledged, with the four posters still
+	// posting.
+	if !testenv.WaitFor(30*time.Second, func() bool { return ackedSoFar.Load() >= 20 }) {
+		stop()
+		t.Fatalf("%d batches acknowledged within 30s, want 20 before the kill", ackedSoFar.Load())
+	}
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -129,24 +135,20 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 
 	// Restart on the same data dir: every acknowledged tick is stored.
 	startProcess(t, bin, dir, addr)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	missing := 0
+	if !testenv.WaitFor(60*time.Second, func() bool {
 		got := countTicksByBatch(t, addr, ts0)
-		missing := 0
+		missing = 0
 		for from := range acked {
 			if got[from] != 500 { // fewer: lost; more: counted twice
 				missing++
 			}
 		}
-		if missing == 0 {
-			t.Logf("%d acknowledged batches of 500 ticks all present after kill -9", len(acked))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged batches not stored exactly once after kill -9 and restart", missing, len(acked))
-		}
-		time.Sleep(250 * time.Millisecond)
+		return missing == 0
+	}) {
+		t.Fatalf("%d of %d acknowledged batches not stored exactly once after kill -9 and restart", missing, len(acked))
 	}
+	t.Logf("%d acknowledged batches of 500 ticks all present after kill -9", len(acked))
 }
 
 // countTicksByBatch counts stored ticks of KILL per posted batch, from the

@@ -236,6 +236,8 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 			if err := r.reload(ctx); err != nil {
 				return ctx.Err()
 			}
+			// from the next tick on, the alerts are evaluated as changed
+			r.e.l.Info("alert definitions reloaded", "alerts", len(r.alerts), "version", v)
 		}
 	}
 	for i := range ticks {
