@@ -180,10 +180,10 @@ type wsClient struct {
 	msgs chan msg
 	err  chan error // the read loop's end: close error
 
-	// A slow client reads one frame per tick of pace until fast is closed;
-	// see readSlowly.
-	pace *time.Ticker
-	fast chan struct{}
+	// A slow client pauses for pause after every frame until fast is
+	// closed; see readSlowly.
+	pause time.Duration
+	fast  chan struct{}
 }
 
 func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
@@ -205,12 +205,11 @@ func dialWS(t *testing.T, in *instance, rcvBuf int) *wsClient {
 	return &wsClient{t: t, c: c, msgs: make(chan msg, 1<<18), err: make(chan error, 1)}
 }
 
-// readSlowly is readLoop reading at most one frame per period until
-// fullSpeed: a client that reads, but cannot keep up.
-func (w *wsClient) readSlowly(period time.Duration) {
-	w.pace = time.NewTicker(period)
+// readSlowly is readLoop with a pause after every frame until fullSpeed:
+// a client that reads, but cannot keep up.
+func (w *wsClient) readSlowly(pause time.Duration) {
+	w.pause = pause
 	w.fast = make(chan struct{})
-	w.t.Cleanup(w.pace.Stop)
 	w.readLoop()
 }
 
@@ -239,11 +238,14 @@ func (w *wsClient) readLoop() {
 				}
 				w.msgs <- m
 			}
-			if w.pace != nil {
+			if w.pause > 0 {
+				pause := time.NewTimer(w.pause)
 				select {
-				case <-w.pace.C:
+				case <-pause.C:
 				case <-w.fast:
+					w.pause = 0
 				}
+				pause.Stop()
 			}
 		}
 	}()
@@ -336,8 +338,9 @@ func waitCandles(t *testing.T, in *instance, symbol string, from, to int64, want
 	var cs []candle
 	var n int64
 	// The persister writes in the background: under -race on a busy
-	// machine 150,000 ticks take a while.
-	if !testenv.WaitFor(90*time.Second, func() bool {
+	// machine 150,000 ticks take a while. Each call reads hundreds of
+	// candles: five a second leave the server to its work.
+	if !testenv.Poll(90*time.Second, 200*time.Millisecond, func() bool {
 		var body struct {
 			Data []candle `json:"data"`
 		}

@@ -110,11 +110,11 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 			}
 		}()
 	}
-	// Kill once 20 batches are acknowledged, with the four posters still
+	// Kill once 100 batches are acknowledged, with the four posters still
 	// posting.
-	if !testenv.WaitFor(30*time.Second, func() bool { return ackedSoFar.Load() >= 20 }) {
+	if !testenv.WaitFor(30*time.Second, func() bool { return ackedSoFar.Load() >= 100 }) {
 		stop()
-		t.Fatalf("%d batches acknowledged within 30s, want 20 before the kill", ackedSoFar.Load())
+		t.Fatalf("%d batches acknowledged within 30s, want 100 before the kill", ackedSoFar.Load())
 	}
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -136,7 +136,8 @@ func TestKill9KeepsAcknowledgedTicks(t *testing.T) {
 	// Restart on the same data dir: every acknowledged tick is stored.
 	startProcess(t, bin, dir, addr)
 	missing := 0
-	if !testenv.WaitFor(60*time.Second, func() bool {
+	// Each count pages through thousands of 1s candles: four a second.
+	if !testenv.Poll(60*time.Second, 250*time.Millisecond, func() bool {
 		got := countTicksByBatch(t, addr, ts0)
 		missing = 0
 		for from := range acked {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -127,4 +128,24 @@ func TestWaitFor(t *testing.T) {
 	if n.Load() < 2 {
 		t.Errorf("condition called %d times in 30 ms, want at least 2 (first and deadline)", n.Load())
 	}
+}
+
+func TestPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		start := time.Now()
+		if !testenv.Poll(time.Second, 100*time.Millisecond, func() bool { return n.Add(1) == 3 }) {
+			t.Errorf("Poll: false after %d calls, want true on the 3rd", n.Load())
+		}
+		if d := time.Since(start); d != 200*time.Millisecond {
+			t.Errorf("Poll took %v to its 3rd call, want 200ms (two pauses)", d)
+		}
+		n.Store(0)
+		if testenv.Poll(250*time.Millisecond, 100*time.Millisecond, func() bool { n.Add(1); return false }) {
+			t.Error("Poll of a condition never true = true")
+		}
+		if n.Load() != 4 { // at 0, 100, 200 and the deadline 250 ms
+			t.Errorf("condition called %d times in 250 ms every 100 ms, want 4", n.Load())
+		}
+	})
 }

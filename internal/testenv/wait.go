@@ -45,3 +45,23 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() bool, format s
 		tb.Fatalf("after %v: "+format, append([]any{timeout}, args...)...)
 	}
 }
+
+// Poll is WaitFor with a fixed pause between calls, for conditions that
+// make the process under test do real work (a large query, a paginated
+// read): calling those every 20 ms would slow down what the test waits for.
+func Poll(timeout, every time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(every)
+	defer timer.Stop()
+	for {
+		if cond() {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		timer.Reset(min(every, left))
+		<-timer.C
+	}
+}
