@@ -30,6 +30,7 @@ import (
 	"github.com/findash/findash/internal/retention"
 	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/symbol"
 	"github.com/findash/findash/internal/watchlist"
 )
 
@@ -51,6 +52,7 @@ type database interface {
 	alert.Store
 	report.Store
 	notify.Store
+	symbol.Store
 	RestoreState(ctx context.Context) ([]market.Candle, uint64, error)
 	Ping(ctx context.Context) error
 	Close() error

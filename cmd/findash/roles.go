@@ -89,6 +89,8 @@ func (in *app) addLive() error {
 // to the built-in levels at every restart.
 func (in *app) addIngest(live bool) {
 	in.deps.Publisher = in.pub
+	in.deps.Symbols = in.syms
+	in.r.add(layerBase, "symbol registry", in.syms)
 	if in.cfg.Feed != "simulator" {
 		return
 	}
@@ -102,7 +104,7 @@ func (in *app) addIngest(live bool) {
 		ready = in.feed.Ready()
 	}
 	sim := ingest.NewSimulator(in.pub, cfg, time.Now, in.log)
-	in.r.add(layerFeeds, "simulator", simulatorFeed{sim: sim, ready: ready})
+	in.r.add(layerFeeds, "simulator", simulatorFeed{sim: sim, ready: ready, symbols: in.syms, log: in.log})
 }
 
 // addGateway serves WebSocket upgrades once the live feed has caught up,

@@ -31,6 +31,7 @@ import (
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/report/pdf"
 	"github.com/findash/findash/internal/retention"
+	"github.com/findash/findash/internal/symbol"
 	"github.com/findash/findash/internal/watchlist"
 )
 
@@ -100,6 +101,7 @@ type app struct {
 	pers  *persist.Persister
 	queue *jobs.Queue
 	eval  *alert.Evaluator
+	syms  *symbol.Registry
 	deps  api.Deps
 
 	httpLn net.Listener
@@ -186,8 +188,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	limits := tickLimits(cfg)
 	parser := ingest.NewParser(ingest.ParserConfig{Limits: limits}, reg)
-	in.feed = live.New(b, st, in.state, in.hub, live.Config{Limits: limits}, log, reg)
+	in.feed = live.New(b, st, in.state, in.hub, live.Config{Limits: limits, IdleAfter: cfg.SymbolIdleAfter}, log, reg)
 	in.pers = persist.New(b, st, persist.Config{Limits: limits}, log, reg)
+	in.syms = symbol.New(st, symbol.Config{Max: cfg.MaxSymbols, Strict: cfg.StrictSymbols}, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 	// One report service: the API creates reports with it and the worker's
 	// job builds them with it. The job queue, opened next, needs it as a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/findash/findash/internal/ingest"
+	"github.com/findash/findash/internal/symbol"
 )
 
 // This file holds the services findash's own wiring defines; the roles' loops
@@ -103,11 +104,16 @@ func (s *httpService) Run(ctx context.Context) error {
 // runs the live feed (ready is not nil) it starts once the live feed has
 // restored the quotes, which the simulator's walks continue from.
 type simulatorFeed struct {
-	sim   *ingest.Simulator
-	ready <-chan struct{}
+	sim     *ingest.Simulator
+	ready   <-chan struct{}
+	symbols *symbol.Registry
+	log     *slog.Logger
 }
 
-// Run runs the simulator until ctx ends.
+// Run registers the simulator's symbols, then runs the simulator until ctx
+// ends. The simulator publishes to the log directly, not through the API's
+// admission, so a failed registration (the database down at start) only
+// leaves its symbols out of the registry's count: it is logged, not fatal.
 func (f simulatorFeed) Run(ctx context.Context) error {
 	if f.ready != nil {
 		select {
@@ -115,6 +121,9 @@ func (f simulatorFeed) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
+	}
+	if err := f.symbols.Register(ctx, f.sim.Symbols(), symbol.SourceSimulator); err != nil && ctx.Err() == nil {
+		f.log.Warn("cannot register the simulator's symbols", "err", err)
 	}
 	return f.sim.Run(ctx)
 }

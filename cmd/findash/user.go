@@ -34,7 +34,7 @@ or --database-url), whether a server is running or not.`,
 }
 
 func userCreateCommand(environ []string, stdout, stderr io.Writer) *cobra.Command {
-	var email, keyName string
+	var email, keyName, keySymbols string
 	var withKey, passwordStdin, quiet bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -73,7 +73,7 @@ another key for that user with "findash user key".`,
 					fmt.Fprintf(stdout, "created user %d <%s>\n", u.ID, u.Email)
 				}
 				if withKey {
-					return printKey(ctx, svc, u, keyName, quiet, stdout)
+					return printKey(ctx, svc, u, keyName, keySymbols, quiet, stdout)
 				}
 				return nil
 			})
@@ -84,13 +84,14 @@ another key for that user with "findash user key".`,
 	create.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password (min 10 chars) from stdin; without it the user cannot log in, only use API keys")
 	create.Flags().BoolVar(&withKey, "api-key", false, "also create an API key and print it")
 	create.Flags().StringVar(&keyName, "api-key-name", "cli", "name of the API key")
+	create.Flags().StringVar(&keySymbols, "api-key-symbols", "", "comma-separated symbol patterns the API key may post ticks for, e.g. 'BTC-*' [every symbol]")
 	create.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the API key (with --api-key), for KEY=$(…)")
 	create.MarkFlagRequired("email")
 	return create
 }
 
 func userKeyCommand(environ []string, stdout, stderr io.Writer) *cobra.Command {
-	var email, keyName string
+	var email, keyName, symbols string
 	var quiet bool
 	key := &cobra.Command{
 		Use:   "key",
@@ -98,8 +99,13 @@ func userKeyCommand(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		Long: `Issue another API key for an existing user.
 
 The key is printed once; only its hash is stored. Existing keys keep working
-(a logged-in user lists and revokes them with GET and DELETE /api/v1/apikeys).`,
-		Example: `  KEY=$(findash user key --email me@example.com --name laptop --quiet)`,
+(a logged-in user lists and revokes them with GET and DELETE /api/v1/apikeys).
+
+With --symbols the key may post ticks only for the symbols matching one of
+the comma-separated patterns ('*' stands for any run of characters); a tick
+of another symbol is refused with 403 symbol_forbidden.`,
+		Example: `  KEY=$(findash user key --email me@example.com --name laptop --quiet)
+  findash user key --email feed@example.com --name btc-feed --symbols 'BTC-*,ETH-USD'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withUsers(cmd, environ, stderr, func(ctx context.Context, svc *auth.Service, st auth.Store) error {
@@ -114,13 +120,14 @@ The key is printed once; only its hash is stored. Existing keys keep working
 				if err != nil {
 					return fmt.Errorf("find user %s: %w", e, err)
 				}
-				return printKey(ctx, svc, u, keyName, quiet, stdout)
+				return printKey(ctx, svc, u, keyName, symbols, quiet, stdout)
 			})
 		},
 	}
 	config.StoreFlags(key.Flags())
 	key.Flags().StringVar(&email, "email", "", "the user's e-mail address (required)")
 	key.Flags().StringVar(&keyName, "name", "cli", "name of the API key")
+	key.Flags().StringVar(&symbols, "symbols", "", "comma-separated symbol patterns the key may post ticks for, e.g. 'BTC-*,ETH-USD' [every symbol]")
 	key.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the API key, for KEY=$(…)")
 	key.MarkFlagRequired("email")
 	return key
@@ -142,10 +149,16 @@ func withUsers(cmd *cobra.Command, environ []string, stderr io.Writer, fn func(c
 	return fn(cmd.Context(), svc, st)
 }
 
-// printKey creates an API key named name for u and prints it: alone on its
-// line with quiet, else with a sentence saying it is shown once.
-func printKey(ctx context.Context, svc *auth.Service, u auth.User, name string, quiet bool, stdout io.Writer) error {
-	secret, _, err := svc.CreateAPIKey(ctx, u.ID, name)
+// printKey creates an API key named name for u, limited to the symbol
+// patterns of symbols (comma-separated; "" for every symbol), and prints
+// it: alone on its line with quiet, else with a sentence saying it is shown
+// once.
+func printKey(ctx context.Context, svc *auth.Service, u auth.User, name, symbols string, quiet bool, stdout io.Writer) error {
+	patterns, err := market.ParseSymbolPatterns(symbols)
+	if err != nil {
+		return err
+	}
+	secret, _, err := svc.CreateScopedAPIKey(ctx, u.ID, name, patterns)
 	if err != nil {
 		return err
 	}
@@ -153,7 +166,11 @@ func printKey(ctx context.Context, svc *auth.Service, u auth.User, name string, 
 		fmt.Fprintln(stdout, secret)
 		return nil
 	}
-	fmt.Fprintf(stdout, "api key for <%s> (shown once, only its hash is stored): %s\n", u.Email, secret)
+	scope := ""
+	if len(patterns) > 0 {
+		scope = " for symbols " + patterns.String()
+	}
+	fmt.Fprintf(stdout, "api key for <%s>%s (shown once, only its hash is stored): %s\n", u.Email, scope, secret)
 	return nil
 }
 

@@ -67,6 +67,9 @@ type Deps struct {
 	// *ingest.BatchError naming every bad line ((*ingest.Parser).Parse).
 	Parse func(body []byte) ([]market.Tick, error)
 	Auth  Authenticator
+	// Symbols admits the symbols of ingest batches (the registry, with the
+	// API key's scope); nil admits every symbol.
+	Symbols SymbolAdmitter
 	// WebSocket is mounted at GET /ws (the gateway); nil answers 503.
 	WebSocket http.Handler
 	// Draining reports that the process is shutting down: /readyz answers

@@ -63,6 +63,10 @@ func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.IngestTimeout)
 	defer cancel()
+	if err := a.admitSymbols(ctx, p, ticks); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	if err := a.d.Publisher.Publish(ctx, ticks); err != nil {
 		a.writeError(w, r, err)
 		return

@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"time"
+
+	"github.com/findash/findash/internal/market"
 )
 
 // ErrUnauthenticated means a credential was missing, malformed, unknown,
@@ -28,10 +30,16 @@ type APIKey struct {
 	Hash       []byte // SHA-256 of the secret
 	CreatedAt  time.Time
 	LastUsedAt *time.Time // nil until first used
+	// Symbols are the patterns of the symbols the key may post ticks
+	// for; empty: every symbol.
+	Symbols market.SymbolPatterns
 }
 
 // Principal is who a request acts for.
 type Principal struct {
 	UserID   int64
 	APIKeyID int64 // 0 when authenticated by a session
+	// Symbols are the API key's symbol patterns (APIKey.Symbols): what
+	// it may post ticks for. Empty: every symbol.
+	Symbols market.SymbolPatterns
 }

@@ -235,6 +235,18 @@ func (s *Service) User(ctx context.Context, id int64) (User, error) {
 // never stored — with the stored key. An unknown user matches
 // market.ErrNotFound, a bad name market.ErrInvalid.
 func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (secret string, key APIKey, err error) {
+	return s.CreateScopedAPIKey(ctx, userID, name, nil)
+}
+
+// CreateScopedAPIKey is CreateAPIKey for a key that may post ticks only
+// for the symbols matching symbols (validated with
+// market.CheckSymbolPatterns; empty: every symbol). Bad patterns match
+// market.ErrInvalid.
+func (s *Service) CreateScopedAPIKey(ctx context.Context, userID int64, name string, symbols []string) (secret string, key APIKey, err error) {
+	patterns, err := market.CheckSymbolPatterns(symbols)
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("create api key: %w", err)
+	}
 	name = strings.TrimSpace(name)
 	if n := utf8.RuneCountInString(name); n == 0 || n > 100 || !utf8.ValidString(name) {
 		return "", APIKey{}, fmt.Errorf("create api key: %w", market.Invalid("name", "must be 1 to 100 characters"))
@@ -245,6 +257,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (
 	}
 	key, err = s.store.CreateAPIKey(ctx, APIKey{
 		UserID: userID, Name: name, Prefix: secret[:keyShownLen], Hash: hashKey(secret), CreatedAt: s.now().UTC(),
+		Symbols: patterns,
 	})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key for user %d: %w", userID, err)
@@ -327,7 +340,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 			s.log.Warn("record api key use", "api_key_id", k.ID, "err", err)
 		}
 	}
-	return Principal{UserID: k.UserID, APIKeyID: k.ID}, nil
+	return Principal{UserID: k.UserID, APIKeyID: k.ID, Symbols: k.Symbols}, nil
 }
 
 func truncate(s string, n int) string {

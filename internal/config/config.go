@@ -100,6 +100,10 @@ type Config struct {
 	HTTPWriteTimeout     time.Duration `koanf:"http_write_timeout"`
 	HTTPIdleTimeout      time.Duration `koanf:"http_idle_timeout"`
 	HTTPMaxInFlightPerIP int           `koanf:"http_max_in_flight_per_ip"`
+	// Symbol limits (docs/security.md "Symbols").
+	MaxSymbols      int           `koanf:"max_symbols"`
+	StrictSymbols   bool          `koanf:"strict_symbols"`
+	SymbolIdleAfter time.Duration `koanf:"symbol_idle_after"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -172,6 +176,9 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Duration("http-write-timeout", 60*time.Second, "time a client has to take a response (a report download: each 64 KiB; WebSockets have their own)")
 	fs.Duration("http-idle-timeout", 2*time.Minute, "time a kept-alive connection may wait for its next request")
 	fs.Int("http-max-in-flight-per-ip", 100, "requests one client IP may have in flight at once, health checks aside (429 beyond; set --trust-proxy behind a load balancer)")
+	fs.Int("max-symbols", 10_000, "most symbols that may exist; a tick of a new symbol past it is refused (422 symbol_limit); -1 = no cap")
+	fs.Bool("strict-symbols", false, "take ticks only of symbols registered with findash symbol add (else a symbol's first tick registers it, up to --max-symbols)")
+	fs.Duration("symbol-idle-after", 25*time.Hour, "a symbol without ticks this long has its live state (24h statistics, open candles) freed, keeping its last quote")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	jobFlags(fs)
 	secretFileFlags(fs)
@@ -427,6 +434,15 @@ func (c *Config) Validate() error {
 	}
 	if c.TickMaxAge < 0 {
 		bad("tick_max_age", "must be >= 0 (0 = tick_retention)")
+	}
+	if c.MaxSymbols == 0 || c.MaxSymbols < -1 {
+		bad("max_symbols", "must be > 0, or -1 for no cap")
+	}
+	if c.Feed == "simulator" && c.MaxSymbols > 0 && c.SimulatorSymbols > c.MaxSymbols {
+		bad("simulator_symbols", "must not exceed max_symbols (%d)", c.MaxSymbols)
+	}
+	if c.SymbolIdleAfter < time.Minute {
+		bad("symbol_idle_after", "must be at least 1m (25h keeps every revived symbol's statistics exact)")
 	}
 	if c.APIRateLimit < 0 {
 		bad("api_rate_limit", "must be >= 0 (0 = no limit)")

@@ -102,6 +102,15 @@ func NewSimulator(p TickPublisher, cfg SimConfig, clock func() time.Time, log *s
 	return &Simulator{pub: p, cfg: cfg, clock: clock, log: log.With("component", "simulator"), rng: rng, syms: syms}
 }
 
+// Symbols returns the names of the simulated symbols.
+func (s *Simulator) Symbols() []string {
+	out := make([]string, len(s.syms))
+	for i := range s.syms {
+		out[i] = s.syms[i].name
+	}
+	return out
+}
+
 // Run publishes a batch every SimConfig.Every until ctx ends, then returns
 // nil. The first batch holds one tick of every symbol so that every symbol
 // shows at once. A failed publish is logged (once per outage) and its ticks

@@ -8,11 +8,16 @@
 // buffers (the State already holds them), later ones are applied to the
 // State and then published with the resulting market.Update.
 //
-// Concurrency. Run owns one goroutine (its own, through Log.Consume); Sink
-// methods are called from it, one at a time, in log order. The sink must not
-// block for long (it slows the whole projection; the log keeps everything, so
-// nothing is lost) and must not keep the ticks or the Update after Publish
-// returns: both are reused.
+// Memory. Every EvictEvery, Run frees the live statistics of the symbols no
+// tick has arrived for in IdleAfter (market.State.Evict), keeping their
+// quotes; the store keeps everything else.
+//
+// Concurrency. Run owns two goroutines: its own, which reads the log
+// (through Log.Consume), and the evicting sweep, which it stops before it
+// returns. Sink methods are called from the first, one at a time, in log
+// order. The sink must not block for long (it slows the whole projection;
+// the log keeps everything, so nothing is lost) and must not keep the
+// ticks or the Update after Publish returns: both are reused.
 //
 // Stored bad values. Every restored candle and every tick read from the
 // log is checked against Config.Limits first (market.Limits.CheckCandle,
@@ -22,9 +27,9 @@
 // so it can neither poison the State (every read of it would fail) nor
 // reach a WebSocket client.
 //
-// Imports. live imports only the domain (market) and the Prometheus
-// client. It must not import the bus, a store or the gateway: it reads
-// through Log and Restorer and publishes through Sink.
+// Imports. live imports only the domain (market), the retry policies and
+// the Prometheus client. It must not import the bus, a store or the
+// gateway: it reads through Log and Restorer and publishes through Sink.
 package live
 
 import (
@@ -72,6 +77,13 @@ type Config struct {
 	// ReplayWindow is how much recent history is replayed into the sink on
 	// start (default 5m).
 	ReplayWindow time.Duration
+	// IdleAfter is how long a symbol may go without a tick before its live
+	// statistics are freed (market.State.Evict), keeping its quote.
+	// Default 25h: more than the 24 h window, so a revived symbol's
+	// statistics are exact.
+	IdleAfter time.Duration
+	// EvictEvery is how often idle symbols are looked for (default 1m).
+	EvictEvery time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Limits bound what is restored and applied (zero fields:
@@ -93,6 +105,7 @@ type Feed struct {
 
 	skippedTicks   prometheus.Counter
 	skippedCandles prometheus.Counter
+	evicted        prometheus.Counter
 	kept           []market.Tick // the checked ticks of one message; Run's goroutine only
 	skipWarnings   int           // Run's goroutine only
 }
@@ -102,6 +115,12 @@ type Feed struct {
 func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Feed {
 	if cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = 5 * time.Minute
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 25 * time.Hour
+	}
+	if cfg.EvictEvery <= 0 {
+		cfg.EvictEvery = time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -117,9 +136,20 @@ func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config,
 			Name: "findash_live_skipped_candles_total",
 			Help: "Stored candles outside the tick limits (written by an older version), not restored.",
 		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_market_symbols_evicted_total",
+			Help: "Symbols whose live statistics were freed after --symbol-idle-after without a tick (their quote is kept).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(f.skippedTicks, f.skippedCandles)
+		reg.MustRegister(f.skippedTicks, f.skippedCandles, f.evicted,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "findash_market_symbols", Help: "Symbols in the live market state (with a quote, active or evicted).",
+			}, func() float64 { n, _ := state.Len(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "findash_market_symbols_active", Help: "Symbols of the live market state holding 24 h statistics and open candles (not evicted).",
+			}, func() float64 { _, n := state.Len(); return float64(n) }),
+		)
 	}
 	return f
 }
@@ -134,6 +164,11 @@ func (f *Feed) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
 // nil. Failures of the store or the log at start-up are retried with backoff;
 // the log consumer resumes by itself after connection failures.
 func (f *Feed) Run(ctx context.Context) error {
+	sctx, stop := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); f.evictIdle(sctx) }()
+	defer func() { stop(); <-swept }()
+
 	var (
 		candles []market.Candle
 		pos     uint64
@@ -244,6 +279,25 @@ func (f *Feed) warnSkipped(msg string, args ...any) {
 		args = append(args, "note", "further skipped values are only counted")
 	}
 	f.l.Warn(msg, args...)
+}
+
+// evictIdle frees the live statistics of symbols idle for IdleAfter, every
+// EvictEvery, until ctx ends. The State's own lock makes it safe beside
+// Apply; each sweep holds it for about a microsecond per 100 symbols.
+func (f *Feed) evictIdle(ctx context.Context) {
+	t := time.NewTicker(f.cfg.EvictEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := f.state.Evict(f.cfg.Now().Add(-f.cfg.IdleAfter)); n > 0 {
+				f.evicted.Add(float64(n))
+				f.l.Debug("idle symbols evicted", "symbols", n)
+			}
+		}
+	}
 }
 
 // retry calls fn until it succeeds (true) or ctx ends (false), waiting

@@ -4,25 +4,56 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"time"
 )
 
 // State is the live market: per symbol the latest quote with 24 h statistics
 // and the newest candle of every interval. It is a pure projection of the
 // ticks applied to it (in any order), safe for concurrent use: Apply takes a
 // write lock per batch, readers a read lock.
+//
+// Memory. A symbol that has ticked holds its 1-minute candles of the last
+// 24 h (up to 1,440 of ~120 bytes) and its open candles. Evict frees that
+// for symbols idle longer than a period (no tick arrived), keeping only the
+// quote (~250 bytes with its map entry): readers see the same quote, and
+// OpenCandle reports nothing, so candle reads come from the store. The
+// next tick revives the symbol; see Evict for when that is exact.
 type State struct {
+	now  func() time.Time
 	mu   sync.RWMutex
 	syms map[string]*symbolState
+	hot  int // symbols with live statistics (not evicted)
 }
 
 type symbolState struct {
+	quote   Quote
+	hot     *hotState // nil once evicted: only the quote is kept
+	arrived int64     // wall clock of the last Apply that touched it, Unix ns
+}
+
+// hotState is what an active symbol holds beyond its quote.
+type hotState struct {
 	stats Stats
-	quote Quote
 	open  [NumIntervals]Candle // newest bucket per interval
 }
 
-// NewState returns an empty State.
-func NewState() *State { return &State{syms: make(map[string]*symbolState)} }
+// StateConfig tunes a State.
+type StateConfig struct {
+	// Now is the clock that stamps each symbol's last tick arrival, for
+	// Evict; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewState returns an empty State on the wall clock.
+func NewState() *State { return NewStateWith(StateConfig{}) }
+
+// NewStateWith returns an empty State tuned by cfg.
+func NewStateWith(cfg StateConfig) *State {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &State{now: cfg.Now, syms: make(map[string]*symbolState)}
+}
 
 // Update is what one Apply changed. Its slices are reused by the next Apply
 // that is given the same Update; copy what must outlive it.
@@ -41,23 +72,24 @@ func (u *Update) Reset() {
 // changed to u. It is fastest when the ticks share one symbol, as the event
 // log's messages do.
 func (s *State) Apply(ticks []Tick, u *Update) {
+	now := s.now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ss *symbolState
 	var changed [NumIntervals]bool
 	quoteChanged := false
 	flush := func() {
-		if ss == nil {
+		if ss == nil || ss.hot == nil {
 			return
 		}
 		for i := range changed {
 			if changed[i] {
-				u.Candles = append(u.Candles, ss.open[i])
+				u.Candles = append(u.Candles, ss.hot.open[i])
 				changed[i] = false
 			}
 		}
 		if quoteChanged {
-			ss.stats.Quote(ss.quote.Symbol, &ss.quote)
+			ss.hot.stats.Quote(ss.quote.Symbol, &ss.quote)
 			u.Quotes = append(u.Quotes, ss.quote)
 			quoteChanged = false
 		}
@@ -68,11 +100,19 @@ func (s *State) Apply(ticks []Tick, u *Update) {
 			flush()
 			ss = s.symbol(t.Symbol)
 		}
-		if ss.stats.Add(t) {
+		ss.arrived = now
+		if ss.hot == nil {
+			if t.TS <= ss.quote.TS {
+				continue // a late tick for an evicted symbol: the store has it
+			}
+			s.revive(ss)
+		}
+		h := ss.hot
+		if h.stats.Add(t) {
 			quoteChanged = true
 		}
 		for _, iv := range Intervals {
-			c := &ss.open[iv]
+			c := &h.open[iv]
 			start := iv.Start(t.TS)
 			switch {
 			case c.Count == 0 || start > c.Start:
@@ -88,35 +128,85 @@ func (s *State) Apply(ticks []Tick, u *Update) {
 	flush()
 }
 
+// symbol returns sym's state, creating it (hot) if needed. Caller holds mu.
 func (s *State) symbol(sym string) *symbolState {
 	ss := s.syms[sym]
 	if ss == nil {
 		ss = &symbolState{}
 		ss.quote.Symbol = sym
-		for _, iv := range Intervals {
-			ss.open[iv].Interval = iv
-		}
+		s.revive(ss)
 		s.syms[sym] = ss
 	}
 	return ss
 }
 
+// revive gives ss (evicted, or new) empty live statistics. Caller holds mu.
+func (s *State) revive(ss *symbolState) {
+	ss.hot = &hotState{}
+	for _, iv := range Intervals {
+		ss.hot.open[iv].Interval = iv
+	}
+	s.hot++
+}
+
+// Evict frees the live statistics and open candles of every symbol no tick
+// has arrived for since idleSince (by the State's clock), keeping its
+// quote, and returns how many it evicted.
+//
+// A later tick revives the symbol with fresh statistics. That is exact when
+// the tick is dated at least 24 h after the symbol's last one (its old
+// minutes and candles would all have left the window and the buckets):
+// with an idle period of 24 h plus the tolerated clock skew, every tick
+// dated near its arrival qualifies. A tick dated before the kept quote is
+// left to the store; one dated less than 24 h after it starts the 24 h
+// statistics afresh (only back-filled data can do that), until a restart
+// restores them from the store.
+func (s *State) Evict(idleSince time.Time) int {
+	cutoff := idleSince.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ss := range s.syms {
+		if ss.hot != nil && ss.arrived < cutoff {
+			ss.hot = nil
+			n++
+		}
+	}
+	s.hot -= n
+	return n
+}
+
+// Len returns how many symbols the State holds, and how many of them have
+// live statistics (the others were evicted).
+func (s *State) Len() (symbols, hot int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.syms), s.hot
+}
+
 // Restore loads stored candles on start-up, before Apply: the 1-minute
-// candles of the last 24 h and the newest candle of each interval.
+// candles of the last 24 h and the newest candle of each interval. Each
+// symbol counts as having last received a tick at its newest candle's
+// close (see Evict).
 func (s *State) Restore(candles []Candle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range candles {
 		ss := s.symbol(c.Symbol)
+		// Its newest tick's date stands for its arrival, so that a symbol
+		// idle for days before a restart is evicted by the first Evict.
+		ss.arrived = max(ss.arrived, c.LastTS*int64(time.Millisecond))
 		if c.Interval == Interval1m {
-			ss.stats.LoadMinute(c)
+			ss.hot.stats.LoadMinute(c)
 		}
-		if o := &ss.open[c.Interval]; o.Count == 0 || c.Start >= o.Start {
+		if o := &ss.hot.open[c.Interval]; o.Count == 0 || c.Start >= o.Start {
 			*o = c
 		}
 	}
 	for _, ss := range s.syms {
-		ss.stats.Quote(ss.quote.Symbol, &ss.quote)
+		if ss.hot != nil {
+			ss.hot.stats.Quote(ss.quote.Symbol, &ss.quote)
+		}
 	}
 }
 
@@ -160,10 +250,10 @@ func (s *State) OpenCandle(symbol string, iv Interval) (Candle, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ss := s.syms[symbol]
-	if ss == nil || ss.open[iv].Count == 0 {
+	if ss == nil || ss.hot == nil || ss.hot.open[iv].Count == 0 {
 		return Candle{}, false
 	}
-	return ss.open[iv], true
+	return ss.hot.open[iv], true
 }
 
 // Movers returns up to n symbols with the highest change_pct_24h (gainers,

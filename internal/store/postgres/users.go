@@ -71,7 +71,7 @@ func rowToUser(row pgx.CollectableRow) (auth.User, error) {
 	return u, nil
 }
 
-const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at"
+const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at, symbols"
 
 // CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt; ID and
 // LastUsedAt are ignored) and returns it with its new ID and CreatedAt as
@@ -82,9 +82,13 @@ func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, err
 	defer cancel()
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
+	syms := []string(k.Symbols)
+	if syms == nil {
+		syms = []string{} // pgx sends a nil slice as NULL
+	}
 	err := db.primary.QueryRow(ctx,
-		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt).Scan(&k.ID)
+		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, syms).Scan(&k.ID)
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}
@@ -124,6 +128,9 @@ func rowToAPIKey(row pgx.CollectableRow) (auth.APIKey, error) {
 		return auth.APIKey{}, err
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
+	if len(k.Symbols) == 0 {
+		k.Symbols = nil // every symbol, whether stored as {} or not
+	}
 	if k.LastUsedAt != nil {
 		u := k.LastUsedAt.UTC()
 		k.LastUsedAt = &u

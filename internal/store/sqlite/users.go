@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -61,7 +62,7 @@ func scanUser(row *sql.Row) (auth.User, error) {
 	return u, nil
 }
 
-const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at"
+const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at, symbols"
 
 // CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt; ID and
 // LastUsedAt are ignored) and returns it with its new ID and CreatedAt as
@@ -70,9 +71,17 @@ const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at"
 func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, error) {
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
-	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt)).Scan(&k.ID)
+	syms := []string(k.Symbols)
+	if syms == nil {
+		syms = []string{}
+	}
+	symsJSON, err := json.Marshal(syms)
+	if err != nil {
+		return auth.APIKey{}, fmt.Errorf("create api key: symbols: %w", err)
+	}
+	err = db.w.QueryRowContext(ctx,
+		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt), string(symsJSON)).Scan(&k.ID)
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}
@@ -115,8 +124,15 @@ func scanAPIKeys(rows *sql.Rows) ([]auth.APIKey, error) {
 		var k auth.APIKey
 		var created int64
 		var used sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used); err != nil {
+		var syms string
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &syms); err != nil {
 			return nil, translate(err)
+		}
+		if err := json.Unmarshal([]byte(syms), &k.Symbols); err != nil {
+			return nil, fmt.Errorf("api key %d: symbols column: %w", k.ID, err)
+		}
+		if len(k.Symbols) == 0 {
+			k.Symbols = nil
 		}
 		k.CreatedAt = fromMs(created)
 		if used.Valid {

@@ -28,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DeleteTicksBefore", testDeleteTicksBefore},
 		{"Users", testUsers},
 		{"APIKeys", testAPIKeys},
+		{"APIKeySymbols", testAPIKeySymbols},
+		{"Symbols", testSymbols},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/symbol"
 )
 
 // Store is everything a findash store offers: what the persister, the live
@@ -28,4 +29,5 @@ type Store interface {
 	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
 
 	auth.Store
+	symbol.Store
 }

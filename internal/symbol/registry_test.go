@@ -1,0 +1,216 @@
+package symbol_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/symbol"
+)
+
+var _ symbol.Store = (*sqlite.DB)(nil)
+
+// countingStore is a real SQLite store that counts the registry's calls.
+type countingStore struct {
+	*sqlite.DB
+	lists, registers atomic.Int64
+}
+
+func (s *countingStore) ListSymbols(ctx context.Context) ([]symbol.Symbol, error) {
+	s.lists.Add(1)
+	return s.DB.ListSymbols(ctx)
+}
+
+func (s *countingStore) RegisterSymbols(ctx context.Context, syms []symbol.Symbol, max int) (int, error) {
+	s.registers.Add(1)
+	return s.DB.RegisterSymbols(ctx, syms, max)
+}
+
+func openStore(t *testing.T) *countingStore {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &countingStore{DB: db}
+}
+
+func names(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%04d", prefix, i)
+	}
+	return out
+}
+
+func rejected(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "/" + l.GetValue()
+			}
+			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+func TestAdmitUpToTheCap(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	mreg := prometheus.NewRegistry()
+	r := symbol.New(st, symbol.Config{Max: 10}, nil, mreg)
+	w := symbol.Writer{APIKeyID: 3}
+
+	if err := r.Admit(ctx, w, names("A", 6)); err != nil {
+		t.Fatalf("Admit(6 new, cap 10) = %v", err)
+	}
+	err := r.Admit(ctx, w, append(names("A", 2), names("B", 5)...))
+	var re *symbol.RejectError
+	if !errors.As(err, &re) || re.Reason != symbol.ReasonLimit || re.Count != 5 || re.Symbol != "B0000" {
+		t.Fatalf("Admit(5 new past the cap) = %v, want a limit RejectError for 5 symbols from B0000", err)
+	}
+	// All or none: no B was registered.
+	if syms, _ := st.ListSymbols(ctx); len(syms) != 6 {
+		t.Fatalf("after a refused batch %d registered, want 6", len(syms))
+	}
+	if err := r.Admit(ctx, w, names("B", 4)); err != nil {
+		t.Fatalf("Admit(4 new, filling the cap) = %v", err)
+	}
+	// Past the cap, refusing costs no store call; known symbols neither.
+	lists, registers := st.lists.Load(), st.registers.Load()
+	for range 1000 {
+		if err := r.Admit(ctx, w, names("C", 100)); !errors.As(err, &re) {
+			t.Fatalf("Admit(past the cap) = %v", err)
+		}
+		if err := r.Admit(ctx, w, names("A", 6)); err != nil {
+			t.Fatalf("Admit(registered) = %v", err)
+		}
+	}
+	if st.lists.Load() > lists+1 || st.registers.Load() != registers {
+		t.Errorf("1000 refusals and admissions made %d list and %d register calls; want at most one reload",
+			st.lists.Load()-lists, st.registers.Load()-registers)
+	}
+	got := rejected(t, mreg)
+	if got["findash_symbols_registered"] != 10 || got["findash_symbols_max"] != 10 || got["findash_symbols_rejected_total/limit"] != 5+100*1000 {
+		t.Errorf("metrics = %v", got)
+	}
+	syms, err := r.List(ctx)
+	if err != nil || len(syms) != 10 || syms[0].Source != symbol.SourceAuto || syms[0].APIKeyID != 3 {
+		t.Errorf("List() = %+v, %v", syms, err)
+	}
+	// Removing frees a place.
+	if err := r.Remove(ctx, "A0000"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(ctx, "A0000"); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Remove(again) = %v, want ErrNotFound", err)
+	}
+	if err := r.Admit(ctx, w, []string{"D"}); err != nil {
+		t.Errorf("Admit(1 new after a removal) = %v", err)
+	}
+}
+
+func TestAdmitScope(t *testing.T) {
+	ctx := t.Context()
+	mreg := prometheus.NewRegistry()
+	r := symbol.New(openStore(t), symbol.Config{}, nil, mreg)
+	w := symbol.Writer{APIKeyID: 1, Patterns: market.SymbolPatterns{"BTC-*", "ETH-USD"}}
+	if err := r.Admit(ctx, w, []string{"BTC-USD", "ETH-USD"}); err != nil {
+		t.Fatalf("Admit(in scope) = %v", err)
+	}
+	err := r.Admit(ctx, w, []string{"BTC-EUR", "SOL-USD", "ETH-EUR"})
+	var re *symbol.RejectError
+	if !errors.As(err, &re) || re.Reason != symbol.ReasonScope || re.Symbol != "SOL-USD" || re.Count != 2 {
+		t.Fatalf("Admit(out of scope) = %v, want a scope RejectError for SOL-USD and one more", err)
+	}
+	if r.Known("BTC-EUR") {
+		t.Errorf("BTC-EUR of a refused batch was registered")
+	}
+	if got := rejected(t, mreg)["findash_symbols_rejected_total/scope"]; got != 2 {
+		t.Errorf("rejected{scope} = %v, want 2", got)
+	}
+}
+
+func TestStrictAdmitsOnlyRegistered(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	r := symbol.New(st, symbol.Config{Strict: true}, nil, nil)
+	var re *symbol.RejectError
+	if err := r.Admit(ctx, symbol.Writer{}, []string{"NEW"}); !errors.As(err, &re) || re.Reason != symbol.ReasonUnknown {
+		t.Fatalf("Admit(unregistered, strict) = %v, want unknown", err)
+	}
+	// Registered by another process (the command line): learnt on demand.
+	other := symbol.New(st, symbol.Config{}, nil, nil)
+	if err := other.Register(ctx, []string{"NEW"}, symbol.SourceAdmin); err != nil {
+		t.Fatal(err)
+	}
+	// The refusal above loaded the set less than a second ago; the next
+	// unknown symbol looks again only once that second has passed, so
+	// reload through Run's path instead of waiting.
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- r.Run(rctx) }()
+	for !r.Known("NEW") {
+		if err := r.Admit(ctx, symbol.Writer{}, []string{"NEW"}); err == nil {
+			break
+		}
+	}
+	cancel()
+	<-done
+	if err := r.Admit(ctx, symbol.Writer{}, []string{"NEW"}); err != nil {
+		t.Errorf("Admit(registered, strict) = %v", err)
+	}
+	if err := r.Register(ctx, []string{"bad symbol"}, symbol.SourceAdmin); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("Register(invalid) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestAdmitConcurrent: many writers racing past the cap never register
+// more than it between them.
+func TestAdmitConcurrent(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	a := symbol.New(st, symbol.Config{Max: 50}, nil, nil)
+	b := symbol.New(st, symbol.Config{Max: 50}, nil, nil) // another instance
+	var wg sync.WaitGroup
+	for w := range 8 {
+		r := a
+		if w%2 == 1 {
+			r = b
+		}
+		wg.Go(func() {
+			for i := range 10 {
+				err := r.Admit(ctx, symbol.Writer{APIKeyID: int64(w)}, names(fmt.Sprintf("W%d-%d-", w, i), 3))
+				var re *symbol.RejectError
+				if err != nil && !errors.As(err, &re) {
+					t.Errorf("Admit() = %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if syms, _ := st.ListSymbols(ctx); len(syms) > 50 {
+		t.Errorf("%d symbols registered, more than the cap 50", len(syms))
+	}
+}
