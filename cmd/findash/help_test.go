@@ -62,7 +62,7 @@ func TestHelp(t *testing.T) {
 	store.VisitAll(func(f *pflag.Flag) { storeFlags[f.Name] = true })
 
 	cmds := helpCommands(t)
-	for _, want := range []string{"", "serve", "migrate", "user", "user create", "user key", "replay", "version", "bench", "bench ws", "bench api", "bench ingest"} {
+	for _, want := range []string{"", "serve", "migrate", "user", "user create", "user key", "replay", "version", "bench", "bench ws", "bench api", "bench ingest", "symbol", "symbol add", "symbol list", "symbol remove"} {
 		if cmds[want] == nil {
 			t.Errorf("command %q missing from the tree", want)
 		}
@@ -114,8 +114,11 @@ func TestHelp(t *testing.T) {
 			switch path {
 			case "serve":
 				wantSettings = serveFlags
-			case "migrate", "user create", "user key":
+			case "migrate", "user create", "user key", "symbol list", "symbol remove":
 				wantSettings = storeFlags
+			case "symbol add": // and the cap it registers within
+				wantSettings = maps.Clone(storeFlags)
+				wantSettings["max-symbols"] = true
 			}
 			gotSettings := map[string]bool{}
 			for f := range shown {
@@ -127,7 +130,7 @@ func TestHelp(t *testing.T) {
 				t.Errorf("help lists the settings %v, want %v", slices.Sorted(maps.Keys(gotSettings)), slices.Sorted(maps.Keys(wantSettings)))
 			}
 			if path == "user create" {
-				own := []string{"api-key", "api-key-name", "email", "help", "password-stdin", "quiet"}
+				own := []string{"api-key", "api-key-name", "api-key-symbols", "email", "help", "password-stdin", "quiet"}
 				var got []string
 				for f := range shown {
 					if !storeFlags[f] {

@@ -106,7 +106,7 @@ the comma-separated patterns ('*' stands for any run of characters); a tick
 of another symbol is refused with 403 symbol_forbidden.`,
 		Example: `  KEY=$(findash user key --email me@example.com --name laptop --quiet)
   findash user key --email feed@example.com --name btc-feed --symbols 'BTC-*,ETH-USD'`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withUsers(cmd, environ, stderr, func(ctx context.Context, svc *auth.Service, st auth.Store) error {
 				e, err := auth.NormalizeEmail(email)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/findash/findash/internal/api"
-	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/symbol"
 )
@@ -32,7 +31,7 @@ func withRegistry(t *testing.T, max int, strict bool) (option, *symbol.Registry)
 		d.Symbols = reg
 		d.Auth = tokens{
 			keyToken:    {UserID: 1, APIKeyID: 7},
-			scopedToken: {UserID: 1, APIKeyID: 8, Symbols: market.SymbolPatterns{"BTC-*"}},
+			scopedToken: {UserID: 1, APIKeyID: 8, Symbols: "BTC-*"},
 		}
 	}, reg
 }

@@ -31,7 +31,8 @@ type APIKey struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time // nil until first used
 	// Symbols are the patterns of the symbols the key may post ticks
-	// for; empty: every symbol.
+	// for (canonical, as market.ParseSymbolPatterns returns them); empty:
+	// every symbol.
 	Symbols market.SymbolPatterns
 }
 

@@ -235,16 +235,17 @@ func (s *Service) User(ctx context.Context, id int64) (User, error) {
 // never stored — with the stored key. An unknown user matches
 // market.ErrNotFound, a bad name market.ErrInvalid.
 func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (secret string, key APIKey, err error) {
-	return s.CreateScopedAPIKey(ctx, userID, name, nil)
+	return s.CreateScopedAPIKey(ctx, userID, name, "")
 }
 
 // CreateScopedAPIKey is CreateAPIKey for a key that may post ticks only
-// for the symbols matching symbols (validated with
-// market.CheckSymbolPatterns; empty: every symbol). Bad patterns match
-// market.ErrInvalid.
-func (s *Service) CreateScopedAPIKey(ctx context.Context, userID int64, name string, symbols []string) (secret string, key APIKey, err error) {
-	patterns, err := market.CheckSymbolPatterns(symbols)
-	if err != nil {
+// for the symbols matching symbols (empty: every symbol). Patterns not in
+// the canonical form of market.ParseSymbolPatterns match market.ErrInvalid.
+func (s *Service) CreateScopedAPIKey(ctx context.Context, userID int64, name string, symbols market.SymbolPatterns) (secret string, key APIKey, err error) {
+	if p, err := market.ParseSymbolPatterns(string(symbols)); err != nil || p != symbols {
+		if err == nil {
+			err = market.Invalid("symbols", "%q is not in canonical form (%q)", symbols, p)
+		}
 		return "", APIKey{}, fmt.Errorf("create api key: %w", err)
 	}
 	name = strings.TrimSpace(name)
@@ -257,7 +258,7 @@ func (s *Service) CreateScopedAPIKey(ctx context.Context, userID int64, name str
 	}
 	key, err = s.store.CreateAPIKey(ctx, APIKey{
 		UserID: userID, Name: name, Prefix: secret[:keyShownLen], Hash: hashKey(secret), CreatedAt: s.now().UTC(),
-		Symbols: patterns,
+		Symbols: symbols,
 	})
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key for user %d: %w", userID, err)

@@ -58,7 +58,11 @@
 // of consecutive ticks as one slice. Subscribing with since S registers the
 // channel lagging with cursor S (without History, after gap{S+1, floor}
 // when S < floor), all under the symbol's lock: nothing is missed or
-// repeated between replay and live.
+// repeated between replay and live. A symbol whose ring has emptied and
+// that nobody subscribes to leaves the index at the next prune (an idle
+// symbol costs nothing); a topic created again for it starts at the
+// highest floor of the dropped topics, so a resume from before that reads
+// the event log (or gets a gap) rather than missing ticks.
 //
 // # Locks
 //

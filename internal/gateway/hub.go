@@ -38,6 +38,12 @@ type Hub struct {
 
 	shards [numShards]shard
 
+	// dropped is the highest floor of the topics dropped from the index
+	// (idle, nobody subscribed): a topic created again starts there, so a
+	// resume from before it is told of a gap instead of missing ticks
+	// silently. It may name ticks of other symbols: a gap is an upper bound.
+	dropped atomic.Uint64
+
 	quotesMu   sync.Mutex // guards quoteSubs
 	quoteSubs  subList
 	pendingMu  sync.Mutex // guards pendingQ and qbuf
@@ -124,7 +130,10 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.pingSlot(slot)
 			if slot = (slot + 1) % pingSlots; slot == 0 {
 				cutoff := h.cfg.Now().UnixNano() - h.cfg.ReplayAge.Nanoseconds()
-				h.eachTopic(func(t *symbolTopic) { t.prune(cutoff) })
+				h.eachTopic(func(t *symbolTopic) {
+					t.prune(cutoff)
+					h.dropIfEmpty(t) // an idle symbol nobody follows costs nothing
+				})
 			}
 		}
 	}

@@ -47,7 +47,7 @@ func (h *Hub) Publish(ticks []market.Tick, u *market.Update) {
 			continue
 		}
 		if subs := t.candles[c.Interval]; len(subs) > 0 {
-			msg, err := encodeData("candle", t.candleName[c.Interval], c)
+			msg, err := encodeData("candle", t.candleChannel(c.Interval), c)
 			if err != nil {
 				h.log.Error("encode candle", "symbol", c.Symbol, "err", err)
 			} else {

@@ -36,7 +36,7 @@ type ringEntry struct {
 func (t *symbolTopic) push(seq uint64, at int64, msg []byte, limit int) {
 	if t.n == len(t.ring) && len(t.ring) < limit {
 		// grow (doubling, up to max), unrolling the ring to start at 0
-		size := min(limit, max(64, 2*len(t.ring)))
+		size := min(limit, max(4, 2*len(t.ring))) // small first: most symbols are quiet
 		r := make([]ringEntry, size)
 		for i := 0; i < t.n; i++ {
 			r[i] = t.ring[(t.start+i)%len(t.ring)]
@@ -64,7 +64,7 @@ func (t *symbolTopic) prune(cutoff int64) {
 	for t.n > 0 && t.ring[t.start].at < cutoff {
 		t.evictOldest()
 	}
-	if t.n == 0 && len(t.ring) > 64 {
+	if t.n == 0 && t.ring != nil {
 		t.ring, t.start = nil, 0 // a quiet symbol gives its memory back
 	}
 }

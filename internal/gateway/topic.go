@@ -25,8 +25,8 @@ type symbolTopic struct {
 	mu         sync.Mutex
 	sym        string
 	ticksName  string
-	candleName [market.NumIntervals]string
-	removed    bool // taken out of its shard; re-look it up
+	candleName [market.NumIntervals]string // see candleChannel
+	removed    bool                        // taken out of its shard; re-look it up
 
 	// replay ring: ring[(start+i)%len(ring)] for i < n, oldest first
 	ring  []ringEntry
@@ -44,11 +44,17 @@ type symbolTopic struct {
 }
 
 func newSymbolTopic(sym string, floor uint64) *symbolTopic {
-	t := &symbolTopic{sym: sym, ticksName: "ticks:" + sym, floor: floor, last: floor}
-	for _, iv := range market.Intervals {
-		t.candleName[iv] = "candles:" + sym + ":" + iv.String()
+	return &symbolTopic{sym: sym, ticksName: "ticks:" + sym, floor: floor, last: floor}
+}
+
+// candleChannel returns the name of t's candles channel of interval iv,
+// made on first use: most symbols have no candle subscriber, and a name
+// costs ~30 bytes for each of the six intervals. Caller holds t.mu.
+func (t *symbolTopic) candleChannel(iv market.Interval) string {
+	if t.candleName[iv] == "" {
+		t.candleName[iv] = "candles:" + t.sym + ":" + iv.String()
 	}
-	return t
+	return t.candleName[iv]
 }
 
 func (t *symbolTopic) empty() bool {
@@ -87,7 +93,7 @@ func (h *Hub) lockTopic(sym string, create bool) *symbolTopic {
 			}
 			sh.mu.Lock()
 			if t = sh.syms[sym]; t == nil {
-				t = newSymbolTopic(sym, h.floor.Load())
+				t = newSymbolTopic(sym, max(h.floor.Load(), h.dropped.Load()))
 				sh.syms[sym] = t
 			}
 			sh.mu.Unlock()
@@ -106,6 +112,8 @@ func (h *Hub) lockTopic(sym string, create bool) *symbolTopic {
 func (h *Hub) dropIfEmpty(t *symbolTopic) {
 	if !t.empty() {
 		return
+	}
+	for d := h.dropped.Load(); d < t.floor && !h.dropped.CompareAndSwap(d, t.floor); d = h.dropped.Load() {
 	}
 	sh := &h.shards[shardOf(t.sym)]
 	sh.mu.Lock()

@@ -122,8 +122,20 @@ func (r *Rollup) Add(t *Tick) {
 // first-touched order. The slice is owned by r until Reset.
 func (r *Rollup) Candles() []Candle { return r.candles }
 
-// Reset empties r, keeping its memory.
+// rollupKeep is how many partial candles a Rollup keeps room for across a
+// Reset: a batch of that many symbols' worth of candles (a map of them and
+// a slice) is reused; a larger one, rare, is given back, so that one burst
+// of new symbols does not stay allocated for good.
+const rollupKeep = 6 * 1024
+
+// Reset empties r, keeping its memory unless it held more than rollupKeep
+// candles.
 func (r *Rollup) Reset() {
+	if len(r.candles) > rollupKeep {
+		r.idx, r.candles = make(map[CandleKey]int), nil
+		return
+	}
 	clear(r.idx)
+	clear(r.candles) // drop the symbol strings they hold
 	r.candles = r.candles[:0]
 }

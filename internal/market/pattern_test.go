@@ -84,8 +84,8 @@ func FuzzSymbolPatterns(f *testing.F) {
 		if !market.ValidSymbol(sym) || strings.Contains(sym, "/") {
 			return
 		}
-		want := len(ps) == 0
-		for _, p := range ps {
+		want := ps == ""
+		for _, p := range ps.List() {
 			if ok, _ := path.Match(p, sym); ok {
 				want = true
 			}

@@ -89,7 +89,7 @@ func (e *RejectError) Error() string {
 // Writer is who posts a batch: the API key and its symbol patterns.
 type Writer struct {
 	APIKeyID int64
-	Patterns market.SymbolPatterns // nil: every symbol
+	Patterns market.SymbolPatterns // empty: every symbol
 }
 
 // Config tunes a Registry.
@@ -238,7 +238,7 @@ func (r *Registry) Known(sym string) bool {
 // batch must be refused as unavailable). Symbols already registered cost
 // one map lookup each, and no I/O.
 func (r *Registry) Admit(ctx context.Context, w Writer, syms []string) error {
-	if len(w.Patterns) > 0 {
+	if w.Patterns != "" {
 		var bad []string
 		for _, s := range syms {
 			if !w.Patterns.Match(s) {

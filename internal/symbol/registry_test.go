@@ -135,7 +135,7 @@ func TestAdmitScope(t *testing.T) {
 	ctx := t.Context()
 	mreg := prometheus.NewRegistry()
 	r := symbol.New(openStore(t), symbol.Config{}, nil, mreg)
-	w := symbol.Writer{APIKeyID: 1, Patterns: market.SymbolPatterns{"BTC-*", "ETH-USD"}}
+	w := symbol.Writer{APIKeyID: 1, Patterns: "BTC-*,ETH-USD"}
 	if err := r.Admit(ctx, w, []string{"BTC-USD", "ETH-USD"}); err != nil {
 		t.Fatalf("Admit(in scope) = %v", err)
 	}

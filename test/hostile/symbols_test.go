@@ -110,6 +110,8 @@ func TestSymbolFlood(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // polling another process
 	}
 	after := s.RSS()
+	t.Logf("Go heap in use after the flood: %.0f MB (live state %v symbols, %v with statistics)",
+		s.Metric("go_memstats_heap_inuse_bytes")/(1<<20), s.Metric("findash_market_symbols"), s.Metric("findash_market_symbols_active"))
 	growth := after - before
 	t.Logf("RSS %d MB → %d MB: +%d MB for %d symbols (≤ %d bytes per symbol, everything included)",
 		before>>20, after>>20, growth>>20, accepted, growth/int64(accepted))

@@ -82,13 +82,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, err
 	defer cancel()
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
-	syms := []string(k.Symbols)
-	if syms == nil {
-		syms = []string{} // pgx sends a nil slice as NULL
-	}
 	err := db.primary.QueryRow(ctx,
 		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, syms).Scan(&k.ID)
+		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, string(k.Symbols)).Scan(&k.ID)
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}
@@ -128,9 +124,6 @@ func rowToAPIKey(row pgx.CollectableRow) (auth.APIKey, error) {
 		return auth.APIKey{}, err
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
-	if len(k.Symbols) == 0 {
-		k.Symbols = nil // every symbol, whether stored as {} or not
-	}
 	if k.LastUsedAt != nil {
 		u := k.LastUsedAt.UTC()
 		k.LastUsedAt = &u

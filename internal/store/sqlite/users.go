@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -71,17 +70,9 @@ const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at, s
 func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, error) {
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
-	syms := []string(k.Symbols)
-	if syms == nil {
-		syms = []string{}
-	}
-	symsJSON, err := json.Marshal(syms)
-	if err != nil {
-		return auth.APIKey{}, fmt.Errorf("create api key: symbols: %w", err)
-	}
-	err = db.w.QueryRowContext(ctx,
+	err := db.w.QueryRowContext(ctx,
 		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt), string(symsJSON)).Scan(&k.ID)
+		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt), string(k.Symbols)).Scan(&k.ID)
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}
@@ -124,15 +115,8 @@ func scanAPIKeys(rows *sql.Rows) ([]auth.APIKey, error) {
 		var k auth.APIKey
 		var created int64
 		var used sql.NullInt64
-		var syms string
-		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &syms); err != nil {
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &created, &used, &k.Symbols); err != nil {
 			return nil, translate(err)
-		}
-		if err := json.Unmarshal([]byte(syms), &k.Symbols); err != nil {
-			return nil, fmt.Errorf("api key %d: symbols column: %w", k.ID, err)
-		}
-		if len(k.Symbols) == 0 {
-			k.Symbols = nil
 		}
 		k.CreatedAt = fromMs(created)
 		if used.Valid {

@@ -99,7 +99,7 @@ func testAPIKeySymbols(t *testing.T, s Store) {
 	ctx := t.Context()
 	u := mustUser(t, s, "scoped@example.com")
 	k, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: u.ID, Name: "scoped", Prefix: "fd_ssss", Hash: keyHash("s"), CreatedAt: created,
-		Symbols: market.SymbolPatterns{"BTC-*", "ETH-USD"}})
+		Symbols: "BTC-*,ETH-USD"})
 	if err != nil {
 		t.Fatalf("CreateAPIKey(scoped) error: %v", err)
 	}
@@ -117,11 +117,11 @@ func testAPIKeySymbols(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all.Symbols != nil {
-		t.Errorf("unscoped key's Symbols = %#v, want nil", all.Symbols)
+	if all.Symbols != "" {
+		t.Errorf("unscoped key's Symbols = %q, want none", all.Symbols)
 	}
 	list, err := s.ListAPIKeys(ctx, u.ID)
-	if err != nil || len(list) != 2 || list[0].Symbols.String() != "BTC-*,ETH-USD" || list[1].Symbols != nil {
+	if err != nil || len(list) != 2 || list[0].Symbols != "BTC-*,ETH-USD" || list[1].Symbols != "" {
 		t.Errorf("ListAPIKeys() = %+v, %v; want the scoped key's patterns and none for the other", list, err)
 	}
 }

@@ -14,9 +14,9 @@ CREATE TABLE symbols (
 INSERT INTO symbols (name, source, created_at)
 SELECT DISTINCT symbol, 'import', date_trunc('milliseconds', now()) FROM candles WHERE interval = '1d';
 
--- An API key's symbol patterns (market.SymbolPatterns); empty: every symbol.
-ALTER TABLE api_keys ADD COLUMN symbols text[] NOT NULL DEFAULT '{}'
-    CHECK (CASE WHEN array_ndims(symbols) > 1 THEN false ELSE array_position(symbols, NULL) IS NULL END);
+-- An API key's symbol patterns (market.SymbolPatterns), comma-separated;
+-- empty: every symbol.
+ALTER TABLE api_keys ADD COLUMN symbols text NOT NULL DEFAULT '';
 
 -- +goose Down
 ALTER TABLE api_keys DROP COLUMN symbols;

@@ -14,9 +14,9 @@ CREATE TABLE symbols (
 INSERT INTO symbols (name, source, created_at)
 SELECT DISTINCT symbol, 'import', CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM candles WHERE interval = '1d';
 
--- An API key's symbol patterns (market.SymbolPatterns), a JSON array of
--- strings; empty: every symbol.
-ALTER TABLE api_keys ADD COLUMN symbols TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(symbols) AND json_type(symbols) = 'array');
+-- An API key's symbol patterns (market.SymbolPatterns), comma-separated;
+-- empty: every symbol.
+ALTER TABLE api_keys ADD COLUMN symbols TEXT NOT NULL DEFAULT '';
 
 -- +goose Down
 ALTER TABLE api_keys DROP COLUMN symbols;
