@@ -21,6 +21,9 @@ type Market interface {
 	// Quotes returns the known quotes of symbols in the order asked, or every
 	// known quote sorted by symbol when symbols is empty.
 	Quotes(symbols []string) []market.Quote
+	// QuotesAfter returns up to n known quotes of the symbols sorted after
+	// after ("" for the first), in symbol order.
+	QuotesAfter(after string, n int) []market.Quote
 	// Movers returns up to n top gainers and losers by change_pct_24h.
 	Movers(n int) (gainers, losers []market.Quote)
 	// OpenCandle returns the newest candle of symbol at interval iv.

@@ -42,17 +42,13 @@ func (a *API) symbols(w http.ResponseWriter, r *http.Request) {
 	}
 	key := "symbols:" + strconv.Itoa(limit) + ":" + after
 	a.serveCached(w, r, key, a.cfg.LiveTTL, liveCache, func(context.Context) (any, error) {
-		all := a.d.Market.Quotes(nil) // sorted by symbol
-		out := list[symbolInfo]{Data: []symbolInfo{}}
-		for _, qt := range all {
-			if qt.Symbol <= after {
-				continue
-			}
-			if len(out.Data) == limit {
-				out.NextCursor = encodeCursor(symbolCursor{After: out.Data[len(out.Data)-1].Symbol})
-				break
-			}
+		page := a.d.Market.QuotesAfter(after, limit+1) // one more: is there a next page?
+		out := list[symbolInfo]{Data: make([]symbolInfo, 0, min(limit, len(page)))}
+		for _, qt := range page[:min(limit, len(page))] {
 			out.Data = append(out.Data, symbolInfo{Symbol: qt.Symbol, Quote: qt})
+		}
+		if len(page) > limit {
+			out.NextCursor = encodeCursor(symbolCursor{After: out.Data[limit-1].Symbol})
 		}
 		return out, nil
 	})

@@ -1,8 +1,6 @@
 package market
 
 import (
-	"cmp"
-	"slices"
 	"sync"
 	"time"
 )
@@ -23,6 +21,11 @@ type State struct {
 	mu   sync.RWMutex
 	syms map[string]*symbolState
 	hot  int // symbols with live statistics (not evicted)
+	// names lists every symbol; sorted says it is in order. A new symbol
+	// is appended and the list sorted again on the next read that needs
+	// the order: new symbols are rare (the registry caps them).
+	names  []string
+	sorted bool
 }
 
 type symbolState struct {
@@ -136,6 +139,8 @@ func (s *State) symbol(sym string) *symbolState {
 		ss.quote.Symbol = sym
 		s.revive(ss)
 		s.syms[sym] = ss
+		s.names = append(s.names, sym)
+		s.sorted = false
 	}
 	return ss
 }
@@ -208,71 +213,4 @@ func (s *State) Restore(candles []Candle) {
 			ss.hot.stats.Quote(ss.quote.Symbol, &ss.quote)
 		}
 	}
-}
-
-// Quote returns the latest quote of symbol.
-func (s *State) Quote(symbol string) (Quote, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ss := s.syms[symbol]
-	if ss == nil || ss.quote.Seq == 0 && ss.quote.Price == 0 {
-		return Quote{}, false
-	}
-	return ss.quote, true
-}
-
-// Quotes returns the quotes of the given symbols that are known, in the order
-// asked; with no symbols, every known quote sorted by symbol.
-func (s *State) Quotes(symbols []string) []Quote {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(symbols) == 0 {
-		out := make([]Quote, 0, len(s.syms))
-		for _, ss := range s.syms {
-			if ss.quote.Price != 0 {
-				out = append(out, ss.quote)
-			}
-		}
-		slices.SortFunc(out, func(a, b Quote) int { return cmp.Compare(a.Symbol, b.Symbol) })
-		return out
-	}
-	out := make([]Quote, 0, len(symbols))
-	for _, sym := range symbols {
-		if ss := s.syms[sym]; ss != nil && ss.quote.Price != 0 {
-			out = append(out, ss.quote)
-		}
-	}
-	return out
-}
-
-// OpenCandle returns the newest candle of symbol at interval iv.
-func (s *State) OpenCandle(symbol string, iv Interval) (Candle, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	ss := s.syms[symbol]
-	if ss == nil || ss.hot == nil || ss.hot.open[iv].Count == 0 {
-		return Candle{}, false
-	}
-	return ss.hot.open[iv], true
-}
-
-// Movers returns up to n symbols with the highest change_pct_24h (gainers,
-// descending) and up to n with the lowest (losers, ascending). A symbol with
-// a non-positive change is never a gainer, nor a positive one a loser.
-func (s *State) Movers(n int) (gainers, losers []Quote) {
-	all := s.Quotes(nil)
-	slices.SortStableFunc(all, func(a, b Quote) int { return cmp.Compare(b.ChangePct24h, a.ChangePct24h) })
-	for _, q := range all {
-		if len(gainers) == n || q.ChangePct24h <= 0 {
-			break
-		}
-		gainers = append(gainers, q)
-	}
-	for i := len(all) - 1; i >= 0 && len(losers) < n; i-- {
-		if all[i].ChangePct24h >= 0 {
-			break
-		}
-		losers = append(losers, all[i])
-	}
-	return gainers, losers
 }
