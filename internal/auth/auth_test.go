@@ -30,7 +30,7 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
 
-func newService(t *testing.T) (*auth.Service, *sqlite.DB, *clock) {
+func newService(t testing.TB) (*auth.Service, *sqlite.DB, *clock) {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
 	if err != nil {

@@ -85,14 +85,14 @@ type cachedService struct {
 	rev   *revocations
 }
 
-func newCachedService(t *testing.T, cfg auth.KeyCacheConfig) *cachedService {
+func newCachedService(t testing.TB, cfg auth.KeyCacheConfig) *cachedService {
 	t.Helper()
 	_, db, clk := newService(t)
 	return cachedOver(t, db, clk, cfg)
 }
 
 // cachedOver builds another instance over db: its own cache, same store.
-func cachedOver(t *testing.T, db *sqlite.DB, clk *clock, cfg auth.KeyCacheConfig) *cachedService {
+func cachedOver(t testing.TB, db *sqlite.DB, clk *clock, cfg auth.KeyCacheConfig) *cachedService {
 	t.Helper()
 	fk := &faultyKeys{db: db, reads: map[string]int{}}
 	cfg.Now = clk.Now
