@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/findash/findash/internal/testenv"
 )
 
 // post sends body to the public listener with the given headers (pairs)
@@ -131,5 +133,55 @@ func TestWebSocketAlertsNeedSession(t *testing.T) {
 			t.Errorf("%s: subscribe alerts = %s, %v; want ack", name, msg, err)
 		}
 		c.Close()
+	}
+}
+
+// TestKeyRevocationAcrossInstances: two instances share the database and
+// NATS, and cache API keys for an hour; a key deleted through one stops
+// working on the other at once, carried by the bus (item 5).
+func TestKeyRevocationAcrossInstances(t *testing.T) {
+	db := testenv.Postgres(t)
+	env := []string{
+		"FINDASH_DATABASE_URL=" + db.URL,
+		"FINDASH_NATS_URL=nats://" + privateNATS(t),
+		"FINDASH_APIKEY_CACHE_TTL=1h",
+	}
+	a := startServer(t, options{env: env})
+	b := startServer(t, options{env: env})
+	session := a.login("owner@example.com", "correct horse battery")
+	code, _, body := a.post("/api/v1/apikeys", `{"name":"ingest"}`, "Authorization", "Bearer "+session, "Content-Type", "application/json")
+	var key struct {
+		ID     int64
+		Secret string
+	}
+	if code != 201 || json.Unmarshal([]byte(body), &key) != nil {
+		t.Fatalf("POST /api/v1/apikeys = %d %s", code, body)
+	}
+	tick := func(s *server) int {
+		s.APIKey = key.Secret
+		code, _ := s.PostTicks(fmt.Sprintf(`{"symbol":"REV-USD","price":1,"size":1,"ts":%d}`+"\n", time.Now().UnixMilli()))
+		return code
+	}
+	for _, s := range []*server{a, b} { // both cache the key
+		if code := tick(s); code != 202 {
+			t.Fatalf("POST ticks with the new key = %d", code)
+		}
+	}
+	req, _ := http.NewRequest("DELETE", fmt.Sprintf("%s/api/v1/apikeys/%d", a.URL, key.ID), nil)
+	req.Header.Set("Authorization", "Bearer "+session)
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("DELETE the key = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	deleted := time.Now()
+	if code := tick(a); code != 401 {
+		t.Errorf("POST ticks on the instance that deleted the key = %d, want 401", code)
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool { return tick(b) == 401 },
+		"the other instance still accepts the deleted key (cache TTL 1 h: only the bus can drop it)")
+	t.Logf("the other instance refused the deleted key %v after the delete", time.Since(deleted).Round(time.Millisecond))
+	if v := b.Metric("findash_auth_apikey_revocations_total"); v != 1 {
+		t.Errorf("findash_auth_apikey_revocations_total on the other instance = %v, want 1", v)
 	}
 }
