@@ -149,14 +149,9 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("database-migrate-url", "", "direct postgres:// URL for migrations and the job queue when database-url goes through PgBouncer [database-url]")
 	fs.String("secret-key", "", "key (>= 32 chars) signing WebSocket tokens and report links; the same on every instance [random per process]")
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
-	fs.Float64("auth-rate-limit", 20, "signup and login attempts per minute per client IP (burst as many); 0 = no limit")
-	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
+	httpAuthFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
-	fs.Duration("apikey-cache-ttl", 30*time.Second, "how long an API key read from the database is used before it is read again (in the background); also how long an instance that missed a revocation keeps a deleted key; 0 = no cache, a database read per ingest request")
-	fs.Duration("apikey-cache-max-stale", time.Hour, "how long past apikey-cache-ttl a cached API key still authenticates while the database is unreachable (ingest outlives an outage); 0 = not at all")
-	fs.Duration("apikey-cache-negative-ttl", 10*time.Second, "how long an unknown API key is remembered as unknown; 0 = not at all")
-	fs.Int("apikey-cache-size", 100_000, "API keys held in the cache (known and unknown ones counted apart)")
 	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, then the event log, as the client catches up")
 	fs.Duration("ws-max-lag", 10*time.Second, "how long a WebSocket client may stay behind after falling out of the replay ring before it gets gaps and close 1008 (slow consumer)")
 	fs.Duration("ws-write-timeout", 10*time.Second, "how long a WebSocket client may take nothing before it is closed as a slow consumer; also the wait for its close reply")
@@ -171,11 +166,6 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Float64("tick-max-notional", 1e15, "largest price × size of a tick accepted (at most 1e24)")
 	fs.Duration("tick-max-ahead", 5*time.Second, "how far past the server clock a tick's ts may lie")
 	fs.Duration("tick-max-age", 0, "how far behind the server clock a tick's ts may lie [tick-retention]")
-	fs.Duration("http-header-timeout", 10*time.Second, "time a client has to send a request's head")
-	fs.Duration("http-body-timeout", 30*time.Second, "time a client has to send a request's body (408 beyond)")
-	fs.Duration("http-write-timeout", 60*time.Second, "time a client has to take a response (a report download: each 64 KiB; WebSockets have their own)")
-	fs.Duration("http-idle-timeout", 2*time.Minute, "time a kept-alive connection may wait for its next request")
-	fs.Int("http-max-in-flight-per-ip", 100, "requests one client IP may have in flight at once, health checks aside (429 beyond; set --trust-proxy behind a load balancer)")
 	fs.Int("max-symbols", 10_000, "most symbols that may exist; a tick of a new symbol past it is refused (422 symbol_limit); -1 = no cap")
 	fs.Bool("strict-symbols", false, "take ticks only of symbols registered with findash symbol add (else a symbol's first tick registers it, up to --max-symbols)")
 	fs.Duration("symbol-idle-after", 25*time.Hour, "a symbol without ticks this long has its live state (24h statistics, open candles) freed, keeping its last quote")
@@ -450,27 +440,7 @@ func (c *Config) Validate() error {
 	if c.IngestRateLimit < 0 {
 		bad("ingest_rate_limit", "must be >= 0 (0 = no limit)")
 	}
-	if c.APIKeyCacheTTL < 0 || c.APIKeyCacheMaxStale < 0 || c.APIKeyCacheNegativeTTL < 0 {
-		bad("apikey_cache_ttl", "apikey_cache_ttl, apikey_cache_max_stale and apikey_cache_negative_ttl must be >= 0")
-	}
-	if c.APIKeyCacheSize < 1 || c.APIKeyCacheSize > 10_000_000 {
-		bad("apikey_cache_size", "must be between 1 and 10000000")
-	}
-	for name, d := range map[string]time.Duration{"http_header_timeout": c.HTTPHeaderTimeout, "http_body_timeout": c.HTTPBodyTimeout,
-		"http_write_timeout": c.HTTPWriteTimeout, "http_idle_timeout": c.HTTPIdleTimeout} {
-		if d < 100*time.Millisecond || d > time.Hour {
-			bad(name, "must be between 100ms and 1h")
-		}
-	}
-	if c.HTTPMaxInFlightPerIP < 1 || c.HTTPMaxInFlightPerIP > 1_000_000 {
-		bad("http_max_in_flight_per_ip", "must be between 1 and 1000000")
-	}
-	if c.AuthRateLimit < 0 {
-		bad("auth_rate_limit", "must be >= 0 (0 = no limit)")
-	}
-	if c.AuthAccountRateLimit < 0 {
-		bad("auth_account_rate_limit", "must be >= 0 (0 = no limit)")
-	}
+	c.validateHTTPAuth(bad)
 	c.validateJobs(bad)
 	return errors.Join(errs...)
 }
