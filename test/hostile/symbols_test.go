@@ -196,3 +196,55 @@ func TestSymbolScopes(t *testing.T) {
 		t.Errorf("findash_symbols_rejected_total{reason=scope} = %v, want ≥ 2", v)
 	}
 }
+
+// symbolCmd runs `findash symbol …` on the server's data directory.
+func (s *server) symbolCmd(args ...string) (string, error) {
+	s.t.Helper()
+	cmd := exec.Command(binary, append([]string{"symbol"}, args...)...)
+	cmd.Env = s.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestSymbolStrict: with --strict-symbols only symbols an operator
+// registered take ticks: an unknown one is 422 unknown_symbol; once `findash
+// symbol add` has registered it (on the database, while the server runs)
+// it is taken at once; after `findash symbol remove` it is refused again
+// (within the registry's refresh). `symbol add` past the cap registers
+// nothing.
+func TestSymbolStrict(t *testing.T) {
+	s := startServer(t, options{user: "strict@example.com", args: []string{"--strict-symbols", "--max-symbols", "3"}})
+	tick := fmt.Sprintf(`{"symbol":"NEW-SYM","price":1,"size":1,"ts":%d}`+"\n", time.Now().UnixMilli())
+	if code, body := s.PostTicks(tick); code != 422 || errorCode(body) != "unknown_symbol" {
+		t.Fatalf("unregistered symbol, strict: %d %s, want 422 unknown_symbol", code, body)
+	}
+	if out, err := s.symbolCmd("add", "NEW-SYM", "OTHER"); err != nil {
+		t.Fatalf("findash symbol add: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// The server looks again at most once a second after a refusal.
+		code, body := s.PostTicks(tick)
+		if code == 202 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registered symbol, strict: %d %s, want 202", code, body)
+		}
+		time.Sleep(200 * time.Millisecond) // polling another process
+	}
+	out, err := s.symbolCmd("add", "--max-symbols", "3", "A1", "A2")
+	if err == nil || !strings.Contains(out, "nothing registered") {
+		t.Fatalf("symbol add past the cap: %v\n%s", err, out)
+	}
+	out, err = s.symbolCmd("list", "--quiet")
+	if err != nil || strings.Fields(out) == nil || strings.Join(strings.Fields(out), " ") != "NEW-SYM OTHER" {
+		t.Fatalf("symbol list = %q, %v; want NEW-SYM OTHER", out, err)
+	}
+	if out, err := s.symbolCmd("remove", "OTHER", "NOPE"); err == nil || !strings.Contains(out, "removed OTHER") || !strings.Contains(out, "not registered: NOPE") {
+		t.Fatalf("symbol remove OTHER NOPE: %v\n%s", err, out)
+	}
+	if v := s.Metric("findash_symbols_rejected_total", `reason="unknown"`); v < 1 {
+		t.Errorf("findash_symbols_rejected_total{reason=unknown} = %v, want ≥ 1", v)
+	}
+}
