@@ -215,7 +215,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	in.queue, queueRef.q = queue, queue
 	// Fired alerts travel over the bus to whichever gateways hold the users'
 	// connections (stage 4 runs the evaluator and the gateway apart).
-	in.eval = alert.NewEvaluator(b, st, st, b, queue, alert.Config{}, log, reg)
+	in.eval = alert.NewEvaluator(b, st, st, b, queue, alert.Config{IdleAfter: cfg.SymbolIdleAfter}, log, reg)
 
 	gate := newReadinessGate(cfg.DrainDelay, r.budget)
 	in.deps = api.Deps{

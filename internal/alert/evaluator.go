@@ -74,6 +74,11 @@ type Config struct {
 	// RefreshInterval is how often the alert version is checked while
 	// messages flow (default 1s).
 	RefreshInterval time.Duration
+	// IdleAfter is how long a symbol may go without a tick before its 24 h
+	// statistics are dropped (default 25h: more than the window, so they
+	// are exact again from its next tick dated a day later; see
+	// market.State.Evict). Symbols are looked for once a minute.
+	IdleAfter time.Duration
 	// Now is the wall clock (default time.Now); it stamps FiredAt and paces
 	// the two intervals above.
 	Now func() time.Time
@@ -101,6 +106,9 @@ type Evaluator struct {
 func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispatcher, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Evaluator {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 25 * time.Hour
 	}
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = time.Second
@@ -133,7 +141,7 @@ func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispa
 // run is the state of one Run call, confined to its goroutine.
 type run struct {
 	e         *Evaluator
-	stats     map[string]*market.Stats
+	stats     map[string]*symbolStats
 	alerts    []Alert
 	bySym     map[string][]int // indexes into alerts
 	version   int64
@@ -142,7 +150,8 @@ type run struct {
 	held      uint64 // last message evaluated, not yet committed
 	lastFlush time.Time
 	lastCheck time.Time
-	sweep     bool // undispatched events may be waiting
+	lastSweep time.Time // of idle symbols' statistics
+	sweep     bool      // undispatched events may be waiting
 	quote     market.Quote
 	fired     []Event
 	changes   []ArmedChange
@@ -152,7 +161,7 @@ type run struct {
 // returns nil. It returns an error only when the log consumer fails for a
 // reason other than ctx.
 func (e *Evaluator) Run(ctx context.Context) error {
-	r := &run{e: e, stats: make(map[string]*market.Stats), sweep: true}
+	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true}
 	var err error
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
 	if err != nil {
@@ -169,7 +178,10 @@ func (e *Evaluator) Run(ctx context.Context) error {
 			}
 			for _, c := range cs {
 				if c.Interval == market.Interval1m {
-					r.statsOf(c.Symbol).LoadMinute(c)
+					st := r.statsOf(c.Symbol)
+					st.LoadMinute(c)
+					// its newest minute's close stands for its last arrival
+					st.arrived = max(st.arrived, c.LastTS*int64(time.Millisecond))
 				}
 			}
 			return pos, nil
@@ -197,13 +209,36 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	return fmt.Errorf("alert evaluator: %w", err)
 }
 
-func (r *run) statsOf(sym string) *market.Stats {
+// symbolStats is a symbol's 24 h statistics and when its last tick
+// arrived (Unix ns, wall clock), for dropping idle ones.
+type symbolStats struct {
+	market.Stats
+	arrived int64
+}
+
+func (r *run) statsOf(sym string) *symbolStats {
 	s := r.stats[sym]
 	if s == nil {
-		s = &market.Stats{}
+		s = &symbolStats{}
 		r.stats[sym] = s
 	}
 	return s
+}
+
+// dropIdle forgets the statistics of the symbols no tick has arrived for in
+// Config.IdleAfter, at most once a minute: they would all be outside the
+// window of the symbol's next tick dated a day later.
+func (r *run) dropIdle(now time.Time) {
+	if now.Sub(r.lastSweep) < time.Minute {
+		return
+	}
+	r.lastSweep = now
+	cutoff := now.Add(-r.e.cfg.IdleAfter).UnixNano()
+	for sym, s := range r.stats {
+		if s.arrived < cutoff {
+			delete(r.stats, sym)
+		}
+	}
 }
 
 // reload reads every alert and its armed state from the store.
@@ -240,9 +275,12 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 			r.e.l.Info("alert definitions reloaded", "alerts", len(r.alerts), "version", v)
 		}
 	}
+	r.dropIdle(now)
+	arrived := now.UnixNano()
 	for i := range ticks {
 		t := &ticks[i]
 		st := r.statsOf(t.Symbol)
+		st.arrived = arrived
 		st.Add(t)
 		if seq <= r.start {
 			continue // already evaluated and committed before a restart
