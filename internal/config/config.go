@@ -150,6 +150,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("secret-key", "", "key (>= 32 chars) signing WebSocket tokens and report links; the same on every instance [random per process]")
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
 	httpAuthFlags(fs)
+	symbolFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
 	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, then the event log, as the client catches up")
@@ -166,9 +167,6 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Float64("tick-max-notional", 1e15, "largest price × size of a tick accepted (at most 1e24)")
 	fs.Duration("tick-max-ahead", 5*time.Second, "how far past the server clock a tick's ts may lie")
 	fs.Duration("tick-max-age", 0, "how far behind the server clock a tick's ts may lie [tick-retention]")
-	fs.Int("max-symbols", 10_000, "most symbols that may exist; a tick of a new symbol past it is refused (422 symbol_limit); -1 = no cap")
-	fs.Bool("strict-symbols", false, "take ticks only of symbols registered with findash symbol add (else a symbol's first tick registers it, up to --max-symbols)")
-	fs.Duration("symbol-idle-after", 25*time.Hour, "a symbol without ticks this long has its live state (24h statistics, open candles) freed, keeping its last quote")
 	fs.Duration("drain-delay", 0, "on SIGTERM, how long /readyz answers 503 before listeners close (lets load balancers notice)")
 	jobFlags(fs)
 	secretFileFlags(fs)
@@ -425,15 +423,6 @@ func (c *Config) Validate() error {
 	if c.TickMaxAge < 0 {
 		bad("tick_max_age", "must be >= 0 (0 = tick_retention)")
 	}
-	if c.MaxSymbols == 0 || c.MaxSymbols < -1 {
-		bad("max_symbols", "must be > 0, or -1 for no cap")
-	}
-	if c.Feed == "simulator" && c.MaxSymbols > 0 && c.SimulatorSymbols > c.MaxSymbols {
-		bad("simulator_symbols", "must not exceed max_symbols (%d)", c.MaxSymbols)
-	}
-	if c.SymbolIdleAfter < time.Minute {
-		bad("symbol_idle_after", "must be at least 1m (25h keeps every revived symbol's statistics exact)")
-	}
 	if c.APIRateLimit < 0 {
 		bad("api_rate_limit", "must be >= 0 (0 = no limit)")
 	}
@@ -441,6 +430,7 @@ func (c *Config) Validate() error {
 		bad("ingest_rate_limit", "must be >= 0 (0 = no limit)")
 	}
 	c.validateHTTPAuth(bad)
+	c.validateSymbols(bad)
 	c.validateJobs(bad)
 	return errors.Join(errs...)
 }

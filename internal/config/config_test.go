@@ -84,6 +84,9 @@ func TestErrors(t *testing.T) {
 		{"bad duration", nil, []string{"FINDASH_SHUTDOWN_TIMEOUT=soon"}, "shutdown_timeout"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log_level"},
 		{"same listeners", []string{"--admin-addr", "127.0.0.1:8080"}, nil, "admin_addr"},
+		{"no symbols", []string{"--max-symbols", "0"}, nil, "max_symbols"},
+		{"simulator past the cap", []string{"--max-symbols", "5"}, nil, "simulator_symbols"},
+		{"short idle", nil, []string{"FINDASH_SYMBOL_IDLE_AFTER=10s"}, "symbol_idle_after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
