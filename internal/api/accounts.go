@@ -46,11 +46,17 @@ type apiKeyJSON struct {
 	Prefix     string `json:"prefix"`
 	CreatedAt  int64  `json:"created_at"`   // Unix ms, UTC
 	LastUsedAt *int64 `json:"last_used_at"` // Unix ms, UTC; null until used
-	Secret     string `json:"secret,omitempty"`
+	// Symbols are the patterns of the symbols the key may post ticks
+	// for; [] for every symbol.
+	Symbols []string `json:"symbols"`
+	Secret  string   `json:"secret,omitempty"`
 }
 
 func toAPIKeyJSON(k auth.APIKey) apiKeyJSON {
-	j := apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UnixMilli()}
+	j := apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt.UnixMilli(), Symbols: k.Symbols.List()}
+	if j.Symbols == nil {
+		j.Symbols = []string{}
+	}
 	if k.LastUsedAt != nil {
 		ms := k.LastUsedAt.UnixMilli()
 		j.LastUsedAt = &ms
@@ -290,13 +296,19 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	var in struct {
-		Name string `json:"name"`
+		Name    string   `json:"name"`
+		Symbols []string `json:"symbols"` // patterns; none: every symbol
 	}
 	if err := a.decodeBody(w, r, &in); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	secret, k, err := a.d.Accounts.CreateAPIKey(r.Context(), p.UserID, in.Name)
+	patterns, err := market.CheckSymbolPatterns(in.Symbols)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	secret, k, err := a.d.Accounts.CreateScopedAPIKey(r.Context(), p.UserID, in.Name, patterns)
 	if err != nil {
 		a.writeError(w, r, clean(err, "user"))
 		return

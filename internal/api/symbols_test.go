@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -105,3 +106,31 @@ func TestIngestStrictSymbols(t *testing.T) {
 }
 
 var _ api.SymbolAdmitter = (*symbol.Registry)(nil)
+
+// TestCreateScopedAPIKey: a signed-in user creates a key limited to symbol
+// patterns; the key lists them, and ingest with it is scoped (the real
+// auth service: the patterns travel from the store to the principal).
+func TestCreateScopedAPIKey(t *testing.T) {
+	opt, _ := withRegistry(t, 100, false)
+	f := newAccountsFixture(t, opt, func(_ *api.Config, d *api.Deps) { d.Auth = d.Accounts })
+	browser, _ := f.signupLogin(t, "scoper@example.com")
+	if resp, body := browser.do(t, "POST", "/api/v1/apikeys", map[string]any{"name": "bad", "symbols": []string{"btc-*"}}); resp.StatusCode != 400 {
+		t.Fatalf("bad pattern: %d %s, want 400", resp.StatusCode, body)
+	}
+	var key struct {
+		Symbols []string `json:"symbols"`
+		Secret  string   `json:"secret"`
+	}
+	b := browser.must(t, 201, "POST", "/api/v1/apikeys", map[string]any{"name": "btc feed", "symbols": []string{"BTC-*", " ETH-USD", "BTC-*"}})
+	if err := json.Unmarshal(b, &key); err != nil || strings.Join(key.Symbols, ",") != "BTC-*,ETH-USD" {
+		t.Fatalf("created key = %s (%v), want symbols BTC-*, ETH-USD", b, err)
+	}
+	if !strings.Contains(string(browser.must(t, 200, "GET", "/api/v1/apikeys", nil)), `"symbols":["BTC-*","ETH-USD"]`) {
+		t.Errorf("the key list does not show the patterns")
+	}
+	feed := f.program(key.Secret)
+	feed.must(t, 202, "POST", "/api/v1/ticks", ticksOf("BTC-USD", "ETH-USD"))
+	if resp, body := feed.do(t, "POST", "/api/v1/ticks", ticksOf("SOL-USD")); resp.StatusCode != 403 {
+		t.Fatalf("out of scope with a scoped key from the API: %d %s, want 403", resp.StatusCode, body)
+	}
+}
