@@ -52,6 +52,11 @@ func partsOf(cfg config.Config) parts {
 // handlers are not here: the job queue, which every instance opens to
 // enqueue, takes them when it is opened (wire).
 func (in *app) addRoles(p parts) error {
+	if p.publish || p.live {
+		// Ingest admits symbols with it; the live state forgets what it
+		// no longer lists.
+		in.r.add(layerBase, "symbol registry", in.syms)
+	}
 	if p.live {
 		if err := in.addLive(); err != nil {
 			return err
@@ -90,7 +95,6 @@ func (in *app) addLive() error {
 func (in *app) addIngest(live bool) {
 	in.deps.Publisher = in.pub
 	in.deps.Symbols = in.syms
-	in.r.add(layerBase, "symbol registry", in.syms)
 	if in.cfg.Feed != "simulator" {
 		return
 	}

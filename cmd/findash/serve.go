@@ -190,7 +190,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	parser := ingest.NewParser(ingest.ParserConfig{Limits: limits}, reg)
 	in.feed = live.New(b, st, in.state, in.hub, live.Config{Limits: limits, IdleAfter: cfg.SymbolIdleAfter}, log, reg)
 	in.pers = persist.New(b, st, persist.Config{Limits: limits}, log, reg)
-	in.syms = symbol.New(st, symbol.Config{Max: cfg.MaxSymbols, Strict: cfg.StrictSymbols}, log, reg)
+	symCfg := symbol.Config{Max: cfg.MaxSymbols, Strict: cfg.StrictSymbols}
+	if p.live {
+		symCfg.Loaded = in.feed.Forget // unregistered symbols leave the live state
+	}
+	in.syms = symbol.New(st, symCfg, log, reg)
 	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
 	// One report service: the API creates reports with it and the worker's
 	// job builds them with it. The job queue, opened next, needs it as a

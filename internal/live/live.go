@@ -106,6 +106,7 @@ type Feed struct {
 	skippedTicks   prometheus.Counter
 	skippedCandles prometheus.Counter
 	evicted        prometheus.Counter
+	forgotten      prometheus.Counter
 	kept           []market.Tick // the checked ticks of one message; Run's goroutine only
 	skipWarnings   int           // Run's goroutine only
 }
@@ -140,9 +141,13 @@ func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config,
 			Name: "findash_market_symbols_evicted_total",
 			Help: "Symbols whose live statistics were freed after --symbol-idle-after without a tick (their quote is kept).",
 		}),
+		forgotten: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_market_symbols_forgotten_total",
+			Help: "Symbols removed from the live state, quote and all, because they were unregistered (findash symbol remove).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(f.skippedTicks, f.skippedCandles, f.evicted,
+		reg.MustRegister(f.skippedTicks, f.skippedCandles, f.evicted, f.forgotten,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "findash_market_symbols", Help: "Symbols in the live market state (with a quote, active or evicted).",
 			}, func() float64 { n, _ := state.Len(); return float64(n) }),
@@ -297,6 +302,17 @@ func (f *Feed) evictIdle(ctx context.Context) {
 				f.l.Debug("idle symbols evicted", "symbols", n)
 			}
 		}
+	}
+}
+
+// Forget removes from the live state the symbols registered rejects that
+// have not ticked since readAt (market.State.Forget): wired to the symbol
+// registry's loads, it makes /api/v1/symbols forget what an operator
+// unregistered. Safe to call from any goroutine.
+func (f *Feed) Forget(registered func(symbol string) bool, readAt time.Time) {
+	if n := f.state.Forget(registered, readAt); n > 0 {
+		f.forgotten.Add(float64(n))
+		f.l.Info("unregistered symbols removed from the live state", "symbols", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package market
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -103,5 +104,42 @@ func TestRestoreDatesArrivalByNewestCandle(t *testing.T) {
 	}
 	if _, ok := s.OpenCandle("NEW", Interval1m); !ok {
 		t.Errorf("the active symbol lost its open candle")
+	}
+}
+
+// TestForgetUnregistered: Forget drops the symbols keep rejects that have
+// not ticked since before — quote, order and counts — and keeps one that
+// ticked after (registered after the registry was read).
+func TestForgetUnregistered(t *testing.T) {
+	clock := time.UnixMilli(day0)
+	s := NewStateWith(StateConfig{Now: func() time.Time { return clock }})
+	var u Update
+	for i, sym := range []string{"KEEP", "GONE", "LATE"} {
+		if sym == "LATE" {
+			clock = clock.Add(time.Minute)
+		}
+		s.Apply([]Tick{{Symbol: sym, TS: clock.UnixMilli(), Price: 1, Size: 1, Seq: uint64(i + 1)}}, &u)
+	}
+	s.Evict(clock.Add(-30 * time.Second)) // GONE and KEEP evicted, LATE active
+	readAt := clock.Add(-30 * time.Second)
+	registered := func(sym string) bool { return sym == "KEEP" }
+	if n := s.Forget(registered, readAt); n != 1 {
+		t.Fatalf("Forget() = %d, want 1 (GONE)", n)
+	}
+	if _, ok := s.Quote("GONE"); ok {
+		t.Errorf("GONE still quoted")
+	}
+	if n, hot := s.Len(); n != 2 || hot != 1 {
+		t.Errorf("Len() = %d, %d; want 2, 1", n, hot)
+	}
+	var syms []string
+	for _, q := range s.Quotes(nil) {
+		syms = append(syms, q.Symbol)
+	}
+	if got := fmt.Sprint(syms); got != "[KEEP LATE]" {
+		t.Errorf("Quotes(nil) symbols = %s, want [KEEP LATE]", got)
+	}
+	if g, l := s.Movers(10); len(g)+len(l) != 0 {
+		t.Errorf("Movers after Forget = %v, %v", g, l)
 	}
 }

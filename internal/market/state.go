@@ -181,6 +181,39 @@ func (s *State) Evict(idleSince time.Time) int {
 	return n
 }
 
+// Forget removes, quote and all, every symbol that keep rejects and that
+// no tick has arrived for since before (by the State's clock), and returns
+// how many it removed. With keep the symbol registry as read at before, it
+// drops the symbols an operator unregistered, never one registered since
+// (its ticks arrived after before). The store keeps their data.
+func (s *State) Forget(keep func(symbol string) bool, before time.Time) int {
+	cutoff := before.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for sym, ss := range s.syms {
+		if ss.arrived >= cutoff || keep(sym) {
+			continue
+		}
+		if ss.hot != nil {
+			s.hot--
+		}
+		delete(s.syms, sym)
+		n++
+	}
+	if n > 0 {
+		kept := s.names[:0]
+		for _, sym := range s.names {
+			if s.syms[sym] != nil {
+				kept = append(kept, sym)
+			}
+		}
+		clear(s.names[len(kept):])
+		s.names = kept
+	}
+	return n
+}
+
 // Len returns how many symbols the State holds, and how many of them have
 // live statistics (the others were evicted).
 func (s *State) Len() (symbols, hot int) {

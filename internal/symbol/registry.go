@@ -102,6 +102,12 @@ type Config struct {
 	// Refresh is how often Run reloads the set from the store (symbols
 	// removed elsewhere are forgotten; added elsewhere, learnt). Default 30s.
 	Refresh time.Duration
+	// Loaded, when set, is called after every load of the registered set
+	// from the store (by Run, or on demand), with the set and the time just
+	// before it was read: what was not registered then and has not ticked
+	// since can be forgotten (market.State.Forget). It must not call the
+	// Registry.
+	Loaded func(registered func(name string) bool, readAt time.Time)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -207,6 +213,9 @@ func (r *Registry) reload(ctx context.Context, minAge time.Duration) error {
 	r.mu.Unlock()
 	r.lastLoad = now
 	r.registered.Set(float64(len(known)))
+	if r.cfg.Loaded != nil {
+		r.cfg.Loaded(func(name string) bool { _, ok := known[name]; return ok }, now)
+	}
 	return nil
 }
 

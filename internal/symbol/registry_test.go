@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -212,5 +214,32 @@ func TestAdmitConcurrent(t *testing.T) {
 	wg.Wait()
 	if syms, _ := st.ListSymbols(ctx); len(syms) > 50 {
 		t.Errorf("%d symbols registered, more than the cap 50", len(syms))
+	}
+}
+
+// TestLoadedReportsTheSet: every load hands Config.Loaded the registered
+// set and the time just before it was read.
+func TestLoadedReportsTheSet(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	if _, err := st.RegisterSymbols(ctx, []symbol.Symbol{{Name: "A", Source: symbol.SourceAdmin}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_764_201_600, 0)
+	var gotAt time.Time
+	var hasA, hasB bool
+	r := symbol.New(st, symbol.Config{Now: func() time.Time { return at }, Loaded: func(registered func(string) bool, readAt time.Time) {
+		gotAt, hasA, hasB = readAt, registered("A"), registered("B")
+	}}, nil, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- r.Run(rctx) }()
+	for !r.Known("A") {
+		runtime.Gosched()
+	}
+	cancel()
+	<-done
+	if !gotAt.Equal(at) || !hasA || hasB {
+		t.Errorf("Loaded(A %v, B %v, at %v), want A registered, B not, at %v", hasA, hasB, gotAt, at)
 	}
 }
