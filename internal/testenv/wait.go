@@ -19,8 +19,14 @@ const maxPoll = 20 * time.Millisecond
 // 20 ms; cond is always called at least once, and once more at the
 // deadline.
 func WaitFor(timeout time.Duration, cond func() bool) bool {
+	return poll(timeout, time.Millisecond, func(p time.Duration) time.Duration { return min(2*p, maxPoll) }, cond)
+}
+
+// poll calls cond until it returns true or timeout passes, pausing first
+// pause, then next(pause), between calls; cond is always called at least
+// once, and once more at the deadline.
+func poll(timeout, pause time.Duration, next func(time.Duration) time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
-	pause := time.Millisecond
 	timer := time.NewTimer(pause)
 	defer timer.Stop()
 	for {
@@ -33,7 +39,7 @@ func WaitFor(timeout time.Duration, cond func() bool) bool {
 		}
 		timer.Reset(min(pause, left))
 		<-timer.C
-		pause = min(2*pause, maxPoll)
+		pause = next(pause)
 	}
 }
 
@@ -50,18 +56,5 @@ func Eventually(tb testing.TB, timeout time.Duration, cond func() bool, format s
 // make the process under test do real work (a large query, a paginated
 // read): calling those every 20 ms would slow down what the test waits for.
 func Poll(timeout, every time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	timer := time.NewTimer(every)
-	defer timer.Stop()
-	for {
-		if cond() {
-			return true
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		timer.Reset(min(every, left))
-		<-timer.C
-	}
+	return poll(timeout, every, func(time.Duration) time.Duration { return every }, cond)
 }
