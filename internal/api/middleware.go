@@ -25,6 +25,8 @@ type metrics struct {
 	// too_many_reports (reports.go).
 	reportsRejected prometheus.Counter
 	timeouts        *prometheus.CounterVec
+	// udfTruncated counts /udf/history answers cut at maxUDFBars (udf.go).
+	udfTruncated prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -51,7 +53,11 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		Name: "findash_http_timeouts_total",
 		Help: "Public-listener requests and connections cut by a deadline, by phase (header, body, write, idle).",
 	}, []string{"phase"})
-	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected, m.timeouts)
+	m.udfTruncated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "findash_udf_history_truncated_total",
+		Help: "/udf/history answers whose from..to range held more than 5,000 bars, cut to the newest 5,000.",
+	})
+	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected, m.timeouts, m.udfTruncated)
 	return m
 }
 

@@ -176,13 +176,9 @@ func (a *API) candles(w http.ResponseWriter, r *http.Request) {
 		from, to = alignUp(iv, from), iv.Start(to)
 	}
 
-	// Closed: every bucket of the range ended ClosedGrace ago and is older
-	// than the symbol's newest bucket, so only a late tick can change it.
-	open, hasOpen := a.d.Market.OpenCandle(sym, iv)
-	closed := !live && iv.Start(to)+width <= now-a.cfg.ClosedGrace.Milliseconds() && (!hasOpen || to < open.Start)
 	ttl, cc := a.cfg.LiveTTL, liveCache
-	if closed {
-		ttl, cc = a.cfg.ClosedTTL, a.closedCache
+	if !live {
+		ttl, cc = a.rangeCache(sym, iv, to)
 	}
 	var key string
 	if live {

@@ -24,6 +24,13 @@ func (a *API) routes() {
 	a.handle("GET /api/v1/candles/{symbol...}", a.limitRead(a.candles))
 	a.handle("GET /api/v1/movers", a.limitRead(a.movers))
 
+	// TradingView's UDF datafeed (udf.go): public reads, like the above.
+	a.handle("GET /udf/config", a.limitRead(a.udfConfig))
+	a.handle("GET /udf/symbols", a.limitRead(a.udfSymbols))
+	a.handle("GET /udf/search", a.limitRead(a.udfSearch))
+	a.handle("GET /udf/history", a.limitRead(a.udfHistory))
+	a.handle("GET /udf/time", a.limitRead(a.udfTime))
+
 	a.handle("POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
 
 	// Accounts (accounts.go): signup and login limited per IP and per

@@ -367,15 +367,22 @@ func (db *DB) Candles(ctx context.Context, q market.CandleQuery) ([]market.Candl
 	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
+	order := "start"
+	if q.Newest {
+		order = "start DESC"
+	}
 	var out []market.Candle
 	err := db.read(ctx, func(ctx context.Context, p *pgxpool.Pool) (err error) {
 		out, err = queryCandles(ctx, p, make([]market.Candle, 0, min(limit, 1024)),
-			"SELECT "+candleSelect+" FROM candles WHERE symbol = $1 AND interval = $2 AND start >= $3 AND start <= $4 ORDER BY start LIMIT $5",
+			"SELECT "+candleSelect+" FROM candles WHERE symbol = $1 AND interval = $2 AND start >= $3 AND start <= $4 ORDER BY "+order+" LIMIT $5",
 			q.Symbol, q.Interval.String(), q.From, q.To, limit)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("candles %s %s: %w", q.Symbol, q.Interval, translate(err))
+	}
+	if q.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

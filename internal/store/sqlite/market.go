@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -219,11 +220,18 @@ func (db *DB) Candles(ctx context.Context, q market.CandleQuery) ([]market.Candl
 	if limit <= 0 {
 		limit = market.DefaultLimit
 	}
+	order := "start"
+	if q.Newest {
+		order = "start DESC"
+	}
 	out, err := queryCandles(ctx, db.r, make([]market.Candle, 0, min(limit, 1024)),
-		"SELECT "+candleCols+" FROM candles WHERE symbol = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start LIMIT ?",
+		"SELECT "+candleCols+" FROM candles WHERE symbol = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY "+order+" LIMIT ?",
 		q.Symbol, q.Interval.String(), q.From, q.To, limit)
 	if err != nil {
 		return nil, fmt.Errorf("candles %s %s: %w", q.Symbol, q.Interval, err)
+	}
+	if q.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

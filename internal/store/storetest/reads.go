@@ -110,6 +110,8 @@ func testCandles(t *testing.T, s Store) {
 		{"from after to", market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: minute(5), To: minute(4), Limit: 100}, []int64{}},
 		{"unknown symbol", market.CandleQuery{Symbol: "ZZZ", Interval: market.Interval1m, From: minute(0), To: minute(9), Limit: 100}, []int64{}},
 		{"other interval", market.CandleQuery{Symbol: "AAA", Interval: market.Interval5m, From: minute(0), To: minute(9), Limit: 100}, []int64{0, 5}},
+		{"newest keeps the newest", market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: minute(2), To: minute(8), Limit: 3, Newest: true}, []int64{6, 7, 8}},
+		{"newest, fewer than limit", market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: minute(8), To: minute(20), Limit: 5, Newest: true}, []int64{8, 9}},
 		{"prefix of another symbol", market.CandleQuery{Symbol: "AA", Interval: market.Interval1m, From: minute(0), To: minute(9), Limit: 100}, []int64{}},
 	}
 	for _, tc := range tests {
