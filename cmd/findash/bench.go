@@ -85,6 +85,7 @@ table, or one JSON object with --json.`,
 
 	var wsc bench.WSConfig
 	var sources []string
+	var sc scenarioFlags
 	ws := &cobra.Command{
 		Use:   "ws",
 		Short: "Hold WebSocket clients on many symbols, drive ticks through ingest and measure the latency to each client",
@@ -93,9 +94,22 @@ table, or one JSON object with --json.`,
 --conns clients spread over --symbols symbols, each subscribed to
 --subs-per-conn of them; --rate ticks per second go in through
 POST /api/v1/ticks (an API key is needed without --self), and every
-delivery's ingest-to-client latency is recorded.`,
+delivery's ingest-to-client latency is recorded. The servers' CPU per
+delivery (user and system apart with --server-pid), GC pauses and
+goroutines are read over one window while the ticks flow, the window the
+deliveries are counted in.
+
+--scenario fanout|fanin|connect runs one of the side-by-side scenarios of
+docs/benchmarks/ws.md on the target, on a Centrifugo server (--centrifugo,
+its API key in FINDASH_CENTRIFUGO_API_KEY) and on a bare baseline server
+started as a child process (--bare), in turn, --repeats times, and prints
+each system's medians and spread and their ratios; --conns, --symbols,
+--subs-per-conn, --ticks-per-post, --steps and --duration scale it down.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sc.name == "" && (sc.centrifugo != "" || sc.bare) {
+				return errors.New("--centrifugo and --bare need --scenario (or, for Centrifugo alone, --proto centrifugo --target URL)")
+			}
 			prog, stop, err := prepare(cmd)
 			if err != nil {
 				return err
@@ -110,12 +124,18 @@ delivery's ingest-to-client latency is recorded.`,
 			}
 			wsc.Targets, wsc.Admins = splitList(target), splitList(admin)
 			wsc.APIKey, wsc.Duration, wsc.Progress = apiKey, duration, prog
+			if wsc.Proto == bench.ProtoCentrifugo {
+				wsc.APIKey = lookupEnv(environ, "FINDASH_CENTRIFUGO_API_KEY")
+			}
 			if wsc.Procs > 0 {
 				exe, err := os.Executable()
 				if err != nil {
 					return fmt.Errorf("--procs: find own executable: %w", err)
 				}
 				wsc.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr) }
+			}
+			if sc.name != "" {
+				return runScenario(cmd, sc, wsc, environ, apiKey, asJSON, stdout, stderr)
 			}
 			return report(bench.RunWS(cmd.Context(), wsc))
 		},
@@ -128,6 +148,11 @@ delivery's ingest-to-client latency is recorded.`,
 	ws.Flags().IntVar(&wsc.Procs, "procs", 0, "run the clients in this many child processes (each holds ≤ ~19,900 sockets); 0 = in this process")
 	ws.Flags().StringSliceVar(&sources, "sources", nil, "local addresses to dial from, e.g. 127.0.0.2,127.0.0.3 (default: automatic)")
 	ws.Flags().IntVar(&wsc.DialConcurrency, "dial-concurrency", 64, "dials in flight per process")
+	ws.Flags().IntSliceVar(&wsc.ServerPIDs, "server-pid", nil, "process ids of the target's servers on this machine (a comma list, like --target): user and system CPU from /proc")
+	ws.Flags().StringVar(&wsc.Proto, "proto", bench.ProtoFindash, "the target's client protocol: findash or centrifugo (its API key in FINDASH_CENTRIFUGO_API_KEY)")
+	ws.Flags().IntVar(&wsc.TicksPerPost, "ticks-per-post", 2000, "most ticks per POST (1: every tick its own publish)")
+	ws.Flags().IntVar(&wsc.PostWorkers, "post-workers", 8, "POSTs in flight")
+	sc.register(ws.Flags())
 
 	var apic bench.APIConfig
 	api := &cobra.Command{
@@ -185,7 +210,18 @@ quotes, candles, symbols and movers: as soon as answered (closed loop), or
 			return bench.RunWSChild(cmd.Context(), stdin, stdout)
 		},
 	}
-	root.AddCommand(ws, api, ingest, child)
+	bare := &cobra.Command{
+		Use:    "ws-bare",
+		Short:  "Run the bare baseline server of bench ws --bare (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, _ := cmd.Flags().GetString("addr")
+			return bench.RunBare(cmd.Context(), addr, stdout)
+		},
+	}
+	bare.Flags().String("addr", "127.0.0.1:0", "listen address")
+	root.AddCommand(ws, api, ingest, child, bare)
 	return root
 }
 

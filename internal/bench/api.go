@@ -106,7 +106,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 
 	if cfg.APIKey != "" {
 		prog.Phase("seed")
-		if err := seed(ctx, newPoster(client, target, cfg.APIKey), Symbols(cfg.Symbols)); err != nil {
+		if err := seed(ctx, newPoster(client, target, cfg.APIKey, ProtoFindash), Symbols(cfg.Symbols)); err != nil {
 			return nil, err
 		}
 	}
@@ -445,7 +445,7 @@ func seed(ctx context.Context, p *poster, symbols []string) error {
 		}
 	}
 	b.WriteByte(']')
-	if _, err := p.post(ctx, b.Bytes()); err != nil {
+	if _, err := p.post(ctx, b.Bytes(), 0); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	// wait until the quotes show every seeded symbol

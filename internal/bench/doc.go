@@ -31,11 +31,38 @@
 // clients connect to one second after the last subscription was
 // acknowledged, divided by the connections; it is only meaningful when the
 // clients are not in the server's process (a separate server, or --self
-// with --procs). The server's CPU per connection and per delivery come
-// from process_cpu_seconds_total over the connect phase and over the run
-// (with --self and no --procs that process also runs the clients).
+// with --procs). The server's CPU per connection is its CPU time over the
+// connect phase divided by the connections acknowledged in it. The CPU per
+// delivery, the GC pauses and the goroutines are read over one window: it
+// opens a warm-up (1 s, or a fifth of a shorter run) after the ticks start,
+// with a reading of the servers and of the clients' delivery count, and
+// closes the moment the driver stops, with another of each; the CPU
+// consumed between the two readings is divided by the deliveries counted
+// between them (a drain after the window is not in it). With --server-pid
+// the CPU comes from /proc/<pid>/stat, user and system apart (10 ms
+// resolution: a window of a few seconds reads it to ±1 %); without, from
+// process_cpu_seconds_total. The GC figures are the window's cycles and
+// mean pause (go_gc_duration_seconds' sum and count) and the bucket bound
+// of the 99th percentile of go_sched_pauses_total_gc_seconds' new
+// observations; goroutines (go_goroutines) are read every second. With
+// --procs the children report their counts every 200 ms, so the window's
+// delivery count is up to 200 ms old at each end.
 // With several Targets (instances sharing one NATS) the clients and the
 // tick POSTs are spread over them and the servers' figures added up.
+//
+// # Scenarios and baselines
+//
+// RunScenario runs a named scenario (fanout, fanin, connect: sizes in
+// scenarioDefaults) on several systems in turn — findash, a Centrifugo
+// server (ProtoCentrifugo: its JSON protocol, HTTP publish API) and the
+// bare server (BareServer: frames each tick once and writes it to every
+// subscriber, one write per delivery, nothing else), each Repeats times,
+// the systems alternating within a repeat, with a bare loopback TCP dial
+// rate measured at the start of each repeat — and reports each system's
+// median and spread per step, the highest step with p99 < 100 ms and no
+// gap or drop, the saturation (most window deliveries/s of any step) and
+// the ratios of the first system to the others. Each step is a complete
+// RunWS (connect, drive, drain, close).
 //
 // One process holds at most ~19,900 sockets here (RLIMIT_NOFILE's hard
 // limit, which RunWS raises the soft limit to). With Procs > 0 the clients

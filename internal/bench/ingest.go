@@ -52,7 +52,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 	target := strings.TrimRight(cfg.Target, "/")
 	client := newLoadClient(cfg.Workers + 2)
 	defer client.CloseIdleConnections()
-	p := newPoster(client, target, cfg.APIKey)
+	p := newPoster(client, target, cfg.APIKey, ProtoFindash)
 	prog := cfg.Progress
 
 	// The run's own symbols, so that their volume counts only its ticks.
@@ -86,7 +86,7 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 				}
 				buf = ingestBatch(buf[:0], symbols, (w*7919+k*cfg.BatchSize)%len(symbols), cfg.BatchSize, time.Now())
 				ts := time.Now()
-				n, err := p.post(context.WithoutCancel(runCtx), buf) // a started batch finishes
+				n, err := p.post(context.WithoutCancel(runCtx), buf, 0) // a started batch finishes
 				if err != nil {
 					errs.Add(1)
 					errMu.Lock()
@@ -182,7 +182,7 @@ func probe(ctx context.Context, p *poster, target, sym string, vis *Histogram, l
 		price := float64(k)
 		t0 := time.Now()
 		body := fmt.Appendf(nil, `[{"symbol":%q,"ts":%d,"price":%d,"size":1}]`, sym, t0.UnixMilli(), k)
-		if _, err := p.post(context.WithoutCancel(ctx), body); err != nil {
+		if _, err := p.post(context.WithoutCancel(ctx), body, 0); err != nil {
 			if ctx.Err() == nil {
 				sleep(ctx, 100*time.Millisecond)
 			}

@@ -38,7 +38,7 @@ type childConfig struct {
 
 // RunWSChild is the body of a child process of `bench ws --procs`: it reads
 // its share of the clients from stdin, connects them, reports "ready",
-// reports its counters every 500 ms, and on "stop" (or EOF) closes the
+// reports its counters every 200 ms, and on "stop" (or EOF) closes the
 // clients and reports "done" with its latency histogram.
 func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	in := bufio.NewReader(stdin)
@@ -76,7 +76,7 @@ func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			}
 		}
 	}()
-	tk := time.NewTicker(500 * time.Millisecond)
+	tk := time.NewTicker(200 * time.Millisecond)
 	defer tk.Stop()
 	for done := false; !done; {
 		select {

@@ -61,12 +61,40 @@ type WSResult struct {
 	ServerRSSBeforeBytes  float64 `json:"server_rss_before_bytes"`
 	ServerRSSAfterBytes   float64 `json:"server_rss_after_bytes"`
 	ServerRSSPerConnBytes float64 `json:"server_rss_per_conn_bytes"`
+	// Proto is the client protocol spoken (findash or centrifugo).
+	Proto        string `json:"proto,omitempty"`
+	SubsPerConn  int    `json:"subs_per_conn,omitempty"`
+	TicksPerPost int    `json:"ticks_per_post,omitempty"`
 	// ServerCPUPerConnUS is the servers' CPU time spent while the clients
-	// connected, per connection (accept, handshake, subscribe, ack).
-	ServerCPUPerConnUS float64 `json:"server_cpu_per_conn_us,omitempty"`
-	// ServerCPUPerDeliveryUS is the servers' CPU time while ticks flowed
-	// (ingest, log, persistence, fan-out, writes), per delivered tick.
-	ServerCPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
+	// connected, per connection (accept, handshake, subscribe, ack); user
+	// and system apart when the servers' pids were given.
+	ServerCPUPerConnUS  float64 `json:"server_cpu_per_conn_us,omitempty"`
+	ServerUserUSPerConn float64 `json:"server_user_us_per_conn,omitempty"`
+	ServerSysUSPerConn  float64 `json:"server_sys_us_per_conn,omitempty"`
+	// WindowS is the measurement window: from a warm-up (1 s, or a fifth
+	// of a shorter run) after the ticks started to the moment the driver
+	// stopped; the CPU, GC and goroutine figures and
+	// WindowDeliveriesPerS are all of that window.
+	WindowS              float64 `json:"window_s,omitempty"`
+	WindowDeliveriesPerS float64 `json:"window_deliveries_per_s,omitempty"`
+	// ServerCPUPerDeliveryUS is the servers' CPU time in the window
+	// (ingest, log, persistence, fan-out, writes) per tick delivered in
+	// it; user and system apart when the servers' pids were given.
+	ServerCPUPerDeliveryUS  float64 `json:"server_cpu_per_delivery_us,omitempty"`
+	ServerUserUSPerDelivery float64 `json:"server_user_us_per_delivery,omitempty"`
+	ServerSysUSPerDelivery  float64 `json:"server_sys_us_per_delivery,omitempty"`
+	// ServerCPUUtil is the servers' CPU seconds per second of the window.
+	ServerCPUUtil float64 `json:"server_cpu_util,omitempty"`
+	// GC in the window: cycles, mean pause (go_gc_duration_seconds) and
+	// the 99th percentile's bucket bound from the servers'
+	// go_sched_pauses_total_gc_seconds histogram (0 when not exported).
+	GCCycles      float64 `json:"gc_cycles,omitempty"`
+	GCPauseMeanMS float64 `json:"gc_pause_mean_ms,omitempty"`
+	GCPauseP99MS  float64 `json:"gc_pause_p99_ms,omitempty"`
+	// Goroutines of the servers (go_goroutines) sampled every second in
+	// the window (after connecting, for a connect-only run).
+	GoroutinesMax  float64 `json:"goroutines_max,omitempty"`
+	GoroutinesMean float64 `json:"goroutines_mean,omitempty"`
 	// Instances is how many instances the clients were spread over.
 	Instances           int     `json:"instances"`
 	LoopbackConnectPerS float64 `json:"loopback_connect_per_s,omitempty"` // baseline: bare TCP dials/s, same run
@@ -176,8 +204,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("deliveries", "%d of %d expected, %s/s", ws.Deliveries, ws.ExpectedDeliveries, human(ws.DeliveriesPerS))
 		row("gaps", "%d gap messages, %d ticks out of order", ws.Gaps, ws.OutOfOrder)
 		row("server RSS", "%s before, %s after, %s per connection", bytesH(ws.ServerRSSBeforeBytes), bytesH(ws.ServerRSSAfterBytes), bytesH(ws.ServerRSSPerConnBytes))
-		if ws.ServerCPUPerConnUS > 0 || ws.ServerCPUPerDeliveryUS > 0 {
-			row("server CPU", "%.0f µs per connection, %.2f µs per delivery", ws.ServerCPUPerConnUS, ws.ServerCPUPerDeliveryUS)
+		if ws.ServerCPUPerConnUS > 0 {
+			row("server CPU/conn", "%.0f µs (user %.0f, system %.0f)", ws.ServerCPUPerConnUS, ws.ServerUserUSPerConn, ws.ServerSysUSPerConn)
+		}
+		if ws.WindowS > 0 {
+			row("window", "%.1f s at %s deliveries/s, server CPU %.0f%%", ws.WindowS, human(ws.WindowDeliveriesPerS), 100*ws.ServerCPUUtil)
+			row("server CPU/delivery", "%.2f µs (user %.2f, system %.2f)", ws.ServerCPUPerDeliveryUS, ws.ServerUserUSPerDelivery, ws.ServerSysUSPerDelivery)
+			row("server GC", "%.0f cycles, pause mean %s, p99 ≤ %s", ws.GCCycles, ms(ws.GCPauseMeanMS), ms(ws.GCPauseP99MS))
+		}
+		if ws.GoroutinesMax > 0 {
+			row("server goroutines", "max %.0f, mean %.0f", ws.GoroutinesMax, ws.GoroutinesMean)
 		}
 	}
 	if a := r.APIResult; a != nil {

@@ -1,14 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,68 +23,6 @@ func RaiseFileLimit() (uint64, error) {
 		}
 	}
 	return l.Cur, nil
-}
-
-// serverSample is what the generator reads from the instances' admin
-// /metrics at one moment, added up over the instances.
-type serverSample struct {
-	RSSBytes   float64 // process_resident_memory_bytes
-	CPUSeconds float64 // process_cpu_seconds_total
-}
-
-// sampleServers scrapes every admin /metrics URL and adds up the samples.
-func sampleServers(ctx context.Context, client *http.Client, urls []string) (serverSample, error) {
-	var s serverSample
-	for _, u := range urls {
-		m, err := scrapeMetrics(ctx, client, u, "process_resident_memory_bytes", "process_cpu_seconds_total")
-		if err != nil {
-			return serverSample{}, err
-		}
-		s.RSSBytes += m["process_resident_memory_bytes"]
-		s.CPUSeconds += m["process_cpu_seconds_total"]
-	}
-	return s, nil
-}
-
-// scrapeMetrics reads gauges and counters without labels from a Prometheus
-// text endpoint, e.g. process_resident_memory_bytes from
-// http://admin/metrics. Each name must be present.
-func scrapeMetrics(ctx context.Context, client *http.Client, url string, names ...string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
-	}
-	out := make(map[string]float64, len(names))
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !slices.Contains(names, name) {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return nil, fmt.Errorf("scrape %s: %s: %w", url, name, err)
-		}
-		out[name] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	for _, n := range names {
-		if _, ok := out[n]; !ok {
-			return nil, fmt.Errorf("scrape %s: no metric %s", url, n)
-		}
-	}
-	return out, nil
 }
 
 // loopbackConnectRate measures bare TCP connects per second on loopback

@@ -21,24 +21,52 @@ func Symbols(n int) []string {
 	return out
 }
 
-// poster sends tick batches to POST /api/v1/ticks.
+// poster sends tick batches to POST /api/v1/ticks, or to a Centrifugo
+// server's HTTP API.
 type poster struct {
-	client *http.Client
-	url    string
-	auth   string
+	client     *http.Client
+	base       string
+	url        string
+	auth       string
+	centrifugo bool
 }
 
-func newPoster(client *http.Client, target, apiKey string) *poster {
-	return &poster{client: client, url: strings.TrimRight(target, "/") + "/api/v1/ticks", auth: "Bearer " + apiKey}
+func newPoster(client *http.Client, target, apiKey, proto string) *poster {
+	base := strings.TrimRight(target, "/")
+	if proto == ProtoCentrifugo {
+		return &poster{client: client, base: base, auth: apiKey, centrifugo: true}
+	}
+	return &poster{client: client, base: base, url: base + "/api/v1/ticks", auth: "Bearer " + apiKey}
 }
 
-// post sends body (a JSON array of ticks) and returns the number accepted.
-func (p *poster) post(ctx context.Context, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
+// build returns the body that posts n ticks from symbols[first] on (see
+// batch.build).
+func (p *poster) build(b *batch, symbols []string, first, n int, now time.Time) []byte {
+	if p.centrifugo {
+		return b.buildCentrifugo(symbols, first, n, now)
+	}
+	return b.build(symbols, first, n, now)
+}
+
+// post sends body, n ticks built by build (n matters to Centrifugo only),
+// and returns the number accepted.
+func (p *poster) post(ctx context.Context, body []byte, n int) (int, error) {
+	url := p.url
+	if p.centrifugo {
+		url = p.base + "/api/publish"
+		if n > 1 {
+			url = p.base + "/api/batch"
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("post ticks: %w", err)
 	}
-	req.Header.Set("Authorization", p.auth)
+	if p.centrifugo {
+		req.Header.Set("X-API-Key", p.auth)
+	} else {
+		req.Header.Set("Authorization", p.auth)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -48,6 +76,14 @@ func (p *poster) post(ctx context.Context, body []byte) (int, error) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return 0, fmt.Errorf("post ticks: read answer: %w", err)
+	}
+	if p.centrifugo {
+		// Centrifugo answers 200 with {"result":…} or {"error":…}, a
+		// batch with one reply per command, each possibly an error.
+		if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"error"`)) {
+			return 0, fmt.Errorf("publish: %s: %s", resp.Status, bytes.TrimSpace(b))
+		}
+		return n, nil
 	}
 	if resp.StatusCode != http.StatusAccepted {
 		return 0, fmt.Errorf("post ticks: %s: %s", resp.Status, bytes.TrimSpace(b))
@@ -95,27 +131,64 @@ func newBatch(symbols int) *batch {
 // all stamped with now. The slice is reused by the next call.
 func (b *batch) build(symbols []string, first, n int, now time.Time) []byte {
 	us := now.UnixMicro()
-	msTS := now.UnixMilli()
 	b.buf = append(b.buf[:0], '[')
 	for k := range n {
-		i := (first + k) % len(symbols)
-		// walk the price in cents, deterministic and always > 0
-		step := float64((us/7+int64(k))%5-2) / 100
-		if b.price[i]+step > 1 {
-			b.price[i] += step
-		}
 		if k > 0 {
 			b.buf = append(b.buf, ',')
 		}
-		b.buf = append(b.buf, `{"symbol":"`...)
-		b.buf = append(b.buf, symbols[i]...)
-		b.buf = append(b.buf, `","ts":`...)
-		b.buf = strconv.AppendInt(b.buf, msTS, 10)
-		b.buf = append(b.buf, `,"price":`...)
-		b.buf = strconv.AppendFloat(b.buf, b.price[i], 'f', 2, 64)
-		b.buf = append(b.buf, `,"size":`...)
-		b.buf = strconv.AppendInt(b.buf, us%sentModulus, 10)
-		b.buf = append(b.buf, '}')
+		b.appendTick(symbols, first, k, now, us)
 	}
 	return append(b.buf, ']')
+}
+
+// buildCentrifugo returns the same ticks as build as the body of
+// Centrifugo's /api/publish (one tick, to channel ticks:SYM) or /api/batch
+// (several, one publish command each).
+func (b *batch) buildCentrifugo(symbols []string, first, n int, now time.Time) []byte {
+	us := now.UnixMicro()
+	b.buf = b.buf[:0]
+	if n > 1 {
+		b.buf = append(b.buf, `{"commands":[`...)
+	}
+	for k := range n {
+		if k > 0 {
+			b.buf = append(b.buf, ',')
+		}
+		if n > 1 {
+			b.buf = append(b.buf, `{"publish":`...)
+		}
+		b.buf = append(b.buf, `{"channel":"ticks:`...)
+		b.buf = append(b.buf, symbols[(first+k)%len(symbols)]...)
+		b.buf = append(b.buf, `","data":`...)
+		b.appendTick(symbols, first, k, now, us)
+		b.buf = append(b.buf, '}')
+		if n > 1 {
+			b.buf = append(b.buf, '}')
+		}
+	}
+	if n > 1 {
+		b.buf = append(b.buf, "]}"...)
+	}
+	return b.buf
+}
+
+// appendTick appends the k-th tick of a batch from symbols[first], sent at
+// now (us: now in µs).
+func (b *batch) appendTick(symbols []string, first, k int, now time.Time, us int64) {
+	msTS := now.UnixMilli()
+	i := (first + k) % len(symbols)
+	// walk the price in cents, deterministic and always > 0
+	step := float64((us/7+int64(k))%5-2) / 100
+	if b.price[i]+step > 1 {
+		b.price[i] += step
+	}
+	b.buf = append(b.buf, `{"symbol":"`...)
+	b.buf = append(b.buf, symbols[i]...)
+	b.buf = append(b.buf, `","ts":`...)
+	b.buf = strconv.AppendInt(b.buf, msTS, 10)
+	b.buf = append(b.buf, `,"price":`...)
+	b.buf = strconv.AppendFloat(b.buf, b.price[i], 'f', 2, 64)
+	b.buf = append(b.buf, `,"size":`...)
+	b.buf = strconv.AppendInt(b.buf, us%sentModulus, 10)
+	b.buf = append(b.buf, '}')
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +47,25 @@ type WSConfig struct {
 	// DialConcurrency is the number of dials in flight per process
 	// (default 64).
 	DialConcurrency int
+	// ServerPIDs are the servers' process ids on this machine, in the
+	// order of Targets (or Admins): their user and system CPU are read
+	// from /proc/<pid>/stat. Without them the CPU comes from the admin
+	// /metrics (process_cpu_seconds_total, user and system together).
+	ServerPIDs []int
+	// Proto is the servers' client protocol: ProtoFindash (default; also
+	// the bare baseline's) or ProtoCentrifugo.
+	Proto string
+	// TicksPerPost is the most ticks one POST (or Centrifugo publish or
+	// batch) carries (default 2,000); 1 makes every tick its own publish.
+	TicksPerPost int
+	// PostWorkers is the number of POSTs in flight (default 8).
+	PostWorkers int
+	// ConnectOnly connects the clients, reads the servers and stops: no
+	// ticks (the connect scenario).
+	ConnectOnly bool
+	// NoDialBaseline skips the bare loopback TCP dial baseline (a
+	// scenario measures it once per repeat).
+	NoDialBaseline bool
 	// Progress shows live status; nil shows none.
 	Progress *Progress
 }
@@ -62,7 +80,19 @@ func (c *WSConfig) defaults() error {
 	if c.DialConcurrency <= 0 {
 		c.DialConcurrency = 64
 	}
-	if c.Conns <= 0 || c.Symbols <= 0 || c.Rate <= 0 || c.Duration <= 0 {
+	if c.Proto == "" {
+		c.Proto = ProtoFindash
+	}
+	if c.Proto != ProtoFindash && c.Proto != ProtoCentrifugo {
+		return fmt.Errorf("%w: protocol %q: want %s or %s", ErrUsage, c.Proto, ProtoFindash, ProtoCentrifugo)
+	}
+	if c.TicksPerPost <= 0 {
+		c.TicksPerPost = driverMaxBatch
+	}
+	if c.PostWorkers <= 0 {
+		c.PostWorkers = driverWorkers
+	}
+	if c.Conns <= 0 || c.Symbols <= 0 || (!c.ConnectOnly && (c.Rate <= 0 || c.Duration <= 0)) {
 		return fmt.Errorf("%w: conns, symbols, rate and duration must be > 0", ErrUsage)
 	}
 	if c.APIKey == "" {
@@ -104,13 +134,20 @@ func (f *localFleet) Finish(context.Context) (*Histogram, fleetStats, error) {
 
 // RunWS runs `findash bench ws`: it connects the clients, reads the
 // server's RSS before and after, drives ticks at cfg.Rate for cfg.Duration,
-// waits for the deliveries to drain and reports.
+// waits for the deliveries to drain and reports. The servers' CPU, GC
+// pauses and goroutines per delivery are read over one window while the
+// ticks flow, the same window the deliveries they divide are counted in
+// (see doc.go).
 func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
 	var wsURLs []string
 	loopback, loopback4 := true, true
+	wsPath := "/ws"
+	if cfg.Proto == ProtoCentrifugo {
+		wsPath = "/connection/websocket"
+	}
 	for _, t := range cfg.Targets {
 		u, err := url.Parse(t)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -121,7 +158,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		loopback4 = loopback4 && (u.Hostname() == "localhost" || ip.To4() != nil && ip.IsLoopback())
 		w := *u
 		w.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
-		w.Path = strings.TrimRight(u.Path, "/") + "/ws"
+		w.Path = strings.TrimRight(u.Path, "/") + wsPath
 		wsURLs = append(wsURLs, w.String())
 	}
 	limit, err := RaiseFileLimit()
@@ -133,13 +170,13 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 			ErrUsage, cfg.Conns, limit, (cfg.Conns+int(limit)-1000)/(int(limit)-1000)+1)
 	}
 	symbols := Symbols(cfg.Symbols)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, MaxConnsPerHost: 16}, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.PostWorkers + 8, MaxConnsPerHost: cfg.PostWorkers + 8}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	prog := cfg.Progress
-	res := &Result{Kind: "ws", Target: strings.Join(cfg.Targets, ","), WSResult: &WSResult{Procs: cfg.Procs, Symbols: cfg.Symbols, Instances: len(cfg.Targets)}}
+	res := &Result{Kind: "ws", Target: strings.Join(cfg.Targets, ","), WSResult: &WSResult{Procs: cfg.Procs, Symbols: cfg.Symbols, Instances: len(cfg.Targets), Proto: cfg.Proto, SubsPerConn: cfg.SubsPerConn, TicksPerPost: cfg.TicksPerPost}}
 
 	// Baseline: bare loopback TCP connects, same machine, same moment.
-	if loopback {
+	if loopback && !cfg.NoDialBaseline {
 		prog.Phase("baseline")
 		if r, err := loopbackConnectRate(ctx, min(cfg.Conns, 5000), cfg.DialConcurrency, net.IPv4(127, 0, 0, 254)); err == nil {
 			res.LoopbackConnectPerS = r
@@ -148,17 +185,24 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		}
 	}
 
-	var metricsURLs []string
-	for _, a := range cfg.Admins {
-		metricsURLs = append(metricsURLs, adminMetricsURL(a))
+	refs := make([]serverRef, 0, max(len(cfg.Admins), len(cfg.ServerPIDs)))
+	for i := range max(len(cfg.Admins), len(cfg.ServerPIDs)) {
+		var r serverRef
+		if i < len(cfg.Admins) {
+			r.MetricsURL = adminMetricsURL(cfg.Admins[i])
+		}
+		if i < len(cfg.ServerPIDs) {
+			r.PID = cfg.ServerPIDs[i]
+		}
+		refs = append(refs, r)
 	}
 	var before serverSample
-	if len(metricsURLs) > 0 {
-		if before, err = sampleServers(ctx, client, metricsURLs); err == nil {
+	if len(refs) > 0 {
+		if before, err = sampleServers(ctx, client, refs); err == nil {
 			res.ServerRSSBeforeBytes = before.RSSBytes
 		} else {
 			res.Notes = append(res.Notes, err.Error())
-			metricsURLs = nil
+			refs = nil
 		}
 	}
 
@@ -166,7 +210,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	if len(sources) == 0 && loopback4 {
 		sources = loopbackSources(cfg.Conns, cfg.Procs)
 	}
-	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency}
+	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency, Proto: cfg.Proto}
 	var fl fleet
 	if cfg.Procs > 0 {
 		fl = newProcFleet(fc, cfg.Procs, cfg.ChildCommand)
@@ -203,27 +247,40 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		fl.Finish(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("bench ws: no connection could be opened to %s", strings.Join(wsURLs, ", "))
 	}
-	var connected serverSample
-	if len(metricsURLs) > 0 {
-		if connected, err = sampleServers(ctx, client, metricsURLs); err == nil {
-			res.ServerCPUPerConnUS = (connected.CPUSeconds - before.CPUSeconds) * 1e6 / float64(st.Connected)
+	if len(refs) > 0 {
+		if connected, err := sampleServers(ctx, client, refs); err == nil {
+			w := windowOf(before, connected)
+			n := float64(st.Connected)
+			res.ServerCPUPerConnUS = w.CPUS * 1e6 / n
+			if w.Proc {
+				res.ServerUserUSPerConn, res.ServerSysUSPerConn = w.UserS*1e6/n, w.SysS*1e6/n
+			}
 		}
 		// Let the server's goroutines and buffers settle before reading
 		// the RSS.
 		sleep(ctx, time.Second)
-		if s, err := sampleServers(ctx, client, metricsURLs); err == nil {
-			connected = s // the run's CPU counts from here
+		if s, err := sampleServers(ctx, client, refs); err == nil {
 			res.ServerRSSAfterBytes = s.RSSBytes
 			res.ServerRSSPerConnBytes = (s.RSSBytes - res.ServerRSSBeforeBytes) / float64(st.Connected)
+			res.GoroutinesMax = s.Goroutines
 		}
+	}
+	if cfg.ConnectOnly {
+		_, final, err := fl.Finish(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		res.Errors = final.Errors
+		res.Machine = ThisMachine()
+		return res, nil
 	}
 
 	// Drive ticks and watch deliveries.
 	posters := make([]*poster, len(cfg.Targets))
 	for i, t := range cfg.Targets {
-		posters[i] = newPoster(client, t, cfg.APIKey)
+		posters[i] = newPoster(client, t, cfg.APIKey, cfg.Proto)
 	}
-	d := newDriver(posters, symbols, cfg.Rate)
+	d := newDriver(posters, symbols, cfg.Rate, cfg.TicksPerPost, cfg.PostWorkers)
 	prog.Phase("run")
 	pctx, stopProg = context.WithCancel(ctx)
 	pwg.Add(1)
@@ -241,7 +298,13 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		})
 	}()
 	t0 := time.Now()
-	d.run(ctx, cfg.Duration)
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		d.run(ctx, cfg.Duration)
+	}()
+	measureWindow(ctx, client, refs, fl, min(time.Second, cfg.Duration/5), driven, res.WSResult)
+	<-driven
 	driveTime := time.Since(t0)
 	accepted := d.acceptedBySymbol()
 	subs := fl.Subscribers()
@@ -269,18 +332,9 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	stopProg()
 	pwg.Wait()
 
-	var end serverSample
-	if len(metricsURLs) > 0 {
-		end, _ = sampleServers(ctx, client, metricsURLs)
-	}
 	lat, final, err := fl.Finish(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
-	}
-	if connected.CPUSeconds > 0 && end.CPUSeconds > connected.CPUSeconds && final.Deliveries > 0 {
-		// Everything the servers did while ticks flowed: parse, log,
-		// persist, fan out, write.
-		res.ServerCPUPerDeliveryUS = (end.CPUSeconds - connected.CPUSeconds) * 1e6 / float64(final.Deliveries)
 	}
 	res.DurationS = driveTime.Seconds()
 	res.TicksSent = d.sent.Load()
@@ -307,6 +361,73 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	return res, nil
 }
 
+// measureWindow reads the servers and the deliveries once warm after the
+// ticks started and again the moment the driver stops (driven closes),
+// and the servers' goroutines every second in between, and sets the
+// window's figures in r: CPU (user and system with pids) per delivery
+// counted in the same window, GC pauses, goroutines. Without servers to
+// read it only waits for driven.
+func measureWindow(ctx context.Context, client *http.Client, refs []serverRef, fl fleet, warm time.Duration, driven <-chan struct{}, r *WSResult) {
+	t := time.NewTimer(warm)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-driven:
+		return // too short a run to have a window
+	case <-ctx.Done():
+		return
+	}
+	if len(refs) == 0 {
+		<-driven
+		return
+	}
+	a, err := sampleServers(ctx, client, refs)
+	t0, d0 := time.Now(), fl.Stats().Deliveries
+	if err != nil {
+		<-driven
+		return
+	}
+	var gSum float64
+	var gN int
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-tk.C:
+			if s, err := sampleServers(ctx, client, refs); err == nil && s.Metrics {
+				gSum += s.Goroutines
+				gN++
+				r.GoroutinesMax = max(r.GoroutinesMax, s.Goroutines)
+			}
+		case <-driven:
+			waiting = false
+		case <-ctx.Done():
+			return
+		}
+	}
+	b, err := sampleServers(ctx, client, refs)
+	el, dels := time.Since(t0), fl.Stats().Deliveries-d0
+	if err != nil || dels <= 0 {
+		return
+	}
+	w := windowOf(a, b)
+	n := float64(dels)
+	r.WindowS = el.Seconds()
+	r.WindowDeliveriesPerS = n / el.Seconds()
+	r.ServerCPUPerDeliveryUS = w.CPUS * 1e6 / n
+	r.ServerCPUUtil = w.CPUS / el.Seconds()
+	if w.Proc {
+		r.ServerUserUSPerDelivery, r.ServerSysUSPerDelivery = w.UserS*1e6/n, w.SysS*1e6/n
+	}
+	if b.Metrics {
+		gSum += b.Goroutines
+		gN++
+		r.GoroutinesMax = max(r.GoroutinesMax, b.Goroutines)
+		r.GoroutinesMean = gSum / float64(gN)
+		r.GCCycles, r.GCPauseMeanMS, r.GCPauseP99MS = w.GCCycles, w.GCPauseMeanMS, w.GCPauseP99MS
+	}
+}
+
 func adminMetricsURL(admin string) string {
 	if admin == "" {
 		return ""
@@ -330,117 +451,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// driver sends ticks at a fixed total rate through the ingest API: a
-// scheduler cuts the due ticks into batches every 5 ms and hands them to
-// driverWorkers posters over a queue of driverQueue batches. When the queue
-// is full the batch is not sent and counted in behind (the rate was not
-// reached); the schedule never builds a backlog.
-type driver struct {
-	p       []*poster // batch k goes to p[k mod len]
-	symbols []string
-	rate    float64
-
-	sent, errors, behind atomic.Int64
-	mu                   sync.Mutex
-	accepted             []int64 // per symbol index
-	err                  error
-}
-
-const (
-	driverWorkers  = 8
-	driverQueue    = 16
-	driverMaxBatch = 2000
-	driverTick     = 5 * time.Millisecond
-)
-
-func newDriver(p []*poster, symbols []string, rate float64) *driver {
-	return &driver{p: p, symbols: symbols, rate: rate, accepted: make([]int64, len(symbols))}
-}
-
-// driverJob is one batch: n ticks from symbol index first, posted to
-// instance k mod the number of posters (round robin over the batches).
-type driverJob struct{ first, n, k int }
-
-func (d *driver) run(ctx context.Context, dur time.Duration) {
-	jobs := make(chan driverJob, driverQueue)
-	var wg sync.WaitGroup
-	for range driverWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := newBatch(len(d.symbols))
-			for j := range jobs {
-				body := b.build(d.symbols, j.first, j.n, time.Now())
-				n, err := d.p[j.k%len(d.p)].post(ctx, body)
-				if err != nil {
-					d.errors.Add(1)
-					d.mu.Lock()
-					if d.err == nil {
-						d.err = err
-					}
-					d.mu.Unlock()
-					continue
-				}
-				d.sent.Add(int64(n))
-				d.mu.Lock()
-				for k := range j.n {
-					d.accepted[(j.first+k)%len(d.symbols)]++
-				}
-				d.mu.Unlock()
-			}
-		}()
-	}
-	t0 := time.Now()
-	tk := time.NewTicker(driverTick)
-	var scheduled int64
-	cursor, batches := 0, 0
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case now := <-tk.C:
-			el := now.Sub(t0)
-			if el >= dur {
-				el = dur
-			}
-			due := int64(d.rate*el.Seconds()) - scheduled
-			for due > 0 {
-				n := int(min(due, driverMaxBatch))
-				select {
-				case jobs <- driverJob{first: cursor, n: n, k: batches}:
-					batches++
-				default:
-					d.behind.Add(int64(n))
-				}
-				cursor = (cursor + n) % len(d.symbols)
-				scheduled += int64(n)
-				due -= int64(n)
-			}
-			if el >= dur {
-				break loop
-			}
-		}
-	}
-	tk.Stop()
-	close(jobs)
-	wg.Wait()
-}
-
-func (d *driver) acceptedBySymbol() map[string]int64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	m := make(map[string]int64, len(d.symbols))
-	for i, n := range d.accepted {
-		m[d.symbols[i]] = n
-	}
-	return m
-}
-
-func (d *driver) firstErr() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.err
 }

@@ -24,6 +24,9 @@ type fleetConfig struct {
 	SubsPerConn int      // symbols each connection subscribes to
 	Sources     []net.IP // local addresses to dial from, round robin; none = kernel's choice
 	Concurrency int      // dials in flight
+	// Proto is the server's client protocol: "" or ProtoFindash (also the
+	// bare baseline's), or ProtoCentrifugo (its JSON protocol).
+	Proto string
 }
 
 // subscriptions returns the symbols of the connection with global index i:
@@ -168,20 +171,13 @@ func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error
 		return fmt.Errorf("dial: %w", err)
 	}
 	syms := subscriptions(g, f.cfg.SubsPerConn, f.cfg.Symbols)
-	var sub strings.Builder
-	sub.WriteString(`{"op":"subscribe","id":1,"channels":[`)
-	for j, s := range syms {
-		if j > 0 {
-			sub.WriteByte(',')
-		}
-		sub.WriteString(`"ticks:` + s + `"`)
-	}
-	sub.WriteString("]}")
-	if err := c.WriteMessage(websocket.TextMessage, []byte(sub.String())); err != nil {
+	sub, replies := subscribeMessage(f.cfg.Proto, syms)
+	if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
 		c.Close()
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	r := &reader{f: f, shard: f.lat[i%histShards], last: make(map[string]uint64, len(syms))}
+	r := &reader{f: f, shard: f.lat[i%histShards], last: make(map[string]uint64, len(syms)),
+		centrifugo: f.cfg.Proto == ProtoCentrifugo, awaiting: replies}
 	c.SetReadDeadline(time.Now().Add(15 * time.Second))
 	for !r.acked {
 		if err := r.frame(c); err != nil {
@@ -272,6 +268,10 @@ type reader struct {
 	lat   []int64
 	last  map[string]uint64 // channel → last seq seen
 	acked bool
+
+	centrifugo bool // the server speaks Centrifugo's JSON protocol
+	awaiting   int  // centrifugo: replies still expected before acked
+	pong       bool // centrifugo: a ping ({}) arrived, answer it
 }
 
 // frame reads one frame and handles each message in it.
@@ -315,6 +315,14 @@ func (r *reader) frame(c *websocket.Conn) error {
 	if m.errors > 0 {
 		r.f.errs.Add(m.errors)
 	}
+	if r.pong {
+		r.pong = false
+		// Centrifugo disconnects a client that does not answer its
+		// pings (every 25 s) within the pong timeout.
+		if err := c.WriteMessage(websocket.TextMessage, []byte("{}")); err != nil {
+			return fmt.Errorf("pong: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -330,6 +338,10 @@ var (
 // handle accounts for one message. now is the frame's arrival, µs since
 // the Unix epoch.
 func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
+	if r.centrifugo {
+		r.handleCentrifugo(msg, now, m)
+		return
+	}
 	switch {
 	case bytes.HasPrefix(msg, tickPrefix):
 		t, ok := parseTick(msg)
@@ -337,7 +349,20 @@ func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
 			m.errors++
 			return
 		}
-		m.deliveries++
+		r.delivered(t, now, m)
+	case bytes.HasPrefix(msg, gapPrefix):
+		m.gaps++
+	case bytes.HasPrefix(msg, ackPrefix):
+		r.acked = true
+	case bytes.HasPrefix(msg, errorPrefix):
+		m.errors++
+	}
+}
+
+// delivered accounts for one tick delivered.
+func (r *reader) delivered(t wireTick, now int64, m *msgCounts) {
+	m.deliveries++
+	if t.seq > 0 {
 		// seq increases per symbol but is not dense (docs/reference/http.md), so a
 		// jump is no loss; losses show as gap messages and as deliveries
 		// short of the expected count. A seq that does not increase is an
@@ -346,15 +371,9 @@ func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
 			m.outOfOrder++
 		}
 		r.last[string(t.channel)] = t.seq
-		if t.sentMicros > 0 {
-			r.lat = append(r.lat, sinceSent(now, t.sentMicros))
-		}
-	case bytes.HasPrefix(msg, gapPrefix):
-		m.gaps++
-	case bytes.HasPrefix(msg, ackPrefix):
-		r.acked = true
-	case bytes.HasPrefix(msg, errorPrefix):
-		m.errors++
+	}
+	if t.sentMicros > 0 {
+		r.lat = append(r.lat, sinceSent(now, t.sentMicros))
 	}
 }
 
@@ -367,7 +386,11 @@ type wireTick struct {
 
 // parseTick extracts channel, seq and size from a tick message as the
 // gateway writes it, without allocating.
-func parseTick(msg []byte) (wireTick, bool) {
+func parseTick(msg []byte) (wireTick, bool) { return parseTickWith(msg, `"seq":`, true) }
+
+// parseTickWith is parseTick with the name of the sequence field; when
+// that field is optional and absent, seq is 0 (not checked).
+func parseTickWith(msg []byte, seqKey string, seqRequired bool) (wireTick, bool) {
 	var t wireTick
 	ch, ok := after(msg, `"channel":"`)
 	if !ok {
@@ -378,15 +401,15 @@ func parseTick(msg []byte) (wireTick, bool) {
 		return t, false
 	}
 	t.channel = ch[:end]
-	seq, ok := after(msg, `"seq":`)
-	if !ok {
+	if seq, ok := after(msg, seqKey); ok {
+		s, ok := leadingUint(seq)
+		if !ok {
+			return t, false
+		}
+		t.seq = s
+	} else if seqRequired {
 		return t, false
 	}
-	s, ok := leadingUint(seq)
-	if !ok {
-		return t, false
-	}
-	t.seq = s
 	size, ok := after(msg, `"size":`)
 	if !ok {
 		return t, false

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"regexp"
 	"strings"
 	"time"
 
@@ -50,11 +51,16 @@ func durationString(_ []string, a slog.Attr) slog.Attr {
 }
 
 // NewRegistry returns a metrics registry with the Go runtime and process
-// collectors; components register their own findash_* metrics on it.
+// collectors; components register their own findash_* metrics on it. The
+// Go collector adds the histogram of GC stop-the-world pauses
+// (go_sched_pauses_total_gc_seconds): go_gc_duration_seconds's quantiles
+// cover the process's whole life, and `findash bench ws` needs the 99th
+// percentile of a window (bucket differences).
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/pauses/total/gc:seconds$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return reg
