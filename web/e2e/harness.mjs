@@ -2,7 +2,7 @@
 // the dashboard itself yet, web/devserver in front of it) and a headless
 // Debian chromium driven by playwright-core. Never downloads a browser.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -57,12 +57,101 @@ async function waitHTTP(url, okStatus, timeoutMs, what) {
   throw new Error(`${what} not ready at ${url} after ${timeoutMs} ms (${last})`);
 }
 
+/**
+ * A real SMTP server on loopback that keeps every message (plain SMTP, no
+ * TLS, no auth: findash's mailer speaks to it as to any relay).
+ */
+export class MailCapture {
+  constructor() {
+    this.messages = [];
+    this.waiters = new Set();
+  }
+
+  async start() {
+    this.server = createServer((sock) => this.session(sock));
+    await new Promise((r) => this.server.listen(0, "127.0.0.1", r));
+    this.port = this.server.address().port;
+    this.url = `smtp://127.0.0.1:${this.port}`;
+  }
+
+  session(sock) {
+    let buf = "", inData = false, env = { from: "", to: [] };
+    const say = (l) => sock.write(l + "\r\n");
+    sock.setEncoding("utf8");
+    sock.on("error", () => {});
+    say("220 capture ESMTP");
+    sock.on("data", (chunk) => {
+      buf += chunk;
+      if (buf.length > 4 << 20) return sock.destroy(); // bounded
+      for (;;) {
+        if (inData) {
+          const end = buf.indexOf("\r\n.\r\n");
+          if (end < 0) return;
+          const raw = buf.slice(0, end).split("\r\n").map((l) => (l.startsWith("..") ? l.slice(1) : l)).join("\n");
+          buf = buf.slice(end + 5);
+          inData = false;
+          this.add({ ...env, raw });
+          env = { from: "", to: [] };
+          say("250 OK queued");
+          continue;
+        }
+        const nl = buf.indexOf("\r\n");
+        if (nl < 0) return;
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === "EHLO") say("250-capture\r\n250 8BITMIME");
+        else if (verb === "HELO" || verb === "RSET" || verb === "NOOP") say("250 OK");
+        else if (verb === "MAIL") { env.from = line.replace(/^MAIL FROM:\s*/i, ""); say("250 OK"); }
+        else if (verb === "RCPT") { env.to.push(line.replace(/^RCPT TO:\s*/i, "").replace(/[<>]/g, "")); say("250 OK"); }
+        else if (verb === "DATA") { inData = true; say("354 end with ."); }
+        else if (verb === "QUIT") { say("221 bye"); sock.end(); return; }
+        else say("502 not implemented");
+      }
+    });
+  }
+
+  add(m) {
+    const i = m.raw.indexOf("\n\n");
+    const head = m.raw.slice(0, i), body = m.raw.slice(i + 2);
+    const headers = {};
+    for (const l of head.split("\n")) {
+      const c = l.indexOf(":");
+      if (c > 0) headers[l.slice(0, c).toLowerCase()] = l.slice(c + 1).trim();
+    }
+    const msg = { ...m, headers, subject: headers.subject ?? "", body };
+    this.messages.push(msg);
+    for (const w of this.waiters) w();
+  }
+
+  /** The first message matching pred, waiting up to ms for it. */
+  async waitFor(pred, ms = 10_000) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const m = this.messages.find(pred);
+      if (m) return m;
+      if (Date.now() > end) throw new Error(`no matching mail within ${ms} ms; have: ${this.messages.map((x) => x.to + " " + x.subject).join("; ")}`);
+      await new Promise((r) => {
+        const w = () => { this.waiters.delete(w); r(); };
+        this.waiters.add(w);
+        setTimeout(w, 200);
+      });
+    }
+  }
+
+  async stop() {
+    await new Promise((r) => this.server?.close(r) ?? r());
+  }
+}
+
 /** A findash process with fixed ports and data directory, restartable. */
 export class Findash {
-  constructor() {
+  /** opts.mail: a MailCapture to send e-mails to; opts.args: more flags. */
+  constructor(opts = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), "findash-e2e-"));
     this.proc = null;
     this.log = [];
+    this.opts = opts;
   }
 
   async start() {
@@ -71,8 +160,14 @@ export class Findash {
       this.adminPort = await freePort();
     }
     const args = ["serve", "--http-addr", `127.0.0.1:${this.port}`, "--admin-addr", `127.0.0.1:${this.adminPort}`,
-      "--data-dir", this.dataDir];
-    const p = spawn(FINDASH, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FINDASH_LOG_FORMAT: "json" } });
+      "--data-dir", this.dataDir, ...(this.opts.args ?? [])];
+    if (this.opts.mail) {
+      // the SMTP URL through a file: a secret never goes on a command line
+      const f = join(this.dataDir, "smtp-url");
+      writeFileSync(f, this.opts.mail.url, { mode: 0o600 });
+      args.push("--smtp-url-file", f);
+    }
+    const p = spawn(FINDASH, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FINDASH_LOG_FORMAT: "json", ...(this.opts.env ?? {}) } });
     const keep = (b) => {
       this.log.push(b.toString());
       if (this.log.length > 200) this.log.shift();
@@ -137,13 +232,13 @@ export async function servesDashboard(base) {
 }
 
 /** Starts the headless chromium of the system with a fresh profile (--user-data-dir). */
-export async function launchBrowser() {
+export async function launchBrowser(viewport = { width: 1280, height: 860 }) {
   const profile = mkdtempSync(join(tmpdir(), "findash-e2e-chromium-"));
   // a persistent context is how playwright takes --user-data-dir (a fresh one)
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1280, height: 860 },
+    viewport,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
@@ -165,4 +260,45 @@ export function watchErrors(page) {
   });
   page.on("pageerror", (e) => errors.push(String(e)));
   return errors;
+}
+
+/** A headless chromium for several isolated contexts (each its own cookies and storage). */
+export async function launchShared() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  mkdirSync(shots, { recursive: true });
+  return browser;
+}
+
+const axeSource = () => import("node:fs").then((fs) =>
+  fs.readFileSync(join(here, "..", "node_modules", "axe-core", "axe.min.js"), "utf8"));
+
+/**
+ * Runs axe-core (WCAG 2 A and AA rules) on the page and returns the serious
+ * and critical violations as "rule: target" strings. The script goes in
+ * through the DevTools protocol, which the page's CSP does not govern.
+ */
+export async function axe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(await axeSource());
+  const res = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    resultTypes: ["violations"],
+  }));
+  return res.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${n.failureSummary?.split("\n")[1]?.trim() ?? v.help}`));
+}
+
+/** POSTs ticks with an API key; resolves with the response status. */
+export async function postTicks(base, key, ticks) {
+  const res = await fetch(base + "/api/v1/ticks", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + key, "Content-Type": "application/json" },
+    body: JSON.stringify(ticks),
+  });
+  if (res.status !== 202) throw new Error(`POST ticks: ${res.status} ${await res.text()}`);
+  return res.status;
 }

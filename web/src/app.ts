@@ -1,14 +1,20 @@
 // The findash dashboard: a small single-page app. This module wires it: the
-// shared WebSocket, the watchlists, the search box, the theme and the
-// connection badge, handed to the pages as a Context; the router (router.ts)
-// owns the pages and the URLs.
+// shared WebSocket, the signed-in user, the watchlists, the search box, the
+// theme, the connection badge and banner and the live alert toasts, handed
+// to the pages as a Context; the router (router.ts) owns the pages and the URLs.
 import "./style.css";
 import { symbolPath, type Context } from "./context";
 import { h } from "./dom";
+import * as fmt from "./format";
 import { isSymbol, Router } from "./router";
+import { Auth } from "./session";
 import { Stream, streamURL, type ConnState } from "./stream";
 import * as theme from "./theme";
-import { LocalWatchlists } from "./watchlist";
+import type { AlertEvent, ServerMessage } from "./types";
+import { LocalWatchlists, RemoteWatchlists, SyncedWatchlists } from "./watchlist";
+
+/** How long the connection may be down before the banner says so (a drain's reconnect is quicker). */
+const BANNER_AFTER_MS = 1500;
 
 function main(): void {
   const mainEl = document.getElementById("main")!;
@@ -21,25 +27,80 @@ function main(): void {
 
   theme.setup(document.getElementById("theme") as HTMLButtonElement);
 
+  const banner = document.getElementById("banner")!;
+  const accountLink = document.getElementById("account-link") as HTMLAnchorElement;
   const stream = new Stream(streamURL());
+  const auth = new Auth();
+  const watchlists = new SyncedWatchlists(new LocalWatchlists(), new RemoteWatchlists());
   const known = new Set<string>();
   const filters = new Set<(t: string) => void>();
+  const alertFns = new Set<(e: AlertEvent) => void>();
 
   const labels: Record<ConnState, string> = {
     connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline",
   };
+  // stale: prices shown are the last known, not live (html[data-stale] greys them)
+  let bannerTimer = 0;
   stream.onState((s) => {
     conn.dataset.state = s;
     conn.textContent = labels[s];
-    conn.title = s === "live" ? `Connected (${stream.reconnects} reconnects)` : "Retrying with backoff";
-    document.documentElement.dataset.conn = s;
-    document.documentElement.dataset.reconnects = String(stream.reconnects);
+    conn.title = s === "live" ? `Connected (${stream.reconnects} reconnects)` : "Retrying every second or so";
+    const root = document.documentElement;
+    root.dataset.conn = s;
+    root.dataset.reconnects = String(stream.reconnects);
+    if (s === "live") {
+      root.dataset.liveAt = String(Date.now()); // when it was last (re)connected, for the tests
+      delete root.dataset.stale;
+      clearTimeout(bannerTimer);
+      bannerTimer = 0;
+      banner.hidden = true;
+      return;
+    }
+    if (s === "connecting") return; // nothing shown yet, so nothing is stale
+    root.dataset.stale = "true";
+    const text = s === "offline"
+      ? "You are offline. Prices are the last known (greyed) until the connection is back."
+      : "Connection to the server lost; reconnecting. Prices are the last known (greyed).";
+    banner.textContent = text;
+    if (s === "offline") banner.hidden = false;
+    else if (banner.hidden && !bannerTimer) {
+      bannerTimer = window.setTimeout(() => {
+        bannerTimer = 0;
+        if (stream.state !== "live") banner.hidden = false;
+      }, BANNER_AFTER_MS);
+    }
+  });
+
+  // live alert firings: a toast, and the pages that list them
+  let started = false;
+  let offAlerts: (() => void) | null = null;
+  const onAlertMsg = (m: ServerMessage) => {
+    if (m.type !== "alert") return;
+    const e = m.data as AlertEvent;
+    ctx.notify(`🔔 ${e.symbol} ${describe(e.condition, e.threshold)}: now ${fmt.price(e.price)}`, symbolPath(e.symbol));
+    for (const fn of alertFns) fn(e);
+  };
+
+  auth.onChange((u) => {
+    accountLink.textContent = u ? "Account" : "Sign in";
+    accountLink.href = u ? "/account" : "/signin";
+    document.documentElement.dataset.user = u ? "in" : "out";
+    offAlerts?.();
+    offAlerts = null;
+    if (started) stream.restart(); // the new connection carries (or drops) the session cookie
+    if (u) offAlerts = stream.subscribe("alerts", onAlertMsg);
+    void watchlists.use(!!u).catch((e) => ctx.notify("Cannot load your watchlists: " + (e as Error).message));
   });
 
   const router = new Router(mainEl);
   const ctx: Context = {
     stream,
-    watchlists: new LocalWatchlists(),
+    watchlists,
+    auth,
+    onAlert(fn) {
+      alertFns.add(fn);
+      return () => alertFns.delete(fn);
+    },
     navigate: (path) => router.navigate(path),
     addSymbols(syms) {
       let added = false;
@@ -55,8 +116,8 @@ function main(): void {
       fn(search.value);
       return () => filters.delete(fn);
     },
-    notify(text) {
-      const t = h("div", { class: "toast" }, text);
+    notify(text, href) {
+      const t = h("div", { class: "toast" }, href ? h("a", { href }, text) : text);
       toasts.append(t);
       setTimeout(() => t.remove(), 6000);
       while (toasts.childElementCount > 3) toasts.firstElementChild!.remove();
@@ -94,8 +155,32 @@ function main(): void {
     }
   });
 
-  stream.start();
-  router.start(ctx);
+  const setNav = () => {
+    for (const a of document.querySelectorAll<HTMLAnchorElement>(".nav a")) {
+      const on = a.pathname === location.pathname || (a.dataset.nav === "account" && /^\/(account|signin|signup)/.test(location.pathname));
+      if (on) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  };
+  window.addEventListener("routechange", setNav);
+
+  // the first connection waits for GET /me (a few ms) so it is made once, with the right cookie
+  void auth.load().then(() => {
+    stream.start();
+    started = true;
+    router.start(ctx);
+  });
+}
+
+/** An alert's condition in words, e.g. "crossed above 45,000.00". */
+function describe(cond: string, threshold: number): string {
+  switch (cond) {
+    case "above": return "rose above " + fmt.price(threshold);
+    case "below": return "fell below " + fmt.price(threshold);
+    case "change_pct_above": return "24h change above " + fmt.pct(threshold);
+    case "change_pct_below": return "24h change below " + fmt.pct(threshold);
+  }
+  return cond + " " + threshold;
 }
 
 main();

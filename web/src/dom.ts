@@ -20,10 +20,13 @@ export function setText(el: Element, s: string): void {
   if (el.textContent !== s) el.textContent = s;
 }
 
-/** Restarts a one-shot CSS flash animation ("up" or "down") on el. */
-export function flash(el: Element, direction: string): void {
+/**
+ * Restarts a one-shot CSS flash animation ("up" or "down") on el. It
+ * alternates between two identical animations (data-flash="up1"/"up2"):
+ * changing the animation's name restarts it without forcing a layout, which
+ * the usual remove-reflow-add trick does on every price change.
+ */
+export function flash(el: HTMLElement, direction: string): void {
   if (!direction) return;
-  el.classList.remove("flash-up", "flash-down");
-  void (el as HTMLElement).offsetWidth; // restart the animation
-  el.classList.add("flash-" + direction);
+  el.dataset.flash = direction + (el.dataset.flash === direction + "1" ? "2" : "1");
 }

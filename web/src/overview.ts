@@ -1,11 +1,18 @@
-// The market overview: every symbol live from the `quotes` channel, sortable,
-// filterable by search and watchlist, with the top movers.
+// The market overview: every symbol live from the `quotes` channel with a
+// 24 h sparkline, sortable, filterable by search and watchlist, with the top
+// movers and the portfolio's totals.
 import * as api from "./api";
 import { flash, h, setText } from "./dom";
 import * as fmt from "./format";
-import type { Quote, ServerMessage } from "./types";
+import * as portfolio from "./portfolio";
+import * as spark from "./sparkline";
+import type { Holding, Quote, ServerMessage } from "./types";
 import { symbolPath, type Context } from "./context";
 import { favourites, toggle, type Watchlist } from "./watchlist";
+
+const SPARK_INTERVAL = "15m", SPARK_BARS = 96; // 24 h
+const SPARK_MAX = 100; // symbols with a sparkline (the first of the table)
+const SPARK_REFRESH_MS = 5 * 60_000;
 
 type SortKey = "symbol" | "price" | "change_24h" | "change_pct_24h" | "high_24h" | "low_24h" | "volume_24h";
 
@@ -18,6 +25,7 @@ interface Row {
   low: HTMLElement;
   vol: HTMLElement;
   star: HTMLButtonElement;
+  spark: SVGSVGElement;
 }
 
 const columns: { key: SortKey; label: string; cls: string }[] = [
@@ -72,10 +80,14 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     });
     headRow.append(th);
   }
+  headRow.insertBefore(h("th", { scope: "col", class: "wide spark-col" }, "24h"), headRow.children[4]);
   headRow.append(h("th", { scope: "col", class: "star-col" }, h("span", { class: "sr-only" }, "Watch")));
+  const pfBox = h("section", { class: "pf-summary card", "aria-label": "Portfolio", hidden: true });
 
   main.replaceChildren(
     h("h1", { class: "sr-only" }, "Market overview"),
+    h("div", { class: "overview" },
+    pfBox,
     h("section", { class: "movers", "aria-label": "Top movers (24 h)" },
       h("div", {}, h("h2", {}, "Top gainers"), gainers),
       h("div", {}, h("h2", {}, "Top losers"), losers)),
@@ -83,7 +95,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
       h("div", { class: "toolbar" }, h("h2", {}, "Markets"), listSelect, newList, delList, count),
       h("div", { class: "table-wrap" },
         h("table", { class: "quotes", id: "quotes" }, h("thead", {}, headRow), tbody)),
-      empty),
+      empty)),
   );
   updateSortHeaders();
 
@@ -105,9 +117,12 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
       tr: h("tr", { "data-symbol": sym }),
       price: td("num price"), chg: td("num"), pct: td("num"),
       high: td("num wide"), low: td("num wide"), vol: td("num wide"), star,
+      spark: spark.create(`${sym}, last 24 hours`),
     };
-    r.tr.append(h("th", { scope: "row", class: "sym" }, link), r.price, r.chg, r.pct, r.high, r.low, r.vol,
+    r.tr.append(h("th", { scope: "row", class: "sym" }, link), r.price, r.chg, r.pct,
+      h("td", { class: "wide spark-col" }, r.spark), r.high, r.low, r.vol,
       h("td", { class: "star-col" }, star));
+    paintStar(sym, r);
     rows.set(sym, r);
     return r;
   }
@@ -154,6 +169,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
       r.pct.className = "num " + d;
     }
     dirty.clear();
+    paintPortfolio();
     // reorder at most twice a second, and not under the keyboard user's feet
     const now = performance.now();
     if (orderDirty && (now - lastOrder > 500 || lastOrder === 0) && !tbody.contains(document.activeElement)) {
@@ -187,11 +203,21 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     setText(count, `${syms.length} of ${quotes.size} symbols`);
     empty.hidden = syms.length > 0 || quotes.size === 0;
     setText(empty, listID !== ALL && !filter ? "This watchlist is empty: add symbols with ☆." : "No symbol matches.");
-    for (const [sym, r] of rows) {
-      const on = lists.find((l) => l.id === (listID || lists[0]?.id))?.symbols.includes(sym) ?? false;
-      r.star.setAttribute("aria-pressed", String(on));
-      setText(r.star, on ? "★" : "☆");
-    }
+  }
+
+  // the star shows whether the symbol is in the list it adds to (the one
+  // selected, else the first); it is repainted at once, not at the next reorder
+  function paintStar(sym: string, r: Row): void {
+    const l = lists.find((x) => x.id === (listID || lists[0]?.id));
+    const on = l?.symbols.includes(sym) ?? false;
+    r.star.setAttribute("aria-pressed", String(on));
+    r.star.setAttribute("aria-label", (on ? "Remove " + sym + " from " : "Add " + sym + " to ") + (l?.name ?? "Favourites"));
+    r.star.title = r.star.getAttribute("aria-label")!;
+    setText(r.star, on ? "★" : "☆");
+  }
+
+  function paintStars(): void {
+    for (const [sym, r] of rows) paintStar(sym, r);
   }
 
   function renderMovers(): void {
@@ -206,11 +232,19 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     patchList(losers, bottom.map(item), "No losers yet");
   }
 
+  // re-rendering the movers must not take the keyboard focus away: the
+  // focused symbol's link gets the focus back in the new list
   function patchList(ol: HTMLOListElement, items: HTMLLIElement[], none: string): void {
     const sig = items.map((li) => li.textContent).join("|") || none;
     if (ol.dataset.sig === sig) return;
     ol.dataset.sig = sig;
+    const focused = ol.contains(document.activeElement) ? (document.activeElement as HTMLAnchorElement).getAttribute("href") : null;
     ol.replaceChildren(...(items.length ? items : [h("li", { class: "none" }, none)]));
+    if (focused) {
+      // the symbol left the list: the first link of the list takes the focus
+      const a = [...ol.querySelectorAll("a")].find((x) => x.getAttribute("href") === focused) ?? ol.querySelector("a");
+      if (a) a.focus({ preventScroll: true });
+    }
   }
 
   async function loadLists(): Promise<void> {
@@ -220,6 +254,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
       ...lists.map((l) => h("option", { value: l.id }, `${l.name} (${l.symbols.length})`)));
     listSelect.value = listID;
     delList.disabled = listID === ALL;
+    paintStars();
     reorderNow();
   }
 
@@ -233,6 +268,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
   listSelect.addEventListener("change", () => {
     listID = listSelect.value;
     delList.disabled = listID === ALL;
+    paintStars();
     reorderNow();
   });
   newList.addEventListener("click", async () => {
@@ -263,6 +299,45 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     }
   };
   const offQuotes = ctx.stream.subscribe("quotes", onQuotes);
+  const offLists = ctx.watchlists.onChange?.(() => void loadLists()) ?? (() => {});
+
+  // sparklines: 24 h of 15m closes for the first symbols, a few requests at a time
+  const sparks = new Map<string, number[]>();
+  async function loadSparks(syms: string[]): Promise<void> {
+    const queue = syms.slice(0, SPARK_MAX);
+    const worker = async () => {
+      for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
+        try {
+          const cs = await api.candles(s, SPARK_INTERVAL, SPARK_BARS, undefined, abort.signal);
+          sparks.set(s, cs.map((c) => c.close));
+          spark.draw(rowFor(s).spark, sparks.get(s)!);
+        } catch (e) {
+          if ((e as Error).name === "AbortError") return;
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  }
+  const sparkTimer = window.setInterval(() => void loadSparks([...quotes.keys()].sort()), SPARK_REFRESH_MS);
+
+  // the portfolio's totals, live
+  let holdings: Holding[] = [];
+  const pfText = h("p", { id: "overview-portfolio" });
+  pfBox.append(h("h2", {}, h("a", { href: "/portfolio" }, "Portfolio")), pfText);
+  const paintPortfolio = () => {
+    pfBox.hidden = holdings.length === 0;
+    if (!holdings.length) return;
+    const v = portfolio.valuation(holdings, (s) => quotes.get(s)?.price);
+    setText(pfText, `Value ${fmt.price(v.value, 1000)} · P&L ${fmt.change(v.pnl, 1000)} (${fmt.pct(v.pct)})`);
+    pfText.className = fmt.dir(v.pnl);
+    pfText.dataset.pnl = String(v.pnl);
+  };
+  const offAuth = ctx.auth.onChange(() => {
+    portfolio.store(ctx).then((st) => st.list()).then((hs) => {
+      holdings = hs;
+      paintPortfolio();
+    }).catch(() => {});
+  });
 
   api.symbols(abort.signal).then((list) => {
     for (const { symbol, quote } of list) {
@@ -275,6 +350,7 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     }
     ctx.addSymbols(list.map((s) => s.symbol));
     schedule();
+    void loadSparks(list.map((s) => s.symbol).sort());
   }).catch((e) => {
     if ((e as Error).name !== "AbortError") ctx.notify("Cannot load symbols: " + (e as Error).message);
   });
@@ -284,6 +360,9 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     abort.abort();
     offQuotes();
     offFilter();
+    offLists();
+    offAuth();
+    clearInterval(sparkTimer);
     cancelAnimationFrame(frame);
   };
 }

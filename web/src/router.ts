@@ -1,11 +1,17 @@
 // The router owns the pages: it maps a URL path to the page that shows it,
 // mounts that page with the app's context and disposes of the previous one.
-// Routes: "/" (market overview) and "/s/<SYMBOL>" (symbol page); the server
-// answers index.html for both, so every URL survives a reload and can be
-// shared. Pages get a Context and never import the router or the app.
+// Routes: "/" (market overview), "/s/<SYMBOL>" (symbol page), the account
+// pages (/signin, /signup, /verify, /reset, /account), /alerts,
+// /notifications, /reports and /portfolio; the server answers index.html for
+// every one, so every URL survives a reload and can be shared. Pages get a
+// Context and never import the router or the app.
+import * as account from "./account";
+import * as alertsPage from "./alerts";
 import type { Context } from "./context";
 import { h } from "./dom";
 import * as overview from "./overview";
+import * as portfolio from "./portfolio";
+import * as reports from "./reports";
 import * as symbolPage from "./symbol";
 
 const SYMBOL_RE = /^[A-Z0-9._\/-]{1,32}$/;
@@ -20,9 +26,22 @@ type Mount = (main: HTMLElement, ctx: Context) => () => void;
 
 /** What a path shows: the page's name (html[data-page]) and how to mount it. */
 interface Route {
-  page: "overview" | "symbol" | "notfound";
+  page: string;
   mount: Mount;
 }
+
+/** Pages by exact path. */
+const pages: Record<string, { title: string; mount: Mount }> = {
+  "/signin": { title: "Sign in", mount: account.signin },
+  "/signup": { title: "Sign up", mount: account.signup },
+  "/verify": { title: "Verify your e-mail", mount: account.verify },
+  "/reset": { title: "Reset your password", mount: account.reset },
+  "/account": { title: "Account", mount: account.account },
+  "/alerts": { title: "Alerts", mount: alertsPage.list },
+  "/notifications": { title: "Alert history", mount: alertsPage.history },
+  "/reports": { title: "Reports", mount: reports.mount },
+  "/portfolio": { title: "Portfolio", mount: portfolio.mount },
+};
 
 /** The route of path (location.pathname). */
 function route(path: string): Route {
@@ -32,6 +51,16 @@ function route(path: string): Route {
       mount: (main, ctx) => {
         document.title = "findash · markets";
         return overview.mount(main, ctx);
+      },
+    };
+  }
+  const p = pages[path];
+  if (p) {
+    return {
+      page: path.slice(1),
+      mount: (main, ctx) => {
+        document.title = p.title + " · findash";
+        return p.mount(main, ctx);
       },
     };
   }
@@ -91,8 +120,9 @@ export class Router {
     this.dispose?.();
     this.dispose = null;
     const r = route(location.pathname);
+    document.documentElement.dataset.page = r.page;
     this.dispose = r.mount(this.main, this.ctx);
-    document.documentElement.dataset.page = location.pathname.startsWith("/s/") ? "symbol" : "overview";
+    window.dispatchEvent(new Event("routechange"));
   }
 
   // links inside the app navigate without a reload

@@ -1,6 +1,9 @@
 // The WebSocket client (docs/reference/websocket.md): one connection shared by every view,
-// channels reference-counted, reconnect with exponential backoff and full
-// jitter, resume of ticks channels with `since`, obedience to `reconnect`.
+// channels reference-counted, reconnect with capped exponential backoff and
+// jitter (capped low, so a restarted server is used within a second of being
+// ready: decision 0035), resume of ticks channels with `since`, obedience to
+// `reconnect`. The `alerts` channel (authenticated) is subscribed apart from
+// the market channels, so a lapsed session never takes the others down.
 import type { ServerMessage } from "./types";
 
 /** What the connection is doing, as shown to the user. */
@@ -13,16 +16,16 @@ export type Handler = (msg: ServerMessage) => void;
 export interface StreamOptions {
   baseDelayMs: number; // first retry delay before jitter
   maxDelayMs: number; // cap of the retry delay
-  offlineAfter: number; // failed attempts in a row before the state reads "offline"
   pingEveryMs: number; // keep-alive ping period
   deadAfterMs: number; // no message for this long: the connection is dead
   random: () => number; // [0, 1), for jitter
 }
 
+const ALERTS = "alerts";
+
 const defaults: StreamOptions = {
-  baseDelayMs: 250,
-  maxDelayMs: 10_000,
-  offlineAfter: 5,
+  baseDelayMs: 100,
+  maxDelayMs: 800,
   pingEveryMs: 15_000,
   deadAfterMs: 35_000,
   random: Math.random,
@@ -107,7 +110,9 @@ export class Stream {
   }
 
   private setState(s: ConnState): void {
-    if (s === "reconnecting" && (this.attempt >= this.opts.offlineAfter || !navigator.onLine)) s = "offline";
+    // "offline" means the browser has no network, nothing else: a server that
+    // is restarting is "reconnecting", however long it takes
+    if (s === "reconnecting" && !navigator.onLine) s = "offline";
     if (s === this.state) return;
     this.state = s;
     for (const fn of this.stateListeners) fn(s);
@@ -126,7 +131,8 @@ export class Stream {
     this.ws = ws;
     ws.onopen = () => {
       this.lastMessageAt = Date.now();
-      const channels = [...this.subs.keys()];
+      const channels = [...this.subs.keys()].filter((c) => c !== ALERTS);
+      if (this.subs.has(ALERTS)) ws.send(JSON.stringify({ op: "subscribe", id: this.nextId++, channels: [ALERTS] }));
       if (channels.length === 0) {
         this.live();
       } else {
@@ -261,13 +267,29 @@ export class Stream {
     const delay = cap / 2 + random() * (cap / 2); // "equal jitter": never 0, never in step with others
     this.attempt++;
     this.setState(this.everLive ? "reconnecting" : "connecting");
-    if (this.attempt >= this.opts.offlineAfter) this.setState("reconnecting");
     clearTimeout(this.retryTimer);
     this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
   private retryNow(): void {
     if (this.ws || this.stopped) return;
+    this.connect();
+  }
+
+  /**
+   * Reconnects at once, e.g. after signing in or out, so the new connection
+   * carries the new session cookie. Ticks channels resume with `since`.
+   */
+  restart(): void {
+    if (this.stopped) return;
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.retryTimer);
+    if (ws) {
+      ws.onclose = null;
+      ws.close(1000, "restart");
+    }
     this.connect();
   }
 

@@ -1,13 +1,21 @@
-// The symbol page (/s/<SYMBOL>?interval=1m): candlestick + volume chart with
-// history from the API and the open candle live from `candles:SYM:IV`, and
-// the recent trades live from `ticks:SYM`.
+// The symbol page (/s/<SYMBOL>?interval=1m): the chart (candles, line or
+// area; volume pane; MA/EMA/VWAP; compare; ranges; fullscreen) with history
+// from the API and the open candle live from `candles:SYM:IV`, the recent
+// trades live from `ticks:SYM`, and the user's alerts on the symbol.
+import { alertForm, rule } from "./alerts";
 import * as api from "./api";
-import type { Context } from "./context";
-import type { CandleChart } from "./chart";
+import { signinPath, type Context } from "./context";
+import type { CandleChart, Overlay, Style } from "./chart";
 import { flash, h, setText } from "./dom";
 import * as fmt from "./format";
-import { INTERVALS, type Candle, type Interval, type Quote, type ServerMessage, type Tick } from "./types";
+import { INTERVAL_MS, INTERVALS, type Alert, type Candle, type Interval, type Quote, type ServerMessage, type Tick } from "./types";
+import { button } from "./ui";
 import { favourites, toggle } from "./watchlist";
+
+/** Range presets: label and span in ms (0: everything loaded). */
+const RANGES: [string, number][] = [["1H", 3_600_000], ["6H", 21_600_000], ["1D", 86_400_000], ["1W", 604_800_000], ["All", 0]];
+const STYLES: Style[] = ["candles", "line", "area"];
+const OVERLAYS: [Overlay, string][] = [["ma", "MA 20"], ["ema", "EMA 20"], ["vwap", "VWAP"]];
 
 const HISTORY = 500; // bars per history request
 const MAX_TRADES = 200; // rows kept in the trades list
@@ -41,11 +49,53 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
   const latest = h("button", { type: "button", class: "btn" }, "Latest");
   const trades = h("tbody", { id: "trades" });
   const tradesNote = h("p", { class: "muted" }, "Waiting for trades…");
+  let style: Style = (STYLES as string[]).includes(params.get("style") ?? "") ? params.get("style") as Style : "candles";
+  const overlays = new Set<Overlay>();
+  let compareSym = "";
+  let offCompare: (() => void) | null = null;
+  const styleGroup = h("div", { class: "intervals", role: "group", "aria-label": "Chart type" });
+  const ovGroup = h("div", { class: "intervals", role: "group", "aria-label": "Indicators" });
+  const rangeGroup = h("div", { class: "intervals", role: "group", "aria-label": "Time range" });
+  const cmpInput = h("input", { type: "text", id: "compare", list: "symbol-list", placeholder: "e.g. ETH-USD", size: 10,
+    autocomplete: "off", spellcheck: "false" });
+  const cmpForm = h("form", { class: "compare", role: "search", "aria-label": "Compare with" },
+    h("label", { for: "compare" }, "Compare"), cmpInput, h("button", { type: "submit", class: "btn" }, "Add"));
+  const cmpClear = h("button", { type: "button", class: "btn", hidden: true }, "Clear compare");
+  const full = h("button", { type: "button", class: "btn", "aria-pressed": "false" }, "Fullscreen");
+  const alertsBox = h("section", { class: "card sym-alerts", "aria-labelledby": "sym-alerts-h" });
 
   for (const iv of INTERVALS) {
     const b = h("button", { type: "button", class: "btn", "data-interval": iv, "aria-pressed": String(iv === interval) }, iv);
     b.addEventListener("click", () => setInterval_(iv));
     ivGroup.append(b);
+  }
+  for (const st of STYLES) {
+    const b = h("button", { type: "button", class: "btn", "data-style": st, "aria-pressed": String(st === style) }, st);
+    b.addEventListener("click", () => {
+      style = st;
+      for (const x of styleGroup.children) x.setAttribute("aria-pressed", String((x as HTMLElement).dataset.style === st));
+      chart?.setStyle(st);
+    });
+    styleGroup.append(b);
+  }
+  for (const [o, label] of OVERLAYS) {
+    const b = h("button", { type: "button", class: "btn", "data-overlay": o, "aria-pressed": "false" }, label);
+    b.addEventListener("click", () => {
+      if (overlays.has(o)) overlays.delete(o);
+      else overlays.add(o);
+      b.setAttribute("aria-pressed", String(overlays.has(o)));
+      chart?.setOverlays(overlays);
+    });
+    ovGroup.append(b);
+  }
+  for (const [label, span] of RANGES) {
+    const b = h("button", { type: "button", class: "btn", "data-range": label }, label);
+    b.addEventListener("click", () => {
+      if (!chart) return;
+      if (span === 0) chart.reset();
+      else chart.showRange(Date.now() - span, Date.now());
+    });
+    rangeGroup.append(b);
   }
 
   main.replaceChildren(
@@ -54,8 +104,9 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
       h("h1", {}, symbol), star, priceEl, chgEl, hlEl),
     h("div", { class: "sym-body" },
       h("section", { class: "chart-box", "aria-label": "Chart" },
-        h("div", { class: "toolbar" }, ivGroup, h("span", { class: "spacer" }), zoomIn, zoomOut, latest),
-        chartEl, chartMsg),
+        h("div", { class: "toolbar" }, ivGroup, styleGroup, h("span", { class: "spacer" }), zoomIn, zoomOut, latest, full),
+        h("div", { class: "toolbar" }, ovGroup, rangeGroup, cmpForm, cmpClear),
+        chartEl, chartMsg, alertsBox),
       h("section", { class: "trades-box", "aria-label": "Recent trades" },
         h("h2", {}, "Recent trades"),
         h("div", { class: "table-wrap trades-wrap" },
@@ -102,8 +153,20 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     ctx.notify(`Some trades of ${symbol} were missed (seq ${from}–${to}); the list has a gap there.`);
   }
 
+  // an unknown symbol: its snapshot is null and it has no candles; say so
+  // instead of waiting for trades that never come
+  let snapshotSeen = false;
+  function notFound(): void {
+    document.documentElement.dataset.page = "notfound";
+    document.title = "Not found · findash";
+    main.replaceChildren(h("h1", {}, "Not found"),
+      h("p", { id: "not-found" }, `There is no market “${symbol}”. `, h("a", { href: "/" }, "Back to the markets.")));
+  }
+
   const offTicks = ctx.stream.subscribe("ticks:" + symbol, (msg: ServerMessage) => {
     if (msg.type === "snapshot") {
+      snapshotSeen = true;
+      if (!msg.data && historyLoaded && chart && chart.bars().length === 0) notFound();
       if (msg.data) {
         quote = msg.data as Quote;
         showQuote();
@@ -133,11 +196,19 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     try {
       const [mod, cs] = await Promise.all([import("./chart"), api.candles(symbol, interval, HISTORY)]);
       if (disposed || my !== loadSeq) return;
+      if (cs.length === 0 && !quote && snapshotSeen) {
+        notFound();
+        return;
+      }
       if (!chart) {
-        chart = mod.create(chartEl, interval === "1s", fmt.priceDigits(cs[cs.length - 1]?.close ?? quote?.price ?? 1));
+        chart = mod.create(chartEl, interval === "1s", fmt.priceDigits(cs[cs.length - 1]?.close ?? quote?.price ?? 1),
+          INTERVAL_MS[interval]);
         chart.onNeedOlder(() => void loadOlder());
+        chart.setStyle(style);
+        chart.setOverlays(overlays);
       }
       chart.setData(cs);
+      if (compareSym) void loadCompare(compareSym);
       for (const c of pending) chart.update(c);
       pending = [];
       historyLoaded = true;
@@ -148,7 +219,7 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
       if (disposed || my !== loadSeq) return;
       chartMsg.hidden = false;
       setText(chartMsg, "Cannot load the chart: " + (e as Error).message);
-      if ((e as api.APIError).status === 404) setText(chartMsg, `No market ${symbol}.`);
+      if ((e as api.APIError).status === 404) notFound();
     }
   }
 
@@ -185,6 +256,62 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     });
   }
 
+  // --- compare ----------------------------------------------------------------
+  async function loadCompare(sym: string): Promise<void> {
+    const my = loadSeq;
+    try {
+      const cs = await api.candles(sym, interval, HISTORY);
+      if (disposed || my !== loadSeq || !chart || sym !== compareSym) return;
+      if (cs.length === 0) {
+        ctx.notify(`No candles for ${sym} at ${interval}.`);
+        return;
+      }
+      chart.setCompare(sym, cs);
+    } catch (e) {
+      ctx.notify(`Cannot compare with ${sym}: ${(e as Error).message}`);
+    }
+  }
+  function setCompare(sym: string): void {
+    offCompare?.();
+    offCompare = null;
+    compareSym = sym;
+    cmpClear.hidden = !sym;
+    if (!sym) {
+      chart?.setCompare(null, []);
+      return;
+    }
+    offCompare = ctx.stream.subscribe(`candles:${sym}:${interval}`, (msg: ServerMessage) => {
+      if (msg.type !== "candle") return;
+      const c = msg.data as Candle | null;
+      if (c && c.interval === interval && historyLoaded) chart?.updateCompare(c);
+    });
+    void loadCompare(sym);
+  }
+  cmpForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const sym = cmpInput.value.trim().toUpperCase();
+    if (!/^[A-Z0-9._\/-]{1,32}$/.test(sym) || sym === symbol) {
+      ctx.notify(`“${cmpInput.value}” cannot be compared.`);
+      return;
+    }
+    setCompare(sym);
+  });
+  cmpClear.addEventListener("click", () => {
+    cmpInput.value = "";
+    setCompare("");
+  });
+  const box = chartEl.parentElement!;
+  full.addEventListener("click", () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void box.requestFullscreen?.().catch(() => ctx.notify("Fullscreen is not allowed here."));
+  });
+  const onFull = () => {
+    const on = document.fullscreenElement === box;
+    full.setAttribute("aria-pressed", String(on));
+    box.classList.toggle("is-full", on);
+  };
+  document.addEventListener("fullscreenchange", onFull);
+
   function setInterval_(iv: Interval): void {
     if (iv === interval) return;
     interval = iv;
@@ -199,6 +326,7 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     chart = null;
     subscribeCandles();
     void loadHistory();
+    if (compareSym) setCompare(compareSym);
   }
 
   zoomIn.addEventListener("click", () => chart?.zoom(0.7));
@@ -215,11 +343,13 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     e.preventDefault();
   });
 
-  // watch star
+  // watch star: shows whether the symbol is in the first list
   const showStar = async () => {
     const w = (await ctx.watchlists.list())[0];
     const on = w?.symbols.includes(symbol) ?? false;
     star.setAttribute("aria-pressed", String(on));
+    star.setAttribute("aria-label", (on ? `Remove ${symbol} from ` : `Add ${symbol} to `) + (w?.name ?? "Favourites"));
+    star.title = star.getAttribute("aria-label")!;
     setText(star, on ? "★" : "☆");
   };
   star.addEventListener("click", async () => {
@@ -227,6 +357,39 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     await showStar();
   });
   void showStar();
+  const offLists = ctx.watchlists.onChange?.(() => void showStar()) ?? (() => {});
+
+  // the user's alerts on this symbol, and a form for a new one
+  const alertList = h("ul", { class: "sym-alert-list", id: "symbol-alerts" });
+  async function loadAlerts(): Promise<void> {
+    if (!ctx.auth.user) return;
+    try {
+      const as = (await api.alerts()).filter((a: Alert) => a.symbol === symbol);
+      alertList.replaceChildren(...as.map((a) => {
+        const del = button("Delete", { "aria-label": `Delete alert ${rule(a)}` });
+        del.addEventListener("click", async () => {
+          await api.deleteAlert(a.id).catch((e) => ctx.notify("Cannot delete it: " + (e as Error).message));
+          void loadAlerts();
+        });
+        return h("li", { "data-alert-id": String(a.id) }, `${rule(a)} · ${a.paused ? "paused" : a.armed ? "armed" : "fired"} `, del);
+      }));
+    } catch {
+      // the list is a convenience; /alerts shows errors
+    }
+  }
+  const offAuth = ctx.auth.onChange((u) => {
+    if (!u) {
+      alertsBox.replaceChildren(h("h2", { id: "sym-alerts-h" }, "Alerts"),
+        h("p", {}, h("a", { href: signinPath() }, "Sign in"), ` to be told when ${symbol} crosses a price.`));
+      return;
+    }
+    alertsBox.replaceChildren(h("h2", { id: "sym-alerts-h" }, `Alerts on ${symbol}`), alertList,
+      alertForm(ctx, { symbol, onSaved: () => void loadAlerts() }), h("p", {}, h("a", { href: "/alerts" }, "All alerts →")));
+    void loadAlerts();
+  });
+  const offAlert = ctx.onAlert((e) => {
+    if (e.symbol === symbol) void loadAlerts();
+  });
 
   // candles missed while disconnected cannot be replayed: reload them
   const offResume = ctx.stream.onResume(() => {
@@ -242,7 +405,12 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
     offTicks();
     offQuotes();
     offCandles?.();
+    offCompare?.();
     offResume();
+    offLists();
+    offAuth();
+    offAlert();
+    document.removeEventListener("fullscreenchange", onFull);
     chart?.dispose();
     document.title = "findash";
   };

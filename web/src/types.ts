@@ -61,3 +61,105 @@ export const INTERVAL_MS: Record<Interval, number> = {
   "1h": 3_600_000,
   "1d": 86_400_000,
 };
+
+/** A user (GET /api/v1/me). */
+export interface User {
+  id: number;
+  email: string;
+  created_at: number;
+  email_verified?: boolean;
+}
+
+/** An API key; secret only in the answer that created it. */
+export interface APIKey {
+  id: number;
+  name: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  symbols: string[];
+  secret?: string;
+}
+
+/** A signed-in session of the user. */
+export interface Session {
+  id: string;
+  created_at: number;
+  expires_at?: number;
+  last_seen_at?: number;
+  user_agent?: string;
+  ip?: string;
+  current?: boolean;
+}
+
+/** A watchlist as the API sends it. */
+export interface WatchlistWire {
+  id: number | string;
+  name: string;
+  symbols: string[];
+}
+
+/** The alert conditions. */
+export const CONDITIONS = ["above", "below", "change_pct_above", "change_pct_below"] as const;
+export type Condition = (typeof CONDITIONS)[number];
+
+/** What creates an alert. */
+export interface AlertInput {
+  symbol: string;
+  condition: Condition;
+  threshold: number;
+  notify: string[];
+  webhook_url?: string;
+  cooldown_s?: number;
+  hysteresis?: number;
+}
+
+/** A stored alert. */
+export interface Alert extends AlertInput {
+  id: number;
+  paused: boolean;
+  armed: boolean;
+  created_at: number;
+}
+
+/** One firing of an alert. */
+export interface AlertEvent {
+  id: number;
+  alert_id: number;
+  symbol: string;
+  condition: string;
+  threshold: number;
+  value: number;
+  price: number;
+  ts: number;
+  seq: number;
+  notify?: string[];
+  created_at?: number;
+}
+
+/** What asks for a report. */
+export interface ReportInput {
+  symbols: string[];
+  interval: string;
+  from: number;
+  to: number;
+  format: "csv" | "pdf";
+}
+
+/** A report and its state. */
+export interface Report extends ReportInput {
+  id: number;
+  status: "queued" | "running" | "done" | "failed";
+  error?: string;
+  size?: number;
+  download_url?: string;
+  download_expires_at?: number;
+  created_at?: number;
+}
+
+/** One position of the portfolio. */
+export interface Holding {
+  symbol: string;
+  quantity: number;
+  cost_basis: number;
+}
