@@ -54,8 +54,8 @@ var layers = []layer{
 	},
 	{
 		name: "features", may: []string{"domain", "policies"},
-		pkgs: []string{"internal/alert", "internal/auth", "internal/report", "internal/symbol", "internal/watchlist"},
-		why:  "one domain each (alerts, identity, reports, symbols, watchlists): types, rules, services over small interfaces they declare",
+		pkgs: []string{"internal/alert", "internal/auth", "internal/report", "internal/symbol", "internal/watchlist", "internal/portfolio"},
+		why:  "one domain each (alerts, identity, reports, symbols, watchlists, portfolios): types, rules, services over small interfaces they declare",
 	},
 	{
 		name: "engines", may: []string{"domain", "policies", "features"},

@@ -25,6 +25,7 @@ import (
 	"github.com/findash/findash/internal/notify"
 	"github.com/findash/findash/internal/objstore"
 	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/portfolio"
 	"github.com/findash/findash/internal/redis"
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/retention"
@@ -48,7 +49,10 @@ type database interface {
 	retention.Deleter
 	auth.Store
 	auth.SessionStore
+	auth.AccountStore
+	auth.SessionLister
 	watchlist.Store
+	portfolio.Store
 	alert.Store
 	report.Store
 	notify.Store

@@ -28,6 +28,7 @@ import (
 	"github.com/findash/findash/internal/notify"
 	"github.com/findash/findash/internal/observe"
 	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/portfolio"
 	"github.com/findash/findash/internal/report"
 	"github.com/findash/findash/internal/report/pdf"
 	"github.com/findash/findash/internal/retention"
@@ -154,7 +155,15 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	// Components: constructors start nothing, so every instance builds them
 	// all; the roles decide what runs.
 	in.st, in.bus, in.state = st, b, market.NewState()
-	authCfg := auth.Config{WSTokenKey: wsKey}
+	// Account mails (verification, password reset) leave through a bounded
+	// outbox on every instance that serves the API.
+	mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL, From: cfg.SMTPFrom}, log)
+	if err != nil {
+		return nil, err
+	}
+	outbox := notify.NewOutbox(mailer, 0, log, reg)
+	r.add(layerBase, "mail outbox", outbox)
+	authCfg := auth.Config{WSTokenKey: wsKey, Mailer: outbox, PublicURL: cfg.PublicURL}
 	if rc != nil {
 		authCfg.Sessions = auth.KVSessions(rc, nil)
 	}
@@ -230,6 +239,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		Auth:       users,
 		Accounts:   users,
 		Watchlists: watchlist.NewService(st, watchlist.Config{}),
+		Portfolio:  portfolio.NewService(st, nil),
 		Alerts:     st,
 		Reports:    reports,
 		Draining:   gate.Draining,
@@ -336,14 +346,14 @@ func (in *app) listen(ctx context.Context) error {
 // workerHandlers builds the worker role's job handlers: alert e-mails and
 // webhooks, report builds, tick retention.
 func workerHandlers(cfg config.Config, st *backend, janitor *retention.Janitor, reports *report.Service, log *slog.Logger, reg prometheus.Registerer) (jobs.Handlers, error) {
-	mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL}, log)
+	mailer, err := notify.NewMailer(notify.MailConfig{URL: cfg.SMTPURL, From: cfg.SMTPFrom}, log)
 	if err != nil {
 		return jobs.Handlers{}, err
 	}
 	hooks := notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: cfg.WebhookAllowPrivate}, log, reg)
 	return jobs.Handlers{
 		Retention: janitor,
-		Notifier:  notify.NewService(st, mailer, hooks),
+		Notifier:  notify.NewService(st, mailer, hooks, cfg.PublicURL),
 		Reports:   reports,
 	}, nil
 }

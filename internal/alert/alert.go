@@ -45,8 +45,18 @@ const (
 	ChannelWebhook = "webhook"
 )
 
-// Limits on an alert's fields.
+// Limits and defaults of an alert's fields.
 const (
+	// DefaultHysteresis is the re-arm band when none is given: 0.5 % of
+	// the threshold, or 0.5 percentage points.
+	DefaultHysteresis = 0.5
+	// DefaultCooldownS is the cooldown when none is given: 5 minutes.
+	DefaultCooldownS = 300
+	// MaxHysteresis bounds the band (percent or percentage points).
+	MaxHysteresis = 50
+	// MaxCooldownS bounds the cooldown: 7 days.
+	MaxCooldownS = 7 * 24 * 3600
+
 	MaxWebhookURLLen = 2048
 	// MaxPctThreshold bounds a change_pct threshold (percent, either sign).
 	MaxPctThreshold = 1e6
@@ -63,10 +73,20 @@ type Alert struct {
 	Notify     []string  `json:"notify"` // subset of email, webhook; may be empty (WebSocket and the event list only)
 	WebhookURL string    `json:"webhook_url,omitempty"`
 	Paused     bool      `json:"paused"`
+	// Hysteresis is the re-arm band: in percent of |Threshold| for price
+	// conditions, in percentage points for change_pct ones.
+	Hysteresis float64 `json:"hysteresis"`
+	// CooldownS is how long after a firing (tick time) the alert stays
+	// disarmed at least, in seconds.
+	CooldownS int64 `json:"cooldown_s"`
 	// Armed is true while the alert waits for a crossing; a firing disarms
-	// it and the value moving back beyond the hysteresis band re-arms it.
-	Armed     bool      `json:"armed"`
-	CreatedAt time.Time `json:"created_at"`
+	// it, and it re-arms once the value is back beyond the hysteresis band
+	// and the cooldown has passed (Step).
+	Armed bool `json:"armed"`
+	// LastFiredTS is the tick time of the last firing (ms since epoch,
+	// UTC), 0 if none: where the cooldown starts.
+	LastFiredTS int64     `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Event is one firing of an alert: what crossed, when, and where it is to be
@@ -107,6 +127,12 @@ func Validate(a *Alert) error {
 		}
 	} else if !(a.Threshold > 0) {
 		return market.Invalid("threshold", "a price threshold must be > 0")
+	}
+	if math.IsNaN(a.Hysteresis) || a.Hysteresis < 0 || a.Hysteresis > MaxHysteresis {
+		return market.Invalid("hysteresis", "must be between 0 and %d", MaxHysteresis)
+	}
+	if a.CooldownS < 0 || a.CooldownS > MaxCooldownS {
+		return market.Invalid("cooldown_s", "must be between 0 and %d seconds", MaxCooldownS)
 	}
 	n := slices.Clone(a.Notify)
 	slices.Sort(n)
@@ -154,45 +180,47 @@ func CheckWebhookURL(s string) error {
 	return nil
 }
 
-// Hysteresis is the band a value must move back beyond, past the threshold,
-// before a fired alert re-arms: 0.1% of |threshold| for price conditions,
-// 0.1 percentage points for change_pct conditions (a relative band would
-// vanish for thresholds near 0%).
-func Hysteresis(c Condition, threshold float64) float64 {
-	if c.pct() {
-		return 0.1
+// Band is the hysteresis band of a in the unit of its value: Hysteresis
+// percent of |Threshold| for price conditions, Hysteresis percentage
+// points for change_pct ones (a relative band would vanish for thresholds
+// near 0%).
+func (a *Alert) Band() float64 {
+	if a.Condition.pct() {
+		return a.Hysteresis
 	}
-	return math.Abs(threshold) * 0.001
+	return math.Abs(a.Threshold) * a.Hysteresis / 100
 }
 
-// Step is the crossing rule. Given an alert's condition and threshold,
-// whether it is armed, and a new value (price or 24 h change in percent), it
-// reports whether the alert fires now and whether it is armed afterwards.
+// Step is the crossing rule: it applies value, seen in a tick of time ts
+// (ms since epoch, UTC), to a and reports whether a fires now. It updates
+// a.Armed and, on a firing, a.LastFiredTS.
 //
 // An upward condition (above, change_pct_above) fires when armed and
-// value >= threshold, and re-arms when value < threshold - hysteresis;
-// a downward one (below, change_pct_below) fires when armed and
-// value <= threshold, and re-arms when value > threshold + hysteresis.
+// value >= threshold; a downward one (below, change_pct_below) when armed
+// and value <= threshold. A firing disarms the alert. It re-arms on a tick
+// where both hold: the value is back beyond the band (value < threshold -
+// band, or > threshold + band) and the cooldown has passed since the
+// firing (ts >= LastFiredTS + CooldownS s). So an alert fires at most once
+// per cooldown, and a price jittering around the threshold fires it once.
 // A new alert is armed: if the condition already holds at the first tick
 // after its creation, it fires then.
-func Step(c Condition, threshold float64, armed bool, value float64) (fire, armedAfter bool) {
-	h := Hysteresis(c, threshold)
-	if c.upward() {
-		switch {
-		case armed && value >= threshold:
-			return true, false
-		case !armed && value < threshold-h:
-			return false, true
+func (a *Alert) Step(value float64, ts int64) (fire bool) {
+	up := a.Condition.upward()
+	if a.Armed {
+		if (up && value >= a.Threshold) || (!up && value <= a.Threshold) {
+			a.Armed, a.LastFiredTS = false, ts
+			return true
 		}
-		return false, armed
+		return false
 	}
-	switch {
-	case armed && value <= threshold:
-		return true, false
-	case !armed && value > threshold+h:
-		return false, true
+	if ts < a.LastFiredTS+a.CooldownS*1000 {
+		return false
 	}
-	return false, armed
+	b := a.Band()
+	if (up && value < a.Threshold-b) || (!up && value > a.Threshold+b) {
+		a.Armed = true
+	}
+	return false
 }
 
 // NewWebhookSecret returns a fresh random webhook signing secret:

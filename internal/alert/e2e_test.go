@@ -114,7 +114,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { b.Close(context.Background()) })
 	e.log = b
 	e.db = openDB(t, filepath.Join(e.dir, "findash.db"))
-	u, err := e.db.CreateUser(t.Context(), auth.User{Email: "ann@example.com", CreatedAt: time.Now()})
+	u, err := e.db.CreateUser(t.Context(), auth.User{Email: "ann@example.com", CreatedAt: time.Now(), EmailVerifiedAt: new(time.Now())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := notify.NewService(e.db, mailer, notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: true}, nil, nil))
+	svc := notify.NewService(e.db, mailer, notify.NewWebhooks(notify.WebhookConfig{AllowPrivate: true}, nil, nil), "http://findash.test")
 	jdb, err := sqlite.OpenJobsDB(t.Context(), filepath.Join(e.dir, "jobs.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	a := alert.Alert{UserID: e.userID, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
-		Notify: []string{"email", "webhook"}, WebhookURL: e.hook.URL, CreatedAt: time.Now()}
+		Notify: []string{"email", "webhook"}, WebhookURL: e.hook.URL, CreatedAt: time.Now(), Hysteresis: 0.1}
 	if err := alert.Validate(&a); err != nil {
 		t.Fatal(err)
 	}

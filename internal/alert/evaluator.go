@@ -25,10 +25,12 @@ type Restorer interface {
 	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
 }
 
-// ArmedChange is a new armed state of one alert.
+// ArmedChange is a new armed state of one alert, with the tick time of
+// its last firing (where its cooldown starts).
 type ArmedChange struct {
-	AlertID int64
-	Armed   bool
+	AlertID     int64
+	Armed       bool
+	LastFiredTS int64 // ms since epoch, UTC; 0: never fired
 }
 
 // Store is the evaluator's persistence; the SQL stores implement it.
@@ -72,8 +74,13 @@ type Config struct {
 	// nothing (default 1s). Firings and re-arms are committed at once.
 	FlushInterval time.Duration
 	// RefreshInterval is how often the alert version is checked while
-	// messages flow (default 1s).
+	// messages flow (default 250ms).
 	RefreshInterval time.Duration
+	// RecentTicks is how many of the latest ticks (all symbols) are kept
+	// to evaluate a new alert against the ticks that arrived between its
+	// creation and its loading (default 8192, ~320 KB): an alert created
+	// just before a crossing fires on it. <0 disables.
+	RecentTicks int
 	// IdleAfter is how long a symbol may go without a tick before its 24 h
 	// statistics are dropped (default 25h: more than the window, so they
 	// are exact again from its next tick dated a day later; see
@@ -111,7 +118,10 @@ func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispa
 		cfg.IdleAfter = 25 * time.Hour
 	}
 	if cfg.RefreshInterval <= 0 {
-		cfg.RefreshInterval = time.Second
+		cfg.RefreshInterval = 250 * time.Millisecond
+	}
+	if cfg.RecentTicks == 0 {
+		cfg.RecentTicks = 8192
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -155,13 +165,14 @@ type run struct {
 	quote     market.Quote
 	fired     []Event
 	changes   []ArmedChange
+	recent    recentTicks // the latest ticks evaluated, for new alerts
 }
 
 // Run evaluates the log from the stored position on until ctx ends, then
 // returns nil. It returns an error only when the log consumer fails for a
 // reason other than ctx.
 func (e *Evaluator) Run(ctx context.Context) error {
-	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true}
+	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true, recent: newRecentTicks(e.cfg.RecentTicks)}
 	var err error
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
 	if err != nil {
@@ -268,10 +279,16 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		if v, err := r.e.store.AlertsVersion(ctx); err != nil {
 			r.e.l.Warn("cannot read the alert version; keeping the alerts held", "err", err)
 		} else if v != r.version {
+			known := make(map[int64]bool, len(r.alerts))
+			for i := range r.alerts {
+				known[r.alerts[i].ID] = true
+			}
 			if err := r.reload(ctx); err != nil {
 				return ctx.Err()
 			}
-			// from the next tick on, the alerts are evaluated as changed
+			// New alerts first catch up with the ticks since their creation;
+			// from this message on, every alert is evaluated as changed.
+			r.catchUp(known, now)
 			r.e.l.Info("alert definitions reloaded", "alerts", len(r.alerts), "version", v)
 		}
 	}
@@ -285,6 +302,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		if seq <= r.start {
 			continue // already evaluated and committed before a restart
 		}
+		r.recent.add(t)
 		idx := r.bySym[t.Symbol]
 		if len(idx) == 0 || !st.Quote(t.Symbol, &r.quote) {
 			continue
@@ -298,18 +316,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 			if a.Condition.pct() {
 				v = r.quote.ChangePct24h
 			}
-			fire, armed := Step(a.Condition, a.Threshold, a.Armed, v)
-			if fire {
-				r.fired = append(r.fired, Event{
-					AlertID: a.ID, UserID: a.UserID, Symbol: a.Symbol, Condition: a.Condition,
-					Threshold: a.Threshold, Value: v, Price: r.quote.Price, TS: t.TS, Seq: t.Seq,
-					Notify: a.Notify, WebhookURL: a.WebhookURL, FiredAt: now.UTC().Truncate(time.Millisecond),
-				})
-			}
-			if armed != a.Armed {
-				a.Armed = armed
-				r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: armed})
-			}
+			r.step(a, v, r.quote.Price, t, now)
 		}
 	}
 	if seq <= r.start {
@@ -320,6 +327,55 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		return r.commit(ctx)
 	}
 	return nil
+}
+
+// step applies value (of the tick t at price) to alert a, recording a
+// firing and a change of its armed state.
+func (r *run) step(a *Alert, value, price float64, t *market.Tick, now time.Time) {
+	was := a.Armed
+	if a.Step(value, t.TS) {
+		r.fired = append(r.fired, Event{
+			AlertID: a.ID, UserID: a.UserID, Symbol: a.Symbol, Condition: a.Condition,
+			Threshold: a.Threshold, Value: value, Price: price, TS: t.TS, Seq: t.Seq,
+			Notify: a.Notify, WebhookURL: a.WebhookURL, FiredAt: now.UTC().Truncate(time.Millisecond),
+		})
+	}
+	if a.Armed != was {
+		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS})
+	}
+}
+
+// catchUp evaluates each unpaused alert not in known (created since the
+// last load) against the recent ticks of its symbol stamped at or after its
+// creation, oldest first. A change_pct alert takes each tick's change
+// against the symbol's current 24 h open (the window moves little in the
+// seconds a reload takes).
+func (r *run) catchUp(known map[int64]bool, now time.Time) {
+	for i := range r.alerts {
+		a := &r.alerts[i]
+		if known[a.ID] || a.Paused {
+			continue
+		}
+		var open float64
+		if a.Condition.pct() {
+			st := r.stats[a.Symbol]
+			if st == nil || !st.Quote(a.Symbol, &r.quote) || r.quote.Open24h <= 0 {
+				continue
+			}
+			open = r.quote.Open24h
+		}
+		created := a.CreatedAt.UnixMilli()
+		r.recent.each(func(t *market.Tick) {
+			if t.Symbol != a.Symbol || t.TS < created {
+				return
+			}
+			v := t.Price
+			if open > 0 {
+				v = market.RoundDerived((t.Price - open) / open * 100)
+			}
+			r.step(a, v, t.Price, t, now)
+		})
+	}
 }
 
 // commit records what is held at position r.held, retrying until it

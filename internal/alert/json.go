@@ -8,13 +8,19 @@ import (
 // MaxPerUser is how many alerts one user may have.
 const MaxPerUser = 100
 
-// MarshalJSON writes the alert with created_at in Unix ms, UTC.
+// MarshalJSON writes the alert with created_at in Unix ms, UTC, and
+// last_fired_at: the tick time of its last firing (Unix ms, UTC), or null.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	type plain Alert
+	var fired *int64
+	if a.LastFiredTS > 0 {
+		fired = &a.LastFiredTS
+	}
 	return json.Marshal(struct {
 		plain
-		CreatedAt int64 `json:"created_at"`
-	}{plain(a), a.CreatedAt.UnixMilli()})
+		CreatedAt   int64  `json:"created_at"`
+		LastFiredAt *int64 `json:"last_fired_at"`
+	}{plain(a), a.CreatedAt.UnixMilli(), fired})
 }
 
 // MarshalJSON writes the event with fired_at in Unix ms, UTC: the one shape

@@ -20,13 +20,14 @@ const maxAccountBody = 64 << 10
 
 // userJSON is a user as the API shows it.
 type userJSON struct {
-	ID        int64  `json:"id"`
-	Email     string `json:"email"`
-	CreatedAt int64  `json:"created_at"` // Unix ms, UTC
+	ID            int64  `json:"id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	CreatedAt     int64  `json:"created_at"` // Unix ms, UTC
 }
 
 func toUserJSON(u auth.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, CreatedAt: u.CreatedAt.UnixMilli()}
+	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerifiedAt != nil, CreatedAt: u.CreatedAt.UnixMilli()}
 }
 
 type credentialsJSON struct {
@@ -143,13 +144,14 @@ func (a *API) limitAuth(w http.ResponseWriter, r *http.Request, email string) bo
 	return a.limit(w, r, "auth_ip_email", ip+" "+key, a.cfg.AuthAccountLimit)
 }
 
-// signup: POST /api/v1/auth/signup {email, password} → 201 user.
+// signup: POST /api/v1/auth/signup {email, password} → 201 user
+// (email_verified false), and a verification link is mailed.
 //
 // An e-mail already registered answers 409 conflict. This tells whoever
-// asks that the address has an account (enumeration); we accept it because
-// there is no e-mail verification yet to hide behind, and bound it with the
-// signup limits (Config.AuthIPLimit, AuthAccountLimit). Login, by contrast,
-// never says whether an address exists.
+// asks that the address has an account (enumeration); we accept it
+// (decision 0030) and bound it with the signup limits (Config.AuthIPLimit,
+// AuthAccountLimit). Login and password reset, by contrast, never say
+// whether an address exists.
 func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 	if a.d.Accounts == nil {
 		a.writeError(w, r, errNoAccounts())
@@ -163,13 +165,7 @@ func (a *API) signup(w http.ResponseWriter, r *http.Request) {
 	if !a.limitAuth(w, r, in.Email) {
 		return
 	}
-	// CreateUser accepts an empty password (an operator's key-only user);
-	// a signup may not.
-	if err := auth.CheckPassword(in.Password); err != nil {
-		a.writeError(w, r, clean(err, ""))
-		return
-	}
-	u, err := a.d.Accounts.CreateUser(r.Context(), in.Email, in.Password)
+	u, err := a.d.Accounts.SignUp(r.Context(), in.Email, in.Password)
 	if errors.Is(err, market.ErrConflict) {
 		err = &httpError{status: http.StatusConflict, code: "conflict", message: "an account with this e-mail address already exists"}
 	}

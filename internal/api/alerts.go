@@ -20,6 +20,8 @@ type AlertStore interface {
 	Alerts(ctx context.Context, userID int64) ([]alert.Alert, error)
 	DeleteAlert(ctx context.Context, userID, id int64) error
 	SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error)
+	// UpdateAlert replaces a's definition (not its symbol) and re-arms it.
+	UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error)
 	// AlertEvents lists events newest first, with ids below before (0: from the newest).
 	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)
 	// WebhookSecret returns the user's secret, storing candidate first if none.
@@ -38,6 +40,8 @@ type alertIn struct {
 	Threshold  *float64 `json:"threshold"`
 	Notify     []string `json:"notify"`
 	WebhookURL string   `json:"webhook_url"`
+	Hysteresis *float64 `json:"hysteresis"` // default alert.DefaultHysteresis
+	CooldownS  *int64   `json:"cooldown_s"` // default alert.DefaultCooldownS
 }
 
 // listAlerts: GET /api/v1/alerts → {"data":[alert…]}, oldest first; at most
@@ -73,7 +77,14 @@ func (a *API) createAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return
 	}
 	al := alert.Alert{UserID: p.UserID, Symbol: in.Symbol, Condition: alert.Condition(in.Condition), Threshold: *in.Threshold,
-		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now()}
+		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now(),
+		Hysteresis: alert.DefaultHysteresis, CooldownS: alert.DefaultCooldownS}
+	if in.Hysteresis != nil {
+		al.Hysteresis = *in.Hysteresis
+	}
+	if in.CooldownS != nil {
+		al.CooldownS = *in.CooldownS
+	}
 	if err := alert.Validate(&al); err != nil {
 		a.writeError(w, r, clean(err, "alert"))
 		return
@@ -110,7 +121,11 @@ func (a *API) deleteAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// patchAlert: PATCH /api/v1/alerts/{id} {"paused":bool} → 200 alert.
+// patchAlert: PATCH /api/v1/alerts/{id} → 200 alert. {"paused":bool}
+// alone pauses or resumes, keeping the armed state; any other field
+// (condition, threshold, notify, webhook_url, hysteresis, cooldown_s,
+// paused) edits the alert — the fields given replace the stored ones, the
+// result is validated as a new alert's, and the alert re-arms.
 func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if a.d.Alerts == nil {
 		a.writeError(w, r, errNoAlerts())
@@ -122,23 +137,85 @@ func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return
 	}
 	var in struct {
-		Paused *bool `json:"paused"`
+		Paused     *bool     `json:"paused"`
+		Condition  *string   `json:"condition"`
+		Threshold  *float64  `json:"threshold"`
+		Notify     *[]string `json:"notify"`
+		WebhookURL *string   `json:"webhook_url"`
+		Hysteresis *float64  `json:"hysteresis"`
+		CooldownS  *int64    `json:"cooldown_s"`
 	}
 	if err := a.decodeBody(w, r, &in); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	if in.Paused == nil {
-		a.writeError(w, r, clean(market.Invalid("paused", "is required (true or false)"), "alert"))
+	what := "alert " + strconv.FormatInt(id, 10)
+	edit := in.Condition != nil || in.Threshold != nil || in.Notify != nil || in.WebhookURL != nil || in.Hysteresis != nil || in.CooldownS != nil
+	if !edit {
+		if in.Paused == nil {
+			a.writeError(w, r, clean(market.Invalid("paused", "is required (true or false) when no other field is given"), "alert"))
+			return
+		}
+		al, err := a.d.Alerts.SetAlertPaused(r.Context(), p.UserID, id, *in.Paused)
+		if err != nil {
+			a.writeError(w, r, clean(err, what))
+			return
+		}
+		w.Header()["Cache-Control"] = noStore
+		a.writeJSON(w, r, http.StatusOK, al)
 		return
 	}
-	al, err := a.d.Alerts.SetAlertPaused(r.Context(), p.UserID, id, *in.Paused)
+	al, err := a.ownAlert(r.Context(), p.UserID, id)
 	if err != nil {
-		a.writeError(w, r, clean(err, "alert "+strconv.FormatInt(id, 10)))
+		a.writeError(w, r, clean(err, what))
+		return
+	}
+	if in.Condition != nil {
+		al.Condition = alert.Condition(*in.Condition)
+	}
+	if in.Threshold != nil {
+		al.Threshold = *in.Threshold
+	}
+	if in.Notify != nil {
+		al.Notify = *in.Notify
+	}
+	if in.WebhookURL != nil {
+		al.WebhookURL = *in.WebhookURL
+	}
+	if in.Hysteresis != nil {
+		al.Hysteresis = *in.Hysteresis
+	}
+	if in.CooldownS != nil {
+		al.CooldownS = *in.CooldownS
+	}
+	if in.Paused != nil {
+		al.Paused = *in.Paused
+	}
+	if err := alert.Validate(&al); err != nil {
+		a.writeError(w, r, clean(err, "alert"))
+		return
+	}
+	al, err = a.d.Alerts.UpdateAlert(r.Context(), al)
+	if err != nil {
+		a.writeError(w, r, clean(err, what))
 		return
 	}
 	w.Header()["Cache-Control"] = noStore
 	a.writeJSON(w, r, http.StatusOK, al)
+}
+
+// ownAlert returns alert id of userID, or market.ErrNotFound.
+func (a *API) ownAlert(ctx context.Context, userID, id int64) (alert.Alert, error) {
+	as, err := a.d.Alerts.Alerts(ctx, userID)
+	if err != nil {
+		return alert.Alert{}, err
+	}
+	for _, al := range as {
+		if al.ID == id {
+			return al, nil
+		}
+	}
+	return alert.Alert{}, market.ErrNotFound
 }
 
 // alertEvents: GET /api/v1/alerts/events?limit=&cursor= → {"data":[event…],

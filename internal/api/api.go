@@ -12,6 +12,7 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/cache"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/portfolio"
 	"github.com/findash/findash/internal/watchlist"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -95,6 +96,9 @@ type Deps struct {
 	Alerts AlertStore
 	// Reports serves /api/v1/reports (reports.go); nil answers 503.
 	Reports ReportService
+	// Portfolio serves /api/v1/portfolio (portfolio.go), valued at Market's
+	// quotes; nil answers 503.
+	Portfolio *portfolio.Service
 	// Version and Stage are shown on the index page.
 	Version string
 	Stage   int

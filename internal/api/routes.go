@@ -38,18 +38,33 @@ func (a *API) routes() {
 	a.handle("POST /api/v1/auth/signup", a.signup)
 	a.handle("POST /api/v1/auth/login", a.login)
 	a.handle("POST /api/v1/auth/logout", a.logout)
+	a.handle("POST /api/v1/auth/verify", a.verifyEmail)
+	a.handle("POST /api/v1/auth/verify/resend", a.resendVerification)
+	a.handle("POST /api/v1/auth/password-reset", a.requestPasswordReset)
+	a.handle("POST /api/v1/auth/password-reset/confirm", a.resetPassword)
 	a.handle("POST /api/v1/auth/ws-token", a.withSession(a.wsToken))
 	a.handle("GET /api/v1/me", a.withSession(a.me))
 	a.handle("GET /api/v1/apikeys", a.withSession(a.listAPIKeys))
 	a.handle("POST /api/v1/apikeys", a.withSession(a.createAPIKey))
 	a.handle("DELETE /api/v1/apikeys/{id}", a.withSession(a.deleteAPIKey))
+	a.handle("GET /api/v1/sessions", a.withSession(a.listSessions))
+	a.handle("DELETE /api/v1/sessions/{id}", a.withSession(a.deleteSession))
 
 	// Watchlists (watchlists.go): owner only; another user's id is 404.
 	a.handle("GET /api/v1/watchlists", a.withSession(a.listWatchlists))
 	a.handle("POST /api/v1/watchlists", a.withSession(a.createWatchlist))
 	a.handle("GET /api/v1/watchlists/{id}", a.withSession(a.getWatchlist))
 	a.handle("PUT /api/v1/watchlists/{id}", a.withSession(a.putWatchlist))
+	a.handle("PATCH /api/v1/watchlists/{id}", a.withSession(a.patchWatchlist))
 	a.handle("DELETE /api/v1/watchlists/{id}", a.withSession(a.deleteWatchlist))
+	a.handle("POST /api/v1/watchlists/{id}/symbols", a.withSession(a.addWatchlistSymbol))
+	a.handle("DELETE /api/v1/watchlists/{id}/symbols/{symbol...}", a.withSession(a.removeWatchlistSymbol))
+
+	// Portfolio (portfolio.go): owner only; another user's id is 404.
+	a.handle("GET /api/v1/portfolio", a.withSession(a.getPortfolio))
+	a.handle("POST /api/v1/portfolio/holdings", a.withSession(a.addHolding))
+	a.handle("PUT /api/v1/portfolio/holdings/{id}", a.withSession(a.putHolding))
+	a.handle("DELETE /api/v1/portfolio/holdings/{id}", a.withSession(a.deleteHolding))
 
 	// Alerts and reports (alerts.go, reports.go): owner only; another
 	// user's id is 404.

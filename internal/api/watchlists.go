@@ -146,3 +146,68 @@ func (a *API) watchlistID(w http.ResponseWriter, r *http.Request) (int64, bool) 
 	}
 	return id, ok
 }
+
+// patchWatchlist: PATCH /api/v1/watchlists/{id} {name?, symbols?} → 200:
+// renames and/or replaces (reorders) the symbols. Another user's list is 404.
+func (a *API) patchWatchlist(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	id, ok := a.watchlistID(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Name    *string  `json:"name"`
+		Symbols []string `json:"symbols"`
+	}
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	wl, err := a.d.Watchlists.Patch(r.Context(), p.UserID, id, in.Name, in.Symbols)
+	if err != nil {
+		a.writeError(w, r, watchlistError(err, "watchlist "+strconv.FormatInt(id, 10)))
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, toWatchlistJSON(wl))
+}
+
+// addWatchlistSymbol: POST /api/v1/watchlists/{id}/symbols {symbol,
+// position?} → 200 the list. A symbol already there moves to position.
+func (a *API) addWatchlistSymbol(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	id, ok := a.watchlistID(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Symbol   string `json:"symbol"`
+		Position *int   `json:"position"`
+	}
+	if err := a.decodeBody(w, r, &in); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	wl, err := a.d.Watchlists.AddSymbol(r.Context(), p.UserID, id, in.Symbol, in.Position)
+	if err != nil {
+		a.writeError(w, r, watchlistError(err, "watchlist "+strconv.FormatInt(id, 10)))
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, toWatchlistJSON(wl))
+}
+
+// removeWatchlistSymbol: DELETE /api/v1/watchlists/{id}/symbols/{symbol}
+// → 200 the list. A symbol not in the list, or another user's list, is 404.
+func (a *API) removeWatchlistSymbol(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	id, ok := a.watchlistID(w, r)
+	if !ok {
+		return
+	}
+	sym := r.PathValue("symbol")
+	if len(sym) > 64 {
+		sym = sym[:64]
+	}
+	wl, err := a.d.Watchlists.RemoveSymbol(r.Context(), p.UserID, id, r.PathValue("symbol"))
+	if err != nil {
+		a.writeError(w, r, watchlistError(err, "symbol "+strconv.Quote(sym)+" in watchlist "+strconv.FormatInt(id, 10)))
+		return
+	}
+	a.writeJSON(w, r, http.StatusOK, toWatchlistJSON(wl))
+}

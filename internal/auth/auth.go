@@ -18,6 +18,10 @@ type User struct {
 	Email        string // normalised: trimmed, lower case
 	PasswordHash string // argon2id PHC string, or "" for no password login
 	CreatedAt    time.Time
+	// EmailVerifiedAt is when the owner proved the address is theirs (the
+	// link of a verification or password-reset mail); nil until then.
+	// Users created by an operator are verified at creation.
+	EmailVerifiedAt *time.Time
 }
 
 // APIKey is a stored API key. The secret itself is never stored: Hash is the

@@ -49,6 +49,17 @@ type Config struct {
 	// only this instance's cache drops it; the others keep it for up to
 	// their KeyCacheConfig.TTL.
 	Revocations RevocationPublisher
+	// Mailer sends verification and password-reset mails; nil: they are
+	// not sent (logged as such).
+	Mailer Mailer
+	// PublicURL is the dashboard's base URL (scheme, host, optional path,
+	// no trailing slash) that links in mails start with. Default
+	// http://127.0.0.1:8080.
+	PublicURL string
+	// VerifyTTL and ResetTTL are how long a verification link and a
+	// password-reset link work. Defaults DefaultVerifyTTL (48 h) and
+	// DefaultResetTTL (1 h).
+	VerifyTTL, ResetTTL time.Duration
 }
 
 // RevocationPublisher tells every instance that an API key was deleted
@@ -74,6 +85,10 @@ type Service struct {
 	wsTTL      time.Duration
 	keys       *KeyCache           // nil: no cache
 	revoked    RevocationPublisher // nil: not announced
+	mailer     Mailer              // nil: account mails not sent
+	publicURL  string
+	verifyTTL  time.Duration
+	resetTTL   time.Duration
 	log        *slog.Logger
 	// dummy is a valid hash checked against when a user is unknown or has
 	// no password, so a login's timing does not tell which. Guarded by mu.
@@ -101,6 +116,15 @@ func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger
 	if cfg.WSTokenTTL <= 0 {
 		cfg.WSTokenTTL = DefaultWSTokenTTL
 	}
+	if cfg.VerifyTTL <= 0 {
+		cfg.VerifyTTL = DefaultVerifyTTL
+	}
+	if cfg.ResetTTL <= 0 {
+		cfg.ResetTTL = DefaultResetTTL
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://127.0.0.1:8080"
+	}
 	key := bytes.Clone(cfg.WSTokenKey)
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -110,6 +134,7 @@ func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger
 		store: store, sessions: cfg.Sessions, hasher: hasher, now: cfg.Now, touch: cfg.TouchEvery,
 		sessionTTL: cfg.SessionTTL, wsKey: key, wsTTL: cfg.WSTokenTTL,
 		keys: cfg.KeyCache, revoked: cfg.Revocations,
+		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), verifyTTL: cfg.VerifyTTL, resetTTL: cfg.ResetTTL,
 		log: log.With("component", "auth"),
 	}
 }
@@ -142,17 +167,26 @@ func CheckPassword(password string) error {
 	return nil
 }
 
-// CreateUser creates a user. The email is normalised (NormalizeEmail). An
-// empty password creates a user who cannot log in with a password (an
-// operator's `findash user create` for a user that only uses API keys);
-// otherwise the password must pass CheckPassword. Invalid input matches
-// market.ErrInvalid, an email already registered market.ErrConflict.
+// CreateUser creates a user as an operator does (`findash user create`):
+// the address counts as verified. The email is normalised
+// (NormalizeEmail). An empty password creates a user who cannot log in
+// with a password (a user that only uses API keys); otherwise the password
+// must pass CheckPassword. Invalid input matches market.ErrInvalid, an
+// email already registered market.ErrConflict. Sign-ups use SignUp.
 func (s *Service) CreateUser(ctx context.Context, email, password string) (User, error) {
+	return s.createUser(ctx, email, password, true)
+}
+
+func (s *Service) createUser(ctx context.Context, email, password string, verified bool) (User, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
 	u := User{Email: e, CreatedAt: s.now().UTC()}
+	if verified {
+		at := u.CreatedAt
+		u.EmailVerifiedAt = &at
+	}
 	if password != "" {
 		if err := CheckPassword(password); err != nil {
 			return User{}, fmt.Errorf("create user: %w", err)

@@ -43,6 +43,8 @@ type Config struct {
 	S3SecretKey         string        `koanf:"s3_secret_key"`
 	S3Region            string        `koanf:"s3_region"`
 	SMTPURL             string        `koanf:"smtp_url"`
+	SMTPFrom            string        `koanf:"smtp_from"`
+	PublicURL           string        `koanf:"public_url"`
 	Roles               []string      `koanf:"roles"`
 	Feed                string        `koanf:"feed"`
 	SimulatorSymbols    int           `koanf:"simulator_symbols"`

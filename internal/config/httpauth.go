@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/mail"
+	"net/url"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -19,6 +21,8 @@ func httpAuthFlags(fs *pflag.FlagSet) {
 	fs.Duration("http-body-timeout", 30*time.Second, "time a client has to send a request's body (408 beyond)")
 	fs.Duration("http-write-timeout", 60*time.Second, "time a client has to take a response (a report download: each 64 KiB; WebSockets have their own)")
 	fs.Duration("http-idle-timeout", 2*time.Minute, "time a kept-alive connection may wait for its next request")
+	fs.String("smtp-from", "findash@localhost", "sender address of every e-mail (alerts, verification, password reset)")
+	fs.String("public-url", "http://127.0.0.1:8080", "the dashboard's base URL as users reach it: links in e-mails start with it (verification, password reset, the symbol page of an alert)")
 	fs.Int("http-max-in-flight-per-ip", 100, "requests one client IP may have in flight at once, health checks aside (429 beyond; set --trust-proxy behind a load balancer)")
 }
 
@@ -47,6 +51,13 @@ func (c *Config) validateHTTPAuth(bad func(name, format string, args ...any)) {
 	}
 	if c.AuthRateLimit < 0 {
 		bad("auth_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Name != "" || a.Address != c.SMTPFrom {
+		bad("smtp_from", "must be a bare e-mail address, such as alerts@example.com")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		bad("public_url", "must be an absolute http:// or https:// URL without user, query or fragment")
 	}
 	if c.AuthAccountRateLimit < 0 {
 		bad("auth_account_rate_limit", "must be >= 0 (0 = no limit)")

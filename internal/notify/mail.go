@@ -64,6 +64,9 @@ func NewMailer(cfg MailConfig, l *slog.Logger) (*Mailer, error) {
 	return m, nil
 }
 
+// Configured reports whether an SMTP server is set (else Send logs).
+func (m *Mailer) Configured() bool { return m.addr != "" }
+
 // Send sends a plain-text message. Without an SMTP server it logs it and
 // returns nil.
 func (m *Mailer) Send(ctx context.Context, to, subject, body string) error {

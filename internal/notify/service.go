@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/findash/findash/internal/alert"
@@ -26,14 +28,17 @@ type Store interface {
 // Service sends the notifications of stored alert events; it implements
 // jobs.Notifier.
 type Service struct {
-	store Store
-	mail  *Mailer
-	hooks *Webhooks
+	store     Store
+	mail      *Mailer
+	hooks     *Webhooks
+	publicURL string
 }
 
-// NewService returns a Service sending through mail and hooks.
-func NewService(store Store, mail *Mailer, hooks *Webhooks) *Service {
-	return &Service{store: store, mail: mail, hooks: hooks}
+// NewService returns a Service sending through mail and hooks; alert mails
+// link to the symbol's page under publicURL (the dashboard's base URL;
+// "" leaves the link out).
+func NewService(store Store, mail *Mailer, hooks *Webhooks, publicURL string) *Service {
+	return &Service{store: store, mail: mail, hooks: hooks, publicURL: strings.TrimRight(publicURL, "/")}
 }
 
 // WebhookPayload is the JSON body of an alert webhook.
@@ -50,7 +55,9 @@ func (s *Service) event(ctx context.Context, id int64) (alert.Event, error) {
 	return ev, err
 }
 
-// EmailAlert e-mails the owner of event id.
+// EmailAlert e-mails the owner of event id — only to a verified address
+// (decision 0030): to an unverified one it sends nothing and succeeds, so
+// nobody can have alerts mailed to someone else's address.
 func (s *Service) EmailAlert(ctx context.Context, id int64) error {
 	ev, err := s.event(ctx, id)
 	if err != nil {
@@ -62,7 +69,10 @@ func (s *Service) EmailAlert(ctx context.Context, id int64) error {
 	} else if err != nil {
 		return err
 	}
-	subject, body := Message(ev)
+	if u.EmailVerifiedAt == nil {
+		return nil
+	}
+	subject, body := Message(ev, s.publicURL)
 	return s.mail.Send(ctx, u.Email, subject, body)
 }
 
@@ -92,8 +102,9 @@ func (s *Service) WebhookAlert(ctx context.Context, id int64) error {
 	return s.hooks.Deliver(ctx, ev.WebhookURL, secret, body, h)
 }
 
-// Message renders an alert e-mail's subject and plain-text body.
-func Message(ev alert.Event) (subject, body string) {
+// Message renders an alert e-mail's subject and plain-text body; with a
+// publicURL, the body links to the symbol's page (publicURL/s/SYMBOL).
+func Message(ev alert.Event, publicURL string) (subject, body string) {
 	what := fmt.Sprintf("%s %s %g", ev.Symbol, ev.Condition, ev.Threshold)
 	subject = "findash alert: " + what
 	unit := ""
@@ -102,5 +113,9 @@ func Message(ev alert.Event) (subject, body string) {
 	}
 	body = fmt.Sprintf("Your alert %d fired: %s.\n\nValue: %g%s\nPrice: %g\nAt: %s\nEvent: %d\n",
 		ev.AlertID, what, ev.Value, unit, ev.Price, time.UnixMilli(ev.TS).UTC().Format(time.RFC3339Nano), ev.ID)
+	if publicURL != "" {
+		// As the dashboard links it: EUR/USD is /s/EUR%2FUSD.
+		body += "\nSee " + ev.Symbol + ": " + publicURL + "/s/" + url.PathEscape(ev.Symbol) + "\n"
+	}
 	return subject, body
 }

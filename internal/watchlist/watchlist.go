@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -162,3 +163,60 @@ func (s *Service) Delete(ctx context.Context, userID, id int64) error {
 
 // IsTooMany reports whether err says the user has too many lists.
 func IsTooMany(err error) bool { return errors.Is(err, ErrTooMany) }
+
+// Patch changes list id of userID: its name when name is not nil, its
+// symbols (replaced, in the order given) when symbols is not nil. The same
+// rules and errors as Update. It reads, then writes the whole list: of two
+// concurrent changes to one list, the last wins.
+func (s *Service) Patch(ctx context.Context, userID, id int64, name *string, symbols []string) (Watchlist, error) {
+	w, err := s.Get(ctx, userID, id)
+	if err != nil {
+		return Watchlist{}, err
+	}
+	if name != nil {
+		w.Name = *name
+	}
+	if symbols != nil {
+		w.Symbols = symbols
+	}
+	return s.Update(ctx, userID, id, w.Name, w.Symbols)
+}
+
+// AddSymbol inserts symbol into list id of userID at position (0-based;
+// nil or past the end: appended). A symbol already in the list moves to
+// position. A full list is a market.ErrInvalid for "symbols"; other errors
+// as Update. Of two concurrent changes to one list, the last wins.
+func (s *Service) AddSymbol(ctx context.Context, userID, id int64, symbol string, position *int) (Watchlist, error) {
+	if err := market.CheckSymbol("symbol", symbol); err != nil {
+		return Watchlist{}, fmt.Errorf("add symbol: %w", err)
+	}
+	w, err := s.Get(ctx, userID, id)
+	if err != nil {
+		return Watchlist{}, err
+	}
+	syms := slices.DeleteFunc(slices.Clone(w.Symbols), func(x string) bool { return x == symbol })
+	at := len(syms)
+	if position != nil {
+		if *position < 0 {
+			return Watchlist{}, fmt.Errorf("add symbol: %w", market.Invalid("position", "must be >= 0"))
+		}
+		at = min(*position, len(syms))
+	}
+	syms = slices.Insert(syms, at, symbol)
+	return s.Update(ctx, userID, id, w.Name, syms)
+}
+
+// RemoveSymbol removes symbol from list id of userID; a symbol not in the
+// list is market.ErrNotFound. Of two concurrent changes to one list, the
+// last wins.
+func (s *Service) RemoveSymbol(ctx context.Context, userID, id int64, symbol string) (Watchlist, error) {
+	w, err := s.Get(ctx, userID, id)
+	if err != nil {
+		return Watchlist{}, err
+	}
+	i := slices.Index(w.Symbols, symbol)
+	if i < 0 {
+		return Watchlist{}, fmt.Errorf("remove symbol: %w", market.ErrNotFound)
+	}
+	return s.Update(ctx, userID, id, w.Name, slices.Delete(slices.Clone(w.Symbols), i, i+1))
+}

@@ -27,7 +27,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts"
 
 // nonNil is s, or an empty slice for nil: a nil slice is sent as NULL.
 func nonNil(s []string) []string {
@@ -81,9 +81,9 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 	}
 	// A statement after the lock: its snapshot sees every alert committed
 	// by the creates that held the lock before.
-	err = tx.QueryRow(ctx, `INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7 WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $8 RETURNING id`,
-		a.UserID, a.Symbol, string(a.Condition), a.Threshold, a.Notify, a.WebhookURL, a.CreatedAt, maxPerUser).Scan(&a.ID)
+	err = tx.QueryRow(ctx, `INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $9, $10 WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $8 RETURNING id`,
+		a.UserID, a.Symbol, string(a.Condition), a.Threshold, a.Notify, a.WebhookURL, a.CreatedAt, maxPerUser, a.Hysteresis, a.CooldownS).Scan(&a.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fmt.Errorf("create alert: %w: a user may have at most %d alerts", market.ErrConflict, maxPerUser)
 		return alert.Alert{}, err
@@ -143,6 +143,24 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 		return alert.Alert{}, fmt.Errorf("pause alert %d of user %d: %w", id, userID, err)
 	}
 	return a, nil
+}
+
+// UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
+// (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
+// Paused; else market.ErrNotFound) and re-arms it, and returns it as
+// stored. The symbol and the time of the last firing stay. The update and
+// the version bump are one statement.
+func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	out, err := collectOne(ctx, db.primary, rowToAlert, `WITH u AS (UPDATE alerts SET condition = $3, threshold = $4, notify = $5,
+		webhook_url = $6, hysteresis = $7, cooldown_s = $8, paused = $9, armed = true WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
+		v AS (`+bumpVersion+` AND EXISTS (SELECT 1 FROM u))
+		SELECT `+alertCols+` FROM u`, a.ID, a.UserID, string(a.Condition), a.Threshold, nonNil(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("update alert %d of user %d: %w", a.ID, a.UserID, err)
+	}
+	return out, nil
 }
 
 const eventCols = "id, alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at"
@@ -305,9 +323,10 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 		b.Queue(insertEvent, e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS,
 			int64(e.Seq), nonNil(e.Notify), e.WebhookURL, roundMs(e.FiredAt))
 	}
-	ids, states := armedColumns(armed)
+	ids, states, firedTS := armedColumns(armed)
 	if len(ids) > 0 {
-		b.Queue("UPDATE alerts AS a SET armed = c.armed FROM unnest($1::bigint[], $2::boolean[]) AS c (id, armed) WHERE a.id = c.id", ids, states)
+		b.Queue(`UPDATE alerts AS a SET armed = c.armed, last_fired_ts = c.fired
+			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[]) AS c (id, armed, fired) WHERE a.id = c.id`, ids, states, firedTS)
 	}
 	b.Queue("UPDATE log_position SET seq = $2 WHERE name = $1", alertsName, int64(logSeq))
 	br := tx.SendBatch(ctx, b)
@@ -352,10 +371,10 @@ func lockPosition(ctx context.Context, tx pgx.Tx, name string) (int64, error) {
 // armedColumns lays armed out by column for unnest, one entry per alert
 // (the last change wins, as when applied in order; one UPDATE may not
 // change a row twice), in alert order.
-func armedColumns(armed []alert.ArmedChange) ([]int64, []bool) {
-	last := make(map[int64]bool, len(armed))
+func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64) {
+	last := make(map[int64]alert.ArmedChange, len(armed))
 	for _, c := range armed {
-		last[c.AlertID] = c.Armed
+		last[c.AlertID] = c
 	}
 	ids := make([]int64, 0, len(last))
 	for id := range last {
@@ -363,10 +382,11 @@ func armedColumns(armed []alert.ArmedChange) ([]int64, []bool) {
 	}
 	slices.Sort(ids)
 	states := make([]bool, len(ids))
+	fired := make([]int64, len(ids))
 	for i, id := range ids {
-		states[i] = last[id]
+		states[i], fired[i] = last[id].Armed, last[id].LastFiredTS
 	}
-	return ids, states
+	return ids, states, fired
 }
 
 // PendingEvents returns up to limit events not marked dispatched, oldest first.

@@ -27,9 +27,13 @@ func (db *DB) CreateUser(ctx context.Context, u auth.User) (auth.User, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	u.CreatedAt = roundMs(u.CreatedAt)
+	if u.EmailVerifiedAt != nil {
+		t := roundMs(*u.EmailVerifiedAt)
+		u.EmailVerifiedAt = &t
+	}
 	err := db.primary.QueryRow(ctx,
-		"INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
-		u.Email, u.PasswordHash, u.CreatedAt).Scan(&u.ID)
+		"INSERT INTO users (email, password_hash, created_at, email_verified_at) VALUES ($1, $2, $3, $4) RETURNING id",
+		u.Email, u.PasswordHash, u.CreatedAt, u.EmailVerifiedAt).Scan(&u.ID)
 	if err != nil {
 		return auth.User{}, fmt.Errorf("create user: %w", translate(err))
 	}
@@ -58,7 +62,7 @@ func (db *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
 	return u, nil
 }
 
-const userCols = "id, email, password_hash, created_at"
+const userCols = "id, email, password_hash, created_at, email_verified_at"
 
 // rowToUser converts a row of userCols, matched to auth.User's fields by
 // name.
@@ -68,6 +72,10 @@ func rowToUser(row pgx.CollectableRow) (auth.User, error) {
 		return auth.User{}, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
+	if u.EmailVerifiedAt != nil {
+		t := u.EmailVerifiedAt.UTC()
+		u.EmailVerifiedAt = &t
+	}
 	return u, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts"
 
 func joinList(s []string) string { return strings.Join(s, ",") }
 
@@ -31,7 +31,7 @@ func scanAlert(sc interface{ Scan(...any) error }) (alert.Alert, error) {
 	var a alert.Alert
 	var notify, cond string
 	var created int64
-	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created); err != nil {
+	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created, &a.Hysteresis, &a.CooldownS, &a.LastFiredTS); err != nil {
 		return alert.Alert{}, translate(err)
 	}
 	a.Condition, a.Notify, a.CreatedAt = alert.Condition(cond), splitList(notify), fromMs(created)
@@ -67,8 +67,8 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 		return alert.Alert{}, err
 	}
 	err = tx.QueryRowContext(ctx,
-		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-		a.UserID, a.Symbol, string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, toMs(a.CreatedAt)).Scan(&a.ID)
+		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		a.UserID, a.Symbol, string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, toMs(a.CreatedAt), a.Hysteresis, a.CooldownS).Scan(&a.ID)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("create alert: %w", translate(err))
 	}
@@ -163,6 +163,35 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 		return alert.Alert{}, fmt.Errorf("pause alert: commit: %w", translate(err))
 	}
 	return a, nil
+}
+
+// UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
+// (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
+// Paused; else market.ErrNotFound) and re-arms it, and returns it as
+// stored. The symbol and the time of the last firing stay.
+func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (_ alert.Alert, err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("update alert: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	out, err := scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET condition = ?, threshold = ?, notify = ?, webhook_url = ?,
+		hysteresis = ?, cooldown_s = ?, paused = ?, armed = 1 WHERE id = ? AND user_id = ? RETURNING `+alertCols,
+		string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, a.ID, a.UserID))
+	if err != nil {
+		return alert.Alert{}, fmt.Errorf("alert %d: %w", a.ID, err)
+	}
+	if err = bumpAlertVersion(ctx, tx); err != nil {
+		return alert.Alert{}, fmt.Errorf("update alert: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return alert.Alert{}, fmt.Errorf("update alert: commit: %w", translate(err))
+	}
+	return out, nil
 }
 
 const eventCols = "id, alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at"
@@ -326,7 +355,7 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 		inserted = append(inserted, e)
 	}
 	for _, c := range armed {
-		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ? WHERE id = ?", c.Armed, c.AlertID); err != nil {
+		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ?", c.Armed, c.LastFiredTS, c.AlertID); err != nil {
 			return nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
 		}
 	}

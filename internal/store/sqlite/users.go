@@ -22,9 +22,14 @@ func roundMs(t time.Time) time.Time { return fromMs(toMs(t)) }
 // byte-for-byte; normalising them is the caller's job.
 func (db *DB) CreateUser(ctx context.Context, u auth.User) (auth.User, error) {
 	u.CreatedAt = roundMs(u.CreatedAt)
+	var verified sql.NullInt64
+	if u.EmailVerifiedAt != nil {
+		t := roundMs(*u.EmailVerifiedAt)
+		u.EmailVerifiedAt, verified = &t, sql.NullInt64{Int64: toMs(t), Valid: true}
+	}
 	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
-		u.Email, u.PasswordHash, toMs(u.CreatedAt)).Scan(&u.ID)
+		"INSERT INTO users (email, password_hash, created_at, email_verified_at) VALUES (?, ?, ?, ?) RETURNING id",
+		u.Email, u.PasswordHash, toMs(u.CreatedAt), verified).Scan(&u.ID)
 	if err != nil {
 		return auth.User{}, fmt.Errorf("create user: %w", translate(err))
 	}
@@ -34,7 +39,7 @@ func (db *DB) CreateUser(ctx context.Context, u auth.User) (auth.User, error) {
 // UserByEmail returns the user with exactly this email, or market.ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) {
 	u, err := scanUser(db.r.QueryRowContext(ctx,
-		"SELECT id, email, password_hash, created_at FROM users WHERE email = ?", email))
+		"SELECT id, email, password_hash, created_at, email_verified_at FROM users WHERE email = ?", email))
 	if err != nil {
 		return auth.User{}, fmt.Errorf("user by email: %w", err)
 	}
@@ -44,7 +49,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (auth.User, error) 
 // UserByID returns the user with id, or market.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
 	u, err := scanUser(db.r.QueryRowContext(ctx,
-		"SELECT id, email, password_hash, created_at FROM users WHERE id = ?", id))
+		"SELECT id, email, password_hash, created_at, email_verified_at FROM users WHERE id = ?", id))
 	if err != nil {
 		return auth.User{}, fmt.Errorf("user %d: %w", id, err)
 	}
@@ -54,10 +59,15 @@ func (db *DB) UserByID(ctx context.Context, id int64) (auth.User, error) {
 func scanUser(row *sql.Row) (auth.User, error) {
 	var u auth.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &created); err != nil {
+	var verified sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &created, &verified); err != nil {
 		return auth.User{}, translate(err)
 	}
 	u.CreatedAt = fromMs(created)
+	if verified.Valid {
+		t := fromMs(verified.Int64)
+		u.EmailVerifiedAt = &t
+	}
 	return u, nil
 }
 
