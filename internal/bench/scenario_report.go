@@ -26,6 +26,14 @@ func sp(s Spread, f func(float64) string) string {
 	return fmt.Sprintf("%s (%s–%s)", f(s.Median), f(s.Min), f(s.Max))
 }
 
+// msOrNone is ms, or "–" for 0 (a figure the server does not export).
+func msOrNone(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return ms(v)
+}
+
 func us2(v float64) string { return fmt.Sprintf("%.2f", v) }
 func us0(v float64) string { return fmt.Sprintf("%.0f", v) }
 
@@ -35,8 +43,10 @@ func (r *ScenarioResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario %s, %d repeat(s); medians (lowest–highest)\n", r.Scenario, r.Repeats)
 	if len(r.DialPerS) > 0 {
-		fmt.Fprintf(tw, "bare loopback TCP dials/s, same run:\t%s\n", sp(spreadOf(r.DialPerS), human))
+		fmt.Fprintf(tw, "bare loopback TCP dials/s, same run: %s\n", sp(spreadOf(r.DialPerS), human))
 	}
+	// An empty line ends a block of columns (text/tabwriter).
+	fmt.Fprintln(tw)
 	if r.Scenario == ScenarioConnect {
 		fmt.Fprintln(tw, "system\tconnects/s\tCPU µs/conn\tuser\tsystem\tRSS/conn")
 		for _, s := range r.Summary {
@@ -48,14 +58,16 @@ func (r *ScenarioResult) WriteTable(w io.Writer) error {
 		for _, s := range r.Summary {
 			for _, st := range s.Steps {
 				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.System, st.Rate, sp(st.DeliveriesPerS, human), sp(st.P99MS, ms),
-					sp(st.CPUPerDeliveryUS, us2), sp(st.UserPerDeliveryUS, us2), sp(st.SysPerDeliveryUS, us2), sp(st.GCPauseP99MS, ms), sp(st.GoroutinesMax, us0), st.Lossy)
+					sp(st.CPUPerDeliveryUS, us2), sp(st.UserPerDeliveryUS, us2), sp(st.SysPerDeliveryUS, us2), sp(st.GCPauseP99MS, msOrNone), sp(st.GoroutinesMax, us0), st.Lossy)
 			}
 		}
+		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "system\thighest deliveries/s with p99 < 100 ms\tsaturation")
 		for _, s := range r.Summary {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.System, sp(s.HighestOK, human), sp(s.Saturation, human))
 		}
 	}
+	fmt.Fprintln(tw)
 	if len(r.Summary) > 1 {
 		a := r.Summary[0]
 		for _, b := range r.Summary[1:] {
