@@ -29,8 +29,13 @@ type SimConfig struct {
 	Start func(symbol string) (price float64, ok bool)
 }
 
-// Simulator generates a plausible market: one geometric random walk per
-// symbol, with realistic price levels, volatilities and trade sizes.
+// Simulator generates a plausible market: one geometric Brownian motion
+// per symbol (no drift), with realistic price levels, daily volatilities
+// and trade sizes. The volatility is per unit of time, not per tick: a
+// step over dt has log-return N(−σ²dt/2, σ²dt) with σ the symbol's daily
+// volatility and dt in days, so the tick rate changes how often a price
+// moves, never how far it moves in a day (BTC-USD: 3.5 % a day, 0.18 % in
+// 4 minutes).
 type Simulator struct {
 	pub   TickPublisher
 	cfg   SimConfig
@@ -43,34 +48,40 @@ type Simulator struct {
 type simSymbol struct {
 	name     string
 	price    float64 // current mid, unrounded
-	sigma    float64 // per-tick log-return standard deviation
+	sigma    float64 // daily volatility: standard deviation of the log-return over a day
 	decimals float64 // 10^price decimals, for rounding
 	size     float64 // typical trade size
 	lots     bool    // sizes are whole numbers
+	last     int64   // ms since epoch of the previous step; 0 before the first
 }
 
-// simBase lists the well-known symbols the simulator starts with.
+// msPerDay is the unit of simSymbol.sigma.
+const msPerDay = 24 * 3600 * 1000
+
+// simBase lists the well-known symbols the simulator starts with, with
+// daily volatilities of the order these markets show (crypto 3.5–6 %,
+// large stocks 1–3.5 %, major currency pairs 0.5 %).
 var simBase = []simSymbol{
-	{name: "BTC-USD", price: 43000, sigma: 0.0006, decimals: 100, size: 0.05},
-	{name: "ETH-USD", price: 2300, sigma: 0.0008, decimals: 100, size: 0.8},
-	{name: "AAPL", price: 190, sigma: 0.0003, decimals: 100, size: 100, lots: true},
-	{name: "EUR/USD", price: 1.08, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
-	{name: "BRK.B", price: 360, sigma: 0.0002, decimals: 100, size: 50, lots: true},
-	{name: "MSFT", price: 375, sigma: 0.0003, decimals: 100, size: 80, lots: true},
-	{name: "NVDA", price: 480, sigma: 0.0006, decimals: 100, size: 120, lots: true},
-	{name: "SOL-USD", price: 100, sigma: 0.001, decimals: 1000, size: 12},
-	{name: "GBP/USD", price: 1.27, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
-	{name: "USD/JPY", price: 148, sigma: 0.00005, decimals: 1000, size: 100000, lots: true},
-	{name: "TSLA", price: 240, sigma: 0.0007, decimals: 100, size: 90, lots: true},
-	{name: "AMZN", price: 150, sigma: 0.0004, decimals: 100, size: 100, lots: true},
-	{name: "GOOGL", price: 140, sigma: 0.0004, decimals: 100, size: 100, lots: true},
-	{name: "META", price: 330, sigma: 0.0005, decimals: 100, size: 60, lots: true},
-	{name: "JPM", price: 170, sigma: 0.0003, decimals: 100, size: 70, lots: true},
-	{name: "SPY", price: 470, sigma: 0.0002, decimals: 100, size: 200, lots: true},
-	{name: "XAU-USD", price: 2030, sigma: 0.0002, decimals: 100, size: 2},
-	{name: "BF.B", price: 60, sigma: 0.0003, decimals: 100, size: 40, lots: true},
-	{name: "DOGE-USD", price: 0.09, sigma: 0.001, decimals: 1e5, size: 5000},
-	{name: "USD/CHF", price: 0.88, sigma: 0.00005, decimals: 1e5, size: 100000, lots: true},
+	{name: "BTC-USD", price: 43000, sigma: 0.035, decimals: 100, size: 0.05},
+	{name: "ETH-USD", price: 2300, sigma: 0.045, decimals: 100, size: 0.8},
+	{name: "AAPL", price: 190, sigma: 0.015, decimals: 100, size: 100, lots: true},
+	{name: "EUR/USD", price: 1.08, sigma: 0.005, decimals: 1e5, size: 100000, lots: true},
+	{name: "BRK.B", price: 360, sigma: 0.01, decimals: 100, size: 50, lots: true},
+	{name: "MSFT", price: 375, sigma: 0.015, decimals: 100, size: 80, lots: true},
+	{name: "NVDA", price: 480, sigma: 0.03, decimals: 100, size: 120, lots: true},
+	{name: "SOL-USD", price: 100, sigma: 0.06, decimals: 1000, size: 12},
+	{name: "GBP/USD", price: 1.27, sigma: 0.005, decimals: 1e5, size: 100000, lots: true},
+	{name: "USD/JPY", price: 148, sigma: 0.006, decimals: 1000, size: 100000, lots: true},
+	{name: "TSLA", price: 240, sigma: 0.035, decimals: 100, size: 90, lots: true},
+	{name: "AMZN", price: 150, sigma: 0.02, decimals: 100, size: 100, lots: true},
+	{name: "GOOGL", price: 140, sigma: 0.018, decimals: 100, size: 100, lots: true},
+	{name: "META", price: 330, sigma: 0.023, decimals: 100, size: 60, lots: true},
+	{name: "JPM", price: 170, sigma: 0.013, decimals: 100, size: 70, lots: true},
+	{name: "SPY", price: 470, sigma: 0.01, decimals: 100, size: 200, lots: true},
+	{name: "XAU-USD", price: 2030, sigma: 0.009, decimals: 100, size: 2},
+	{name: "BF.B", price: 60, sigma: 0.015, decimals: 100, size: 40, lots: true},
+	{name: "DOGE-USD", price: 0.09, sigma: 0.06, decimals: 1e5, size: 5000},
+	{name: "USD/CHF", price: 0.88, sigma: 0.005, decimals: 1e5, size: 100000, lots: true},
 }
 
 // NewSimulator returns a simulator publishing to p, timing ticks with clock.
@@ -94,7 +105,7 @@ func NewSimulator(p TickPublisher, cfg SimConfig, clock func() time.Time, log *s
 		syms[i] = simSymbol{
 			name:     fmt.Sprintf("SIM-%03d", i+1),
 			price:    math.Round(math.Exp(rng.Float64()*6)*100) / 100, // 1 .. ~400
-			sigma:    0.0002 + rng.Float64()*0.0006,
+			sigma:    0.01 + rng.Float64()*0.02, // 1–3 % a day
 			decimals: 100, size: 100, lots: true,
 		}
 		syms[i].price = max(syms[i].price, 1)
@@ -166,10 +177,15 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 }
 
-// next moves symbol i one step and returns its tick at ts.
+// next moves symbol i to time ts (ms) along its geometric Brownian motion
+// and returns its tick. The first step of a symbol does not move it.
 func (s *Simulator) next(i int, ts int64) market.Tick {
 	sym := &s.syms[i]
-	sym.price *= math.Exp(sym.sigma * s.rng.NormFloat64())
+	if sym.last > 0 && ts > sym.last {
+		dt := float64(ts-sym.last) / msPerDay
+		sym.price *= math.Exp(-sym.sigma*sym.sigma*dt/2 + sym.sigma*math.Sqrt(dt)*s.rng.NormFloat64())
+	}
+	sym.last = max(sym.last, ts)
 	price := math.Round(sym.price*sym.decimals) / sym.decimals
 	if price <= 0 {
 		price = sym.price
