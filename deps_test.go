@@ -65,10 +65,10 @@ var layers = []layer{
 	{
 		name: "adapters", may: []string{"domain", "policies", "features"},
 		pkgs: []string{
-			"internal/auth/argon2id", "internal/bus", "internal/jobs", "internal/notify", "internal/objstore",
+			"internal/auth/argon2id", "internal/bus", "internal/feed", "internal/jobs", "internal/notify", "internal/objstore",
 			"internal/observe", "internal/redis", "internal/report/pdf", "internal/store/postgres", "internal/store/sqlite",
 		},
-		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library); never each other",
+		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API); never each other",
 	},
 	{
 		name: "delivery", may: []string{"domain", "policies", "features", "engines"},
@@ -77,8 +77,8 @@ var layers = []layer{
 	},
 	{
 		name: "test support", may: []string{"domain", "policies", "features"},
-		pkgs: []string{"internal/notify/notifytest", "internal/store/storetest", "internal/testenv"},
-		why:  "helpers imported only by tests",
+		pkgs: []string{"internal/feed/fakeexchange", "internal/notify/notifytest", "internal/store/storetest", "internal/testenv"},
+		why:  "helpers imported only by tests (and the fake exchange by findash fake-exchange, a dev command)",
 	},
 	{
 		name: "build tools",
@@ -118,7 +118,7 @@ var heavy = []struct {
 	{"github.com/minio/minio-go", []string{"internal/objstore", "cmd/findash"}, "the S3 client"},
 	{"github.com/redis/go-redis", []string{"internal/redis", "internal/testenv", "cmd/findash"}, "the Redis client"},
 	{"go.opentelemetry.io/otel/sdk", []string{"internal/observe", "cmd/findash"}, "the tracing SDK and exporters"},
-	{"github.com/gorilla/websocket", []string{"internal/gateway", "internal/bench", "cmd/findash"}, "the WebSocket handshake"},
+	{"github.com/gorilla/websocket", []string{"internal/gateway", "internal/bench", "internal/feed", "internal/feed/fakeexchange", "cmd/findash"}, "the WebSocket handshake"},
 	{"github.com/knadh/koanf", []string{"internal/config", "cmd/findash"}, "configuration loading"},
 	{"github.com/spf13/cobra", []string{"cmd/findash"}, "the command line"},
 	{"github.com/emersion/go-smtp", []string{"internal/notify/notifytest"}, "an SMTP server, for tests only"},

@@ -95,6 +95,7 @@ func (in *app) addLive() error {
 func (in *app) addIngest(live bool) {
 	in.deps.Publisher = in.pub
 	in.deps.Symbols = in.syms
+	in.addVenueFeeds()
 	if in.cfg.Feed != "simulator" {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/connlimit"
+	"github.com/findash/findash/internal/feed"
 	"github.com/findash/findash/internal/gateway"
 	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/jobs"
@@ -103,6 +104,7 @@ type app struct {
 	queue *jobs.Queue
 	eval  *alert.Evaluator
 	syms  *symbol.Registry
+	feeds []*feed.Feed // the exchange feeds (ingest role)
 	deps  api.Deps
 
 	httpLn net.Listener

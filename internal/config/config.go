@@ -47,6 +47,11 @@ type Config struct {
 	PublicURL           string        `koanf:"public_url"`
 	Roles               []string      `koanf:"roles"`
 	Feed                string        `koanf:"feed"`
+	FeedSymbols         []string      `koanf:"feed_symbols"`
+	BinanceWSURL        string        `koanf:"binance_ws_url"`
+	BinanceRESTURL      string        `koanf:"binance_rest_url"`
+	CoinbaseWSURL       string        `koanf:"coinbase_ws_url"`
+	CoinbaseRESTURL     string        `koanf:"coinbase_rest_url"`
 	SimulatorSymbols    int           `koanf:"simulator_symbols"`
 	SimulatorRate       int           `koanf:"simulator_rate"`
 	SimulatorSeed       int64         `koanf:"simulator_seed"`
@@ -134,7 +139,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("s3-region", "", "S3 region")
 	fs.String("smtp-url", "", "smtp://user:pass@host:port; empty = e-mails written to the log")
 	fs.StringSlice("roles", []string{"all"}, "comma list of ingest,gateway,api,worker (or all)")
-	fs.String("feed", "simulator", "tick feed: simulator or none")
+	fs.String("feed", "simulator", "tick feed: simulator, none, or a comma list of exchanges (binance,coinbase; symbols in --feed-symbols)")
 	fs.Int("simulator-symbols", 20, "symbols of the built-in simulator")
 	fs.Int("simulator-rate", 200, "ticks per second of the built-in simulator")
 	fs.Int64("simulator-seed", 1, "random seed of the built-in simulator")
@@ -153,6 +158,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
 	httpAuthFlags(fs)
 	symbolFlags(fs)
+	feedFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
 	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, then the event log, as the client catches up")
@@ -268,6 +274,7 @@ func Load(fs *pflag.FlagSet, environ []string) (Config, error) {
 	c.DatabaseReplicaURLs = splitList(c.DatabaseReplicaURLs)
 	c.Roles = splitList(c.Roles)
 	c.AllowedOrigins = splitList(c.AllowedOrigins)
+	c.FeedSymbols = splitList(c.FeedSymbols)
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -337,9 +344,7 @@ func (c *Config) Validate() error {
 			bad("roles", "unknown role %q (want %s or all)", r, strings.Join(allRoles, ","))
 		}
 	}
-	if c.Feed != "simulator" && c.Feed != "none" {
-		bad("feed", "unknown feed %q (want simulator or none)", c.Feed)
-	}
+	c.validateFeed(bad)
 	if c.SimulatorSymbols < 1 || c.SimulatorSymbols > 10_000 {
 		bad("simulator_symbols", "must be between 1 and 10000")
 	}

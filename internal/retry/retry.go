@@ -87,6 +87,16 @@ func Ingest() Policy {
 	return Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2, Tries: 9}
 }
 
+// Feed is for reconnecting to an exchange's WebSocket stream (and for
+// re-appending a feed's batch to a log that is down). Exchanges answer a
+// burst of reconnects with bans (Binance: HTTP 418/429), so the first wait
+// is half a second and the cap 30 s, with jitter so that several instances
+// cut off together do not come back in lockstep; a feed retries until its
+// context ends, and a session that delivered messages resets the wait.
+func Feed() Policy {
+	return Policy{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Jitter: 0.2}
+}
+
 // BackOff returns a new backoff with p's numbers. It is not safe for
 // concurrent use: take one per retry loop.
 func (p Policy) BackOff() *backoff.ExponentialBackOff {

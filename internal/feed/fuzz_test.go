@@ -1,0 +1,88 @@
+package feed
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/findash/findash/internal/feed/fakeexchange"
+)
+
+// seeds adds every fixture of venue to f's corpus.
+func seeds(f *testing.F, venue string) {
+	err := fs.WalkDir(fakeexchange.Fixtures, "fixtures/"+venue, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f.Add(fakeexchange.Fixture(strings.TrimPrefix(p, "fixtures/")))
+		return nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+}
+
+// checkParsed fails when a parser let through a trade that breaks the tick
+// contract.
+func checkParsed(t *testing.T, trades []Trade, err error) {
+	if err != nil {
+		return
+	}
+	for i := range trades {
+		tr := trades[i]
+		if tr.Symbol == "" {
+			continue
+		}
+		if verr := validate(&tr); verr != nil {
+			t.Fatalf("parsed an invalid trade %+v: %v", tr, verr)
+		}
+	}
+}
+
+func FuzzBinanceParse(f *testing.F) {
+	seeds(f, "binance")
+	f.Add([]byte(`{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","s":"BTCUSDT","a":1,"p":"1e400","q":"1","T":1764244800123}}`))
+	b := &binance{names: map[string]string{"BNBBTC": "BNB-BTC", "BTCUSDT": "BTC-USDT"}}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		trades, _, err := b.parse(msg, nil)
+		checkParsed(t, trades, err)
+	})
+}
+
+func FuzzCoinbaseParse(f *testing.F) {
+	seeds(f, "coinbase")
+	f.Add([]byte(`{"type":"last_match","trade_id":1,"sequence":2,"time":"2025-11-27T12:00:00Z","product_id":"BTC-USD","size":"0","price":"1"}`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c := &coinbase{seq: map[string]int64{}}
+		trades, _, err := c.parse(msg, nil)
+		checkParsed(t, trades, err)
+	})
+}
+
+// The documented examples parse to the documented values.
+func TestParseFixtures(t *testing.T) {
+	b := &binance{names: map[string]string{"BNBBTC": "BNB-BTC"}}
+	got, ev, err := b.parse(fakeexchange.Fixture("binance/aggTrade.json"), nil)
+	want := Trade{Symbol: "BNB-BTC", ID: 12345, TS: 1764244800123, Price: 0.001, Size: 100}
+	if err != nil || ev.kind != kindTrades || len(got) != 1 || got[0] != want {
+		t.Errorf("binance aggTrade = %+v, %v, %v; want %+v", got, ev, err, want)
+	}
+	c := &coinbase{seq: map[string]int64{}}
+	got, ev, err = c.parse(fakeexchange.Fixture("coinbase/match.json"), nil)
+	want = Trade{Symbol: "BTC-USD", ID: 10, TS: 1764244800028, Price: 400.23, Size: 5.23512}
+	if err != nil || ev.kind != kindTrades || len(got) != 1 || got[0] != want {
+		t.Errorf("coinbase match = %+v, %v, %v; want %+v", got, ev, err, want)
+	}
+	_, ev, err = c.parse(fakeexchange.Fixture("coinbase/heartbeat.json"), nil)
+	if err != nil || ev != (event{kind: kindHeartbeat, symbol: "BTC-USD", lastID: 20}) {
+		t.Errorf("coinbase heartbeat = %+v, %v", ev, err)
+	}
+	for _, name := range []string{"coinbase/subscriptions.json"} {
+		if _, ev, err := c.parse(fakeexchange.Fixture(name), nil); err != nil || ev.kind != kindControl {
+			t.Errorf("%s = %+v, %v; want a control message", name, ev, err)
+		}
+	}
+	if _, ev, err := c.parse(fakeexchange.Fixture("coinbase/error.json"), nil); err != nil || ev.kind != kindUnknown {
+		t.Errorf("coinbase error = %+v, %v; want counted as unknown", ev, err)
+	}
+}
