@@ -107,7 +107,7 @@ test("watchlists: local lists merge at sign-in and sync across two browsers", as
   const star = (sym) => `#quotes tr[data-symbol="${sym}"] .star`;
   // signed out: the star keeps the symbol in this browser, and shows it
   await pageB.click(star(s1));
-  await pageB.waitForSelector(`${star(s1)}[aria-pressed=true]`, { timeout: 6_000 });
+  await pageB.waitForSelector(`${star(s1)}[aria-pressed=true]`, { timeout: 15_000 });
   assert.equal(await pageB.textContent(star(s1)), "★");
   // signing in merges the browser's list into the account's
   await signIn(pageB); // back on the overview (?next=/ by default)
@@ -116,7 +116,7 @@ test("watchlists: local lists merge at sign-in and sync across two browsers", as
   await pageA.goto(base + "/");
   await pageA.waitForSelector(`${star(s1)}[aria-pressed=true]`, { timeout: 15_000 });
   await pageA.click(star(s2));
-  await pageA.waitForSelector(`${star(s2)}[aria-pressed=true]`, { timeout: 6_000 });
+  await pageA.waitForSelector(`${star(s2)}[aria-pressed=true]`, { timeout: 15_000 });
   const t0 = Date.now();
   await pageB.waitForSelector(`${star(s2)}[aria-pressed=true]`, { timeout: 24_000 });
   console.log(`# a star set in one browser showed in the other after ${Date.now() - t0} ms`);
@@ -174,8 +174,8 @@ test("an alert fires on a crossing: toast, history and e-mail, once", async () =
   await pageA.waitForSelector("#alerts tr");
   await check(pageA, "alerts");
   await pageA.click("#alerts tr >> text=Edit");
-  await pageA.fill(".card form input[name=threshold]", "130");
-  await pageA.click(".card form button[type=submit] >> text=Save");
+  await pageA.fill("#alert-edit form input[name=threshold]", "130");
+  await pageA.click("#alert-edit form button[type=submit]");
   await pageA.waitForSelector("#alerts tr >> text=130.00", { timeout: 15_000 });
   pageA.once("dialog", (d) => d.accept());
   await pageA.click("#alerts tr >> text=Delete");

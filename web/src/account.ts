@@ -64,9 +64,17 @@ export function signup(main: HTMLElement, ctx: Context): () => void {
   return () => {};
 }
 
-/** /verify?token=… (the link of the verification mail) */
+/**
+ * The token of a mailed link: in the fragment (/verify#token=…, which
+ * browsers never send to a server), or the query.
+ */
+function linkToken(): string {
+  return new URLSearchParams(location.hash.slice(1)).get("token") ?? new URLSearchParams(location.search).get("token") ?? "";
+}
+
+/** /verify#token=… (the link of the verification mail) */
 export function verify(main: HTMLElement, ctx: Context): () => void {
-  const token = new URLSearchParams(location.search).get("token") ?? "";
+  const token = linkToken();
   const msg = h("p", { id: "verify-status", "aria-live": "polite" }, "Verifying…");
   main.replaceChildren(h("h1", {}, "Verify your e-mail"), msg);
   if (!token) {
@@ -85,9 +93,9 @@ export function verify(main: HTMLElement, ctx: Context): () => void {
   return () => {};
 }
 
-/** /reset: ask for a link; /reset?token=…: choose a new password. */
+/** /reset: ask for a link; /reset-password#token=… (the mailed link): choose a new password. */
 export function reset(main: HTMLElement, ctx: Context): () => void {
-  const token = new URLSearchParams(location.search).get("token") ?? "";
+  const token = linkToken();
   const st = status();
   if (!token) {
     const em = email();
@@ -133,8 +141,8 @@ function accountPage(main: HTMLElement, ctx: Context, u: User): () => void {
   const sessSection = h("section", { class: "card", "aria-labelledby": "sess-h", hidden: true },
     h("h2", { id: "sess-h" }, "Sessions"),
     h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Signed in"), h("th", { scope: "col" }, "Device"),
-        h("th", { scope: "col" }, "Last seen"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Signed in"), h("th", { scope: "col" }, "Expires"),
+        h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")))),
       sessBody)));
   const signOut = button("Sign out", { id: "signout" });
   const verified = u.email_verified === undefined ? null
@@ -165,7 +173,7 @@ function accountPage(main: HTMLElement, ctx: Context, u: User): () => void {
     b.addEventListener("click", async () => {
       b.disabled = true;
       try {
-        await api.resendVerification();
+        await api.resendVerification(u.email);
         ctx.notify("A new verification link is on its way.");
       } catch (e) {
         ctx.notify("Cannot send the link: " + (e as Error).message);
@@ -234,8 +242,8 @@ function accountPage(main: HTMLElement, ctx: Context, u: User): () => void {
       });
       return b;
     })();
-    return h("tr", {}, h("td", {}, dateTime(s.created_at)), h("td", {}, [s.user_agent, s.ip].filter(Boolean).join(" · ") || "—"),
-      h("td", {}, dateTime(s.last_seen_at)), h("td", {}, cell));
+    return h("tr", { "data-session-id": s.id }, h("td", {}, dateTime(s.created_at)), h("td", {}, dateTime(s.expires_at)),
+      h("td", {}, cell));
   }
 
   async function loadSessions(): Promise<void> {

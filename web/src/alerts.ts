@@ -34,7 +34,8 @@ export function alertForm(ctx: Context, opts: { symbol?: string; edit?: Alert; o
   const email = input({ type: "checkbox", name: "email", checked: e ? e.notify.includes("email") : false });
   const hook = input({ type: "checkbox", name: "webhook", checked: e ? e.notify.includes("webhook") : false });
   const url = input({ type: "url", name: "webhook_url", placeholder: "https://…", value: e?.webhook_url ?? "" });
-  const cooldown = input({ type: "number", name: "cooldown", min: 0, step: 1, placeholder: "server default", value: e?.cooldown_s ?? "" });
+  const cooldown = input({ type: "number", name: "cooldown", min: 0, step: 1, placeholder: "300", value: e?.cooldown_s ?? "" });
+  const band = input({ type: "number", name: "hysteresis", min: 0, max: 50, step: "any", placeholder: "0.5", value: e?.hysteresis ?? "" });
   const st = status();
   const urlField = field("Webhook URL", url);
   urlField.hidden = !hook.checked;
@@ -50,7 +51,8 @@ export function alertForm(ctx: Context, opts: { symbol?: string; edit?: Alert; o
     symField, field("When", cond), field("Value", thr),
     h("fieldset", { class: "checks" }, h("legend", {}, "Also notify by"),
       h("label", {}, email, " e-mail"), h("label", {}, hook, " webhook")),
-    urlField, field("Cooldown (s)", cooldown, "Quiet time after a firing."),
+    urlField, field("Cooldown (s)", cooldown, "At most one firing in this time."),
+    field("Re-arm band", band, "How far back (% of the price, or points of %) before it can fire again."),
     h("button", { type: "submit", class: "btn primary" }, e ? "Save" : "Create alert"), cancel, st.el);
   onSubmit(form, st, async () => {
     const a: AlertInput = {
@@ -61,19 +63,21 @@ export function alertForm(ctx: Context, opts: { symbol?: string; edit?: Alert; o
     };
     if (hook.checked) a.webhook_url = url.value.trim();
     if (cooldown.value !== "") a.cooldown_s = Number(cooldown.value);
+    if (band.value !== "") a.hysteresis = Number(band.value);
     if (!isFinite(a.threshold)) throw new Error("The value must be a number.");
+    const rules = a.cooldown_s !== undefined || a.hysteresis !== undefined;
     let saved: Alert;
     try {
-      saved = await api.createAlert(a);
+      // editing: PATCH with the fields edits the alert in place and re-arms it
+      saved = e ? await replace(e, a) : await api.createAlert(a);
     } catch (err) {
-      // a server without per-alert cooldowns refuses the field: create without it
-      if (a.cooldown_s === undefined || (err as api.APIError).status !== 400 || !/cooldown/.test((err as Error).message)) throw err;
+      // a server without per-alert re-arm rules refuses the fields: save without them
+      if (!rules || (err as api.APIError).status !== 400) throw err;
       delete a.cooldown_s;
-      saved = await api.createAlert(a);
-      ctx.notify("This server has no per-alert cooldown; the alert uses its default.");
+      delete a.hysteresis;
+      saved = e ? await replace(e, a) : await api.createAlert(a);
+      ctx.notify("This server has no per-alert re-arm rules; the alert uses its defaults.");
     }
-    // editing replaces: the new alert exists before the old one goes
-    if (e) await api.deleteAlert(e.id);
     if (!e) {
       thr.value = "";
       st.ok(`Alert set: ${saved.symbol} ${rule(saved)}.`);
@@ -81,6 +85,22 @@ export function alertForm(ctx: Context, opts: { symbol?: string; edit?: Alert; o
     opts.onSaved(saved);
   });
   return form;
+}
+
+/**
+ * Edits alert e: PATCH with the fields (edits in place and re-arms); a
+ * server whose PATCH only pauses answers 400, and then the new alert is
+ * created before the old one is deleted.
+ */
+async function replace(e: Alert, a: AlertInput): Promise<Alert> {
+  try {
+    return await api.patchAlert(e.id, { ...a });
+  } catch (err) {
+    if ((err as api.APIError).status !== 400 || a.cooldown_s !== undefined || a.hysteresis !== undefined) throw err;
+    const saved = await api.createAlert(a);
+    await api.deleteAlert(e.id);
+    return saved;
+  }
 }
 
 /** /alerts */
@@ -92,7 +112,7 @@ function listPage(main: HTMLElement, ctx: Context): () => void {
   const abort = new AbortController();
   const tbody = h("tbody", { id: "alerts" });
   const empty = h("p", { class: "empty", hidden: true }, "No alerts yet: create one above, or from a symbol's page.");
-  const editBox = h("div", { class: "card", hidden: true });
+  const editBox = h("div", { class: "card", id: "alert-edit", hidden: true });
   const form = alertForm(ctx, { onSaved: () => void load() });
   main.replaceChildren(
     h("h1", {}, "Alerts"),

@@ -95,7 +95,7 @@ export const login = (email: string, password: string) =>
 export const logout = () => request<void>("POST", "/api/v1/auth/logout");
 export const me = (signal?: AbortSignal) => get<User>("/api/v1/me", signal);
 export const verifyEmail = (token: string) => request<unknown>("POST", "/api/v1/auth/verify", { token });
-export const resendVerification = () => request<unknown>("POST", "/api/v1/auth/verify/resend", {});
+export const resendVerification = (email: string) => request<unknown>("POST", "/api/v1/auth/verify/resend", { email });
 export const requestPasswordReset = (email: string) =>
   request<unknown>("POST", "/api/v1/auth/password-reset", { email });
 export const resetPassword = (token: string, password: string) =>
@@ -137,7 +137,11 @@ export const report = (id: number, signal?: AbortSignal) => get<Report>("/api/v1
 
 // --- portfolio -----------------------------------------------------------------
 
-export const holdings = (signal?: AbortSignal) => get<{ data: Holding[] }>("/api/v1/portfolio", signal).then((b) => b.data);
-export const putHolding = (symbol: string, quantity: number, cost: number) =>
-  request<Holding>("PUT", "/api/v1/portfolio/" + encodeURIComponent(symbol), { quantity, cost_basis: cost });
-export const deleteHolding = (symbol: string) => request<void>("DELETE", "/api/v1/portfolio/" + encodeURIComponent(symbol));
+/** The caller's holdings, valued by the server (the page values them live itself). */
+export const holdings = (signal?: AbortSignal) =>
+  get<{ holdings: Holding[] }>("/api/v1/portfolio", signal).then((b) => b.holdings);
+export const addHolding = (symbol: string, quantity: number, cost: number) =>
+  request<Holding>("POST", "/api/v1/portfolio/holdings", { symbol, quantity, cost_basis: cost });
+export const putHolding = (id: number, quantity: number, cost: number) =>
+  request<Holding>("PUT", "/api/v1/portfolio/holdings/" + id, { quantity, cost_basis: cost });
+export const deleteHolding = (id: number) => request<void>("DELETE", "/api/v1/portfolio/holdings/" + id);

@@ -43,9 +43,22 @@ class LocalHoldings implements HoldingStore {
 
 class RemoteHoldings implements HoldingStore {
   where = "account";
-  list = () => api.holdings();
-  save = async (x: Holding) => void (await api.putHolding(x.symbol, x.quantity, x.cost_basis));
-  remove = (symbol: string) => api.deleteHolding(symbol);
+  private ids = new Map<string, number>();
+  async list(): Promise<Holding[]> {
+    const hs = await api.holdings();
+    this.ids = new Map(hs.filter((x) => x.id !== undefined).map((x) => [x.symbol, x.id!]));
+    return hs.map((x) => ({ id: x.id, symbol: x.symbol, quantity: x.quantity, cost_basis: x.cost_basis }));
+  }
+  async save(x: Holding): Promise<void> {
+    const id = this.ids.get(x.symbol);
+    if (id !== undefined) await api.putHolding(id, x.quantity, x.cost_basis);
+    else this.ids.set(x.symbol, (await api.addHolding(x.symbol, x.quantity, x.cost_basis)).id!);
+  }
+  async remove(symbol: string): Promise<void> {
+    const id = this.ids.get(symbol);
+    if (id !== undefined) await api.deleteHolding(id);
+    this.ids.delete(symbol);
+  }
 }
 
 /** The store for ctx's user: the account's when the server keeps portfolios. */

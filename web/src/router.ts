@@ -36,6 +36,7 @@ const pages: Record<string, { title: string; mount: Mount }> = {
   "/signup": { title: "Sign up", mount: account.signup },
   "/verify": { title: "Verify your e-mail", mount: account.verify },
   "/reset": { title: "Reset your password", mount: account.reset },
+  "/reset-password": { title: "Reset your password", mount: account.reset },
   "/account": { title: "Account", mount: account.account },
   "/alerts": { title: "Alerts", mount: alertsPage.list },
   "/notifications": { title: "Alert history", mount: alertsPage.history },

@@ -40,7 +40,8 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
   const star = h("button", { type: "button", class: "star", "aria-pressed": "false", "aria-label": "Watch " + symbol }, "☆");
   const ivGroup = h("div", { class: "intervals", role: "group", "aria-label": "Candle interval" });
   const chartEl = h("div", {
-    class: "chart", id: "chart", tabindex: 0, role: "img",
+    // a region, not an img: it holds the attribution link, which stays focusable
+    class: "chart", id: "chart", tabindex: 0, role: "region",
     "aria-label": `${symbol} candlestick chart. Arrow keys pan, + and − zoom, Home shows the latest.`,
   });
   const chartMsg = h("p", { class: "chart-msg", "aria-live": "polite" }, "Loading chart…");
@@ -109,7 +110,7 @@ export function mount(main: HTMLElement, ctx: Context, symbol: string): () => vo
         chartEl, chartMsg, alertsBox),
       h("section", { class: "trades-box", "aria-label": "Recent trades" },
         h("h2", {}, "Recent trades"),
-        h("div", { class: "table-wrap trades-wrap" },
+        h("div", { class: "table-wrap trades-wrap", tabindex: 0, role: "region", "aria-label": "Recent trades, scrollable" },
           h("table", { class: "trades" },
             h("thead", {}, h("tr", {},
               h("th", { scope: "col" }, "Time"), h("th", { scope: "col", class: "num" }, "Price"),

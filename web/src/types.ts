@@ -85,11 +85,8 @@ export interface APIKey {
 export interface Session {
   id: string;
   created_at: number;
-  expires_at?: number;
-  last_seen_at?: number;
-  user_agent?: string;
-  ip?: string;
-  current?: boolean;
+  expires_at: number;
+  current: boolean;
 }
 
 /** A watchlist as the API sends it. */
@@ -117,6 +114,7 @@ export interface AlertInput {
 /** A stored alert. */
 export interface Alert extends AlertInput {
   id: number;
+  last_fired_at?: number | null;
   paused: boolean;
   armed: boolean;
   created_at: number;
@@ -159,6 +157,8 @@ export interface Report extends ReportInput {
 
 /** One position of the portfolio. */
 export interface Holding {
+  /** The server's id (absent for holdings kept in the browser). */
+  id?: number;
   symbol: string;
   quantity: number;
   cost_basis: number;
