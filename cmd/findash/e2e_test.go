@@ -625,32 +625,6 @@ func TestDefaultsServeSimulator(t *testing.T) {
 	}
 }
 
-// TestRolesSplit: an instance without the ingest and gateway roles answers
-// their routes with 503, and still serves reads.
-func TestRolesSplit(t *testing.T) {
-	dir := t.TempDir()
-	key := createAPIKey(t, dir)
-	in := start(t, testConfig(t, dir, "--roles", "api,worker"))
-	code, body := postTicks(t, in, key, ndjson("AAPL", time.Now().UnixMilli(), 0, 1))
-	if code != 503 {
-		t.Fatalf("POST ticks on an api,worker instance = %d %s, want 503", code, body)
-	}
-	resp, err := http.Get(in.url("/ws"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 503 {
-		t.Fatalf("GET /ws on an api,worker instance = %d, want 503", resp.StatusCode)
-	}
-	var quotes struct {
-		Data []json.RawMessage `json:"data"`
-	}
-	if r := getJSON(t, in.url("/api/v1/quotes"), &quotes); r.StatusCode != 200 {
-		t.Fatalf("GET quotes = %d, want 200", r.StatusCode)
-	}
-}
-
 // TestTracingExportsOTLP: with OTEL_EXPORTER_OTLP_ENDPOINT set, requests are
 // traced and the spans reach an OTLP/HTTP receiver (flushed at shutdown).
 func TestTracingExportsOTLP(t *testing.T) {

@@ -15,9 +15,9 @@ import (
 	"github.com/findash/findash/internal/web"
 )
 
-// parts is what an instance runs beside the API routes every instance
-// serves. Stage 1 runs every part in one process; stage 4 runs each role as
-// its own deployment.
+// parts is what an instance runs beside its routes (the API serves a
+// role's routes only on an instance of that role: apiRoles). Stage 1 runs
+// every part in one process; stage 4 runs each role as its own deployment.
 type parts struct {
 	publish bool // ingest: POST /api/v1/ticks publishes to the log; the simulator feed
 	live    bool // api, gateway: the live state from the log, the dashboard
@@ -48,6 +48,15 @@ func partsOf(cfg config.Config) parts {
 	return p
 }
 
+// apiRoles is the API's view of the configured roles: nil (every route)
+// when the instance runs them all.
+func apiRoles(cfg config.Config) []string {
+	if cfg.HasRole("all") {
+		return nil
+	}
+	return cfg.Roles
+}
+
 // addRoles adds the routes and services of the parts in p. The worker's job
 // handlers are not here: the job queue, which every instance opens to
 // enqueue, takes them when it is opened (wire).
@@ -75,14 +84,16 @@ func (in *app) addRoles(p parts) error {
 }
 
 // addLive runs the live feed (the market state, restored from the database
-// and kept current from the log), serves the dashboard, and holds readiness
-// until the feed has caught up with the log.
+// and kept current from the log), serves the dashboard on the api role, and
+// holds readiness until the feed has caught up with the log.
 func (in *app) addLive() error {
-	dash, err := web.New(web.Config{}, in.log)
-	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
+	if in.cfg.HasRole("api") {
+		dash, err := web.New(web.Config{}, in.log)
+		if err != nil {
+			return fmt.Errorf("dashboard: %w", err)
+		}
+		in.deps.Dashboard = dash
 	}
-	in.deps.Dashboard = dash
 	in.deps.Checks = append(in.deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(in.feed.Ready())})
 	in.r.add(layerLog, "live feed", in.feed)
 	return nil
@@ -130,7 +141,8 @@ func (in *app) addWorker() {
 }
 
 // roleMissing stands in for a component whose role this instance does not
-// run: its routes answer 503.
+// run. The API answers that role's routes 421 before reaching it; it is a
+// second guard, answering 503, should a route ever reach it.
 type roleMissing struct{ role string }
 
 func (r roleMissing) Publish(context.Context, []market.Tick) error {

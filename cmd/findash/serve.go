@@ -288,6 +288,7 @@ func (in *app) listen(ctx context.Context) error {
 		WriteTimeout:     cfg.HTTPWriteTimeout,
 		IdleTimeout:      cfg.HTTPIdleTimeout,
 		MaxInFlightPerIP: cfg.HTTPMaxInFlightPerIP,
+		Roles:            apiRoles(cfg),
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 

@@ -177,6 +177,11 @@ type Config struct {
 	// at once (health checks aside); beyond it 429. A WebSocket holds one
 	// only during its upgrade. Default 100.
 	MaxInFlightPerIP int
+	// Roles are the roles the instance runs (RoleIngest, RoleGateway,
+	// RoleAPI; others, such as "worker", serve no route). A route of a role
+	// not listed answers 421 wrong_role; the health checks answer on every
+	// role. Empty: every role (one process runs them all).
+	Roles []string
 }
 
 func (c *Config) setDefaults() {

@@ -11,12 +11,20 @@ import (
 func (a *API) routes() {
 	a.mux = http.NewServeMux()
 
+	// Every role: health.
+	a.mux.HandleFunc("GET /livez", a.livez)
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.patterns = append(a.patterns, "GET /livez", "GET /readyz")
+
+	// The gateway role: the WebSocket stream. The ingest role: ticks in.
+	// Every other route is the api role's (a.handle); on an instance
+	// without a route's role it answers 421 wrong_role (roles.go).
+	a.handleRole(RoleGateway, "GET /ws", a.websocket)
+	a.handleRole(RoleIngest, "POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
+
 	if a.d.Dashboard == nil {
 		a.handle("GET /{$}", a.index) // else the dashboard answers / (below)
 	}
-	a.handle("GET /livez", a.livez)
-	a.handle("GET /readyz", a.readyz)
-	a.handle("GET /ws", a.websocket)
 	a.handle("GET /api/v1/openapi.json", a.openapi)
 
 	a.handle("GET /api/v1/symbols", a.limitRead(a.symbols))
@@ -30,8 +38,6 @@ func (a *API) routes() {
 	a.handle("GET /udf/search", a.limitRead(a.udfSearch))
 	a.handle("GET /udf/history", a.limitRead(a.udfHistory))
 	a.handle("GET /udf/time", a.limitRead(a.udfTime))
-
-	a.handle("POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
 
 	// Accounts (accounts.go): signup and login limited per IP and per
 	// e-mail; the rest need a session (csrf.go: withSession).
@@ -83,16 +89,32 @@ func (a *API) routes() {
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		// The dashboard answers every GET no route claims (its pages, its
 		// assets, index.html for app URLs such as /s/BTC-USD); /api/ stays JSON.
-		if a.d.Dashboard != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
-			a.d.Dashboard.ServeHTTP(w, r)
-			return
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
+			if !a.serves(RoleAPI) {
+				a.writeError(w, r, a.wrongRole(RoleAPI, "the dashboard"))
+				return
+			}
+			if a.d.Dashboard != nil {
+				a.d.Dashboard.ServeHTTP(w, r)
+				return
+			}
 		}
 		a.writeError(w, r, errNotFound("path "+r.URL.Path))
 	})
 }
 
-// handle registers pattern ("METHOD /path") and remembers it.
+// handle registers pattern ("METHOD /path") as a route of the api role.
 func (a *API) handle(pattern string, h http.HandlerFunc) {
+	a.handleRole(RoleAPI, pattern, h)
+}
+
+// handleRole registers pattern ("METHOD /path") as a route of role and
+// remembers it. On an instance without role, the pattern answers 421.
+func (a *API) handleRole(role string, pattern string, h http.HandlerFunc) {
+	if !a.serves(role) {
+		err := a.wrongRole(role, pattern)
+		h = func(w http.ResponseWriter, r *http.Request) { a.writeError(w, r, err) }
+	}
 	a.mux.HandleFunc(pattern, h)
 	a.patterns = append(a.patterns, pattern)
 }
