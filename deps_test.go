@@ -123,6 +123,9 @@ var heavy = []struct {
 	{"github.com/spf13/cobra", []string{"cmd/findash"}, "the command line"},
 	{"github.com/emersion/go-smtp", []string{"internal/notify/notifytest"}, "an SMTP server, for tests only"},
 	{"github.com/evanw/esbuild", []string{"internal/web/bundle", "web/build"}, "the dashboard bundler, never in the server binary"},
+	{"k8s.io/api", nil, "Kubernetes types, for test/manifests (a test-only package) alone"},
+	{"k8s.io/apimachinery", nil, "Kubernetes machinery, for test/manifests alone"},
+	{"sigs.k8s.io/yaml", nil, "strict YAML decoding of the manifests, for test/manifests alone"},
 }
 
 const maxLines = 500
