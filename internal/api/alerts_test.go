@@ -247,8 +247,13 @@ func TestReportsRoutes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dec := 0 // the symbol's precision in the report
+		for i := range cs {
+			dec = max(dec, report.CandleDecimals(&cs[i]))
+		}
+		p := func(v float64) string { return report.FormatPrice(v, dec) }
 		for _, c := range cs {
-			want = append(want, []string{c.Symbol, "1m", strconv.FormatInt(c.Start, 10), ff(c.Open), ff(c.High), ff(c.Low), ff(c.Close), ff(c.Volume), strconv.FormatInt(c.Count, 10)})
+			want = append(want, []string{c.Symbol, "1m", report.FormatTime(c.Start), p(c.Open), p(c.High), p(c.Low), p(c.Close), report.FormatVolume(c.Volume), strconv.FormatInt(c.Count, 10)})
 		}
 	}
 	if len(want) < 3 {
@@ -283,8 +288,6 @@ func TestReportsRoutes(t *testing.T) {
 		}
 	}
 }
-
-func ff(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // queueNothing stands in for the job queue: reports stay queued.
 type queueNothing struct{}

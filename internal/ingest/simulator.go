@@ -105,7 +105,7 @@ func NewSimulator(p TickPublisher, cfg SimConfig, clock func() time.Time, log *s
 		syms[i] = simSymbol{
 			name:     fmt.Sprintf("SIM-%03d", i+1),
 			price:    math.Round(math.Exp(rng.Float64()*6)*100) / 100, // 1 .. ~400
-			sigma:    0.01 + rng.Float64()*0.02, // 1–3 % a day
+			sigma:    0.01 + rng.Float64()*0.02,                       // 1–3 % a day
 			decimals: 100, size: 100, lots: true,
 		}
 		syms[i].price = max(syms[i].price, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -24,12 +25,15 @@ type Renderer interface {
 }
 
 // pages returns the Pages of r's range, read from the store a page
-// (market.MaxLimit candles) at a time.
-func (s *Service) pages(r Report) Pages {
+// (market.MaxLimit candles) at a time: closed candles only, those whose
+// bucket ended before now (the build's start), so the CSV and the PDF of
+// a range hold the same candles and never a still-moving one.
+func (s *Service) pages(r Report, now time.Time) Pages {
+	to := closedTo(r.To, r.Interval, now)
 	return func(ctx context.Context, sym string, page func([]market.Candle) error) error {
 		from := r.From
-		for {
-			cs, err := s.store.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: r.Interval, From: from, To: r.To, Limit: market.MaxLimit})
+		for from <= to {
+			cs, err := s.store.Candles(ctx, market.CandleQuery{Symbol: sym, Interval: r.Interval, From: from, To: to, Limit: market.MaxLimit})
 			if err != nil {
 				return fmt.Errorf("read candles of %s: %w", sym, err)
 			}
@@ -43,5 +47,6 @@ func (s *Service) pages(r Report) Pages {
 			}
 			from = cs[len(cs)-1].Start + 1
 		}
+		return nil
 	}
 }

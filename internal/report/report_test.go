@@ -75,14 +75,18 @@ func newFixture(t testing.TB, counts map[string]int) *fixture {
 	return f
 }
 
-// candles returns n consecutive 1m candles of sym from t0, with prices
+// base is where the stored candles start: three days before the build
+// time (t0), so they are all closed when a report is built.
+const base = t0 - 3*24*3600*1000
+
+// candles returns n consecutive 1m candles of sym from base, with prices
 // that wander so bodies go both ways.
 func candles(sym string, n int) []market.Candle {
 	cs := make([]market.Candle, n)
 	for i := range cs {
 		o := 100 + float64(i%17) - float64(i%5)
 		c := o + float64(i%3) - 1
-		cs[i] = market.Candle{Symbol: sym, Interval: market.Interval1m, Start: t0 + int64(i)*60_000,
+		cs[i] = market.Candle{Symbol: sym, Interval: market.Interval1m, Start: base + int64(i)*60_000,
 			Open: o, High: max(o, c) + 0.5, Low: min(o, c) - 0.25, Close: c, Volume: float64(i%7) + 0.5, Count: int64(i%4 + 1)}
 	}
 	return cs
@@ -94,7 +98,7 @@ func (f *fixture) build(t *testing.T, format report.Format, symbols ...string) [
 	t.Helper()
 	ctx := t.Context()
 	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: symbols, Interval: market.Interval1m,
-		From: t0, To: t0 + 10_000*60_000, Format: format})
+		From: base, To: t0 + 10_000*60_000, Format: format})
 	if err != nil {
 		t.Fatalf("Create(%s) error: %v", format, err)
 	}
@@ -147,8 +151,10 @@ func TestCSVMatchesCandles(t *testing.T) {
 	}
 	var want [][]string
 	for _, c := range append(candles("EUR/USD", 3), candles("BTC-USD", 2500)...) {
-		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-		want = append(want, []string{c.Symbol, "1m", strconv.FormatInt(c.Start, 10), f(c.Open), f(c.High), f(c.Low), f(c.Close), f(c.Volume), strconv.FormatInt(c.Count, 10)})
+		// Prices with the symbol's precision (2 decimals: the lows end in .25).
+		f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+		want = append(want, []string{c.Symbol, "1m", time.UnixMilli(c.Start).UTC().Format("2006-01-02T15:04:05Z"),
+			f(c.Open), f(c.High), f(c.Low), f(c.Close), strconv.FormatFloat(c.Volume, 'f', -1, 64), strconv.FormatInt(c.Count, 10)})
 	}
 	if diff := cmp.Diff(want, rows[1:]); diff != "" {
 		t.Fatalf("CSV rows (-want +got):\n%s", diff)
@@ -223,7 +229,7 @@ func TestBuildConcurrently(t *testing.T) {
 			format = report.CSV
 		}
 		r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"BTC-USD", "AAPL"}, Interval: market.Interval1m,
-			From: t0, To: t0 + 1000*60_000, Format: format})
+			From: base, To: t0 + 1000*60_000, Format: format})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +318,7 @@ func BenchmarkBuild(b *testing.B) {
 			var size int64
 			for b.Loop() {
 				r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"BTC-USD"}, Interval: market.Interval1m,
-					From: t0, To: t0 + 10_000*60_000, Format: format})
+					From: base, To: t0 + 10_000*60_000, Format: format})
 				if err != nil {
 					b.Fatal(err)
 				}

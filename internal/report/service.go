@@ -224,13 +224,14 @@ func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) e
 }
 
 func (s *Service) build(ctx context.Context, r Report, key string) (int64, error) {
-	write := s.writeCSV
+	pages := s.pages(r, s.cfg.Now())
+	write := func(ctx context.Context, r Report, w io.Writer) error { return WriteCSV(ctx, r, pages, w) }
 	if r.Format == PDF {
 		if s.cfg.PDF == nil {
 			return 0, &permanentError{errors.New("PDF reports are not built by this process")}
 		}
 		write = func(ctx context.Context, r Report, w io.Writer) error {
-			return s.cfg.PDF.Render(ctx, r, s.pages(r), w)
+			return s.cfg.PDF.Render(ctx, r, pages, w)
 		}
 	}
 	pr, pw := io.Pipe()
@@ -243,23 +244,34 @@ func (s *Service) build(ctx context.Context, r Report, key string) (int64, error
 // CSVHeader is the first row of a CSV report.
 var CSVHeader = []string{"symbol", "interval", "start", "open", "high", "low", "close", "volume", "count"}
 
-// writeCSV writes every candle of r, symbol by symbol, oldest first,
-// reading the store one page at a time.
-func (s *Service) writeCSV(ctx context.Context, r Report, w io.Writer) error {
+// WriteCSV writes every candle pages gives for r, symbol by symbol, oldest
+// first: start in ISO 8601 UTC (FormatTime), prices with the symbol's
+// precision (the most decimals any of its prices in the report needs:
+// FormatPrice), volume without float noise (FormatVolume). It reads each
+// symbol twice, once for its precision.
+func WriteCSV(ctx context.Context, r Report, pages Pages, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return err
 	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	row := make([]string, len(CSVHeader))
-	pages := s.pages(r)
 	for _, sym := range r.Symbols {
+		dec := 0
 		err := pages(ctx, sym, func(cs []market.Candle) error {
 			for i := range cs {
+				dec = max(dec, CandleDecimals(&cs[i]))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = pages(ctx, sym, func(cs []market.Candle) error {
+			for i := range cs {
 				c := &cs[i]
-				row[0], row[1], row[2] = c.Symbol, c.Interval.String(), strconv.FormatInt(c.Start, 10)
-				row[3], row[4], row[5], row[6], row[7] = f(c.Open), f(c.High), f(c.Low), f(c.Close), f(c.Volume)
-				row[8] = strconv.FormatInt(int64(c.Count), 10)
+				row[0], row[1], row[2] = c.Symbol, c.Interval.String(), FormatTime(c.Start)
+				row[3], row[4], row[5], row[6] = FormatPrice(c.Open, dec), FormatPrice(c.High, dec), FormatPrice(c.Low, dec), FormatPrice(c.Close, dec)
+				row[7], row[8] = FormatVolume(c.Volume), strconv.FormatInt(int64(c.Count), 10)
 				if err := cw.Write(row); err != nil {
 					return err
 				}

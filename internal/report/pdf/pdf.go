@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"time"
 
@@ -71,13 +70,16 @@ func (rd *Renderer) Render(ctx context.Context, r report.Report, pages report.Pa
 	pdf.CellFormat(0, 6, fmt.Sprintf("Interval %s, from %s to %s (UTC)", r.Interval, fmtMS(r.From), fmtMS(r.To)), "", 1, "L", false, 0, "")
 	pdf.Ln(4)
 
+	// Widths add up to the 277 mm between the margins of a landscape A4
+	// page (a width of 0, "to the margin", left Volume 9 mm: it overlapped
+	// Change %); a value wider than its cell is set smaller (fitCell).
 	cols := []struct {
 		title string
 		width float64
 		align string
 	}{
-		{"Symbol", 38, "L"}, {"Candles", 20, "R"}, {"Ticks", 22, "R"}, {"First", 36, "L"}, {"Last", 36, "L"},
-		{"Open", 24, "R"}, {"High", 24, "R"}, {"Low", 24, "R"}, {"Close", 24, "R"}, {"Change %", 20, "R"}, {"Volume", 0, "R"},
+		{"Symbol", 27, "L"}, {"Candles", 16, "R"}, {"Ticks", 17, "R"}, {"First (UTC)", 35, "L"}, {"Last (UTC)", 35, "L"},
+		{"Open", 25, "R"}, {"High", 25, "R"}, {"Low", 25, "R"}, {"Close", 25, "R"}, {"Change %", 18, "R"}, {"Volume", 29, "R"},
 	}
 	pdf.SetFont("Helvetica", "B", 9)
 	pdf.SetFillColor(230, 230, 230)
@@ -96,16 +98,18 @@ func (rd *Renderer) Render(ctx context.Context, r report.Report, pages report.Pa
 			if sum.open != 0 {
 				chg = strconv.FormatFloat((sum.close-sum.open)/sum.open*100, 'f', 2, 64)
 			}
+			d := sum.decimals
 			row = []string{sum.symbol, strconv.FormatInt(sum.candles, 10), strconv.FormatInt(sum.ticks, 10),
-				fmtMS(sum.first), fmtMS(sum.last), fmtPrice(sum.open), fmtPrice(sum.high), fmtPrice(sum.low), fmtPrice(sum.close),
-				chg, fmtPrice(sum.volume)}
+				report.FormatTime(sum.first), report.FormatTime(sum.last),
+				report.FormatPrice(sum.open, d), report.FormatPrice(sum.high, d), report.FormatPrice(sum.low, d), report.FormatPrice(sum.close, d),
+				chg, report.FormatVolume(sum.volume)}
 		}
 		for i, c := range cols {
 			ln := 0
 			if i == len(cols)-1 {
 				ln = 1
 			}
-			pdf.CellFormat(c.width, 6, row[i], "1", ln, c.align, false, 0, "")
+			fitCell(pdf, c.width, 6, row[i], ln, c.align)
 		}
 	}
 
@@ -130,10 +134,18 @@ func (rd *Renderer) Render(ctx context.Context, r report.Report, pages report.Pa
 		if err != nil {
 			return fmt.Errorf("chart of %s: %w", sum.symbol, err)
 		}
-		name := "chart-" + sum.symbol
+		vol, err := volumePNG(bars)
+		if err != nil {
+			return fmt.Errorf("volume chart of %s: %w", sum.symbol, err)
+		}
+		// The candles (1200×450 px → 277×104 mm) and, under them on the same
+		// page and time axis, the volume of each bar (1200×150 → 277×35).
 		opts := fpdf.ImageOptions{ImageType: "PNG"}
-		pdf.RegisterImageOptionsReader(name, opts, bytes.NewReader(png))
-		pdf.ImageOptions(name, 10, pdf.GetY()+2, 277, 0, false, opts, 0, "")
+		y := pdf.GetY() + 2
+		pdf.RegisterImageOptionsReader("chart-"+sum.symbol, opts, bytes.NewReader(png))
+		pdf.ImageOptions("chart-"+sum.symbol, 10, y, 277, 0, false, opts, 0, "")
+		pdf.RegisterImageOptionsReader("volume-"+sum.symbol, opts, bytes.NewReader(vol))
+		pdf.ImageOptions("volume-"+sum.symbol, 10, y+104+2, 277, 0, false, opts, 0, "")
 	}
 	if err := pdf.Error(); err != nil {
 		return fmt.Errorf("build pdf: %w", err)
@@ -144,7 +156,39 @@ func (rd *Renderer) Render(ctx context.Context, r report.Report, pages report.Pa
 	return nil
 }
 
-// chartPNG renders bars as a candlestick chart, 1200×600 px.
+// fitCell writes a table cell, setting the text smaller (down to 5 pt) when
+// it is wider than the cell so it never spills into its neighbour, and
+// restores the font size.
+func fitCell(pdf *fpdf.Fpdf, w, h float64, text string, ln int, align string) {
+	size, _ := pdf.GetFontSize()
+	for s := size; pdf.GetStringWidth(text) > w-2 && s > 5; {
+		s -= 0.5
+		pdf.SetFontSize(s)
+	}
+	pdf.CellFormat(w, h, text, "1", ln, align, false, 0, "")
+	pdf.SetFontSize(size)
+}
+
+// volumePNG renders the volume of each bar as a bar chart, 1200×150 px,
+// on the candles' time axis.
+func volumePNG(bars []market.Candle) ([]byte, error) {
+	vols := make([]float64, len(bars))
+	labels := make([]string, len(bars))
+	for i, c := range bars {
+		vols[i] = market.RoundDerived(c.Volume)
+		labels[i] = time.UnixMilli(c.Start).UTC().Format("01-02 15:04")
+	}
+	opt := charts.NewBarChartOptionWithData([][]float64{vols})
+	opt.CategoryAxis = charts.CategoryAxisOption{Labels: labels}
+	opt.Legend = charts.LegendOption{SeriesNames: []string{"Volume"}, Show: charts.Ptr(true)}
+	p := charts.NewPainter(charts.PainterOptions{OutputFormat: charts.ChartOutputPNG, Width: 1200, Height: 150})
+	if err := p.BarChart(opt); err != nil {
+		return nil, err
+	}
+	return p.Bytes()
+}
+
+// chartPNG renders bars as a candlestick chart, 1200×450 px.
 func chartPNG(symbol string, bars []market.Candle) ([]byte, error) {
 	data := make([]charts.OHLCData, len(bars))
 	labels := make([]string, len(bars))
@@ -155,18 +199,11 @@ func chartPNG(symbol string, bars []market.Candle) ([]byte, error) {
 	opt := charts.NewCandlestickOptionWithData(data)
 	opt.XAxis = charts.XAxisOption{Labels: labels}
 	opt.Legend = charts.LegendOption{SeriesNames: []string{symbol}, Show: charts.Ptr(true)}
-	p := charts.NewPainter(charts.PainterOptions{OutputFormat: charts.ChartOutputPNG, Width: 1200, Height: 600})
+	p := charts.NewPainter(charts.PainterOptions{OutputFormat: charts.ChartOutputPNG, Width: 1200, Height: 450})
 	if err := p.CandlestickChart(opt); err != nil {
 		return nil, err
 	}
 	return p.Bytes()
 }
 
-func fmtMS(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02 15:04:05") }
-
-func fmtPrice(v float64) string {
-	if math.Abs(v) >= 1000 {
-		return strconv.FormatFloat(v, 'f', 2, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 8, 64)
-}
+func fmtMS(ms int64) string { return report.FormatTime(ms) }

@@ -90,9 +90,9 @@ func TestPDF(t *testing.T) {
 			t.Errorf("PDF content lacks %s", want)
 		}
 	}
-	// Two charts, each a PNG image XObject.
-	if n := strings.Count(text, "/Subtype /Image"); n != 2 {
-		t.Errorf("PDF holds %d images, want 2 (one chart per symbol with candles)", n)
+	// Two charts with their volume under them, each a PNG image XObject.
+	if n := strings.Count(text, "/Subtype /Image"); n != 4 {
+		t.Errorf("PDF holds %d images, want 4 (a candle chart and a volume chart per symbol with candles)", n)
 	}
 }
 

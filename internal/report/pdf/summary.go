@@ -1,6 +1,9 @@
 package pdf
 
-import "github.com/findash/findash/internal/market"
+import (
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/report"
+)
 
 // MaxChartCandles bounds the candles drawn in one symbol's chart. A longer
 // range is shown coarser: adjacent candles are merged pairwise (their
@@ -18,6 +21,7 @@ type symbolSummary struct {
 	open, close float64
 	high, low   float64
 	volume      float64
+	decimals    int             // the symbol's precision in this report (report.CandleDecimals)
 	chart       []market.Candle // at most MaxChartCandles, oldest first
 	perBar      int             // source candles per chart candle (a power of 2)
 	pending     market.Candle   // source candles not yet a full chart candle
@@ -26,6 +30,7 @@ type symbolSummary struct {
 
 // add folds candle c (the next, oldest first) into the summary.
 func (s *symbolSummary) add(c *market.Candle) {
+	s.decimals = max(s.decimals, report.CandleDecimals(c))
 	if s.candles == 0 {
 		s.first, s.open, s.high, s.low, s.perBar = c.Start, c.Open, c.High, c.Low, 1
 	}
