@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,6 +232,28 @@ func accountsE2E(t *testing.T, args ...string) {
 		alice.must(201, viaNone, "POST", "/api/v1/auth/signup", map[string]string{"email": email, "password": password}, nil)
 	}
 	alice.must(409, viaNone, "POST", "/api/v1/auth/signup", map[string]string{"email": aliceEmail, "password": password}, nil)
+	// Each got a verification link (decision 0030); alice opens hers, so
+	// her alert e-mails are sent (bob stays unverified).
+	verify := mail.Wait(2, 20*time.Second)
+	if len(verify) != 2 {
+		t.Fatalf("SMTP server received %d mails, want the 2 verification links", len(verify))
+	}
+	for _, m := range verify {
+		if m.To[0] != aliceEmail {
+			continue
+		}
+		tok := regexp.MustCompile(`/verify#token=(fdt_[A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Data)
+		if tok == nil {
+			t.Fatalf("verification mail without a link: %s", m.Data)
+		}
+		var u struct {
+			Verified bool `json:"email_verified"`
+		}
+		anon.must(200, viaNone, "POST", "/api/v1/auth/verify", map[string]string{"token": tok[1]}, &u)
+		if !u.Verified {
+			t.Fatal("POST /auth/verify did not verify alice")
+		}
+	}
 	alice.must(401, viaNone, "POST", "/api/v1/auth/login", map[string]string{"email": aliceEmail, "password": "wrong password!"}, nil)
 	for _, c := range []struct {
 		cl    *acctClient
@@ -383,9 +406,10 @@ func accountsE2E(t *testing.T, args ...string) {
 	if err := json.Unmarshal(m.Data, &wsEvent); err != nil || m.Type != "alert" || wsEvent.AlertID != al.ID || wsEvent.Symbol != sym || wsEvent.Price != 160 {
 		t.Fatalf("WebSocket alert = %+v (%s), want alert %d on %s at 160", m, m.Data, al.ID, sym)
 	}
-	mails := mail.Wait(1, 20*time.Second)
-	if len(mails) != 1 || len(mails[0].To) != 1 || mails[0].To[0] != aliceEmail || !strings.Contains(mails[0].Data, sym) {
-		t.Fatalf("SMTP server received %+v, want one mail to %s about %s", mails, aliceEmail, sym)
+	mails := mail.Wait(3, 20*time.Second)
+	if len(mails) != 3 || len(mails[2].To) != 1 || mails[2].To[0] != aliceEmail || !strings.Contains(mails[2].Data, sym) ||
+		!strings.Contains(mails[2].Data, "/s/"+sym) {
+		t.Fatalf("SMTP server received %+v, want one alert mail to %s about %s, linking to its page", mails, aliceEmail, sym)
 	}
 	hooks := hook.Wait(1, 20*time.Second)
 	if len(hooks) != 1 {
@@ -417,8 +441,8 @@ func accountsE2E(t *testing.T, args ...string) {
 	if err := json.Unmarshal(m.Data, &wsEvent); err != nil || wsEvent.AlertID != probe.ID {
 		t.Fatalf("WebSocket alert after the first = %+v (%s), want the probe's (alert %d)", m, m.Data, probe.ID)
 	}
-	if mails := mail.Wait(2, 20*time.Second); len(mails) != 2 || !strings.Contains(mails[1].Data, fmt.Sprintf("Your alert %d fired", probe.ID)) {
-		t.Fatalf("SMTP server received %d mails, want 2: the first alert's once, then the probe's", len(mails))
+	if mails := mail.Wait(4, 20*time.Second); len(mails) != 4 || !strings.Contains(mails[3].Data, fmt.Sprintf("Your alert %d fired", probe.ID)) {
+		t.Fatalf("SMTP server received %d mails, want 4: two verification links, the first alert's once, then the probe's", len(mails))
 	}
 	hooks = hook.Wait(2, 20*time.Second)
 	if len(hooks) != 2 || json.Unmarshal(hooks[1].Body, &payload) != nil || payload.Event.AlertID != probe.ID {
