@@ -77,7 +77,7 @@ function main(): void {
   const onAlertMsg = (m: ServerMessage) => {
     if (m.type !== "alert") return;
     const e = m.data as AlertEvent;
-    ctx.notify(`🔔 ${e.symbol} ${describe(e.condition, e.threshold)}: now ${fmt.price(e.price)}`, symbolPath(e.symbol));
+    ctx.notify(`Alert: ${e.symbol} ${describe(e.condition, e.threshold)}: now ${fmt.price(e.price)}`, symbolPath(e.symbol));
     for (const fn of alertFns) fn(e);
   };
 

@@ -308,7 +308,9 @@ export function mount(main: HTMLElement, ctx: Context): () => void {
     const worker = async () => {
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
         try {
-          const cs = await api.candles(s, SPARK_INTERVAL, SPARK_BARS, undefined, abort.signal);
+          let cs = await api.candles(s, SPARK_INTERVAL, SPARK_BARS, undefined, abort.signal);
+          // a young market has few 15m bars: its last two hours of 1m bars say more
+          if (cs.length < 8) cs = await api.candles(s, "1m", 120, undefined, abort.signal);
           sparks.set(s, cs.map((c) => c.close));
           spark.draw(rowFor(s).spark, sparks.get(s)!);
         } catch (e) {
