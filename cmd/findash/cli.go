@@ -101,6 +101,7 @@ an unknown key in the file is an error.`,
 	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(environ, stdin, stdout, stderr), versionCmd)
 	root.AddCommand(symbolCommand(environ, stdout, stderr))
 	root.AddCommand(benchCommand(environ, stdin, stdout, stderr))
+	root.AddCommand(importCommand(environ, stdout, stderr))
 	return root
 }
 

@@ -114,7 +114,7 @@ func TestHelp(t *testing.T) {
 			switch path {
 			case "serve":
 				wantSettings = serveFlags
-			case "migrate", "user create", "user key", "symbol list", "symbol remove":
+			case "migrate", "user create", "user key", "symbol list", "symbol remove", "import binance", "import csv":
 				wantSettings = storeFlags
 			case "symbol add": // and the cap it registers within
 				wantSettings = maps.Clone(storeFlags)

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// TestImportCommand: findash import csv and binance load files into the
+// data dir's database, say how many rows were new, write nothing the second
+// time, and the candles of the range are there at once.
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	csvPath := filepath.Join(dir, "ticks.csv")
+	os.WriteFile(csvPath, []byte("symbol,ts,price,size\nBTC-USD,1709251200123,60000,0.5\nBTC-USD,1709251260000,60010,0.25\n"), 0o644)
+	binPath := filepath.Join(dir, "ETHUSDT-trades-2025-03-01.csv")
+	os.WriteFile(binPath, []byte("1,2000.5,1,2000.5,1740787200000123,True,True\n2,2001,2,4002,1740787230000000,False,True\n"), 0o644)
+	common := []string{"--data-dir", data, "--log-format", "json"}
+
+	for i, want := range []string{"2 new, 0 already imported", "0 new, 2 already imported"} {
+		out, stderr, err := findash(t, append([]string{"import", "csv", csvPath}, common...)...)
+		if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "timestamps in ms") {
+			t.Fatalf("import csv (#%d) = %q, %v (%s), want %q", i+1, out, err, stderr, want)
+		}
+		out, stderr, err = findash(t, append([]string{"import", "binance", binPath}, common...)...)
+		if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "timestamps in µs") {
+			t.Fatalf("import binance (#%d) = %q, %v (%s), want %q", i+1, out, err, stderr, want)
+		}
+	}
+	if _, _, err := findash(t, append([]string{"import", "binance", csvPath}, common...)...); err == nil {
+		t.Error("import binance of a file not named like a Binance dump: no error")
+	}
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(data, "findash.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct {
+		sym              string
+		start            int64
+		open, close, vol float64
+	}{
+		{"BTC-USD", 1709251200000, 60000, 60010, 0.75},
+		{"ETH-USDT", 1740787200000, 2000.5, 2001, 3},
+	} {
+		cs, err := db.Candles(t.Context(), market.CandleQuery{Symbol: tc.sym, Interval: market.Interval1h, From: tc.start, To: tc.start, Limit: 10})
+		if err != nil || len(cs) != 1 || cs[0].Open != tc.open || cs[0].Close != tc.close || cs[0].Volume != tc.vol || cs[0].Count != 2 {
+			t.Errorf("Candles(%s 1h) = %+v, %v; want one candle %v→%v volume %v from 2 ticks", tc.sym, cs, err, tc.open, tc.close, tc.vol)
+		}
+	}
+}

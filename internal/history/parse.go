@@ -1,0 +1,301 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Layout is a file layout findash imports.
+type Layout uint8
+
+// The layouts (docs/reference/cli.md#findash-import).
+const (
+	// LayoutBinanceAggTrades is Binance's spot aggTrades dump:
+	// agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker,is_best_match.
+	LayoutBinanceAggTrades Layout = iota + 1
+	// LayoutBinanceTrades is Binance's spot trades dump:
+	// id,price,qty,quote_qty,time,is_buyer_maker,is_best_match.
+	LayoutBinanceTrades
+	// LayoutCSV is findash's generic layout: a header naming the columns
+	// symbol, ts, price and optionally size and id, in any order.
+	LayoutCSV
+)
+
+// Source names the layout's rows in the import ranges of the store: a
+// trade id of one source never dedups a row of another.
+func (l Layout) Source() string {
+	switch l {
+	case LayoutBinanceAggTrades:
+		return "binance_aggtrades"
+	case LayoutBinanceTrades:
+		return "binance_trades"
+	case LayoutCSV:
+		return "csv"
+	}
+	return "invalid"
+}
+
+// Keys. An imported tick's Seq is keyBase | layout<<56 | key, where key is
+// the row's trade id (below 2^56), or for a generic CSV without an id
+// column ts<<14 | n (n: the row's rank among the file's rows of that symbol
+// and ts). Live ticks' seqs (streamSeq<<16 | index) stay far below keyBase,
+// so the two never collide in the ticks table.
+const (
+	keyBase   uint64 = 1 << 62
+	maxKey    uint64 = 1<<56 - 1
+	maxPerMs         = 1<<14 - 1
+	maxFields        = 12
+	// MaxLine bounds one line of a file, in bytes.
+	MaxLine = 4096
+)
+
+// usThreshold: a timestamp at or above it is in microseconds (Binance's
+// spot dumps from 2025 on); in milliseconds it would be after the year 5000.
+const usThreshold = 100_000_000_000_000
+
+// Parser turns the lines of one file into ticks. Make one per file with
+// NewParser; it is not safe for concurrent use.
+type Parser struct {
+	layout Layout
+	symbol string // Binance layouts: every row's symbol
+	line   int
+	micros int8 // 0 undecided, 1 µs, -1 ms (decided by the first row, per file)
+
+	// LayoutCSV: column positions (-1 absent), checked by the header.
+	cols    struct{ symbol, ts, price, size, id int }
+	ncols   int
+	lastKey map[string]uint64 // per symbol: keys must increase
+	lastTS  map[string][2]int64
+}
+
+// NewParser returns a parser of one file in layout; symbol is every row's
+// symbol for the Binance layouts (ignored for LayoutCSV).
+func NewParser(layout Layout, symbol string) *Parser {
+	p := &Parser{layout: layout, symbol: symbol, lastKey: map[string]uint64{}}
+	if layout == LayoutCSV {
+		p.lastTS = map[string][2]int64{}
+	}
+	return p
+}
+
+// Line returns the number of the last line parsed (1-based).
+func (p *Parser) Line() int { return p.line }
+
+// Micros reports whether the file's timestamps are in microseconds (false
+// until the first row is parsed).
+func (p *Parser) Micros() bool { return p.micros == 1 }
+
+// Parse parses one line (without its newline) into t. ok is false for a
+// line that holds no tick (a header, a blank line). A row that breaks the
+// layout or the tick limits (market.Tick.Validate) is an error matching
+// market.ErrInvalid that names the line. Rows of one symbol must come in
+// key order (a trade id, or the time for a CSV without ids).
+func (p *Parser) Parse(line []byte, t *market.Tick) (ok bool, err error) {
+	p.line++
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 0 {
+		return false, nil
+	}
+	if len(line) > MaxLine {
+		return false, p.errorf("", "longer than %d bytes", MaxLine)
+	}
+	var f [maxFields][]byte
+	n := split(line, &f)
+	if p.layout == LayoutCSV && p.ncols == 0 {
+		return false, p.header(f[:n], n)
+	}
+	if p.line == 1 && n > 0 && len(f[0]) > 0 && (f[0][0] < '0' || f[0][0] > '9') {
+		return false, nil // a Binance header (files from 2022 on have one)
+	}
+	var key uint64
+	switch p.layout {
+	case LayoutBinanceAggTrades, LayoutBinanceTrades:
+		want, tsCol := 8, 5
+		if p.layout == LayoutBinanceTrades {
+			want, tsCol = 7, 4
+		}
+		if n != want {
+			return false, p.errorf("", "has %d fields, want %d (%s)", n, want, p.layout.Source())
+		}
+		if key, err = p.uint("id", f[0]); err != nil {
+			return false, err
+		}
+		t.Symbol = p.symbol
+		if t.TS, err = p.ts(f[tsCol]); err != nil {
+			return false, err
+		}
+		if t.Price, err = p.float("price", f[1]); err != nil {
+			return false, err
+		}
+		if t.Size, err = p.float("size", f[2]); err != nil {
+			return false, err
+		}
+	case LayoutCSV:
+		if n != p.ncols {
+			return false, p.errorf("", "has %d fields, want %d (as the header)", n, p.ncols)
+		}
+		t.Symbol = p.intern(f[p.cols.symbol])
+		if t.TS, err = p.ts(f[p.cols.ts]); err != nil {
+			return false, err
+		}
+		if t.Price, err = p.float("price", f[p.cols.price]); err != nil {
+			return false, err
+		}
+		t.Size = 0
+		if p.cols.size >= 0 {
+			if t.Size, err = p.float("size", f[p.cols.size]); err != nil {
+				return false, err
+			}
+		}
+		if p.cols.id >= 0 {
+			if key, err = p.uint("id", f[p.cols.id]); err != nil {
+				return false, err
+			}
+		} else if key, err = p.timeKey(t.Symbol, t.TS); err != nil {
+			return false, err
+		}
+	default:
+		return false, fmt.Errorf("parse: layout %d: %w", p.layout, market.ErrInvalid)
+	}
+	if err := t.Validate(); err != nil {
+		return false, p.errorf("", "%v", err)
+	}
+	if key > maxKey {
+		return false, p.errorf("id", "%d is above 2^56-1", key)
+	}
+	if last, seen := p.lastKey[t.Symbol]; seen && key <= last {
+		return false, p.errorf("id", "%d does not follow %d: rows of a symbol must be in id (or, without ids, time) order", key, last)
+	}
+	p.lastKey[t.Symbol] = key
+	t.Seq = keyBase | uint64(p.layout)<<56 | key
+	return true, nil
+}
+
+// header reads the generic layout's header line.
+func (p *Parser) header(f [][]byte, n int) error {
+	p.cols.symbol, p.cols.ts, p.cols.price, p.cols.size, p.cols.id = -1, -1, -1, -1, -1
+	for i, name := range f {
+		var c *int
+		switch strings.ToLower(strings.TrimSpace(string(name))) {
+		case "symbol":
+			c = &p.cols.symbol
+		case "ts":
+			c = &p.cols.ts
+		case "price":
+			c = &p.cols.price
+		case "size":
+			c = &p.cols.size
+		case "id":
+			c = &p.cols.id
+		default:
+			return p.errorf("header", "unknown column %q: the columns are symbol, ts, price, size and id", truncate(string(name)))
+		}
+		if *c >= 0 {
+			return p.errorf("header", "column %q twice", string(name))
+		}
+		*c = i
+	}
+	if p.cols.symbol < 0 || p.cols.ts < 0 || p.cols.price < 0 {
+		return p.errorf("header", "needs the columns symbol, ts and price (and optionally size, id)")
+	}
+	p.ncols = n
+	return nil
+}
+
+// timeKey is the key of a CSV row without an id: ts<<14 | its rank among
+// the rows of its symbol at ts.
+func (p *Parser) timeKey(sym string, ts int64) (uint64, error) {
+	last := p.lastTS[sym]
+	n := int64(0)
+	if last[0] == ts && last[1] != 0 {
+		n = last[1]
+	}
+	if n > maxPerMs {
+		return 0, p.errorf("ts", "more than %d rows of %s at %d without an id column", maxPerMs+1, sym, ts)
+	}
+	p.lastTS[sym] = [2]int64{ts, n + 1}
+	return uint64(ts)<<14 | uint64(n), nil
+}
+
+// intern returns the symbol of b, allocating once per distinct symbol.
+func (p *Parser) intern(b []byte) string {
+	for s := range p.lastKey { // few symbols per file
+		if s == string(b) {
+			return s
+		}
+	}
+	return string(b)
+}
+
+func (p *Parser) ts(b []byte) (int64, error) {
+	v, err := strconv.ParseInt(unsafeString(b), 10, 64)
+	if err != nil {
+		return 0, p.errorf("ts", "%q is not an integer", truncate(string(b)))
+	}
+	if p.micros == 0 {
+		p.micros = -1
+		if v >= usThreshold {
+			p.micros = 1
+		}
+	}
+	if p.micros == 1 {
+		v /= 1000 // µs → ms
+	}
+	return v, nil
+}
+
+func (p *Parser) float(field string, b []byte) (float64, error) {
+	v, err := strconv.ParseFloat(unsafeString(b), 64)
+	if err != nil {
+		return 0, p.errorf(field, "%q is not a number", truncate(string(b)))
+	}
+	return v, nil
+}
+
+func (p *Parser) uint(field string, b []byte) (uint64, error) {
+	v, err := strconv.ParseUint(unsafeString(b), 10, 64)
+	if err != nil {
+		return 0, p.errorf(field, "%q is not an unsigned integer", truncate(string(b)))
+	}
+	return v, nil
+}
+
+func (p *Parser) errorf(field, format string, args ...any) error {
+	return market.Invalid(field, "line %d: %s", p.line, fmt.Sprintf(format, args...))
+}
+
+// split cuts line at commas into f; a line of more than maxFields fields
+// counts maxFields+1 (refused by every layout).
+func split(line []byte, f *[maxFields][]byte) int {
+	n := 0
+	for {
+		i := bytes.IndexByte(line, ',')
+		if n == maxFields {
+			return maxFields + 1
+		}
+		if i < 0 {
+			f[n] = line
+			return n + 1
+		}
+		f[n] = line[:i]
+		n++
+		line = line[i+1:]
+	}
+}
+
+// unsafeString views b as a string without copying, for strconv only (which
+// keeps no reference to its argument except in the error, which callers
+// replace).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "…"
+	}
+	return s
+}
