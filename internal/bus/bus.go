@@ -38,6 +38,13 @@ type Config struct {
 	MaxBytes int64
 	// AckTimeout bounds how long an unacknowledged publish is tracked (default 10s).
 	AckTimeout time.Duration
+	// Partitions, when above 0, splits the log into that many partitions by
+	// symbol: the stream maps each message's subject onto
+	// findash.ticks.<partition>.<symbol> with the server's deterministic
+	// partition() transform, so a symbol always falls in the same partition
+	// and keeps its order there (ConsumePartitions). 0 (the default, and
+	// stage 1) keeps one unpartitioned log. Decision 0041.
+	Partitions int
 }
 
 func (c *Config) defaults() {
@@ -126,6 +133,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		MaxAge:      cfg.MaxAge,
 		MaxBytes:    maxBytes,
 		Duplicates:  dup,
+	}
+	if cfg.Partitions > 0 {
+		scfg.SubjectTransform = &jetstream.SubjectTransformConfig{Source: subjectPrefix + "*", Destination: partitionDest(cfg.Partitions)}
 	}
 	// A cluster that is still electing its JetStream leader (several
 	// instances and servers starting together) answers with timeouts for a

@@ -134,9 +134,16 @@ func Subject(symbol string) string {
 
 // SymbolOf returns the symbol of subject, the inverse of Subject; ok is false
 // when subject is not a tick subject.
+//
+// A partitioned log (Config.Partitions) stores findash.ticks.<p>.<token>:
+// the symbol is the last token, which never holds a '.'.
 func SymbolOf(subject string) (symbol string, ok bool) {
 	tok, ok := strings.CutPrefix(subject, subjectPrefix)
 	if !ok || tok == "" {
+		return "", false
+	}
+	tok = tok[strings.LastIndexByte(tok, '.')+1:]
+	if tok == "" {
 		return "", false
 	}
 	return strings.ReplaceAll(tok, "~", "."), true

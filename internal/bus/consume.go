@@ -53,7 +53,13 @@ func (e handlerError) Unwrap() error { return e.err }
 // handed to fn, waiting as retry.Log says. It returns ctx.Err() when ctx
 // ends, or fn's error (wrapped) as soon as fn returns one.
 func (b *Bus) Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error {
-	c := consumer{b: b, fn: fn, next: max(from, 1), syms: make(map[string]string)}
+	return b.consume(ctx, nil, from, fn)
+}
+
+// consume is Consume of the messages whose subjects match filters (nil:
+// every message).
+func (b *Bus) consume(ctx context.Context, filters []string, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error {
+	c := consumer{b: b, fn: fn, next: max(from, 1), syms: make(map[string]string), filters: filters}
 	p := retry.Log()
 	// One BackOff kept by hand, given last so it replaces the policy's own:
 	// a consumer that delivered something before it failed starts again
@@ -87,12 +93,14 @@ type consumer struct {
 	syms      map[string]string // interned symbols
 	buf       []market.Tick     // decoded ticks, reused
 	delivered uint64            // messages handed to fn
+	filters   []string          // subject filters; nil: every message
 }
 
 func (c *consumer) run(ctx context.Context) error {
 	cons, err := c.b.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   c.next,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    c.next,
+		FilterSubjects: c.filters,
 	})
 	if err != nil {
 		return fmt.Errorf("create consumer at %d: %w: %w", c.next, market.ErrUnavailable, err)

@@ -20,6 +20,15 @@
 // ahead of the callback. It survives reconnects and consumer resets by
 // resuming after the last message it handed over.
 //
+// Partitions (Config.Partitions > 0, stage 4 workers; decision 0041). The
+// stream's subject transform stores each message as
+// findash.ticks.<partition>.<token>, the partition a deterministic hash of
+// the symbol computed by the server, so a symbol's ticks are all in one
+// partition, in log order. ConsumePartitions reads only some partitions;
+// Consume still reads them all. Leases (a key-value bucket whose entries
+// expire after a TTL, renewed by compare-and-set on their revision) give a
+// partition to one worker at a time.
+//
 // Concurrency. A Bus is safe for concurrent use. Consume blocks its caller;
 // each call owns its server-side consumer and stops it when it returns.
 //
