@@ -13,6 +13,7 @@ import (
 
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/portfolio"
 	"github.com/findash/findash/internal/watchlist"
 )
 
@@ -21,7 +22,10 @@ import (
 type AccountsStore interface {
 	auth.Store
 	auth.SessionStore
+	auth.AccountStore
+	auth.SessionLister
 	watchlist.Store
+	portfolio.Store
 	// DeleteExpiredSessions deletes sessions expired at or before now and
 	// returns how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
@@ -39,6 +43,9 @@ func RunAccounts(t *testing.T, open func(t *testing.T) AccountsStore) {
 		{"Watchlists", testWatchlists},
 		{"WatchlistCapConcurrent", testWatchlistCapConcurrent},
 		{"SessionsPerUser", testSessionsPerUser},
+		{"AccountTokens", testAccountTokens},
+		{"ListSessions", testListSessions},
+		{"Holdings", testHoldings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ type AlertStore interface {
 	Alerts(ctx context.Context, userID int64) ([]alert.Alert, error)
 	DeleteAlert(ctx context.Context, userID, id int64) error
 	SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error)
+	UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error)
 	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)
 	AlertEvent(ctx context.Context, id int64) (alert.Event, error)
 	WebhookSecret(ctx context.Context, userID int64, candidate string) (string, error)
@@ -49,6 +50,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		{"WebhookSecret", testWebhookSecret},
 		{"Reports", testReports},
 		{"ReportCaps", testReportCaps},
+		{"AlertRules", testAlertRules},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,4 +328,46 @@ func testReports(t *testing.T, s AlertStore) {
 	if list, err := s.Reports(ctx, bob, 0, 10); err != nil || len(list) != 0 {
 		t.Errorf("Reports(bob) = %+v, %v; want none", list, err)
 	}
+}
+
+// testAlertRules: an alert's hysteresis and cooldown are stored, the tick
+// time of its last firing is committed with its armed state, and an edit
+// replaces the definition (not the symbol), re-arms it and bumps the version.
+func testAlertRules(t *testing.T, s AlertStore) {
+	ctx := t.Context()
+	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
+	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
+		Hysteresis: 1.5, CooldownS: 60, Notify: []string{}, CreatedAt: created})
+	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5}}); !ok {
+		t.Fatal("commit not applied")
+	}
+	as, v0 := evaluated(t, s)
+	if len(as) != 1 || as[0].Hysteresis != 1.5 || as[0].CooldownS != 60 || as[0].Armed || as[0].LastFiredTS != day0+5 {
+		t.Fatalf("EvaluatedAlerts = %+v", as)
+	}
+	if _, err := s.UpdateAlert(ctx, alert.Alert{ID: a.ID, UserID: bob, Condition: alert.Below, Threshold: 1, Notify: []string{}}); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("bob editing ann's alert: %v, want ErrNotFound", err)
+	}
+	u, err := s.UpdateAlert(ctx, alert.Alert{ID: a.ID, UserID: ann, Symbol: "IGNORED", Condition: alert.Below, Threshold: 90,
+		Hysteresis: 0, CooldownS: 600, Notify: []string{"email"}, Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := alert.Alert{ID: a.ID, UserID: ann, Symbol: "BTC-USD", Condition: alert.Below, Threshold: 90, Hysteresis: 0, CooldownS: 600,
+		Notify: []string{"email"}, Paused: true, Armed: true, LastFiredTS: day0 + 5, CreatedAt: created.Truncate(time.Millisecond)}
+	if diff := gocmp.Diff(want, u); diff != "" {
+		t.Errorf("UpdateAlert (-want +got):\n%s", diff)
+	}
+	if _, v := evaluated(t, s); v == v0 {
+		t.Error("AlertsVersion() did not change on edit")
+	}
+}
+
+func evaluated(t *testing.T, s AlertStore) ([]alert.Alert, int64) {
+	t.Helper()
+	as, v, err := s.EvaluatedAlerts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as, v
 }
