@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,7 +29,7 @@ func PartitionFilter(p int) string { return subjectPrefix + strconv.Itoa(p) + ".
 // PartitionOf returns the partition a message subject of a partitioned log
 // names; ok is false for an unpartitioned subject.
 func PartitionOf(subject string) (p int, ok bool) {
-	rest, ok := cutPrefix(subject, subjectPrefix)
+	rest, ok := strings.CutPrefix(subject, subjectPrefix)
 	if !ok {
 		return 0, false
 	}
@@ -39,13 +40,6 @@ func PartitionOf(subject string) (p int, ok bool) {
 		}
 	}
 	return 0, false
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
-		return "", false
-	}
-	return s[len(prefix):], true
 }
 
 // ConsumePartitions is Consume restricted to the partitions parts of a
