@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,19 @@ type discardTransport struct {
 	frames int
 	closed chan struct{}
 	once   sync.Once
+	sent   *sentCount // messages written by all transports of a benchmark; nil: not counted
+}
+
+// sentCount counts the messages written and says when a target is reached.
+type sentCount struct {
+	n, target atomic.Int64
+	reached   chan struct{} // capacity 1
+}
+
+func (s *sentCount) add(k int) {
+	if s.n.Add(int64(k)) == s.target.Load() {
+		s.reached <- struct{}{}
+	}
 }
 
 func (d *discardTransport) ReadMessage(int) ([]byte, error) { <-d.closed; return nil, io.EOF }
@@ -27,8 +42,15 @@ func (d *discardTransport) WriteBatch(msgs [][]byte, _ time.Time) error {
 	d.mu.Lock()
 	d.frames++
 	d.mu.Unlock()
+	if d.sent != nil {
+		d.sent.add(len(msgs))
+	}
 	return nil
 }
+func (d *discardTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error) {
+	return writeDone, d.WriteBatch(msgs, deadline)
+}
+func (d *discardTransport) Flush(time.Time) error                   { return nil }
 func (d *discardTransport) WritePing(time.Time) error               { return nil }
 func (d *discardTransport) WriteClose(int, string, time.Time) error { return nil }
 func (d *discardTransport) Close() error                            { d.once.Do(func() { close(d.closed) }); return nil }
@@ -38,24 +60,42 @@ func (d *discardTransport) Close() error                            { d.once.Do(
 //
 //   - enqueue: the publish path only; queues are emptied (timer stopped)
 //     before they fill, so every delivery is a real enqueue.
-//   - writer: each connection's writer is started when something is queued
-//     (and ends when nothing is), coalescing what is queued into one frame
-//     written to a discarding transport, at most one write per
-//     Config.WriteCoalesce per connection.
+//   - writer: publishes back to back; the writers coalesce what is queued
+//     into one frame written to a discarding transport.
+//   - each: as writer, but each publish waits until every subscriber has
+//     been written its tick, so that every delivery is a frame and a write
+//     of its own (the fan-out of one tick per publish at a rate the
+//     clients keep up with).
+//
+// cpu-ns/delivery is the process's user+system CPU (getrusage) over the
+// timed loop divided by the deliveries: on a shared machine it is steadier
+// than the elapsed time.
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("enqueue/subs=%d", n), func(b *testing.B) { benchFanout(b, n, false) })
-		b.Run(fmt.Sprintf("writer/subs=%d", n), func(b *testing.B) { benchFanout(b, n, true) })
+		b.Run(fmt.Sprintf("enqueue/subs=%d", n), func(b *testing.B) { benchFanout(b, n, false, false) })
+		b.Run(fmt.Sprintf("writer/subs=%d", n), func(b *testing.B) { benchFanout(b, n, true, false) })
+		b.Run(fmt.Sprintf("each/subs=%d", n), func(b *testing.B) { benchFanout(b, n, true, true) })
 	}
 }
 
-func benchFanout(b *testing.B, n int, writers bool) {
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchFanout(b *testing.B, n int, writers, each bool) {
 	h := New(market.NewState(), Config{}, nil, nil)
+	sent := sentCount{reached: make(chan struct{}, 1)}
+	sent.target.Store(-1)
 	conns := make([]*conn, n)
 	for i := range conns {
 		c := newConn(h, 0)
-		c.t = &discardTransport{closed: make(chan struct{})}
-		c.writing = !writers // enqueue only: as if a writer were busy, so none starts
+		c.t = &discardTransport{closed: make(chan struct{}), sent: &sent}
+		c.writing = true // as if a writer were busy, so none starts (until the snapshots are dropped)
 		s := &subscription{c: c, ch: Channel{Kind: KindTicks, Symbol: "BTC-USD"}, name: "ticks:BTC-USD", idx: -1}
 		c.subs = []*subscription{s}
 		h.register(s, 0, false)
@@ -72,8 +112,15 @@ func benchFanout(b *testing.B, n int, writers bool) {
 		}
 	}
 	drain() // the snapshots
+	for _, c := range conns {
+		c.mu.Lock()
+		c.writing = !writers // enqueue only: none ever starts
+		c.mu.Unlock()
+	}
 	tick := []market.Tick{{Symbol: "BTC-USD", TS: baseTS, Price: 43123.5, Size: 0.25}}
 	b.ReportAllocs()
+	base := sent.n.Load()
+	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	for i := range b.N {
 		if !writers && i%512 == 0 && i > 0 {
@@ -83,12 +130,20 @@ func benchFanout(b *testing.B, n int, writers bool) {
 		}
 		tick[0].Seq = uint64(i + 1)
 		tick[0].TS++
+		if each {
+			sent.target.Store(base + int64(i+1)*int64(n))
+		}
 		h.Publish(tick, nil)
+		if each {
+			<-sent.reached // no spinning: only the fan-out's CPU counts
+		}
 	}
 	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
 	deliveries := float64(b.N) * float64(n)
 	b.ReportMetric(deliveries/b.Elapsed().Seconds(), "deliveries/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(float64(cpu.Nanoseconds())/deliveries, "cpu-ns/delivery")
 	if writers {
 		for _, c := range conns {
 			c.close(0, "")

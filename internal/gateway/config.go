@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/findash/findash/internal/market"
@@ -87,13 +88,13 @@ type Config struct {
 	// long the server waits for a client's reply to its close frame.
 	// Default 10s.
 	WriteTimeout time.Duration
-	// WriteCoalesce is the least time between two writes to one
-	// connection: what is queued meanwhile is sent in the next frame, with
-	// one syscall. The first message after a quiet period is written at
-	// once; only a busy connection waits, by at most this much. It bounds
-	// the write syscalls per connection (20/s at the default), which is what
-	// fan-out to thousands of clients costs. Default 50ms; negative: none.
-	WriteCoalesce time.Duration
+	// Writers is the number of goroutines of the writer pool, which writes
+	// every connection's frames without waiting on a socket (a socket
+	// that does not take a whole frame gets a writer goroutine of its own
+	// until its queue is empty). Each connection is written by one of
+	// them; what it is sent while it waits for its turn shares its next
+	// frame and write. At most 64. Default GOMAXPROCS.
+	Writers int
 	// PingInterval is how often each client is pinged; a client silent for
 	// two intervals is disconnected. Default 30s.
 	PingInterval time.Duration
@@ -167,9 +168,10 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
-	if c.WriteCoalesce == 0 {
-		c.WriteCoalesce = 50 * time.Millisecond
+	if c.Writers <= 0 {
+		c.Writers = runtime.GOMAXPROCS(0)
 	}
+	c.Writers = min(c.Writers, 64)
 	if c.PingInterval <= 0 {
 		c.PingInterval = 30 * time.Second
 	}

@@ -9,10 +9,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// conn is one client connection: a reader goroutine, a writer goroutine
-// that exists only while there is something to write, and between them one
-// bounded queue guarded by mu. An idle connection therefore holds one
-// goroutine (the reader, blocked in a read) and no write buffer.
+// conn is one client connection: a reader goroutine, a writer (a round of
+// the pool's, or a goroutine of its own while a write may wait) only while
+// there is something to write, and between them one bounded queue guarded
+// by mu. An idle connection therefore holds one goroutine (the reader,
+// blocked in a read) and no write buffer.
 type conn struct {
 	hub    *Hub
 	t      transport
@@ -23,6 +24,8 @@ type conn struct {
 	// slow (guarded by mu): closing as a slow consumer, lagging channels
 	// get a gap first. Here it fills pingSlot's padding.
 	slow bool
+	// wshard is the writer of the pool this connection is written by.
+	wshard uint8
 
 	readerDone chan struct{} // closed when the read loop has returned
 	writerDone chan struct{} // closed when the last writer has returned (after closing)
@@ -38,7 +41,7 @@ type conn struct {
 	qBytes   int32
 	inflight int32
 	dirty    []*subscription
-	writing  bool // a writer goroutine is running (it re-checks the queue before it ends)
+	writing  bool // queued to the pool, or a writer runs (it re-checks the queue before it ends)
 	// holding: a subscribe is registering channels whose ack is already
 	// queued; nothing is written until they are, since a client may act on
 	// the ack (publish, fire an alert) and must then get what follows.
@@ -51,9 +54,8 @@ type conn struct {
 	closeReason string
 	// lost is set while the connection is in an episode of having fallen
 	// out of a replay ring (see lostLocked); nil otherwise.
-	lost      *lostEpisode
-	spare     [][]byte  // the previous batch, reused as the next queue
-	lastWrite time.Time // writer only: when the last batch was written
+	lost  *lostEpisode
+	spare [][]byte // the previous batch, reused as the next queue
 
 	// reader only
 	subs    []*subscription // a slice, not a map: most connections hold one or a few
@@ -99,16 +101,18 @@ func newConn(h *Hub, userID int64) *conn {
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		limiter:    rate.NewLimiter(rate.Limit(h.cfg.MessageRate), h.cfg.MessageBurst),
+		wshard:     uint8((h.nextWriter.Add(1) - 1) % uint32(len(h.writers))),
 	}
 }
 
-// signalLocked makes sure a writer will see what was just queued: it starts
-// one unless one is running (a running writer re-checks the queue under
-// c.mu before it ends). Caller holds c.mu.
+// signalLocked makes sure a writer will see what was just queued: it puts
+// c on its pool writer's ready queue unless c is queued there or a writer
+// runs (a running writer re-checks the queue under c.mu before it ends).
+// Caller holds c.mu.
 func (c *conn) signalLocked() {
 	if !c.writing && !c.holding {
 		c.writing = true
-		go c.writeLoop()
+		c.enqueueLocked()
 	}
 }
 

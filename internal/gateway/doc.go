@@ -16,13 +16,19 @@
 // ServeHTTP (which returns, so that net/http frees its buffers). It only
 // waits for the socket to be readable (a shallow stack, no buffer) and reads
 // and handles each client message on a short-lived goroutine, so it stays at
-// the runtime's minimum stack. A writer goroutine exists only while there is
-// something to write: queueing starts one if none runs, and it ends when the
-// queue is empty. Between them is one queue, bounded in bytes
-// (Config.SendQueueBytes, the batch being written included), that the
-// writer empties in one go and writes as one text frame (messages joined by
-// '\n') with one syscall; a busy connection is written at most every
-// Config.WriteCoalesce, so what arrives meanwhile shares the frame. An idle
+// the runtime's minimum stack. Writing is done by a small pool of writers
+// (Config.Writers, one ready queue each): queueing to an idle connection
+// puts it on its writer's ready queue, and the writer takes everything the
+// connection has queued and writes it as one text frame (messages joined
+// by '\n') with one write(2) that never waits: there is no goroutine per
+// delivery and no timer. What a connection is sent while it waits for its
+// turn shares its next frame, so frames grow with the load by themselves
+// (decision 0014). Whatever may wait — a socket that does not take the
+// whole frame, a ping, a close, a lagging channel, a transport without a
+// raw socket — is handed to a writer goroutine of the connection's own,
+// which writes with deadlines until its queue is empty and ends. Between
+// the queueing and the writer is one queue, bounded in bytes
+// (Config.SendQueueBytes, the batch being written included). An idle
 // connection thus costs one goroutine of 2 KiB and ~3 KiB of heap. When the
 // queue is full:
 //   - a ticks channel lags: the publisher skips it, and the writer reads
@@ -68,10 +74,12 @@
 //
 // The symbol index is sharded (shard.mu, held only for lookups). Lock order:
 // symbolTopic.mu, Hub.quotesMu, Hub.alertsMu or Hub.connsMu, then conn.mu,
-// which is a leaf. symbolTopic.mu may take shard.mu (to drop an unused
-// topic) and calls Source (market.State) for snapshots; shard.mu is never
-// held while waiting for a topic. Hub.pendingMu is a leaf taken alone. No
-// lock is shared by all connections on the publish path. A connection's
+// then writerShard.mu (a ready queue), which is a leaf. symbolTopic.mu may
+// take shard.mu (to drop an unused topic) and calls Source (market.State)
+// for snapshots; shard.mu is never held while waiting for a topic.
+// Hub.pendingMu is a leaf taken alone. No lock is shared by all
+// connections on the publish path (a ready queue's by 1/Writers of them,
+// held for an append). A connection's
 // writer reads a lagging channel's ring holding symbolTopic.mu then conn.mu,
 // in that order too, and holds neither while it reads History (its
 // Config.HistoryReaders slots are taken with no lock held).
@@ -82,14 +90,16 @@
 // pruning) belongs to the caller and returns when its context ends. Each
 // connection's reader is started by ServeHTTP and owned by the hub: Drain
 // waits for it, and it waits for the connection's writer before it removes
-// the connection. A writer is started by the queue (signalLocked) and ends
-// when the queue is empty or the connection closes; a reader's per-message
+// the connection. A pool writer is started by its ready queue when
+// something is queued to it and ends when the queue is empty; a
+// connection's own writer is started by a pool writer (writeRound) and ends
+// when the connection's queue is empty or the connection closes; a reader's per-message
 // goroutine reports back to the reader before the next one starts.
 //
 // # Time
 //
-// Every reading of the clock (ring ages, socket deadlines, write
-// coalescing) comes from Config.Now; timers and tickers are the time
+// Every reading of the clock (ring ages, socket deadlines) comes from
+// Config.Now; timers and tickers are the time
 // package's, so tests run Run and the connection loops in a testing/synctest
 // bubble (on net.Pipe connections) instead of sleeping.
 //
@@ -99,8 +109,8 @@
 // sharded symbol index; registry.go subscribing and unsubscribing channels;
 // replay.go the replay rings and lagging channels; history.go reading the
 // event log for them; conns.go the set of connections (pings,
-// drain); endpoint.go the /ws handler; conn.go, queue.go, writer.go,
-// reader.go and handle.go one connection (state, bounded queue, writer,
+// drain); endpoint.go the /ws handler; pool.go the writer pool; conn.go,
+// queue.go, writer.go, reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
 // messages; ws.go the WebSocket transport and frame.go its frame reader
 // (RFC 6455 checks and close codes); config.go and metrics.go the tunables

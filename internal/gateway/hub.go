@@ -38,6 +38,9 @@ type Hub struct {
 
 	shards [numShards]shard
 
+	writers    []writerShard // the writer pool (Config.Writers)
+	nextWriter atomic.Uint32 // the pool's writer of the next connection
+
 	// dropped is the highest floor of the topics dropped from the index
 	// (idle, nobody subscribed): a topic created again starts there, so a
 	// resume from before it is told of a gap instead of missing ticks
@@ -81,6 +84,7 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 	for i := range h.shards {
 		h.shards[i].syms = make(map[string]*symbolTopic)
 	}
+	h.writers = make([]writerShard, cfg.Writers)
 	h.up = newUpgrader(h.checkOrigin, &h.cfg, newFrameMetrics(reg))
 	if cfg.Auth != nil {
 		h.SetAuthenticator(cfg.Auth)

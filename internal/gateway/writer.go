@@ -25,101 +25,112 @@ const minQuota = 4 << 10
 // of slice headers); a larger one, from a burst, is let go.
 const maxKeep = 1024
 
-// writeLoop is the connection's writer, started by signalLocked when
-// something is queued and none is running: it takes everything queued and
-// writes it as few frames, then the conflated messages and gaps of dirty
-// channels, and repeats until nothing is left; then it ends. Writes of a
-// busy connection are at least Config.WriteCoalesce apart, so that what
-// arrives meanwhile shares the next frame and syscall. After a close request
-// or a write error it closes the transport and writerDone and ends for good.
-//
-// The work is split into small functions so that the stack under the write
-// syscall fits the 2 KiB a new goroutine starts with: a writer is started
-// per burst, and growing its stack each time cost ~10 % of the fan-out CPU.
-func (c *conn) writeLoop() {
+// writeLoop is a connection's own writer, started by the pool's writer
+// (writeRound) when something may have to wait: it first finishes
+// pending[from:], a batch the pool's writer started (the transport may
+// keep the end of a frame it could not write at once: it goes first), then
+// takes everything queued and writes it as few frames, with the conflated
+// messages, gaps, lagging channels' ticks and pings, and repeats until
+// nothing is left; then it ends. After a close request or a write error it
+// closes the transport and writerDone and ends for good.
+func (c *conn) writeLoop(pending [][]byte, from int) {
 	final := true
 	defer func() {
 		if final {
 			c.endWriter(recover())
 		}
 	}()
-	final = c.writeRun()
+	final = c.writeRun(pending, from)
 }
 
 // writeRun writes until nothing is queued (false) or the connection ends (true).
-func (c *conn) writeRun() bool {
+func (c *conn) writeRun(pending [][]byte, from int) bool {
 	var w writeJob
-	for {
-		if !w.lagged { // catching up is written at once: its batches are full already
-			c.coalesceWait()
-		}
-		if !c.take(&w) {
-			return false
-		}
-		n, err := c.flush(w.batch)
-		if err != nil {
-			if w.closing || !errors.Is(err, os.ErrDeadlineExceeded) {
-				return true
-			}
-			// The client took nothing for WriteTimeout: a slow consumer.
-			// The transport kept the rest of the frame it was writing;
-			// the rest of the batch, a gap per lagging channel and the
-			// close follow, if the client reads them in time.
-			c.slowClose("slow consumer: write timeout")
-			if _, err := c.flush(w.batch[n:]); err != nil {
-				return true
-			}
-		}
-		c.recycle(w.batch)
-		if w.ping && !w.closing {
-			if err := c.t.WritePing(c.hub.cfg.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
-				return true
-			}
-		}
-		if w.closing {
-			c.sendClose(w.code, w.reason)
+	if pending != nil {
+		w.batch = pending
+		if c.writeBatch(&w, from) {
 			return true
 		}
 	}
+	for {
+		switch c.take(&w, false) {
+		case takeNone:
+			return false
+		}
+		if c.writeBatch(&w, 0) {
+			return true
+		}
+	}
+}
+
+// writeBatch writes w.batch[from:] (after the end of a frame the transport
+// kept, if any), then a ping or the close w asks for; it reports whether
+// the connection ended.
+func (c *conn) writeBatch(w *writeJob, from int) bool {
+	n, err := c.flush(w.batch[from:])
+	if err != nil {
+		if w.closing || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return true
+		}
+		// The client took nothing for WriteTimeout: a slow consumer.
+		// The transport kept the rest of the frame it was writing;
+		// the rest of the batch, a gap per lagging channel and the
+		// close follow, if the client reads them in time.
+		c.slowClose("slow consumer: write timeout")
+		if _, err := c.flush(w.batch[from+n:]); err != nil {
+			return true
+		}
+	}
+	c.recycle(w.batch)
+	if w.ping && !w.closing {
+		if err := c.t.WritePing(c.hub.cfg.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+			return true
+		}
+	}
+	if w.closing {
+		c.sendClose(w.code, w.reason)
+		return true
+	}
+	return false
 }
 
 // writeJob is what one round of the writer takes from the connection.
 type writeJob struct {
 	batch   [][]byte
 	lag     []*subscription // scratch: the lagging channels of this round
-	lagged  bool            // this round read lagging channels from their rings
 	ping    bool
 	closing bool
 	code    int
 	reason  string
 }
 
-// coalesceWait sleeps until WriteCoalesce has passed since the last write.
-func (c *conn) coalesceWait() {
-	if d := c.hub.cfg.WriteCoalesce; d > 0 && !c.lastWrite.IsZero() {
-		if wait := d - c.hub.cfg.Now().Sub(c.lastWrite); wait > 0 {
-			time.Sleep(wait)
-		}
-	}
-}
+// takeResult is what take found.
+type takeResult uint8
+
+const (
+	takeNone      takeResult = iota // nothing to write: the writer is stopped
+	takeBatch                       // w holds a batch
+	takeDedicated                   // (pool only) nothing taken: this needs the connection's own writer
+)
 
 // take moves what is queued into w, then reads the lagging channels' ticks
 // from their rings (or, closing as a slow consumer, their gaps); with
-// nothing to do it marks the writer stopped and returns false. A
+// nothing to do it marks the writer stopped and returns takeNone. A
 // connection that lost ticks and is still behind MaxLag later is closed
-// here as a slow consumer.
-func (c *conn) take(w *writeJob) bool {
+// here as a slow consumer. For the pool's writer (pool), which must not
+// wait, it takes nothing and returns takeDedicated when the round could
+// wait: a ping, a close, a lagging channel, or a transport that cannot
+// write without waiting.
+func (c *conn) take(w *writeJob, pool bool) takeResult {
 	c.mu.Lock()
-	if c.holding && !c.closing || len(c.q) == 0 && len(c.dirty) == 0 && !c.pingDue && !c.closing {
-		c.writing = false // on holding, subscribe's release starts a writer again
-		if cap(c.spare) > maxSpare {
-			c.spare = nil
-		}
-		if cap(c.q) > maxSpare {
-			c.q = nil
-		}
+	if c.holding && !c.closing || !c.hasWorkLocked() {
+		c.idleLocked() // on holding, subscribe's release starts a writer again
 		c.mu.Unlock()
-		return false
+		return takeNone
+	}
+	if pool && (c.closing || c.pingDue || c.lagging > 0) {
+		c.mu.Unlock()
+		return takeDedicated
 	}
 	if !c.closing && c.lost != nil {
 		c.checkLagLocked()
@@ -165,8 +176,27 @@ func (c *conn) take(w *writeJob) bool {
 		}
 	}
 	clear(lag)
-	w.batch, w.lag, w.lagged = batch, lag[:0], len(lag) > 0
-	return true
+	w.batch, w.lag = batch, lag[:0]
+	return takeBatch
+}
+
+// hasWorkLocked reports whether there is anything for a writer to do.
+// Caller holds c.mu.
+func (c *conn) hasWorkLocked() bool {
+	return len(c.q) > 0 || len(c.dirty) > 0 || c.pingDue || c.closing
+}
+
+// idleLocked marks the writer stopped and lets go of a large queue slice
+// (a burst), so that an idle connection holds little memory. Caller holds
+// c.mu.
+func (c *conn) idleLocked() {
+	c.writing = false
+	if cap(c.spare) > maxSpare {
+		c.spare = nil
+	}
+	if cap(c.q) > maxSpare {
+		c.q = nil
+	}
 }
 
 // checkLagLocked closes the connection as a slow consumer when it is still
@@ -202,13 +232,14 @@ func (c *conn) slowCloseLocked(reason string) {
 // written to again.
 func (c *conn) flush(batch [][]byte) (int, error) {
 	timeout := c.hub.cfg.WriteTimeout
+	if len(batch) == 0 {
+		// Nothing new: finish a frame the transport kept, if any (the
+		// pool's writer could not write all of it at once).
+		return 0, c.t.Flush(c.hub.cfg.Now().Add(timeout))
+	}
 	done := 0
 	for rest := batch; len(rest) > 0; {
-		n, size := 0, 0
-		for n < len(rest) && (n == 0 || size+len(rest[n]) <= maxFrameBytes) {
-			size += len(rest[n]) + 1
-			n++
-		}
+		n := frameLen(rest)
 		err := c.t.WriteBatch(rest[:n], c.hub.cfg.Now().Add(timeout))
 		done += n
 		if err != nil {
@@ -218,9 +249,6 @@ func (c *conn) flush(batch [][]byte) (int, error) {
 		c.hub.met.sent.Add(float64(n))
 		c.hub.met.frames.Inc()
 		rest = rest[n:]
-	}
-	if len(batch) > 0 {
-		c.lastWrite = c.hub.cfg.Now()
 	}
 	return done, nil
 }

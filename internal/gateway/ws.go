@@ -37,6 +37,13 @@ type transport interface {
 	SetReadDeadline(t time.Time) error
 	// WriteBatch writes msgs as one text message, joined by '\n'.
 	WriteBatch(msgs [][]byte, deadline time.Time) error
+	// WriteBatchNow is WriteBatch without waiting for the socket (the
+	// pool's writer calls it): see writeResult. An error is the
+	// transport's end, as from WriteBatch.
+	WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error)
+	// Flush writes the end of a frame a write left kept (writeKept, or a
+	// timeout), if any.
+	Flush(deadline time.Time) error
 	WritePing(deadline time.Time) error
 	// WriteClose writes a close frame (without a code for closeNoStatus)
 	// and ends the sending direction: nothing may follow it.
@@ -139,23 +146,120 @@ func (t *wsTransport) SetReadDeadline(d time.Time) error { return t.nc.SetReadDe
 // one syscall from a buffer held only while it is written.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// maxPooledFrame bounds the buffers framePool keeps.
-const maxPooledFrame = maxFrameBytes + 16<<10
+// nowPool holds the state of writes that do not wait (WriteBatchNow): the
+// frame and the function syscall.RawConn.Write calls, made once per
+// pooled value so that a write allocates nothing.
+var nowPool = sync.Pool{New: func() any {
+	w := &nowWrite{b: make([]byte, 0, 4<<10)}
+	w.fn = w.write
+	return w
+}}
 
-// WriteBatch writes msgs, joined by '\n', as one text frame with one write.
-func (t *wsTransport) WriteBatch(msgs [][]byte, deadline time.Time) error {
+// nowWrite is one write that does not wait: b is written to the socket
+// with one write(2); n and err are its result (EAGAIN: the socket is full).
+type nowWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func (w *nowWrite) write(fd uintptr) bool {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.b)
+		if w.err != syscall.EINTR {
+			break
+		}
+	}
+	if w.n < 0 {
+		w.n = 0
+	}
+	return true // never wait for the socket: the caller hands the rest over
+}
+
+// appendBatchFrame appends msgs, joined by '\n', as one text frame.
+func appendBatchFrame(b []byte, msgs [][]byte) []byte {
 	size := len(msgs) - 1
 	for _, m := range msgs {
 		size += len(m)
 	}
-	bp := framePool.Get().(*[]byte)
-	b := appendFrameHeader((*bp)[:0], opText, size)
+	b = appendFrameHeader(b, opText, size)
 	for i, m := range msgs {
 		if i > 0 {
 			b = append(b, '\n')
 		}
 		b = append(b, m...)
 	}
+	return b
+}
+
+// WriteBatchNow writes msgs as one text frame with one write(2) that does
+// not wait: on a socket without room it writes nothing (writeNotNow), or
+// keeps the unwritten end of the frame for the next write (writeKept). It
+// writes nothing either when the transport has no raw socket (TLS, a pipe)
+// or another write is in progress or unfinished.
+func (t *wsTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error) {
+	if t.raw == nil || !t.wmu.TryLock() {
+		return writeNotNow, nil
+	}
+	defer t.wmu.Unlock()
+	if t.closeSent {
+		return writeDone, errCloseSent
+	}
+	if t.rest != nil {
+		return writeNotNow, nil
+	}
+	if err := t.setWriteDeadlineLocked(deadline); err != nil {
+		return writeDone, err
+	}
+	w := nowPool.Get().(*nowWrite)
+	w.b = appendBatchFrame(w.b[:0], msgs)
+	res, err := writeDone, t.raw.Write(w.fn)
+	if err == nil {
+		err = w.err
+	}
+	switch {
+	case err == syscall.EAGAIN && w.n == 0:
+		res, err = writeNotNow, nil
+	case err == syscall.EAGAIN || err == nil && w.n < len(w.b):
+		rest := append([]byte(nil), w.b[w.n:]...)
+		t.rest = &rest
+		res, err = writeKept, nil
+	case err != nil:
+		t.closeSent = true // broken mid-frame: nothing more may follow
+	}
+	w.err = nil
+	if cap(w.b) <= maxPooledFrame {
+		nowPool.Put(w)
+	}
+	return res, err
+}
+
+// Flush writes the end of a frame a write kept, if any.
+func (t *wsTransport) Flush(deadline time.Time) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.rest == nil || t.closeSent {
+		return nil
+	}
+	if err := t.setWriteDeadlineLocked(deadline); err != nil {
+		return err
+	}
+	n, err := t.nc.Write(*t.rest)
+	if *t.rest = (*t.rest)[n:]; err != nil {
+		return t.writeFailed(nil, err)
+	}
+	t.rest = nil
+	return nil
+}
+
+// maxPooledFrame bounds the buffers framePool keeps.
+const maxPooledFrame = maxFrameBytes + 16<<10
+
+// WriteBatch writes msgs, joined by '\n', as one text frame with one write.
+func (t *wsTransport) WriteBatch(msgs [][]byte, deadline time.Time) error {
+	bp := framePool.Get().(*[]byte)
+	b := appendBatchFrame((*bp)[:0], msgs)
 	err := t.write(b, deadline, false)
 	if cap(b) <= maxPooledFrame {
 		*bp = b[:0]
@@ -194,11 +298,8 @@ func (t *wsTransport) writeLocked(b []byte, deadline time.Time, close bool) erro
 	if t.closeSent {
 		return errCloseSent
 	}
-	if slack := deadline.Sub(t.clock()) / 8; t.wdeadline.Before(deadline.Add(-slack)) {
-		if err := t.nc.SetWriteDeadline(deadline); err != nil {
-			return err
-		}
-		t.wdeadline = deadline
+	if err := t.setWriteDeadlineLocked(deadline); err != nil {
+		return err
 	}
 	if t.rest != nil { // a frame a timeout interrupted goes out first
 		n, err := t.nc.Write(*t.rest)
@@ -211,6 +312,19 @@ func (t *wsTransport) writeLocked(b []byte, deadline time.Time, close bool) erro
 		return t.writeFailed(b[n:], err)
 	}
 	t.closeSent = close
+	return nil
+}
+
+// setWriteDeadlineLocked moves the socket's write deadline to deadline
+// unless the one set expires at most an eighth of the timeout early.
+// Caller holds wmu.
+func (t *wsTransport) setWriteDeadlineLocked(deadline time.Time) error {
+	if slack := deadline.Sub(t.clock()) / 8; t.wdeadline.Before(deadline.Add(-slack)) {
+		if err := t.nc.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+		t.wdeadline = deadline
+	}
 	return nil
 }
 

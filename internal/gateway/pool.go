@@ -1,0 +1,146 @@
+package gateway
+
+// The writer pool: a few goroutines that write every connection's frames
+// without waiting on any socket (see the package doc, Writers).
+
+import "sync"
+
+// writerShard is one writer of the pool and its ready queue: the
+// connections of the shard with something to write, in order, each at most
+// once (conn.writing is set while a connection is queued here or being
+// written), so the queue is bounded by the shard's connections. A
+// goroutine drains it while it is not empty and ends when it is: an idle
+// hub holds no writer goroutine, and a busy one starts one per shard per
+// burst, not per delivery.
+type writerShard struct {
+	mu      sync.Mutex // a leaf, taken after conn.mu
+	ready   []*conn
+	spare   []*conn // the last drained queue, reused
+	running bool    // a goroutine drains ready (it re-checks it before it ends)
+}
+
+// maxReadySpare is the largest drained queue a shard keeps for reuse (a
+// burst to more connections lets it go).
+const maxReadySpare = 4096
+
+// enqueueLocked hands c to its shard's writer. Caller holds c.mu and has
+// set c.writing.
+func (c *conn) enqueueLocked() {
+	w := &c.hub.writers[c.wshard]
+	w.mu.Lock()
+	w.ready = append(w.ready, c)
+	start := !w.running
+	w.running = true
+	w.mu.Unlock()
+	if start {
+		go w.run()
+	}
+}
+
+// run writes each queued connection once, in order, until the queue is
+// empty. A connection that has more to write by the time its round ends
+// is queued again behind the others: what it was sent meanwhile shares its
+// next frame, so under load frames carry more messages without any timer.
+func (w *writerShard) run() {
+	for {
+		w.mu.Lock()
+		batch := w.ready
+		if len(batch) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		w.ready, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		for i, c := range batch {
+			batch[i] = nil
+			c.writeRound()
+		}
+		if cap(batch) <= maxReadySpare {
+			w.mu.Lock()
+			if w.spare == nil {
+				w.spare = batch[:0]
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// writeRound is one round of the pool's writer for c: it takes what is
+// queued and writes it without waiting on the socket. Anything that might
+// wait — a socket that does not take the whole frame, a transport that
+// cannot write without waiting, a ping, a close, a lagging channel (which
+// may read the event log) — is handed to a goroutine of c's own
+// (writeLoop), which writes until c's queue is empty, waiting as it needs.
+func (c *conn) writeRound() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.endWriter(p)
+		}
+	}()
+	var w writeJob
+	switch c.take(&w, true) {
+	case takeNone:
+		return
+	case takeDedicated:
+		go c.writeLoop(nil, 0)
+		return
+	}
+	deadline := c.hub.cfg.Now().Add(c.hub.cfg.WriteTimeout)
+	batch := w.batch
+	for done := 0; done < len(batch); {
+		n := frameLen(batch[done:])
+		res, err := c.t.WriteBatchNow(batch[done:done+n], deadline)
+		switch {
+		case res == writeNotNow:
+			go c.writeLoop(batch, done)
+			return
+		case err != nil:
+			// The transport is broken: the connection ends, as with its
+			// own writer.
+			c.hub.log.Debug("websocket write failed", "err", err)
+			c.endWriter(nil)
+			return
+		}
+		c.hub.met.sent.Add(float64(n))
+		c.hub.met.frames.Inc()
+		done += n
+		if res == writeKept {
+			go c.writeLoop(batch, done)
+			return
+		}
+	}
+	clear(batch)
+	c.mu.Lock()
+	c.inflight = 0
+	if cap(batch) <= maxKeep {
+		c.spare = batch[:0]
+	}
+	if c.hasWorkLocked() {
+		c.enqueueLocked() // behind the others: what comes meanwhile joins this frame
+	} else {
+		c.idleLocked()
+	}
+	c.mu.Unlock()
+}
+
+// frameLen is how many of batch's messages go in its first frame: up to
+// about maxFrameBytes (no frame a client must buffer whole at megabytes),
+// at least one.
+func frameLen(batch [][]byte) int {
+	n, size := 0, 0
+	for n < len(batch) && (n == 0 || size+len(batch[n]) <= maxFrameBytes) {
+		size += len(batch[n]) + 1
+		n++
+	}
+	return n
+}
+
+// writeResult is what WriteBatchNow did with a frame.
+type writeResult uint8
+
+const (
+	writeDone   writeResult = iota // written whole (or the transport failed)
+	writeKept                      // partly written: the transport keeps the rest, and its next write finishes it first
+	writeNotNow                    // nothing written: the socket is full, or the transport cannot write without waiting
+)
