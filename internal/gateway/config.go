@@ -88,6 +88,15 @@ type Config struct {
 	// long the server waits for a client's reply to its close frame.
 	// Default 10s.
 	WriteTimeout time.Duration
+	// WriteCoalesce is the least time between two writes to one
+	// connection: what is queued meanwhile is sent in the next frame, with
+	// one syscall. A connection last written longer ago than this is
+	// written at once by the writer pool, with no timer and no goroutine
+	// of its own; only a busy one waits, by at most this much, on a writer
+	// goroutine of its own. It bounds the write syscalls per connection
+	// (20/s at the default), which is what fan-out of many ticks a second
+	// to thousands of clients costs. Default 50ms; negative: none.
+	WriteCoalesce time.Duration
 	// Writers is the number of goroutines of the writer pool, which writes
 	// every connection's frames without waiting on a socket (a socket
 	// that does not take a whole frame gets a writer goroutine of its own
@@ -167,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
+	}
+	if c.WriteCoalesce == 0 {
+		c.WriteCoalesce = 50 * time.Millisecond
 	}
 	if c.Writers <= 0 {
 		c.Writers = runtime.GOMAXPROCS(0)

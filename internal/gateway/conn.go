@@ -56,6 +56,10 @@ type conn struct {
 	// out of a replay ring (see lostLocked); nil otherwise.
 	lost  *lostEpisode
 	spare [][]byte // the previous batch, reused as the next queue
+	// lastWrite (guarded by mu) is when the last batch was written (Unix
+	// ns of Config.Now; 0: never): a connection written less than
+	// WriteCoalesce ago is busy, and waits for the rest of it.
+	lastWrite int64
 
 	// reader only
 	subs    []*subscription // a slice, not a map: most connections hold one or a few

@@ -22,11 +22,13 @@
 // connection has queued and writes it as one text frame (messages joined
 // by '\n') with one write(2) that never waits: there is no goroutine per
 // delivery and no timer. What a connection is sent while it waits for its
-// turn shares its next frame, so frames grow with the load by themselves
-// (decision 0014). Whatever may wait — a socket that does not take the
-// whole frame, a ping, a close, a lagging channel, a transport without a
-// raw socket — is handed to a writer goroutine of the connection's own,
-// which writes with deadlines until its queue is empty and ends. Between
+// turn shares its next frame (decision 0014). Whatever may wait — a
+// socket that does not take the whole frame, a ping, a close, a lagging
+// channel, a transport without a raw socket, and a busy connection (one
+// written less than Config.WriteCoalesce ago: it waits for the rest of
+// that, so that what arrives meanwhile shares one frame and write) — is
+// handed to a writer goroutine of the connection's own, which writes with
+// deadlines until its queue is empty and ends. Between
 // the queueing and the writer is one queue, bounded in bytes
 // (Config.SendQueueBytes, the batch being written included). An idle
 // connection thus costs one goroutine of 2 KiB and ~3 KiB of heap. When the

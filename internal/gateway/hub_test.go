@@ -224,7 +224,7 @@ func TestSlowClient(t *testing.T) {
 // by Run's ticker on the bubble's clock, so its delay is exact.
 func TestQuotesConflated(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		cfg := Config{QuotesInterval: 250 * time.Millisecond}
+		cfg := Config{QuotesInterval: 250 * time.Millisecond, WriteCoalesce: 50 * time.Millisecond}
 		e := newBubbleEnv(t, cfg)
 		c := e.dial("", nil)
 		c.send(`{"op":"subscribe","id":1,"channels":["quotes"]}`)
@@ -240,8 +240,8 @@ func TestQuotesConflated(t *testing.T) {
 		if err := jsonUnmarshal(string(m.Data), &qs); err != nil || m.Type != "quotes" {
 			t.Fatalf("got %s, want quotes", m.raw)
 		}
-		if waited, most := time.Since(start), cfg.QuotesInterval; waited > most {
-			t.Errorf("quotes came after %v, want at most %v (QuotesInterval)", waited, most)
+		if waited, most := time.Since(start), cfg.QuotesInterval+cfg.WriteCoalesce; waited > most {
+			t.Errorf("quotes came after %v, want at most %v (QuotesInterval + WriteCoalesce)", waited, most)
 		}
 		got := map[string]uint64{}
 		for _, q := range qs {

@@ -70,8 +70,10 @@ func (w *writerShard) run() {
 // queued and writes it without waiting on the socket. Anything that might
 // wait — a socket that does not take the whole frame, a transport that
 // cannot write without waiting, a ping, a close, a lagging channel (which
-// may read the event log) — is handed to a goroutine of c's own
-// (writeLoop), which writes until c's queue is empty, waiting as it needs.
+// may read the event log), a busy connection (written less than
+// WriteCoalesce ago: it waits for the rest of that) — is handed to a
+// goroutine of c's own (writeLoop), which writes until c's queue is empty,
+// waiting as it needs.
 func (c *conn) writeRound() {
 	defer func() {
 		if p := recover(); p != nil {
@@ -113,6 +115,7 @@ func (c *conn) writeRound() {
 	clear(batch)
 	c.mu.Lock()
 	c.inflight = 0
+	c.lastWrite = c.hub.cfg.Now().UnixNano()
 	if cap(batch) <= maxKeep {
 		c.spare = batch[:0]
 	}

@@ -53,6 +53,7 @@ func (c *conn) writeRun(pending [][]byte, from int) bool {
 		}
 	}
 	for {
+		c.coalesceWait(w.lagged)
 		switch c.take(&w, false) {
 		case takeNone:
 			return false
@@ -98,6 +99,7 @@ func (c *conn) writeBatch(w *writeJob, from int) bool {
 type writeJob struct {
 	batch   [][]byte
 	lag     []*subscription // scratch: the lagging channels of this round
+	lagged  bool            // this round read lagging channels from their rings
 	ping    bool
 	closing bool
 	code    int
@@ -128,7 +130,7 @@ func (c *conn) take(w *writeJob, pool bool) takeResult {
 		c.mu.Unlock()
 		return takeNone
 	}
-	if pool && (c.closing || c.pingDue || c.lagging > 0) {
+	if pool && (c.closing || c.pingDue || c.lagging > 0 || c.busyLocked()) {
 		c.mu.Unlock()
 		return takeDedicated
 	}
@@ -176,8 +178,35 @@ func (c *conn) take(w *writeJob, pool bool) takeResult {
 		}
 	}
 	clear(lag)
-	w.batch, w.lag = batch, lag[:0]
+	w.batch, w.lag, w.lagged = batch, lag[:0], len(lag) > 0
 	return takeBatch
+}
+
+// busyLocked reports whether c was written less than WriteCoalesce ago.
+// Caller holds c.mu.
+func (c *conn) busyLocked() bool {
+	d := c.hub.cfg.WriteCoalesce
+	return d > 0 && c.lastWrite != 0 && c.hub.cfg.Now().UnixNano()-c.lastWrite < d.Nanoseconds()
+}
+
+// coalesceWait waits until WriteCoalesce has passed since c's last write
+// when c is busy and has something queued, so that what arrives meanwhile
+// shares the next frame and write. It never waits on an empty queue (take
+// then stops the writer), on a close, or while catching up a lagging
+// channel (lagged: its batches are full already).
+func (c *conn) coalesceWait(lagged bool) {
+	if lagged {
+		return
+	}
+	c.mu.Lock()
+	var wait time.Duration
+	if c.hasWorkLocked() && !c.closing && c.busyLocked() {
+		wait = time.Duration(c.lastWrite + c.hub.cfg.WriteCoalesce.Nanoseconds() - c.hub.cfg.Now().UnixNano())
+	}
+	c.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 }
 
 // hasWorkLocked reports whether there is anything for a writer to do.
@@ -259,6 +288,7 @@ func (c *conn) recycle(batch [][]byte) {
 	clear(batch)
 	c.mu.Lock()
 	c.inflight = 0
+	c.lastWrite = c.hub.cfg.Now().UnixNano()
 	if cap(batch) <= maxKeep {
 		c.spare = batch[:0]
 	}
