@@ -84,6 +84,8 @@ test("sign up → verify → sign in → create an API key, shown once", async (
   apiKey = (await pageA.textContent("#new-key-secret")).trim();
   assert.match(apiKey, /^fd_/, "the new key's secret is shown");
   await pageA.waitForFunction(() => document.querySelectorAll("#keys tr").length === 1);
+  // the sessions: this browser's is marked
+  await pageA.waitForSelector("#sessions tr >> text=this browser", { timeout: 15_000 });
   await check(pageA, "account-new-key");
   // the key works: it posts ticks
   await postTicks(base, apiKey, [{ symbol: "E2E-ALERT", ts: Date.now(), price: 100, size: 1 }]);
@@ -280,9 +282,25 @@ test("every page: no serious accessibility violation; unknown symbols say so; ph
   await p.goto(base + "/signin");
   await p.waitForSelector("#signin-form");
   await check(p, "signin");
+  // password reset by the mailed link, for another account
+  const other = `forgetful-${Date.now()}@example.com`;
+  const res = await fetch(base + "/api/v1/auth/signup", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: other, password: "an old password" }) });
+  assert.equal(res.status, 201);
   await p.goto(base + "/reset");
   await p.waitForSelector("#reset-form");
   await check(p, "reset", { shot: false });
+  await p.fill("#reset-form input[name=email]", other);
+  await p.click("#reset-form button[type=submit]");
+  await p.waitForSelector("#reset-form .form-status.ok");
+  const m = await mail.waitFor((x) => x.to.includes(other) && /reset-password#token=/.test(x.body), 15_000);
+  const link = m.body.match(/https?:\/\/\S+reset-password#token=\S+/)[0];
+  assert.ok(link.startsWith(base + "/reset-password#token="), "the reset link opens this dashboard: " + link);
+  await p.goto(link);
+  await p.fill("#reset-confirm-form input[name=password]", password);
+  await p.click("#reset-confirm-form button[type=submit]");
+  await p.waitForSelector("text=Password changed", { timeout: 15_000 });
+  await signIn(p, other); // with the new password
   await signedOut.close();
   console.log("# axe (serious+critical violations per page): " + Object.entries(a11y).map(([k, v]) => `${k} ${v.length}`).join(", "));
   for (const page of ["signup", "account", "overview-signed-in", "symbol-alerts", "notifications", "alerts", "reports", "portfolio"]) {
