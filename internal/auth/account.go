@@ -66,13 +66,18 @@ type AccountStore interface {
 	SetPassword(ctx context.Context, userID int64, hash string, at time.Time) error
 }
 
-// SessionLister lists and revokes one user's sessions (the SQL session
-// store; Redis keeps no per-user index, so there the session list answers
-// unavailable).
+// SessionLister lists one user's sessions (the SQL session store, and
+// Redis through its per-user index: KVSessions over a SessionKVIndex).
 type SessionLister interface {
 	// ListSessions returns userID's sessions, newest first, expired ones
 	// left out (at now).
 	ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+}
+
+// userSessionsDeleter ends every session of a user (KVSessions over a
+// SessionKVIndex; the SQL store does it in SetPassword).
+type userSessionsDeleter interface {
+	DeleteUserSessions(ctx context.Context, userID int64) error
 }
 
 // Mailer queues a plain-text e-mail (satisfied by *notify.Outbox). It must
@@ -209,11 +214,21 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Us
 	if err := as.SetPassword(ctx, t.UserID, hash, s.now().UTC()); err != nil {
 		return User{}, fmt.Errorf("reset password: %w", err)
 	}
+	// SetPassword ended the sessions kept in the database; sessions kept
+	// elsewhere (Redis) are ended here. If that fails the password is
+	// changed but old sessions live on until they expire: say so (503)
+	// rather than report a clean reset.
+	if d, ok := s.sessions.(userSessionsDeleter); ok {
+		if err := d.DeleteUserSessions(ctx, t.UserID); err != nil {
+			s.log.Error("password reset: the password is changed but the user's sessions could not be ended", "user_id", t.UserID, "err", err)
+			return User{}, fmt.Errorf("reset password: end sessions: %w", err)
+		}
+	}
 	return s.User(ctx, t.UserID)
 }
 
 // ListSessions returns userID's live sessions, newest first. Without a
-// SessionLister (Redis sessions) it is market.ErrUnavailable.
+// SessionLister it is market.ErrUnavailable.
 func (s *Service) ListSessions(ctx context.Context, userID int64) ([]Session, error) {
 	sl, ok := s.sessions.(SessionLister)
 	if !ok {

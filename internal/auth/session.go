@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,6 +135,22 @@ type SessionKV interface {
 	DeleteSession(ctx context.Context, id string) error
 }
 
+// KVSession is one live session in a SessionKVIndex: its id (the hex
+// SHA-256 of the token) and times.
+type KVSession struct {
+	ID                   string
+	CreatedAt, ExpiresAt time.Time
+}
+
+// SessionKVIndex is a SessionKV that also indexes sessions per user
+// (*redis.Client does), so that KVSessions can list a user's sessions and
+// end them all at a password reset.
+type SessionKVIndex interface {
+	SessionKV
+	UserSessions(ctx context.Context, userID int64) ([]KVSession, error)
+	DeleteUserSessions(ctx context.Context, userID int64) error
+}
+
 // KVSessions adapts kv to a SessionStore, keyed by the hex SHA-256 of the
 // token (the token itself never reaches the store). Sessions read back
 // have a zero ExpiresAt: kv enforces the expiry. now is the clock (nil:
@@ -142,7 +159,39 @@ func KVSessions(kv SessionKV, now func() time.Time) SessionStore {
 	if now == nil {
 		now = time.Now
 	}
-	return kvSessions{kv: kv, now: now}
+	k := kvSessions{kv: kv, now: now}
+	if ix, ok := kv.(SessionKVIndex); ok {
+		return indexedKVSessions{kvSessions: k, ix: ix}
+	}
+	return k
+}
+
+// indexedKVSessions is kvSessions over a SessionKVIndex: also a
+// SessionLister and a userSessionsDeleter.
+type indexedKVSessions struct {
+	kvSessions
+	ix SessionKVIndex
+}
+
+func (k indexedKVSessions) ListSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
+	es, err := k.ix.UserSessions(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, 0, len(es))
+	for _, e := range es {
+		h, err := hex.DecodeString(e.ID)
+		if err != nil || !now.Before(e.ExpiresAt) {
+			continue // not a session this adapter made, or just expired
+		}
+		out = append(out, Session{Hash: h, UserID: userID, CreatedAt: e.CreatedAt, ExpiresAt: e.ExpiresAt})
+	}
+	slices.SortFunc(out, func(a, b Session) int { return b.CreatedAt.Compare(a.CreatedAt) }) // newest first
+	return out, nil
+}
+
+func (k indexedKVSessions) DeleteUserSessions(ctx context.Context, userID int64) error {
+	return k.ix.DeleteUserSessions(ctx, userID)
 }
 
 type kvSessions struct {

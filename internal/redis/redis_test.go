@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -278,5 +279,64 @@ func TestCheck(t *testing.T) {
 	c := openClient(t, url, redis.Config{Prefix: r.Prefix}, nil)
 	if err := c.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestUserSessions: the per-user index lists a user's live sessions
+// (not another user's, not a deleted or expired one) and ends them all.
+func TestUserSessions(t *testing.T) {
+	r := testenv.Redis(t)
+	c := openClient(t, r.URL, redis.Config{Prefix: r.Prefix}, nil)
+	ctx := t.Context()
+	for _, s := range []struct {
+		id  string
+		uid int64
+		ttl time.Duration
+	}{{"a1", 9, time.Hour}, {"a2", 9, time.Minute}, {"a3", 9, time.Minute}, {"short", 9, 100 * time.Millisecond}, {"b1", 10, time.Hour}} {
+		if err := c.SetSession(ctx, s.id, s.uid, s.ttl); err != nil {
+			t.Fatalf("SetSession(%s): %v", s.id, err)
+		}
+	}
+	ids := func(uid int64) []string {
+		t.Helper()
+		ss, err := c.UserSessions(ctx, uid)
+		if err != nil {
+			t.Fatalf("UserSessions(%d): %v", uid, err)
+		}
+		var out []string
+		for _, s := range ss {
+			if !s.ExpiresAt.After(s.CreatedAt) {
+				t.Errorf("session %s: expires %v, created %v", s.ID, s.ExpiresAt, s.CreatedAt)
+			}
+			out = append(out, s.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if err := c.DeleteSession(ctx, "a3"); err != nil {
+		t.Fatal(err)
+	}
+	if !testenv.WaitFor(5*time.Second, func() bool { return len(ids(9)) == 2 }) {
+		t.Fatalf("UserSessions(9) = %v, want [a1 a2] once short expired", ids(9))
+	}
+	if diff := cmp.Diff([]string{"a1", "a2"}, ids(9)); diff != "" {
+		t.Errorf("UserSessions(9) (-want +got):\n%s", diff)
+	}
+	if err := c.DeleteUserSessions(ctx, 9); err != nil {
+		t.Fatalf("DeleteUserSessions: %v", err)
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if _, err := c.Session(ctx, id); !errors.Is(err, market.ErrNotFound) {
+			t.Errorf("Session(%s) after DeleteUserSessions: %v, want ErrNotFound", id, err)
+		}
+	}
+	if got := ids(9); len(got) != 0 {
+		t.Errorf("UserSessions(9) after DeleteUserSessions = %v", got)
+	}
+	if diff := cmp.Diff([]string{"b1"}, ids(10)); diff != "" {
+		t.Errorf("another user's sessions (-want +got):\n%s", diff)
+	}
+	if _, err := c.Session(ctx, "b1"); err != nil {
+		t.Errorf("another user's session: %v", err)
 	}
 }
