@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -208,8 +209,10 @@ func (r *Registry) reload(ctx context.Context, minAge time.Duration) error {
 	for _, s := range syms {
 		known[s.Name] = struct{}{}
 	}
+	// r.known is written by register after this; the Loaded hook reads
+	// its own copy, not the map register grows.
 	r.mu.Lock()
-	r.known, r.loaded = known, true
+	r.known, r.loaded = maps.Clone(known), true
 	r.mu.Unlock()
 	r.lastLoad = now
 	r.registered.Set(float64(len(known)))

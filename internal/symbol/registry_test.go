@@ -243,3 +243,41 @@ func TestLoadedReportsTheSet(t *testing.T) {
 		t.Errorf("Loaded(A %v, B %v, at %v), want A registered, B not, at %v", hasA, hasB, gotAt, at)
 	}
 }
+
+// TestLoadedSetNotSharedWithRegister: the set Config.Loaded reads is not
+// the map Admit grows (a data race under -race: the live state's hook
+// walked it while a POST registered new symbols).
+func TestLoadedSetNotSharedWithRegister(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	loaded := make(chan func(string) bool, 1)
+	r := symbol.New(st, symbol.Config{Loaded: func(registered func(string) bool, _ time.Time) {
+		select {
+		case loaded <- registered:
+		default:
+		}
+	}}, nil, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- r.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	registered := <-loaded
+	admitted := make(chan error)
+	go func() {
+		for i := range 200 {
+			if err := r.Admit(ctx, symbol.Writer{}, []string{fmt.Sprintf("NEW%d", i)}); err != nil {
+				admitted <- err
+				return
+			}
+		}
+		admitted <- nil
+	}()
+	for i := range 2000 {
+		if registered(fmt.Sprintf("NEW%d", i%200)) {
+			t.Fatalf("the loaded set changed after the load: NEW%d appeared", i%200)
+		}
+	}
+	if err := <-admitted; err != nil {
+		t.Fatalf("Admit: %v", err)
+	}
+}
