@@ -93,9 +93,11 @@ type binanceAggTrade struct {
 // binanceEnvelope is a combined-stream message: {"stream":…,"data":…}. An
 // answer to a request ({"result":null,"id":1}) or an error ({"code":…,
 // "msg":…}) has no stream.
+// The data is decoded in the same pass (one scan of the message, not two):
+// on a stream other than aggTrade it is ignored.
 type binanceEnvelope struct {
 	Stream string          `json:"stream"`
-	Data   json.RawMessage `json:"data"`
+	Data   binanceAggTrade `json:"data"`
 	Result json.RawMessage `json:"result"`
 	ID     json.RawMessage `json:"id"`
 }
@@ -116,14 +118,11 @@ func (b *binance) parse(msg []byte, dst []Trade) ([]Trade, event, error) {
 	if !strings.HasSuffix(env.Stream, "@aggTrade") {
 		return dst, event{kind: kindUnknown}, nil
 	}
-	var a binanceAggTrade
-	if err := json.Unmarshal(env.Data, &a); err != nil {
-		return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
-	}
+	a := &env.Data
 	if a.Event != "aggTrade" {
 		return dst, event{}, fmt.Errorf("%w: event %q on an aggTrade stream", errMalformed, a.Event)
 	}
-	t, err := b.trade(&a, a.Symbol)
+	t, err := b.trade(a, a.Symbol)
 	if err != nil {
 		return dst, event{}, err
 	}

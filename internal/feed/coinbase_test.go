@@ -22,8 +22,7 @@ func TestCoinbaseCutAndGapStoreExactlyTheVenuesTrades(t *testing.T) {
 	f := feed.NewCoinbase(rig.cfg, b, feed.NewMetrics(rig.reg), discard())
 	run(t, f)
 	waitConns(t, rig.fake, 1)
-	// The subscription is answered asynchronously: wait for a heartbeat.
-	testenv.Eventually(t, 5*time.Second, func() bool { return metric(t, rig.reg, "findash_feed_messages_total", "coinbase") >= 3 }, "no message from the fake")
+	waitSubscribed(t, rig)
 
 	rig.fake.Publish("BTC-USD", 300)
 	rig.fake.Publish("ETH-USD", 200)
@@ -53,6 +52,7 @@ func TestCoinbaseStallIsReplacedWithinTheHeartbeatTimeout(t *testing.T) {
 	f := feed.NewCoinbase(rig.cfg, b, feed.NewMetrics(rig.reg), discard())
 	run(t, f)
 	waitConns(t, rig.fake, 1)
+	waitSubscribed(t, rig)
 	rig.fake.Publish("BTC-USD", 5)
 	rig.fake.Stall(true)
 	start := time.Now()
@@ -72,6 +72,7 @@ func TestCoinbaseMalformedIsCountedAndSkipped(t *testing.T) {
 	f := feed.NewCoinbase(rig.cfg, b, feed.NewMetrics(rig.reg), discard())
 	run(t, f)
 	waitConns(t, rig.fake, 1)
+	waitSubscribed(t, rig)
 	rig.fake.Publish("BTC-USD", 3)
 	for _, junk := range []string{
 		`[1,2`,
@@ -92,4 +93,13 @@ func TestCoinbaseMalformedIsCountedAndSkipped(t *testing.T) {
 	if got := rig.fake.Accepted(); got != 1 {
 		t.Errorf("connections accepted = %d, want 1", got)
 	}
+}
+
+// waitSubscribed waits for the answer to the feed's subscription: trades
+// published before it reach no one (and the feed, without a mark yet,
+// starts from the live stream).
+func waitSubscribed(t *testing.T, rig *venueRig) {
+	t.Helper()
+	testenv.Eventually(t, 5*time.Second, func() bool { return metric(t, rig.reg, "findash_feed_messages_total", "coinbase") >= 1 },
+		"no answer to the subscription")
 }

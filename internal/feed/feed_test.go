@@ -55,7 +55,11 @@ type venueRig struct {
 
 func newRig(t *testing.T, fc fakeexchange.Config, symbols ...string) *venueRig {
 	t.Helper()
-	fake := fakeexchange.New(fc)
+	return newRigTB(t, fakeexchange.New(fc), symbols...)
+}
+
+func newRigTB(t testing.TB, fake *fakeexchange.Exchange, symbols ...string) *venueRig {
+	t.Helper()
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	return &venueRig{

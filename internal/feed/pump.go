@@ -27,6 +27,10 @@ func (f *Feed) pump(ctx context.Context, q <-chan Trade) {
 			return
 		}
 		batch = append(batch[:0], t)
+		// Linger up to a millisecond for more: each append waits for the
+		// log's acknowledgement (a round trip), so batches of one trade
+		// would cap a feed at a few thousand trades a second.
+		linger := time.NewTimer(time.Millisecond)
 	fill:
 		for len(batch) < f.cfg.BatchMax {
 			select {
@@ -35,10 +39,11 @@ func (f *Feed) pump(ctx context.Context, q <-chan Trade) {
 					break fill
 				}
 				batch = append(batch, t)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		ticks, ids = group(batch, ticks[:0], ids[:0])
 		actx := ctx
 		if ctx.Err() != nil {
