@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	sqlite "modernc.org/sqlite"
@@ -105,8 +106,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", translate(err))
 	}
-	for _, r := range res {
-		db.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+	// One line for the lot, like the job queue's: a fresh start applies
+	// every migration, and a line each pushed "findash is serving" down.
+	if len(res) > 0 {
+		var took time.Duration
+		for _, r := range res {
+			took += r.Duration
+		}
+		db.log.Info("database migrated", "migrations", len(res), "from", res[0].Source.Version, "to", res[len(res)-1].Source.Version, "duration", took)
 	}
 	return nil
 }
