@@ -203,7 +203,8 @@ func TestResultFormats(t *testing.T) {
 	r := &Result{Kind: "ws", Target: "http://127.0.0.1:8080", DurationS: 10, ThroughputPerS: 1_234_567, Samples: 12_345_670,
 		P50MS: 1.234, P90MS: 12.5, P99MS: 150, MaxMS: 321,
 		WSResult: &WSResult{Connections: 10000, ConnectPerS: 25000, Deliveries: 12_345_670, ExpectedDeliveries: 12_345_670,
-			DeliveriesPerS: 1_234_567, ServerRSSPerConnBytes: 9 * 1024, Instances: 3, ServerCPUPerConnUS: 250, ServerCPUPerDeliveryUS: 7.5},
+			DeliveriesPerS: 1_234_567, ServerRSSPerConnBytes: 9 * 1024, Instances: 3, ServerCPUPerConnUS: 250, ServerCPUPerDeliveryUS: 7.5,
+			ServerUserUSPerConn: 200, ServerSysUSPerConn: 50, WindowS: 8, ServerUserUSPerDelivery: 5, ServerSysUSPerDelivery: 2.5},
 		Machine: Machine{CPUs: 2, GoVersion: "go1.26.8"}}
 	var js bytes.Buffer
 	if err := r.WriteJSON(&js); err != nil {
@@ -227,7 +228,7 @@ func TestResultFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"1.23M/s", "p50 1.23ms  p90 12.5ms  p99 150ms", "10000 (0 failed) to 3 instance(s) at 25.0k/s", "9.0 KiB per connection",
-		"250 µs per connection, 7.50 µs per delivery"} {
+		"250 µs (user 200, system 50)", "7.50 µs (user 5.00, system 2.50)"} {
 		if !strings.Contains(tab.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tab.String())
 		}
