@@ -2,12 +2,9 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/findash/findash/internal/market"
@@ -17,8 +14,7 @@ import (
 // a verification or password-reset mail, stored only as SHA-256, valid
 // once and until they expire.
 const (
-	accountTokenPrefix     = "fdt_"
-	accountTokenEncodedLen = len(accountTokenPrefix) + 43
+	accountTokenPrefix = "fdt_"
 )
 
 // Default lifetimes of account tokens (Config.VerifyTTL, Config.ResetTTL).
@@ -86,19 +82,9 @@ type Mailer interface {
 	Enqueue(to, subject, body string) bool
 }
 
-func newAccountToken() string {
-	b := make([]byte, 32)
-	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return accountTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newAccountToken() string { return newToken(accountTokenPrefix) }
 
-func wellFormedAccountToken(t string) bool {
-	if len(t) != accountTokenEncodedLen || !strings.HasPrefix(t, accountTokenPrefix) {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(t[len(accountTokenPrefix):])
-	return err == nil && len(b) == 32
-}
+func wellFormedAccountToken(t string) bool { return wellFormedToken(t, accountTokenPrefix) }
 
 // SessionID is the public identifier of a session: the first 8 bytes of
 // its token's SHA-256 in hex. It tells sessions apart in the session list

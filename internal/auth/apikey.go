@@ -1,18 +1,13 @@
 package auth
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"strings"
 )
 
 // API key format: "fd_" + 32 random bytes in unpadded base64url (43
 // characters), 46 characters in all.
 const (
-	keyPrefix     = "fd_"
-	keySecretLen  = 32
-	keyEncodedLen = len(keyPrefix) + 43
+	keyPrefix = "fd_"
 	// keyShownLen is how much of a key is kept in clear (APIKey.Prefix) so a
 	// user can tell keys apart: "fd_" and 8 characters, 48 bits — useless
 	// for guessing the other 208.
@@ -20,23 +15,11 @@ const (
 )
 
 // newKeySecret returns a fresh API key secret.
-func newKeySecret() (string, error) {
-	b := make([]byte, keySecretLen)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return keyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
-}
+func newKeySecret() (string, error) { return newToken(keyPrefix), nil }
 
 // wellFormedKey reports whether s looks like an API key, so junk is refused
 // before touching the store.
-func wellFormedKey(s string) bool {
-	if len(s) != keyEncodedLen || !strings.HasPrefix(s, keyPrefix) {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s[len(keyPrefix):])
-	return err == nil && len(b) == keySecretLen
-}
+func wellFormedKey(s string) bool { return wellFormedToken(s, keyPrefix) }
 
 // hashKey returns the SHA-256 of the whole secret. A fast hash is right
 // here, unlike for passwords: the secret has 256 bits of entropy, so there

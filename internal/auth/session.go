@@ -2,13 +2,10 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/findash/findash/internal/market"
@@ -18,8 +15,7 @@ import (
 // characters), 47 characters in all — told apart from API keys ("fd_") by
 // its prefix, so Authenticate knows which store to ask.
 const (
-	sessionPrefix     = "fds_"
-	sessionEncodedLen = len(sessionPrefix) + 43
+	sessionPrefix = "fds_"
 )
 
 // DefaultSessionTTL is how long a session lasts from login when
@@ -56,21 +52,11 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, hash []byte) error
 }
 
-func newSessionToken() string {
-	b := make([]byte, 32)
-	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return sessionPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newSessionToken() string { return newToken(sessionPrefix) }
 
 // IsSessionToken reports whether token is shaped like a session token
 // (it says nothing about whether the session exists).
-func IsSessionToken(token string) bool {
-	if len(token) != sessionEncodedLen || !strings.HasPrefix(token, sessionPrefix) {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token[len(sessionPrefix):])
-	return err == nil && len(b) == 32
-}
+func IsSessionToken(token string) bool { return wellFormedToken(token, sessionPrefix) }
 
 // CreateSession starts a session for userID (normally right after Login)
 // and returns its token — to be given to the client once and never stored
