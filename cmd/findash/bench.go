@@ -152,6 +152,7 @@ each system's medians and spread and their ratios; --conns, --symbols,
 	ws.Flags().StringVar(&wsc.Proto, "proto", bench.ProtoFindash, "the target's client protocol: findash or centrifugo (its API key in FINDASH_CENTRIFUGO_API_KEY)")
 	ws.Flags().IntVar(&wsc.TicksPerPost, "ticks-per-post", 2000, "most ticks per POST (1: every tick its own publish)")
 	ws.Flags().IntVar(&wsc.PostWorkers, "post-workers", 8, "POSTs in flight")
+	ws.Flags().DurationVar(&wsc.PostInterval, "post-interval", 5*time.Millisecond, "how often the ticks due are cut into POSTs (longer: fewer, fuller POSTs)")
 	sc.register(ws.Flags())
 
 	var apic bench.APIConfig

@@ -8,7 +8,8 @@ import (
 )
 
 // driver sends ticks at a fixed total rate through the ingest API: a
-// scheduler cuts the due ticks into batches of at most maxBatch every 5 ms
+// scheduler cuts the due ticks into batches of at most maxBatch every
+// interval (default 5 ms)
 // and hands them to workers posters over a queue of max(driverQueue,
 // 2·workers) batches. When the queue
 // is full the batch is not sent and counted in behind (the rate was not
@@ -19,6 +20,7 @@ type driver struct {
 	rate     float64
 	maxBatch int // ticks per POST at most
 	workers  int // POSTs in flight
+	interval time.Duration
 
 	sent, errors, behind atomic.Int64
 	mu                   sync.Mutex
@@ -33,8 +35,12 @@ const (
 	driverTick     = 5 * time.Millisecond
 )
 
-func newDriver(p []*poster, symbols []string, rate float64, maxBatch, workers int) *driver {
-	return &driver{p: p, symbols: symbols, rate: rate, maxBatch: maxBatch, workers: workers, accepted: make([]int64, len(symbols))}
+// newDriver returns a driver; interval ≤ 0 means driverTick.
+func newDriver(p []*poster, symbols []string, rate float64, maxBatch, workers int, interval time.Duration) *driver {
+	if interval <= 0 {
+		interval = driverTick
+	}
+	return &driver{p: p, symbols: symbols, rate: rate, maxBatch: maxBatch, workers: workers, interval: interval, accepted: make([]int64, len(symbols))}
 }
 
 // driverJob is one batch: n ticks from symbol index first, posted to
@@ -71,7 +77,7 @@ func (d *driver) run(ctx context.Context, dur time.Duration) {
 		}()
 	}
 	t0 := time.Now()
-	tk := time.NewTicker(driverTick)
+	tk := time.NewTicker(d.interval)
 	var scheduled int64
 	cursor, batches := 0, 0
 loop:

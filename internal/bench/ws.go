@@ -60,6 +60,11 @@ type WSConfig struct {
 	TicksPerPost int
 	// PostWorkers is the number of POSTs in flight (default 8).
 	PostWorkers int
+	// PostInterval is how often the driver cuts the ticks due into POSTs
+	// (default 5 ms). At a low rate over many instances a longer interval
+	// sends fewer, fuller POSTs: 1,000 ticks/s every 5 ms is 200 POSTs of
+	// 5 ticks a second, every 100 ms 10 of 100.
+	PostInterval time.Duration
 	// ConnectOnly connects the clients, reads the servers and stops: no
 	// ticks (the connect scenario).
 	ConnectOnly bool
@@ -280,7 +285,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	for i, t := range cfg.Targets {
 		posters[i] = newPoster(client, t, cfg.APIKey, cfg.Proto)
 	}
-	d := newDriver(posters, symbols, cfg.Rate, cfg.TicksPerPost, cfg.PostWorkers)
+	d := newDriver(posters, symbols, cfg.Rate, cfg.TicksPerPost, cfg.PostWorkers, cfg.PostInterval)
 	prog.Phase("run")
 	pctx, stopProg = context.WithCancel(ctx)
 	pwg.Add(1)
