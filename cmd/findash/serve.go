@@ -311,6 +311,11 @@ func (in *app) listen(ctx context.Context) error {
 		httpLn.Close()
 		return err
 	}
+	if cfg.ProfileBlockRate > 0 || cfg.ProfileMutexFraction > 0 {
+		restore := observe.ContentionProfiles(cfg.ProfileBlockRate, cfg.ProfileMutexFraction)
+		r.onClose("contention profiles", func() error { restore(); return nil })
+		log.Info("contention profiles on", "block_rate_ns", cfg.ProfileBlockRate, "mutex_fraction", cfg.ProfileMutexFraction)
+	}
 	tracing, err := observe.NewTracing(ctx, cfg.Tracing, "findash", version)
 	if err != nil {
 		httpLn.Close()

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
@@ -134,4 +135,30 @@ func (a *Admin) Run(ctx context.Context) error {
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// ContentionProfiles turns on the runtime's block and mutex profiles that
+// the admin listener's /debug/pprof/block and /debug/pprof/mutex read:
+// blocking events of at least blockRate ns (1: every one) and 1 in
+// mutexFraction contended unlocks; 0 leaves a profile off. Both are off by
+// default because they cost on every blocking event or contended unlock,
+// and they are process-wide, so the returned function sets them back to
+// what they were (for tests that serve more than once in a process).
+func ContentionProfiles(blockRate, mutexFraction int) (restore func()) {
+	if blockRate > 0 {
+		runtime.SetBlockProfileRate(blockRate)
+	}
+	prevMutex := -1
+	if mutexFraction > 0 {
+		prevMutex = runtime.SetMutexProfileFraction(mutexFraction)
+	}
+	return func() {
+		if blockRate > 0 {
+			// The runtime has no getter for the block rate; off is the default.
+			runtime.SetBlockProfileRate(0)
+		}
+		if prevMutex >= 0 {
+			runtime.SetMutexProfileFraction(prevMutex)
+		}
+	}
 }
