@@ -45,6 +45,14 @@ type Config struct {
 	// and keeps its order there (ConsumePartitions). 0 (the default, and
 	// stage 1) keeps one unpartitioned log. Decision 0041.
 	Partitions int
+	// MirrorDomain, when set, makes this region's log a mirror of the log
+	// held by the primary region, whose NATS servers run the JetStream
+	// domain MirrorDomain and are linked to this region's (leafnodes,
+	// decision 0036): seqs are the primary's, ticks appended here are
+	// stored by the primary, and MirrorState tells how the link is doing.
+	// Empty (the default): this region holds the log. Opening with it empty
+	// on a mirror promotes the mirror to the log (a region failover).
+	MirrorDomain string
 }
 
 func (c *Config) defaults() {
@@ -137,6 +145,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	if cfg.Partitions > 0 {
 		scfg.SubjectTransform = &jetstream.SubjectTransformConfig{Source: subjectPrefix + "*", Destination: partitionDest(cfg.Partitions)}
 	}
+	if cfg.MirrorDomain != "" {
+		scfg = mirrorConfig(scfg, cfg.MirrorDomain)
+	}
 	// A cluster that is still electing its JetStream leader (several
 	// instances and servers starting together) answers with timeouts for a
 	// few seconds: retry (retry.LogSetup) rather than fail the start.
@@ -158,7 +169,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.maxTicks = min(b.maxTicks, (mp-64)/tickSize)
 	}
 	b.log.Info("event log open", "embedded", b.srv != nil, "stream", StreamName,
-		"replicas", cfg.Replicas, "max_age", cfg.MaxAge)
+		"replicas", cfg.Replicas, "max_age", cfg.MaxAge, "mirror_of_domain", cfg.MirrorDomain)
 	return b, nil
 }
 
