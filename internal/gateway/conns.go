@@ -52,6 +52,12 @@ func (h *Hub) addConn(c *conn) bool {
 	h.nextSlot = (h.nextSlot + 1) % pingSlots
 	h.conns[c] = struct{}{}
 	h.met.conns.Inc()
+	if h.status != nil && !h.draining {
+		c.mu.Lock()
+		c.appendLocked(h.status) // before anything else the client gets
+		c.signalLocked()
+		c.mu.Unlock()
+	}
 	return !h.draining
 }
 

@@ -22,6 +22,7 @@ type metrics struct {
 	logReads  *prometheus.CounterVec
 	logTicks  prometheus.Counter
 	subsLimit prometheus.Counter // subscribes refused: too many channels
+	stale     prometheus.Gauge   // 1 while clients are told their data is stale (SetStale)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,6 +62,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		subsLimit: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_subscriptions_refused_total", Help: "Subscribe messages refused with too_many_subscriptions (--ws-max-subscriptions).",
 		}),
+		stale: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_ws_stale", Help: "1 while the gateway tells its WebSocket clients their data is stale (status message; a region cut off from the primary region's log), else 0.",
+		}),
 	}
 	m.logReads.WithLabelValues("ok")
 	m.logReads.WithLabelValues("error")
@@ -78,6 +82,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.logReads = register(reg, m.logReads).(*prometheus.CounterVec)
 	m.logTicks = register(reg, m.logTicks).(prometheus.Counter)
 	m.subsLimit = register(reg, m.subsLimit).(prometheus.Counter)
+	m.stale = register(reg, m.stale).(prometheus.Gauge)
 	return m
 }
 
