@@ -57,7 +57,7 @@ type database interface {
 	report.Store
 	notify.Store
 	symbol.Store
-	RestoreState(ctx context.Context) ([]market.Candle, uint64, error)
+	RestoreState(ctx context.Context) ([]market.Candle, market.Positions, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

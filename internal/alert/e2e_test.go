@@ -183,7 +183,7 @@ func (e *env) waitPosition(db *sqlite.DB, seq uint64) {
 	e.t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
-		pos, err := db.AlertPosition(e.t.Context())
+		pos, err := db.AlertPosition(e.t.Context(), market.Unpartitioned)
 		if err == nil && pos >= seq {
 			return
 		}

@@ -19,10 +19,11 @@ type Log interface {
 }
 
 // Restorer returns the persisted candles (the 1-minute candles of the last
-// 24 h among them) and the log position they reflect; the SQL stores
-// implement it. It seeds the 24 h change of change_pct conditions.
+// 24 h among them) and the log positions they reflect, by partition; the
+// SQL stores implement it. It seeds the 24 h change of change_pct
+// conditions.
 type Restorer interface {
-	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
+	RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error)
 }
 
 // ArmedChange is a new armed state of one alert, with the tick time of
@@ -33,10 +34,13 @@ type ArmedChange struct {
 	LastFiredTS int64 // ms since epoch, UTC; 0: never fired
 }
 
-// Store is the evaluator's persistence; the SQL stores implement it.
+// Store is the evaluator's persistence; the SQL stores implement it. part
+// is the log partition whose position is meant (market.Unpartitioned for
+// the unpartitioned log).
 type Store interface {
-	// AlertPosition returns the log position of the last CommitAlerts, 0 if none.
-	AlertPosition(ctx context.Context) (uint64, error)
+	// AlertPosition returns the log position of the last CommitAlerts in
+	// partition part (market.Positions.Of), 0 if none.
+	AlertPosition(ctx context.Context, part int) (uint64, error)
 	// AlertsVersion returns a number that changes whenever an alert is
 	// created, deleted, paused or resumed.
 	AlertsVersion(ctx context.Context) (int64, error)
@@ -46,10 +50,10 @@ type Store interface {
 	// CommitAlerts records, in one transaction, the fired events (skipping
 	// those whose alert no longer exists or is paused, and any whose
 	// (AlertID, Seq) is already stored), the armed changes and logSeq as
-	// the position. When logSeq is not above the stored position it changes
+	// partition part's position. When logSeq is not above the stored position it changes
 	// nothing and reports applied false. It returns the events it inserted,
 	// with their IDs.
-	CommitAlerts(ctx context.Context, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
+	CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
 	// PendingEvents returns up to limit events not yet marked dispatched, oldest first.
 	PendingEvents(ctx context.Context, limit int) ([]Event, error)
 	// MarkEventsDispatched marks events as handed to the job queue.
@@ -99,6 +103,7 @@ type Evaluator struct {
 	store    Store
 	sink     Sink
 	disp     Dispatcher
+	part     int // the log partition evaluated; market.Unpartitioned for the whole log
 	cfg      Config
 	l        *slog.Logger
 
@@ -107,10 +112,20 @@ type Evaluator struct {
 	position  prometheus.Gauge
 }
 
-// NewEvaluator returns an Evaluator. restorer, sink and disp may be nil
-// (no 24 h history on start; no WebSocket push; no notifications). Metrics
-// are registered on reg when it is not nil.
+// NewEvaluator returns an Evaluator of the unpartitioned log. restorer,
+// sink and disp may be nil (no 24 h history on start; no WebSocket push; no
+// notifications). Metrics are registered on reg when it is not nil.
 func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispatcher, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Evaluator {
+	return NewPartitionEvaluator(log, market.Unpartitioned, restorer, store, sink, disp, cfg, l, reg)
+}
+
+// NewPartitionEvaluator is NewEvaluator for partition part of a
+// partitioned log: log must read that partition only, and the position
+// kept is part's. The alerts of the partition's symbols are the only ones
+// that can fire; each alert's armed state is written only by the evaluator
+// of its symbol's partition. Evaluators of different partitions run side
+// by side; reg must then tell their metrics apart (a partition label).
+func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, sink Sink, disp Dispatcher, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Evaluator {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = time.Second
 	}
@@ -129,9 +144,13 @@ func NewEvaluator(log Log, restorer Restorer, store Store, sink Sink, disp Dispa
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
+	l = l.With("component", "alerts")
+	if part != market.Unpartitioned {
+		l = l.With("partition", part)
+	}
 	e := &Evaluator{
-		log: log, restorer: restorer, store: store, sink: sink, disp: disp, cfg: cfg,
-		l: l.With("component", "alerts"),
+		log: log, restorer: restorer, store: store, sink: sink, disp: disp, part: part, cfg: cfg,
+		l: l,
 		fired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_alert_firings_total", Help: "Alert firings recorded by this evaluator.",
 		}),
@@ -174,7 +193,7 @@ type run struct {
 func (e *Evaluator) Run(ctx context.Context) error {
 	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true, recent: newRecentTicks(e.cfg.RecentTicks)}
 	var err error
-	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx) })
+	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx, e.part) })
 	if err != nil {
 		return nil
 	}
@@ -195,7 +214,7 @@ func (e *Evaluator) Run(ctx context.Context) error {
 					st.arrived = max(st.arrived, c.LastTS*int64(time.Millisecond))
 				}
 			}
-			return pos, nil
+			return pos.Of(e.part), nil
 		})
 		if err != nil {
 			return nil
@@ -390,7 +409,7 @@ func (r *run) commit(ctx context.Context) error {
 	)
 	_, err := retryStore(ctx, r.e, "commit alert firings", func() (struct{}, error) {
 		var err error
-		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.held, r.fired, r.changes)
+		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.e.part, r.held, r.fired, r.changes)
 		return struct{}{}, err
 	})
 	if err != nil {

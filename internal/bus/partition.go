@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,31 @@ import (
 // order.
 func partitionDest(n int) string {
 	return subjectPrefix + "{{partition(" + strconv.Itoa(n) + ",1)}}.{{wildcard(1)}}"
+}
+
+// PartitionOfSymbol returns the partition of n a partitioned log stores
+// symbol's messages in: what the server's partition(n,1) transform computes,
+// FNV-1a (32 bit) over the subject token, modulo n. Readers of the whole
+// log use it to tell which partition's position a message falls under
+// (TestPartitionsSplitBySymbol checks it against the server). n must be
+// above 0.
+func PartitionOfSymbol(symbol string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(Subject(symbol)[len(subjectPrefix):]))
+	return int(h.Sum32() % uint32(n))
+}
+
+// LastSeqOf returns the stream sequence of the newest message of partition
+// p of a partitioned log, 0 when the partition holds none.
+func (b *Bus) LastSeqOf(ctx context.Context, p int) (uint64, error) {
+	m, err := b.stream.GetLastMsgForSubject(ctx, PartitionFilter(p))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last message of partition %d: %w: %w", p, market.ErrUnavailable, err)
+	}
+	return m.Sequence, nil
 }
 
 // PartitionFilter is the subject filter of partition p of a partitioned log.

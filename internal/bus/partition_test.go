@@ -59,6 +59,9 @@ func TestPartitionsSplitBySymbol(t *testing.T) {
 					return fmt.Errorf("%s read from partitions %d and %d", tk.Symbol, q, p)
 				}
 				seen[tk.Symbol] = p
+				if q := bus.PartitionOfSymbol(tk.Symbol, parts); q != p {
+					return fmt.Errorf("%s read from partition %d, PartitionOfSymbol says %d", tk.Symbol, p, q)
+				}
 				if tk.Seq <= last[tk.Symbol] {
 					return fmt.Errorf("%s: seq %d after %d", tk.Symbol, tk.Seq, last[tk.Symbol])
 				}
@@ -82,6 +85,19 @@ func TestPartitionsSplitBySymbol(t *testing.T) {
 		}
 	}
 	t.Logf("ticks per partition: %v", perPart)
+	// LastSeqOf is each partition's newest message; together they are the
+	// log's newest.
+	var newest uint64
+	for p := range parts {
+		last, err := b.LastSeqOf(ctx, p)
+		if err != nil || last == 0 {
+			t.Fatalf("LastSeqOf(%d) = %d, %v", p, last, err)
+		}
+		newest = max(newest, last)
+	}
+	if ls, err := b.LastSeq(ctx); err != nil || ls != newest {
+		t.Errorf("LastSeq() = %d, %v; the partitions' newest is %d", ls, err, newest)
+	}
 	// The unpartitioned reader (live feed, gateway) still reads everything.
 	all := 0
 	err := b.Consume(ctx, 1, func(_ uint64, ticks []market.Tick) error {

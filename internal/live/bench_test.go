@@ -28,8 +28,8 @@ func (s *countSink) SetFloor(uint64) {}
 
 type emptyRestorer struct{}
 
-func (emptyRestorer) RestoreState(context.Context) ([]market.Candle, uint64, error) {
-	return nil, 0, nil
+func (emptyRestorer) RestoreState(context.Context) ([]market.Candle, market.Positions, error) {
+	return nil, nil, nil
 }
 
 // BenchmarkPipeline measures the whole live path in one process:

@@ -32,7 +32,9 @@ func (l quietLog) LastSeq(context.Context) (uint64, error)          { return uin
 
 type emptyStore struct{}
 
-func (emptyStore) RestoreState(context.Context) ([]market.Candle, uint64, error) { return nil, 0, nil }
+func (emptyStore) RestoreState(context.Context) ([]market.Candle, market.Positions, error) {
+	return nil, nil, nil
+}
 
 // TestFeedEvictsIdleSymbols: a symbol without ticks for IdleAfter has its
 // statistics freed by the feed's sweep (counted), keeping its quote.

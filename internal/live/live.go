@@ -6,7 +6,11 @@
 // position P. The log is then read from min(P+1, the first message of the
 // last ReplayWindow): messages at or below P only warm the sink's replay
 // buffers (the State already holds them), later ones are applied to the
-// State and then published with the resulting market.Update.
+// State and then published with the resulting market.Update. With a
+// partitioned log (Config.Partitions) P is per partition — each partition's
+// persister keeps its own — so reading starts after the lowest, and a
+// message is already in the State when at or below its symbol's
+// partition's position.
 //
 // Memory. Every EvictEvery, Run frees the live statistics of the symbols no
 // tick has arrived for in IdleAfter (market.State.Evict), keeping their
@@ -67,9 +71,10 @@ type Sink interface {
 	SetFloor(seq uint64)
 }
 
-// Restorer returns the persisted state to start from; the store implements it.
+// Restorer returns the persisted state to start from and the log positions
+// (by partition) it reflects; the store implements it.
 type Restorer interface {
-	RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error)
+	RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error)
 }
 
 // Config tunes a Feed.
@@ -89,6 +94,13 @@ type Config struct {
 	// Limits bound what is restored and applied (zero fields:
 	// market.DefaultLimits); anything outside is skipped.
 	Limits market.Limits
+	// Partitions is the log's partition count (0: unpartitioned) and
+	// PartitionOf the partition of a symbol (required when Partitions > 0;
+	// bus.PartitionOfSymbol). With partitions each persister's position is
+	// its partition's, so whether a message is already in the restored
+	// state depends on its symbol's partition.
+	Partitions  int
+	PartitionOf func(symbol string) int
 }
 
 // Feed projects the log into a State and a Sink.
@@ -176,15 +188,26 @@ func (f *Feed) Run(ctx context.Context) error {
 
 	var (
 		candles []market.Candle
-		pos     uint64
+		stored  market.Positions
 	)
 	if !f.retry(ctx, retry.Database(), "restore state", func() (err error) {
-		candles, pos, err = f.restorer.RestoreState(ctx)
+		candles, stored, err = f.restorer.RestoreState(ctx)
 		return err
 	}) {
 		return nil
 	}
 	f.state.Restore(f.checkCandles(candles))
+	// pos is the lowest position of all partitions: reading resumes after
+	// it; posOf says, per message, whether the state already holds it.
+	pos := stored.Of(market.Unpartitioned)
+	posOf := func([]market.Tick) uint64 { return pos }
+	if f.cfg.Partitions > 0 {
+		pos = stored.Of(0)
+		for p := 1; p < f.cfg.Partitions; p++ {
+			pos = min(pos, stored.Of(p))
+		}
+		posOf = func(ticks []market.Tick) uint64 { return stored.Of(f.cfg.PartitionOf(ticks[0].Symbol)) }
+	}
 
 	var windowStart, last uint64
 	if !f.retry(ctx, retry.Log(), "find the replay window", func() (err error) {
@@ -211,7 +234,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		ticks = f.checkTicks(ticks)
 		switch {
 		case len(ticks) == 0: // every tick of the message was skipped
-		case seq <= pos:
+		case seq <= posOf(ticks): // a message holds one symbol's ticks
 			f.sink.Publish(ticks, &empty)
 		default:
 			u.Reset()

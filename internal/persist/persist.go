@@ -52,17 +52,20 @@ type Log interface {
 	LastSeq(ctx context.Context) (uint64, error)
 }
 
-// Store is where the log is persisted; the SQL stores implement it.
+// Store is where the log is persisted; the SQL stores implement it. part
+// is the log partition whose position is meant (market.Unpartitioned for
+// the unpartitioned log).
 type Store interface {
 	// WriteBatch writes ticks, merge-upserts candles (market.Candle.Merge)
-	// and records logSeq as the position, in one transaction. The batch holds
+	// and records logSeq as partition part's position, in one transaction. The batch holds
 	// the log messages fromSeq..logSeq. It does nothing when logSeq is not
 	// above the stored position (a redelivery), and returns an error matching
 	// market.ErrConflict when the position lies in [fromSeq, logSeq) (another
 	// writer stored part of the batch) — so no tick is ever counted twice.
-	WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
-	// LogPosition returns the last logSeq written, 0 if none.
-	LogPosition(ctx context.Context) (uint64, error)
+	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
+	// LogPosition returns partition part's position (market.Positions.Of),
+	// 0 if nothing was written.
+	LogPosition(ctx context.Context, part int) (uint64, error)
 }
 
 // Config tunes a Persister.
@@ -98,6 +101,7 @@ const shareQuiet = time.Minute
 type Persister struct {
 	log   Log
 	store Store
+	part  int // the log partition copied; market.Unpartitioned for the whole log
 	cfg   Config
 	l     *slog.Logger
 
@@ -120,9 +124,20 @@ type Persister struct {
 	skipped    prometheus.Counter
 }
 
-// New returns a Persister of log into store. Metrics are registered on reg
-// when it is not nil.
+// New returns a Persister of the unpartitioned log into store. Metrics are
+// registered on reg when it is not nil.
 func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Persister {
+	return NewPartition(log, store, market.Unpartitioned, cfg, l, reg)
+}
+
+// NewPartition returns a Persister of partition part of a partitioned log
+// into store: log must read that partition only (its Consume hands over
+// only part's messages, its LastSeq is part's last message), and the
+// position kept is part's. Two persisters of different partitions run side
+// by side; reg must then tell their metrics apart (a partition label,
+// prometheus.WrapRegistererWith). Metrics are registered on reg when it is
+// not nil.
+func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Persister {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = 100 * time.Millisecond
 	}
@@ -142,8 +157,12 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 		cfg.LagTimeout = time.Second
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
+	l = l.With("component", "persister")
+	if part != market.Unpartitioned {
+		l = l.With("partition", part)
+	}
 	p := &Persister{
-		log: log, store: store, cfg: cfg, l: l.With("component", "persister"),
+		log: log, store: store, part: part, cfg: cfg, l: l,
 		ticks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_persist_ticks_total", Help: "Ticks written to the database.",
 		}),
@@ -334,7 +353,7 @@ func (p *Persister) checked(ticks []market.Tick, warned *int) []market.Tick {
 // readPosition asks the store for its position, retrying (retry.Database)
 // until ctx ends.
 func (p *Persister) readPosition(ctx context.Context) (uint64, error) {
-	return backoff.Retry(ctx, func() (uint64, error) { return p.store.LogPosition(ctx) },
+	return backoff.Retry(ctx, func() (uint64, error) { return p.store.LogPosition(ctx, p.part) },
 		retry.Database().Options(func(err error, wait time.Duration) {
 			p.l.Warn("cannot read the persisted log position; retrying", "err", err, "retry_in", wait)
 		})...)
@@ -370,7 +389,7 @@ func (w *writer) flush(ctx context.Context) error {
 		return nil
 	}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := w.p.store.WriteBatch(ctx, w.ticks, w.rollup.Candles(), w.first, w.seq)
+		err := w.p.store.WriteBatch(ctx, w.p.part, w.ticks, w.rollup.Candles(), w.first, w.seq)
 		if errors.Is(err, market.ErrConflict) {
 			return struct{}{}, backoff.Permanent(errResync)
 		}

@@ -74,12 +74,12 @@ type flaky struct {
 // wrap returns a flaky store over st that does not fail until told to.
 func wrap(st persist.Store) *flaky { return &flaky{Store: st, written: make(chan struct{}, 1)} }
 
-func (f *flaky) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+func (f *flaky) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
 	if f.down.Load() || f.failFirst.Add(-1) >= 0 {
 		return errors.New("store unavailable")
 	}
 	f.writes.Add(1)
-	err := f.Store.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+	err := f.Store.WriteBatch(ctx, part, ticks, candles, fromSeq, logSeq)
 	select {
 	case f.written <- struct{}{}:
 	default: // a signal is already pending: the waiter will look anyway
@@ -132,7 +132,7 @@ func waitPosition(t *testing.T, st *flaky, want uint64) {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
-		pos, err := st.LogPosition(context.Background())
+		pos, err := st.LogPosition(context.Background(), market.Unpartitioned)
 		if err == nil && pos >= want {
 			return
 		}
@@ -221,7 +221,7 @@ func TestExactlyOnceAcrossCrashes(t *testing.T) {
 	publish(t, b, 20, 20, 10)
 	st = wrap(db)
 	stop = start(t, b, st, cfg, nil)
-	pos, _ := db.LogPosition(context.Background())
+	pos, _ := db.LogPosition(context.Background(), market.Unpartitioned)
 	waitPosition(t, st, pos+3)
 	st.down.Store(true) // the process "dies": nothing more reaches the disk
 	if err := stop(); err == nil {
@@ -348,11 +348,11 @@ type conflicting struct {
 	n atomic.Int32
 }
 
-func (c *conflicting) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+func (c *conflicting) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
 	if c.n.Add(-1) >= 0 {
 		return fmt.Errorf("position moved: %w", market.ErrConflict)
 	}
-	return c.flaky.WriteBatch(ctx, ticks, candles, fromSeq, logSeq)
+	return c.flaky.WriteBatch(ctx, part, ticks, candles, fromSeq, logSeq)
 }
 
 // records counts log records by level.

@@ -227,17 +227,14 @@ func (db *DB) WebhookSecret(ctx context.Context, userID int64, candidate string)
 	return s, nil
 }
 
-// AlertPosition returns the log position of the last CommitAlerts, 0 if none.
-func (db *DB) AlertPosition(ctx context.Context) (uint64, error) {
+// AlertPosition returns the log position of the last CommitAlerts in
+// partition part, read as market.Positions.Of reads it, 0 if none.
+func (db *DB) AlertPosition(ctx context.Context, part int) (uint64, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	var pos int64
-	err := db.primary.QueryRow(ctx, "SELECT seq FROM log_position WHERE name = $1", alertsName).Scan(&pos)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
+	pos, err := position(ctx, db.primary, alertsName, part)
 	if err != nil {
-		return 0, fmt.Errorf("alert position: %w", translate(err))
+		return 0, fmt.Errorf("alert position: %w", err)
 	}
 	return uint64(pos), nil
 }
@@ -286,16 +283,20 @@ const insertEvent = `INSERT INTO alert_events
 	ON CONFLICT (alert_id, seq) DO NOTHING RETURNING id`
 
 // CommitAlerts records fired events, armed changes and logSeq as the
-// evaluator's position in one transaction on the primary; see alert.Store.
-// The position row is locked first (FOR UPDATE), so concurrent evaluators
+// evaluator's position in partition part in one transaction on the
+// primary; see alert.Store. The partition's position row is locked first
+// (FOR UPDATE), so concurrent evaluators
 // serialise; when logSeq is not above the stored position nothing changes
 // and applied is false. An event whose alert is gone or paused, or whose
 // (AlertID, Seq) is stored, is skipped; the inserted events are returned
 // with their IDs and FiredAt as stored. Of several changes to one alert in
 // armed, the last wins. A sequence above 2^63-1 is market.ErrInvalid.
-func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", logSeq))
+	}
+	if part < market.Unpartitioned {
+		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
 	for i := range fired {
 		if fired[i].Seq > math.MaxInt64 {
@@ -309,7 +310,7 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 		return nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
 	}
 	defer func() { rollback(ctx, tx, err) }()
-	pos, err := lockPosition(ctx, tx, alertsName)
+	pos, err := lockPosition(ctx, tx, alertsName, part)
 	if err != nil {
 		return nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
@@ -328,7 +329,7 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 		b.Queue(`UPDATE alerts AS a SET armed = c.armed, last_fired_ts = c.fired
 			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[]) AS c (id, armed, fired) WHERE a.id = c.id`, ids, states, firedTS)
 	}
-	b.Queue("UPDATE log_position SET seq = $2 WHERE name = $1", alertsName, int64(logSeq))
+	b.Queue("UPDATE log_position SET seq = $3 WHERE name = $1 AND part = $2", alertsName, part, int64(logSeq))
 	br := tx.SendBatch(ctx, b)
 	var inserted []alert.Event
 	for _, e := range fired {
@@ -351,21 +352,24 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 	return inserted, true, nil
 }
 
-// lockPosition locks log_position row name (FOR UPDATE) and returns its
-// seq, creating the row (seq 0) if it is missing.
-func lockPosition(ctx context.Context, tx pgx.Tx, name string) (int64, error) {
-	const sel = "SELECT seq FROM log_position WHERE name = $1 FOR UPDATE"
-	var pos int64
-	err := tx.QueryRow(ctx, sel, name).Scan(&pos)
+// lockPosition locks reader name's log_position row of partition part
+// (FOR UPDATE), creating it (seq 0) if it is missing, and returns the
+// stored position as position reads it (for a partition, the unpartitioned
+// row's seq when larger). The lock serialises the writers of one
+// partition.
+func lockPosition(ctx context.Context, tx pgx.Tx, name string, part int) (int64, error) {
+	const sel = "SELECT seq FROM log_position WHERE name = $1 AND part = $2 FOR UPDATE"
+	var own int64
+	err := tx.QueryRow(ctx, sel, name, part).Scan(&own)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err = tx.Exec(ctx, "INSERT INTO log_position (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING", name); err == nil {
-			err = tx.QueryRow(ctx, sel, name).Scan(&pos)
+		if _, err = tx.Exec(ctx, "INSERT INTO log_position (name, part, seq) VALUES ($1, $2, 0) ON CONFLICT (name, part) DO NOTHING", name, part); err == nil {
+			err = tx.QueryRow(ctx, sel, name, part).Scan(&own)
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("lock position %q: %w", name, translate(err))
+		return 0, fmt.Errorf("lock position %s/%d: %w", name, part, translate(err))
 	}
-	return pos, nil
+	return position(ctx, tx, name, part)
 }
 
 // armedColumns lays armed out by column for unnest, one entry per alert

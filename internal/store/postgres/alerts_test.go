@@ -88,7 +88,7 @@ func TestAlertsConcurrent(t *testing.T) {
 					fired = append(fired, alert.Event{AlertID: a.ID, UserID: u.ID, Symbol: a.Symbol, Condition: a.Condition,
 						Threshold: a.Threshold, Value: 2, Price: 2, TS: int64(pos), Seq: pos, Notify: []string{}, FiredAt: time.Now()})
 				}
-				ins, ok, err := db.CommitAlerts(ctx, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
+				ins, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
 				if err != nil {
 					t.Errorf("CommitAlerts(%d) error: %v", pos, err)
 					return
@@ -104,7 +104,7 @@ func TestAlertsConcurrent(t *testing.T) {
 	if want := int32(20 * cap); inserted.Load() != want || applied.Load() != 20 {
 		t.Errorf("racing CommitAlerts: %d events inserted, %d positions applied; want %d and 20", inserted.Load(), applied.Load(), want)
 	}
-	if pos, err := db.AlertPosition(ctx); err != nil || pos != 20 {
+	if pos, err := db.AlertPosition(ctx, market.Unpartitioned); err != nil || pos != 20 {
 		t.Errorf("AlertPosition() = %d, %v; want 20", pos, err)
 	}
 	pending, err := db.PendingEvents(ctx, 1000)

@@ -58,7 +58,9 @@ const (
 
 // WriteBatch stores ticks and merges the partial candles rolled up from them
 // (market.Rollup) in one transaction on the primary, and records logSeq as
-// the persister's position. The position row is locked (FOR UPDATE) first,
+// the persister's position in partition part (market.Unpartitioned for the
+// unpartitioned log; the stored position is LogPosition(part)'s). The
+// partition's position row is locked (FOR UPDATE, created if missing) first,
 // so concurrent writers serialise; if logSeq is not above the stored
 // position the batch was already written (a redelivery) and WriteBatch does
 // nothing; if the position lies in [fromSeq, logSeq) (the batch holds the log
@@ -69,8 +71,12 @@ const (
 // (Count 0) are skipped; partials of the same candle are merged first. The
 // day partitions the ticks need are created first if this instance has not
 // seen them. On any error nothing is written. A candle with an invalid
-// interval, or a sequence above 2^63-1, is market.ErrInvalid.
-func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+// interval, a sequence above 2^63-1, or a partition below -1, is
+// market.ErrInvalid.
+func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+	if part < market.Unpartitioned {
+		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
+	}
 	// bigint is int64: a larger sequence would wrap negative and break
 	// ordering (and idempotency) silently, so refuse it.
 	if logSeq > math.MaxInt64 {
@@ -93,7 +99,7 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	order := keyOrder(ticks)
 	mode := writeCopy
 	for attempt := 0; ; attempt++ {
-		err = db.writeBatch(ctx, ticks, order, cc, fromSeq, logSeq, mode)
+		err = db.writeBatch(ctx, part, ticks, order, cc, fromSeq, logSeq, mode)
 		if err == nil || attempt > 0 {
 			break
 		}
@@ -120,7 +126,7 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	return nil
 }
 
-func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32, cc *candleCols, fromSeq, logSeq uint64, mode writeMode) (err error) {
+func (db *DB) writeBatch(ctx context.Context, part int, ticks []market.Tick, order []int32, cc *candleCols, fromSeq, logSeq uint64, mode writeMode) (err error) {
 	tx, err := db.primary.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -130,9 +136,9 @@ func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32
 			tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	var pos int64
-	if err := tx.QueryRow(ctx, "SELECT seq FROM log_position WHERE name = $1 FOR UPDATE", persisterName).Scan(&pos); err != nil {
-		return fmt.Errorf("read position: %w", err)
+	pos, err := lockPosition(ctx, tx, persisterName, part)
+	if err != nil {
+		return err
 	}
 	if int64(logSeq) <= pos { // already applied
 		return tx.Rollback(ctx)
@@ -154,7 +160,7 @@ func (db *DB) writeBatch(ctx context.Context, ticks []market.Tick, order []int32
 	if cc.n > 0 {
 		b.Queue(candleUpsert, cc.args()...)
 	}
-	b.Queue("UPDATE log_position SET seq = $2 WHERE name = $1", persisterName, int64(logSeq))
+	b.Queue("UPDATE log_position SET seq = $3 WHERE name = $1 AND part = $2", persisterName, part, int64(logSeq))
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("upsert candles, set position: %w", err)
 	}
@@ -261,16 +267,18 @@ func candleColumns(candles []market.Candle) (*candleCols, error) {
 	return cc, nil
 }
 
-// LogPosition returns the last log sequence WriteBatch applied, 0 if none,
-// read from the primary.
-func (db *DB) LogPosition(ctx context.Context) (uint64, error) {
+// LogPosition returns the last log sequence WriteBatch applied in
+// partition part, read as market.Positions.Of reads it (for a partition,
+// the unpartitioned position when larger; for market.Unpartitioned, the
+// largest of all), 0 if none, read from the primary.
+func (db *DB) LogPosition(ctx context.Context, part int) (uint64, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
-	pos, err := logPosition(ctx, db.primary)
+	pos, err := position(ctx, db.primary, persisterName, part)
 	if err != nil {
 		return 0, fmt.Errorf("log position: %w", err)
 	}
-	return pos, nil
+	return uint64(pos), nil
 }
 
 // querier is what a pool and a transaction share.
@@ -279,16 +287,42 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func logPosition(ctx context.Context, q querier) (uint64, error) {
-	var pos int64
-	err := q.QueryRow(ctx, "SELECT seq FROM log_position WHERE name = $1", persisterName).Scan(&pos)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+// position returns reader name's stored position for partition part, as
+// market.Positions.Of reads it. Errors are translated.
+func position(ctx context.Context, q querier, name string, part int) (int64, error) {
+	var pos *int64
+	var err error
+	if part == market.Unpartitioned {
+		err = q.QueryRow(ctx, "SELECT max(seq) FROM log_position WHERE name = $1", name).Scan(&pos)
+	} else {
+		err = q.QueryRow(ctx, "SELECT max(seq) FROM log_position WHERE name = $1 AND part IN (-1, $2)", name, part).Scan(&pos)
 	}
 	if err != nil {
-		return 0, translate(err)
+		return 0, fmt.Errorf("read position %s/%d: %w", name, part, translate(err))
 	}
-	return uint64(pos), nil
+	if pos == nil { // no row
+		return 0, nil
+	}
+	return *pos, nil
+}
+
+// positions returns every stored position of reader name.
+func positions(ctx context.Context, q querier, name string) (market.Positions, error) {
+	rows, err := q.Query(ctx, "SELECT part, seq FROM log_position WHERE name = $1", name)
+	if err != nil {
+		return nil, fmt.Errorf("read positions %s: %w", name, translate(err))
+	}
+	ps := market.Positions{}
+	var part int32
+	var seq int64
+	_, err = pgx.ForEachRow(rows, []any{&part, &seq}, func() error {
+		ps[int(part)] = uint64(seq)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read positions %s: %w", name, translate(err))
+	}
+	return ps, nil
 }
 
 const candleSelect = "symbol, interval, start, open, high, low, close, volume, count, first_ts, first_seq, last_ts, last_seq"
@@ -331,26 +365,26 @@ ORDER BY c.symbol, c.start`
 // (so it matches the position), what market.State.Restore needs: the
 // newest candle of every (symbol, interval) and every 1m candle within 24 h
 // of each symbol's newest 1m candle (the newest 1m candle is among those,
-// once), and the persister's log position, from which consumption of the
-// log resumes.
-func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error) {
+// once), and the persister's log positions (one per partition), after which
+// consumption of the log resumes.
+func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	tx, err := db.primary.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, 0, fmt.Errorf("restore state: begin: %w", translate(err))
+		return nil, nil, fmt.Errorf("restore state: begin: %w", translate(err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // read-only: nothing to commit
-	if logSeq, err = logPosition(ctx, tx); err != nil {
-		return nil, 0, fmt.Errorf("restore state: %w", err)
+	if pos, err = positions(ctx, tx, persisterName); err != nil {
+		return nil, nil, fmt.Errorf("restore state: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, newestCandles); err != nil {
-		return nil, 0, fmt.Errorf("restore state: newest candles: %w", err)
+		return nil, nil, fmt.Errorf("restore state: newest candles: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, lastDayMinutes, market.Window24h); err != nil {
-		return nil, 0, fmt.Errorf("restore state: last day of 1m candles: %w", err)
+		return nil, nil, fmt.Errorf("restore state: last day of 1m candles: %w", err)
 	}
-	return candles, logSeq, nil
+	return candles, pos, nil
 }
 
 // Candles returns the candles of q.Symbol and q.Interval whose start lies in

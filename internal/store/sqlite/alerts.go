@@ -261,15 +261,12 @@ func (db *DB) WebhookSecret(ctx context.Context, userID int64, candidate string)
 	return s, nil
 }
 
-// AlertPosition returns the log position of the last CommitAlerts, 0 if none.
-func (db *DB) AlertPosition(ctx context.Context) (uint64, error) {
-	var pos int64
-	err := db.r.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", alertsName).Scan(&pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+// AlertPosition returns the log position of the last CommitAlerts in
+// partition part, read as market.Positions.Of reads it, 0 if none.
+func (db *DB) AlertPosition(ctx context.Context, part int) (uint64, error) {
+	pos, err := position(ctx, db.r, alertsName, part)
 	if err != nil {
-		return 0, fmt.Errorf("alert position: %w", translate(err))
+		return 0, fmt.Errorf("alert position: %w", err)
 	}
 	return uint64(pos), nil
 }
@@ -308,11 +305,15 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 }
 
 // CommitAlerts records fired events, armed changes and logSeq as the
-// evaluator's position in one transaction; see alert.Store. An event whose
-// alert is gone or paused, or whose (AlertID, Seq) is stored, is skipped.
-func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+// evaluator's position in partition part in one transaction; see
+// alert.Store. An event whose alert is gone or paused, or whose (AlertID,
+// Seq) is stored, is skipped.
+func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
+	}
+	if part < market.Unpartitioned {
+		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -323,11 +324,9 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 			tx.Rollback()
 		}
 	}()
-	var pos int64
-	switch err := tx.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", alertsName).Scan(&pos); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return nil, false, fmt.Errorf("commit alerts: read position: %w", translate(err))
+	pos, err := position(ctx, tx, alertsName, part)
+	if err != nil {
+		return nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
 	if int64(logSeq) <= pos {
 		return nil, false, tx.Rollback()
@@ -359,10 +358,8 @@ func (db *DB) CommitAlerts(ctx context.Context, logSeq uint64, fired []alert.Eve
 			return nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
 		}
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO log_position (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-		alertsName, int64(logSeq))
-	if err != nil {
-		return nil, false, fmt.Errorf("commit alerts: set position: %w", translate(err))
+	if err = setPosition(ctx, tx, alertsName, part, logSeq); err != nil {
+		return nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
 	if err = tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))

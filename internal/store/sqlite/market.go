@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -43,16 +42,21 @@ var candleUpsert = batchInsert{
 
 // WriteBatch stores ticks and merges the partial candles rolled up from them
 // (market.Rollup) in one transaction, and records logSeq as the persister's
-// position; the batch holds the log messages fromSeq..logSeq. If logSeq is
+// position in partition part (market.Unpartitioned for the unpartitioned
+// log); the batch holds the log messages fromSeq..logSeq. The stored
+// position is LogPosition(part)'s. If logSeq is
 // not above the stored position the batch was already written (a
 // redelivery) and WriteBatch does nothing; if the position lies in
 // [fromSeq, logSeq) another writer stored part of it, and WriteBatch writes
 // nothing and returns an error matching market.ErrConflict. Ticks already stored
 // (same symbol and seq) are ignored. Empty candles (Count 0) are skipped. On
 // any error nothing is written. A candle with an invalid interval, or a
-// sequence above 2^63-1, is market.ErrInvalid; a busy database
-// market.ErrUnavailable.
-func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) (err error) {
+// sequence above 2^63-1, or a partition below -1, is market.ErrInvalid; a
+// busy database market.ErrUnavailable.
+func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) (err error) {
+	if part < market.Unpartitioned {
+		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
+	}
 	// SQLite integers are int64: a larger sequence would wrap negative and
 	// break ordering (and idempotency) silently, so refuse it.
 	if logSeq > math.MaxInt64 {
@@ -72,11 +76,9 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 			tx.Rollback()
 		}
 	}()
-	var pos int64
-	switch err := tx.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", persisterName).Scan(&pos); {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return fmt.Errorf("write batch: read position: %w", translate(err))
+	pos, err := position(ctx, tx, persisterName, part)
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	if int64(logSeq) <= pos { // already applied (pos is 0 when nothing was)
 		return tx.Rollback()
@@ -115,10 +117,8 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	if err != nil {
 		return fmt.Errorf("write batch: upsert %d candles: %w", len(idx), translate(err))
 	}
-	_, err = tx.ExecContext(ctx, "INSERT INTO log_position (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
-		persisterName, int64(logSeq))
-	if err != nil {
-		return fmt.Errorf("write batch: set position: %w", translate(err))
+	if err = setPosition(ctx, tx, persisterName, part, logSeq); err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("write batch: commit: %w", translate(err))
@@ -126,13 +126,16 @@ func (db *DB) WriteBatch(ctx context.Context, ticks []market.Tick, candles []mar
 	return nil
 }
 
-// LogPosition returns the last log sequence WriteBatch applied, 0 if none.
-func (db *DB) LogPosition(ctx context.Context) (uint64, error) {
-	pos, err := logPosition(ctx, db.r)
+// LogPosition returns the last log sequence WriteBatch applied in
+// partition part, read as market.Positions.Of reads it (for a partition,
+// the unpartitioned position when larger; for market.Unpartitioned, the
+// largest of all), 0 if none.
+func (db *DB) LogPosition(ctx context.Context, part int) (uint64, error) {
+	pos, err := position(ctx, db.r, persisterName, part)
 	if err != nil {
 		return 0, fmt.Errorf("log position: %w", err)
 	}
-	return pos, nil
+	return uint64(pos), nil
 }
 
 type queryer interface {
@@ -140,16 +143,52 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func logPosition(ctx context.Context, q queryer) (uint64, error) {
-	var pos int64
-	err := q.QueryRowContext(ctx, "SELECT seq FROM log_position WHERE name = ?", persisterName).Scan(&pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+// position returns reader name's stored position for partition part, as
+// market.Positions.Of reads it.
+func position(ctx context.Context, q queryer, name string, part int) (int64, error) {
+	var pos sql.NullInt64
+	var err error
+	if part == market.Unpartitioned {
+		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM log_position WHERE name = ?", name).Scan(&pos)
+	} else {
+		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM log_position WHERE name = ? AND part IN (-1, ?)", name, part).Scan(&pos)
 	}
 	if err != nil {
-		return 0, translate(err)
+		return 0, fmt.Errorf("read position %s/%d: %w", name, part, translate(err))
 	}
-	return uint64(pos), nil
+	return pos.Int64, nil // NULL (no row): 0
+}
+
+// positions returns every stored position of reader name.
+func positions(ctx context.Context, q queryer, name string) (market.Positions, error) {
+	rows, err := q.QueryContext(ctx, "SELECT part, seq FROM log_position WHERE name = ?", name)
+	if err != nil {
+		return nil, fmt.Errorf("read positions %s: %w", name, translate(err))
+	}
+	defer rows.Close()
+	ps := market.Positions{}
+	for rows.Next() {
+		var part int
+		var seq int64
+		if err := rows.Scan(&part, &seq); err != nil {
+			return nil, fmt.Errorf("read positions %s: %w", name, translate(err))
+		}
+		ps[part] = uint64(seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read positions %s: %w", name, translate(err))
+	}
+	return ps, nil
+}
+
+// setPosition stores seq as reader name's position in partition part.
+func setPosition(ctx context.Context, tx *sql.Tx, name string, part int, seq uint64) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO log_position (name, part, seq) VALUES (?, ?, ?) ON CONFLICT (name, part) DO UPDATE SET seq = excluded.seq",
+		name, part, int64(seq))
+	if err != nil {
+		return fmt.Errorf("set position %s/%d: %w", name, part, translate(err))
+	}
+	return nil
 }
 
 const candleCols = "symbol, interval, start, open, high, low, close, volume, count, first_ts, first_seq, last_ts, last_seq"
@@ -189,24 +228,24 @@ ORDER BY c.symbol, c.start`
 // RestoreState returns, read in one consistent snapshot, what
 // market.State.Restore needs: the newest candle of every (symbol, interval)
 // and every 1m candle within 24 h of each symbol's newest 1m candle (the
-// newest 1m candle is among those, once), and the persister's log position,
-// from which consumption of the log resumes.
-func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, logSeq uint64, err error) {
+// newest 1m candle is among those, once), and the persister's log positions
+// (one per partition), after which consumption of the log resumes.
+func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error) {
 	tx, err := db.r.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("restore state: begin: %w", translate(err))
+		return nil, nil, fmt.Errorf("restore state: begin: %w", translate(err))
 	}
 	defer tx.Rollback() // read-only: nothing to commit
-	if logSeq, err = logPosition(ctx, tx); err != nil {
-		return nil, 0, fmt.Errorf("restore state: %w", err)
+	if pos, err = positions(ctx, tx, persisterName); err != nil {
+		return nil, nil, fmt.Errorf("restore state: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, newestCandles); err != nil {
-		return nil, 0, fmt.Errorf("restore state: newest candles: %w", err)
+		return nil, nil, fmt.Errorf("restore state: newest candles: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, lastDayMinutes, market.Window24h); err != nil {
-		return nil, 0, fmt.Errorf("restore state: last day of 1m candles: %w", err)
+		return nil, nil, fmt.Errorf("restore state: last day of 1m candles: %w", err)
 	}
-	return candles, logSeq, nil
+	return candles, pos, nil
 }
 
 // Candles returns the candles of q.Symbol and q.Interval whose start lies in

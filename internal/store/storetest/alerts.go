@@ -46,6 +46,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 	}{
 		{"AlertsCRUD", testAlertsCRUD},
 		{"CommitAlertsOnce", testCommitAlertsOnce},
+		{"CommitAlertsByPartition", testCommitAlertsByPartition},
 		{"EventsAndOutbox", testEventsAndOutbox},
 		{"WebhookSecret", testWebhookSecret},
 		{"Reports", testReports},
@@ -153,7 +154,7 @@ func event(a alert.Alert, seq uint64, price float64) alert.Event {
 
 func commit(t *testing.T, s AlertStore, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, bool) {
 	t.Helper()
-	ins, ok, err := s.CommitAlerts(t.Context(), logSeq, fired, armed)
+	ins, ok, err := s.CommitAlerts(t.Context(), market.Unpartitioned, logSeq, fired, armed)
 	if err != nil {
 		t.Fatalf("CommitAlerts(%d) error: %v", logSeq, err)
 	}
@@ -164,7 +165,7 @@ func testCommitAlertsOnce(t *testing.T, s AlertStore) {
 	ctx := t.Context()
 	ann := userOf(t, s, "ann@example.com")
 	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "AAA", Condition: alert.Above, Threshold: 10, Notify: []string{"email"}, CreatedAt: created})
-	if pos, err := s.AlertPosition(ctx); err != nil || pos != 0 {
+	if pos, err := s.AlertPosition(ctx, market.Unpartitioned); err != nil || pos != 0 {
 		t.Fatalf("AlertPosition() on an empty store = %d, %v; want 0, nil", pos, err)
 	}
 	ins, ok := commit(t, s, 5, []alert.Event{event(a, 77, 11)}, []alert.ArmedChange{{AlertID: a.ID, Armed: false}})
@@ -187,7 +188,7 @@ func testCommitAlertsOnce(t *testing.T, s AlertStore) {
 	if ins, ok := commit(t, s, 6, []alert.Event{event(a, 77, 11)}, nil); !ok || len(ins) != 0 {
 		t.Errorf("CommitAlerts(6, same crossing) = %v, %v; want nothing inserted, applied", ins, ok)
 	}
-	if pos, _ := s.AlertPosition(ctx); pos != 6 {
+	if pos, _ := s.AlertPosition(ctx, market.Unpartitioned); pos != 6 {
 		t.Errorf("AlertPosition() = %d, want 6", pos)
 	}
 	all, _, err := s.EvaluatedAlerts(ctx)

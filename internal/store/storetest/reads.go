@@ -11,8 +11,8 @@ import (
 
 func testRestoreState(t *testing.T, s Store) {
 	cs, pos, err := s.RestoreState(t.Context())
-	if err != nil || len(cs) != 0 || pos != 0 {
-		t.Fatalf("RestoreState() on an empty store = %v, %d, %v; want none, 0, nil", cs, pos, err)
+	if err != nil || len(cs) != 0 || pos.Of(market.Unpartitioned) != 0 {
+		t.Fatalf("RestoreState() on an empty store = %v, %v, %v; want none, 0, nil", cs, pos, err)
 	}
 	// AAA: one tick a minute for 26 hours, written in hourly batches.
 	// BBB: a few ticks long before AAA's, so its own 24 h are its own.
@@ -63,8 +63,8 @@ func testRestoreState(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatalf("RestoreState() error: %v", err)
 	}
-	if pos != logSeq {
-		t.Errorf("RestoreState() position = %d, want %d", pos, logSeq)
+	if diff := gocmp.Diff(market.Positions{market.Unpartitioned: logSeq}, pos); diff != "" {
+		t.Errorf("RestoreState() positions (-want +got):\n%s", diff)
 	}
 	sortCandles(got)
 	if diff := gocmp.Diff(want, got); diff != "" {

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"WriteBatchOverlapConflicts", testWriteBatchOverlap},
 		{"CandleMergeMatchesDomain", testCandleMerge},
 		{"RestoreState", testRestoreState},
+		{"PartitionPositions", testPartitionPositions},
 		{"Candles", testCandles},
 		{"Ticks", testTicks},
 		{"DeleteTicksBefore", testDeleteTicksBefore},
@@ -51,14 +52,14 @@ func rollup(ticks []market.Tick) []market.Candle {
 
 func mustWrite(t *testing.T, s Store, ticks []market.Tick, logSeq uint64) {
 	t.Helper()
-	if err := s.WriteBatch(t.Context(), ticks, rollup(ticks), logSeq, logSeq); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, rollup(ticks), logSeq, logSeq); err != nil {
 		t.Fatalf("WriteBatch(%d ticks, logSeq %d) error: %v", len(ticks), logSeq, err)
 	}
 }
 
 func position(t *testing.T, s Store) uint64 {
 	t.Helper()
-	pos, err := s.LogPosition(t.Context())
+	pos, err := s.LogPosition(t.Context(), market.Unpartitioned)
 	if err != nil {
 		t.Fatalf("LogPosition() error: %v", err)
 	}

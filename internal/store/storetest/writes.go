@@ -71,7 +71,7 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 	candles := rollup(ticks)
 	bad := candles[0]
 	bad.Interval = market.Interval(200)
-	err := s.WriteBatch(t.Context(), ticks, append(candles, bad), 1, 1)
+	err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, append(candles, bad), 1, 1)
 	if err == nil {
 		t.Fatal("WriteBatch with an invalid candle: no error")
 	}
@@ -91,17 +91,17 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 
 	// Sequences are stored as signed 64-bit integers: larger ones are refused.
 	huge := []market.Tick{{Symbol: "AAA", TS: day0, Price: 10, Size: 1, Seq: 1 << 63}}
-	if err := s.WriteBatch(t.Context(), huge, rollup(huge), 1, 1); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, huge, rollup(huge), 1, 1); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(seq 2^63) error = %v, want ErrInvalid", err)
 	}
-	if err := s.WriteBatch(t.Context(), ticks, candles, 1<<63, 1<<63); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, candles, 1<<63, 1<<63); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(logSeq 2^63) error = %v, want ErrInvalid", err)
 	}
 
 	// A cancelled context writes nothing either.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.WriteBatch(ctx, ticks, candles, 1, 1); err == nil {
+	if err := s.WriteBatch(ctx, market.Unpartitioned, ticks, candles, 1, 1); err == nil {
 		t.Error("WriteBatch with a cancelled context: no error")
 	}
 	if got := position(t, s); got != 0 {
@@ -117,12 +117,12 @@ func testWriteBatchOverlap(t *testing.T, s Store) {
 		return market.Tick{Symbol: "OVL", TS: day0 + int64(streamSeq), Price: price, Size: 1, Seq: streamSeq << 16}
 	}
 	first := []market.Tick{tick(1, 10), tick(2, 11), tick(3, 12)}
-	if err := s.WriteBatch(t.Context(), first, rollup(first), 1, 3); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, first, rollup(first), 1, 3); err != nil {
 		t.Fatalf("WriteBatch(1..3) error: %v", err)
 	}
 	want := allCandles(t, s, "OVL")
 	overlap := []market.Tick{tick(3, 12), tick(4, 13)}
-	err := s.WriteBatch(t.Context(), overlap, rollup(overlap), 3, 4)
+	err := s.WriteBatch(t.Context(), market.Unpartitioned, overlap, rollup(overlap), 3, 4)
 	if !errors.Is(err, market.ErrConflict) {
 		t.Fatalf("WriteBatch(3..4) over position 3 error = %v, want ErrConflict", err)
 	}
@@ -133,7 +133,7 @@ func testWriteBatchOverlap(t *testing.T, s Store) {
 		t.Fatalf("LogPosition() after a refused batch = %d, want 3", got)
 	}
 	next := []market.Tick{tick(4, 13)}
-	if err := s.WriteBatch(t.Context(), next, rollup(next), 4, 4); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, next, rollup(next), 4, 4); err != nil {
 		t.Fatalf("WriteBatch(4..4) error: %v", err)
 	}
 	cs := allCandles(t, s, "OVL")
