@@ -25,7 +25,7 @@ func (in *app) addVenueFeeds() {
 	}
 	m := feed.NewMetrics(in.reg)
 	for _, v := range venues {
-		cfg := feed.Config{Symbols: per[v]}
+		cfg := feed.Config{Symbols: per[v], Silence: in.cfg.FeedSilence, StaleAfter: in.cfg.FeedStaleAfter}
 		var f *feed.Feed
 		switch v {
 		case "binance":
@@ -37,8 +37,40 @@ func (in *app) addVenueFeeds() {
 		}
 		in.feeds = append(in.feeds, f)
 		in.deps.Checks = append(in.deps.Checks, api.Check{Name: "feed_" + v, Fn: f.Check})
+		if in.deps.Feeds == nil {
+			in.deps.Feeds = in.feedStatuses
+		}
 		in.r.add(layerFeeds, v+" feed", venueFeed{f: f, symbols: in.syms, log: in.log})
 	}
+}
+
+// feedStatuses is GET /api/v1/feeds: each feed's Status, as its readiness
+// check reads it.
+func (in *app) feedStatuses() []api.FeedStatus {
+	out := make([]api.FeedStatus, 0, len(in.feeds))
+	for _, f := range in.feeds {
+		out = append(out, feedStatus(f.Status()))
+	}
+	return out
+}
+
+// feedStatus maps a feed's status onto the API's shape (ms, null for never).
+func feedStatus(st feed.Status) api.FeedStatus {
+	out := api.FeedStatus{
+		Venue: st.Venue, State: st.State.String(), Symbols: st.Symbols,
+		LastMessageAgeMS: st.LastMessageAge.Milliseconds(),
+		Reconnects:       st.Reconnects, GapsBackfilled: st.Gaps, BackfilledTrades: st.BackfilledTrades,
+		LostTrades: st.LostTrades, Messages: st.Messages, Trades: st.Trades, LastError: st.LastError,
+	}
+	if !st.LastMessage.IsZero() {
+		ms := st.LastMessage.UnixMilli()
+		out.LastMessageTS = &ms
+	}
+	if st.HasLag {
+		lag := float64(st.Lag.Microseconds()) / 1e3
+		out.LagMS = &lag
+	}
+	return out
 }
 
 // venueFeed registers a feed's symbols, then runs it.

@@ -81,6 +81,9 @@ type Deps struct {
 	Draining func() bool
 	// Checks are probed concurrently by /readyz.
 	Checks []Check
+	// Feeds returns the status of the exchange feeds the instance runs,
+	// for GET /api/v1/feeds; nil answers an empty list.
+	Feeds func() []FeedStatus
 	// Limiter counts requests per client; nil uses an in-process LocalLimiter.
 	Limiter Limiter
 	// Cache is the response cache's L2 (Redis); nil means L1 only.

@@ -21,6 +21,9 @@ func (a *API) routes() {
 	// without a route's role it answers 421 wrong_role (roles.go).
 	a.handleRole(RoleGateway, "GET /ws", a.websocket)
 	a.handleRole(RoleIngest, "POST /api/v1/ticks", a.postTicks) // limited per API key once authenticated
+	// The exchange feeds run in the ingest role: only an instance that runs
+	// them can say how they are (feeds.go).
+	a.handleRole(RoleIngest, "GET /api/v1/feeds", a.limitRead(a.feeds))
 
 	if a.d.Dashboard == nil {
 		a.handle("GET /{$}", a.index) // else the dashboard answers / (below)

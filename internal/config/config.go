@@ -56,6 +56,8 @@ type Config struct {
 	BinanceRESTURL       string        `koanf:"binance_rest_url"`
 	CoinbaseWSURL        string        `koanf:"coinbase_ws_url"`
 	CoinbaseRESTURL      string        `koanf:"coinbase_rest_url"`
+	FeedSilence          time.Duration `koanf:"feed_silence"`
+	FeedStaleAfter       time.Duration `koanf:"feed_stale_after"`
 	SimulatorSymbols     int           `koanf:"simulator_symbols"`
 	SimulatorRate        int           `koanf:"simulator_rate"`
 	SimulatorSeed        int64         `koanf:"simulator_seed"`

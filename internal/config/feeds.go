@@ -29,6 +29,8 @@ func feedFlags(fs *pflag.FlagSet) {
 	fs.String("binance-rest-url", "https://api.binance.com", "Binance Spot REST base URL (aggregate trade history at /api/v3/aggTrades)")
 	fs.String("coinbase-ws-url", "wss://ws-feed.exchange.coinbase.com", "Coinbase Exchange WebSocket feed URL")
 	fs.String("coinbase-rest-url", "https://api.exchange.coinbase.com", "Coinbase Exchange REST base URL (trade history at /products/{id}/trades)")
+	fs.Duration("feed-silence", 0, "how long an exchange connection may deliver nothing (no message, no ping) before it is replaced (0: the venue's default, Binance 60s, Coinbase 5s)")
+	fs.Duration("feed-stale-after", 0, "how long an exchange feed may receive nothing before it shows degraded (in /api/v1/feeds, the dashboard and its /readyz check; 0: twice the silence timeout)")
 }
 
 // FeedVenues returns the exchanges the feed setting names (none for
@@ -130,6 +132,12 @@ func (c *Config) validateFeed(bad func(name, format string, args ...any)) {
 	}
 	if c.MaxSymbols > 0 && n > c.MaxSymbols {
 		bad("feed_symbols", "%d symbols exceed max_symbols (%d)", n, c.MaxSymbols)
+	}
+	if c.FeedSilence < 0 {
+		bad("feed_silence", "must not be negative")
+	}
+	if c.FeedStaleAfter < 0 {
+		bad("feed_stale_after", "must not be negative")
 	}
 	for name, u := range map[string]string{"binance_ws_url": c.BinanceWSURL, "coinbase_ws_url": c.CoinbaseWSURL} {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "ws" && p.Scheme != "wss") || p.Host == "" {

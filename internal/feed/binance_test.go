@@ -46,7 +46,7 @@ func TestBinanceCutMidStreamStoresExactlyTheVenuesTrades(t *testing.T) {
 	if rig.fake.Pongs() == 0 {
 		t.Error("the feed answered no ping")
 	}
-	if st := f.Status(); st.State != "connected" || st.Reconnects != 1 {
+	if st := f.Status(); st.State != feed.StateConnected || st.Reconnects != 1 {
 		t.Errorf("Status = %+v, want connected after 1 reconnect", st)
 	}
 }

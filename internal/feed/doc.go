@@ -20,9 +20,12 @@
 // a restart resumes where the log stops, filling what it missed.
 //
 // Health. A connection that delivers nothing (no message, no ping) for
-// Config.Silence is replaced; Check fails (readiness "degraded") when the
-// feed is not connected or silent past Config.StaleAfter; Status is the
-// dashboard's status line; metrics are findash_feed_*{venue}.
+// Config.Silence is replaced. Status is the one view of a feed's health
+// (decision 0021): /api/v1/feeds, the dashboard's feed line and Check (the
+// readiness check) all read it. It says degraded when nothing arrived for
+// Config.StaleAfter, connected or not (opening a connection is not a
+// message, so a silent venue stays degraded through its reconnects); Check
+// fails in every state but connected. Metrics are findash_feed_*{venue}.
 //
 // Concurrency and overflow. Run owns two goroutines: the reader (its own)
 // and the pump. The queue between them holds Config.QueueLen trades; when

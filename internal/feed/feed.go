@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -145,37 +146,51 @@ type Feed struct {
 	marks map[string]int64 // symbol → last trade id queued; Run's goroutine only
 	buf   []Trade          // parse buffer
 
-	state     atomic.Int32 // a State
-	lastMsg   atomic.Int64 // unix ns of the last message or ping; 0 = never
-	acked     atomic.Int64 // trades the log acknowledged
-	lost      atomic.Int64 // trades a gap too long for MaxBackfill left out
-	reconns   atomic.Int64
-	mu        sync.Mutex
-	lastError string // the last connection error; guarded by mu
+	state      atomic.Int32 // a State
+	started    atomic.Int64 // unix ns when Run started; 0 = not yet
+	lastMsg    atomic.Int64 // unix ns of the last message or ping; 0 = never
+	lag        atomic.Int64 // ns: the last live trade's arrival − trade time; noLag = none yet
+	msgs       atomic.Int64 // WebSocket messages received
+	acked      atomic.Int64 // trades the log acknowledged
+	gaps       atomic.Int64 // gaps filled through REST
+	backfilled atomic.Int64 // trades fetched through REST
+	lost       atomic.Int64 // trades a gap too long for MaxBackfill left out
+	reconns    atomic.Int64
+	mu         sync.Mutex
+	lastError  string // the last connection error; guarded by mu
 }
 
-// State is a feed's connection state.
+// noLag marks Feed.lag before the first live trade.
+const noLag = math.MinInt64
+
+// State is a feed's state.
 type State int32
 
-// The states of a feed.
+// The states of a feed. Run moves between StateConnecting (before its
+// first connection), StateConnected and StateReconnecting, and ends in
+// StateStopped; Status reports StateDegraded instead of the first three
+// while the feed is silent past Config.StaleAfter.
 const (
-	StateStarting   State = iota // Run has not connected yet
-	StateConnected               // receiving
-	StateConnecting              // reconnecting after a failure or a silence
-	StateStopped                 // Run returned
+	StateConnecting   State = iota // Run has not connected yet
+	StateConnected                 // a connection is open
+	StateReconnecting              // waiting to reconnect after a failure or a silence
+	StateStopped                   // Run returned
+	StateDegraded                  // silent past Config.StaleAfter (Status only)
 )
 
-// String returns the state's name, as in Status.
+// String returns the state's name, as in /api/v1/feeds.
 func (s State) String() string {
 	switch s {
 	case StateConnected:
 		return "connected"
-	case StateConnecting:
-		return "connecting"
+	case StateReconnecting:
+		return "reconnecting"
 	case StateStopped:
 		return "stopped"
+	case StateDegraded:
+		return "degraded"
 	}
-	return "starting"
+	return "connecting"
 }
 
 func newFeed(v venue, cfg Config, log Log, m *Metrics, logger *slog.Logger) *Feed {
@@ -185,6 +200,7 @@ func newFeed(v venue, cfg Config, log Log, m *Metrics, logger *slog.Logger) *Fee
 	for _, s := range cfg.Symbols {
 		f.marks[s] = 0
 	}
+	f.lag.Store(noLag)
 	m.add(f)
 	return f
 }
@@ -201,6 +217,7 @@ func (f *Feed) Symbols() []string { return append([]string(nil), f.cfg.Symbols..
 // (within a few seconds).
 func (f *Feed) Run(ctx context.Context) error {
 	defer f.state.Store(int32(StateStopped))
+	f.started.Store(f.cfg.Now().UnixNano())
 	if err := f.restore(ctx); err != nil {
 		return nil // ctx ended
 	}
@@ -245,7 +262,7 @@ func (f *Feed) connectLoop(ctx context.Context, q chan<- Trade) {
 	d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, Proxy: http.ProxyFromEnvironment}
 	for sessions := 0; ctx.Err() == nil; sessions++ {
 		if sessions > 0 {
-			f.state.Store(int32(StateConnecting))
+			f.state.Store(int32(StateReconnecting))
 		}
 		conn, err := f.v.dial(ctx, d)
 		if err == nil {
@@ -259,7 +276,7 @@ func (f *Feed) connectLoop(ctx context.Context, q chan<- Trade) {
 		if ctx.Err() != nil {
 			return
 		}
-		f.state.Store(int32(StateConnecting))
+		f.state.Store(int32(StateReconnecting))
 		f.reconns.Add(1)
 		f.m.reconnects.Inc()
 		f.setError(err)
@@ -291,12 +308,11 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 		return err
 	})
 	f.state.Store(int32(StateConnected))
-	f.touch()
 	for _, s := range f.cfg.Symbols {
 		if m := f.marks[s]; m > 0 {
 			n, err := f.fill(ctx, s, m+1, 0, q)
 			if n > 0 {
-				f.m.gaps.Inc() // traded while disconnected
+				f.gapFilled() // traded while disconnected
 			}
 			if err != nil {
 				return 0, err
@@ -320,6 +336,7 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 		}
 		n++
 		now := f.touch()
+		f.msgs.Add(1)
 		f.m.messages.Inc()
 		trades, ev, err := f.v.parse(msg, f.buf[:0])
 		f.buf = trades[:0]
@@ -333,7 +350,7 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 			f.m.unknown.Inc()
 		case kindHeartbeat:
 			if m, ok := f.marks[ev.symbol]; ok && m > 0 && ev.lastID > m {
-				f.m.gaps.Inc()
+				f.gapFilled()
 				if _, err := f.fill(ctx, ev.symbol, m+1, ev.lastID, q); err != nil {
 					return n, err
 				}
@@ -360,12 +377,14 @@ func (f *Feed) accept(ctx context.Context, t *Trade, now int64, q chan<- Trade) 
 		return nil
 	}
 	if m > 0 && t.ID > m+1 {
-		f.m.gaps.Inc()
+		f.gapFilled()
 		if _, err := f.fill(ctx, t.Symbol, m+1, t.ID-1, q); err != nil {
 			return err
 		}
 	}
-	f.m.lag.Observe(float64(now/1e6-t.TS) / 1e3)
+	lag := now - t.TS*1e6
+	f.lag.Store(lag)
+	f.m.lag.Observe(float64(lag) / 1e9)
 	return f.enqueue(ctx, t, q)
 }
 
@@ -416,6 +435,7 @@ func (f *Feed) fill(ctx context.Context, symbol string, from, to int64, q chan<-
 				return filled, err
 			}
 			filled++
+			f.backfilled.Add(1)
 			f.m.backfilled.Inc()
 		}
 		from = trades[len(trades)-1].ID + 1
@@ -424,6 +444,12 @@ func (f *Feed) fill(ctx context.Context, symbol string, from, to int64, q chan<-
 		}
 	}
 	return filled, nil
+}
+
+// gapFilled counts a gap filled (or being filled) through REST.
+func (f *Feed) gapFilled() {
+	f.gaps.Add(1)
+	f.m.gaps.Inc()
 }
 
 // touch records a message's arrival and returns its time (unix ns).

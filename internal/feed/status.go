@@ -85,46 +85,77 @@ func (m *Metrics) add(f *Feed) {
 	labels := prometheus.Labels{"venue": f.v.name()}
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "findash_feed_connected", ConstLabels: labels,
-			Help: "1 while the venue's feed is connected and receiving, else 0."}, func() float64 {
-			if State(f.state.Load()) == StateConnected {
+			Help: "1 while the venue's feed is connected and receiving (not silent past its stale threshold), else 0."}, func() float64 {
+			if f.Status().State == StateConnected {
 				return 1
 			}
 			return 0
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "findash_feed_last_message_age_seconds", ConstLabels: labels,
 			Help: "Seconds since the venue's feed last received a message or ping (0 before the first)."}, func() float64 {
+			if f.lastMsg.Load() == 0 {
+				return 0
+			}
 			return f.Status().LastMessageAge.Seconds()
 		}),
 	)
 }
 
-// Status is a feed's health, for the API and the dashboard.
+// Status is a feed's health, for /api/v1/feeds, the dashboard's feed line
+// and the readiness check (Check reads it too, so they never disagree).
 type Status struct {
-	Venue   string   `json:"venue"`
-	Symbols []string `json:"symbols"`
-	// State is "starting", "connected", "connecting" or "stopped".
-	State string `json:"state"`
-	// Stale: no message for longer than Config.StaleAfter.
-	Stale bool `json:"stale"`
+	Venue   string
+	Symbols []string
+	// State is the feed's state: StateConnected, StateDegraded,
+	// StateReconnecting, StateConnecting (before the first connection) or
+	// StateStopped.
+	State State
 	// LastMessage is when the last message or ping arrived (zero: never).
-	LastMessage    time.Time     `json:"last_message,omitzero"`
-	LastMessageAge time.Duration `json:"-"`
-	Trades         int64         `json:"trades"`      // appended and acknowledged since start
-	Reconnects     int64         `json:"reconnects"`  // since start
-	LostTrades     int64         `json:"lost_trades"` // gaps past the backfill limit
-	LastError      string        `json:"last_error,omitempty"`
+	LastMessage time.Time
+	// LastMessageAge is the time since LastMessage, or since Run started
+	// when nothing arrived yet.
+	LastMessageAge time.Duration
+	// Lag is the last live trade's arrival time minus its trade time at the
+	// venue (0 before the first live trade; negative when the clocks differ).
+	Lag        time.Duration
+	HasLag     bool  // a live trade was seen: Lag is meaningful
+	Messages   int64 // WebSocket messages received since start
+	Trades     int64 // appended and acknowledged since start
+	Reconnects int64 // since start
+	// Gaps are the gaps filled through the venue's REST history since
+	// start; BackfilledTrades the trades fetched to fill them; LostTrades
+	// those of gaps longer than Config.MaxBackfill, left out.
+	Gaps, BackfilledTrades, LostTrades int64
+	LastError                          string // the last connection error ("" when none yet)
 }
 
 // Status returns the feed's current health. Safe for concurrent use.
+//
+// Degraded: nothing (no message, no ping) arrived for longer than
+// Config.StaleAfter — since the last message, or since Run started when
+// none did — whether or not a connection is open: a venue that accepts
+// connections but stays silent is degraded, and a reconnect does not hide
+// it.
 func (f *Feed) Status() Status {
+	now := f.cfg.Now()
 	st := Status{
-		Venue: f.v.name(), Symbols: f.Symbols(), State: State(f.state.Load()).String(),
-		Trades: f.acked.Load(), Reconnects: f.reconns.Load(), LostTrades: f.lost.Load(),
+		Venue: f.v.name(), Symbols: f.Symbols(), State: State(f.state.Load()),
+		Messages: f.msgs.Load(), Trades: f.acked.Load(), Reconnects: f.reconns.Load(),
+		Gaps: f.gaps.Load(), BackfilledTrades: f.backfilled.Load(), LostTrades: f.lost.Load(),
 	}
+	since := f.started.Load()
 	if ns := f.lastMsg.Load(); ns > 0 {
 		st.LastMessage = time.Unix(0, ns).UTC()
-		st.LastMessageAge = max(f.cfg.Now().Sub(st.LastMessage), 0)
-		st.Stale = st.LastMessageAge > f.cfg.StaleAfter
+		since = ns
+	}
+	if since > 0 {
+		st.LastMessageAge = max(now.Sub(time.Unix(0, since)), 0)
+	}
+	if lag := f.lag.Load(); lag != noLag {
+		st.Lag, st.HasLag = time.Duration(lag), true
+	}
+	if st.State != StateStopped && since > 0 && st.LastMessageAge > f.cfg.StaleAfter {
+		st.State = StateDegraded
 	}
 	f.mu.Lock()
 	st.LastError = f.lastError
@@ -132,20 +163,20 @@ func (f *Feed) Status() Status {
 	return st
 }
 
-// Check is the feed's readiness check: it fails while the feed is not
-// connected or has been silent past Config.StaleAfter. Wire it as a
-// non-critical check: a venue down degrades the instance, it does not take
-// it out of service.
+// Check is the feed's readiness check: it fails unless Status says
+// connected (so while connecting, reconnecting, degraded or stopped). Wire
+// it as a non-critical check: a venue down degrades the instance, it does
+// not take it out of service.
 func (f *Feed) Check(context.Context) error {
 	st := f.Status()
-	switch {
-	case st.State != StateConnected.String():
-		if st.LastError != "" {
-			return fmt.Errorf("%s feed %s: %s", st.Venue, st.State, st.LastError)
-		}
-		return fmt.Errorf("%s feed %s", st.Venue, st.State)
-	case st.Stale:
+	switch st.State {
+	case StateConnected:
+		return nil
+	case StateDegraded:
 		return fmt.Errorf("%s feed silent for %s", st.Venue, st.LastMessageAge.Round(time.Second))
 	}
-	return nil
+	if st.LastError != "" {
+		return fmt.Errorf("%s feed %s: %s", st.Venue, st.State, st.LastError)
+	}
+	return fmt.Errorf("%s feed %s", st.Venue, st.State)
 }
