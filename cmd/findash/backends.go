@@ -183,6 +183,8 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		DataDir:  cfg.DataDir,
 		Replicas: cfg.StreamReplicas,
 		MaxAge:   cfg.StreamMaxAge,
+		// A mirror region's log follows the primary's (decision 0036).
+		MirrorDomain: cfg.StreamMirrorDomain,
 	}, log)
 }
 

@@ -133,6 +133,18 @@ func (in *app) addGateway() {
 	in.r.add(layerLog, "alert relay", serviceFunc(func(ctx context.Context) error { return in.bus.RelayAlerts(ctx, in.hub) }))
 }
 
+// addRegionWatch follows a mirror region's link to the primary region's
+// log: the stale status of the gateway's clients, the region_link check.
+func (in *app) addRegionWatch(p parts) {
+	var hub staleSetter
+	if p.stream {
+		hub = in.hub
+	}
+	w := newRegionWatch(in.bus, hub, in.cfg.RegionStaleAfter, in.log, in.reg)
+	in.deps.Checks = append(in.deps.Checks, api.Check{Name: "region_link", Critical: false, Fn: w.Check})
+	in.r.add(layerBase, "region link", w)
+}
+
 // addWorker persists the log, evaluates alerts and works the job queue.
 func (in *app) addWorker() {
 	in.r.add(layerLog, "persister", in.pers)

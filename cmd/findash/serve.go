@@ -258,6 +258,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		in.deps.Checks = append(in.deps.Checks, api.Check{Name: "redis", Critical: false, Fn: rc.Check})
 	}
 
+	if cfg.StreamMirrorDomain != "" {
+		in.addRegionWatch(p)
+	}
+
 	// Services.
 	if err := in.addRoles(p); err != nil {
 		return nil, err

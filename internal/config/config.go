@@ -117,6 +117,10 @@ type Config struct {
 	MaxSymbols      int           `koanf:"max_symbols"`
 	StrictSymbols   bool          `koanf:"strict_symbols"`
 	SymbolIdleAfter time.Duration `koanf:"symbol_idle_after"`
+	// Regions (decision 0036).
+	Region             string        `koanf:"region"`
+	StreamMirrorDomain string        `koanf:"stream_mirror_domain"`
+	RegionStaleAfter   time.Duration `koanf:"region_stale_after"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -166,6 +170,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Bool("webhook-allow-private", false, "allow alert webhooks to loopback and private addresses (SSRF protection off)")
 	httpAuthFlags(fs)
 	symbolFlags(fs)
+	regionFlags(fs)
 	feedFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
@@ -452,6 +457,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateHTTPAuth(bad)
 	c.validateSymbols(bad)
+	c.validateRegion(bad)
 	c.validateJobs(bad)
 	return errors.Join(errs...)
 }

@@ -37,7 +37,9 @@ func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 		JetStream: true, JetStreamDomain: domain, StoreDir: tb.TempDir(),
 		NoLog: true, NoSigs: true,
 		PingInterval: 500 * time.Millisecond, MaxPingsOut: 2,
-		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort, ReconnectInterval: 250 * time.Millisecond},
+		// NoAdvertise: a region linked through a proxy must not learn the
+		// hub's own leafnode address and reconnect around the proxy.
+		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort, NoAdvertise: true, ReconnectInterval: 250 * time.Millisecond},
 	}
 	if hub != "" {
 		u, err := url.Parse("nats-leaf://" + hub)
