@@ -58,7 +58,7 @@ type Hub struct {
 	connsMu  sync.Mutex
 	conns    map[*conn]struct{}
 	draining bool
-	status   []byte // the stale status message while stale (SetStale); nil when live
+	status   []byte  // the stale status message while stale (SetStale); nil when live
 	nextSlot uint8   // the ping slot of the next connection
 	pingList []*conn // Run only: the connections of the slot being pinged
 }
