@@ -65,10 +65,10 @@ var layers = []layer{
 	{
 		name: "adapters", may: []string{"domain", "policies", "features"},
 		pkgs: []string{
-			"internal/auth/argon2id", "internal/bus", "internal/feed", "internal/jobs", "internal/notify", "internal/objstore",
+			"internal/archive", "internal/auth/argon2id", "internal/bus", "internal/feed", "internal/jobs", "internal/notify", "internal/objstore",
 			"internal/observe", "internal/redis", "internal/report/pdf", "internal/store/postgres", "internal/store/sqlite",
 		},
-		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API); never each other",
+		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API, Parquet); never each other",
 	},
 	{
 		name: "delivery", may: []string{"domain", "policies", "features", "engines"},
@@ -116,6 +116,8 @@ var heavy = []struct {
 	{"github.com/nats-io/nats-server", []string{"internal/bus", "internal/testenv", "cmd/findash"}, "the embedded NATS server"},
 	{"github.com/nats-io/nats.go", []string{"internal/bus", "internal/testenv", "cmd/findash"}, "the NATS client"},
 	{"github.com/minio/minio-go", []string{"internal/objstore", "cmd/findash"}, "the S3 client"},
+	{"github.com/parquet-go/parquet-go", []string{"internal/archive", "cmd/findash"}, "the Parquet writer and reader of the tick archive"},
+	{"github.com/apache/arrow-go", []string{}, "a second Parquet reader, for the tick archive's tests only"},
 	{"github.com/redis/go-redis", []string{"internal/redis", "internal/testenv", "cmd/findash"}, "the Redis client"},
 	{"go.opentelemetry.io/otel/sdk", []string{"internal/observe", "cmd/findash"}, "the tracing SDK and exporters"},
 	{"github.com/gorilla/websocket", []string{"internal/gateway", "internal/bench", "internal/feed", "internal/feed/fakeexchange", "cmd/findash"}, "the WebSocket handshake"},

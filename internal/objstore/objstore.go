@@ -12,7 +12,8 @@
 // and access stays checked and logged in one place; the cost is that the
 // bytes pass through an API instance.
 //
-// Keys are slash-separated paths of [A-Za-z0-9._-] segments; anything else
+// Keys are slash-separated paths of [A-Za-z0-9._%=-] segments ('=' and '%'
+// for Hive-style partitions such as symbol=EUR%2FUSD); anything else
 // (.., absolute paths, empty segments) is refused, so a key never escapes
 // the directory. Put writes to a temporary file and renames it into place:
 // a reader sees the whole object or none. Local is safe for concurrent use.
@@ -57,8 +58,8 @@ func CheckKey(key string) error {
 		}
 		for i := 0; i < len(seg); i++ {
 			c := seg[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-				return market.Invalid("key", "%q has a character outside [A-Za-z0-9._-/]", key)
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '=' || c == '%') {
+				return market.Invalid("key", "%q has a character outside [A-Za-z0-9._=%%-/]", key)
 			}
 		}
 	}
@@ -109,6 +110,17 @@ func (l *Local) Open(_ context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("open object %s: %w", key, err)
 	}
 	return f, nil
+}
+
+// Delete removes the object under key; a missing one is not an error.
+func (l *Local) Delete(_ context.Context, key string) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("delete object: %w", err)
+	}
+	if err := os.Remove(filepath.Join(l.dir, filepath.FromSlash(key))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete object %s: %w", key, err)
+	}
+	return nil
 }
 
 type ctxReader struct {

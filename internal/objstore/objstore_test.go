@@ -23,6 +23,7 @@ import (
 type store interface {
 	Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
 }
 
 var (
@@ -127,6 +128,21 @@ func testStore(t *testing.T, s store) {
 		if _, err := s.Open(ctx, k); !errors.Is(err, market.ErrInvalid) {
 			t.Errorf("Open(%.20q) error = %v, want ErrInvalid", k, err)
 		}
+	}
+	// Hive-style partition keys; Delete, twice.
+	if _, err := s.Put(ctx, "ticks/date=2026-12-01/symbol=EUR%2FUSD/p.parquet", strings.NewReader("x")); err != nil {
+		t.Fatalf("Put(partition key) error: %v", err)
+	}
+	for range 2 {
+		if err := s.Delete(ctx, "ticks/date=2026-12-01/symbol=EUR%2FUSD/p.parquet"); err != nil {
+			t.Errorf("Delete() error: %v", err)
+		}
+	}
+	if _, err := s.Open(ctx, "ticks/date=2026-12-01/symbol=EUR%2FUSD/p.parquet"); !errors.Is(err, market.ErrNotFound) {
+		t.Errorf("Open(deleted) error = %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, "../x"); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("Delete(../x) error = %v, want ErrInvalid", err)
 	}
 	// A failing reader fails the Put and leaves the old object in place.
 	_, err = s.Put(ctx, "reports/1/r.csv", io.MultiReader(strings.NewReader("partial"), iotestErr{}))

@@ -362,6 +362,16 @@ func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
 	return total, nil
 }
 
+// TickSymbols lists the symbols that have ticks stored, in byte order
+// (the tick archive walks them).
+func (db *DB) TickSymbols(ctx context.Context) ([]string, error) {
+	syms, err := db.tickSymbols(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tick symbols: %w", err)
+	}
+	return syms, nil
+}
+
 // tickSymbols lists the distinct symbols of ticks with a skip-scan over the
 // primary key.
 func (db *DB) tickSymbols(ctx context.Context) ([]string, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -189,6 +190,9 @@ func testDeleteTicksBefore(t *testing.T, s Store) {
 		market.Tick{Symbol: "BBB", TS: day0 + 20_000, Price: 1, Size: 1, Seq: 2})
 	mustWrite(t, s, ticks, 1)
 	before := allCandles(t, s, "AAA", "BBB")
+	if syms, err := s.TickSymbols(t.Context()); err != nil || !slices.Equal(syms, []string{"AAA", "BBB"}) {
+		t.Errorf("TickSymbols() = %q, %v; want [AAA BBB]", syms, err)
+	}
 
 	cut := day0 + 11_000
 	got, err := s.DeleteTicksBefore(t.Context(), cut)
@@ -212,5 +216,12 @@ func testDeleteTicksBefore(t *testing.T, s Store) {
 	}
 	if got, err := s.DeleteTicksBefore(t.Context(), cut); err != nil || got != 0 {
 		t.Errorf("DeleteTicksBefore() again = %d, %v; want 0, nil", got, err)
+	}
+	// AAA's last tick gone, the archive must not list it.
+	if _, err := s.DeleteTicksBefore(t.Context(), day0+n); err != nil {
+		t.Fatal(err)
+	}
+	if syms, err := s.TickSymbols(t.Context()); err != nil || !slices.Equal(syms, []string{"BBB"}) {
+		t.Errorf("TickSymbols() after retention = %q, %v; want [BBB]", syms, err)
 	}
 }

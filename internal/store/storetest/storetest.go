@@ -27,6 +27,7 @@ type Store interface {
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
 	Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error)
 	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
+	TickSymbols(ctx context.Context) ([]string, error)
 
 	auth.Store
 	symbol.Store
