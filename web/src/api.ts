@@ -3,7 +3,7 @@
 // every unsafe method echoes the findash_csrf cookie in X-CSRF-Token, as
 // decision 0004 asks of cookie-authenticated writes.
 import type {
-  Alert, AlertEvent, AlertInput, APIKey, Candle, Holding, Quote, Report, ReportInput, Session, User, WatchlistWire,
+  Alert, AlertEvent, AlertInput, APIKey, Candle, FeedStatus, Holding, Quote, Report, ReportInput, Session, User, WatchlistWire,
 } from "./types";
 
 /** An error answer of the API, or a network failure (status 0). */
@@ -70,6 +70,9 @@ async function all<T>(path: string, signal?: AbortSignal, limit = 1000, pages = 
 }
 
 // --- market data ---------------------------------------------------------------
+
+/** The exchange feeds the server runs (421 wrong_role on an instance without the ingest role). */
+export const feeds = (signal?: AbortSignal) => get<{ data: FeedStatus[] }>("/api/v1/feeds", signal).then((b) => b.data);
 
 /** Every known symbol with its latest quote (null before the first tick), following pages. */
 export function symbols(signal?: AbortSignal): Promise<{ symbol: string; quote: Quote | null }[]> {

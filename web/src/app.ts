@@ -5,6 +5,7 @@
 import "./style.css";
 import { symbolPath, type Context } from "./context";
 import { h } from "./dom";
+import { setupFeedLine } from "./feeds";
 import * as fmt from "./format";
 import { isSymbol, Router } from "./router";
 import { Auth } from "./session";
@@ -26,6 +27,7 @@ function main(): void {
   document.body.append(toasts);
 
   theme.setup(document.getElementById("theme") as HTMLButtonElement);
+  setupFeedLine(document.getElementById("feeds")!);
 
   const banner = document.getElementById("banner")!;
   const accountLink = document.getElementById("account-link") as HTMLAnchorElement;

@@ -163,3 +163,20 @@ export interface Holding {
   quantity: number;
   cost_basis: number;
 }
+
+/** One exchange feed's health (GET /api/v1/feeds, docs/reference/http.md#feed-status). */
+export interface FeedStatus {
+  venue: string;
+  state: "connecting" | "connected" | "reconnecting" | "degraded" | "stopped";
+  symbols: string[];
+  last_message_ts: number | null;
+  last_message_age_ms: number;
+  lag_ms: number | null;
+  reconnects: number;
+  gaps_backfilled: number;
+  backfilled_trades: number;
+  lost_trades: number;
+  messages: number;
+  trades: number;
+  last_error?: string;
+}
