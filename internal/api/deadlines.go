@@ -16,6 +16,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,6 +132,20 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.cs.timeouts.WithLabelValues(phase).Inc()
 	}
 	return n, err
+}
+
+// SyscallConn exposes the socket under the tracking, as connlimit's
+// connections do: the WebSocket gateway waits on it for readability with no
+// buffer and no blocked read, and writes frames from its writer pool without
+// waiting. Without it every WebSocket fell back to a blocked reader goroutine
+// and a writer goroutine per delivery (issue 14: 2 goroutines per idle
+// connection, the writer pool bypassed).
+func (c *trackedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 func (c *trackedConn) Close() error {

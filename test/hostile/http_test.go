@@ -185,3 +185,41 @@ func TestWebSocketOutlivesDeadlines(t *testing.T) {
 		ticks += k
 	}
 }
+
+// TestWebSocketIdleOneGoroutine: through the public listener's wrappers
+// (connection caps, deadline tracking) an idle WebSocket costs one goroutine,
+// its reader waiting on the socket. A wrapper that hid the socket (the
+// deadline tracking did, issue 14) made every connection a blocked read
+// goroutine more, and every write a goroutine of its own instead of a round
+// of the writer pool.
+func TestWebSocketIdleOneGoroutine(t *testing.T) {
+	s := startServer(t, options{})
+	const n = 200
+	before := s.Metric("go_goroutines")
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	for i := range n {
+		c, _, err := d.Dial("ws"+strings.TrimPrefix(s.URL, "http")+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// The ack says the server has read and handled a message: its
+		// reader is back to waiting.
+		c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"op":"subscribe","id":%d,"channels":["ticks:IDL-USD"]}`, i+1)))
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, msg, err := c.ReadMessage(); err != nil || !strings.Contains(string(msg), `"ack"`) {
+			t.Fatalf("connection %d: no ack: %q %v", i, msg, err)
+		}
+	}
+	// A reader's per-message goroutine ends just after the ack is queued;
+	// allow those to finish (bounded), then compare.
+	var per float64
+	for range 50 {
+		per = (s.Metric("go_goroutines") - before) / n
+		if per <= 1.2 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("%.2f goroutines per idle WebSocket, want about 1 (the reader)", per)
+}
