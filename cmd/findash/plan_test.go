@@ -11,14 +11,14 @@ import (
 // connections each), ingest scales with the tick rate, every role keeps two
 // pods at least, and a negative input is refused.
 func TestPlan(t *testing.T) {
-	p := makePlan(1_000_000, 250_000, 100_000)
+	p := makePlan(measured(), 1_000_000, 250_000, 100_000)
 	want := map[string]int{"gateway": 100, "api": 50, "ingest": 3, "worker": 2}
 	for _, r := range p {
 		if r.replicas != want[r.role] {
 			t.Errorf("%s: %d replicas, want %d", r.role, r.replicas, want[r.role])
 		}
 	}
-	for _, r := range makePlan(0, 0, 0) {
+	for _, r := range makePlan(measured(), 0, 0, 0) {
 		if r.replicas != 2 {
 			t.Errorf("idle %s: %d replicas, want 2", r.role, r.replicas)
 		}

@@ -23,7 +23,9 @@
 # OUT (directory for logs and result.txt) [a temporary directory],
 # LISTEN_NET (instance i listens on $LISTEN_NET.i, so that every instance
 # is its own destination address and no (source, destination) pair runs
-# out of ephemeral ports) [127.0.1], MONITOR_S (seconds between samples of
+# out of ephemeral ports) [127.0.1], BENCH_GOGC (the generator's GOGC; a
+# larger one spends less of the shared cores on the generator's garbage)
+# [100], MONITOR_S (seconds between samples of
 # every process's RSS and CPU into $OUT/monitor.tsv; 0 = none) [5].
 # Extra arguments go to `findash bench ws` (e.g. --json).
 #
@@ -45,6 +47,7 @@ PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 OUT=${OUT:-$(mktemp -d /tmp/findash-ws-instances.XXXXXX)}
 LISTEN_NET=${LISTEN_NET:-127.0.1}
 MONITOR_S=${MONITOR_S:-5}
+BENCH_GOGC=${BENCH_GOGC:-100}
 mkdir -p "$OUT"
 rm -rf "$OUT/nats" "$OUT"/i[0-9]* "$OUT/cli" # a reused OUT starts from an empty log
 
@@ -146,7 +149,7 @@ monitor() { # bench-pid
 }
 
 join() { local IFS=,; echo "$*"; }
-FINDASH_API_KEY=$key "$FINDASH_BIN" bench ws \
+FINDASH_API_KEY=$key GOGC=$BENCH_GOGC "$FINDASH_BIN" bench ws \
   --target "$(join "${targets[@]}")" --admin "$(join "${admins[@]}")" --server-pid "$(join "${spids[@]}")" \
   --conns "$CONNS" --symbols "$SYMBOLS" --rate "$RATE" --duration "$DURATION" \
   --procs "$PROCS" --dial-concurrency 128 "$@" > >(tee "$OUT/result.txt") &

@@ -61,7 +61,33 @@ func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		return enc.Encode(e)
 	}
 	f := newLocalFleet(cc.Fleet)
+	// Report the counters while connecting too: at 16,000 clients a share
+	// takes from seconds to minutes, and the parent's progress would
+	// otherwise show nothing until every child is ready.
+	connecting := make(chan struct{})
+	var cwg sync.WaitGroup
+	cwg.Add(1)
+	go func() {
+		defer cwg.Done()
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-tk.C:
+				// The atomic counters only: connectTime is written when
+				// connectAll returns.
+				st := fleetStats{Connected: f.connected.Load(), Failed: f.failed.Load()}
+				if emit(childEvent{Event: "stats", Stats: st}) != nil {
+					return
+				}
+			case <-connecting:
+				return
+			}
+		}
+	}()
 	f.connectAll(ctx)
+	close(connecting)
+	cwg.Wait()
 	if err := emit(childEvent{Event: "ready", Stats: f.Stats(), Subscribers: f.Subscribers(), Connect: f.connect}); err != nil {
 		f.Close()
 		return fmt.Errorf("bench child: report: %w", err)
