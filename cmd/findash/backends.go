@@ -185,6 +185,7 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		MaxAge:   cfg.StreamMaxAge,
 		// A mirror region's log follows the primary's (decision 0036).
 		MirrorDomain: cfg.StreamMirrorDomain,
+		Partitions:   cfg.LogPartitions,
 	}, log)
 }
 

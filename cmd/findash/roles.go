@@ -60,7 +60,7 @@ func apiRoles(cfg config.Config) []string {
 // addRoles adds the routes and services of the parts in p. The worker's job
 // handlers are not here: the job queue, which every instance opens to
 // enqueue, takes them when it is opened (wire).
-func (in *app) addRoles(p parts) error {
+func (in *app) addRoles(ctx context.Context, p parts) error {
 	if p.publish || p.live {
 		// Ingest admits symbols with it; the live state forgets what it
 		// no longer lists.
@@ -78,7 +78,7 @@ func (in *app) addRoles(p parts) error {
 		in.addGateway()
 	}
 	if p.work {
-		in.addWorker()
+		return in.addWorker(ctx)
 	}
 	return nil
 }
@@ -146,10 +146,19 @@ func (in *app) addRegionWatch(p parts) {
 }
 
 // addWorker persists the log, evaluates alerts and works the job queue.
-func (in *app) addWorker() {
-	in.r.add(layerLog, "persister", in.pers)
-	in.r.add(layerLog, "alert evaluator", in.eval)
+// With a partitioned log it persists and evaluates its share of the
+// partitions (addPartitionedWorker).
+func (in *app) addWorker(ctx context.Context) error {
+	if in.cfg.LogPartitions > 0 {
+		if err := in.addPartitionedWorker(ctx, in.persCfg, in.evalCfg); err != nil {
+			return err
+		}
+	} else {
+		in.r.add(layerLog, "persister", in.pers)
+		in.r.add(layerLog, "alert evaluator", in.eval)
+	}
 	in.r.add(layerLog, "job queue", in.queue)
+	return nil
 }
 
 // roleMissing stands in for a component whose role this instance does not

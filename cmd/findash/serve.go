@@ -100,12 +100,15 @@ type app struct {
 	hub   *gateway.Hub
 	pub   *ingest.Publisher
 	feed  *live.Feed
-	pers  *persist.Persister
-	queue *jobs.Queue
-	eval  *alert.Evaluator
-	syms  *symbol.Registry
-	feeds []*feed.Feed // the exchange feeds (ingest role)
-	deps  api.Deps
+	pers  *persist.Persister // nil with a partitioned log
+	// persCfg and evalCfg configure the persisters and evaluators.
+	persCfg persist.Config
+	evalCfg alert.Config
+	queue   *jobs.Queue
+	eval    *alert.Evaluator // nil with a partitioned log
+	syms    *symbol.Registry
+	feeds   []*feed.Feed // the exchange feeds (ingest role)
+	deps    api.Deps
 
 	httpLn net.Listener
 	admin  *observe.Admin
@@ -199,8 +202,16 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	limits := tickLimits(cfg)
 	parser := ingest.NewParser(ingest.ParserConfig{Limits: limits}, reg)
-	in.feed = live.New(b, st, in.state, in.hub, live.Config{Limits: limits, IdleAfter: cfg.SymbolIdleAfter}, log, reg)
-	in.pers = persist.New(b, st, persist.Config{Limits: limits}, log, reg)
+	liveCfg := live.Config{Limits: limits, IdleAfter: cfg.SymbolIdleAfter}
+	if n := cfg.LogPartitions; n > 0 {
+		liveCfg.Partitions = n
+		liveCfg.PartitionOf = func(sym string) int { return bus.PartitionOfSymbol(sym, n) }
+	}
+	in.feed = live.New(b, st, in.state, in.hub, liveCfg, log, reg)
+	in.persCfg = persist.Config{Limits: limits}
+	if cfg.LogPartitions == 0 { // else one per owned partition (addPartitionedWorker)
+		in.pers = persist.New(b, st, in.persCfg, log, reg)
+	}
 	symCfg := symbol.Config{Max: cfg.MaxSymbols, Strict: cfg.StrictSymbols}
 	if p.live {
 		symCfg.Loaded = in.feed.Forget // unregistered symbols leave the live state
@@ -230,7 +241,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	in.queue, queueRef.q = queue, queue
 	// Fired alerts travel over the bus to whichever gateways hold the users'
 	// connections (stage 4 runs the evaluator and the gateway apart).
-	in.eval = alert.NewEvaluator(b, st, st, b, queue, alert.Config{IdleAfter: cfg.SymbolIdleAfter}, log, reg)
+	in.evalCfg = alert.Config{IdleAfter: cfg.SymbolIdleAfter}
+	if cfg.LogPartitions == 0 {
+		in.eval = alert.NewEvaluator(b, st, st, b, queue, in.evalCfg, log, reg)
+	}
 
 	gate := newReadinessGate(cfg.DrainDelay, r.budget)
 	in.deps = api.Deps{
@@ -263,7 +277,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	}
 
 	// Services.
-	if err := in.addRoles(p); err != nil {
+	if err := in.addRoles(ctx, p); err != nil {
 		return nil, err
 	}
 	if st.run != nil {

@@ -114,8 +114,9 @@ func (b *Bus) OpenLeases(ctx context.Context, bucket string, ttl time.Duration) 
 func (l *Leases) TTL() time.Duration { return l.ttl }
 
 // ErrLeaseHeld means another holder has the lease (Acquire) or took it
-// over (Renew).
-var ErrLeaseHeld = errors.New("lease held by another worker")
+// over (Renew). It matches market.ErrConflict, so that the lease's users
+// need not import the bus.
+var ErrLeaseHeld = fmt.Errorf("lease held by another worker: %w", market.ErrConflict)
 
 // Acquire takes lease key for owner when nobody holds it (no entry, or one
 // deleted or expired) and returns its revision; ErrLeaseHeld when held.
@@ -164,4 +165,20 @@ func (l *Leases) Holder(ctx context.Context, key string) (string, error) {
 		return "", fmt.Errorf("lease %s: %w: %w", key, market.ErrUnavailable, err)
 	}
 	return string(e.Value()), nil
+}
+
+// Count returns how many live (unexpired, undeleted) leases have keys
+// starting with prefix: the workers announce themselves as leases
+// "worker.<id>", so Count("worker.") is how many are alive.
+func (l *Leases) Count(ctx context.Context, prefix string) (int, error) {
+	lister, err := l.kv.ListKeysFiltered(ctx, prefix+">")
+	if err != nil {
+		return 0, fmt.Errorf("list leases %s*: %w: %w", prefix, market.ErrUnavailable, err)
+	}
+	defer lister.Stop() // the channel ended it already: its error says so
+	n := 0
+	for range lister.Keys() {
+		n++
+	}
+	return n, nil
 }

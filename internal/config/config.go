@@ -121,6 +121,9 @@ type Config struct {
 	Region             string        `koanf:"region"`
 	StreamMirrorDomain string        `koanf:"stream_mirror_domain"`
 	RegionStaleAfter   time.Duration `koanf:"region_stale_after"`
+	// Partitioned work (decision 0042).
+	LogPartitions int           `koanf:"log_partitions"`
+	LeaseTTL      time.Duration `koanf:"lease_ttl"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
@@ -171,6 +174,7 @@ func Flags(fs *pflag.FlagSet) {
 	httpAuthFlags(fs)
 	symbolFlags(fs)
 	regionFlags(fs)
+	partitionFlags(fs)
 	feedFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
@@ -458,6 +462,7 @@ func (c *Config) Validate() error {
 	c.validateHTTPAuth(bad)
 	c.validateSymbols(bad)
 	c.validateRegion(bad)
+	c.validatePartitions(bad)
 	c.validateJobs(bad)
 	return errors.Join(errs...)
 }

@@ -1,0 +1,29 @@
+package config
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// maxLogPartitions bounds --log-partitions: every worker keeps a lease, a
+// persister and an alert evaluator per owned partition, and the live feed
+// scans every partition's position at start (docs/security.md).
+const maxLogPartitions = 1024
+
+// partitionFlags registers the partitioned-work settings (decision 0042).
+func partitionFlags(fs *pflag.FlagSet) {
+	fs.Int("log-partitions", 0, "split the tick log into this many partitions by symbol, each persisted and evaluated by the one worker holding its lease (0 = one unpartitioned log, every worker reads it all; change it only with a drained log, docs/operations.md)")
+	fs.Duration("lease-ttl", 6*time.Second, "a partition lease lives this long without renewal (renewed every third of it): a killed worker's partitions move after at most about this long")
+}
+
+// validatePartitions checks the values of partitionFlags, reporting each
+// problem through bad.
+func (c *Config) validatePartitions(bad func(name, format string, args ...any)) {
+	if c.LogPartitions < 0 || c.LogPartitions > maxLogPartitions {
+		bad("log_partitions", "must be between 0 and %d", maxLogPartitions)
+	}
+	if c.LeaseTTL < time.Second || c.LeaseTTL > 5*time.Minute {
+		bad("lease_ttl", "must be between 1s (the server's expiry granularity) and 5m")
+	}
+}
