@@ -17,6 +17,7 @@ import (
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/archive"
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
@@ -47,6 +48,7 @@ type database interface {
 	api.CandleStore
 	api.AlertStore
 	retention.Deleter
+	archive.Source
 	auth.Store
 	auth.SessionStore
 	auth.AccountStore

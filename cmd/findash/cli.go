@@ -102,6 +102,7 @@ an unknown key in the file is an error.`,
 	root.AddCommand(symbolCommand(environ, stdout, stderr))
 	root.AddCommand(benchCommand(environ, stdin, stdout, stderr))
 	root.AddCommand(importCommand(environ, stdout, stderr))
+	root.AddCommand(archiveCommand(environ, stdout, stderr))
 	root.AddCommand(planCommand(stdout))
 	root.AddCommand(fakeExchangeCommand(stdout))
 	return root

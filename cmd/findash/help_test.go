@@ -119,6 +119,11 @@ func TestHelp(t *testing.T) {
 			case "symbol add": // and the cap it registers within
 				wantSettings = maps.Clone(storeFlags)
 				wantSettings["max-symbols"] = true
+			case "archive": // and where the archive is, and the default cut
+				wantSettings = maps.Clone(storeFlags)
+				for _, f := range []string{"archive", "tick-retention", "s3-endpoint", "s3-bucket", "s3-region"} {
+					wantSettings[f] = true
+				}
 			}
 			gotSettings := map[string]bool{}
 			for f := range shown {

@@ -217,7 +217,17 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		symCfg.Loaded = in.feed.Forget // unregistered symbols leave the live state
 	}
 	in.syms = symbol.New(st, symCfg, log, reg)
-	janitor := retention.New(st, retention.Config{Retention: cfg.TickRetention}, time.Now, log)
+	rcfg := retention.Config{Retention: cfg.TickRetention}
+	if p.work { // only the worker's retention job archives
+		arch, err := openArchive(ctx, cfg, st, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		if arch != nil {
+			rcfg.Archive = arch
+		}
+	}
+	janitor := retention.New(st, rcfg, time.Now, log)
 	// One report service: the API creates reports with it and the worker's
 	// job builds them with it. The job queue, opened next, needs it as a
 	// handler, so it reaches the queue through a reference set right after.

@@ -468,3 +468,18 @@ func (a *Archiver) readEntry(ctx context.Context, symbol string, e Entry, from, 
 	}
 	return out, nil
 }
+
+// ArchiveUntil archives every whole UTC day stored before cut (ms, UTC)
+// and returns until, the ts before which every stored tick is archived
+// (retention.Archiver): the start of cut's day, or of the day that failed.
+func (a *Archiver) ArchiveUntil(ctx context.Context, cut int64) (int64, error) {
+	res, err := a.ArchiveBefore(ctx, cut, false)
+	var rows int64
+	for _, w := range res.Written {
+		rows += w.Rows
+	}
+	if len(res.Written) > 0 {
+		a.log.Info("ticks archived", "entries", len(res.Written), "rows", rows, "until", time.UnixMilli(res.Until).UTC())
+	}
+	return res.Until, err
+}

@@ -33,9 +33,10 @@
 // the worker runs archiving from its one retention job, and `findash
 // archive` is for an operator, not a second schedule.
 //
-// Memory. A symbol-day is held in memory while it is written: about 32
-// bytes per tick plus its encoded file, so ~100 MB for a symbol of 3M
-// trades a day.
+// Memory. A symbol-day is held in memory while it is written: 48 bytes
+// per tick (twice while merging with what the archive holds) plus its
+// encoded file and the copy read back, so ~100 MB per 1M ticks of the
+// busiest symbol-day.
 //
 // Imports. archive imports the domain (market), parquet-go and the
 // Prometheus client. It must not import a store, the object store adapter

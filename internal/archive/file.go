@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -155,6 +154,3 @@ func decodeFile(dst []market.Tick, data []byte, symbol string) ([]market.Tick, e
 	}
 	return dst, nil
 }
-
-// itoa is strconv.Itoa for the keys' part numbers.
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -65,6 +65,7 @@ type Config struct {
 	LogLevel             string        `koanf:"log_level"`
 	ShutdownTimeout      time.Duration `koanf:"shutdown_timeout"`
 	TickRetention        time.Duration `koanf:"tick_retention"`
+	Archive              string        `koanf:"archive"`
 	AllowedOrigins       []string      `koanf:"allowed_origins"`
 	StreamMaxAge         time.Duration `koanf:"stream_max_age"`
 	StreamReplicas       int           `koanf:"stream_replicas"`
@@ -162,6 +163,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Duration("shutdown-timeout", 30*time.Second, "graceful drain limit")
 	fs.Duration("tick-retention", 7*24*time.Hour, "how long raw ticks are kept in the database")
+	archiveFlags(fs)
 	fs.StringSlice("allowed-origins", nil, "WebSocket origins allowed besides the own host")
 	fs.Duration("stream-max-age", 24*time.Hour, "how long the event log keeps ticks")
 	fs.Int("stream-replicas", 1, "JetStream replicas of the tick stream (external cluster)")
@@ -464,6 +466,7 @@ func (c *Config) Validate() error {
 	c.validateRegion(bad)
 	c.validatePartitions(bad)
 	c.validateJobs(bad)
+	c.validateArchive(bad)
 	return errors.Join(errs...)
 }
 

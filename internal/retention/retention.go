@@ -3,6 +3,13 @@
 // sessions. The worker's job queue runs a sweep periodically (job kind
 // tick_retention).
 //
+// With an Archiver (the tick archive, internal/archive) a sweep archives
+// before it deletes, and deletes only what the archiver reports archived:
+// whole UTC days, so with an archive ticks stay up to a day longer than
+// the retention. A sweep that stops anywhere (a crash, a failing store or
+// bucket) leaves every tick not yet archived in the database; the next
+// sweep archives it again, idempotently.
+//
 // It imports only the standard library and must not import a store or the
 // job queue: it deletes through Deleter, and cmd/findash registers Sweep as
 // the job.
@@ -10,6 +17,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,9 +34,20 @@ type sessionDeleter interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 }
 
+// Archiver keeps ticks before they are deleted.
+type Archiver interface {
+	// ArchiveUntil archives the ticks stored before cut (ms, UTC) as far
+	// as it can and returns until: every tick stored with ts < until is
+	// archived (until <= cut). With an error, until says how far it got.
+	ArchiveUntil(ctx context.Context, cut int64) (until int64, err error)
+}
+
 // Config tunes the Janitor.
 type Config struct {
 	Retention time.Duration // ticks older than this are deleted (default 7 days)
+	// Archive, when set, archives ticks before they are deleted; nil
+	// deletes them unarchived.
+	Archive Archiver
 }
 
 // Janitor enforces the retention.
@@ -51,9 +70,23 @@ func New(store Deleter, cfg Config, now func() time.Time, log *slog.Logger) *Jan
 // keeps sessions, once. It returns how many ticks it deleted.
 func (j *Janitor) Sweep(ctx context.Context) (int64, error) {
 	now := j.now()
-	n, err := j.store.DeleteTicksBefore(ctx, now.Add(-j.cfg.Retention).UnixMilli())
+	cut := now.Add(-j.cfg.Retention).UnixMilli()
+	var archErr error
+	if j.cfg.Archive != nil {
+		// Delete only what is archived, even when the archive failed
+		// midway: the days before the failure are safe to delete.
+		until, err := j.cfg.Archive.ArchiveUntil(ctx, cut)
+		if err != nil {
+			archErr = fmt.Errorf("tick retention: archive: %w", err)
+		}
+		cut = min(cut, until)
+	}
+	n, err := j.store.DeleteTicksBefore(ctx, cut)
 	if err != nil {
-		return n, fmt.Errorf("tick retention: %w", err)
+		return n, errors.Join(archErr, fmt.Errorf("tick retention: %w", err))
+	}
+	if archErr != nil {
+		return n, archErr
 	}
 	if sd, ok := j.store.(sessionDeleter); ok {
 		s, err := sd.DeleteExpiredSessions(ctx, now)

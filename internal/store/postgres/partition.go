@@ -225,3 +225,25 @@ func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
 	}
 	return dropped + tag.RowsAffected(), nil
 }
+
+// TickSymbols lists the symbols that have ticks stored, in byte order (the
+// tick archive walks them), with a skip-scan over the (symbol, ts, seq)
+// index: one index probe per symbol, not a scan of the ticks.
+func (db *DB) TickSymbols(ctx context.Context) ([]string, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	rows, err := db.primary.Query(ctx, `
+WITH RECURSIVE syms(s) AS (
+	SELECT min(symbol) FROM ticks
+	UNION ALL
+	SELECT (SELECT min(symbol) FROM ticks WHERE symbol > s) FROM syms WHERE s IS NOT NULL
+) SELECT s FROM syms WHERE s IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("tick symbols: %w", translate(err))
+	}
+	syms, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("tick symbols: %w", translate(err))
+	}
+	return syms, nil
+}
