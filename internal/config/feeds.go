@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -133,11 +134,13 @@ func (c *Config) validateFeed(bad func(name, format string, args ...any)) {
 	if c.MaxSymbols > 0 && n > c.MaxSymbols {
 		bad("feed_symbols", "%d symbols exceed max_symbols (%d)", n, c.MaxSymbols)
 	}
-	if c.FeedSilence < 0 {
-		bad("feed_silence", "must not be negative")
+	// Below a second, a venue's ordinary pauses would be taken for silence
+	// and findash would reconnect to it again and again.
+	if c.FeedSilence < 0 || (c.FeedSilence > 0 && c.FeedSilence < time.Second) {
+		bad("feed_silence", "must be 0 (the default) or at least 1s")
 	}
-	if c.FeedStaleAfter < 0 {
-		bad("feed_stale_after", "must not be negative")
+	if c.FeedStaleAfter < 0 || (c.FeedStaleAfter > 0 && c.FeedStaleAfter < time.Second) {
+		bad("feed_stale_after", "must be 0 (the default) or at least 1s")
 	}
 	for name, u := range map[string]string{"binance_ws_url": c.BinanceWSURL, "coinbase_ws_url": c.CoinbaseWSURL} {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "ws" && p.Scheme != "wss") || p.Host == "" {

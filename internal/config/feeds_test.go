@@ -41,6 +41,8 @@ func TestFeedErrors(t *testing.T) {
 		{"not BASE-QUOTE", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=binance:BTCUSDT"}, "want BASE-QUOTE"},
 		{"lower case", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=btc-usdt"}, "no venue of the feed"},
 		{"over the symbol cap", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=BTC-USDT,ETH-USDT", "FINDASH_MAX_SYMBOLS=1"}, "exceed max_symbols (1)"},
+		{"silence under a second", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=BTC-USDT", "FINDASH_FEED_SILENCE=1ms"}, "feed_silence: must be 0 (the default) or at least 1s"},
+		{"stale under a second", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=BTC-USDT", "FINDASH_FEED_STALE_AFTER=500ms"}, "feed_stale_after: must be 0"},
 		{"bad ws url", []string{"FINDASH_FEED=binance", "FINDASH_FEED_SYMBOLS=BTC-USDT", "FINDASH_BINANCE_WS_URL=https://x"}, "binance_ws_url: must be a ws://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

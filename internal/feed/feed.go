@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,6 +256,9 @@ func (f *Feed) restore(ctx context.Context) error {
 	return nil
 }
 
+// maxErrorBytes bounds the last connection error a feed keeps and shows.
+const maxErrorBytes = 200
+
 // connectLoop connects, runs a session, and reconnects with backoff, until
 // ctx ends.
 func (f *Feed) connectLoop(ctx context.Context, q chan<- Trade) {
@@ -334,8 +338,6 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 			}
 			return n, fmt.Errorf("read: %w", err)
 		}
-		n++
-		now := f.touch()
 		f.msgs.Add(1)
 		f.m.messages.Inc()
 		trades, ev, err := f.v.parse(msg, f.buf[:0])
@@ -348,7 +350,17 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 		switch ev.kind {
 		case kindUnknown:
 			f.m.unknown.Inc()
-		case kindHeartbeat:
+			continue
+		case kindControl:
+			continue
+		}
+		// Only market data (trades, a heartbeat) is a sign of life: a venue
+		// that acknowledges the subscription, or sends errors or garbage, and
+		// nothing else must still show degraded (decision 0021), and such a
+		// session does not reset the reconnect backoff.
+		n++
+		now := f.touch()
+		if ev.kind == kindHeartbeat {
 			if m, ok := f.marks[ev.symbol]; ok && m > 0 && ev.lastID > m {
 				f.gapFilled()
 				if _, err := f.fill(ctx, ev.symbol, m+1, ev.lastID, q); err != nil {
@@ -463,8 +475,14 @@ func (f *Feed) setError(err error) {
 	if err == nil {
 		return
 	}
+	// The error may quote what a venue or a proxy sent; /api/v1/feeds shows
+	// it to anyone, so it is bounded as /readyz bounds its checks' errors.
+	msg := err.Error()
+	if len(msg) > maxErrorBytes {
+		msg = strings.ToValidUTF8(msg[:maxErrorBytes], "") + "…"
+	}
 	f.mu.Lock()
-	f.lastError = err.Error()
+	f.lastError = msg
 	f.mu.Unlock()
 }
 

@@ -107,3 +107,34 @@ func TestStatusDegradedWhenTheVenueIsUnreachable(t *testing.T) {
 		t.Error("Check of an unreachable venue = nil")
 	}
 }
+
+// Only market data is a sign of life: a venue that keeps answering with
+// subscription acknowledgements, errors or garbage, but sends no trade or
+// heartbeat, is degraded all the same (it used to look connected, since
+// every message refreshed the last-message time).
+func TestStatusDegradedWhenTheVenueSendsOnlyNoise(t *testing.T) {
+	b := openBus(t, t.TempDir())
+	clk := &clock{now: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	rig := newRig(t, fakeexchange.Config{Venue: fakeexchange.Binance, Now: clk.Now}, "BTC-USDT")
+	rig.cfg.Now, rig.cfg.StaleAfter = clk.Now, 30*time.Second
+	f := feed.NewBinance(rig.cfg, b, feed.NewMetrics(rig.reg), discard())
+	run(t, f)
+	waitConns(t, rig.fake, 1)
+	rig.fake.Publish("BTCUSDT", 1)
+	waitStored(t, b, rig.fake, map[string]string{"BTCUSDT": "BTC-USDT"})
+
+	clk.Add(31 * time.Second)
+	before := f.Status().Messages
+	for _, raw := range []string{
+		`{"result":null,"id":1}`,                 // a subscription answer
+		`{"code":-1121,"msg":"Invalid symbol."}`, // an error
+		`{"stream":`,                             // garbage
+	} {
+		rig.fake.SendRaw([]byte(raw))
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return f.Status().Messages >= before+3 },
+		"the feed did not read the three messages: %+v", f.Status())
+	if st := f.Status(); st.State != feed.StateDegraded || st.LastMessageAge != 31*time.Second {
+		t.Errorf("Status after 31 s of noise only = %v (age %v), want degraded (age 31s)", st.State, st.LastMessageAge)
+	}
+}
