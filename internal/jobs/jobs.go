@@ -187,14 +187,14 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 			}))
 		}
 		if h.Retention != nil {
-			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[RetentionArgs]) error {
+			every := cfg.RetentionEvery
+			river.AddWorker(w, &retentionWorker{timeout: every, work: func(ctx context.Context, j *river.Job[RetentionArgs]) error {
 				n, err := h.Retention.Sweep(ctx)
 				if err == nil && n > 0 {
 					l.Info("deleted expired ticks", "ticks", n)
 				}
 				return q.outcome(j.JobRow, err)
-			}))
-			every := cfg.RetentionEvery
+			}})
 			rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(
 				river.PeriodicInterval(every),
 				func() (river.JobArgs, *river.InsertOpts) {
@@ -429,3 +429,22 @@ func compactJSON(b []byte) string {
 	}
 	return buf.String()
 }
+
+// retentionWorker runs tick_retention with its own timeout, the retention
+// period, instead of JobTimeout: a sweep archives whole days of ticks
+// before it deletes them (internal/archive), which for a busy feed takes
+// more than the minute other jobs get, and a day cut short by a timeout
+// would be started over on every attempt and never finish.
+type retentionWorker struct {
+	river.WorkerDefaults[RetentionArgs]
+	timeout time.Duration
+	work    func(context.Context, *river.Job[RetentionArgs]) error
+}
+
+// Work runs the sweep.
+func (w *retentionWorker) Work(ctx context.Context, j *river.Job[RetentionArgs]) error {
+	return w.work(ctx, j)
+}
+
+// Timeout is the retention period.
+func (w *retentionWorker) Timeout(*river.Job[RetentionArgs]) time.Duration { return w.timeout }

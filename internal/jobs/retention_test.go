@@ -95,3 +95,48 @@ func (s sweepSignal) Sweep(ctx context.Context) (int64, error) {
 	}
 	return n, err
 }
+
+// deadlineSweeper reports how long its sweep's context had left.
+type deadlineSweeper chan time.Duration
+
+func (d deadlineSweeper) Sweep(ctx context.Context) (int64, error) {
+	left := time.Duration(-1)
+	if dl, ok := ctx.Deadline(); ok {
+		left = time.Until(dl)
+	}
+	select {
+	case d <- left:
+	default:
+	}
+	return 0, nil
+}
+
+// TestTickRetentionJobTimeout: the sweep (which archives whole days before
+// deleting them) gets the retention period, not JobTimeout, to finish.
+func TestTickRetentionJobTimeout(t *testing.T) {
+	jdb, err := sqlite.OpenJobsDB(t.Context(), filepath.Join(t.TempDir(), "jobs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jdb.Close()
+	cfg := testConfig()
+	cfg.JobTimeout = time.Second
+	cfg.RetentionEvery = time.Hour
+	sw := make(deadlineSweeper, 1)
+	q, err := jobs.New(t.Context(), riversqlite.New(jdb), jobs.Handlers{Retention: sw}, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case left := <-sw:
+		if left < 50*time.Minute {
+			t.Errorf("the retention sweep had %v left, want about the retention period (1h), not JobTimeout (1s)", left)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the retention job did not run within 15 s")
+	}
+}
