@@ -245,6 +245,14 @@ func TestTwoRegions(t *testing.T) {
 		}
 	}
 
+	counts := func() string {
+		var sb strings.Builder
+		for _, s := range syms {
+			fmt.Fprintf(&sb, "%s: a %d, b %d; ", s, ca.count(s), cb.count(s))
+		}
+		return sb.String()
+	}
+
 	// Ingested in b: stored by a's log, read in both regions.
 	if code := pb.post(); code != http.StatusAccepted {
 		t.Fatalf("POST in region b = %d, want 202", code)
@@ -266,7 +274,9 @@ func TestTwoRegions(t *testing.T) {
 		}
 		pace.Stop()
 		total += samples
-		testenv.Eventually(t, 20*time.Second, allArrived(total), "ticks ingested in a did not all reach both regions' clients")
+		if !testenv.WaitFor(60*time.Second, allArrived(total)) {
+			t.Fatalf("ticks ingested in a did not all reach both regions' clients within 60 s: want %d per symbol; %s", total, counts())
+		}
 		for _, c := range []struct {
 			name string
 			rc   *regionClient
@@ -319,7 +329,9 @@ func TestTwoRegions(t *testing.T) {
 	healed := time.Now()
 	testenv.Eventually(t, 40*time.Second, func() bool { return cb.lastState() == "live" }, "region b's client was not told its data is live again after healing")
 	t.Logf("heal: region b's client told live after %v", time.Since(healed).Round(time.Millisecond))
-	testenv.Eventually(t, 20*time.Second, allArrived(pa.acked[syms[0]]+pb.acked[syms[0]]), "region b did not catch up after healing")
+	if want := pa.acked[syms[0]] + pb.acked[syms[0]]; !testenv.WaitFor(60*time.Second, allArrived(want)) {
+		t.Fatalf("region b did not catch up within 60 s of healing: want %d per symbol; %s", want, counts())
+	}
 	cb.mu.Lock()
 	ended := cb.ended
 	cb.mu.Unlock()
@@ -348,8 +360,20 @@ func TestTwoRegions(t *testing.T) {
 			prices[tb[i].price] = true
 		}
 	}
-	if got := cb.state; !slices.Equal(got, []string{"stale", "live"}) {
-		t.Errorf("region b's client status messages %v, want [stale live]", got)
+	// stale and live alternate, starting with stale and ending live; more
+	// than one pair means the link was also seen down outside the
+	// partition (a loaded machine missing heartbeats): logged, not failed.
+	got := cb.state
+	for i, st := range got {
+		if want := []string{"stale", "live"}[i%2]; st != want {
+			t.Errorf("region b's client status messages %v: message %d is %q, want %q (alternating, from stale)", got, i, st, want)
+			break
+		}
+	}
+	if len(got)%2 != 0 {
+		t.Errorf("region b's client status messages %v: the last is not live", got)
+	} else if len(got) > 2 {
+		t.Logf("region b's client status messages %v: the link was also seen down outside the partition", got)
 	}
 	if got := ca.state; len(got) != 0 {
 		t.Errorf("region a's client status messages %v, want none", got)

@@ -25,9 +25,9 @@ type RegionNATS struct {
 // shut down when tb ends. When hub is not empty (host:port, another
 // region's LeafAddr or a proxy in front of it) the server links to it as a
 // leafnode and keeps reconnecting every 250 ms while the link is down.
-// Pings every 500 ms (two may be outstanding) make a link that stops
-// passing data count as down within about 1.5 s, where the default would
-// take minutes.
+// Pings every second (three may be outstanding) make a link that stops
+// passing data count as down within about 4 s, where the default would
+// take minutes, without dropping a slow link on a loaded machine.
 func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 	tb.Helper()
 	leafPort := FreePort(tb)
@@ -36,7 +36,7 @@ func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 		Host:       "127.0.0.1", Port: -1,
 		JetStream: true, JetStreamDomain: domain, StoreDir: tb.TempDir(),
 		NoLog: true, NoSigs: true,
-		PingInterval: 500 * time.Millisecond, MaxPingsOut: 2,
+		PingInterval: time.Second, MaxPingsOut: 3,
 		// NoAdvertise: a region linked through a proxy must not learn the
 		// hub's own leafnode address and reconnect around the proxy.
 		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort, NoAdvertise: true, ReconnectInterval: 250 * time.Millisecond},
