@@ -290,7 +290,9 @@ func TestTwoRegions(t *testing.T) {
 				}
 			}
 			slices.Sort(lat)
-			pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond) }
+			pct := func(p float64) time.Duration {
+				return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
+			}
 			t.Logf("latency, %s: tick posted in a -> read by a client in %s: n=%d p50=%v p90=%v p99=%v max=%v",
 				label, c.name, len(lat), pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1].Round(time.Millisecond))
 		}
