@@ -48,9 +48,9 @@ type cloudPrices struct {
 // it in docs/cost.md; change both together (the test holds them to it).
 func measured() capacity {
 	return capacity{
-		gatewayKiBPerConn:      10.5,
+		gatewayKiBPerConn:      7.1,
 		gatewayUSPerDelivery:   47,
-		gatewayBaseMiB:         47,
+		gatewayBaseMiB:         45,
 		gatewayConnsPerPod:     10_000,
 		gatewayMaxPods:         100,
 		gatewayCPURequestMilli: 500,
