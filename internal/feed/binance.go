@@ -106,8 +106,11 @@ var errMalformed = errors.New("malformed venue message")
 
 func (b *binance) parse(msg []byte, dst []Trade) ([]Trade, event, error) {
 	var env binanceEnvelope
-	if err := json.Unmarshal(msg, &env); err != nil {
-		return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
+	if !fastBinanceEnvelope(msg, &env) {
+		env = binanceEnvelope{}
+		if err := json.Unmarshal(msg, &env); err != nil {
+			return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
+		}
 	}
 	if env.Stream == "" {
 		if env.ID != nil {

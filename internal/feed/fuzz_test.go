@@ -1,9 +1,12 @@
 package feed
 
 import (
+	"encoding/json"
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/findash/findash/internal/feed/fakeexchange"
 )
@@ -46,6 +49,35 @@ func FuzzBinanceParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		trades, _, err := b.parse(msg, nil)
 		checkParsed(t, trades, err)
+	})
+}
+
+// FuzzBinanceFastEquivalent: whatever the hand-written decoder accepts,
+// encoding/json decodes without error to the same envelope (so the two
+// paths of binance.parse can never disagree).
+func FuzzBinanceFastEquivalent(f *testing.F) {
+	seeds(f, "binance")
+	for _, s := range []string{
+		`{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1","q":"1","f":2,"l":2,"T":1764244800123,"m":false,"M":true}}`,
+		`{"stream":"x","data":{"a":1},"data":{"s":"Y"},"stream":"y"}`,
+		`{"stream":"x","data":{"a":-0,"T":007}}`,
+		`{"data":{"E":999999999999999999,"a":-999999999999999999}}`,
+		`{"stream":"a\u0041","data":{}}`, `{"stream":"é"}`, `{} `, `{}`, `{"data":{"m":true,"M":false}}`,
+		`{"data":{"A":1,"S":"x","P":"1"}}`, `{"data":{"a":1.5}}`, `{"data":{"a":1e3}}`, `{"data":{"a":null}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var fast, slow binanceEnvelope
+		if !fastBinanceEnvelope(msg, &fast) {
+			return
+		}
+		if err := json.Unmarshal(msg, &slow); err != nil {
+			t.Fatalf("fast decoder accepted %q, encoding/json: %v", msg, err)
+		}
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Fatalf("fast decoder of %q differs from encoding/json (-json +fast):\n%s", msg, diff)
+		}
 	})
 }
 
