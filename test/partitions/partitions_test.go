@@ -111,10 +111,19 @@ type proc struct {
 	admin string
 }
 
-// start builds findash, starts NATS, an ingest+api process and n workers.
+// start builds findash, starts NATS, an ingest+api process and n workers
+// and waits until the workers own every partition.
 func start(t *testing.T, dbURL string, n int) *harness {
 	t.Helper()
-	h := &harness{bin: build(t)}
+	h := setup(t, build(t), dbURL)
+	h.addWorkers(t, n)
+	return h
+}
+
+// setup starts NATS and an ingest+api process and creates an API key.
+func setup(t *testing.T, bin, dbURL string) *harness {
+	t.Helper()
+	h := &harness{bin: bin}
 	natsURL := natsServer(t)
 	h.env = cleanEnv(
 		"FINDASH_DATABASE_URL="+dbURL,
@@ -141,6 +150,12 @@ func start(t *testing.T, dbURL string, n int) *harness {
 	h.key = string(m[1])
 	ing := h.serve(t, "ingest", "ingest,api")
 	h.ingest = ing.http
+	return h
+}
+
+// addWorkers starts n workers and waits until they own every partition.
+func (h *harness) addWorkers(t *testing.T, n int) {
+	t.Helper()
 	for i := range n {
 		w := h.serve(t, fmt.Sprintf("worker-%d", i), "worker")
 		h.workers = append(h.workers, &proc{cmd: w.cmd, admin: w.admin})
@@ -155,7 +170,6 @@ func start(t *testing.T, dbURL string, n int) *harness {
 	}) {
 		t.Fatal("the workers did not come to own the 8 partitions within 30s")
 	}
-	return h
 }
 
 type served struct {
