@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,10 +14,10 @@ import (
 )
 
 // TestThroughputByWorkers measures how fast 1, 2 and 4 partitioned workers
-// (N = 8) persist (and evaluate) a backlog: the ticks are ingested first
-// with no worker running, then the workers start, and the time from the
-// moment they own every partition to the moment every tick is stored is
-// the catch-up. Each worker's CPU (user + system, /proc) over the run says
+// (N = 8) persist (and evaluate) a backlog: the workers start and balance
+// the partitions, are stopped (SIGSTOP), the ticks are ingested, and the
+// time from resuming them all (SIGCONT) to the moment every tick is stored
+// is the catch-up. Each worker's CPU (user + system, /proc) over the run says
 // whether the work is divided (CPU per tick summed over the workers stays
 // flat) or duplicated (it grows with the workers).
 //
@@ -38,17 +39,39 @@ func TestThroughputByWorkers(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", n), func(t *testing.T) {
 			db := testenv.Postgres(t)
 			h := setup(t, bin, db.URL)
+			// Leases outlive the pause below (SIGSTOP), so that ownership
+			// does not move while the workers are stopped.
+			h.env = append(h.env, "FINDASH_LEASE_TTL=5m")
+			h.addWorkers(t, n)
+			share := (parts + n - 1) / n
+			if !testenv.Poll(60*time.Second, 200*time.Millisecond, func() bool {
+				for _, w := range h.workers {
+					if len(owned(t, w.admin)) > share {
+						return false
+					}
+				}
+				return true
+			}) {
+				t.Fatalf("the %d workers did not balance to %d partitions each within 60s", n, share)
+			}
+			// The backlog is ingested with the workers stopped, then they
+			// all resume at once: the catch-up is the persisting alone.
+			for _, w := range h.workers {
+				w.cmd.Process.Signal(syscall.SIGSTOP)
+			}
 			f := &feeder{base: "http://" + h.ingest, key: h.key, ts0: time.Now().Add(-2 * time.Hour).UnixMilli()}
 			f.run(context.Background(), batches)
 			total := f.acked.Load()
 			if total != int64(batches*1024) {
 				t.Fatalf("%d of %d ticks acknowledged", total, batches*1024)
 			}
-			h.addWorkers(t, n)
-			owned := time.Now()
 			cpu0 := make([]time.Duration, n)
 			for i, w := range h.workers {
 				cpu0[i] = procCPU(t, w.cmd.Process.Pid)
+			}
+			owned := time.Now()
+			for _, w := range h.workers {
+				w.cmd.Process.Signal(syscall.SIGCONT)
 			}
 			var rows, candles int64
 			if !testenv.Poll(600*time.Second, 50*time.Millisecond, func() bool {
