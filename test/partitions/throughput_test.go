@@ -39,12 +39,13 @@ func TestThroughputByWorkers(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", n), func(t *testing.T) {
 			db := testenv.Postgres(t)
 			h := setup(t, bin, db.URL)
-			// Leases outlive the pause below (SIGSTOP), so that ownership
-			// does not move while the workers are stopped.
-			h.env = append(h.env, "FINDASH_LEASE_TTL=5m")
+			// Leases outlive the pause below (SIGSTOP, while the backlog is
+			// ingested), so that ownership does not move meanwhile; rounds
+			// are TTL/3 = 15 s.
+			h.env = append(h.env, "FINDASH_LEASE_TTL=45s")
 			h.addWorkers(t, n)
 			share := (parts + n - 1) / n
-			if !testenv.Poll(60*time.Second, 200*time.Millisecond, func() bool {
+			if !testenv.Poll(90*time.Second, 200*time.Millisecond, func() bool {
 				for _, w := range h.workers {
 					if len(owned(t, w.admin)) > share {
 						return false
@@ -52,7 +53,7 @@ func TestThroughputByWorkers(t *testing.T) {
 				}
 				return true
 			}) {
-				t.Fatalf("the %d workers did not balance to %d partitions each within 60s", n, share)
+				t.Fatalf("the %d workers did not balance to %d partitions each within 90s", n, share)
 			}
 			// The backlog is ingested with the workers stopped, then they
 			// all resume at once: the catch-up is the persisting alone.
