@@ -94,9 +94,11 @@ func (w *regionWatch) poll(ctx context.Context) {
 	} else if err == nil {
 		w.heard.Set(-1)
 	}
-	// Unheard since w.since (the mirror's last contact, or the start); the
-	// local server not answering is stale too: nothing new arrives.
-	stale := err != nil || !st.Mirrored || now.Sub(w.since) > w.after
+	// Stale once unheard for longer than w.after since w.since (the mirror's
+	// last contact, or the start). A poll that fails (the local server slow to
+	// answer on a loaded machine) tells nothing new: it leaves w.since as it
+	// was rather than flapping every client to stale and back.
+	stale := (err == nil && !st.Mirrored) || now.Sub(w.since) > w.after
 	if stale == w.stale {
 		return
 	}

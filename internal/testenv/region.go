@@ -30,7 +30,6 @@ type RegionNATS struct {
 // take minutes, without dropping a slow link on a loaded machine.
 func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 	tb.Helper()
-	leafPort := FreePort(tb)
 	opts := &server.Options{
 		ServerName: "region-" + domain,
 		Host:       "127.0.0.1", Port: -1,
@@ -39,7 +38,7 @@ func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 		PingInterval: time.Second, MaxPingsOut: 3,
 		// NoAdvertise: a region linked through a proxy must not learn the
 		// hub's own leafnode address and reconnect around the proxy.
-		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort, NoAdvertise: true, ReconnectInterval: 250 * time.Millisecond},
+		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: -1, NoAdvertise: true, ReconnectInterval: 250 * time.Millisecond},
 	}
 	if hub != "" {
 		u, err := url.Parse("nats-leaf://" + hub)
@@ -60,7 +59,9 @@ func NATSRegion(tb testing.TB, domain, hub string) RegionNATS {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		tb.Fatalf("region %s NATS server not ready after 10 s", domain)
 	}
-	return RegionNATS{Server: srv, URL: srv.ClientURL(), LeafAddr: fmt.Sprintf("127.0.0.1:%d", leafPort)}
+	// Port -1: the server binds a free port and writes it back into opts (no
+	// window in which another process could take a port picked beforehand).
+	return RegionNATS{Server: srv, URL: srv.ClientURL(), LeafAddr: fmt.Sprintf("127.0.0.1:%d", opts.LeafNode.Port)}
 }
 
 // Linked reports whether the server has a leafnode connection up.
