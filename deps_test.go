@@ -59,7 +59,7 @@ var layers = []layer{
 	},
 	{
 		name: "engines", may: []string{"domain", "policies", "features"},
-		pkgs: []string{"internal/cache", "internal/history", "internal/ingest", "internal/live", "internal/persist", "internal/retention"},
+		pkgs: []string{"internal/cache", "internal/history", "internal/ingest", "internal/live", "internal/partition", "internal/persist", "internal/retention"},
 		why:  "the moving parts between the log and the readers, driven through interfaces, no driver",
 	},
 	{

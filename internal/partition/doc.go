@@ -21,6 +21,11 @@
 // after its lease expired. The store's per-partition position, checked in
 // the same transaction as the rows, keeps every row written once.
 //
+// Imports. partition imports only the domain (market) and the Prometheus
+// client. It must not import the bus or a store: the leases are the Leases
+// interface (the bus's NATS KV bucket satisfies it) and the work is a
+// function cmd/findash supplies.
+//
 // Concurrency. Run owns one goroutine per held partition (its Work), each
 // stopped and waited for before Run returns. The Owner's state is confined
 // to Run's goroutine; metrics are safe from any.
