@@ -52,6 +52,7 @@ type Owner struct {
 	owned        *prometheus.GaugeVec
 	acquisitions prometheus.Counter
 	losses       prometheus.Counter
+	restarts     prometheus.Counter
 	workers      prometheus.Gauge
 }
 
@@ -70,6 +71,9 @@ func New(leases Leases, n int, id string, work Work, log *slog.Logger, reg prome
 		losses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_partition_lease_losses_total", Help: "Partition leases this worker lost without releasing them: a renewal refused (another worker took the expired lease) or failed (the log unreachable); the partition's work stopped at once.",
 		}),
+		restarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_partition_work_restarts_total", Help: "Times a held partition's work (persister and alert evaluator) ended on its own and was started again at the next renewal.",
+		}),
 		workers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_partition_workers", Help: "Live workers this worker counted at its last round (each announces itself with a lease).",
 		}),
@@ -78,7 +82,7 @@ func New(leases Leases, n int, id string, work Work, log *slog.Logger, reg prome
 		o.owned.WithLabelValues(strconv.Itoa(p)).Set(0)
 	}
 	if reg != nil {
-		reg.MustRegister(o.owned, o.acquisitions, o.losses, o.workers)
+		reg.MustRegister(o.owned, o.acquisitions, o.losses, o.restarts, o.workers)
 	}
 	return o
 }
@@ -161,6 +165,16 @@ func (o *Owner) renew(ctx, cctx context.Context, parts map[int]*held) {
 		switch {
 		case err == nil:
 			h.rev = rev
+			if h.running && ended(h.done) {
+				// The work returned on its own (a persister or evaluator
+				// gave up): holding the lease with nothing running would
+				// leave the partition unprocessed while it looks owned.
+				// Start it again from its stored position, at most once
+				// a round.
+				o.stopWork(p, h)
+				o.restarts.Inc()
+				o.log.Warn("partition work ended while its lease is held; starting it again", "partition", p)
+			}
 			if !h.running {
 				<-h.done // the stopped run has finished its final write
 				o.startWork(ctx, p, h)
@@ -245,6 +259,16 @@ func (o *Owner) startWork(ctx context.Context, p int, h *held) {
 			o.log.Error("partition work failed", "partition", p, "err", fmt.Errorf("partition %d: %w", p, err))
 		}
 	}(h.done)
+}
+
+// ended reports whether done is closed (the work has returned).
+func ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stopWork stops partition p's work (if running) without waiting for it.

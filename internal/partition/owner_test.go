@@ -126,3 +126,54 @@ func TestOwnersShareAndHandOver(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// TestWorkThatEndsIsStartedAgain: a partition's work that returns on its
+// own (a persister that gave up) is started again at the next renewal, not
+// left idle under a lease that still says the partition is owned.
+func TestWorkThatEndsIsStartedAgain(t *testing.T) {
+	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	leases, err := b.OpenLeases(t.Context(), "TEST_RESTARTS", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan int, 16)
+	var mu sync.Mutex
+	calls := 0
+	work := func(ctx context.Context, p int) error {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		started <- p
+		if first {
+			return context.DeadlineExceeded // gives up at once, the first time
+		}
+		<-ctx.Done()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := partition.New(leases, 1, "w", work, slog.New(slog.NewTextHandler(testWriter{t}, nil)), nil)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	for i := range 2 {
+		select {
+		case <-started:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("partition work started %d times, want 2 (the second after it ended on its own)", i)
+		}
+	}
+}
