@@ -63,3 +63,20 @@ func TestStartupLog(t *testing.T) {
 		t.Errorf("JSON startup = %#v, want a duration string like \"130ms\"\n%s", servingLine.Startup, in.logs)
 	}
 }
+
+// TestRegionInEveryLogLine: --region names the region on every line, so the
+// logs of two regions can be told apart where they are gathered.
+func TestRegionInEveryLogLine(t *testing.T) {
+	in := start(t, testConfig(t, filepath.Join(t.TempDir(), "data"), "--log-format", "text", "--region", "eu-1"))
+	in.shutdown(t)
+	n := 0
+	for l := range strings.Lines(in.logs.String()) {
+		n++
+		if !strings.Contains(l, " region=eu-1") {
+			t.Errorf("log line without region=eu-1: %s", l)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no log line")
+	}
+}

@@ -62,6 +62,11 @@ type addrs struct {
 // connections.
 func serve(ctx context.Context, cfg config.Config, logw io.Writer, started func(addrs)) error {
 	log := observe.NewLogger(logw, logFormat(cfg), cfg.LogLevel)
+	if cfg.Region != "" {
+		// Logs of both regions usually end up in one place: each line says
+		// where it comes from.
+		log = log.With("region", cfg.Region)
+	}
 	log.Info("starting findash", "version", version, "stage", cfg.Stage(), "config", cfg)
 	t0 := time.Now()
 	unlock, err := lockDataDir(cfg) // before SQLite or the JetStream store

@@ -10,7 +10,7 @@ import (
 
 // regionFlags registers the multi-region settings (decision 0036).
 func regionFlags(fs *pflag.FlagSet) {
-	fs.String("region", "", "name of this instance's region, for logs and /readyz (multi-region); empty = a single region")
+	fs.String("region", "", "name of this instance's region, added to every log line (multi-region); empty = a single region")
 	fs.String("stream-mirror-domain", "", "JetStream domain of the primary region: this region's tick log mirrors that region's over the NATS leafnode link, and ticks ingested here are stored there; empty = this region holds the log")
 	fs.Duration("region-stale-after", 3*time.Second, "in a mirror region, how long the primary region's log may go unheard (it sends a heartbeat every second) before WebSocket clients are told their data is stale")
 }
