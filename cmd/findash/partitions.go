@@ -72,16 +72,24 @@ func (w *partitionWork) of(p int) *partitionRun {
 	return r
 }
 
-// run runs partition p's persister and evaluator until ctx ends; both
-// finish (the persister's final write) before it returns.
+// run runs partition p's persister and evaluator until ctx ends or one of
+// them stops on its own (a persister whose final flush failed, an
+// evaluator whose log consumer failed); then it stops the other too, so
+// that run returns and the Owner starts both again at its next renewal
+// rather than holding the partition with half its work gone. Both finish
+// (the persister's final write) before it returns.
 func (w *partitionWork) run(ctx context.Context, p int) error {
 	r := w.of(p)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make(chan error, 2)
 	go func() { errs <- r.pers.Run(ctx) }()
 	go func() { errs <- r.eval.Run(ctx) }()
 	var first error
 	for range 2 {
-		if err := <-errs; err != nil && first == nil {
+		err := <-errs
+		cancel()
+		if err != nil && first == nil {
 			first = err
 		}
 	}
