@@ -14,7 +14,7 @@ const maxLogPartitions = 1024
 // partitionFlags registers the partitioned-work settings (decision 0042).
 func partitionFlags(fs *pflag.FlagSet) {
 	fs.Int("log-partitions", 0, "split the tick log into this many partitions by symbol, each persisted and evaluated by the one worker holding its lease (0 = one unpartitioned log, every worker reads it all; change it only with a drained log, docs/operations.md)")
-	fs.Duration("lease-ttl", 6*time.Second, "a partition lease lives this long without renewal (renewed every third of it): a killed worker's partitions move after at most about this long")
+	fs.Duration("lease-ttl", 6*time.Second, "a partition lease lives this long without renewal (renewed every third of it): a killed worker's partitions move after at most this long plus a third of it")
 }
 
 // validatePartitions checks the values of partitionFlags, reporting each
