@@ -188,6 +188,11 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		}
 		if h.Retention != nil {
 			every := cfg.RetentionEvery
+			// The sweep may run for its whole period (it archives before it
+			// deletes); River rescues a job running longer than this (default
+			// 1 h) and would start a second sweep beside the first, two
+			// archivers rewriting one day's manifest.
+			rc.RescueStuckJobsAfter = max(cfg.JobTimeout, every) + time.Hour
 			river.AddWorker(w, &retentionWorker{timeout: every, work: func(ctx context.Context, j *river.Job[RetentionArgs]) error {
 				n, err := h.Retention.Sweep(ctx)
 				if err == nil && n > 0 {
