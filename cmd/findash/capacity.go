@@ -21,6 +21,8 @@ type capacity struct {
 	ingestUSPerTick    float64 // parse + validate + append to the log
 	ingestTicksPerPod  int     // HPA target
 	persistUSPerTick   float64 // worker CPU per tick persisted (PostgreSQL)
+	workerTicksPerPod  int     // one worker's persist + alert catch-up rate
+	workerMaxPods      int     // the log's partitions (FINDASH_LOG_PARTITIONS): workers beyond it idle
 	sqliteBytesPerTick float64 // disk per tick persisted, candles included
 	pgBytesPerTick     float64 // same on PostgreSQL (one copy, no WAL)
 	// The 1M-user shape of the playbook and the bytes a delivery costs.
@@ -58,6 +60,8 @@ func measured() capacity {
 		ingestUSPerTick:        3.4,
 		ingestTicksPerPod:      100_000,
 		persistUSPerTick:       7.8,
+		workerTicksPerPod:      36_714,
+		workerMaxPods:          8,
 		sqliteBytesPerTick:     84.22,
 		pgBytesPerTick:         186.3,
 		deliveryWireBytes:      168,

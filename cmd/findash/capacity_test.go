@@ -28,6 +28,8 @@ func TestCostDocMatchesCapacity(t *testing.T) {
 		"ingest_us_per_tick":          c.ingestUSPerTick,
 		"ingest_ticks_per_pod":        float64(c.ingestTicksPerPod),
 		"persist_us_per_tick":         c.persistUSPerTick,
+		"worker_ticks_per_pod":        float64(c.workerTicksPerPod),
+		"worker_max_pods":             float64(c.workerMaxPods),
 		"sqlite_bytes_per_tick":       c.sqliteBytesPerTick,
 		"pg_bytes_per_tick":           c.pgBytesPerTick,
 		"delivery_wire_bytes":         c.deliveryWireBytes,
