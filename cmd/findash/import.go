@@ -39,16 +39,25 @@ func importBinanceCommand(environ []string, stdout, stderr io.Writer) *cobra.Com
 	var symbol string
 	c := &cobra.Command{
 		Use:   "binance FILE...",
-		Short: "Import Binance public-data dumps (spot aggTrades and trades)",
-		Long: `Import Binance public-data dumps (spot aggTrades and trades).
+		Short: "Import Binance public-data dumps (spot aggTrades, trades and 1m klines)",
+		Long: `Import Binance public-data dumps (spot aggTrades, trades and 1m klines).
 
 FILE is a file of https://data.binance.vision as published, named
-SYMBOL-aggTrades-DATE or SYMBOL-trades-DATE, zipped or not, with a header line
-or not; timestamps in milliseconds (files before 2025) or microseconds (from
-2025) are told apart per file. The symbol comes from the name, spelled as
-findash does (BTCUSDT: BTC-USDT), unless --symbol is given.`,
+SYMBOL-aggTrades-DATE, SYMBOL-trades-DATE or SYMBOL-1m-DATE (klines), zipped
+or not, with a header line or not; timestamps in milliseconds (files before
+2025) or microseconds (from 2025) are told apart per file. The symbol comes
+from the name, spelled as findash does (BTCUSDT: BTC-USDT), unless --symbol is
+given.
+
+Trades become ticks and the candles rolled up from them. Klines become
+candles only: each 1m kline is merged into the 1m, 5m, 15m, 1h and 1d candles
+of its minute (no 1s candle, no tick); minutes without trades are skipped.
+Klines of other intervals are refused: findash rolls 1m up itself. Do not
+import the klines and the trades of the same market and period: the candles
+would count those trades twice.`,
 		Example: `  findash import binance BTCUSDT-aggTrades-2024-01-01.zip BTCUSDT-aggTrades-2024-01-02.zip
-  findash import binance --symbol BTC-USD BTCUSDT-trades-2025-03.zip`,
+  findash import binance --symbol BTC-USD BTCUSDT-trades-2025-03.zip
+  findash import binance ETHUSDT-1m-2024-01.zip`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			type job struct {

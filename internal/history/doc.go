@@ -1,5 +1,6 @@
 // Package history imports published trade history into the store: Binance's
-// public-data dumps (spot aggTrades and trades, zipped or not, with or
+// public-data dumps (spot aggTrades and trades, and 1m klines as candles
+// through Store.ImportCandles; zipped or not, with or
 // without a header, timestamps in milliseconds before 2025 and in
 // microseconds after, detected per file) and findash's generic CSV layout.
 //

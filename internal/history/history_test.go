@@ -279,8 +279,10 @@ func TestImportErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := history.BinanceFile("BTCUSDT-1m-2024-01-01.zip", ""); !errors.Is(err, market.ErrInvalid) {
-		t.Errorf("BinanceFile(klines) error = %v, want ErrInvalid", err)
+	for _, name := range []string{"BTCUSDT-1h-2024-01-01.zip", "BTCUSDT-1s-2024-01-01.csv", "BTCUSDT-bookTicker-2024-01-01.zip"} {
+		if _, _, err := history.BinanceFile(name, ""); !errors.Is(err, market.ErrInvalid) {
+			t.Errorf("BinanceFile(%s) error = %v, want ErrInvalid", name, err)
+		}
 	}
 	for in, want := range map[string]string{"BTCUSDT": "BTC-USDT", "ethbtc": "ETH-BTC", "BNBFDUSD": "BNB-FDUSD", "XYZ": "XYZ"} {
 		if got := history.NormalizeBinance(in); got != want {

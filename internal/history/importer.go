@@ -25,6 +25,13 @@ type Store interface {
 	// rows again therefore writes nothing, even after retention deleted
 	// their ticks.
 	ImportTicks(ctx context.Context, source string, ticks []market.Tick) (written int, err error)
+	// ImportCandles writes 1m candles of one symbol from source (klines),
+	// ordered by FirstSeq (their key), in one transaction, with the same
+	// key-range deduplication as ImportTicks: the candles not imported
+	// before are merged into the stored 1m candles and the coarser ones
+	// they roll up into (5m … 1d; not 1s, finer than a kline). It returns
+	// how many it wrote.
+	ImportCandles(ctx context.Context, source string, candles []market.Candle) (written int, err error)
 }
 
 // Progress hears about an import as it goes; cmd/findash draws a bar or
@@ -45,7 +52,7 @@ type Result struct {
 	Layout  Layout
 	Micros  bool  // timestamps were in microseconds
 	Rows    int64 // rows parsed
-	Written int64 // ticks written; Rows-Written were already imported
+	Written int64 // ticks (klines: 1m candles) written; Rows-Written were already imported
 	Elapsed time.Duration
 }
 
@@ -91,7 +98,7 @@ func BinanceFile(path, symbol string) (Layout, string, error) {
 	base := filepath.Base(path)
 	parts := strings.Split(base, "-")
 	if len(parts) < 2 {
-		return 0, "", market.Invalid("file", "%s is not named like a Binance dump (SYMBOL-aggTrades-DATE.zip or SYMBOL-trades-DATE.zip)", base)
+		return 0, "", market.Invalid("file", "%s is not named like a Binance dump (SYMBOL-aggTrades-DATE.zip, SYMBOL-trades-DATE.zip or SYMBOL-1m-DATE.zip)", base)
 	}
 	var l Layout
 	switch parts[1] {
@@ -99,8 +106,14 @@ func BinanceFile(path, symbol string) (Layout, string, error) {
 		l = LayoutBinanceAggTrades
 	case "trades":
 		l = LayoutBinanceTrades
+	case "1m":
+		l = LayoutBinanceKlines1m
+	case "1s", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1mo":
+		// One interval only: klines of two intervals of one market overlap,
+		// and merged they would count each trade twice (decision 0026).
+		return 0, "", market.Invalid("file", "%s: %s klines are not imported, only 1m klines (findash rolls 1m up into 5m, 15m, 1h and 1d)", base, parts[1])
 	default:
-		return 0, "", market.Invalid("file", "%s: %q dumps are not imported (aggTrades and trades are)", base, truncate(parts[1]))
+		return 0, "", market.Invalid("file", "%s: %q dumps are not imported (aggTrades, trades and 1m klines are)", base, truncate(parts[1]))
 	}
 	if symbol == "" {
 		symbol = NormalizeBinance(parts[0])
@@ -202,9 +215,18 @@ func (im *Importer) importCSV(ctx context.Context, r io.Reader, name string, p *
 	counter := &countingReader{r: r}
 	br := bufio.NewReaderSize(counter, 64<<10)
 	batch := map[string][]market.Tick{}
+	var klines []market.Candle // LayoutBinanceKlines1m: one symbol
 	pending := 0
 	var lastBytes, lastRows int64
 	flush := func() error {
+		if len(klines) > 0 {
+			w, err := im.store.ImportCandles(ctx, p.layout.Source(), klines)
+			if err != nil {
+				return fmt.Errorf("import %s: write %d klines of %s: %w", name, len(klines), klines[0].Symbol, err)
+			}
+			res.Written += int64(w)
+			klines = klines[:0]
+		}
 		for sym, ticks := range batch {
 			if len(ticks) == 0 {
 				continue
@@ -222,19 +244,30 @@ func (im *Importer) importCSV(ctx context.Context, r io.Reader, name string, p *
 		return nil
 	}
 	var t market.Tick
+	var c market.Candle
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			return fmt.Errorf("import %s: %w", name, p.errorf("", "longer than %d bytes", MaxLine))
 		}
 		if len(line) > 0 {
-			ok, perr := p.Parse(trimNewline(line), &t)
+			var ok bool
+			var perr error
+			if p.layout == LayoutBinanceKlines1m {
+				ok, perr = p.ParseKline(trimNewline(line), &c)
+			} else {
+				ok, perr = p.Parse(trimNewline(line), &t)
+			}
 			if perr != nil {
 				return fmt.Errorf("import %s: %w", name, perr)
 			}
 			if ok {
 				res.Rows++
-				batch[t.Symbol] = append(batch[t.Symbol], t)
+				if p.layout == LayoutBinanceKlines1m {
+					klines = append(klines, c)
+				} else {
+					batch[t.Symbol] = append(batch[t.Symbol], t)
+				}
 				if pending++; pending >= im.cfg.Batch {
 					if err := flush(); err != nil {
 						return err

@@ -24,6 +24,12 @@ const (
 	// LayoutCSV is findash's generic layout: a header naming the columns
 	// symbol, ts, price and optionally size and id, in any order.
 	LayoutCSV
+	// LayoutBinanceKlines1m is Binance's spot 1m klines dump: open_time,
+	// open,high,low,close,volume,close_time,quote_volume,count,
+	// taker_buy_volume,taker_buy_quote_volume,ignore. Its rows are candles,
+	// parsed by ParseKline (last, so the other layouts' keys keep their
+	// numbers).
+	LayoutBinanceKlines1m
 )
 
 // Source names the layout's rows in the import ranges of the store: a
@@ -36,6 +42,8 @@ func (l Layout) Source() string {
 		return "binance_trades"
 	case LayoutCSV:
 		return "csv"
+	case LayoutBinanceKlines1m:
+		return "binance_klines_1m"
 	}
 	return "invalid"
 }
@@ -96,21 +104,10 @@ func (p *Parser) Micros() bool { return p.micros == 1 }
 // market.ErrInvalid that names the line. Rows of one symbol must come in
 // key order (a trade id, or the time for a CSV without ids).
 func (p *Parser) Parse(line []byte, t *market.Tick) (ok bool, err error) {
-	p.line++
-	line = bytes.TrimRight(line, "\r")
-	if len(line) == 0 {
-		return false, nil
-	}
-	if len(line) > MaxLine {
-		return false, p.errorf("", "longer than %d bytes", MaxLine)
-	}
 	var f [maxFields][]byte
-	n := split(line, &f)
-	if p.layout == LayoutCSV && p.ncols == 0 {
-		return false, p.header(f[:n], n)
-	}
-	if p.line == 1 && n > 0 && len(f[0]) > 0 && (f[0][0] < '0' || f[0][0] > '9') {
-		return false, nil // a Binance header (files from 2022 on have one)
+	n, ok, err := p.fields(line, &f)
+	if !ok || err != nil {
+		return false, err
 	}
 	var key uint64
 	switch p.layout {
@@ -173,6 +170,103 @@ func (p *Parser) Parse(line []byte, t *market.Tick) (ok bool, err error) {
 	}
 	p.lastKey[t.Symbol] = key
 	t.Seq = keyBase | uint64(p.layout)<<56 | key
+	return true, nil
+}
+
+// fields splits one line into f: ok is false for a line that holds no
+// row (blank, a header).
+func (p *Parser) fields(line []byte, f *[maxFields][]byte) (n int, ok bool, err error) {
+	p.line++
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 0 {
+		return 0, false, nil
+	}
+	if len(line) > MaxLine {
+		return 0, false, p.errorf("", "longer than %d bytes", MaxLine)
+	}
+	n = split(line, f)
+	if p.layout == LayoutCSV && p.ncols == 0 {
+		return 0, false, p.header(f[:n], n)
+	}
+	if p.line == 1 && n > 0 && len(f[0]) > 0 && (f[0][0] < '0' || f[0][0] > '9') {
+		return 0, false, nil // a Binance header (files from 2022 on have one)
+	}
+	return n, true, nil
+}
+
+// ParseKline parses one line of a LayoutBinanceKlines1m file into c, a 1m
+// candle whose FirstSeq and LastSeq hold the row's key (keyBase |
+// layout<<56 | open time in ms), FirstTS its open time and LastTS its close
+// time. ok is false for a line that holds no candle: a header, a blank
+// line, or a minute without trades (Binance repeats the last close there
+// with zero volume; findash has no candle for a minute without ticks). A
+// row that breaks the layout (12 fields; open time on a minute; close time
+// in that minute; low ≤ open, close ≤ high; prices and volume within the
+// tick limits) is an error matching market.ErrInvalid that names the line.
+// Rows must come in time order.
+func (p *Parser) ParseKline(line []byte, c *market.Candle) (ok bool, err error) {
+	if p.layout != LayoutBinanceKlines1m {
+		return false, fmt.Errorf("parse kline: layout %d: %w", p.layout, market.ErrInvalid)
+	}
+	var f [maxFields][]byte
+	n, ok, err := p.fields(line, &f)
+	if !ok || err != nil {
+		return false, err
+	}
+	if n != 12 {
+		return false, p.errorf("", "has %d fields, want 12 (%s)", n, p.layout.Source())
+	}
+	open, err := p.ts(f[0])
+	if err != nil {
+		return false, err
+	}
+	closeTS, err := p.ts(f[6])
+	if err != nil {
+		return false, err
+	}
+	iv := market.Interval1m
+	if open < 0 || iv.Start(open) != open {
+		return false, p.errorf("ts", "open time %d is not the start of a minute: only 1m klines are imported", open)
+	}
+	if closeTS < open || closeTS >= open+iv.Millis() {
+		return false, p.errorf("ts", "close time %d is not in the minute opened at %d: only 1m klines are imported", closeTS, open)
+	}
+	var v [5]float64 // open, high, low, close, volume
+	for i, name := range [5]string{"open", "high", "low", "close", "volume"} {
+		if v[i], err = p.float(name, f[i+1]); err != nil {
+			return false, err
+		}
+	}
+	count, err := p.uint("count", f[8])
+	if err != nil {
+		return false, err
+	}
+	if count == 0 {
+		return false, nil
+	}
+	if count > 1<<53 {
+		return false, p.errorf("count", "%d is above 2^53", count)
+	}
+	for i := range 4 {
+		probe := market.Tick{Symbol: p.symbol, TS: open, Price: v[i], Size: v[4]}
+		if err := probe.Validate(); err != nil {
+			return false, p.errorf("", "%v", err)
+		}
+	}
+	if !(v[2] <= v[0] && v[2] <= v[3] && v[0] <= v[1] && v[3] <= v[1]) {
+		return false, p.errorf("", "low %v, open %v, close %v, high %v: want low ≤ open, close ≤ high", v[2], v[0], v[3], v[1])
+	}
+	key := uint64(open)
+	if last, seen := p.lastKey[p.symbol]; seen && key <= last {
+		return false, p.errorf("ts", "open time %d does not follow %d: rows must be in time order", open, last)
+	}
+	p.lastKey[p.symbol] = key
+	seq := keyBase | uint64(p.layout)<<56 | key
+	*c = market.Candle{
+		Symbol: p.symbol, Interval: iv, Start: open,
+		Open: v[0], High: v[1], Low: v[2], Close: v[3], Volume: v[4], Count: int64(count),
+		FirstTS: open, FirstSeq: seq, LastTS: closeTS, LastSeq: seq,
+	}
 	return true, nil
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 
@@ -35,23 +36,9 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 			tx.Rollback()
 		}
 	}()
-	// The ranges overlapping [lo, hi], in order.
-	rows, err := tx.QueryContext(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ? ORDER BY lo", sym, source, hi, lo)
+	ranges, err := importRanges(ctx, tx, sym, source, lo, hi)
 	if err != nil {
-		return 0, fmt.Errorf("import ticks: read ranges: %w", translate(err))
-	}
-	var ranges [][2]int64
-	for rows.Next() {
-		var r [2]int64
-		if err := rows.Scan(&r[0], &r[1]); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("import ticks: read ranges: %w", translate(err))
-		}
-		ranges = append(ranges, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("import ticks: read ranges: %w", translate(err))
+		return 0, fmt.Errorf("import ticks: %w", err)
 	}
 	fresh := ticks
 	if len(ranges) > 0 {
@@ -111,24 +98,134 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		return 0, fmt.Errorf("import ticks: upsert %d candles: %w", len(candles), translate(err))
 	}
 	if len(fresh) > 0 {
-		// Record the batch's range, merged with the ranges it overlaps so
-		// their number stays small.
-		nlo, nhi := lo, hi
-		if len(ranges) > 0 {
-			nlo = min(lo, ranges[0][0])
-			for _, r := range ranges {
-				nhi = max(nhi, r[1])
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ?", sym, source, hi, lo); err != nil {
-				return 0, fmt.Errorf("import ticks: merge ranges: %w", translate(err))
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO import_ranges (symbol, source, lo, hi) VALUES (?, ?, ?, ?)", sym, source, nlo, nhi); err != nil {
-			return 0, fmt.Errorf("import ticks: record range: %w", translate(err))
+		if err := recordRange(ctx, tx, sym, source, lo, hi, ranges); err != nil {
+			return 0, fmt.Errorf("import ticks: %w", err)
 		}
 	}
 	if err = tx.Commit(); err != nil {
 		return 0, fmt.Errorf("import ticks: commit: %w", translate(err))
 	}
 	return len(inserted), nil
+}
+
+// ImportCandles writes imported 1m candles (klines) of one symbol
+// (history.Store), ordered by FirstSeq, their import key. In one
+// transaction it skips the candles whose key lies in a range already
+// imported from source for the symbol, merges the others into the stored
+// 1m candles and into the coarser candles they roll up into (not 1s: a
+// kline says nothing of its seconds), and records [first, last] key of the
+// batch. It returns how many candles it merged. Candles not 1m, out of
+// order, of several symbols, empty or with a seq above 2^63-1 are
+// market.ErrInvalid.
+func (db *DB) ImportCandles(ctx context.Context, source string, candles []market.Candle) (written int, err error) {
+	if len(candles) == 0 {
+		return 0, nil
+	}
+	sym := candles[0].Symbol
+	for i := range candles {
+		c := &candles[i]
+		if c.Symbol != sym || c.Interval != market.Interval1m || c.Count <= 0 || c.FirstSeq > math.MaxInt64 || c.FirstSeq != c.LastSeq ||
+			c.Start != market.Interval1m.Start(c.Start) || (i > 0 && c.FirstSeq <= candles[i-1].FirstSeq) {
+			return 0, fmt.Errorf("import candles: %w", market.Invalid("candles", "1m candles of one symbol, not empty, seqs increasing and below 2^63"))
+		}
+	}
+	lo, hi := int64(candles[0].FirstSeq), int64(candles[len(candles)-1].FirstSeq)
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("import candles: begin: %w", translate(err))
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	ranges, err := importRanges(ctx, tx, sym, source, lo, hi)
+	if err != nil {
+		return 0, fmt.Errorf("import candles: %w", err)
+	}
+	// Partial candles of every interval from 1m up, merged per bucket so one
+	// upsert per stored candle.
+	idx := map[market.CandleKey]int{}
+	var parts []market.Candle
+	j := 0
+	for i := range candles {
+		c := &candles[i]
+		k := int64(c.FirstSeq)
+		for j < len(ranges) && ranges[j][1] < k {
+			j++
+		}
+		if j < len(ranges) && ranges[j][0] <= k {
+			continue // imported before
+		}
+		written++
+		for _, iv := range market.Intervals[market.Interval1m:] {
+			p := *c
+			p.Interval, p.Start = iv, iv.Start(c.Start)
+			key := p.Key()
+			if n, ok := idx[key]; ok {
+				parts[n].Merge(&p)
+				continue
+			}
+			idx[key] = len(parts)
+			parts = append(parts, p)
+		}
+	}
+	err = candleUpsert.exec(ctx, tx, len(parts), func(a []any, i int) {
+		c := &parts[i]
+		a[0], a[1], a[2], a[3], a[4], a[5], a[6] = c.Symbol, c.Interval.String(), c.Start, c.Open, c.High, c.Low, c.Close
+		a[7], a[8], a[9], a[10], a[11], a[12] = c.Volume, c.Count, c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import candles: upsert %d candles: %w", len(parts), translate(err))
+	}
+	if written > 0 {
+		if err := recordRange(ctx, tx, sym, source, lo, hi, ranges); err != nil {
+			return 0, fmt.Errorf("import candles: %w", err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, fmt.Errorf("import candles: commit: %w", translate(err))
+	}
+	return written, nil
+}
+
+// importRanges returns the import ranges of (sym, source) overlapping
+// [lo, hi], in order.
+func importRanges(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int64) ([][2]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ? ORDER BY lo", sym, source, hi, lo)
+	if err != nil {
+		return nil, fmt.Errorf("read ranges: %w", translate(err))
+	}
+	defer rows.Close()
+	var ranges [][2]int64
+	for rows.Next() {
+		var r [2]int64
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, fmt.Errorf("read ranges: %w", translate(err))
+		}
+		ranges = append(ranges, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read ranges: %w", translate(err))
+	}
+	return ranges, nil
+}
+
+// recordRange records the batch's range [lo, hi], merged with the ranges
+// it overlaps so their number stays small.
+func recordRange(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int64, ranges [][2]int64) error {
+	nlo, nhi := lo, hi
+	if len(ranges) > 0 {
+		nlo = min(lo, ranges[0][0])
+		for _, r := range ranges {
+			nhi = max(nhi, r[1])
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ?", sym, source, hi, lo); err != nil {
+			return fmt.Errorf("merge ranges: %w", translate(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO import_ranges (symbol, source, lo, hi) VALUES (?, ?, ?, ?)", sym, source, nlo, nhi); err != nil {
+		return fmt.Errorf("record range: %w", translate(err))
+	}
+	return nil
 }
