@@ -118,9 +118,27 @@ func (c capacity) monthlyCost(plan []planRole, users int, perUserPerS float64, t
 		db:      2*p.dbHour*hoursPerMonth + 2*storageGB*p.storageGBMonth,
 		cache:   p.cacheHour * hoursPerMonth,
 		cluster: (p.controlHour + p.lbHour) * hoursPerMonth,
-		egress:  egressGB * p.egressGB,
+		egress:  egressCost(egressGB, p.egressGB),
 		storage: storageGB,
 	}
+}
+
+// egressCost prices gb of data transfer out in a month by AWS's tiers: the
+// first 10 TB at $0.09/GB, the next 40 TB at $0.085, the next 100 TB at
+// $0.07, and the rest at top (the table's egress price, $0.05). Pricing all
+// of it at the top tier understated the 1M-user bill by ~$3.8K a month.
+func egressCost(gb, top float64) float64 {
+	const tb = 1024
+	tiers := []struct{ upTo, usd float64 }{{10 * tb, 0.09}, {50 * tb, 0.085}, {150 * tb, 0.07}}
+	cost, from := 0.0, 0.0
+	for _, t := range tiers {
+		if gb <= from {
+			return cost
+		}
+		cost += (min(gb, t.upTo) - from) * t.usd
+		from = t.upTo
+	}
+	return cost + max(0, gb-from)*top
 }
 
 // costLines is a monthly bill, USD, by line.

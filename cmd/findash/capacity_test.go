@@ -139,3 +139,18 @@ func TestHPAMatchesCapacity(t *testing.T) {
 		t.Errorf("deployment-gateway.yaml: no %q (capacity.go)", want)
 	}
 }
+
+// TestEgressTiers: the first 10 TB of a month cost $0.09/GB, and past 150 TB
+// every GB costs the top price.
+func TestEgressTiers(t *testing.T) {
+	if got := egressCost(1000, 0.05); math.Abs(got-90) > 1e-9 {
+		t.Errorf("1,000 GB = $%.2f, want $90", got)
+	}
+	base := egressCost(150*1024, 0.05)
+	if want := 10*1024*0.09 + 40*1024*0.085 + 100*1024*0.07; math.Abs(base-want) > 1e-6 {
+		t.Errorf("150 TB = $%.2f, want $%.2f", base, want)
+	}
+	if got := egressCost(150*1024+1000, 0.05); math.Abs(got-base-50) > 1e-6 {
+		t.Errorf("1,000 GB past 150 TB = $%.2f more, want $50", got-base)
+	}
+}
