@@ -163,7 +163,7 @@ if [ "$MONITOR_S" != 0 ]; then
   awk -F'\t' 'NR == 2 { s0 = $3; c0 = $5; n0 = $7 }
     NR > 1 { if ($2 > sr) sr = $2; if ($4 > cr) cr = $4; if ($6 > nr) nr = $6; s1 = $3; c1 = $5; n1 = $7 }
     END { printf "monitor (every %s s, %s): peak RSS servers %.0f MiB, generator %.0f MiB, NATS %.0f MiB; CPU over the run servers %.1f s, generator %.1f s, NATS %.1f s\n",
-      ms, f, sr / 1024, cr / 1024, nr / 1024, s1 - s0, c1 - c0, n1 - n0 }' ms="$MONITOR_S" f="$OUT/monitor.tsv" "$OUT/monitor.tsv" | tee -a "$OUT/result.txt"
+      ms, f, sr / 1024, cr / 1024, nr / 1024, s1 - s0, c1 - c0, n1 - n0 }' ms="$MONITOR_S" f="$OUT/monitor.tsv" "$OUT/monitor.tsv" | tee -a "$OUT/result.txt" >&2 # stdout is the bench's table or JSON only
 fi
 
 # Every instance must still be serving: a crash under load is a failure.
