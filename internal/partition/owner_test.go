@@ -82,19 +82,7 @@ func (r *runs) waitFor(t *testing.T, what string, limit time.Duration, want func
 // expired); no partition ever runs in two workers.
 func TestOwnersShareAndHandOver(t *testing.T) {
 	const n = 8
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		b.Close(ctx)
-	})
-	leases, err := b.OpenLeases(t.Context(), "TEST_PARTITIONS", 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leases := openLeases(t, "TEST_PARTITIONS")
 	r := &runs{t: t, by: map[int]string{}, changed: make(chan struct{}, 1)}
 	start := func(id string) (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -131,19 +119,7 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 // own (a persister that gave up) is started again at the next renewal, not
 // left idle under a lease that still says the partition is owned.
 func TestWorkThatEndsIsStartedAgain(t *testing.T) {
-	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		b.Close(ctx)
-	})
-	leases, err := b.OpenLeases(t.Context(), "TEST_RESTARTS", 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leases := openLeases(t, "TEST_RESTARTS")
 	started := make(chan int, 16)
 	var mu sync.Mutex
 	calls := 0
@@ -176,4 +152,24 @@ func TestWorkThatEndsIsStartedAgain(t *testing.T) {
 			t.Fatalf("partition work started %d times, want 2 (the second after it ended on its own)", i)
 		}
 	}
+}
+
+// openLeases opens a bucket of 3 s leases on an embedded bus closed when t
+// ends.
+func openLeases(t *testing.T, bucket string) *bus.Leases {
+	t.Helper()
+	b, err := bus.Open(t.Context(), bus.Config{DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	leases, err := b.OpenLeases(t.Context(), bucket, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leases
 }
