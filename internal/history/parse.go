@@ -185,6 +185,11 @@ func (p *Parser) fields(line []byte, f *[maxFields][]byte) (n int, ok bool, err 
 		return 0, false, p.errorf("", "longer than %d bytes", MaxLine)
 	}
 	n = split(line, f)
+	if n > maxFields {
+		// Checked here, before any layout or the header reads f[:n]
+		// (a 13-field CSV header sliced past the array: found by FuzzParse).
+		return 0, false, p.errorf("", "more than %d fields", maxFields)
+	}
 	if p.layout == LayoutCSV && p.ncols == 0 {
 		return 0, false, p.header(f[:n], n)
 	}
