@@ -71,6 +71,12 @@ type WSResult struct {
 	ServerCPUPerConnUS  float64 `json:"server_cpu_per_conn_us,omitempty"`
 	ServerUserUSPerConn float64 `json:"server_user_us_per_conn,omitempty"`
 	ServerSysUSPerConn  float64 `json:"server_sys_us_per_conn,omitempty"`
+	// ClientCPUPerConnUS is the load client's own CPU time (this process,
+	// user + system) spent while the clients connected, per connection:
+	// on one machine the client and the servers share the cores, so the
+	// connect rate is bound by the sum of both. Only with the clients in
+	// this process (Procs 0).
+	ClientCPUPerConnUS float64 `json:"client_cpu_per_conn_us,omitempty"`
 	// WindowS is the measurement window: from a warm-up (1 s, or a fifth
 	// of a shorter run) after the ticks started to the moment the driver
 	// stopped; the CPU, GC and goroutine figures and
@@ -206,6 +212,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("server RSS", "%s before, %s after, %s per connection", bytesH(ws.ServerRSSBeforeBytes), bytesH(ws.ServerRSSAfterBytes), bytesH(ws.ServerRSSPerConnBytes))
 		if ws.ServerCPUPerConnUS > 0 {
 			row("server CPU/conn", "%.0f µs (user %.0f, system %.0f)", ws.ServerCPUPerConnUS, ws.ServerUserUSPerConn, ws.ServerSysUSPerConn)
+		}
+		if ws.ClientCPUPerConnUS > 0 {
+			row("client CPU/conn", "%.0f µs (the load client itself)", ws.ClientCPUPerConnUS)
 		}
 		if ws.WindowS > 0 {
 			row("window", "%.1f s at %s deliveries/s, server CPU %.0f%%", ws.WindowS, human(ws.WindowDeliveriesPerS), 100*ws.ServerCPUUtil)

@@ -69,8 +69,12 @@ type ScenarioResult struct {
 	// DialPerS is the bare loopback TCP connects/s measured at the start
 	// of each repeat.
 	DialPerS []float64 `json:"dial_per_s,omitempty"`
-	Machine  Machine   `json:"machine"`
-	Notes    []string  `json:"notes,omitempty"`
+	// DialCPUUS is, per repeat, the generator's CPU µs per bare dial:
+	// both ends of a loopback TCP connect, accept and close, in this
+	// process — what a connection costs the machine before any HTTP.
+	DialCPUUS []float64 `json:"dial_cpu_us,omitempty"`
+	Machine   Machine   `json:"machine"`
+	Notes     []string  `json:"notes,omitempty"`
 }
 
 // StepRun is one system's run at one step of one repeat.
@@ -131,6 +135,8 @@ type SystemStat struct {
 	UserPerConnUS   Spread `json:"user_per_conn_us"`
 	SysPerConnUS    Spread `json:"sys_per_conn_us"`
 	RSSPerConnBytes Spread `json:"rss_per_conn_bytes"`
+	// ClientCPUPerConnUS is the load client's own CPU per connection.
+	ClientCPUPerConnUS Spread `json:"client_cpu_per_conn_us"`
 }
 
 // RunScenario runs a named scenario on every system, Repeats times, the
@@ -170,8 +176,11 @@ func RunScenario(ctx context.Context, cfg ScenarioConfig) (*ScenarioResult, erro
 	prog := cfg.Progress
 	for rep := range cfg.Repeats {
 		prog.Phase(fmt.Sprintf("repeat %d/%d: bare TCP dials", rep+1, cfg.Repeats))
-		if r, err := loopbackConnectRate(ctx, min(cfg.Conns, 5000), pick(cfg.DialConcurrency, 64), net.IPv4(127, 0, 0, 254)); err == nil {
+		if r, cpu, err := loopbackConnectCost(ctx, min(cfg.Conns, 5000), pick(cfg.DialConcurrency, 64), net.IPv4(127, 0, 0, 254)); err == nil {
 			res.DialPerS = append(res.DialPerS, r)
+			if cpu > 0 {
+				res.DialCPUUS = append(res.DialCPUUS, cpu)
+			}
 		} else {
 			res.Notes = append(res.Notes, err.Error())
 		}
@@ -218,7 +227,7 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 		st := SystemStat{System: sys.Name}
 		highest := map[int]float64{}
 		sat := map[int]float64{}
-		var conn, cpuc, userc, sysc, rss []float64
+		var conn, cpuc, userc, sysc, rss, client []float64
 		for _, rate := range steps {
 			var dps, p99, cpu, user, sysd, gc, gor []float64
 			lossy := 0
@@ -233,6 +242,9 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 					userc = append(userc, w.ServerUserUSPerConn)
 					sysc = append(sysc, w.ServerSysUSPerConn)
 					rss = append(rss, w.ServerRSSPerConnBytes)
+					if w.ClientCPUPerConnUS > 0 {
+						client = append(client, w.ClientCPUPerConnUS)
+					}
 					continue
 				}
 				dps = append(dps, w.WindowDeliveriesPerS)
@@ -263,6 +275,7 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 		st.HighestOK, st.Saturation = spreadOf(mapValues(highest)), spreadOf(mapValues(sat))
 		st.ConnectPerS, st.CPUPerConnUS, st.UserPerConnUS, st.SysPerConnUS, st.RSSPerConnBytes =
 			spreadOf(conn), spreadOf(cpuc), spreadOf(userc), spreadOf(sysc), spreadOf(rss)
+		st.ClientCPUPerConnUS = spreadOf(client)
 		out = append(out, st)
 	}
 	return out

@@ -45,13 +45,16 @@ func (r *ScenarioResult) WriteTable(w io.Writer) error {
 	if len(r.DialPerS) > 0 {
 		fmt.Fprintf(tw, "bare loopback TCP dials/s, same run: %s\n", sp(spreadOf(r.DialPerS), human))
 	}
+	if len(r.DialCPUUS) > 0 {
+		fmt.Fprintf(tw, "CPU µs per bare dial (both ends, connect+accept+close): %s\n", sp(spreadOf(r.DialCPUUS), us0))
+	}
 	// An empty line ends a block of columns (text/tabwriter).
 	fmt.Fprintln(tw)
 	if r.Scenario == ScenarioConnect {
-		fmt.Fprintln(tw, "system\tconnects/s\tCPU µs/conn\tuser\tsystem\tRSS/conn")
+		fmt.Fprintln(tw, "system\tconnects/s\tCPU µs/conn\tuser\tsystem\tRSS/conn\tclient CPU µs/conn")
 		for _, s := range r.Summary {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.System, sp(s.ConnectPerS, human), sp(s.CPUPerConnUS, us0),
-				sp(s.UserPerConnUS, us0), sp(s.SysPerConnUS, us0), sp(s.RSSPerConnBytes, bytesH))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.System, sp(s.ConnectPerS, human), sp(s.CPUPerConnUS, us0),
+				sp(s.UserPerConnUS, us0), sp(s.SysPerConnUS, us0), sp(s.RSSPerConnBytes, bytesH), sp(s.ClientCPUPerConnUS, us0))
 		}
 	} else {
 		fmt.Fprintln(tw, "system\tticks/s\tdeliveries/s\tp99\tCPU µs/delivery\tuser\tsystem\tGC p99\tgoroutines\tlossy runs")

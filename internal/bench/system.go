@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +31,24 @@ func RaiseFileLimit() (uint64, error) {
 // this machine is under. Connections come from src (nil = kernel's choice)
 // and are closed at once; the listener accepts and closes.
 func loopbackConnectRate(ctx context.Context, n, concurrency int, src net.IP) (float64, error) {
+	r, _, err := loopbackConnectCost(ctx, n, concurrency, src)
+	return r, err
+}
+
+// loopbackConnectCost is loopbackConnectRate that also returns this
+// process's CPU µs per connection over the run: both ends of a bare TCP
+// connect, accept and close (0 when /proc cannot be read).
+func loopbackConnectCost(ctx context.Context, n, concurrency int, src net.IP) (float64, float64, error) {
+	c0, err0 := readProcCPU(os.Getpid())
+	rate, err := dialLoopback(ctx, n, concurrency, src)
+	c1, err1 := readProcCPU(os.Getpid())
+	if err != nil || err0 != nil || err1 != nil {
+		return rate, 0, err
+	}
+	return rate, (c1.UserS + c1.SysS - c0.UserS - c0.SysS) * 1e6 / float64(n), nil
+}
+
+func dialLoopback(ctx context.Context, n, concurrency int, src net.IP) (float64, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("loopback baseline: %w", err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -223,6 +224,8 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		fl = newLocalFleet(fc)
 	}
 	prog.Phase("connect")
+	// The client's own CPU over the connect (clients in this process).
+	self0, selfErr := readProcCPU(os.Getpid())
 	pctx, stopProg := context.WithCancel(ctx)
 	var pwg sync.WaitGroup
 	pwg.Add(1)
@@ -234,6 +237,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		})
 	}()
 	err = fl.Connect(ctx)
+	self1, selfErr1 := readProcCPU(os.Getpid())
 	stopProg()
 	pwg.Wait()
 	if err != nil {
@@ -247,6 +251,9 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		res.ConnectPerS = float64(st.Connected) / time.Duration(st.ConnectNano).Seconds()
 	}
 	res.ConnectP99MS = fl.ConnectLatency().Quantiles().P99
+	if cfg.Procs == 0 && selfErr == nil && selfErr1 == nil && st.Connected > 0 {
+		res.ClientCPUPerConnUS = (self1.UserS + self1.SysS - self0.UserS - self0.SysS) * 1e6 / float64(st.Connected)
+	}
 	prog.Printf("connected %d of %d in %.2fs (%.0f/s), %d failed", st.Connected, cfg.Conns, time.Duration(st.ConnectNano).Seconds(), res.ConnectPerS, st.Failed)
 	if st.Connected == 0 {
 		fl.Finish(context.WithoutCancel(ctx))
