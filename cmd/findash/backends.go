@@ -188,6 +188,10 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		// A mirror region's log follows the primary's (decision 0036).
 		MirrorDomain: cfg.StreamMirrorDomain,
 		Partitions:   cfg.LogPartitions,
+		// The layout guard (decision 0044): a log split otherwise is
+		// refused unless this start is the asked change.
+		Repartition:    cfg.LogPartitionsFrom >= 0,
+		PartitionsFrom: cfg.LogPartitionsFrom,
 	}, log)
 }
 

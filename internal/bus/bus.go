@@ -45,6 +45,15 @@ type Config struct {
 	// and keeps its order there (ConsumePartitions). 0 (the default, and
 	// stage 1) keeps one unpartitioned log. Decision 0041.
 	Partitions int
+	// Repartition, with PartitionsFrom, is the explicit change of the
+	// number of partitions (decision 0044): the stream records how many it
+	// holds, and Open refuses a log split into another number than
+	// Partitions (ErrLayoutMismatch) unless Repartition is set and the
+	// stored number is PartitionsFrom; then the stream is split into
+	// Partitions from the next message on. Only with a drained log
+	// (docs/operations.md).
+	Repartition    bool
+	PartitionsFrom int
 	// MirrorDomain, when set, makes this region's log a mirror of the log
 	// held by the primary region, whose NATS servers run the JetStream
 	// domain MirrorDomain and are linked to this region's (leafnodes,
@@ -142,6 +151,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		MaxBytes:    maxBytes,
 		Duplicates:  dup,
 	}
+	scfg.Metadata = map[string]string{LayoutKey: strconv.Itoa(cfg.Partitions)}
 	if cfg.Partitions > 0 {
 		scfg.SubjectTransform = &jetstream.SubjectTransformConfig{Source: subjectPrefix + "*", Destination: partitionDest(cfg.Partitions)}
 	}
@@ -156,10 +166,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		attempt++
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		return b.js.CreateOrUpdateStream(sctx, scfg)
+		return b.openStream(sctx, scfg, cfg)
 	}, retry.LogSetup().Options(func(err error, wait time.Duration) {
 		b.log.Warn("cannot create the tick stream yet; retrying", "attempt", attempt, "err", err, "retry_in", wait)
 	})...)
+	if errors.Is(err, ErrLayoutMismatch) {
+		b.abort()
+		return nil, fmt.Errorf("open stream %s: %w", StreamName, err)
+	}
 	if err != nil {
 		b.abort()
 		return nil, fmt.Errorf("create stream %s: %w: %w", StreamName, market.ErrUnavailable, err)

@@ -121,8 +121,9 @@ type Config struct {
 	StreamMirrorDomain string        `koanf:"stream_mirror_domain"`
 	RegionStaleAfter   time.Duration `koanf:"region_stale_after"`
 	// Partitioned work (decision 0042).
-	LogPartitions int           `koanf:"log_partitions"`
-	LeaseTTL      time.Duration `koanf:"lease_ttl"`
+	LogPartitions     int           `koanf:"log_partitions"`
+	LogPartitionsFrom int           `koanf:"log_partitions_from"` // -1: no change asked (decision 0044)
+	LeaseTTL          time.Duration `koanf:"lease_ttl"`
 
 	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT (or its traces variant)
 	// is set; the exporter reads the OTEL_* variables itself.
