@@ -113,7 +113,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 			return nil, err
 		}
 		b.srv = srv
-		opts = append(opts, nats.InProcessServer(srv))
+		// Writes that do not wait for the server's read loop (inproc.go).
+		opts = append(opts, nats.InProcessServer(asyncInProc{provider: srv, max: maxInProcPending}))
 	} else {
 		url = strings.Join(strings.Fields(strings.ReplaceAll(url, ",", " ")), ",")
 	}

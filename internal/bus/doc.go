@@ -13,7 +13,12 @@
 // Writing. Append publishes asynchronously and returns only when the log has
 // acknowledged every message; any failure wraps market.ErrUnavailable.
 // JetStream bounds the acks in flight (4,096); beyond that a publish stalls
-// briefly, then fails — back-pressure, never a silent drop.
+// briefly, then fails — back-pressure, never a silent drop. With the
+// embedded server the client's writes go through asyncConn (inproc.go): a
+// bounded in-memory buffer (4 MiB) forwarded by a goroutine of the
+// connection's own, so that nats.go's flusher does not hold the connection's
+// lock while the server's read loop processes the previous flush (a
+// net.Pipe's Write waits for the reader); beyond the bound a write waits.
 //
 // Reading. Consume runs an ordered consumer from a stream sequence and hands
 // each decoded message to a callback in order; at most ~8 MiB are fetched
