@@ -132,7 +132,7 @@ each system's medians and spread and their ratios; --conns, --symbols,
 				if err != nil {
 					return fmt.Errorf("--procs: find own executable: %w", err)
 				}
-				wsc.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr) }
+				wsc.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr, "ws-child") }
 			}
 			if sc.name != "" {
 				return runScenario(cmd, sc, wsc, environ, apiKey, asJSON, stdout, stderr)
@@ -163,7 +163,12 @@ each system's medians and spread and their ratios; --conns, --symbols,
 
 --users users each hold one keep-alive connection and request a mix of
 quotes, candles, symbols and movers: as soon as answered (closed loop), or
---rate requests per second in total on a schedule (open loop).`,
+--rate requests per second in total on a schedule (open loop).
+
+--procs N sends from N child processes (one holds at most the file limit's
+connections), each to the next address of a comma-listed --target, and
+merges their histograms. --baseline compares the mix with a bare net/http
+handler, in a process of its own, serving /api/v1/quotes's bytes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, stop, err := prepare(cmd)
@@ -172,6 +177,14 @@ quotes, candles, symbols and movers: as soon as answered (closed loop), or
 			}
 			defer stop()
 			apic.Target, apic.APIKey, apic.Duration, apic.Progress = target, apiKey, duration, prog
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find own executable: %w", err)
+			}
+			apic.BareCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr, "api-bare") }
+			if apic.Procs > 0 {
+				apic.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr, "api-child") }
+			}
 			return report(bench.RunAPI(cmd.Context(), apic))
 		},
 	}
@@ -180,6 +193,7 @@ quotes, candles, symbols and movers: as soon as answered (closed loop), or
 	api.Flags().Float64Var(&apic.Rate, "rate", 0, "requests per second the users send in total, each on a schedule (open loop); 0 = each sends as soon as answered (closed loop)")
 	api.Flags().BoolVar(&apic.Baseline, "baseline", false, "also measure /api/v1/quotes alone and a bare net/http handler serving the same bytes")
 	api.Flags().IntVar(&apic.Symbols, "symbols", 20, "symbols to seed when an API key is given")
+	api.Flags().IntVar(&apic.Procs, "procs", 0, "generator processes for the mix, each with its share of --users and --rate (0: this one); --target may then list one address per process")
 
 	var inc bench.IngestConfig
 	ingest := &cobra.Command{
@@ -222,13 +236,31 @@ quotes, candles, symbols and movers: as soon as answered (closed loop), or
 		},
 	}
 	bare.Flags().String("addr", "127.0.0.1:0", "listen address")
-	root.AddCommand(ws, api, ingest, child, bare)
+	apiChild := &cobra.Command{
+		Use:    "api-child",
+		Short:  "Run one child process of bench api --procs (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunAPIChild(cmd.Context(), stdin, stdout)
+		},
+	}
+	apiBare := &cobra.Command{
+		Use:    "api-bare",
+		Short:  "Run the bare baseline handler of bench api --baseline (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunAPIBare(cmd.Context(), stdin, stdout)
+		},
+	}
+	root.AddCommand(ws, api, ingest, child, bare, apiChild, apiBare)
 	return root
 }
 
-// startChild starts `exe bench ws-child` with pipes on stdin and stdout.
-func startChild(ctx context.Context, exe string, stderr io.Writer) bench.Child {
-	cmd := exec.CommandContext(ctx, exe, "bench", "ws-child")
+// startChild starts `exe bench <sub>` with pipes on stdin and stdout.
+func startChild(ctx context.Context, exe string, stderr io.Writer, sub string) bench.Child {
+	cmd := exec.CommandContext(ctx, exe, "bench", sub)
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -7,19 +7,16 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // APIConfig configures RunAPI.
 type APIConfig struct {
-	// Target is the instance's public base URL.
+	// Target is the instance's public base URL (a comma list with Procs).
 	Target string
 	// Users is the number of concurrent keep-alive users, each on its own
 	// connection. Without Rate each sends a request as soon as the previous
@@ -35,9 +32,21 @@ type APIConfig struct {
 	// Duration of the mix (and of each baseline phase).
 	Duration time.Duration
 	// Baseline also runs /api/v1/quotes alone against the target and then
-	// against a bare net/http handler, started here, that answers the same
-	// bytes, and reports the ratio of their throughputs.
+	// against a bare net/http handler that answers the same bytes (in a
+	// process of its own when BareCommand is set), and reports the ratios
+	// of the mix's and the quotes' throughputs to the bare handler's; after
+	// a closed-loop mix, it then runs the mix and the bare handler at half
+	// the mix's throughput and compares their p99.
 	Baseline bool
+	// BareCommand starts the bare handler's process (`findash bench
+	// api-bare`, RunAPIBare); nil runs it in this process.
+	BareCommand func(ctx context.Context) Child
+	// Procs > 0 sends the mix from that many child processes
+	// (ChildCommand, RunAPIChild), each with its share of the users and of
+	// the rate: one process holds at most the file limit's connections.
+	// Target may then be a comma list: process i sends to target i mod n.
+	Procs        int
+	ChildCommand func(ctx context.Context) Child
 	// APIKey, when set, seeds Symbols symbols with two hours of ticks first
 	// so that quotes and candles have data.
 	APIKey  string
@@ -90,8 +99,20 @@ var quotesOnly = []route{{"quotes", 1, func(*rand.Rand, []string, time.Time) str
 
 // RunAPI runs `findash bench api`.
 func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
-	if cfg.Users <= 0 || cfg.Duration <= 0 || cfg.Rate < 0 {
-		return nil, fmt.Errorf("%w: users and duration must be > 0, rate ≥ 0", ErrUsage)
+	if cfg.Users <= 0 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Procs < 0 {
+		return nil, fmt.Errorf("%w: users and duration must be > 0, rate and procs ≥ 0", ErrUsage)
+	}
+	targets := strings.Split(cfg.Target, ",")
+	for i := range targets {
+		targets[i] = strings.TrimRight(strings.TrimSpace(targets[i]), "/")
+	}
+	switch {
+	case len(targets) > 1 && cfg.Procs == 0:
+		return nil, fmt.Errorf("%w: several targets need --procs (each process sends to one)", ErrUsage)
+	case cfg.Procs > 0 && (cfg.ChildCommand == nil || cfg.Baseline):
+		return nil, fmt.Errorf("%w: --procs needs a child command and does not run the baseline", ErrUsage)
+	case cfg.Procs > cfg.Users:
+		return nil, fmt.Errorf("%w: more processes than users", ErrUsage)
 	}
 	if cfg.Symbols <= 0 {
 		cfg.Symbols = 20
@@ -99,7 +120,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	if _, err := RaiseFileLimit(); err != nil {
 		return nil, err
 	}
-	target := strings.TrimRight(cfg.Target, "/")
+	target := targets[0]
 	client := newLoadClient(cfg.Users)
 	defer client.CloseIdleConnections()
 	prog := cfg.Progress
@@ -118,9 +139,18 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 		return nil, fmt.Errorf("%w: %s has no symbols yet; pass --api-key to seed some", ErrUsage, target)
 	}
 
-	res := &Result{Kind: "api", Target: cfg.Target, APIResult: &APIResult{Users: cfg.Users, OfferedPerS: cfg.Rate}}
-	prog.Phase("mix")
-	mix := runLoad(ctx, client, target, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, apiMix, symbols, prog)
+	res := &Result{Kind: "api", Target: cfg.Target, APIResult: &APIResult{Users: cfg.Users, OfferedPerS: cfg.Rate, Processes: cfg.Procs}}
+	mixLoad := load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}
+	var mix loadResult
+	if cfg.Procs > 0 {
+		client.CloseIdleConnections() // the children send; this process is idle
+		if mix, err = runProcLoad(ctx, cfg.ChildCommand, targets, cfg.Procs, mixLoad, symbols, prog); err != nil {
+			return nil, err
+		}
+	} else {
+		prog.Phase("mix")
+		mix = runLoad(ctx, client, target, mixLoad, apiMix, symbols, prog)
+	}
 	res.DurationS = mix.elapsed.Seconds()
 	res.ThroughputPerS = float64(mix.total.Count()) / mix.elapsed.Seconds()
 	res.setLatency(mix.total.Quantiles())
@@ -137,251 +167,75 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	if mix.firstErr != "" {
 		res.Notes = append(res.Notes, "first error: "+mix.firstErr)
 	}
-
 	if cfg.Baseline {
-		prog.Phase("quotes alone")
-		closed := load{users: cfg.Users, dur: cfg.Duration}
-		q := runLoad(ctx, client, target, closed, quotesOnly, symbols, prog)
-		body, ctype, err := fetch(ctx, client, target+"/api/v1/quotes")
-		if err != nil {
+		if err := runBaseline(ctx, cfg, client, target, symbols, res); err != nil {
 			return nil, err
 		}
-		bare, err := startBare(body, ctype)
-		if err != nil {
-			return nil, err
-		}
-		prog.Phase("bare net/http")
-		client.CloseIdleConnections()
-		b := runLoad(ctx, client, bare.url, closed, quotesOnly, symbols, prog)
-		if cfg.Rate > 0 {
-			// The machine's floor at the mix's offered rate: the same
-			// users and schedule against the bare handler.
-			prog.Phase("bare net/http at the offered rate")
-			client.CloseIdleConnections()
-			br := runLoad(ctx, client, bare.url, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, quotesOnly, symbols, prog)
-			res.BareAtRateP99MS = br.total.Quantiles().P99
-			res.Errors += br.errors
-		}
-		bare.close()
-		res.QuotesPerS = float64(q.total.Count()) / q.elapsed.Seconds()
-		res.QuotesP99MS = q.total.Quantiles().P99
-		res.BarePerS = float64(b.total.Count()) / b.elapsed.Seconds()
-		res.BareP99MS = b.total.Quantiles().P99
-		if res.BarePerS > 0 {
-			res.QuotesToBareRate = res.QuotesPerS / res.BarePerS
-		}
-		res.Errors += q.errors + b.errors
-		res.Notes = append(res.Notes, fmt.Sprintf("baseline: /api/v1/quotes is %d bytes; the bare handler writes the same bytes and Content-Type", len(body)))
 	}
 	res.Machine = ThisMachine()
 	return res, nil
 }
 
-// newLoadClient returns a client keeping one connection per user alive.
-// Compression is off: it would cost the generator CPU the server does not
-// spend (the server's answers are small JSON).
-func newLoadClient(users int) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			MaxIdleConns:        users + 16,
-			MaxIdleConnsPerHost: users + 16,
-			MaxConnsPerHost:     users + 16,
-			IdleConnTimeout:     time.Minute,
-			DisableCompression:  true,
-		},
-		Timeout: 30 * time.Second,
-	}
-}
-
-type routeAgg struct {
-	hist   *Histogram
-	errors atomic.Int64
-}
-
-type loadResult struct {
-	routes   map[string]*routeAgg
-	total    *Histogram
-	errors   int64
-	elapsed  time.Duration
-	firstErr string
-}
-
-// load is how runLoad drives: users connections, closed loop (rate 0) or
-// at rate requests/s in total, for dur.
-type load struct {
-	users int
-	rate  float64
-	dur   time.Duration
-}
-
-// runLoad runs l.users users over mix against base for l.dur, after a
-// warm-up of half a second (connections opened, not recorded).
-func runLoad(ctx context.Context, client *http.Client, base string, l load, mix []route, symbols []string, prog *Progress) loadResult {
-	lr := loadResult{routes: make(map[string]*routeAgg), total: NewHistogram()}
-	weights := 0
-	for _, r := range mix {
-		lr.routes[r.name] = &routeAgg{hist: NewHistogram()}
-		weights += r.weight
-	}
-	var (
-		recording atomic.Bool
-		count     atomic.Int64
-		errs      atomic.Int64
-		errOnce   sync.Once
-		wg        sync.WaitGroup
-	)
-	warm := min(500*time.Millisecond, l.dur/4)
-	// runCtx ends l.dur after recording starts (below).
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	// Open loop: user u sends at start + u·period/users + k·period, start
-	// being when every user has opened its connection (one request, not
-	// recorded): a schedule running while 1,000 connections are still
-	// being opened measures the connecting, not the serving.
-	var period time.Duration
-	var opened sync.WaitGroup
-	started := make(chan time.Time, l.users)
-	if l.rate > 0 {
-		period = time.Duration(float64(l.users) / l.rate * float64(time.Second))
-		opened.Add(l.users)
-	}
-	for u := range l.users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(u), 0x5eed))
-			buf := make([]byte, 32<<10)
-			var next time.Time
-			if period > 0 {
-				err := get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
-				opened.Done()
-				if err != nil && runCtx.Err() == nil {
-					errs.Add(1) // this user connects inside the schedule
-					errOnce.Do(func() { lr.firstErr = "opening the connection: " + err.Error() })
-				}
-				select {
-				case start := <-started:
-					next = start.Add(time.Duration(float64(period) * float64(u) / float64(l.users)))
-				case <-runCtx.Done():
-					return
-				}
-				// Requests due but not sent when the run ends are the
-				// slowest: count each (under the mix's first route) with
-				// the time it has waited so far, or p99 would come out low
-				// exactly when the server is behind.
-				defer func() {
-					if !recording.Load() {
-						return
-					}
-					end := time.Now()
-					for ; next.Before(end); next = next.Add(period) {
-						lr.routes[mix[0].name].hist.Record(end.Sub(next))
-						count.Add(1)
-					}
-				}()
-			}
-			for runCtx.Err() == nil {
-				w := rng.IntN(weights)
-				var rt route
-				for _, rt = range mix {
-					if w -= rt.weight; w < 0 {
-						break
-					}
-				}
-				t0 := time.Now()
-				if period > 0 {
-					if wait := time.Until(next); wait > 0 && !sleep(runCtx, wait) {
-						return
-					}
-					t0 = next // latency counts from the scheduled time
-					next = next.Add(period)
-				}
-				url := base + rt.path(rng, symbols, time.Now())
-				err := get(runCtx, client, url, buf)
-				d := time.Since(t0)
-				if !recording.Load() {
-					continue
-				}
-				if runCtx.Err() != nil {
-					if period > 0 && err != nil {
-						// Cut off by the end of the run: unanswered after d.
-						lr.routes[rt.name].hist.Record(d)
-						count.Add(1)
-					}
-					continue
-				}
-				agg := lr.routes[rt.name]
-				if err != nil {
-					agg.errors.Add(1)
-					errs.Add(1)
-					errOnce.Do(func() { lr.firstErr = err.Error() })
-					continue
-				}
-				agg.hist.Record(d)
-				count.Add(1)
-			}
-		}()
-	}
-	if period > 0 {
-		opened.Wait()
-		start := time.Now()
-		for range l.users {
-			started <- start
-		}
-	}
-	sleep(ctx, warm)
-	recording.Store(true)
-	t0 := time.Now()
-	end := time.AfterFunc(l.dur, stop)
-	defer end.Stop()
-	pctx, stopProg := context.WithCancel(ctx)
-	var pwg sync.WaitGroup
-	pwg.Add(1)
-	go func() {
-		defer pwg.Done()
-		var last int64
-		prog.Run(pctx, time.Second, func() string {
-			n := count.Load()
-			s := fmt.Sprintf("%d users, %s req/s, %d errors", l.users, human(float64(n-last)), errs.Load())
-			last = n
-			return s
-		})
-	}()
-	wg.Wait()
-	lr.elapsed = time.Since(t0)
-	stopProg()
-	pwg.Wait()
-	for _, a := range lr.routes {
-		lr.total.Merge(a.hist)
-	}
-	lr.errors = errs.Load()
-	return lr
-}
-
-// get fetches url and reads the whole body into buf (reused); a status
-// other than 200 or 304 is an error.
-func get(ctx context.Context, client *http.Client, url string, buf []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// runBaseline runs the phases of --baseline after the mix: /api/v1/quotes
+// alone, the bare handler closed loop, and then either the bare handler at
+// the offered rate (--rate) or, after a closed-loop mix, the mix and the
+// bare handler both at half the mix's throughput.
+func runBaseline(ctx context.Context, cfg APIConfig, client *http.Client, target string, symbols []string, res *Result) error {
+	prog := cfg.Progress
+	prog.Phase("quotes alone")
+	closed := load{users: cfg.Users, dur: cfg.Duration}
+	q := runLoad(ctx, client, target, closed, quotesOnly, symbols, prog)
+	body, ctype, err := fetch(ctx, client, target+"/api/v1/quotes")
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	bare, err := startBareChild(ctx, cfg.BareCommand, body, ctype)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	for {
-		_, err := resp.Body.Read(buf)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("GET %s: read: %w", url, err)
+	defer bare.close()
+	prog.Phase("bare net/http")
+	client.CloseIdleConnections()
+	b := runLoad(ctx, client, bare.url, closed, quotesOnly, symbols, prog)
+	a := res.APIResult
+	a.QuotesPerS = float64(q.total.Count()) / q.elapsed.Seconds()
+	a.QuotesP99MS = q.total.Quantiles().P99
+	a.BarePerS = float64(b.total.Count()) / b.elapsed.Seconds()
+	a.BareP99MS = b.total.Quantiles().P99
+	if a.BarePerS > 0 {
+		a.QuotesToBareRate = a.QuotesPerS / a.BarePerS
+		if cfg.Rate == 0 {
+			a.MixToBareRatio = res.ThroughputPerS / a.BarePerS
 		}
 	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotModified {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	res.Errors += q.errors + b.errors
+	if cfg.Rate > 0 {
+		// The machine's floor at the mix's offered rate: the same users
+		// and schedule against the bare handler.
+		prog.Phase("bare net/http at the offered rate")
+		client.CloseIdleConnections()
+		br := runLoad(ctx, client, bare.url, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, quotesOnly, symbols, prog)
+		a.BareAtRateP99MS = br.total.Quantiles().P99
+		res.Errors += br.errors
+	} else if half := res.ThroughputPerS / 2; half > 0 {
+		// Latency below saturation: the mix and the bare handler, the same
+		// users on the same schedule, at half what the mix reached.
+		a.HalfRatePerS = half
+		at := load{users: cfg.Users, rate: half, dur: cfg.Duration}
+		prog.Phase("mix at half its throughput")
+		client.CloseIdleConnections()
+		m := runLoad(ctx, client, target, at, apiMix, symbols, prog)
+		prog.Phase("bare net/http at the same rate")
+		client.CloseIdleConnections()
+		br := runLoad(ctx, client, bare.url, at, quotesOnly, symbols, prog)
+		a.MixHalfP99MS = m.total.Quantiles().P99
+		a.BareHalfP99MS = br.total.Quantiles().P99
+		if a.BareHalfP99MS > 0 {
+			a.HalfP99Ratio = a.MixHalfP99MS / a.BareHalfP99MS
+		}
+		res.Errors += m.errors + br.errors
 	}
+	res.Notes = append(res.Notes, fmt.Sprintf("baseline: /api/v1/quotes is %d bytes; the bare handler writes the same bytes and Content-Type", len(body)))
 	return nil
 }
 
@@ -458,28 +312,4 @@ func seed(ctx context.Context, p *poster, symbols []string) error {
 		}
 	}
 	return fmt.Errorf("seed: the seeded symbols did not appear within 10s")
-}
-
-// bareServer is the baseline: net/http answering fixed bytes.
-type bareServer struct {
-	url   string
-	srv   *http.Server
-	close func()
-}
-
-func startBare(body []byte, ctype string) (*bareServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("bare baseline: %w", err)
-	}
-	clen := strconv.Itoa(len(body))
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		h := w.Header()
-		h["Content-Type"] = []string{ctype}
-		h["Content-Length"] = []string{clen}
-		w.Write(body)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
-	return &bareServer{url: "http://" + ln.Addr().String(), srv: srv, close: func() { srv.Close(); <-done }}, nil
 }

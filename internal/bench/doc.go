@@ -79,10 +79,14 @@
 // RunAPI runs Users keep-alive users, closed loop or at an offered Rate
 // (open loop, latency from the scheduled send), over a dashboard-like mix
 // (quotes, quotes of some symbols, candles of six intervals and three kinds
-// of range, symbols, movers) with per-route percentiles; with Baseline it
-// then measures /api/v1/quotes alone and a bare net/http handler started in
-// this process that answers the same bytes, with the same users, and
-// reports the ratio (and, with a Rate, the bare handler's p99 at it). RunIngest POSTs batches at a target or maximum rate,
+// of range, symbols, movers) with per-route percentiles, from this process
+// or from Procs child processes (RunAPIChild: each its share of the users
+// and rate, started together, their HDR histograms merged); with Baseline
+// it then measures /api/v1/quotes alone and a bare net/http handler that
+// answers the same bytes in a process of its own (RunAPIBare), with the
+// same users, and reports the quotes' and the mix's throughput over the
+// bare handler's, and the p99 of both at the offered Rate or, closed
+// loop, at half the mix's throughput. RunIngest POSTs batches at a target or maximum rate,
 // measures the time from a probe tick's POST to its price in
 // /api/v1/quotes, and checks that the 24 h volume of the run's own symbols
 // (every tick has size 1) adds up to the ticks accepted.

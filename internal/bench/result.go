@@ -122,6 +122,18 @@ type APIResult struct {
 	// BareAtRateP99MS, with --rate and --baseline: the bare handler's p99
 	// with the same users at the same offered rate (the machine's floor).
 	BareAtRateP99MS float64 `json:"bare_at_rate_p99_ms,omitempty"`
+	// MixToBareRatio, with --baseline and a closed-loop mix: the mix's
+	// throughput over the bare handler's.
+	MixToBareRatio float64 `json:"mix_to_bare_ratio,omitempty"`
+	// HalfRatePerS, with --baseline and a closed-loop mix: half the mix's
+	// throughput, at which the mix (MixHalfP99MS) and the bare handler
+	// (BareHalfP99MS) then ran open loop; HalfP99Ratio is their ratio.
+	HalfRatePerS  float64 `json:"half_rate_per_s,omitempty"`
+	MixHalfP99MS  float64 `json:"mix_half_p99_ms,omitempty"`
+	BareHalfP99MS float64 `json:"bare_half_p99_ms,omitempty"`
+	HalfP99Ratio  float64 `json:"half_p99_ratio,omitempty"`
+	// Procs is the number of generator processes (--procs; 0: this one).
+	Processes int `json:"processes,omitempty"`
 }
 
 // RouteStats is the throughput and latency of one route of the mix.
@@ -235,9 +247,18 @@ func (r *Result) WriteTable(w io.Writer) error {
 		for _, rs := range a.Routes {
 			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", rs.Route, rs.Requests, rs.Errors, human(rs.ThroughputPerS), ms(rs.P50MS), ms(rs.P90MS), ms(rs.P99MS), ms(rs.MaxMS))
 		}
+		if a.Processes > 0 {
+			row("processes", "%d generator processes, percentiles of their merged histograms", a.Processes)
+		}
 		if a.BarePerS > 0 {
 			row("baseline", "/api/v1/quotes alone %s/s (p99 %s), bare net/http same bytes %s/s (p99 %s): ratio %.2f",
 				human(a.QuotesPerS), ms(a.QuotesP99MS), human(a.BarePerS), ms(a.BareP99MS), a.QuotesToBareRate)
+		}
+		if a.MixToBareRatio > 0 {
+			row("  mix/bare", "%.2f (the mix's %s/s over the bare handler's %s/s)", a.MixToBareRatio, human(r.ThroughputPerS), human(a.BarePerS))
+		}
+		if a.HalfRatePerS > 0 {
+			row("  at half", "%s req/s: mix p99 %s, bare net/http p99 %s: ratio %.2f", human(a.HalfRatePerS), ms(a.MixHalfP99MS), ms(a.BareHalfP99MS), a.HalfP99Ratio)
 		}
 		if a.BareAtRateP99MS > 0 {
 			row("  at rate", "bare net/http at the same %s req/s offered: p99 %s", human(a.OfferedPerS), ms(a.BareAtRateP99MS))
