@@ -107,10 +107,11 @@ var errMalformed = errors.New("malformed venue message")
 func (b *binance) parse(msg []byte, dst []Trade) ([]Trade, event, error) {
 	var env binanceEnvelope
 	if !fastBinanceEnvelope(msg, &env) {
-		env = binanceEnvelope{}
-		if err := json.Unmarshal(msg, &env); err != nil {
+		slow := new(binanceEnvelope) // on the heap here only: env stays on the stack
+		if err := json.Unmarshal(msg, slow); err != nil {
 			return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
 		}
+		env = *slow
 	}
 	if env.Stream == "" {
 		if env.ID != nil {

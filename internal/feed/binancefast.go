@@ -9,6 +9,10 @@ package feed
 // (ok = false) anything else, which then goes through encoding/json.
 // FuzzBinanceFastEquivalent checks that whatever it accepts, encoding/json
 // decodes to the same value.
+//
+// Its strings view msg (no copy): binance.parse reads them (a symbol is
+// looked up, numbers parsed) and keeps none past the message, whose buffer
+// the next read reuses.
 
 // fastBinanceEnvelope decodes msg into env when msg is in the plain form.
 func fastBinanceEnvelope(msg []byte, env *binanceEnvelope) bool {
@@ -30,7 +34,7 @@ func fastBinanceEnvelope(msg []byte, env *binanceEnvelope) bool {
 			if !ok {
 				return false
 			}
-			env.Stream = string(v)
+			env.Stream = view(v)
 		case "data":
 			if !fastBinanceAggTrade(&s, &env.Data) {
 				return false
@@ -69,13 +73,13 @@ func fastBinanceAggTrade(s *scanner, a *binanceAggTrade) bool {
 			}
 			switch key[0] {
 			case 'e':
-				a.Event = string(v)
+				a.Event = view(v)
 			case 's':
-				a.Symbol = string(v)
+				a.Symbol = view(v)
 			case 'p':
-				a.Price = string(v)
+				a.Price = view(v)
 			case 'q':
-				a.Qty = string(v)
+				a.Qty = view(v)
 			}
 		case 'E', 'a', 'T', 'f', 'l':
 			n, ok := s.int()
@@ -86,7 +90,8 @@ func fastBinanceAggTrade(s *scanner, a *binanceAggTrade) bool {
 			case 'E':
 				a.EventTime = n
 			case 'a':
-				a.ID = &n
+				id := n // n itself stays on the stack: only the id is kept
+				a.ID = &id
 			case 'T':
 				a.Time = n
 			}

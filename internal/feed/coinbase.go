@@ -34,8 +34,9 @@ const (
 // last_trade_id is past the mark says matches were missed: they are
 // filled. A connection without a heartbeat for Silence is replaced.
 type coinbase struct {
-	cfg *Config
-	seq map[string]int64 // product → last sequence seen (reader goroutine only)
+	cfg      *Config
+	seq      map[string]int64  // product → last sequence seen (reader goroutine only)
+	products map[string]string // the subscribed product ids, interned by the fast decoder
 }
 
 // NewCoinbase returns the Coinbase Exchange feed of cfg.Symbols (BTC-USD,
@@ -47,7 +48,10 @@ func NewCoinbase(cfg Config, log Log, m *Metrics, logger *slog.Logger) *Feed {
 	if cfg.RESTURL == "" {
 		cfg.RESTURL = CoinbaseRESTURL
 	}
-	c := &coinbase{seq: make(map[string]int64, len(cfg.Symbols))}
+	c := &coinbase{seq: make(map[string]int64, len(cfg.Symbols)), products: make(map[string]string, len(cfg.Symbols))}
+	for _, s := range cfg.Symbols {
+		c.products[s] = s
+	}
 	f := newFeed(c, cfg, log, m, logger)
 	c.cfg = &f.cfg
 	return f
@@ -90,8 +94,12 @@ type coinbaseMsg struct {
 
 func (c *coinbase) parse(msg []byte, dst []Trade) ([]Trade, event, error) {
 	var m coinbaseMsg
-	if err := json.Unmarshal(msg, &m); err != nil {
-		return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
+	if !fastCoinbaseMsg(msg, &m, c.products) {
+		slow := new(coinbaseMsg) // on the heap here only: m stays on the stack
+		if err := json.Unmarshal(msg, slow); err != nil {
+			return dst, event{}, fmt.Errorf("%w: %w", errMalformed, err)
+		}
+		m = *slow
 	}
 	switch m.Type {
 	case "match", "last_match":
@@ -130,11 +138,15 @@ func (c *coinbase) trade(product string, id *int64, ts, price, size string) (Tra
 	if len(ts) > 40 {
 		return Trade{}, fmt.Errorf("%w: %d-byte time", errMalformed, len(ts))
 	}
-	tm, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return Trade{}, fmt.Errorf("%w: time: %w", errMalformed, err)
+	var ok bool
+	if t.TS, ok = fastCoinbaseTime(ts); !ok {
+		tm, err := time.Parse(time.RFC3339Nano, strings.Clone(ts)) // ts views the message; the error keeps it
+		if err != nil {
+			return Trade{}, fmt.Errorf("%w: time: %w", errMalformed, err)
+		}
+		t.TS = tm.UnixMilli()
 	}
-	t.TS = tm.UnixMilli()
+	var err error
 	if t.Price, err = parseDecimal(price); err != nil {
 		return Trade{}, fmt.Errorf("%w: price: %w", errMalformed, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -117,4 +118,59 @@ func TestParseFixtures(t *testing.T) {
 	if _, ev, err := c.parse(fakeexchange.Fixture("coinbase/error.json"), nil); err != nil || ev.kind != kindUnknown {
 		t.Errorf("coinbase error = %+v, %v; want counted as unknown", ev, err)
 	}
+}
+
+// FuzzCoinbaseFastEquivalent: whatever the hand-written decoder accepts,
+// encoding/json decodes without error to the same message (so the two
+// paths of coinbase.parse can never disagree).
+func FuzzCoinbaseFastEquivalent(f *testing.F) {
+	seeds(f, "coinbase")
+	for _, s := range []string{
+		`{"type":"match","trade_id":1,"sequence":2,"time":"2025-11-27T12:00:00Z","product_id":"BTC-USD","size":"0","price":"1"}`,
+		`{"type":"last_match","trade_id":1,"trade_id":2,"product_id":"ETH-USD","product_id":"BTC-USD"}`,
+		`{"type":"heartbeat","sequence":-0,"last_trade_id":999999999999999999,"product_id":"X"}`,
+		`{"type":"match","trade_id":007}`, `{"type":"match","trade_id":1.5}`, `{"type":"match","trade_id":null}`,
+		`{"Type":"match"}`, `{"type":"m\u0061tch"}`, `{"type":"é"}`, `{"side":1}`, `{} `, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	products := map[string]string{"BTC-USD": "BTC-USD"}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		var fast, slow coinbaseMsg
+		if !fastCoinbaseMsg(msg, &fast, products) {
+			return
+		}
+		if err := json.Unmarshal(msg, &slow); err != nil {
+			t.Fatalf("fast decoder accepted %q, encoding/json: %v", msg, err)
+		}
+		if diff := cmp.Diff(slow, fast); diff != "" {
+			t.Fatalf("fast decoder of %q differs from encoding/json (-json +fast):\n%s", msg, diff)
+		}
+	})
+}
+
+// FuzzCoinbaseTimeEquivalent: whatever time the hand-written parser
+// accepts, time.Parse accepts with the same milliseconds.
+func FuzzCoinbaseTimeEquivalent(f *testing.F) {
+	for _, s := range []string{
+		"2025-11-27T12:00:00.028459Z", "2025-11-27T12:00:00Z", "2025-11-27T12:00:00.1Z", "2025-11-27T12:00:00.123456789Z",
+		"2024-02-29T23:59:59.999Z", "2025-02-29T00:00:00Z", "1969-12-31T23:59:59.5Z", "0000-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.9999999999Z", "2025-11-27T24:00:00Z", "2025-11-27T12:00:60Z", "2025-11-27T12:00:00.Z",
+		"2025-11-27T12:00:00+00:00", "2025-13-01T00:00:00Z", "1900-02-29T00:00:00Z", "2000-02-29T00:00:00Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, ok := fastCoinbaseTime(s)
+		if !ok {
+			return
+		}
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatalf("fastCoinbaseTime(%q) = %d, time.Parse: %v", s, ms, err)
+		}
+		if want := tm.UnixMilli(); ms != want {
+			t.Fatalf("fastCoinbaseTime(%q) = %d, time.Parse gives %d", s, ms, want)
+		}
+	})
 }

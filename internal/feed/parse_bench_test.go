@@ -42,3 +42,31 @@ func BenchmarkBinanceParse(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCoinbaseParse: one documented match message through
+// coinbase.parse (the hand-written decoder, then the checks), and through
+// encoding/json alone, the former decoder, as the baseline of the same run.
+func BenchmarkCoinbaseParse(b *testing.B) {
+	msg := fakeexchange.Fixture("coinbase/match.json")
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		c := &coinbase{seq: map[string]int64{}, products: map[string]string{"BTC-USD": "BTC-USD"}}
+		dst := make([]Trade, 0, 1)
+		for b.Loop() {
+			clear(c.seq)
+			trades, _, err := c.parse(msg, dst[:0])
+			if err != nil || len(trades) != 1 {
+				b.Fatal(err, trades)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var m coinbaseMsg
+			if err := json.Unmarshal(msg, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -15,6 +15,11 @@ func parseDecimal(s string) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
+		// s may view the message buffer (coinbasefast.go), which the next
+		// read reuses: the error keeps only a copy (%q), not NumError.Num.
+		if ne, ok := err.(*strconv.NumError); ok {
+			err = ne.Err
+		}
 		return 0, fmt.Errorf("number %.20q: %w", s, err)
 	}
 	return v, nil

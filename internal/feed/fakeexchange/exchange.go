@@ -72,9 +72,10 @@ type Exchange struct {
 	price   map[string]float64
 	rng     *rand.Rand
 	conns   map[*conn]struct{}
-	skip    int  // trades still to keep from the streams
-	stalled bool // nothing is sent while set
-	scratch []byte
+	skip    int    // trades still to keep from the streams
+	stalled bool   // nothing is sent while set
+	scratch []byte // frames of one broadcast
+	msg     []byte // one message of a broadcast
 
 	accepted  atomic.Int64 // connections ever accepted
 	backfills atomic.Int64 // REST history requests answered
@@ -166,17 +167,16 @@ func (e *Exchange) Publish(symbol string, n int) []Trade {
 // broadcast writes trades of symbol to its subscribers. e.mu is held, so
 // trades reach every connection in order.
 func (e *Exchange) broadcast(symbol string, trades []Trade) {
-	buf := e.scratch[:0]
+	buf, msg := e.scratch[:0], e.msg[:0]
 	for i := range trades {
-		var msg []byte
 		if e.cfg.Venue == Binance {
-			msg = appendBinanceAggTrade(nil, &trades[i])
+			msg = appendBinanceAggTrade(msg[:0], &trades[i])
 		} else {
-			msg = appendCoinbaseMatch(nil, "match", &trades[i])
+			msg = appendCoinbaseMatch(msg[:0], "match", &trades[i])
 		}
 		buf = appendFrame(buf, opText, msg)
 	}
-	e.scratch = buf
+	e.scratch, e.msg = buf, msg
 	for c := range e.conns {
 		if c.subscribed(symbol) {
 			c.write(buf)
