@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -46,8 +45,10 @@ type Config struct {
 	// WSURL and RESTURL are the venue's endpoints (default: its public ones).
 	WSURL, RESTURL string
 	// Silence is how long a connection may deliver nothing (no message, no
-	// ping) before it is replaced. Default: the venue's (Binance pings every
-	// 20 s: 60 s; Coinbase sends heartbeats every second: 5 s).
+	// ping) before it is replaced (within an eighth more: the read
+	// deadline is not moved on every message). Default: the venue's
+	// (Binance pings every 20 s: 60 s; Coinbase sends heartbeats every
+	// second: 5 s).
 	Silence time.Duration
 	// StaleAfter is how long without a message makes Check fail (readiness
 	// "degraded"). Default 2×Silence.
@@ -386,36 +387,6 @@ func (f *Feed) session(ctx context.Context, conn *websocket.Conn, q chan<- Trade
 	}
 }
 
-// deadlineSlack: a connection's read deadline is moved only once it is
-// closer than Silence, to Silence + Silence/deadlineSlack.
-const deadlineSlack = 8
-
-// read reads the next message into f.msg, a buffer reused from message to
-// message (at most MaxMessageBytes, the connection's read limit), and
-// returns it; it is valid until the next read.
-func (f *Feed) read(conn *websocket.Conn) ([]byte, error) {
-	_, r, err := conn.NextReader()
-	if err != nil {
-		return nil, err
-	}
-	buf := f.msg[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+k]
-		if err == io.EOF {
-			f.msg = buf
-			return buf, nil
-		}
-		if err != nil {
-			f.msg = buf
-			return nil, err
-		}
-	}
-}
-
 // accept queues t unless it is at or below its symbol's mark; a trade past
 // mark+1 first fills the gap.
 func (f *Feed) accept(ctx context.Context, t *Trade, now int64, q chan<- Trade) error {
@@ -449,53 +420,6 @@ func (f *Feed) enqueue(ctx context.Context, t *Trade, q chan<- Trade) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// fill queues symbol's trades from `from` (to `to` when > 0) from the
-// venue's REST history, at most MaxBackfill of them, and returns how many
-// it queued. A failure leaves the
-// mark where the last queued trade put it and is returned: the session
-// ends, and the next one fills again from the mark after a backoff.
-func (f *Feed) fill(ctx context.Context, symbol string, from, to int64, q chan<- Trade) (int, error) {
-	const page = 1000
-	filled := 0
-	for to == 0 || from <= to {
-		if filled >= f.cfg.MaxBackfill {
-			if to > 0 {
-				lost := to - from + 1
-				f.lost.Add(lost)
-				f.m.lost.Add(float64(lost))
-				f.logr.Error("gap longer than the backfill limit: trades left out", "symbol", symbol, "from", from, "to", to, "max_backfill", f.cfg.MaxBackfill)
-				f.marks[symbol] = to
-			}
-			return filled, nil
-		}
-		trades, err := f.v.fetch(ctx, symbol, from, to, min(page, f.cfg.MaxBackfill-filled))
-		if err != nil {
-			f.m.backfillFailures.Inc()
-			return filled, fmt.Errorf("backfill %s from trade %d: %w", symbol, from, err)
-		}
-		if len(trades) == 0 {
-			return filled, nil
-		}
-		for i := range trades {
-			t := &trades[i]
-			if t.ID < from || (to > 0 && t.ID > to) || t.ID <= f.marks[symbol] {
-				continue
-			}
-			if err := f.enqueue(ctx, t, q); err != nil {
-				return filled, err
-			}
-			filled++
-			f.backfilled.Add(1)
-			f.m.backfilled.Inc()
-		}
-		from = trades[len(trades)-1].ID + 1
-		if to == 0 && len(trades) < page {
-			return filled, nil
-		}
-	}
-	return filled, nil
 }
 
 // gapFilled counts a gap filled (or being filled) through REST.
