@@ -15,6 +15,8 @@ fi
 (cd web && npx tsc --noEmit -p .)
 export FINDASH_BIN="${FINDASH_BIN:-/tmp/findash-e2e}"
 export FINDASH_DEVSERVER_BIN="${FINDASH_DEVSERVER_BIN:-/tmp/findash-e2e-devserver}"
+export NATS_SERVER_BIN="${NATS_SERVER_BIN:-/tmp/findash-e2e-nats-server}" # region.test.mjs: two regions
 go build -o "$FINDASH_BIN" ./cmd/findash
 go build -o "$FINDASH_DEVSERVER_BIN" ./web/devserver
+go build -o "$NATS_SERVER_BIN" github.com/nats-io/nats-server/v2
 cd web && exec node --test --test-concurrency=1 e2e/

@@ -9,13 +9,11 @@ import { setupFeedLine } from "./feeds";
 import * as fmt from "./format";
 import { isSymbol, Router } from "./router";
 import { Auth } from "./session";
-import { Stream, streamURL, type ConnState } from "./stream";
+import { setupConnStatus } from "./connstatus";
+import { Stream, streamURL } from "./stream";
 import * as theme from "./theme";
 import type { AlertEvent, ServerMessage } from "./types";
 import { LocalWatchlists, RemoteWatchlists, SyncedWatchlists } from "./watchlist";
-
-/** How long the connection may be down before the banner says so (a drain's reconnect is quicker). */
-const BANNER_AFTER_MS = 1500;
 
 function main(): void {
   const mainEl = document.getElementById("main")!;
@@ -38,40 +36,7 @@ function main(): void {
   const filters = new Set<(t: string) => void>();
   const alertFns = new Set<(e: AlertEvent) => void>();
 
-  const labels: Record<ConnState, string> = {
-    connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline",
-  };
-  // stale: prices shown are the last known, not live (html[data-stale] greys them)
-  let bannerTimer = 0;
-  stream.onState((s) => {
-    conn.dataset.state = s;
-    conn.textContent = labels[s];
-    conn.title = s === "live" ? `Connected (${stream.reconnects} reconnects)` : "Retrying every second or so";
-    const root = document.documentElement;
-    root.dataset.conn = s;
-    root.dataset.reconnects = String(stream.reconnects);
-    if (s === "live") {
-      root.dataset.liveAt = String(Date.now()); // when it was last (re)connected, for the tests
-      delete root.dataset.stale;
-      clearTimeout(bannerTimer);
-      bannerTimer = 0;
-      banner.hidden = true;
-      return;
-    }
-    if (s === "connecting") return; // nothing shown yet, so nothing is stale
-    root.dataset.stale = "true";
-    const text = s === "offline"
-      ? "You are offline. Prices are the last known (greyed) until the connection is back."
-      : "Connection to the server lost; reconnecting. Prices are the last known (greyed).";
-    banner.textContent = text;
-    if (s === "offline") banner.hidden = false;
-    else if (banner.hidden && !bannerTimer) {
-      bannerTimer = window.setTimeout(() => {
-        bannerTimer = 0;
-        if (stream.state !== "live") banner.hidden = false;
-      }, BANNER_AFTER_MS);
-    }
-  });
+  setupConnStatus(stream, conn, banner);
 
   // live alert firings: a toast, and the pages that list them
   let started = false;

@@ -9,6 +9,18 @@ import type { ServerMessage } from "./types";
 /** What the connection is doing, as shown to the user. */
 export type ConnState = "connecting" | "live" | "reconnecting" | "offline";
 
+/**
+ * Whether the data the server sends is current (docs/reference/websocket.md
+ * `status`, decision 0036): `stale` while the server's region has lost its
+ * link to the primary region (the connection itself is fine), with `since`
+ * the moment (ms) the primary was last heard from.
+ */
+export interface DataStatus {
+  stale: boolean;
+  since?: number;
+  reason?: string;
+}
+
 /** Receives every message of one channel, in order. */
 export type Handler = (msg: ServerMessage) => void;
 
@@ -47,6 +59,8 @@ export class Stream {
   private readonly opts: StreamOptions;
   private readonly stateListeners = new Set<(s: ConnState) => void>();
   private readonly resumeListeners = new Set<() => void>();
+  private readonly dataListeners = new Set<(d: DataStatus) => void>();
+  private staleSeen = false; // this connection has said its data is stale
   private nextId = 1;
   private attempt = 0; // failed attempts since the last good connection
   private everLive = false;
@@ -58,6 +72,8 @@ export class Stream {
   state: ConnState = "connecting";
   /** Reconnections so far (for tests and the status tooltip). */
   reconnects = 0;
+  /** The server's last word on its data (live until it says otherwise). */
+  data: DataStatus = { stale: false };
 
   constructor(private readonly url: string, opts: Partial<StreamOptions> = {}) {
     this.opts = { ...defaults, ...opts };
@@ -75,6 +91,22 @@ export class Stream {
     this.stateListeners.add(fn);
     fn(this.state);
     return () => this.stateListeners.delete(fn);
+  }
+
+  /**
+   * Calls fn on every change of the data's status (stale or live, as the
+   * server says), and once now. Returns the remover.
+   */
+  onData(fn: (d: DataStatus) => void): () => void {
+    this.dataListeners.add(fn);
+    fn(this.data);
+    return () => this.dataListeners.delete(fn);
+  }
+
+  private setData(d: DataStatus): void {
+    if (d.stale === this.data.stale && d.since === this.data.since) return;
+    this.data = d;
+    for (const fn of this.dataListeners) fn(d);
   }
 
   /**
@@ -131,6 +163,9 @@ export class Stream {
     this.ws = ws;
     ws.onopen = () => {
       this.lastMessageAt = Date.now();
+      // a server whose data is stale says so before any ack; one that does
+      // not is live (live() clears an earlier server's stale mark)
+      this.staleSeen = false;
       const channels = [...this.subs.keys()].filter((c) => c !== ALERTS);
       if (this.subs.has(ALERTS)) ws.send(JSON.stringify({ op: "subscribe", id: this.nextId++, channels: [ALERTS] }));
       if (channels.length === 0) {
@@ -180,6 +215,7 @@ export class Stream {
     this.attempt = 0;
     this.everLive = true;
     if (wasLive) this.reconnects++;
+    if (!this.staleSeen) this.setData({ stale: false });
     this.setState("live");
     if (wasLive) for (const fn of this.resumeListeners) fn();
   }
@@ -200,6 +236,12 @@ export class Stream {
         }
         return;
       case "pong":
+        return;
+      case "status":
+        // the connection stays up either way; after `live` the missed ticks
+        // follow on each ticks channel, in seq order
+        this.staleSeen = msg.state === "stale";
+        this.setData(msg.state === "stale" ? { stale: true, since: msg.since, reason: msg.reason } : { stale: false });
         return;
       case "reconnect": {
         // the server is draining: go elsewhere after after_ms, spread by jitter

@@ -46,6 +46,7 @@ export type ServerMessage =
   | { type: "gap"; channel: string; from: number; to: number }
   | { type: "pong"; id?: number }
   | { type: "reconnect"; after_ms: number }
+  | { type: "status"; state: "stale" | "live"; reason?: string; since?: number }
   | { type: "alert"; channel: string; data: unknown };
 
 /** The candle intervals, shortest first. */
