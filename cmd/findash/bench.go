@@ -153,6 +153,7 @@ each system's medians and spread and their ratios; --conns, --symbols,
 	ws.Flags().IntVar(&wsc.TicksPerPost, "ticks-per-post", 2000, "most ticks per POST (1: every tick its own publish)")
 	ws.Flags().IntVar(&wsc.PostWorkers, "post-workers", 8, "POSTs in flight")
 	ws.Flags().DurationVar(&wsc.PostInterval, "post-interval", 5*time.Millisecond, "how often the ticks due are cut into POSTs (longer: fewer, fuller POSTs)")
+	ws.Flags().BoolVar(&wsc.SubscribeAtConnect, "subscribe-at-connect", false, "subscribe each client in its handshake (/ws?subscribe=…) instead of with a subscribe message (findash and the bare server)")
 	sc.register(ws.Flags())
 
 	var apic bench.APIConfig

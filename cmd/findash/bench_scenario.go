@@ -82,7 +82,8 @@ func runScenario(cmd *cobra.Command, f scenarioFlags, wsc bench.WSConfig, enviro
 		}
 	}
 	sc := bench.ScenarioConfig{Name: f.name, Systems: systems, Repeats: f.repeats, Steps: f.steps,
-		Procs: wsc.Procs, ChildCommand: wsc.ChildCommand, DialConcurrency: wsc.DialConcurrency, Progress: wsc.Progress}
+		Procs: wsc.Procs, ChildCommand: wsc.ChildCommand, DialConcurrency: wsc.DialConcurrency, Progress: wsc.Progress,
+		SubscribeAtConnect: wsc.SubscribeAtConnect}
 	set("conns", &sc.Conns, wsc.Conns)
 	set("symbols", &sc.Symbols, wsc.Symbols)
 	set("subs-per-conn", &sc.SubsPerConn, wsc.SubsPerConn)

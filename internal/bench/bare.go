@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,6 +102,17 @@ func (s *BareServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(bareMaxMessage)
 	bc := &bareConn{c: ws.NetConn()}
+	// ?subscribe=a,b subscribes at connect (findash's protocol): ack, then join.
+	if names := r.URL.Query().Get("subscribe"); names != "" {
+		chans := strings.Split(names, ",")
+		if len(chans) > bareMaxSubs || bc.write(appendFrame(nil, []byte(`{"type":"ack"}`))) != nil {
+			ws.Close()
+			return
+		}
+		for _, name := range chans {
+			s.join(bc, name)
+		}
+	}
 	defer func() {
 		for _, ch := range bc.subs {
 			ch.mu.Lock()
@@ -133,13 +145,18 @@ func (s *BareServer) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, name := range sub.Channels {
-			ch := s.channel(name)
-			ch.mu.Lock()
-			ch.conns = append(ch.conns, bc)
-			ch.mu.Unlock()
-			bc.subs = append(bc.subs, ch)
+			s.join(bc, name)
 		}
 	}
+}
+
+// join subscribes bc to the channel name (reader only).
+func (s *BareServer) join(bc *bareConn, name string) {
+	ch := s.channel(name)
+	ch.mu.Lock()
+	ch.conns = append(ch.conns, bc)
+	ch.mu.Unlock()
+	bc.subs = append(bc.subs, ch)
 }
 
 func (c *bareConn) write(frame []byte) error {

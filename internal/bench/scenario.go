@@ -46,8 +46,11 @@ type ScenarioConfig struct {
 	Conns, Symbols, SubsPerConn, TicksPerPost, PostWorkers int
 	Duration                                               time.Duration
 	Procs, DialConcurrency                                 int
-	ChildCommand                                           func(ctx context.Context) Child
-	Progress                                               *Progress
+	// SubscribeAtConnect: the findash-protocol systems (findash, bare)
+	// subscribe in the handshake (see WSConfig).
+	SubscribeAtConnect bool
+	ChildCommand       func(ctx context.Context) Child
+	Progress           *Progress
 }
 
 // scenarioDefaults are the sizes of each scenario.
@@ -194,7 +197,7 @@ func RunScenario(ctx context.Context, cfg ScenarioConfig) (*ScenarioResult, erro
 					Targets: sys.Targets, Admins: sys.Admins, ServerPIDs: sys.PIDs, APIKey: sys.APIKey, Proto: sys.Proto,
 					Conns: cfg.Conns, Symbols: cfg.Symbols, SubsPerConn: cfg.SubsPerConn,
 					Rate: rate, Duration: cfg.Duration, TicksPerPost: cfg.TicksPerPost, PostWorkers: cfg.PostWorkers,
-					ConnectOnly: cfg.Name == ScenarioConnect, NoDialBaseline: true,
+					ConnectOnly: cfg.Name == ScenarioConnect, NoDialBaseline: true, SubscribeAtConnect: cfg.SubscribeAtConnect && sys.Proto != ProtoCentrifugo,
 					Procs: cfg.Procs, ChildCommand: cfg.ChildCommand, DialConcurrency: cfg.DialConcurrency, Progress: prog,
 				})
 				run := StepRun{System: sys.Name, Repeat: rep + 1, Rate: rate, Result: r}

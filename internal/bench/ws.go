@@ -66,6 +66,10 @@ type WSConfig struct {
 	// sends fewer, fuller POSTs: 1,000 ticks/s every 5 ms is 200 POSTs of
 	// 5 ticks a second, every 100 ms 10 of 100.
 	PostInterval time.Duration
+	// SubscribeAtConnect (findash protocol: findash and the bare server)
+	// subscribes each client in its handshake (?subscribe=) rather than
+	// with a subscribe message after it.
+	SubscribeAtConnect bool
 	// ConnectOnly connects the clients, reads the servers and stops: no
 	// ticks (the connect scenario).
 	ConnectOnly bool
@@ -216,7 +220,7 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 	if len(sources) == 0 && loopback4 {
 		sources = loopbackSources(cfg.Conns, cfg.Procs)
 	}
-	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency, Proto: cfg.Proto}
+	fc := fleetConfig{URLs: wsURLs, Conns: cfg.Conns, Symbols: symbols, SubsPerConn: cfg.SubsPerConn, Sources: sources, Concurrency: cfg.DialConcurrency, Proto: cfg.Proto, SubscribeAtConnect: cfg.SubscribeAtConnect}
 	var fl fleet
 	if cfg.Procs > 0 {
 		fl = newProcFleet(fc, cfg.Procs, cfg.ChildCommand)

@@ -116,16 +116,24 @@ func TestRunScenarioBare(t *testing.T) {
 	sys := func(name string) System {
 		return System{Name: name, Targets: []string{srv.URL}, Admins: []string{srv.URL}, PIDs: []int{os.Getpid()}, APIKey: "none"}
 	}
-	for _, name := range []string{ScenarioFanout, ScenarioFanin, ScenarioConnect} {
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		atConnect bool
+	}{{ScenarioFanout, false}, {ScenarioFanin, false}, {ScenarioConnect, false}, {ScenarioFanout, true}} {
+		name := tc.name
+		t.Run(fmt.Sprintf("%s/subscribe-at-connect=%v", name, tc.atConnect), func(t *testing.T) {
 			res, err := RunScenario(context.Background(), ScenarioConfig{Name: name, Systems: []System{sys("a"), sys("b")},
-				Conns: 30, Symbols: 5, Steps: []float64{50}, Duration: 1500 * time.Millisecond, DialConcurrency: 8})
+				Conns: 30, Symbols: 5, Steps: []float64{50}, Duration: 1500 * time.Millisecond, DialConcurrency: 8,
+				SubscribeAtConnect: tc.atConnect})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range res.Runs {
 				if r.Error != "" {
 					t.Fatalf("%s at %v: %s", r.System, r.Rate, r.Error)
+				}
+				if w := r.Result.WSResult; w.Connections != 30 || name == ScenarioFanout && (r.Result.Drops != 0 || w.Deliveries == 0) {
+					t.Fatalf("%s: %d connections, %d deliveries, %d drops; want 30, some, none", r.System, w.Connections, w.Deliveries, r.Result.Drops)
 				}
 			}
 			if len(res.Summary) != 2 || len(res.DialPerS) != 1 {

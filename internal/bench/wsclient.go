@@ -27,6 +27,9 @@ type fleetConfig struct {
 	// Proto is the server's client protocol: "" or ProtoFindash (also the
 	// bare baseline's), or ProtoCentrifugo (its JSON protocol).
 	Proto string
+	// SubscribeAtConnect (findash protocol) names the channels in the
+	// handshake's ?subscribe= instead of sending a subscribe message.
+	SubscribeAtConnect bool `json:",omitempty"`
 }
 
 // subscriptions returns the symbols of the connection with global index i:
@@ -163,18 +166,25 @@ func (f *localFleet) dialer(w int) *websocket.Dialer {
 func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error {
 	t0 := time.Now()
 	g := f.cfg.Offset + i
-	c, resp, err := d.DialContext(ctx, f.cfg.URLs[instanceOf(g, len(f.cfg.URLs), len(f.cfg.Symbols))], nil)
+	syms := subscriptions(g, f.cfg.SubsPerConn, f.cfg.Symbols)
+	u := f.cfg.URLs[instanceOf(g, len(f.cfg.URLs), len(f.cfg.Symbols))]
+	atConnect := f.cfg.SubscribeAtConnect && f.cfg.Proto != ProtoCentrifugo
+	if atConnect {
+		u += "?subscribe=ticks:" + strings.Join(syms, ",ticks:")
+	}
+	c, resp, err := d.DialContext(ctx, u, nil)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
 		return fmt.Errorf("dial: %w", err)
 	}
-	syms := subscriptions(g, f.cfg.SubsPerConn, f.cfg.Symbols)
 	sub, replies := subscribeMessage(f.cfg.Proto, syms)
-	if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
-		c.Close()
-		return fmt.Errorf("subscribe: %w", err)
+	if !atConnect {
+		if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
+			c.Close()
+			return fmt.Errorf("subscribe: %w", err)
+		}
 	}
 	r := &reader{f: f, shard: f.lat[i%histShards], last: make(map[string]uint64, len(syms)),
 		centrifugo: f.cfg.Proto == ProtoCentrifugo, awaiting: replies}

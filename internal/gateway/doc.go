@@ -114,17 +114,19 @@
 // drain); endpoint.go the /ws handler; pool.go the writer pool; conn.go,
 // queue.go, writer.go, reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
-// messages; ws.go the WebSocket transport and frame.go its frame reader
+// messages; handshake.go the opening handshake, ws.go the WebSocket
+// transport and frame.go its frame reader
 // (RFC 6455 checks and close codes); config.go and metrics.go the tunables
 // and Prometheus metrics.
 //
 // # Imports
 //
-// The WebSocket library (gorilla/websocket) is used only in ws.go, for the
-// handshake; frames (RFC 6455, no extensions) are read in frame.go and
-// written in ws.go.
-// The package imports only the domain (internal/market), gorilla/websocket,
-// the Prometheus client and golang.org/x/time/rate. It must not import the
+// No WebSocket library: the handshake is done in handshake.go (with
+// ?subscribe=, its 101 response is held and written with the ack, in one
+// write: decision 0018), frames (RFC 6455, no extensions) are read in
+// frame.go and written in ws.go.
+// The package imports only the domain (internal/market), the Prometheus
+// client and golang.org/x/time/rate. It must not import the
 // bus, a store, a cache, auth, the API or config: it reads snapshots through
 // Source and checks tokens through Authenticator, which cmd/findash wires in.
 package gateway

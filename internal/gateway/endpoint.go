@@ -3,9 +3,11 @@ package gateway
 // The /ws HTTP endpoint: authentication, origin check and upgrade.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -18,14 +20,24 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeHTTPError(w, http.StatusServiceUnavailable, "draining", "the server is shutting down; reconnect elsewhere")
 		return
 	}
-	userID, ok := h.authenticate(w, r)
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
+	userID, ok := h.authenticate(w, r, query)
+	if !ok {
+		return
+	}
+	sub, ok := h.connectSubscription(w, query, userID)
 	if !ok {
 		return
 	}
 	c := newConn(h, userID)
+	// With channels to subscribe the 101 response is held and written
+	// with their ack, in one write.
 	t, err := h.up.Upgrade(w, r, func() {
 		_ = c.t.SetReadDeadline(h.cfg.Now().Add(2 * h.cfg.PingInterval))
-	})
+	}, len(sub.Channels) > 0)
 	if err != nil {
 		h.log.Debug("websocket upgrade failed", "err", err, "origin", r.Header.Get("Origin"))
 		return // the upgrader has answered
@@ -34,6 +46,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.addConn(c) {
 		c.reply(encodeReconnect(h.reconnectAfter().Milliseconds()))
 		c.close(closeGoingAway, "server draining")
+	} else if len(sub.Channels) > 0 {
+		// Before the reader starts, which owns c.subs from then on.
+		c.subscribe(&sub)
 	}
 	// The connection is served on a goroutine of its own so that this one
 	// returns: net/http then releases its per-connection read and write
@@ -64,8 +79,8 @@ func (h *Hub) serveConn(c *conn) {
 // authenticate resolves ?token= or the session cookie. No credentials: user
 // 0 (anonymous). An explicit ?token= that fails answers 401; a failing
 // cookie is ignored (the dashboard still gets market data).
-func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	token := r.URL.Query().Get("token")
+func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request, query url.Values) (int64, bool) {
+	token := query.Get("token")
 	explicit := token != ""
 	if !explicit {
 		if ck, err := r.Cookie("findash_session"); err == nil {
@@ -93,6 +108,37 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (int64, bool)
 		return 0, true
 	}
 	return uid, true
+}
+
+// connectSubscription parses ?subscribe= (channels subscribed at
+// connect, acknowledged by the first message). A bad list, alerts without
+// authentication or more channels than a connection may hold are refused
+// before the upgrade, with 400 or 401.
+func (h *Hub) connectSubscription(w http.ResponseWriter, query url.Values, userID int64) (ClientMessage, bool) {
+	v := query["subscribe"]
+	if len(v) == 0 {
+		return ClientMessage{}, true
+	}
+	m, err := ParseSubscribeQuery(v)
+	if err != nil {
+		msg := err.Error()
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		writeHTTPError(w, http.StatusBadRequest, "invalid", "subscribe: "+msg)
+		return m, false
+	}
+	if max := h.cfg.MaxSubscriptions; len(m.Channels) > max {
+		h.met.subsLimit.Inc()
+		writeHTTPError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("subscribe: at most %d subscriptions per connection", max))
+		return m, false
+	}
+	if userID == 0 && slices.ContainsFunc(m.Channels, func(ch Channel) bool { return ch.Kind == KindAlerts }) {
+		writeHTTPError(w, http.StatusUnauthorized, "unauthorized", "subscribe: alerts needs authentication (?token= or a session cookie)")
+		return m, false
+	}
+	return m, true
 }
 
 func writeHTTPError(w http.ResponseWriter, status int, code, message string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -230,6 +231,49 @@ func parseClientMessage(b []byte) (ClientMessage, error) {
 				return m, protoErr(CodeInvalidRequest, "since %s: channel is not in channels", quoteShort(s))
 			}
 			m.Since[ch] = seq
+		}
+	}
+	return m, nil
+}
+
+// ParseSubscribeQuery parses the channels of a connect-time subscription:
+// the values of the ?subscribe= query parameter, each a comma-separated
+// list of channel names ("ticks:BTC-USD,quotes"). It returns a subscribe
+// message without an id (nil Channels when there is none) or a
+// *ProtocolError: a bad channel name (invalid_channel) or more than
+// maxChannelsPerMessage names (invalid_request). A repeated channel is
+// kept once. It never panics.
+func ParseSubscribeQuery(values []string) (ClientMessage, error) {
+	m := ClientMessage{Op: OpSubscribe}
+	var seen map[Channel]bool
+	n := 0
+	for _, v := range values {
+		n += strings.Count(v, ",") + 1
+	}
+	if n > maxChannelsPerMessage {
+		return m, protoErr(CodeInvalidRequest, "at most %d channels in subscribe", maxChannelsPerMessage)
+	}
+	for _, v := range values {
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			ch, err := ParseChannel(name)
+			if err != nil {
+				return ClientMessage{Op: OpSubscribe}, err
+			}
+			if seen == nil && len(m.Channels) >= 8 { // long lists: no quadratic scan
+				seen = make(map[Channel]bool, n)
+				for _, c := range m.Channels {
+					seen[c] = true
+				}
+			}
+			if seen != nil && seen[ch] || seen == nil && slices.Contains(m.Channels, ch) {
+				continue
+			}
+			if seen != nil {
+				seen[ch] = true
+			}
+			m.Channels = append(m.Channels, ch)
 		}
 	}
 	return m, nil

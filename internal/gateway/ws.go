@@ -1,8 +1,7 @@
 package gateway
 
-// This file is the only one that knows the WebSocket library; the rest of
-// the package sees a transport. Swapping gorilla/websocket for another
-// library means rewriting this file alone.
+// This file and handshake.go are the WebSocket transport; the rest of the
+// package sees a transport.
 
 import (
 	"encoding/binary"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // transport is one established WebSocket connection. ReadMessage and
@@ -51,17 +48,17 @@ type transport interface {
 	Close() error
 }
 
-// wsUpgrader upgrades HTTP requests with gorilla/websocket, which does the
-// handshake only. Frames are read and written here, on the socket (RFC 6455
-// framing without extensions is short): frames from the client are read
-// after waiting for the socket to become readable with a shallow stack, so
-// an idle connection holds no read buffer and its goroutine's stack stays
-// small; frames to the client are built in a pooled buffer held only while
-// it is written, written with one syscall, and the write deadline is not
-// reset on every write.
+// wsUpgrader completes WebSocket handshakes (handshake.go). Frames are
+// read and written here, on the socket (RFC 6455 framing without
+// extensions is short): frames from the client are read after waiting for
+// the socket to become readable with a shallow stack, so an idle
+// connection holds no read buffer and its goroutine's stack stays small;
+// frames to the client are built in a pooled buffer held only while it is
+// written, written with one syscall, and the write deadline is not reset
+// on every write.
 type wsUpgrader struct {
-	u   websocket.Upgrader
-	now func() time.Time // the clock of the transports it makes
+	checkOrigin func(*http.Request) bool
+	now         func() time.Time // the clock of the transports it makes
 	// pingEvery (ns) and pingBurst: a client may send pingBurst control
 	// frames at once, then one every pingEvery (Config.PingRate).
 	pingEvery, pingBurst int64
@@ -71,38 +68,17 @@ type wsUpgrader struct {
 
 func newUpgrader(checkOrigin func(*http.Request) bool, cfg *Config, met *frameMetrics) *wsUpgrader {
 	return &wsUpgrader{
-		now:       cfg.Now,
-		pingRate:  cfg.PingRate,
-		pingEvery: int64(float64(time.Second) / cfg.PingRate),
-		pingBurst: int64(cfg.PingBurst),
-		met:       met,
-		u: websocket.Upgrader{
-			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   128, // gorilla's reader and writer are never used: the minimum
-			WriteBufferSize:  128,
-			WriteBufferPool:  &sync.Pool{},
-			CheckOrigin:      checkOrigin,
-		}}
+		checkOrigin: checkOrigin,
+		now:         cfg.Now,
+		pingRate:    cfg.PingRate,
+		pingEvery:   int64(float64(time.Second) / cfg.PingRate),
+		pingBurst:   int64(cfg.PingBurst),
+		met:         met,
+	}
 }
 
-// Upgrade completes the handshake; on failure it has already answered the
-// request with an HTTP error. onPong is called by the reader on every pong.
-func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func()) (transport, error) {
-	c, err := u.u.Upgrade(w, r, nil)
-	if err != nil {
-		return nil, err
-	}
-	// From here on gorilla's Conn is not used (nor kept): frames are read
-	// and written on its socket by wsTransport.
-	t := &wsTransport{nc: c.NetConn(), onPong: onPong, u: u}
-	if sc, ok := t.nc.(syscall.Conn); ok {
-		t.raw, _ = sc.SyscallConn()
-	}
-	return t, nil
-}
-
-// wsTransport reads and writes frames on the socket gorilla/websocket
-// handed over after the handshake.
+// wsTransport reads and writes frames on the socket net/http handed over
+// after the handshake.
 type wsTransport struct {
 	nc     net.Conn        // the socket
 	raw    syscall.RawConn // nil: no shallow wait
@@ -112,6 +88,9 @@ type wsTransport struct {
 	// closeSent (guarded by wmu): a close frame was written, or a write
 	// failed; no more frames. Here it fills hdr's padding.
 	closeSent bool
+	// pre (guarded by wmu): rest holds the handshake's 101 response (or
+	// its end), held for the first frame's write (see Upgrade's hold).
+	pre bool
 	// pingTAT (reader only) is the ping rate limiter's state: see allowPing.
 	pingTAT int64
 
@@ -206,17 +185,25 @@ func (t *wsTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeRes
 	if t.closeSent {
 		return writeDone, errCloseSent
 	}
-	if t.rest != nil {
+	if t.rest != nil && !t.pre {
 		return writeNotNow, nil
 	}
 	if err := t.setWriteDeadlineLocked(deadline); err != nil {
 		return writeDone, err
 	}
 	w := nowPool.Get().(*nowWrite)
-	w.b = appendBatchFrame(w.b[:0], msgs)
+	w.b = w.b[:0]
+	held := t.pre
+	if held { // the held 101 response goes out in the frame's write
+		w.b = append(w.b, *t.rest...)
+	}
+	w.b = appendBatchFrame(w.b, msgs)
 	res, err := writeDone, t.raw.Write(w.fn)
 	if err == nil {
 		err = w.err
+	}
+	if held && (w.n > 0 || err != syscall.EAGAIN) {
+		t.rest, t.pre = nil, false // written, or kept below with the frame
 	}
 	switch {
 	case err == syscall.EAGAIN && w.n == 0:
@@ -249,7 +236,7 @@ func (t *wsTransport) Flush(deadline time.Time) error {
 	if *t.rest = (*t.rest)[n:]; err != nil {
 		return t.writeFailed(nil, err)
 	}
-	t.rest = nil
+	t.rest, t.pre = nil, false
 	return nil
 }
 
@@ -301,12 +288,12 @@ func (t *wsTransport) writeLocked(b []byte, deadline time.Time, close bool) erro
 	if err := t.setWriteDeadlineLocked(deadline); err != nil {
 		return err
 	}
-	if t.rest != nil { // a frame a timeout interrupted goes out first
+	if t.rest != nil { // a frame a timeout interrupted (or the 101) goes out first
 		n, err := t.nc.Write(*t.rest)
 		if *t.rest = (*t.rest)[n:]; err != nil {
 			return t.writeFailed(nil, err)
 		}
-		t.rest = nil
+		t.rest, t.pre = nil, false
 	}
 	if n, err := t.nc.Write(b); err != nil {
 		return t.writeFailed(b[n:], err)
