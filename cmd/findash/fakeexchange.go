@@ -51,22 +51,39 @@ URLs once listening, and stops on SIGINT or SIGTERM.`,
 			if rate < 0 || rate > 100_000 {
 				return fmt.Errorf("--rate %d: want 0 to 100000 trades a second per symbol", rate)
 			}
-			g, ctx := errgroup.WithContext(cmd.Context())
-			for _, v := range []struct {
-				venue, addr string
-				syms        []string
-			}{{fakeexchange.Binance, binanceAddr, binanceSyms}, {fakeexchange.Coinbase, coinbaseAddr, coinbaseSyms}} {
-				if v.addr == "" {
+			type venue struct {
+				name string
+				ln   net.Listener
+				syms []string
+			}
+			// Listen on every address before serving any: a second address
+			// that cannot be bound closes the first listener, rather than
+			// leaving it served by goroutines nobody waits for.
+			var venues []venue
+			for _, v := range []venue{{name: fakeexchange.Binance, syms: binanceSyms}, {name: fakeexchange.Coinbase, syms: coinbaseSyms}} {
+				addr := binanceAddr
+				if v.name == fakeexchange.Coinbase {
+					addr = coinbaseAddr
+				}
+				if addr == "" {
 					continue
 				}
-				ln, err := net.Listen("tcp", v.addr)
+				ln, err := net.Listen("tcp", addr)
 				if err != nil {
-					return fmt.Errorf("%s fake: %w", v.venue, err)
+					for _, o := range venues {
+						o.ln.Close()
+					}
+					return fmt.Errorf("%s fake: %w", v.name, err)
 				}
-				ex := fakeexchange.New(fakeexchange.Config{Venue: v.venue})
-				host := ln.Addr().String()
-				fmt.Fprintf(stdout, "%s ws=ws://%s rest=http://%s symbols=%s\n", v.venue, host, host, strings.Join(v.syms, ","))
-				g.Go(func() error { return serveFake(ctx, ln, ex) })
+				v.ln = ln
+				venues = append(venues, v)
+			}
+			g, ctx := errgroup.WithContext(cmd.Context())
+			for _, v := range venues {
+				ex := fakeexchange.New(fakeexchange.Config{Venue: v.name})
+				host := v.ln.Addr().String()
+				fmt.Fprintf(stdout, "%s ws=ws://%s rest=http://%s symbols=%s\n", v.name, host, host, strings.Join(v.syms, ","))
+				g.Go(func() error { return serveFake(ctx, v.ln, ex) })
 				g.Go(func() error { trade(ctx, ex, v.syms, rate); return nil })
 			}
 			return g.Wait()
