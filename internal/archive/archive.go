@@ -93,6 +93,10 @@ func New(objs Objects, src Source, cfg Config, log *slog.Logger, reg prometheus.
 type Written struct {
 	Date string
 	Entry
+	// Stored is how many of the entry's ticks the store held when they
+	// were read: retention deletes the (day, symbol) only while it holds
+	// exactly that many (a tick imported since is not archived yet).
+	Stored int64
 }
 
 // Result is what one ArchiveBefore did.
@@ -204,14 +208,14 @@ func (a *Archiver) archiveDay(ctx context.Context, day int64, syms []string, nex
 			continue
 		}
 		old, _, had := man.entry(s)
-		e, err := a.archiveSymbolDay(ctx, date, day, s, old, dryRun)
+		e, stored, err := a.archiveSymbolDay(ctx, date, day, s, old, dryRun)
 		if err != nil {
 			return nil, err
 		}
 		if e.Rows == 0 {
 			continue
 		}
-		out = append(out, Written{Date: date, Entry: e})
+		out = append(out, Written{Date: date, Entry: e, Stored: stored})
 		if had {
 			for _, f := range old.Files {
 				if !slices.ContainsFunc(e.Files, func(g File) bool { return g.Key == f.Key }) {
@@ -298,22 +302,24 @@ func (a *Archiver) read(ctx context.Context, key string, limit int64) ([]byte, e
 
 // archiveSymbolDay writes the parts of (day, symbol): the stored ticks of
 // the day merged with old's (what the archive holds). It returns the new
-// entry; an entry of 0 rows means there was nothing.
-func (a *Archiver) archiveSymbolDay(ctx context.Context, date string, day int64, symbol string, old Entry, dryRun bool) (Entry, error) {
+// entry and how many ticks the store held; an entry of 0 rows means there
+// was nothing.
+func (a *Archiver) archiveSymbolDay(ctx context.Context, date string, day int64, symbol string, old Entry, dryRun bool) (Entry, int64, error) {
 	ticks, err := a.stored(ctx, symbol, day, day+dayMs-1)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, 0, err
 	}
+	stored := int64(len(ticks))
 	if len(old.Files) > 0 {
 		arch, err := a.readEntry(ctx, symbol, old, market.MinTS, market.MaxTS)
 		if err != nil {
-			return Entry{}, fmt.Errorf("archive: merge with archived %s %s: %w", date, symbol, err)
+			return Entry{}, 0, fmt.Errorf("archive: merge with archived %s %s: %w", date, symbol, err)
 		}
 		ticks = merge(arch, ticks)
 	}
 	e := Entry{Symbol: symbol}
 	if len(ticks) == 0 {
-		return e, nil
+		return e, stored, nil
 	}
 	e.MinTS, e.MaxTS = ticks[0].TS, ticks[len(ticks)-1].TS
 	e.MinSeq, e.MaxSeq = ticks[0].Seq, ticks[0].Seq
@@ -325,13 +331,13 @@ func (a *Archiver) archiveSymbolDay(ctx context.Context, date string, day int64,
 		i += len(chunk)
 		f, err := a.writePart(ctx, date, symbol, part, chunk, dryRun)
 		if err != nil {
-			return Entry{}, err
+			return Entry{}, 0, err
 		}
 		e.Files = append(e.Files, f)
 		e.Rows += f.Rows
 		e.Bytes += f.Bytes
 	}
-	return e, nil
+	return e, stored, nil
 }
 
 // stored reads every stored tick of symbol with ts in [from, to], in pages.
@@ -467,19 +473,4 @@ func (a *Archiver) readEntry(ctx context.Context, symbol string, e Entry, from, 
 		}
 	}
 	return out, nil
-}
-
-// ArchiveUntil archives every whole UTC day stored before cut (ms, UTC)
-// and returns until, the ts before which every stored tick is archived
-// (retention.Archiver): the start of cut's day, or of the day that failed.
-func (a *Archiver) ArchiveUntil(ctx context.Context, cut int64) (int64, error) {
-	res, err := a.ArchiveBefore(ctx, cut, false)
-	var rows int64
-	for _, w := range res.Written {
-		rows += w.Rows
-	}
-	if len(res.Written) > 0 {
-		a.log.Info("ticks archived", "entries", len(res.Written), "rows", rows, "until", time.UnixMilli(res.Until).UTC())
-	}
-	return res.Until, err
 }

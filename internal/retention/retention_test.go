@@ -38,6 +38,13 @@ func (s *store) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) 
 	return s.DB.DeleteTicksBefore(ctx, ts)
 }
 
+func (s *store) DeleteTicksCounted(ctx context.Context, symbol string, from, to, want int64) (int64, bool, error) {
+	if s.failDelete {
+		return 0, false, errors.New("database went away")
+	}
+	return s.DB.DeleteTicksCounted(ctx, symbol, from, to, want)
+}
+
 // objects fails the Put of keys with a suffix (a bucket that breaks midway).
 type objects struct {
 	*objstore.Local

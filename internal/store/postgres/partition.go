@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -224,6 +225,99 @@ func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
 		return dropped, fmt.Errorf("delete ticks before %d: %w", ts, translate(err))
 	}
 	return dropped + tag.RowsAffected(), nil
+}
+
+// DeleteTicksCounted deletes symbol's ticks with ts in [from, to) if
+// exactly want are stored, and nothing otherwise: one DELETE in a
+// transaction, rolled back when it removed another number. A tick another
+// transaction commits after the DELETE's snapshot is not deleted, so the
+// count is exact. It returns how many it found and whether it deleted
+// them. Retention deletes an archived day through it, then drops the
+// emptied partitions with DropEmptyTickDays.
+func (db *DB) DeleteTicksCounted(ctx context.Context, symbol string, from, to, want int64) (int64, bool, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	var n int64
+	deleted := false
+	err := pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM ticks WHERE symbol = $1 AND ts >= $2 AND ts < $3", symbol, from, to)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n != want {
+			return errCountChanged // rolls back
+		}
+		deleted = true
+		return nil
+	})
+	if errors.Is(err, errCountChanged) {
+		return n, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
+	}
+	return n, deleted, nil
+}
+
+// errCountChanged rolls back a counted delete.
+var errCountChanged = errors.New("tick count changed")
+
+// DropEmptyTickDays drops the partitions of whole days before ts that hold
+// no tick and returns how many. It locks ticks (EXCLUSIVE: writers wait,
+// readers do not) before looking, under the partition advisory lock, so no
+// tick lands in a partition between the check and the drop; a partition
+// that still holds ticks (a day retention kept) stays.
+func (db *DB) DropEmptyTickDays(ctx context.Context, ts int64) (int, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	cut := dayOf(ts)
+	var gone []int64
+	err := pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLockID); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		days, err := listPartitions(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("list partitions: %w", err)
+		}
+		if len(days) == 0 || days[0] >= cut {
+			return nil
+		}
+		// The parent first, as writers lock it: no inversion.
+		if _, err := tx.Exec(ctx, "LOCK TABLE ticks IN EXCLUSIVE MODE"); err != nil {
+			return fmt.Errorf("lock ticks: %w", err)
+		}
+		for _, d := range days {
+			if d >= cut {
+				break
+			}
+			name := partitionName(d)
+			var nonEmpty bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+name+")").Scan(&nonEmpty); err != nil {
+				return fmt.Errorf("look into %s: %w", name, err)
+			}
+			if nonEmpty {
+				continue
+			}
+			if _, err := tx.Exec(ctx, "DROP TABLE "+name); err != nil {
+				return fmt.Errorf("drop %s: %w", name, err)
+			}
+			gone = append(gone, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("drop empty tick partitions before %d: %w", ts, translate(err))
+	}
+	db.partMu.Lock()
+	for _, d := range gone {
+		delete(db.parts, d)
+	}
+	db.partMu.Unlock()
+	for _, d := range gone {
+		db.log.Info("tick partition dropped", "partition", partitionName(d))
+	}
+	return len(gone), nil
 }
 
 // TickSymbols lists the symbols that have ticks stored, in byte order (the

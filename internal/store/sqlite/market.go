@@ -362,6 +362,37 @@ func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
 	return total, nil
 }
 
+// DeleteTicksCounted deletes symbol's ticks with ts in [from, to) if
+// exactly want are stored, in one transaction (under SQLite's write lock,
+// so no write lands between the count and the delete), and nothing
+// otherwise. It returns how many it found and whether it deleted them.
+// Retention deletes an archived day through it: a day an import wrote
+// into after the archiver read it has more ticks than the archiver read.
+// One statement per (symbol, day): the write lock is held for as long as
+// deleting a busy symbol's day takes (about a second per million ticks).
+func (db *DB) DeleteTicksCounted(ctx context.Context, symbol string, from, to, want int64) (int64, bool, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "DELETE FROM ticks WHERE symbol = ? AND ts >= ? AND ts < ?", symbol, from, to)
+	if err != nil {
+		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
+	}
+	if n != want {
+		return n, false, nil // the deferred rollback keeps them
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
+	}
+	return n, true, nil
+}
+
 // TickSymbols lists the symbols that have ticks stored, in byte order
 // (the tick archive walks them).
 func (db *DB) TickSymbols(ctx context.Context) ([]string, error) {

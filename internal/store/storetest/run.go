@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Candles", testCandles},
 		{"Ticks", testTicks},
 		{"DeleteTicksBefore", testDeleteTicksBefore},
+		{"DeleteTicksCounted", testDeleteTicksCounted},
 		{"Users", testUsers},
 		{"APIKeys", testAPIKeys},
 		{"APIKeySymbols", testAPIKeySymbols},

@@ -27,6 +27,7 @@ type Store interface {
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
 	Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error)
 	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
+	DeleteTicksCounted(ctx context.Context, symbol string, from, to, want int64) (int64, bool, error)
 	TickSymbols(ctx context.Context) ([]string, error)
 
 	auth.Store
