@@ -6,6 +6,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	files, rows, bytes, errors, readErrors prometheus.Counter
 	lastSuccess                            prometheus.Gauge
+	readBytes                              prometheus.Counter
+	readCuts                               *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -22,9 +24,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Reads of the tick archive that failed: a manifest or part missing, corrupt or unreachable."}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "findash_archive_last_success_timestamp_seconds",
 			Help: "Unix time of the last archive run that archived every day due (0: none since start)."}),
+		readBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "findash_archive_read_bytes_total",
+			Help: "Bytes of the tick archive fetched by paged reads (GET /api/v1/ticks/{symbol})."}),
+		readCuts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "findash_archive_read_cuts_total",
+			Help: "Paged reads of the tick archive stopped by a limit (bytes, rows, time, days) before their page was full."}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.files, m.rows, m.bytes, m.errors, m.readErrors, m.lastSuccess)
+		reg.MustRegister(m.files, m.rows, m.bytes, m.errors, m.readErrors, m.lastSuccess, m.readBytes, m.readCuts)
 	}
 	return m
 }
