@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ var (
 type response struct {
 	body []byte
 	etag []string // the strong ETag header value, quoted
+	// clen is the Content-Length header value: with it net/http writes the
+	// body as is instead of in chunks (a body over its 2 KiB buffer, such
+	// as /api/v1/quotes, was chunked), as a bare handler does.
+	clen []string
 }
 
 func newResponse(body []byte) *response {
@@ -33,7 +38,7 @@ func newResponse(body []byte) *response {
 	etag = append(etag, '"')
 	etag = hex.AppendEncode(etag, sum[:16])
 	etag = append(etag, '"')
-	return &response{body: body, etag: []string{string(etag)}}
+	return &response{body: body, etag: []string{string(etag)}, clen: []string{strconv.Itoa(len(body))}}
 }
 
 // responseCodec stores just the body in the L2 cache; the ETag is derived.
@@ -67,6 +72,11 @@ func (a *API) serveCached(w http.ResponseWriter, r *http.Request, key string, tt
 		a.writeError(w, r, err)
 		return
 	}
+	writeCached(w, r, resp, cacheControl)
+}
+
+// writeCached answers r with resp: 304 when If-None-Match matches its ETag.
+func writeCached(w http.ResponseWriter, r *http.Request, resp *response, cacheControl []string) {
 	h := w.Header()
 	h["Cache-Control"] = cacheControl
 	h["Etag"] = resp.etag
@@ -75,6 +85,7 @@ func (a *API) serveCached(w http.ResponseWriter, r *http.Request, key string, tt
 		return
 	}
 	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = resp.clen
 	w.Write(resp.body)
 }
 
