@@ -7,10 +7,13 @@
 // log has stored it.
 //
 // Concurrency and overflow. Publisher is safe for concurrent use; at most
-// Config.MaxInFlight appends run at once. Further callers wait for a slot
-// (back-pressure) until their context or Config.Timeout ends, then get an
-// error wrapping market.ErrUnavailable (HTTP 503). Nothing is queued inside
-// the publisher, so nothing acknowledged can be dropped. The simulator owns
+// Config.MaxInFlight appends run at once. Further callers join one shared
+// append (up to Config.MaxBatchTicks ticks; group commit: one log message per
+// symbol for all of them, which is what makes small POSTs cheap) that waits
+// for the next slot (back-pressure); a caller whose context or
+// Config.Timeout ends first gets an error wrapping market.ErrUnavailable
+// (HTTP 503). A caller returns only with the outcome of the append holding
+// its ticks, so nothing acknowledged can be dropped. The simulator owns
 // one goroutine (Run's) and drops its own ticks when the log is down.
 //
 // Imports. ingest imports only the domain (market) and the Prometheus
