@@ -23,6 +23,13 @@ func (in *app) addVenueFeeds() {
 	if err != nil {
 		panic("config validated feed symbols: " + err.Error()) // Validate rejects this
 	}
+	// POST /api/v1/ticks refuses the feeds' symbols (decision 0020).
+	in.deps.FedSymbols = make(map[string]string)
+	for v, syms := range per {
+		for _, s := range syms {
+			in.deps.FedSymbols[s] = v
+		}
+	}
 	m := feed.NewMetrics(in.reg)
 	for _, v := range venues {
 		cfg := feed.Config{Symbols: per[v], Silence: in.cfg.FeedSilence, StaleAfter: in.cfg.FeedStaleAfter}

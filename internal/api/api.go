@@ -81,6 +81,10 @@ type Deps struct {
 	Draining func() bool
 	// Checks are probed concurrently by /readyz.
 	Checks []Check
+	// FedSymbols maps each symbol an exchange feed owns to its venue
+	// (binance); POST /api/v1/ticks refuses their ticks (fedsymbols.go).
+	// Read only once the API is built.
+	FedSymbols map[string]string
 	// Feeds returns the status of the exchange feeds the instance runs,
 	// for GET /api/v1/feeds; nil answers an empty list.
 	Feeds func() []FeedStatus

@@ -61,6 +61,10 @@ func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if err := a.refuseFedSymbols(ticks); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.IngestTimeout)
 	defer cancel()
 	if err := a.admitSymbols(ctx, p, ticks); err != nil {
