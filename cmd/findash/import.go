@@ -52,9 +52,10 @@ given.
 Trades become ticks and the candles rolled up from them. Klines become
 candles only: each 1m kline is merged into the 1m, 5m, 15m, 1h and 1d candles
 of its minute (no 1s candle, no tick); minutes without trades are skipped.
-Klines of other intervals are refused: findash rolls 1m up itself. Do not
-import the klines and the trades of the same market and period: the candles
-would count those trades twice.`,
+Klines of other intervals are refused: findash rolls 1m up itself. Klines and
+trades of the same market never share a minute: both would count the same
+trades, so importing one kind into a minute holding candles of the other
+(trades, or live ticks, for klines) is refused, naming the minute.`,
 		Example: `  findash import binance BTCUSDT-aggTrades-2024-01-01.zip BTCUSDT-aggTrades-2024-01-02.zip
   findash import binance --symbol BTC-USD BTCUSDT-trades-2025-03.zip
   findash import binance ETHUSDT-1m-2024-01.zip`,

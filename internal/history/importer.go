@@ -32,6 +32,9 @@ type Store interface {
 	// they roll up into (5m … 1d; not 1s, finer than a kline). It returns
 	// how many it wrote.
 	ImportCandles(ctx context.Context, source string, candles []market.Candle) (written int, err error)
+	// Candles returns the stored candles of q (oldest first), for the check
+	// that klines and trades never share a minute (mix.go).
+	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
 }
 
 // Progress hears about an import as it goes; cmd/findash draws a bar or
@@ -220,6 +223,9 @@ func (im *Importer) importCSV(ctx context.Context, r io.Reader, name string, p *
 	var lastBytes, lastRows int64
 	flush := func() error {
 		if len(klines) > 0 {
+			if err := im.checkMix(ctx, klines[0].Symbol, klines[0].Start, klines[len(klines)-1].Start, true); err != nil {
+				return fmt.Errorf("import %s: %w", name, err)
+			}
 			w, err := im.store.ImportCandles(ctx, p.layout.Source(), klines)
 			if err != nil {
 				return fmt.Errorf("import %s: write %d klines of %s: %w", name, len(klines), klines[0].Symbol, err)
@@ -230,6 +236,13 @@ func (im *Importer) importCSV(ctx context.Context, r io.Reader, name string, p *
 		for sym, ticks := range batch {
 			if len(ticks) == 0 {
 				continue
+			}
+			lo, hi := ticks[0].TS, ticks[0].TS
+			for i := range ticks {
+				lo, hi = min(lo, ticks[i].TS), max(hi, ticks[i].TS)
+			}
+			if err := im.checkMix(ctx, sym, lo, hi, false); err != nil {
+				return fmt.Errorf("import %s: %w", name, err)
 			}
 			w, err := im.store.ImportTicks(ctx, p.layout.Source(), ticks)
 			if err != nil {
