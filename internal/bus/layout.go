@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go/jetstream"
@@ -98,6 +99,11 @@ func layoutName(n int) string {
 // layout rather than overwrite it. A mismatch is permanent: the caller's
 // retries stop.
 func (b *Bus) openStream(ctx context.Context, scfg jetstream.StreamConfig, cfg Config) (jetstream.Stream, error) {
+	if cfg.MirrorDomain != "" {
+		if err := b.checkPrimaryLayout(ctx, cfg); err != nil {
+			return nil, backoff.Permanent(err)
+		}
+	}
 	s, err := b.js.Stream(ctx, StreamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return b.js.CreateStream(ctx, scfg)
@@ -114,4 +120,38 @@ func (b *Bus) openStream(ctx context.Context, scfg jetstream.StreamConfig, cfg C
 			"from", stored, "to", cfg.Partitions)
 	}
 	return b.js.UpdateStream(ctx, scfg)
+}
+
+// primaryLayoutWait bounds the look at the primary region's log: a mirror
+// region must start while cut off from the primary, so an unanswered look
+// is not an error.
+const primaryLayoutWait = 2 * time.Second
+
+// checkPrimaryLayout compares cfg with the layout of the primary region's
+// log (the stream of JetStream domain cfg.MirrorDomain, over the link) when
+// the primary answers within primaryLayoutWait: a mirror region whose
+// instances split the log otherwise would apply positions to the wrong
+// partitions. A primary that does not answer (the link down), or a log
+// created before layouts were recorded, is not checked; the mirror's own
+// recorded layout still is (checkLayout).
+func (b *Bus) checkPrimaryLayout(ctx context.Context, cfg Config) error {
+	pjs, err := jetstream.NewWithDomain(b.nc, cfg.MirrorDomain)
+	if err != nil {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, primaryLayoutWait)
+	defer cancel()
+	s, err := pjs.Stream(pctx, StreamName)
+	if err != nil {
+		b.log.Info("the primary region's log layout could not be read; not checked", "domain", cfg.MirrorDomain, "err", err)
+		return nil
+	}
+	c := s.CachedInfo().Config
+	if _, ok := c.Metadata[LayoutKey]; !ok {
+		return nil
+	}
+	if err := checkLayout(c, Config{Partitions: cfg.Partitions}); err != nil {
+		return fmt.Errorf("the primary region's log (JetStream domain %s): %w", cfg.MirrorDomain, err)
+	}
+	return nil
 }

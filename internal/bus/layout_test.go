@@ -9,6 +9,7 @@ import (
 
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // TestLayoutGuard opens one embedded log (one data dir) again and again:
@@ -77,4 +78,48 @@ func TestLayoutGuard(t *testing.T) {
 	opens(bus.Config{Partitions: 4, Repartition: true, PartitionsFrom: 8}, 4) // a change left in the config is harmless
 	opens(bus.Config{Partitions: 0, Repartition: true, PartitionsFrom: 4}, 0)
 	refused(bus.Config{Partitions: 4}, "unpartitioned (0 partitions)")
+}
+
+// TestMirrorLayoutGuard: a mirror region is held to the primary region's
+// layout while the primary answers, and to its own recorded one when the
+// primary is out of reach (a region must start cut off).
+func TestMirrorLayoutGuard(t *testing.T) {
+	a := testenv.NATSRegion(t, "a", "")
+	b := testenv.NATSRegion(t, "b", a.LeafAddr)
+	testenv.Eventually(t, 10*time.Second, b.Linked, "region b's leafnode to a never came up")
+	open := func(url, mirror string, n int) (*bus.Bus, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return bus.Open(ctx, bus.Config{URL: url, MirrorDomain: mirror, Partitions: n}, discard())
+	}
+	logA, err := open(a.URL, "", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := open(b.URL, "a", 4); err == nil || !errors.Is(err, bus.ErrLayoutMismatch) || !strings.Contains(err.Error(), "primary region") {
+		if l != nil {
+			closeBus(t, l)
+		}
+		t.Fatalf("mirror with 4 of a primary with 8: %v, want ErrLayoutMismatch naming the primary region", err)
+	}
+	logB, err := open(b.URL, "a", 8)
+	if err != nil {
+		t.Fatalf("mirror with 8 of a primary with 8: %v", err)
+	}
+	closeBus(t, logB)
+
+	// The primary out of reach: the mirror's own record holds.
+	closeBus(t, logA)
+	a.Server.Shutdown()
+	if l, err := open(b.URL, "a", 4); !errors.Is(err, bus.ErrLayoutMismatch) {
+		if l != nil {
+			closeBus(t, l)
+		}
+		t.Fatalf("mirror recorded with 8 reopened with 4, primary down: %v, want ErrLayoutMismatch", err)
+	}
+	logB, err = open(b.URL, "a", 8)
+	if err != nil {
+		t.Fatalf("mirror reopened with 8, primary down: %v", err)
+	}
+	closeBus(t, logB)
 }
