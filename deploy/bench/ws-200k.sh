@@ -17,6 +17,10 @@
 # second rather than 200 of 5. 24 dials in flight per generator process
 # (288 in all): with 128 (1,536) the loaded servers let 12 % of the
 # handshakes time out.
+#
+# Results, and why p99 < 1 s at 1 tick/s per user is out of reach on the
+# 2-core machine (a delivery is a write(2) and a read(2) of its own, ~40 µs
+# of CPU on both ends together): docs/benchmarks/stages.md (r1–r7).
 set -euo pipefail
 export CONNS=${CONNS:-200000} INSTANCES=${INSTANCES:-12} PROCS=${PROCS:-12}
 export SYMBOLS=${SYMBOLS:-1000} RATE=${RATE:-1000} DURATION=${DURATION:-60s}
