@@ -97,7 +97,7 @@ func format(layout string, trades []trade, header, micros, ids bool) []byte {
 	return b.Bytes()
 }
 
-func writeFile(t *testing.T, dir, name string, data []byte, zipped bool) string {
+func writeFile(t testing.TB, dir, name string, data []byte, zipped bool) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if zipped {

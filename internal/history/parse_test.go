@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/findash/findash/internal/history"
@@ -77,4 +80,55 @@ func BenchmarkParseAggTrades(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// FuzzNumbersEquivalent: the import's number parsers give strconv's value
+// and fail where strconv fails.
+func FuzzNumbersEquivalent(f *testing.F) {
+	for _, s := range []string{"95000.12000000", "0.00012000", "1740787200000123", "0", "00012.5", "1.", ".5", "", "-1",
+		"+1", "1e3", "NaN", "inf", "9007199254740993", "9007199254740992.5", "0.1234567890123456789", "99999999999999999999",
+		"18446744073709551615", "18446744073709551616", "9223372036854775808", "1_000", "0x10", "1.2.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		gotF, errF := history.ParseFloat(b)
+		wantF, werrF := strconv.ParseFloat(s, 64)
+		if (errF == nil) != (werrF == nil) || (errF == nil && math.Float64bits(gotF) != math.Float64bits(wantF)) {
+			t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", s, gotF, errF, wantF, werrF)
+		}
+		gotU, errU := history.ParseUint(b)
+		wantU, werrU := strconv.ParseUint(s, 10, 64)
+		if (errU == nil) != (werrU == nil) || gotU != wantU && errU == nil {
+			t.Fatalf("parseUint(%q) = %v, %v; strconv: %v, %v", s, gotU, errU, wantU, werrU)
+		}
+		gotI, errI := history.ParseInt(b)
+		wantI, werrI := strconv.ParseInt(s, 10, 64)
+		if (errI == nil) != (werrI == nil) || gotI != wantI && errI == nil {
+			t.Fatalf("parseInt(%q) = %v, %v; strconv: %v, %v", s, gotI, errI, wantI, werrI)
+		}
+	})
+}
+
+// The number parsers agree with strconv on 300,000 decimals of every
+// length up to 24 digits, with and without a fraction.
+func TestNumbersAgreeWithStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 300_000 {
+		var b []byte
+		for range 1 + rng.IntN(12) {
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+		if rng.IntN(4) > 0 {
+			b = append(b, '.')
+			for range 1 + rng.IntN(12) {
+				b = append(b, byte('0'+rng.IntN(10)))
+			}
+		}
+		got, err := history.ParseFloat(b)
+		want, werr := strconv.ParseFloat(string(b), 64)
+		if err != nil || werr != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("parseFloat(%q) = %v, %v; strconv: %v, %v", b, got, err, want, werr)
+		}
+	}
 }
