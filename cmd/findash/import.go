@@ -23,8 +23,8 @@ func importCommand(environ []string, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Import trade history files into the database",
 		Long: `Import trade history files into the database.
 
-Files are loaded into the database directly (the SQLite file in --data-dir),
-whether a server runs or not; their candles answer /api/v1/candles and
+Files are loaded into the database directly (the SQLite file in --data-dir,
+or PostgreSQL with --database-url), whether a server runs or not; their candles answer /api/v1/candles and
 /udf/history at once. Importing a file again, or a file overlapping one
 imported before, writes nothing twice: rows are identified by their trade id
 (or, in a CSV without ids, by symbol, time and rank at that time). The live
@@ -118,7 +118,7 @@ time. A file may be zipped.`,
 	return c
 }
 
-// withImporter opens the SQLite store of the configuration and runs fn
+// withImporter opens the store of the configuration (SQLite or PostgreSQL) and runs fn
 // with an importer into it.
 func withImporter(cmd *cobra.Command, environ []string, stdout, stderr io.Writer, fn func(context.Context, *history.Importer) error) error {
 	cfg, log, err := loadForTool(cmd.Flags(), environ, stderr)
@@ -132,7 +132,7 @@ func withImporter(cmd *cobra.Command, environ []string, stdout, stderr io.Writer
 	defer st.Close()
 	hs, ok := st.database.(history.Store)
 	if !ok {
-		return errors.New("import writes to the SQLite store only at this version (--database-url is set)")
+		return errors.New("this store cannot import history") // both stores can: a programmer error
 	}
 	var prog history.Progress = &lineProgress{w: stdout, now: time.Now}
 	if f, ok := stderr.(*os.File); ok && config.IsTerminal(f) {

@@ -16,10 +16,39 @@ import (
 
 	"github.com/findash/findash/internal/history"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
-var _ history.Store = (*sqlite.DB)(nil)
+var (
+	_ history.Store = (*sqlite.DB)(nil)
+	_ history.Store = (*postgres.DB)(nil)
+)
+
+// forEachStore runs test on each store the importer must work with: SQLite
+// always, PostgreSQL when FINDASH_TEST_POSTGRES_URL is set (a database of
+// its own per openDB call).
+func forEachStore(t *testing.T, test func(t *testing.T, openDB func(*testing.T) history.Store)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(t *testing.T) history.Store { return openDB(t) }) })
+	t.Run("postgres", func(t *testing.T) {
+		testenv.PostgresURL(t) // skips (or fails under FINDASH_TEST_REQUIRE) before anything runs
+		test(t, openPostgres)
+	})
+}
+
+func openPostgres(t *testing.T) history.Store {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), postgres.Config{PrimaryURL: testenv.Postgres(t).URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
 
 func openDB(t *testing.T) *sqlite.DB {
 	t.Helper()
@@ -152,7 +181,7 @@ func ohlcv(cs []market.Candle) []market.Candle {
 	return out
 }
 
-func candlesOf(t *testing.T, db *sqlite.DB, sym string, iv market.Interval, from, to int64) []market.Candle {
+func candlesOf(t *testing.T, db history.Store, sym string, iv market.Interval, from, to int64) []market.Candle {
 	t.Helper()
 	cs, err := db.Candles(t.Context(), market.CandleQuery{Symbol: sym, Interval: iv, From: from, To: to, Limit: 1000})
 	if err != nil {
@@ -164,7 +193,9 @@ func candlesOf(t *testing.T, db *sqlite.DB, sym string, iv market.Interval, from
 // TestImportLayouts: a file in each documented layout (zip and plain,
 // header and not, ms and µs) imports, its candles equal the trades rolled
 // up, and importing it again writes nothing and changes no candle.
-func TestImportLayouts(t *testing.T) {
+func TestImportLayouts(t *testing.T) { forEachStore(t, testImportLayouts) }
+
+func testImportLayouts(t *testing.T, openDB func(*testing.T) history.Store) {
 	dir := t.TempDir()
 	tests := []struct {
 		name, layout  string

@@ -50,7 +50,9 @@ func ohlcvCount(cs []market.Candle) []market.Candle {
 // µs) imports as candles: the stored 1m, 5m, 1h and 1d candles equal the
 // trades the klines were made from rolled up; no 1s candle is made; a
 // second import of the file, or of a file overlapping it, changes nothing.
-func TestImportKlines(t *testing.T) {
+func TestImportKlines(t *testing.T) { forEachStore(t, testImportKlines) }
+
+func testImportKlines(t *testing.T, openDB func(*testing.T) history.Store) {
 	dir := t.TempDir()
 	tests := []struct {
 		name                  string

@@ -17,6 +17,10 @@ import (
 // stored candles stay those of the first (the volume counted once); the
 // same kinds for another day import.
 func TestImportRefusesKlinesAndTradesOfOneMinute(t *testing.T) {
+	forEachStore(t, testImportRefusesKlinesAndTradesOfOneMinute)
+}
+
+func testImportRefusesKlinesAndTradesOfOneMinute(t *testing.T, openDB func(*testing.T) history.Store) {
 	dir := t.TempDir()
 	const sym = "BTC-USDT"
 	trades := genTrades(3000, 1, day0)

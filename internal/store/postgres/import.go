@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// tickImport inserts imported ticks, skipping stored ones, and names the
+// rows it inserted: only those are rolled into candles.
+const tickImport = tickInsertIgnore + ` RETURNING seq`
+
+// ImportTicks writes imported ticks of one symbol (history.Store), as the
+// SQLite store does: ticks ordered by Seq, their import key. In one
+// transaction on the primary, serialised per (symbol, source) by an
+// advisory lock, it skips the ticks whose key lies in a range already
+// imported from source for the symbol, inserts the others (one multi-row
+// INSERT … ON CONFLICT DO NOTHING RETURNING: a tick somehow stored already
+// adds nothing to a candle), merges the candles rolled up from those
+// inserted, and records [first, last] key of the batch. It returns how many
+// ticks it inserted. Ticks out of order, of several symbols or with a seq
+// above 2^63-1 are market.ErrInvalid.
+func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tick) (written int, err error) {
+	if len(ticks) == 0 {
+		return 0, nil
+	}
+	sym := ticks[0].Symbol
+	for i := range ticks {
+		if ticks[i].Symbol != sym || ticks[i].Seq > math.MaxInt64 || (i > 0 && ticks[i].Seq <= ticks[i-1].Seq) {
+			return 0, fmt.Errorf("import ticks: %w", market.Invalid("ticks", "one symbol, seqs increasing and below 2^63"))
+		}
+	}
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	if err := db.ensurePartitions(ctx, ticks); err != nil {
+		return 0, fmt.Errorf("import ticks: %w", err)
+	}
+	lo, hi := int64(ticks[0].Seq), int64(ticks[len(ticks)-1].Seq)
+	err = db.importTx(ctx, sym, source, lo, hi, func(tx pgx.Tx, ranges [][2]int64) (bool, error) {
+		fresh := ticks
+		if len(ranges) > 0 {
+			fresh = make([]market.Tick, 0, len(ticks))
+			j := 0
+			for _, t := range ticks {
+				k := int64(t.Seq)
+				for j < len(ranges) && ranges[j][1] < k {
+					j++
+				}
+				if j < len(ranges) && ranges[j][0] <= k {
+					continue // imported before
+				}
+				fresh = append(fresh, t)
+			}
+		}
+		if len(fresh) == 0 {
+			return false, nil
+		}
+		rows, err := tx.Query(ctx, tickImport, tickColumns(fresh)...)
+		if err != nil {
+			return false, fmt.Errorf("insert: %w", err)
+		}
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return false, fmt.Errorf("insert: %w", err)
+		}
+		written = len(inserted)
+		ins := make(map[int64]struct{}, len(inserted))
+		for _, s := range inserted {
+			ins[s] = struct{}{}
+		}
+		r := market.NewRollup()
+		for i := range fresh {
+			if _, ok := ins[int64(fresh[i].Seq)]; ok {
+				r.Add(&fresh[i])
+			}
+		}
+		return true, upsertCandles(ctx, tx, r.Candles())
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import %d ticks of %s: %w", len(ticks), sym, translate(err))
+	}
+	return written, nil
+}
+
+// ImportCandles writes imported 1m candles (klines) of one symbol
+// (history.Store), as the SQLite store does: ordered by FirstSeq, their
+// import key. In one transaction (serialised per symbol and source) it
+// skips the candles whose key lies in a range already imported from source
+// for the symbol, merges the others into the stored 1m candles and into
+// the coarser candles they roll up into (not 1s: a kline says nothing of
+// its seconds), and records [first, last] key of the batch. It returns how
+// many candles it merged. Candles not 1m, out of order, of several symbols,
+// empty or with a seq above 2^63-1 are market.ErrInvalid.
+func (db *DB) ImportCandles(ctx context.Context, source string, candles []market.Candle) (written int, err error) {
+	if len(candles) == 0 {
+		return 0, nil
+	}
+	sym := candles[0].Symbol
+	for i := range candles {
+		c := &candles[i]
+		if c.Symbol != sym || c.Interval != market.Interval1m || c.Count <= 0 || c.FirstSeq > math.MaxInt64 || c.FirstSeq != c.LastSeq ||
+			c.Start != market.Interval1m.Start(c.Start) || (i > 0 && c.FirstSeq <= candles[i-1].FirstSeq) {
+			return 0, fmt.Errorf("import candles: %w", market.Invalid("candles", "1m candles of one symbol, not empty, seqs increasing and below 2^63"))
+		}
+	}
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	lo, hi := int64(candles[0].FirstSeq), int64(candles[len(candles)-1].FirstSeq)
+	err = db.importTx(ctx, sym, source, lo, hi, func(tx pgx.Tx, ranges [][2]int64) (bool, error) {
+		var parts []market.Candle
+		j := 0
+		for i := range candles {
+			c := &candles[i]
+			k := int64(c.FirstSeq)
+			for j < len(ranges) && ranges[j][1] < k {
+				j++
+			}
+			if j < len(ranges) && ranges[j][0] <= k {
+				continue // imported before
+			}
+			written++
+			for _, iv := range market.Intervals[market.Interval1m:] {
+				p := *c
+				p.Interval, p.Start = iv, iv.Start(c.Start)
+				parts = append(parts, p) // candleColumns merges partials of one candle
+			}
+		}
+		if written == 0 {
+			return false, nil
+		}
+		return true, upsertCandles(ctx, tx, parts)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("import %d candles of %s: %w", len(candles), sym, translate(err))
+	}
+	return written, nil
+}
+
+// importTx runs write in a transaction on the primary holding the
+// advisory lock of (sym, source), with the import ranges of (sym, source)
+// overlapping [lo, hi]; when write reports it wrote, [lo, hi] is recorded,
+// merged with the ranges it overlaps.
+func (db *DB) importTx(ctx context.Context, sym, source string, lo, hi int64, write func(pgx.Tx, [][2]int64) (bool, error)) error {
+	return pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('findash_import:' || $1 || ':' || $2, 0))", sym, source); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		rows, err := tx.Query(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4 ORDER BY lo", sym, source, hi, lo)
+		if err != nil {
+			return fmt.Errorf("read ranges: %w", err)
+		}
+		ranges, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]int64, error) {
+			var v [2]int64
+			err := r.Scan(&v[0], &v[1])
+			return v, err
+		})
+		if err != nil {
+			return fmt.Errorf("read ranges: %w", err)
+		}
+		wrote, err := write(tx, ranges)
+		if err != nil || !wrote {
+			return err
+		}
+		nlo, nhi := lo, hi
+		if len(ranges) > 0 {
+			nlo = min(lo, ranges[0][0])
+			for _, r := range ranges {
+				nhi = max(nhi, r[1])
+			}
+			if _, err := tx.Exec(ctx, "DELETE FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4", sym, source, hi, lo); err != nil {
+				return fmt.Errorf("merge ranges: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO import_ranges (symbol, source, lo, hi) VALUES ($1, $2, $3, $4)", sym, source, nlo, nhi); err != nil {
+			return fmt.Errorf("record range: %w", err)
+		}
+		return nil
+	})
+}
+
+// upsertCandles merges candles into the stored ones (the candle merge rule
+// of WriteBatch).
+func upsertCandles(ctx context.Context, tx pgx.Tx, candles []market.Candle) error {
+	cc, err := candleColumns(candles)
+	if err != nil || cc.n == 0 {
+		return err
+	}
+	if _, err := tx.Exec(ctx, candleUpsert, cc.args()...); err != nil {
+		return fmt.Errorf("upsert %d candles: %w", cc.n, err)
+	}
+	return nil
+}
