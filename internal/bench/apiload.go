@@ -96,7 +96,9 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(l.first+u), 0x5eed))
-			buf := make([]byte, 32<<10)
+			// The body is read in pieces of this buffer: 4 KiB, not the
+			// whole body, because 50,000 users of 32 KiB each made 1.6 GiB.
+			buf := make([]byte, 4<<10)
 			var next time.Time
 			if period > 0 {
 				err := get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
