@@ -1,19 +1,52 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // TestImportCommand: findash import csv and binance load files into the
 // data dir's database, say how many rows were new, write nothing the second
 // time, and the candles of the range are there at once.
 func TestImportCommand(t *testing.T) {
+	testImportCommand(t, nil, func(t *testing.T, data string) candleReader {
+		db, err := sqlite.Open(t.Context(), filepath.Join(data, "findash.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+// TestImportCommandPostgres is TestImportCommand with --database-url (when
+// FINDASH_TEST_POSTGRES_URL is set).
+func TestImportCommandPostgres(t *testing.T) {
+	url := testenv.Postgres(t).URL
+	testImportCommand(t, []string{"--database-url", url}, func(t *testing.T, _ string) candleReader {
+		db, err := postgres.Open(t.Context(), postgres.Config{PrimaryURL: url}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+// candleReader reads the imported candles back from either store.
+type candleReader interface {
+	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
+}
+
+func testImportCommand(t *testing.T, extra []string, open func(t *testing.T, data string) candleReader) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	csvPath := filepath.Join(dir, "ticks.csv")
@@ -25,7 +58,7 @@ func TestImportCommand(t *testing.T) {
 		"1709251200000,100,102,99,101,5,1709251259999,505,3,2,202,0\n1709251260000,101,103,100,102,4,1709251319999,408,4,2,204,0\n"), 0o644)
 	hourPath := filepath.Join(dir, "SOLUSDT-1h-2024-03-01.csv")
 	os.WriteFile(hourPath, []byte("1709251200000,100,102,99,101,5,1709254799999,505,3,2,202,0\n"), 0o644)
-	common := []string{"--data-dir", data, "--log-format", "json"}
+	common := append([]string{"--data-dir", data, "--log-format", "json"}, extra...)
 
 	for i, want := range []string{"2 new, 0 already imported", "0 new, 2 already imported"} {
 		out, stderr, err := findash(t, append([]string{"import", "csv", csvPath}, common...)...)
@@ -48,11 +81,7 @@ func TestImportCommand(t *testing.T) {
 		t.Error("import binance of a file not named like a Binance dump: no error")
 	}
 
-	db, err := sqlite.Open(t.Context(), filepath.Join(data, "findash.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := open(t, data)
 	for _, tc := range []struct {
 		sym              string
 		start            int64
