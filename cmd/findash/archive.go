@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/archive"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/objstore"
@@ -47,6 +48,18 @@ func openArchive(ctx context.Context, cfg config.Config, src archive.Source, log
 		objs = l
 	}
 	return archive.New(objs, src, archive.Config{}, log, reg), nil
+}
+
+// archivedTicks is the archive as the API reads it.
+type archivedTicks struct{ a *archive.Archiver }
+
+// ArchivedTicks reads one bounded page (archive.ReadPage, default limits).
+func (t archivedTicks) ArchivedTicks(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, limit int) (api.ArchivedPage, error) {
+	p, err := t.a.ReadPage(ctx, symbol, afterTS, afterSeq, to, limit, archive.PageLimits{})
+	if err != nil {
+		return api.ArchivedPage{}, err
+	}
+	return api.ArchivedPage{Ticks: p.Ticks, Cut: p.Cut, PosTS: p.PosTS, PosSeq: p.PosSeq}, nil
 }
 
 // archiveCommand is `findash archive`: archive now what the retention job

@@ -15,6 +15,7 @@ import (
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/archive"
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/bus"
@@ -223,12 +224,12 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	}
 	in.syms = symbol.New(st, symCfg, log, reg)
 	rcfg := retention.Config{Retention: cfg.TickRetention}
-	if p.work { // only the worker's retention job archives
-		arch, err := openArchive(ctx, cfg, st, log, reg)
-		if err != nil {
+	var arch *archive.Archiver
+	if p.work || cfg.HasRole("api") { // the worker's retention job writes it, the api reads it
+		if arch, err = openArchive(ctx, cfg, st, log, reg); err != nil {
 			return nil, err
 		}
-		if arch != nil {
+		if arch != nil && p.work {
 			rcfg.Archive = arch
 		}
 	}
@@ -263,23 +264,28 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 
 	gate := newReadinessGate(cfg.DrainDelay, r.budget)
 	in.deps = api.Deps{
-		Market:     in.state,
-		Candles:    st,
-		Publisher:  roleMissing{"ingest"},
-		Parse:      parser.Parse,
-		Auth:       users,
-		Accounts:   users,
-		Watchlists: watchlist.NewService(st, watchlist.Config{}),
-		Portfolio:  portfolio.NewService(st, nil),
-		Alerts:     st,
-		Reports:    reports,
-		Draining:   gate.Draining,
+		Market:        in.state,
+		Candles:       st,
+		Ticks:         st,
+		TickRetention: cfg.TickRetention,
+		Publisher:     roleMissing{"ingest"},
+		Parse:         parser.Parse,
+		Auth:          users,
+		Accounts:      users,
+		Watchlists:    watchlist.NewService(st, watchlist.Config{}),
+		Portfolio:     portfolio.NewService(st, nil),
+		Alerts:        st,
+		Reports:       reports,
+		Draining:      gate.Draining,
 		Checks: append(append(st.checks,
 			api.Check{Name: "event_log", Critical: true, Fn: b.Check}),
 			objChecks...,
 		),
 		Version: version,
 		Stage:   cfg.Stage(),
+	}
+	if arch != nil {
+		in.deps.Archive = archivedTicks{arch}
 	}
 	if rc != nil {
 		in.deps.Cache = rc

@@ -63,9 +63,18 @@ type Check struct {
 // Deps are the API's collaborators. Market, Candles, Publisher, Parse and
 // Auth are required; the others may be left zero.
 type Deps struct {
-	Market    Market
-	Candles   CandleStore
-	Publisher Publisher
+	Market  Market
+	Candles CandleStore
+	// Ticks serves GET /api/v1/ticks/{symbol} from the store; nil answers
+	// it 503.
+	Ticks TickReader
+	// Archive, when set, adds the archived ticks to GET
+	// /api/v1/ticks/{symbol} for ranges before TickRetention.
+	Archive TickArchive
+	// TickRetention is how long the store keeps ticks (--tick-retention):
+	// before the UTC day of now - TickRetention the archive is read too.
+	TickRetention time.Duration
+	Publisher     Publisher
 	// Parse decodes an ingest body (JSON array or NDJSON) into validated
 	// ticks; bad ticks are an error matching market.ErrInvalid, an
 	// *ingest.BatchError naming every bad line ((*ingest.Parser).Parse).

@@ -41,6 +41,7 @@ var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>
 <li><a href="/api/v1/symbols">GET /api/v1/symbols</a> — known symbols with their latest quote</li>
 <li><a href="/api/v1/quotes">GET /api/v1/quotes?symbols=A,B</a> — latest quotes</li>
 <li>GET /api/v1/candles/{symbol}?interval=1m&amp;from=&amp;to=&amp;limit= — candles, oldest first</li>
+<li>GET /api/v1/ticks/{symbol}?from=&amp;to=&amp;limit= — raw ticks, oldest first, from the store and the archive</li>
 <li><a href="/api/v1/movers">GET /api/v1/movers?limit=10</a> — top gainers and losers</li>
 <li>POST /api/v1/ticks — ingest (API key)</li>
 <li><a href="/api/v1/openapi.json">GET /api/v1/openapi.json</a> — the OpenAPI document</li>

@@ -33,6 +33,7 @@ func (a *API) routes() {
 	a.handle("GET /api/v1/symbols", a.limitRead(a.symbols))
 	a.handle("GET /api/v1/quotes", a.limitRead(a.quotes))
 	a.handle("GET /api/v1/candles/{symbol...}", a.limitRead(a.candles))
+	a.handle("GET /api/v1/ticks/{symbol...}", a.limitRead(a.ticks)) // the store, then the archive (ticks.go)
 	a.handle("GET /api/v1/movers", a.limitRead(a.movers))
 
 	// TradingView's UDF datafeed (udf.go): public reads, like the above.
