@@ -241,6 +241,14 @@ func (p *pageRead) file(ctx context.Context, f File) error {
 func (p *pageRead) rowGroup(ctx context.Context, rg parquet.RowGroup, key string) error {
 	r := parquet.NewGenericRowGroupReader[row](rg)
 	defer r.Close()
+	if start := p.firstRow(rg); start > 0 {
+		if err := r.SeekToRow(start); err != nil {
+			if p.page.Limit != "" {
+				return errStop
+			}
+			return fmt.Errorf("archive: %s: %w: seek to row %d: %w", key, errCorrupt, start, err)
+		}
+	}
 	buf := make([]row, 1024)
 	for {
 		if err := p.check(ctx); err != nil {
@@ -284,6 +292,32 @@ func (p *pageRead) rowGroup(ctx context.Context, rg parquet.RowGroup, key string
 			return fmt.Errorf("archive: %s: %w: read rows: %w", key, errCorrupt, err)
 		}
 	}
+}
+
+// firstRow returns the index in rg of the first row of the first ts page
+// that may hold a tick after the read's start, from the page index (the
+// ts column's per-page max and the pages' first rows): a page read starts
+// there rather than decoding the row group from its first row. 0 when
+// the file has no page index.
+func (p *pageRead) firstRow(rg parquet.RowGroup) int64 {
+	cc, ok := rg.ColumnChunks()[0].(*parquet.FileColumnChunk)
+	if !ok {
+		return 0
+	}
+	ci, err := cc.ColumnIndex()
+	if err != nil {
+		return 0
+	}
+	oi, err := cc.OffsetIndex()
+	if err != nil || oi.NumPages() != ci.NumPages() {
+		return 0
+	}
+	for i := range ci.NumPages() {
+		if ci.MaxValue(i).Int64() >= p.afterTS {
+			return oi.FirstRowIndex(i)
+		}
+	}
+	return 0
 }
 
 // countingReaderAt counts the bytes fetched against the page's limit and

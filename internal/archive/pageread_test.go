@@ -73,3 +73,29 @@ func TestReadPage(t *testing.T) {
 		})
 	}
 }
+
+// TestReadPageSeeks: in a part of 300,000 ticks (row groups of 262,144,
+// several pages each), a page read from anywhere starts at the page the
+// page index names and still returns exactly the ticks after the
+// position, in order.
+func TestReadPageSeeks(t *testing.T) {
+	db := openDB(t)
+	ticks := gen("BTC-USD", day0, 300_000, 1, 5)
+	write(t, db, ticks)
+	o, _ := newLocal(t)
+	a := archive.New(o, db, archive.Config{}, nil, nil)
+	if _, err := a.ArchiveBefore(t.Context(), day0+dayMs, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 77_777, 150_000, 262_143, 262_144, 299_000} {
+		after := ticks[i]
+		p, err := a.ReadPage(t.Context(), "BTC-USD", after.TS, after.Seq, day0+dayMs-1, 1000, archive.PageLimits{})
+		if err != nil {
+			t.Fatalf("ReadPage(after tick %d) error: %v", i, err)
+		}
+		want := ticks[i+1 : min(len(ticks), i+1001)]
+		if diff := gocmp.Diff(want, p.Ticks); diff != "" {
+			t.Errorf("ReadPage(after tick %d) (-want +got):\n%s", i, diff)
+		}
+	}
+}
