@@ -32,7 +32,9 @@
 // partition, in log order. ConsumePartitions reads only some partitions;
 // Consume still reads them all. Leases (a key-value bucket whose entries
 // expire after a TTL, renewed by compare-and-set on their revision) give a
-// partition to one worker at a time.
+// partition to one worker at a time. The stream records the count in its
+// metadata (LayoutKey), and Open refuses another (ErrLayoutMismatch) unless
+// the change is asked for (Config.Repartition; decision 0044).
 //
 // Concurrency. A Bus is safe for concurrent use. Consume blocks its caller;
 // each call owns its server-side consumer and stops it when it returns.

@@ -47,6 +47,7 @@ func TestWorkersFailover(t *testing.T) {
 	}
 	db := testenv.Postgres(t)
 	h := start(t, db.URL, 3)
+	h.balance(t, 30*time.Second) // the victim then owns its share, not all 8
 
 	// Ingest 64 symbols × batches while killing worker 0 mid-stream.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -169,6 +170,27 @@ func (h *harness) addWorkers(t *testing.T, n int) {
 		return c == parts
 	}) {
 		t.Fatal("the workers did not come to own the 8 partitions within 30s")
+	}
+}
+
+// balance waits until no worker owns more than its share, ceil(8 / workers),
+// and the partitions are all owned: the first worker to start takes all 8
+// and hands the extra ones over a round or two later.
+func (h *harness) balance(t *testing.T, within time.Duration) {
+	t.Helper()
+	share := (parts + len(h.workers) - 1) / len(h.workers)
+	if !testenv.Poll(within, 200*time.Millisecond, func() bool {
+		total := 0
+		for _, w := range h.workers {
+			o := len(owned(t, w.admin))
+			if o > share {
+				return false
+			}
+			total += o
+		}
+		return total == parts
+	}) {
+		t.Fatalf("the %d workers did not balance to %d partitions each within %s", len(h.workers), share, within)
 	}
 }
 

@@ -44,17 +44,7 @@ func TestThroughputByWorkers(t *testing.T) {
 			// are TTL/3 = 15 s.
 			h.env = append(h.env, "FINDASH_LEASE_TTL=45s")
 			h.addWorkers(t, n)
-			share := (parts + n - 1) / n
-			if !testenv.Poll(90*time.Second, 200*time.Millisecond, func() bool {
-				for _, w := range h.workers {
-					if len(owned(t, w.admin)) > share {
-						return false
-					}
-				}
-				return true
-			}) {
-				t.Fatalf("the %d workers did not balance to %d partitions each within 90s", n, share)
-			}
+			h.balance(t, 90*time.Second)
 			// The backlog is ingested with the workers stopped, then they
 			// all resume at once: the catch-up is the persisting alone.
 			for _, w := range h.workers {
