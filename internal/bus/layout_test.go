@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,45 @@ func TestMirrorLayoutGuard(t *testing.T) {
 		t.Fatalf("mirror reopened with 8, primary down: %v", err)
 	}
 	closeBus(t, logB)
+}
+
+// TestLayoutGuardConcurrentFirstStarts: two instances with different
+// counts open a log that does not exist yet, at once: one creates it, the
+// other is refused — neither overwrites the other's layout (the stream is
+// created with CreateStream, not CreateOrUpdateStream).
+func TestLayoutGuardConcurrentFirstStarts(t *testing.T) {
+	for i := range 5 {
+		srv := testenv.NATSRegion(t, fmt.Sprintf("race%d", i), "")
+		type result struct {
+			n   int
+			b   *bus.Bus
+			err error
+		}
+		res := make(chan result, 2)
+		start := make(chan struct{})
+		for _, n := range []int{8, 4} {
+			go func() {
+				<-start
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				b, err := bus.Open(ctx, bus.Config{URL: srv.URL, Partitions: n}, discard())
+				res <- result{n, b, err}
+			}()
+		}
+		close(start)
+		var opened []int
+		for range 2 {
+			r := <-res
+			switch {
+			case r.err == nil:
+				opened = append(opened, r.n)
+				closeBus(t, r.b)
+			case !errors.Is(r.err, bus.ErrLayoutMismatch):
+				t.Fatalf("round %d: Open with %d: %v", i, r.n, r.err)
+			}
+		}
+		if len(opened) != 1 {
+			t.Fatalf("round %d: %d of the two first starts opened the log (%v), want exactly one", i, len(opened), opened)
+		}
+	}
 }
