@@ -15,7 +15,7 @@ type capacity struct {
 	gatewayConnsPerPod     int     // HPA target (findash_ws_connections per pod)
 	gatewayMaxPods         int     // HPA maxReplicas
 	gatewayCPURequestMilli int     // deployment-gateway.yaml
-	// API: requests per pod at p99 < 10 ms.
+	// API: requests per pod: 0.24 CPU at ~120 µs each (deploy/bench/api-50k.sh).
 	apiReqPerPod int
 	// Ingest and worker: CPU per tick.
 	ingestUSPerTick    float64 // parse + validate + append to the log

@@ -33,7 +33,7 @@ func makePlan(c capacity, users, ticksPerS, apiRPS int) []planRole {
 	gwMem := min(2048, max(512, int(2*(c.gatewayBaseMiB+perPod*c.gatewayKiBPerConn/1024))))
 	return []planRole{
 		{"gateway", gw, c.gatewayCPURequestMilli, gwMem, fmt.Sprintf("%d connections / %d per pod at %.1f KiB and %.0f µs per delivery (docs/cost.md)", users, c.gatewayConnsPerPod, c.gatewayKiBPerConn, c.gatewayUSPerDelivery)},
-		{"api", max(2, ceilDiv(apiRPS, c.apiReqPerPod)), 500, 1024, fmt.Sprintf("%d req/s / %d per pod at p99 < 10 ms (docs/benchmarks/api.md)", apiRPS, c.apiReqPerPod)},
+		{"api", max(2, ceilDiv(apiRPS, c.apiReqPerPod)), 500, 1024, fmt.Sprintf("%d req/s / %d per pod, ~120 µs of CPU each (docs/benchmarks/api.md)", apiRPS, c.apiReqPerPod)},
 		{"ingest", max(2, ceilDiv(ticksPerS, c.ingestTicksPerPod)), 250, 1024, fmt.Sprintf("%d ticks/s / %d per pod (docs/benchmarks/ingest.md)", ticksPerS, c.ingestTicksPerPod)},
 		{"worker", min(c.workerMaxPods, max(2, ceilDiv(ticksPerS, c.workerTicksPerPod))), 250, 1024, fmt.Sprintf("%d ticks/s / %d per worker, at most one per log partition (%d; decisions 0042, 0043)", ticksPerS, c.workerTicksPerPod, c.workerMaxPods)},
 	}
