@@ -54,6 +54,22 @@ func TestConnectSubscribe(t *testing.T) {
 	}
 }
 
+// TestConnectSubscribeStale: a connection subscribing at connect while the
+// instance is stale gets the status first (queued to the pool's writer by
+// addConn), then the ack and the snapshot — the 101 still first of all.
+func TestConnectSubscribeStale(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.hub.SetStale(true, time.UnixMilli(baseTS))
+	for i := range 20 { // both orders of the pool's writer and the handshake's goroutine
+		c := e.dial("?subscribe=ticks:STL", nil)
+		for j, want := range []string{"status", "ack", "snapshot"} {
+			if m := c.next(); m.Type != want {
+				t.Fatalf("connection %d, message %d: %s, want %s", i, j, m.raw, want)
+			}
+		}
+	}
+}
+
 // TestConnectSubscribeRefused: a bad ?subscribe= is refused before the
 // upgrade, with the JSON error body.
 func TestConnectSubscribeRefused(t *testing.T) {
