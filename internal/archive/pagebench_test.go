@@ -15,8 +15,9 @@ import (
 // BenchmarkReadPage reads pages of 1,000 ticks from an archived day of
 // 1M ticks of one symbol on disk, as GET /api/v1/ticks/{symbol} does past
 // the retention: "mid-day" is one page from the middle of the day (one
-// row group decoded), "scan" pages through the whole day. It reports the
-// part bytes fetched per page.
+// page decoded), "scan" pages through the whole day; "store-mid-day" is
+// the same page from SQLite, the baseline. It reports the part bytes
+// fetched per page.
 func BenchmarkReadPage(b *testing.B) {
 	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "findash.db"), nil)
 	if err != nil {
@@ -51,6 +52,16 @@ func BenchmarkReadPage(b *testing.B) {
 			}
 		}
 		b.ReportMetric((readBytes(b, reg)-before)/float64(b.N), "bytes/page")
+	})
+	// The baseline: the same page from the database (within the retention).
+	b.Run("store-mid-day", func(b *testing.B) {
+		mid := ticks[len(ticks)/2]
+		for b.Loop() {
+			ts, err := db.Ticks(b.Context(), "BTC-USD", mid.TS, day0+dayMs-1, 1001)
+			if err != nil || len(ts) < 1000 {
+				b.Fatalf("Ticks() = %d ticks, %v", len(ts), err)
+			}
+		}
 	})
 	b.Run("scan", func(b *testing.B) {
 		var n int
