@@ -11,6 +11,8 @@ import (
 	"github.com/findash/findash/internal/archive"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/retention"
+	"github.com/findash/findash/internal/store/postgres"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // importAfterRead is the store as the archiver sees it: after the
@@ -68,12 +70,48 @@ func TestSweepKeepsTickImportedWhileArchiving(t *testing.T) {
 	}
 }
 
+// raceStore is what the concurrent race needs of a real store.
+type raceStore interface {
+	retention.Deleter
+	archive.Source
+	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
+	ImportTicks(ctx context.Context, source string, ticks []market.Tick) (int, error)
+}
+
 // TestSweepRacesImports runs sweeps and an importer writing into expired
-// days at the same time (goroutines, one real SQLite database, the real
-// archive on disk) and then checks that every tick written is in the
-// store or in the archive, once.
+// days at the same time (goroutines, one real database, the real archive
+// on disk) and then checks that every tick written is in the store or in
+// the archive, once: on SQLite, and on PostgreSQL when
+// FINDASH_TEST_POSTGRES_URL is set (its DELETE sees a snapshot: an import
+// committed after it is not deleted; the emptied day partitions are
+// dropped under a table lock).
 func TestSweepRacesImports(t *testing.T) {
-	st, objs, base := setup(t)
+	t.Run("sqlite", func(t *testing.T) {
+		st, objs, base := setup(t)
+		raceImports(t, st.DB, objs, base)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db, err := postgres.Open(t.Context(), postgres.Config{PrimaryURL: testenv.Postgres(t).URL}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		_, objs, base := setup(t)
+		r := market.NewRollup()
+		for i := range base {
+			r.Add(&base[i])
+		}
+		if err := db.WriteBatch(t.Context(), market.Unpartitioned, base, r.Candles(), 1, 1); err != nil {
+			t.Fatal(err)
+		}
+		raceImports(t, db, objs, base)
+	})
+}
+
+func raceImports(t *testing.T, st raceStore, objs *objects, base []market.Tick) {
 	now := day0 + 3*dayMs + 12*3600_000
 	arch := archive.New(objs, st, archive.Config{}, nil, nil)
 	j := retention.New(st, retention.Config{Retention: 48 * time.Hour, Archive: arch}, func() time.Time { return time.UnixMilli(now) }, slog.New(slog.DiscardHandler))
@@ -104,38 +142,27 @@ func TestSweepRacesImports(t *testing.T) {
 	if _, err := j.Sweep(t.Context()); err != nil { // the last, alone
 		t.Fatalf("Sweep() error: %v", err)
 	}
-	all := append(slices.Clone(base), imported...)
+	byKey := func(a, b market.Tick) int {
+		if a.Symbol != b.Symbol {
+			if a.Symbol < b.Symbol {
+				return -1
+			}
+			return 1
+		}
+		if a.Before(&b) {
+			return -1
+		}
+		return 1
+	}
 	var want []market.Tick
-	for _, x := range all {
-		if x.TS < day0+2*dayMs { // days 0 and 1: swept
+	for _, x := range append(slices.Clone(base), imported...) {
+		if x.TS < day0+2*dayMs { // days 0 and 1: day 0 swept
 			want = append(want, x)
 		}
 	}
-	slices.SortFunc(want, func(a, b market.Tick) int {
-		if a.Symbol != b.Symbol {
-			if a.Symbol < b.Symbol {
-				return -1
-			}
-			return 1
-		}
-		if a.Before(&b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(want, byKey)
 	got := append(ticksOf(t, st.Ticks, day0, day0+2*dayMs-1), ticksOf(t, arch.Ticks, day0, day0+2*dayMs-1)...)
-	slices.SortFunc(got, func(a, b market.Tick) int {
-		if a.Symbol != b.Symbol {
-			if a.Symbol < b.Symbol {
-				return -1
-			}
-			return 1
-		}
-		if a.Before(&b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(got, byKey)
 	if len(got) != len(want) {
 		t.Fatalf("after %d sweeps raced an import each: %d ticks of days 0-1 stored or archived, want %d", batches, len(got), len(want))
 	}
@@ -143,5 +170,8 @@ func TestSweepRacesImports(t *testing.T) {
 		if got[i].Seq != want[i].Seq || got[i].TS != want[i].TS {
 			t.Fatalf("tick %d = %+v, want %+v", i, got[i], want[i])
 		}
+	}
+	if left := ticksOf(t, st.Ticks, day0, day0+dayMs-1); len(left) != 0 {
+		t.Errorf("%d ticks of day 0 left in the store after the last sweep, want 0", len(left))
 	}
 }

@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -40,7 +42,27 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		return 0, fmt.Errorf("import ticks: %w", err)
 	}
 	lo, hi := int64(ticks[0].Seq), int64(ticks[len(ticks)-1].Seq)
-	err = db.importTx(ctx, sym, source, lo, hi, func(tx pgx.Tx, ranges [][2]int64) (bool, error) {
+	err = db.importTicksTx(ctx, sym, source, lo, hi, ticks, &written)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" && pe.TableName == "ticks" {
+		// No partition for a row: retention dropped an emptied day this
+		// instance thought existed (an import into an expired day while
+		// the sweep runs). Create it again and retry once, as WriteBatch does.
+		db.forgetPartitions()
+		if err := db.ensurePartitions(ctx, ticks); err != nil {
+			return 0, fmt.Errorf("import ticks: %w", err)
+		}
+		err = db.importTicksTx(ctx, sym, source, lo, hi, ticks, &written)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("import %d ticks of %s: %w", len(ticks), sym, translate(err))
+	}
+	return written, nil
+}
+
+// importTicksTx is ImportTicks' transaction; it sets *written.
+func (db *DB) importTicksTx(ctx context.Context, sym, source string, lo, hi int64, ticks []market.Tick, written *int) error {
+	return db.importTx(ctx, sym, source, lo, hi, func(tx pgx.Tx, ranges [][2]int64) (bool, error) {
 		fresh := ticks
 		if len(ranges) > 0 {
 			fresh = make([]market.Tick, 0, len(ticks))
@@ -67,7 +89,7 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		if err != nil {
 			return false, fmt.Errorf("insert: %w", err)
 		}
-		written = len(inserted)
+		*written = len(inserted)
 		ins := make(map[int64]struct{}, len(inserted))
 		for _, s := range inserted {
 			ins[s] = struct{}{}
@@ -80,10 +102,6 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		}
 		return true, upsertCandles(ctx, tx, r.Candles())
 	})
-	if err != nil {
-		return 0, fmt.Errorf("import %d ticks of %s: %w", len(ticks), sym, translate(err))
-	}
-	return written, nil
 }
 
 // ImportCandles writes imported 1m candles (klines) of one symbol
