@@ -78,6 +78,63 @@ func BenchmarkFanout(b *testing.B) {
 	}
 }
 
+// BenchmarkFaninRounds is the fan-in's shape: every connection on all of
+// 100 channels, a round publishes one tick on each and waits until every
+// connection has been written (its writer then stops until the next round,
+// as between two WriteCoalesce windows): ~100 messages queued per
+// connection per round. allocs/op counts what a round costs beyond the
+// ticks' encoding.
+func BenchmarkFaninRounds(b *testing.B) {
+	const n, symbols = 200, 100
+	h := New(market.NewState(), Config{WriteCoalesce: -1}, nil, nil)
+	sent := sentCount{reached: make(chan struct{}, 1)}
+	sent.target.Store(-1)
+	conns := make([]*conn, n)
+	syms := make([]string, symbols)
+	for k := range syms {
+		syms[k] = fmt.Sprintf("S%03d", k)
+	}
+	for i := range conns {
+		c := newConn(h, 0)
+		c.t = &discardTransport{closed: make(chan struct{}), sent: &sent}
+		c.writing = true
+		for _, sym := range syms {
+			s := &subscription{c: c, ch: Channel{Kind: KindTicks, Symbol: sym}, name: "ticks:" + sym, idx: -1}
+			c.subs = append(c.subs, s)
+			h.register(s, 0, false)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.mu.Lock()
+		clear(c.q)
+		c.q, c.qBytes, c.writing = nil, 0, false
+		c.mu.Unlock()
+	}
+	tick := []market.Tick{{TS: baseTS, Price: 43123.5, Size: 0.25}}
+	b.ReportAllocs()
+	base := sent.n.Load()
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	for i := range b.N {
+		sent.target.Store(base + int64(i+1)*n*symbols)
+		for _, sym := range syms {
+			tick[0].Symbol, tick[0].Seq = sym, uint64(i+1)
+			tick[0].TS++
+			h.Publish(tick, nil)
+		}
+		<-sent.reached
+	}
+	b.StopTimer()
+	cpu := cpuTime(b) - cpu0
+	deliveries := float64(b.N) * n * symbols
+	b.ReportMetric(float64(cpu.Nanoseconds())/deliveries, "cpu-ns/delivery")
+	for _, c := range conns {
+		c.close(0, "")
+		<-c.writerDone
+	}
+}
+
 // cpuTime is the process's user+system CPU time so far.
 func cpuTime(b *testing.B) time.Duration {
 	var ru syscall.Rusage

@@ -20,8 +20,32 @@ func (c *conn) heldLocked() int {
 
 // appendLocked queues msg. Caller holds c.mu and has checked the room.
 func (c *conn) appendLocked(msg []byte) {
+	if len(c.q) == cap(c.q) && cap(c.q) <= maxSpare {
+		c.q = c.hub.takeQueue(c.q)
+	}
 	c.q = append(c.q, msg)
 	c.qBytes += int32(len(msg) + entryBytes)
+}
+
+// takeQueue returns a queue slice from the hub's pool holding q's messages,
+// or q when the pool has none. q is at most maxSpare long.
+func (h *Hub) takeQueue(q [][]byte) [][]byte {
+	p, _ := h.queues.Get().(*[][]byte)
+	if p == nil {
+		return q
+	}
+	pq := append((*p)[:0], q...)
+	clear(q)
+	return pq
+}
+
+// giveQueue puts an empty queue slice larger than maxSpare and at most
+// maxKeep in the hub's pool.
+func (h *Hub) giveQueue(q [][]byte) {
+	if cap(q) > maxSpare && cap(q) <= maxKeep {
+		q = q[:0]
+		h.queues.Put(&q)
+	}
 }
 
 // pushTicks queues spans of tick messages of s's channel, in seq order,

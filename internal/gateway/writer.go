@@ -216,14 +216,16 @@ func (c *conn) hasWorkLocked() bool {
 }
 
 // idleLocked marks the writer stopped and lets go of a large queue slice
-// (a burst), so that an idle connection holds little memory. Caller holds
-// c.mu.
+// (a burst) into the hub's pool, so that an idle connection holds little
+// memory. Caller holds c.mu.
 func (c *conn) idleLocked() {
 	c.writing = false
 	if cap(c.spare) > maxSpare {
+		c.hub.giveQueue(c.spare)
 		c.spare = nil
 	}
-	if cap(c.q) > maxSpare {
+	if cap(c.q) > maxSpare && len(c.q) == 0 { // a subscribe holding the writer may have queued
+		c.hub.giveQueue(c.q)
 		c.q = nil
 	}
 }
