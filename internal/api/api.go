@@ -244,16 +244,20 @@ func (c *Config) setDefaults() {
 
 // API is the REST API. Build it with New, serve Handler.
 type API struct {
-	d        Deps
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
-	limiter  Limiter
-	cache    *cache.Cache[*response]
-	m        metrics
-	ids      idGen
-	conns    *connStates // connections accepted through Listener
-	inflight *inFlight
+	d       Deps
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	limiter Limiter
+	cache   *cache.Cache[*response]
+	// quoteCache holds each symbol's rendered quote (quotes.go's
+	// serveQuotesOf), in this process only: the quote is in memory here,
+	// so an L2 round trip would cost more than reading it again.
+	quoteCache *cache.Cache[*response]
+	m          metrics
+	ids        idGen
+	conns      *connStates // connections accepted through Listener
+	inflight   *inFlight
 
 	draining    atomic.Bool
 	mux         *http.ServeMux
@@ -289,6 +293,9 @@ func New(d Deps, cfg Config, log *slog.Logger, reg prometheus.Registerer) *API {
 		panic(fmt.Sprintf("api.New: %v", err))
 	}
 	a.cache = c
+	if a.quoteCache, err = cache.New(cache.Config{Name: "api_quotes", MaxEntries: cfg.CacheEntries}, nil, cache.Codec[*response]{}, log, reg); err != nil {
+		panic(fmt.Sprintf("api.New: %v", err))
+	}
 	a.m = newMetrics(reg)
 	a.conns = &connStates{timeouts: a.m.timeouts}
 	a.inflight = newInFlight(cfg.MaxInFlightPerIP)
@@ -304,8 +311,11 @@ func (a *API) Handler() http.Handler { return a.handler }
 // SetDraining turns /readyz to 503 (true) or back (false).
 func (a *API) SetDraining(v bool) { a.draining.Store(v) }
 
-// Close stops the response cache's maintenance goroutine.
-func (a *API) Close() { a.cache.Close() }
+// Close stops the response caches' maintenance goroutines.
+func (a *API) Close() {
+	a.cache.Close()
+	a.quoteCache.Close()
+}
 
 func (a *API) isDraining() bool {
 	return a.draining.Load() || (a.d.Draining != nil && a.d.Draining())

@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/market"
@@ -25,11 +27,26 @@ func (m *countingMarket) Quotes(symbols []string) []market.Quote {
 	return m.Market.Quotes(symbols)
 }
 
+// countingRemote is an L2 cache that holds nothing and counts its calls.
+type countingRemote struct{ calls atomic.Int64 }
+
+func (r *countingRemote) Get(context.Context, string) ([]byte, bool, error) {
+	r.calls.Add(1)
+	return nil, false, nil
+}
+
+func (r *countingRemote) Set(context.Context, string, []byte, time.Duration) error {
+	r.calls.Add(1)
+	return nil
+}
+
 func TestQuotesOfSymbolsJoinsEachSymbolsCachedQuote(t *testing.T) {
 	var cm *countingMarket
+	remote := &countingRemote{}
 	f := newFixture(t, func(_ *api.Config, d *api.Deps) {
 		cm = &countingMarket{Market: d.Market}
 		d.Market = cm
+		d.Cache = remote
 	})
 	syms := []string{"BTC-USD", "NOPE", "AAPL", "BTC-USD"}
 	resp, body := f.do(t, "GET", "/api/v1/quotes?symbols=BTC-USD,NOPE,AAPL,BTC-USD", nil)
@@ -50,6 +67,9 @@ func TestQuotesOfSymbolsJoinsEachSymbolsCachedQuote(t *testing.T) {
 	}
 	if resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) || len(resp.TransferEncoding) > 0 {
 		t.Errorf("Content-Length %q, Transfer-Encoding %v; want %d, none", resp.Header.Get("Content-Length"), resp.TransferEncoding, len(body))
+	}
+	if n := remote.calls.Load(); n != 0 {
+		t.Errorf("%d calls to the L2 cache; a quote is read from memory, not from Redis", n)
 	}
 	reads := cm.named.Load()
 	if reads != 3 { // BTC-USD, NOPE, AAPL: the repeat is a cache hit

@@ -90,13 +90,15 @@ func (a *API) quotes(w http.ResponseWriter, r *http.Request) {
 // 20 symbols make 3.2 million), so a cache keyed by the list missed nearly
 // every time and rendered and stored a body per request. Each quote is
 // read once per Config.LiveTTL, as the whole list was; the quotes of one
-// answer may then come from reads up to that far apart.
+// answer may then come from reads up to that far apart. They are cached in
+// this process only (quoteCache): at stage 2+ a Redis round trip per symbol
+// would cost more than reading the quote from memory again.
 func (a *API) serveQuotesOf(w http.ResponseWriter, r *http.Request, syms []string) {
 	body := make([]byte, 0, 16+160*len(syms))
 	body = append(body, `{"data":[`...)
 	n := 0
 	for _, sym := range syms {
-		q, err := a.cache.Get(r.Context(), "quote:"+sym, a.cfg.LiveTTL, func(context.Context) (*response, error) {
+		q, err := a.quoteCache.Get(r.Context(), sym, a.cfg.LiveTTL, func(context.Context) (*response, error) {
 			qs := a.d.Market.Quotes([]string{sym})
 			if len(qs) == 0 {
 				return &response{}, nil // unknown: no entry in the list
