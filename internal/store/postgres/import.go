@@ -13,16 +13,17 @@ import (
 )
 
 // tickImport inserts imported ticks, skipping stored ones, and names the
-// rows it inserted: only those are rolled into candles.
+// rows it inserted: only those are rolled into candles (the slow path of
+// insertTicks).
 const tickImport = tickInsertIgnore + ` RETURNING seq`
 
 // ImportTicks writes imported ticks of one symbol (history.Store), as the
 // SQLite store does: ticks ordered by Seq, their import key. In one
 // transaction on the primary, serialised per (symbol, source) by an
 // advisory lock, it skips the ticks whose key lies in a range already
-// imported from source for the symbol, inserts the others (one multi-row
-// INSERT … ON CONFLICT DO NOTHING RETURNING: a tick somehow stored already
-// adds nothing to a candle), merges the candles rolled up from those
+// imported from source for the symbol, inserts the others (insertTicks:
+// COPY, or when one is somehow stored already, INSERT … ON CONFLICT DO
+// NOTHING RETURNING, so that it adds nothing to a candle), merges the candles rolled up from those
 // inserted, and records [first, last] key of the batch. It returns how many
 // ticks it inserted. Ticks out of order, of several symbols or with a seq
 // above 2^63-1 are market.ErrInvalid.
@@ -81,22 +82,17 @@ func (db *DB) importTicksTx(ctx context.Context, sym, source string, lo, hi int6
 		if len(fresh) == 0 {
 			return false, nil
 		}
-		rows, err := tx.Query(ctx, tickImport, tickColumns(fresh)...)
+		inserted, err := insertTicks(ctx, tx, fresh)
 		if err != nil {
-			return false, fmt.Errorf("insert: %w", err)
+			return false, err
 		}
-		inserted, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			return false, fmt.Errorf("insert: %w", err)
-		}
-		*written = len(inserted)
-		ins := make(map[int64]struct{}, len(inserted))
-		for _, s := range inserted {
-			ins[s] = struct{}{}
+		*written = len(fresh)
+		if inserted != nil {
+			*written = len(inserted)
 		}
 		r := market.NewRollup()
 		for i := range fresh {
-			if _, ok := ins[int64(fresh[i].Seq)]; ok {
+			if _, ok := inserted[int64(fresh[i].Seq)]; ok || inserted == nil {
 				r.Add(&fresh[i])
 			}
 		}
@@ -156,6 +152,46 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 		return 0, fmt.Errorf("import %d candles of %s: %w", len(candles), sym, translate(err))
 	}
 	return written, nil
+}
+
+// insertTicks stores ticks: with COPY (in key order, as WriteBatch) under
+// a savepoint, and when a tick is stored already (a unique violation), again
+// with INSERT … ON CONFLICT DO NOTHING RETURNING, which names the ticks it
+// inserted. It returns nil when COPY stored them all, else the set of
+// inserted seqs. Other errors (a missing day partition: ImportTicks
+// retries) are returned wrapped.
+func insertTicks(ctx context.Context, tx pgx.Tx, ticks []market.Tick) (map[int64]struct{}, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"ticks"}, tickCols, &tickSource{ticks: ticks, order: keyOrder(ticks), i: -1})
+	if err == nil {
+		if err := sp.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("release savepoint: %w", err)
+		}
+		return nil, nil
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
+	if err := sp.Rollback(ctx); err != nil {
+		return nil, fmt.Errorf("rollback to savepoint: %w", err)
+	}
+	rows, err := tx.Query(ctx, tickImport, tickColumns(ticks)...)
+	if err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("insert: %w", err)
+	}
+	inserted := make(map[int64]struct{}, len(seqs))
+	for _, s := range seqs {
+		inserted[s] = struct{}{}
+	}
+	return inserted, nil
 }
 
 // importTx runs write in a transaction on the primary holding the
