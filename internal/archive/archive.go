@@ -439,7 +439,7 @@ func (a *Archiver) verify(ctx context.Context, f File) error {
 	if sum := sha256.Sum256(data); int64(len(data)) != f.Bytes || hex.EncodeToString(sum[:]) != f.SHA256 {
 		return fmt.Errorf("archive: read back %s: %d bytes that differ from the %d written", f.Key, len(data), f.Bytes)
 	}
-	_, ft, err := readFooter(bytes.NewReader(data), int64(len(data)))
+	_, ft, err := readFooter(bytes.NewReader(data), int64(len(data)), false)
 	if err != nil {
 		return fmt.Errorf("archive: read back %s: %w", f.Key, err)
 	}

@@ -101,9 +101,11 @@ type footer struct {
 }
 
 // readFooter opens a Parquet file's footer and checks that its columns are
-// the archive's.
-func readFooter(r io.ReaderAt, size int64) (*parquet.File, footer, error) {
-	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+// the archive's. pageIndex also reads the page index (each column's
+// per-page min/max and page offsets), for reads that seek within a row
+// group without reading the pages before.
+func readFooter(r io.ReaderAt, size int64, pageIndex bool) (*parquet.File, footer, error) {
+	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(!pageIndex), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, footer{}, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
@@ -119,7 +121,7 @@ func readFooter(r io.ReaderAt, size int64) (*parquet.File, footer, error) {
 // them to dst, and checks that they are ordered by (ts, seq) and that there
 // are as many as the footer says.
 func decodeFile(dst []market.Tick, data []byte, symbol string) ([]market.Tick, error) {
-	f, ft, err := readFooter(bytes.NewReader(data), int64(len(data)))
+	f, ft, err := readFooter(bytes.NewReader(data), int64(len(data)), false)
 	if err != nil {
 		return dst, err
 	}

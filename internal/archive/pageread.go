@@ -211,7 +211,7 @@ func (p *pageRead) file(ctx context.Context, f File) error {
 		ra = bytesAt(data)
 	}
 	cr := &countingReaderAt{r: ra, p: p, size: f.Bytes}
-	pf, ft, err := readFooter(cr, f.Bytes)
+	pf, ft, err := readFooter(cr, f.Bytes, true)
 	if err != nil {
 		if p.page.Limit != "" { // the byte limit, whatever the reader made of it
 			return errStop
