@@ -95,15 +95,22 @@ func NewPublisher(log Log, cfg Config, logger *slog.Logger, reg prometheus.Regis
 // has acknowledged every one. It does not modify ticks. When the log is down
 // or slow, or no slot frees up before ctx or Config.Timeout ends, it returns
 // an error wrapping market.ErrUnavailable and the ticks must be treated as
-// not accepted (some may still be in the log: a retry can duplicate them).
+// not accepted (when the append was made, some may still be in the log: a
+// retry can duplicate them; when it gave up waiting for a slot, none was sent
+// and none will be).
 //
 // With a slot free and no shared append waiting, the ticks are appended at
 // once. Otherwise they join the shared append waiting for the next slot
-// (opening it if there is none): its first publisher appends everyone's
-// ticks, grouped by symbol (a symbol's ticks in the order they joined), and
-// every publisher of it gets the outcome. Concurrent publishes have no order
-// between them, so sharing changes no guarantee; one that started after
-// another returned is appended after it.
+// (opening it if there is none): when a slot frees up, its goroutine appends
+// the ticks of every publisher still waiting, grouped by symbol (a symbol's
+// ticks in the order they joined), and every one of them gets the outcome. A
+// publisher whose ctx ends before then withdraws its ticks and gets
+// ErrUnavailable; one whose ctx ends while the append is under way waits for
+// its outcome, which ends by the earliest deadline of the publishers in it,
+// so no Publish outlasts its own ctx or Config.Timeout by more than the
+// return of that append. Concurrent publishes have no order between them, so
+// sharing changes no guarantee; one that started after another returned is
+// appended after it.
 func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 	if len(ticks) == 0 {
 		return nil
@@ -124,12 +131,15 @@ func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 	}
 	b, lead := p.open, false
 	if b == nil || len(b.ticks)+len(ticks) > p.cfg.MaxBatchTicks {
-		b, lead = &batch{done: make(chan struct{})}, true
+		b, lead = &batch{gone: make(chan struct{}), done: make(chan struct{})}, true
 		p.open = b
 	}
+	deadline, _ := ctx.Deadline() // set: ctx has Config.Timeout at most
+	me := len(b.spans)
+	b.spans = append(b.spans, span{off: len(b.ticks), end: len(b.ticks) + len(ticks), deadline: deadline})
 	b.ticks = append(b.ticks, ticks...)
 	b.posts++
-	b.waiting++
+	b.live++
 	p.mu.Unlock()
 	if lead {
 		go p.lead(ctx, b)
@@ -138,55 +148,113 @@ func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 	case <-b.done:
 		return p.outcome(b.err, len(ticks), start)
 	case <-ctx.Done():
-		p.mu.Lock()
-		b.waiting--
+	}
+	p.mu.Lock()
+	if !b.taken {
+		// Not yet appended: withdraw the ticks, so that a 503 means they
+		// are not in the log and never will be (a retry cannot duplicate
+		// them, later ticks cannot land before them).
+		b.drop(p, me)
 		p.mu.Unlock()
 		return p.outcome(fmt.Errorf("waiting for a shared append: %w: %w", market.ErrUnavailable, ctx.Err()), len(ticks), start)
 	}
+	p.mu.Unlock()
+	// The append holding the ticks is under way (or done): its outcome is
+	// theirs. It ends by its earliest publisher's deadline, at most ours.
+	<-b.done
+	return p.outcome(b.err, len(ticks), start)
 }
 
 // batch is an append shared by several publishes.
 type batch struct {
 	ticks []market.Tick // every publish's, in the order they joined
-	posts int
-	// waiting counts the publishers still waiting for the outcome (under
-	// Publisher.mu): with none left the append is not made.
-	waiting int
-	done    chan struct{} // closed once err is set
-	err     error
+	spans []span        // each publish's ticks in ticks, in join order
+	posts int           // publishes that joined
+	// Under Publisher.mu: live counts the publishers whose ticks are still
+	// to be appended; taken is set once the batch is closed to newcomers
+	// and to withdrawals (its lead took a slot, or every publisher left).
+	live  int
+	taken bool
+	gone  chan struct{} // closed when the last publisher withdrew before taken
+	done  chan struct{} // closed once err is set (always after taken)
+	err   error
 }
 
-// lead waits for a slot and appends b for all its publishers. It runs on a
-// goroutine of its own, started by the publish that opened b, so that no
-// publisher waits longer than its own ctx; it is bounded by Config.Timeout
-// (its publishers' ends do not stop it while one of them still waits).
-func (p *Publisher) lead(ctx context.Context, b *batch) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Timeout)
-	defer cancel()
-	defer close(b.done)
-	select {
-	case p.slots <- struct{}{}:
-	case <-bctx.Done():
-		p.mu.Lock()
+// span is one publish's ticks in batch.ticks, [off, end).
+type span struct {
+	off, end int
+	deadline time.Time // the publish's own
+	dropped  bool      // withdrawn: its ctx ended before the append
+}
+
+// drop withdraws publisher i's ticks from b, which is not taken. The last
+// one out closes b, so that nobody joins an append nobody waits for.
+// p.mu must be held.
+func (b *batch) drop(p *Publisher, i int) {
+	b.spans[i].dropped = true
+	b.live--
+	if b.live == 0 {
+		b.taken = true
 		if p.open == b {
 			p.open = nil
 		}
-		p.mu.Unlock()
-		b.err = fmt.Errorf("waiting for a slot: %w: %w", market.ErrUnavailable, bctx.Err())
+		close(b.gone)
+	}
+}
+
+// take closes b to newcomers and withdrawals and returns the ticks to append
+// (the withdrawn ones left out) and the earliest deadline of the publishers
+// still in it. p.mu must be held and b not taken.
+func (b *batch) take(p *Publisher) (ticks []market.Tick, deadline time.Time) {
+	b.taken = true
+	if p.open == b {
+		p.open = nil
+	}
+	ticks = b.ticks
+	if b.live < len(b.spans) {
+		ticks = make([]market.Tick, 0, len(b.ticks))
+	}
+	for _, s := range b.spans {
+		if s.dropped {
+			continue
+		}
+		if b.live < len(b.spans) {
+			ticks = append(ticks, b.ticks[s.off:s.end]...)
+		}
+		if deadline.IsZero() || s.deadline.Before(deadline) {
+			deadline = s.deadline
+		}
+	}
+	return ticks, deadline
+}
+
+// lead waits for a slot and appends b for its publishers still waiting. It
+// runs on a goroutine of its own, started by the publish that opened b, so
+// that no publisher waits longer than its own ctx: it stops waiting when
+// every publisher has withdrawn (each does when its ctx ends), and the append
+// is bounded by the earliest deadline of those left. ctx gives the append its
+// values only.
+func (p *Publisher) lead(ctx context.Context, b *batch) {
+	defer close(b.done)
+	select {
+	case p.slots <- struct{}{}:
+	case <-b.gone:
+		b.err = fmt.Errorf("every publisher of the shared append gave up: %w", market.ErrUnavailable)
 		return
 	}
 	defer func() { <-p.slots }()
 	p.mu.Lock()
-	if p.open == b {
-		p.open = nil // closed to newcomers
-	}
-	waiting := b.waiting
-	p.mu.Unlock()
-	if waiting == 0 {
+	if b.taken { // every publisher withdrew as the slot freed up
+		p.mu.Unlock()
 		b.err = fmt.Errorf("every publisher of the shared append gave up: %w", market.ErrUnavailable)
 		return
 	}
-	b.err = p.append(bctx, groupBySymbol(b.ticks), b.posts)
+	ticks, deadline := b.take(p)
+	live := b.live
+	p.mu.Unlock()
+	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	b.err = p.append(actx, groupBySymbol(ticks), live)
 }
 
 // append appends grouped ticks for posts publishes.
