@@ -135,30 +135,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.abort()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	dup := min(2*time.Minute, cfg.MaxAge)
-	maxBytes := cfg.MaxBytes
-	if maxBytes <= 0 {
-		maxBytes = -1
-	}
-	scfg := jetstream.StreamConfig{
-		Name:        StreamName,
-		Description: "findash tick log: one message per symbol per batch",
-		Subjects:    []string{subjectPrefix + ">"},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		MaxAge:      cfg.MaxAge,
-		MaxBytes:    maxBytes,
-		Duplicates:  dup,
-	}
-	scfg.Metadata = map[string]string{LayoutKey: strconv.Itoa(cfg.Partitions)}
-	if cfg.Partitions > 0 {
-		scfg.SubjectTransform = &jetstream.SubjectTransformConfig{Source: subjectPrefix + "*", Destination: partitionDest(cfg.Partitions)}
-	}
-	if cfg.MirrorDomain != "" {
-		scfg = mirrorConfig(scfg, cfg.MirrorDomain)
-	}
+	scfg := streamConfig(cfg)
 	// A cluster that is still electing its JetStream leader (several
 	// instances and servers starting together) answers with timeouts for a
 	// few seconds: retry (retry.LogSetup) rather than fail the start.
@@ -186,6 +163,35 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	b.log.Info("event log open", "embedded", b.srv != nil, "stream", StreamName,
 		"replicas", cfg.Replicas, "max_age", cfg.MaxAge, "mirror_of_domain", cfg.MirrorDomain)
 	return b, nil
+}
+
+// streamConfig is the tick stream's configuration for cfg (defaults applied).
+func streamConfig(cfg Config) jetstream.StreamConfig {
+	dup := min(2*time.Minute, cfg.MaxAge)
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = -1
+	}
+	scfg := jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "findash tick log: one message per symbol per batch",
+		Subjects:    []string{subjectPrefix + ">"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.MaxAge,
+		MaxBytes:    maxBytes,
+		Duplicates:  dup,
+	}
+	scfg.Metadata = map[string]string{LayoutKey: strconv.Itoa(cfg.Partitions)}
+	if cfg.Partitions > 0 {
+		scfg.SubjectTransform = &jetstream.SubjectTransformConfig{Source: subjectPrefix + "*", Destination: partitionDest(cfg.Partitions)}
+	}
+	if cfg.MirrorDomain != "" {
+		scfg = mirrorConfig(scfg, cfg.MirrorDomain)
+	}
+	return scfg
 }
 
 func startEmbedded(dataDir string, log *slog.Logger) (*server.Server, error) {

@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +95,8 @@ func layoutName(n int) string {
 }
 
 // openStream creates the tick stream with scfg, or checks the existing
-// one's layout against cfg (checkLayout) before updating it. Two instances
+// one's layout against cfg (checkLayout) and updates it only when one of
+// scfg's settings differs, reading the layout back after. Two instances
 // creating the stream at once: the second's create fails (the name is in
 // use with another configuration) and its next attempt checks the first's
 // layout rather than overwrite it. A mismatch is permanent: the caller's
@@ -115,11 +118,65 @@ func (b *Bus) openStream(ctx context.Context, scfg jetstream.StreamConfig, cfg C
 	if err := checkLayout(existing, cfg); err != nil {
 		return nil, backoff.Permanent(err)
 	}
+	if settingsMatch(existing, scfg) {
+		// Nothing to change: only a deliberate change writes, so an
+		// instance that read the layout just before another changed it
+		// cannot write the old one back.
+		return s, nil
+	}
 	if stored, known, _ := storedPartitions(existing); known && stored != cfg.Partitions {
 		b.log.Warn("the tick log's partition layout changes as asked (--log-partitions-from): messages from now on go to the new partitions",
 			"from", stored, "to", cfg.Partitions)
 	}
-	return b.js.UpdateStream(ctx, scfg)
+	s, err = b.js.UpdateStream(ctx, scfg)
+	if err != nil {
+		return nil, err
+	}
+	// Read the layout back: an instance that changed it at the same time
+	// may have written last.
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stored, known, err := storedPartitions(info.Config)
+	if err != nil {
+		return nil, backoff.Permanent(err)
+	}
+	if known && stored != cfg.Partitions {
+		return nil, backoff.Permanent(fmt.Errorf("%w: the tick log %s is %s right after this instance set %d partitions: another instance changed it at the same time",
+			ErrLayoutMismatch, StreamName, layoutName(stored), cfg.Partitions))
+	}
+	return s, nil
+}
+
+// settingsMatch reports whether the existing stream already has every
+// setting scfg makes. The server fills in some (a default duplicates window,
+// its own metadata keys), so only what scfg sets is compared; a setting the
+// server writes differently makes openStream update, as it always did.
+func settingsMatch(existing, scfg jetstream.StreamConfig) bool {
+	return existing.Description == scfg.Description &&
+		slices.Equal(existing.Subjects, scfg.Subjects) &&
+		existing.Retention == scfg.Retention && existing.Discard == scfg.Discard &&
+		existing.Storage == scfg.Storage && existing.Replicas == scfg.Replicas &&
+		existing.MaxAge == scfg.MaxAge && existing.MaxBytes == scfg.MaxBytes &&
+		(scfg.Duplicates == 0 || existing.Duplicates == scfg.Duplicates) &&
+		existing.Metadata[LayoutKey] == scfg.Metadata[LayoutKey] &&
+		reflect.DeepEqual(existing.SubjectTransform, scfg.SubjectTransform) &&
+		mirrorMatch(existing.Mirror, scfg.Mirror)
+}
+
+// mirrorMatch reports whether the existing stream's mirror source is want
+// (Name and Domain set, as mirrorConfig makes it): the server keeps a domain
+// as the API prefix it stands for.
+func mirrorMatch(existing, want *jetstream.StreamSource) bool {
+	if existing == nil || want == nil {
+		return existing == want
+	}
+	domain := existing.Domain == want.Domain ||
+		existing.Domain == "" && existing.External != nil && existing.External.APIPrefix == "$JS."+want.Domain+".API"
+	return domain && existing.Name == want.Name && existing.OptStartSeq == want.OptStartSeq &&
+		existing.FilterSubject == want.FilterSubject && len(existing.SubjectTransforms) == 0 && len(want.SubjectTransforms) == 0 &&
+		existing.Consumer == nil && want.Consumer == nil
 }
 
 // primaryLayoutWait bounds the look at the primary region's log: a mirror
@@ -131,9 +188,10 @@ const primaryLayoutWait = 2 * time.Second
 // log (the stream of JetStream domain cfg.MirrorDomain, over the link) when
 // the primary answers within primaryLayoutWait: a mirror region whose
 // instances split the log otherwise would apply positions to the wrong
-// partitions. A primary that does not answer (the link down), or a log
-// created before layouts were recorded, is not checked; the mirror's own
-// recorded layout still is (checkLayout).
+// partitions. A log created before layouts were recorded is read from its
+// transform (storedPartitions). A primary that does not answer (the link
+// down) is not checked; the mirror's own recorded layout still is
+// (checkLayout).
 func (b *Bus) checkPrimaryLayout(ctx context.Context, cfg Config) error {
 	pjs, err := jetstream.NewWithDomain(b.nc, cfg.MirrorDomain)
 	if err != nil {
@@ -146,11 +204,9 @@ func (b *Bus) checkPrimaryLayout(ctx context.Context, cfg Config) error {
 		b.log.Info("the primary region's log layout could not be read; not checked", "domain", cfg.MirrorDomain, "err", err)
 		return nil
 	}
-	c := s.CachedInfo().Config
-	if _, ok := c.Metadata[LayoutKey]; !ok {
-		return nil
-	}
-	if err := checkLayout(c, Config{Partitions: cfg.Partitions}); err != nil {
+	// Read as the local check reads it: from the metadata, or for a log
+	// created before it was recorded, from its transform.
+	if err := checkLayout(s.CachedInfo().Config, Config{Partitions: cfg.Partitions}); err != nil {
 		return fmt.Errorf("the primary region's log (JetStream domain %s): %w", cfg.MirrorDomain, err)
 	}
 	return nil

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/testenv"
@@ -164,4 +167,50 @@ func TestLayoutGuardConcurrentFirstStarts(t *testing.T) {
 			t.Fatalf("round %d: %d of the two first starts opened the log (%v), want exactly one", i, len(opened), opened)
 		}
 	}
+}
+
+// TestMirrorLayoutGuardOldPrimary: a primary region's log created before
+// the layout was recorded (a transform, no metadata) is read from its
+// transform, as a local log is: a mirror with another count is refused.
+func TestMirrorLayoutGuardOldPrimary(t *testing.T) {
+	a := testenv.NATSRegion(t, "a", "")
+	b := testenv.NATSRegion(t, "b", a.LeafAddr)
+	testenv.Eventually(t, 10*time.Second, b.Linked, "region b's leafnode to a never came up")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logA, err := bus.Open(ctx, bus.Config{URL: a.URL, Partitions: 8}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeBus(t, logA)
+	// Make it a log of before the record: the transform alone says 8.
+	nc, err := nats.Connect(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, bus.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.CachedInfo().Config
+	delete(c.Metadata, bus.LayoutKey)
+	if _, err := js.UpdateStream(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := bus.Open(ctx, bus.Config{URL: b.URL, MirrorDomain: "a", Partitions: 4}, discard()); !errors.Is(err, bus.ErrLayoutMismatch) || !strings.Contains(err.Error(), "primary region") {
+		if l != nil {
+			closeBus(t, l)
+		}
+		t.Fatalf("mirror with 4 of an old primary split into 8: %v, want ErrLayoutMismatch naming the primary region", err)
+	}
+	l, err := bus.Open(ctx, bus.Config{URL: b.URL, MirrorDomain: "a", Partitions: 8}, discard())
+	if err != nil {
+		t.Fatalf("mirror with 8 of an old primary split into 8: %v", err)
+	}
+	closeBus(t, l)
 }
