@@ -106,9 +106,9 @@ func NewPublisher(log Log, cfg Config, logger *slog.Logger, reg prometheus.Regis
 // ticks in the order they joined), and every one of them gets the outcome. A
 // publisher whose ctx ends before then withdraws its ticks and gets
 // ErrUnavailable; one whose ctx ends while the append is under way waits for
-// its outcome, which ends by the earliest deadline of the publishers in it,
-// so no Publish outlasts its own ctx or Config.Timeout by more than the
-// return of that append. Concurrent publishes have no order between them, so
+// its outcome (a cancelled ctx does not cut it short), which ends by the
+// earliest deadline of the publishers in it: no Publish outlasts its own
+// deadline (ctx's or Config.Timeout) by more than the return of that append. Concurrent publishes have no order between them, so
 // sharing changes no guarantee; one that started after another returned is
 // appended after it.
 func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
