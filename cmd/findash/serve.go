@@ -234,6 +234,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		}
 	}
 	janitor := retention.New(st, rcfg, time.Now, log)
+	if d, ok := st.database.(interface{ TickDropsSkipped() uint64 }); ok { // PostgreSQL's day partitions
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "findash_tick_partition_drops_skipped_total",
+			Help: "Sweeps that kept empty tick partitions because ticks stayed locked past the drop's lock timeout (the next sweep drops them)."},
+			func() float64 { return float64(d.TickDropsSkipped()) }))
+	}
 	// One report service: the API creates reports with it and the worker's
 	// job builds them with it. The job queue, opened next, needs it as a
 	// handler, so it reaches the queue through a reference set right after.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -109,6 +110,8 @@ type DB struct {
 
 	partMu sync.Mutex
 	parts  map[int64]bool // day numbers (ms / 86,400,000) whose ticks partition exists
+
+	tickDropsSkipped atomic.Uint64 // DropEmptyTickDays: empty partitions kept, ticks busy
 }
 
 // poolConfig parses url and applies the settings every pool shares: a

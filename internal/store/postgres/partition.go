@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -262,63 +263,123 @@ func (db *DB) DeleteTicksCounted(ctx context.Context, symbol string, from, to, w
 // errCountChanged rolls back a counted delete.
 var errCountChanged = errors.New("tick count changed")
 
+// dropLockTimeout bounds how long DropEmptyTickDays waits for the ACCESS
+// EXCLUSIVE lock on ticks that dropping one partition takes: while it
+// waits, every read and write of ticks queues behind it, so it gives up
+// early (the day is dropped by a later sweep; an empty partition left is
+// harmless). It is below PostgreSQL's default deadlock_timeout (1 s), so
+// the sweep gives up before a writer waiting on it would run the deadlock
+// check, and a writer is never the one aborted.
+const dropLockTimeout = "500ms"
+
 // DropEmptyTickDays drops the partitions of whole days before ts that hold
-// no tick and returns how many. It locks ticks (EXCLUSIVE: writers wait,
-// readers do not) before looking, under the partition advisory lock, so no
-// tick lands in a partition between the check and the drop; a partition
-// that still holds ticks (a day retention kept) stays.
+// no tick and returns how many. Each day is one short transaction: under
+// the partition advisory lock it takes the ACCESS EXCLUSIVE lock on ticks
+// that DROP needs first (so it never waits holding a lock a writer waits
+// for: no deadlock with imports and WriteBatch, which lock ticks and then
+// the partition), then checks the partition is empty and drops it; nothing
+// can land between the check and the drop. A day whose lock is not had
+// within dropLockTimeout (a long read or write on ticks), or that a
+// deadlock aborts, is skipped with the days after it and counted
+// (TickDropsSkipped): the next sweep tries again. Days that hold ticks (retention kept them) are seen
+// without a lock and skipped.
 func (db *DB) DropEmptyTickDays(ctx context.Context, ts int64) (int, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	cut := dayOf(ts)
-	var gone []int64
+	days, err := listPartitions(ctx, db.primary)
+	if err != nil {
+		return 0, fmt.Errorf("drop empty tick partitions before %d: list partitions: %w", ts, translate(err))
+	}
+	dropped := 0
+	for _, d := range days {
+		if d >= cut {
+			break
+		}
+		name := partitionName(d)
+		// A first look without a table lock: a day retention kept costs
+		// no lock on ticks. name is built from a date: safe to splice.
+		var nonEmpty bool
+		if err := db.primary.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+name+")").Scan(&nonEmpty); err != nil {
+			if isUndefinedTable(err) {
+				continue // dropped meanwhile by another instance
+			}
+			return dropped, fmt.Errorf("drop empty tick partitions before %d: look into %s: %w", ts, name, translate(err))
+		}
+		if nonEmpty {
+			continue
+		}
+		gone, err := db.dropEmptyDay(ctx, name)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01") { // lock_not_available, deadlock_detected
+			db.tickDropsSkipped.Add(1)
+			db.log.Info("empty tick partitions kept: ticks is busy; the next sweep drops them", "partition", name, "error", pe.Message)
+			break // the next days would wait for the same lock
+		}
+		if err != nil {
+			return dropped, fmt.Errorf("drop empty tick partitions before %d: drop %s: %w", ts, name, translate(err))
+		}
+		if !gone {
+			continue
+		}
+		dropped++
+		db.partMu.Lock()
+		delete(db.parts, d)
+		db.partMu.Unlock()
+		db.log.Info("tick partition dropped", "partition", name)
+	}
+	return dropped, nil
+}
+
+// dropEmptyDay drops the partition name if it is still there and empty,
+// in one transaction (see DropEmptyTickDays), and reports whether it did.
+func (db *DB) dropEmptyDay(ctx context.Context, name string) (bool, error) {
+	gone := false
 	err := pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+dropLockTimeout+"'"); err != nil {
+			return fmt.Errorf("set lock_timeout: %w", err)
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", partitionLockID); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		days, err := listPartitions(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("list partitions: %w", err)
-		}
-		if len(days) == 0 || days[0] >= cut {
-			return nil
-		}
-		// The parent first, as writers lock it: no inversion.
-		if _, err := tx.Exec(ctx, "LOCK TABLE ticks IN EXCLUSIVE MODE"); err != nil {
+		// The strongest lock DROP takes, first and at once: no upgrade,
+		// so no wait while holding a lock writers want.
+		if _, err := tx.Exec(ctx, "LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return fmt.Errorf("lock ticks: %w", err)
 		}
-		for _, d := range days {
-			if d >= cut {
-				break
-			}
-			name := partitionName(d)
-			var nonEmpty bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+name+")").Scan(&nonEmpty); err != nil {
-				return fmt.Errorf("look into %s: %w", name, err)
-			}
-			if nonEmpty {
-				continue
-			}
-			if _, err := tx.Exec(ctx, "DROP TABLE "+name); err != nil {
-				return fmt.Errorf("drop %s: %w", name, err)
-			}
-			gone = append(gone, d)
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil {
+			return fmt.Errorf("look up: %w", err)
 		}
+		if !exists {
+			return nil
+		}
+		var nonEmpty bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+name+")").Scan(&nonEmpty); err != nil {
+			return fmt.Errorf("look into: %w", err)
+		}
+		if nonEmpty {
+			return nil // a tick landed since the first look
+		}
+		if _, err := tx.Exec(ctx, "DROP TABLE "+name); err != nil {
+			return err
+		}
+		gone = true
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("drop empty tick partitions before %d: %w", ts, translate(err))
-	}
-	db.partMu.Lock()
-	for _, d := range gone {
-		delete(db.parts, d)
-	}
-	db.partMu.Unlock()
-	for _, d := range gone {
-		db.log.Info("tick partition dropped", "partition", partitionName(d))
-	}
-	return len(gone), nil
+	return gone && err == nil, err
 }
+
+// isUndefinedTable reports whether err is PostgreSQL's undefined_table.
+func isUndefinedTable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42P01"
+}
+
+// TickDropsSkipped is how many empty tick partitions DropEmptyTickDays
+// kept since Open because ticks stayed locked past its lock timeout or a
+// deadlock aborted the drop (findash_tick_partition_drops_skipped_total).
+func (db *DB) TickDropsSkipped() uint64 { return db.tickDropsSkipped.Load() }
 
 // TickSymbols lists the symbols that have ticks stored, in byte order (the
 // tick archive walks them), with a skip-scan over the (symbol, ts, seq)
