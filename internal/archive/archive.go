@@ -254,7 +254,9 @@ func (a *Archiver) manifest(ctx context.Context, date string) (Manifest, error) 
 	}
 	m, err := ParseManifest(data, date, a.cfg.MaxManifestBytes)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("archive: %w", err)
+		// The archive's fault, not the request's: errCorrupt (500), not
+		// ParseManifest's ErrInvalid, which the API answers with 400.
+		return Manifest{}, fmt.Errorf("archive: manifest %s: %w: %v", date, errCorrupt, err)
 	}
 	return m, nil
 }
@@ -295,7 +297,9 @@ func (a *Archiver) read(ctx context.Context, key string, limit int64) ([]byte, e
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("read %s: %w", key, market.Invalid("object", "larger than %d bytes", limit))
+		// A manifest over its limit, a part over its manifest size: the
+		// archive's fault (500), not a request's (ErrInvalid: 400).
+		return nil, fmt.Errorf("read %s: %w: larger than %d bytes", key, errCorrupt, limit)
 	}
 	return data, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -158,7 +159,7 @@ func (p *pageRead) run(ctx context.Context, from int64) error {
 				if f.MaxTS < from || f.MinTS > p.to {
 					continue
 				}
-				if err := p.file(ctx, f); err != nil {
+				if err := p.file(ctx, dateOf(day), f); err != nil {
 					return err
 				}
 				if len(p.page.Ticks) >= p.limit {
@@ -170,6 +171,23 @@ func (p *pageRead) run(ctx context.Context, from int64) error {
 		p.page.PosTS, p.page.PosSeq = min(day+dayMs-1, p.to), math.MaxUint64
 	}
 	return nil
+}
+
+// missing is the error for a part the manifest read lists but the store
+// does not hold. The day may have been archived again since the manifest
+// was read (its old parts deleted): if the manifest read again no longer
+// lists key, the read is retried by the client (unavailable: 503 with
+// Retry-After) and finds the new parts; if it still does, the archive is
+// corrupt (500).
+func (p *pageRead) missing(ctx context.Context, date, key string) error {
+	man, err := p.a.manifest(ctx, date)
+	if err != nil {
+		return unavailable(err)
+	}
+	if e, _, ok := man.entry(p.symbol); !ok || !slices.ContainsFunc(e.Files, func(f File) bool { return f.Key == key }) {
+		return fmt.Errorf("%w: archive: %s: archived again during the read, its part %s deleted", market.ErrUnavailable, date, key)
+	}
+	return fmt.Errorf("archive: %s: %w: listed in the manifest, missing", key, errCorrupt)
 }
 
 // stop records which limit stopped the read.
@@ -189,12 +207,13 @@ func (p *pageRead) check(ctx context.Context) error {
 	return nil
 }
 
-// file reads the row groups of f that may hold the range.
-func (p *pageRead) file(ctx context.Context, f File) error {
+// file reads the row groups of f, listed in the manifest of date, that
+// may hold the range.
+func (p *pageRead) file(ctx context.Context, date string, f File) error {
 	rc, err := p.a.objs.Open(ctx, f.Key)
 	if err != nil {
 		if errors.Is(err, market.ErrNotFound) {
-			return fmt.Errorf("archive: %s: %w: listed in the manifest, missing", f.Key, errCorrupt)
+			return p.missing(ctx, date, f.Key)
 		}
 		return unavailable(err)
 	}
@@ -356,10 +375,11 @@ func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // unavailable marks an object store's failure as market.ErrUnavailable
-// (the API answers 503), unless it is a limit, the caller's ctx, or a
-// manifest that is not valid.
+// (the API answers 503), unless it is a limit, the caller's ctx, an
+// archive that is corrupt (500: a manifest that does not parse, a part
+// missing; not ErrInvalid, a 400) or already marked.
 func unavailable(err error) error {
-	if errors.Is(err, errStop) || errors.Is(err, context.Canceled) || errors.Is(err, market.ErrInvalid) || errors.Is(err, market.ErrUnavailable) {
+	if errors.Is(err, errStop) || errors.Is(err, context.Canceled) || errors.Is(err, errCorrupt) || errors.Is(err, market.ErrInvalid) || errors.Is(err, market.ErrUnavailable) {
 		return err
 	}
 	return fmt.Errorf("%w: tick archive: %w", market.ErrUnavailable, err)

@@ -1,13 +1,20 @@
 package archive_test
 
 import (
+	"context"
+	"errors"
+	"io"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/findash/findash/internal/archive"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/sqlite"
 )
 
 // TestReadPage pages through two archived days of a symbol on disk and
@@ -97,5 +104,87 @@ func TestReadPageSeeks(t *testing.T) {
 		if diff := gocmp.Diff(want, p.Ticks); diff != "" {
 			t.Errorf("ReadPage(after tick %d) (-want +got):\n%s", i, diff)
 		}
+	}
+}
+
+// A manifest that does not parse is the archive's fault: ReadPage's error
+// is neither market.ErrInvalid (the API's 400) nor ErrUnavailable (503),
+// so the API answers 500.
+func TestReadPageBrokenManifest(t *testing.T) {
+	db := openDB(t)
+	write(t, db, gen("BTC-USD", day0, 100, 1, 1))
+	objs, _ := newLocal(t)
+	a := archive.New(objs, db, archive.Config{}, nil, nil)
+	if _, err := a.ArchiveBefore(t.Context(), day0+dayMs, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, data := range []string{"{not json", strings.Repeat(" ", 5<<20)} { // garbage; over the 4 MiB limit
+		if _, err := objs.Put(t.Context(), "ticks/date=2026-11-02/manifest.json", strings.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := a.ReadPage(t.Context(), "BTC-USD", day0-1, math.MaxUint64, day0+dayMs-1, 100, archive.PageLimits{})
+		if err == nil || errors.Is(err, market.ErrInvalid) || errors.Is(err, market.ErrUnavailable) {
+			t.Errorf("ReadPage() over a broken manifest (%d bytes) error = %v; want one that is neither ErrInvalid nor ErrUnavailable", len(data), err)
+		}
+	}
+}
+
+// rearchiving archives BTC-USD's day0 again (a late tick makes its part
+// new, and the old part is deleted) just before ReadPage opens the part the
+// manifest it read lists: a read racing a re-archive.
+type rearchiving struct {
+	objects
+	t           *testing.T
+	db          *sqlite.DB
+	a           *archive.Archiver
+	armed, done bool
+}
+
+func (r *rearchiving) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if r.armed && !r.done && strings.HasSuffix(key, ".parquet") {
+		r.done = true
+		r.armed = false
+		write(r.t, r.db, []market.Tick{{Symbol: "BTC-USD", TS: day0 + 5, Seq: 1 << 40, Price: 1, Size: 1}})
+		if _, err := r.a.ArchiveDay(ctx, "BTC-USD", day0); err != nil {
+			r.t.Errorf("ArchiveDay() error: %v", err)
+		}
+	}
+	return r.objects.Open(ctx, key)
+}
+
+// A part deleted by a re-archive while a page read it is a 503 to retry
+// (the manifest read again lists other parts), not a corrupt archive; a
+// part missing that the manifest still lists is corrupt.
+func TestReadPagePartReplaced(t *testing.T) {
+	db := openDB(t)
+	write(t, db, gen("BTC-USD", day0, 100, 1, 1))
+	local, dir := newLocal(t)
+	r := &rearchiving{objects: local, t: t, db: db}
+	r.a = archive.New(r, db, archive.Config{}, nil, nil)
+	if _, err := r.a.ArchiveBefore(t.Context(), day0+dayMs, false); err != nil {
+		t.Fatal(err)
+	}
+	r.armed = true
+	_, err := r.a.ReadPage(t.Context(), "BTC-USD", day0-1, math.MaxUint64, day0+dayMs-1, 1000, archive.PageLimits{})
+	if !r.done {
+		t.Fatal("the part was never opened: the test does not test the race")
+	}
+	if !errors.Is(err, market.ErrUnavailable) {
+		t.Errorf("ReadPage() racing a re-archive error = %v, want ErrUnavailable", err)
+	}
+	p, err := r.a.ReadPage(t.Context(), "BTC-USD", day0-1, math.MaxUint64, day0+dayMs-1, 1000, archive.PageLimits{})
+	if err != nil || len(p.Ticks) != 101 {
+		t.Errorf("ReadPage() retried = %d ticks, %v; want 101, nil", len(p.Ticks), err)
+	}
+	parts, err := filepath.Glob(filepath.Join(dir, "ticks", "date=2026-11-02", "symbol=BTC-USD", "*.parquet"))
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("parts = %v, %v; want one", parts, err)
+	}
+	if err := os.Remove(parts[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.a.ReadPage(t.Context(), "BTC-USD", day0-1, math.MaxUint64, day0+dayMs-1, 1000, archive.PageLimits{})
+	if err == nil || errors.Is(err, market.ErrUnavailable) || errors.Is(err, market.ErrInvalid) {
+		t.Errorf("ReadPage() of a part missing for good error = %v; want corrupt (neither ErrUnavailable nor ErrInvalid)", err)
 	}
 }
