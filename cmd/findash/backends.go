@@ -59,6 +59,7 @@ type database interface {
 	report.Store
 	notify.Store
 	symbol.Store
+	api.TickReader
 	RestoreState(ctx context.Context) ([]market.Candle, market.Positions, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -19,16 +19,16 @@ const (
 	// defaultTickRangeMs is the range when from is absent: the hour
 	// before to.
 	defaultTickRangeMs = 3600 * 1000
-	// maxTickPageScan bounds the rows one store read takes when many
-	// ticks share the cursor's millisecond (see storeTicksAfter).
-	maxTickPageScan = 64 * market.MaxLimit
 )
 
 // TickReader reads stored ticks (satisfied by the SQL stores).
 type TickReader interface {
-	// Ticks returns symbol's ticks with ts in [from, to] ordered by
-	// (ts, seq), at most limit.
-	Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error)
+	// TicksAfter returns symbol's ticks after (afterTS, afterSeq) with
+	// ts <= to, ordered by (ts, seq), at most limit: a keyset read, so a
+	// cursor inside a millisecond of many ticks pages on (a read by ts
+	// alone would have to skip the ticks before it, without bound). An
+	// afterSeq above 2^63-1 means after every tick of afterTS.
+	TicksAfter(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, limit int) ([]market.Tick, error)
 }
 
 // ArchivedPage is one bounded read of the tick archive.
@@ -157,9 +157,12 @@ func (a *API) ticks(w http.ResponseWriter, r *http.Request) {
 // merges them (a tick in both, not yet deleted, once); and, when the
 // archive's read was cut short, keeps only what lies up to where it got.
 func (a *API) loadTicks(ctx context.Context, cur tickCursor, limit int) (tickPage, error) {
-	st, err := a.storeTicksAfter(ctx, cur.Symbol, cur.A, cur.Q, cur.T, limit+1)
-	if err != nil {
-		return tickPage{}, err
+	var st []market.Tick
+	var err error
+	if cur.A < cur.T || (cur.A == cur.T && cur.Q != math.MaxUint64) {
+		if st, err = a.d.Ticks.TicksAfter(ctx, cur.Symbol, cur.A, cur.Q, cur.T, limit+1); err != nil {
+			return tickPage{}, err
+		}
 	}
 	var arch ArchivedPage
 	read := false
@@ -209,33 +212,6 @@ func (a *API) loadTicks(ctx context.Context, cur tickCursor, limit int) (tickPag
 		page.Data = []market.Tick{}
 	}
 	return page, nil
-}
-
-// storeTicksAfter reads up to n stored ticks of symbol after (afterTS,
-// afterSeq) with ts <= to. The store reads by ts, so the ticks of afterTS
-// up to afterSeq are read and dropped; when they fill the read, it is
-// repeated with a larger limit, up to maxTickPageScan rows.
-func (a *API) storeTicksAfter(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, n int) ([]market.Tick, error) {
-	from := afterTS
-	if afterSeq == math.MaxUint64 {
-		from++
-	}
-	if from > to {
-		return nil, nil
-	}
-	for read := n; ; read = min(2*read, maxTickPageScan) {
-		ts, err := a.d.Ticks.Ticks(ctx, symbol, from, to, read)
-		if err != nil {
-			return nil, err
-		}
-		k := 0
-		for k < len(ts) && ts[k].TS == afterTS && ts[k].Seq <= afterSeq {
-			k++
-		}
-		if len(ts)-k >= n || len(ts) < read || read == maxTickPageScan {
-			return ts[k:min(len(ts), k+n)], nil
-		}
-	}
 }
 
 // mergeTicks merges two lists ordered by (ts, seq) into one, a tick in

@@ -101,3 +101,53 @@ func TestTicksArchiveCut(t *testing.T) {
 		t.Errorf("sources in page order (-want +got):\n%s", diff)
 	}
 }
+
+// TestTicksOneBusyMillisecond: 66,000 ticks share one millisecond, read in
+// pages of 1,000: the pages joined are all of them, in seq order. The
+// store read was by ts and skipped the ticks up to the cursor within a
+// 64,000-row scan; past that it returned a short page without a
+// next_cursor, and the client stopped at 64,000.
+func TestTicksOneBusyMillisecond(t *testing.T) {
+	f := newFixture(t, func(c *api.Config, d *api.Deps) { d.Ticks = d.Candles.(*sqlite.DB) })
+	const n = 66_000
+	ts := t0 - 1000
+	ticks := make([]market.Tick, n)
+	for i := range ticks {
+		ticks[i] = market.Tick{Symbol: "BTC-USD", TS: ts, Seq: 1<<32 + uint64(i), Price: 100, Size: 1}
+	}
+	r := market.NewRollup()
+	for i := range ticks {
+		r.Add(&ticks[i])
+	}
+	if err := f.db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"from": {strconv.FormatInt(ts, 10)}, "to": {strconv.FormatInt(ts, 10)}, "limit": {"1000"}}
+	got := 0
+	for page := range n/1000 + 2 {
+		resp, body := f.do(t, "GET", "/api/v1/ticks/BTC-USD?"+q.Encode(), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("page %d: GET ticks = %d %s", page, resp.StatusCode, body)
+		}
+		var p struct {
+			Data       []market.Tick `json:"data"`
+			NextCursor string        `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range p.Data {
+			if x.Seq != ticks[got].Seq {
+				t.Fatalf("tick %d has seq %d, want %d", got, x.Seq, ticks[got].Seq)
+			}
+			got++
+		}
+		if p.NextCursor == "" {
+			break
+		}
+		q = url.Values{"limit": {"1000"}, "cursor": {p.NextCursor}}
+	}
+	if got != n {
+		t.Errorf("pages joined hold %d ticks, want %d", got, n)
+	}
+}

@@ -327,6 +327,50 @@ func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit in
 	return out, nil
 }
 
+// TicksAfter returns up to limit ticks of symbol after (afterTS, afterSeq)
+// in (ts, seq) order, with ts <= to: a keyset read, so a page cursor inside
+// a millisecond of many ticks costs no rows before it (GET
+// /api/v1/ticks/{symbol}). Two index seeks, the rest of afterTS by seq
+// and then the later ticks: SQLite does not seek on a row value. An
+// afterSeq above 2^63-1 (no stored seq is) means after every tick of
+// afterTS.
+func (db *DB) TicksAfter(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, limit int) ([]market.Tick, error) {
+	if limit <= 0 {
+		limit = market.DefaultLimit
+	}
+	if afterSeq > math.MaxInt64 || afterTS > to {
+		return db.Ticks(ctx, symbol, afterTS+1, to, limit)
+	}
+	rows, err := db.r.QueryContext(ctx,
+		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts = ? AND seq > ? ORDER BY seq LIMIT ?",
+		symbol, afterTS, int64(afterSeq), limit)
+	if err != nil {
+		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+	}
+	defer rows.Close()
+	out := make([]market.Tick, 0, min(limit, 1024))
+	for rows.Next() {
+		t := market.Tick{Symbol: symbol}
+		var seq int64
+		if err := rows.Scan(&seq, &t.TS, &t.Price, &t.Size); err != nil {
+			return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+		}
+		t.Seq = uint64(seq)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+	}
+	if len(out) == limit || afterTS == to {
+		return out, nil
+	}
+	later, err := db.Ticks(ctx, symbol, afterTS+1, to, limit-len(out))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, later...), nil
+}
+
 // deleteChunk bounds how many ticks one retention statement removes, so the
 // write lock is held for milliseconds and persister batches interleave.
 const deleteChunk = 5000

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PartitionPositions", testPartitionPositions},
 		{"Candles", testCandles},
 		{"Ticks", testTicks},
+		{"TicksAfter", testTicksAfter},
 		{"DeleteTicksBefore", testDeleteTicksBefore},
 		{"DeleteTicksCounted", testDeleteTicksCounted},
 		{"Users", testUsers},

@@ -26,6 +26,7 @@ type Store interface {
 	RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error)
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
 	Ticks(ctx context.Context, symbol string, from, to int64, limit int) ([]market.Tick, error)
+	TicksAfter(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, limit int) ([]market.Tick, error)
 	DeleteTicksBefore(ctx context.Context, ts int64) (int64, error)
 	DeleteTicksCounted(ctx context.Context, symbol string, from, to, want int64) (int64, bool, error)
 	TickSymbols(ctx context.Context) ([]string, error)
