@@ -114,9 +114,9 @@ func TestHelp(t *testing.T) {
 			switch path {
 			case "serve":
 				wantSettings = serveFlags
-			case "migrate", "user create", "user key", "symbol list", "symbol remove", "import binance", "import csv":
+			case "migrate", "user create", "user key", "symbol list", "symbol remove":
 				wantSettings = storeFlags
-			case "symbol add": // and the cap it registers within
+			case "symbol add", "import binance", "import csv": // and the cap they register within
 				wantSettings = maps.Clone(storeFlags)
 				wantSettings["max-symbols"] = true
 			case "archive": // and where the archive is, and the default cut

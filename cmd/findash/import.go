@@ -13,6 +13,7 @@ import (
 
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/history"
+	"github.com/findash/findash/internal/symbol"
 )
 
 // importCommand is `findash import binance|csv FILE...`: published trade
@@ -28,7 +29,10 @@ or PostgreSQL with --database-url), whether a server runs or not; their candles 
 /udf/history at once. Importing a file again, or a file overlapping one
 imported before, writes nothing twice: rows are identified by their trade id
 (or, in a CSV without ids, by symbol, time and rank at that time). The live
-state (quotes, 24 h statistics) does not see imported ticks. On a terminal a
+state (quotes, 24 h statistics) does not see imported ticks. The symbols
+imported are registered (source import, within --max-symbols), so symbol
+searches (/udf/search) find them: before anything of theirs is written, and
+a symbol past the cap stops the import. On a terminal a
 progress bar shows rows/s and the time left; otherwise a line per file.`,
 	}
 	cmd.AddCommand(importBinanceCommand(environ, stdout, stderr), importCSVCommand(environ, stdout, stderr))
@@ -73,7 +77,11 @@ trades, so importing one kind into a minute holding candles of the other
 				}
 				jobs[i] = job{a, sym, l}
 			}
-			return withImporter(cmd, environ, stdout, stderr, func(ctx context.Context, im *history.Importer) error {
+			syms := make([]string, len(jobs))
+			for i, j := range jobs {
+				syms[i] = j.sym
+			}
+			return withImporter(cmd, environ, stdout, stderr, syms, func(ctx context.Context, im *history.Importer) error {
 				for _, j := range jobs {
 					if _, err := im.ImportFile(ctx, j.path, j.layout, j.sym); err != nil {
 						return err
@@ -84,7 +92,7 @@ trades, so importing one kind into a minute holding candles of the other
 		},
 	}
 	c.Flags().StringVar(&symbol, "symbol", "", "the symbol of every FILE (default: from the file name, BTCUSDT as BTC-USDT)")
-	config.StoreFlags(c.Flags())
+	importFlags(c)
 	return c
 }
 
@@ -99,12 +107,14 @@ milliseconds, or microseconds, told apart per file), price, and optionally
 size (default 0) and id (an integer below 2^56 identifying the row; rows of a
 symbol in increasing id order). Without id, rows of a symbol must be in time
 order and a row is identified by its time and its rank among the rows of that
-time. A file may be zipped.`,
+time. A file may be zipped. A batch's new symbols are registered before it is
+written: a symbol past --max-symbols stops the import there (the batches
+before it stay; import the file again once there is room).`,
 		Example: `  findash import csv ticks.csv
   printf 'symbol,ts,price,size\nBTC-USD,1764244800123,43123.5,0.25\n' > t.csv && findash import csv t.csv`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withImporter(cmd, environ, stdout, stderr, func(ctx context.Context, im *history.Importer) error {
+			return withImporter(cmd, environ, stdout, stderr, nil, func(ctx context.Context, im *history.Importer) error {
 				for _, a := range args {
 					if _, err := im.ImportFile(ctx, a, history.LayoutCSV, ""); err != nil {
 						return err
@@ -114,13 +124,22 @@ time. A file may be zipped.`,
 			})
 		},
 	}
-	config.StoreFlags(c.Flags())
+	importFlags(c)
 	return c
 }
 
-// withImporter opens the store of the configuration (SQLite or PostgreSQL) and runs fn
-// with an importer into it.
-func withImporter(cmd *cobra.Command, environ []string, stdout, stderr io.Writer, fn func(context.Context, *history.Importer) error) error {
+// importFlags gives an import command the store's flags and the cap of the
+// symbol registry its symbols are registered in.
+func importFlags(c *cobra.Command) {
+	config.StoreFlags(c.Flags())
+	c.Flags().Int("max-symbols", symbol.DefaultMax, "the cap to register the imported symbols within; the same as the server's --max-symbols")
+}
+
+// withImporter opens the store of the configuration (SQLite or PostgreSQL)
+// and runs fn with an importer into it that registers the symbols it
+// imports (symbol.SourceImport), syms (the Binance files' symbols) before
+// any file is read: all or none.
+func withImporter(cmd *cobra.Command, environ []string, stdout, stderr io.Writer, syms []string, fn func(context.Context, *history.Importer) error) error {
 	cfg, log, err := loadForTool(cmd.Flags(), environ, stderr)
 	if err != nil {
 		return err
@@ -134,11 +153,28 @@ func withImporter(cmd *cobra.Command, environ []string, stdout, stderr io.Writer
 	if !ok {
 		return errors.New("this store cannot import history") // both stores can: a programmer error
 	}
+	reg := symbol.New(st, symbol.Config{Max: cfg.MaxSymbols}, log, nil)
+	register := func(ctx context.Context, names []string) error {
+		err := reg.Register(ctx, names, symbol.SourceImport)
+		if re := (*symbol.RejectError)(nil); errors.As(err, &re) {
+			more := ""
+			if re.Count > 1 {
+				more = fmt.Sprintf(" (and %d more new symbols)", re.Count-1)
+			}
+			return fmt.Errorf("symbol %s%s would pass the cap of %d registered symbols (raise --max-symbols or remove symbols with findash symbol remove); nothing of it written", re.Symbol, more, re.Max)
+		}
+		return err
+	}
+	if len(syms) > 0 {
+		if err := register(cmd.Context(), syms); err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+	}
 	var prog history.Progress = &lineProgress{w: stdout, now: time.Now}
 	if f, ok := stderr.(*os.File); ok && config.IsTerminal(f) {
 		prog = &barProgress{w: stderr, out: stdout, now: time.Now}
 	}
-	return fn(cmd.Context(), history.New(hs, history.Config{}, prog))
+	return fn(cmd.Context(), history.New(hs, history.Config{Register: register}, prog))
 }
 
 // lineProgress prints a line per file, and one every 5 s of a long file.

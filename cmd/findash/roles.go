@@ -65,6 +65,9 @@ func (in *app) addRoles(ctx context.Context, p parts) error {
 		// Ingest admits symbols with it; the live state forgets what it
 		// no longer lists.
 		in.r.add(layerBase, "symbol registry", in.syms)
+		// /udf/search finds registered symbols without a live quote
+		// (history imported), from the set the registry keeps loaded.
+		in.deps.Registered = in.syms
 	}
 	if p.live {
 		if err := in.addLive(); err != nil {

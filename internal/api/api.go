@@ -83,6 +83,10 @@ type Deps struct {
 	// Symbols admits the symbols of ingest batches (the registry, with the
 	// API key's scope); nil admits every symbol.
 	Symbols SymbolAdmitter
+	// Registered lists the registered symbols, live or not (the registry):
+	// /udf/search also finds markets whose history was only imported. nil:
+	// only the live state's symbols are found.
+	Registered SymbolSearcher
 	// WebSocket is mounted at GET /ws (the gateway); nil answers 503.
 	WebSocket http.Handler
 	// Draining reports that the process is shutting down: /readyz answers

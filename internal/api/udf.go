@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +189,8 @@ func priceScale(price float64) int64 {
 }
 
 // knownSymbol returns the latest price of sym when the live state knows it,
-// or of its newest stored daily candle (history imported or archived), and
+// or of its newest stored daily candle (history imported or archived), 0
+// for a registered symbol with neither (/udf/search lists it), and
 // market.ErrNotFound otherwise.
 func (a *API) knownSymbol(ctx context.Context, sym string) (float64, error) {
 	if qs := a.d.Market.Quotes([]string{sym}); len(qs) == 1 {
@@ -199,6 +201,9 @@ func (a *API) knownSymbol(ctx context.Context, sym string) (float64, error) {
 		return 0, err
 	}
 	if len(cs) == 0 {
+		if a.d.Registered != nil && a.d.Registered.Known(sym) {
+			return 0, nil
+		}
 		return 0, fmt.Errorf("unknown_symbol %s: %w", sym, market.ErrNotFound)
 	}
 	return cs[0].Close, nil
@@ -227,6 +232,17 @@ func (a *API) udfSymbols(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// SymbolSearcher lists registered symbols whether or not they have ticked
+// since the instance started (satisfied by *symbol.Registry, from memory,
+// bounded by its cap).
+type SymbolSearcher interface {
+	// Search returns the registered names for which match is true,
+	// sorted, at most limit.
+	Search(match func(name string) bool, limit int) []string
+	// Known reports whether name is registered.
+	Known(name string) bool
+}
+
 // udfSearchResult is one entry of /udf/search.
 type udfSearchResult struct {
 	Symbol      string `json:"symbol"`
@@ -238,7 +254,8 @@ type udfSearchResult struct {
 }
 
 // udfSearch: GET /udf/search?query=&type=&exchange=&limit= — the known
-// symbols containing query (case-insensitive), in symbol order.
+// symbols (live, or registered: imported history) containing query
+// (case-insensitive), in symbol order.
 func (a *API) udfSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	query := q.Get("query")
@@ -261,26 +278,40 @@ func (a *API) udfSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	needle := strings.ToUpper(query)
 	a.serveCached(w, r, "udf:search:"+strconv.Itoa(limit)+":"+needle, a.cfg.LiveTTL, liveCache, func(context.Context) (any, error) {
-		out := []udfSearchResult{}
-		after := ""
-		for len(out) < limit {
-			page := a.d.Market.QuotesAfter(after, market.MaxLimit)
-			for _, qt := range page {
-				if strings.Contains(qt.Symbol, needle) {
-					out = append(out, udfSearchResult{Symbol: qt.Symbol, FullName: udfExchange + ":" + qt.Symbol,
-						Description: qt.Symbol, Exchange: udfExchange, Ticker: qt.Symbol, Type: "crypto"})
-					if len(out) == limit {
-						break
-					}
+		return a.searchSymbols(needle, limit), nil
+	})
+}
+
+// searchSymbols returns the first limit symbols, by name, containing needle
+// among the live state's and the registry's: the first limit of each hold
+// the first limit of both.
+func (a *API) searchSymbols(needle string, limit int) []udfSearchResult {
+	var names []string
+	after := ""
+	for len(names) < limit {
+		page := a.d.Market.QuotesAfter(after, market.MaxLimit)
+		for _, qt := range page {
+			if strings.Contains(qt.Symbol, needle) {
+				if names = append(names, qt.Symbol); len(names) == limit {
+					break
 				}
 			}
-			if len(page) < market.MaxLimit {
-				break
-			}
-			after = page[len(page)-1].Symbol
 		}
-		return out, nil
-	})
+		if len(page) < market.MaxLimit {
+			break
+		}
+		after = page[len(page)-1].Symbol
+	}
+	if a.d.Registered != nil {
+		reg := a.d.Registered.Search(func(n string) bool { return strings.Contains(n, needle) }, limit)
+		names = slices.Compact(slices.Sorted(slices.Values(append(names, reg...))))
+		names = names[:min(limit, len(names))]
+	}
+	out := make([]udfSearchResult, len(names))
+	for i, s := range names {
+		out[i] = udfSearchResult{Symbol: s, FullName: udfExchange + ":" + s, Description: s, Exchange: udfExchange, Ticker: s, Type: "crypto"}
+	}
+	return out
 }
 
 // udfBars is a /udf/history answer: s "ok" with the bars, or "no_data"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -65,13 +66,21 @@ type Config struct {
 	Batch int
 	// Now is the clock (default time.Now), for Result.Elapsed.
 	Now func() time.Time
+	// Register, when set, is called with the symbols of a batch that this
+	// Importer has not registered yet, before anything of the batch is
+	// written (cmd/findash registers them in the symbol registry). An error
+	// stops the import with nothing of that batch written; batches written
+	// before stay, as after a bad row.
+	Register func(ctx context.Context, symbols []string) error
 }
 
-// Importer loads files into a Store.
+// Importer loads files into a Store. Not safe for concurrent use: one
+// goroutine imports its files one after the other.
 type Importer struct {
-	store Store
-	cfg   Config
-	prog  Progress
+	store      Store
+	cfg        Config
+	prog       Progress
+	registered map[string]struct{} // symbols Config.Register took; at most the registry's cap
 }
 
 // New returns an Importer into store reporting to prog (nil: none).
@@ -85,7 +94,32 @@ func New(store Store, cfg Config, prog Progress) *Importer {
 	if prog == nil {
 		prog = nopProgress{}
 	}
-	return &Importer{store: store, cfg: cfg, prog: prog}
+	return &Importer{store: store, cfg: cfg, prog: prog, registered: map[string]struct{}{}}
+}
+
+// register passes the symbols of syms not registered yet to
+// Config.Register, all of them in one call.
+func (im *Importer) register(ctx context.Context, syms []string) error {
+	if im.cfg.Register == nil {
+		return nil
+	}
+	var fresh []string
+	for _, s := range syms {
+		if _, ok := im.registered[s]; !ok {
+			fresh = append(fresh, s)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	sort.Strings(fresh)
+	if err := im.cfg.Register(ctx, fresh); err != nil {
+		return fmt.Errorf("register %d new symbols (%s…): %w", len(fresh), fresh[0], err)
+	}
+	for _, s := range fresh {
+		im.registered[s] = struct{}{}
+	}
+	return nil
 }
 
 type nopProgress struct{}
@@ -221,7 +255,20 @@ func (im *Importer) importCSV(ctx context.Context, r io.Reader, name string, p *
 	var klines []market.Candle // LayoutBinanceKlines1m: one symbol
 	pending := 0
 	var lastBytes, lastRows int64
+	var syms []string
 	flush := func() error {
+		syms = syms[:0]
+		if len(klines) > 0 {
+			syms = append(syms, klines[0].Symbol)
+		}
+		for sym, ticks := range batch {
+			if len(ticks) > 0 {
+				syms = append(syms, sym)
+			}
+		}
+		if err := im.register(ctx, syms); err != nil {
+			return fmt.Errorf("import %s: %w", name, err)
+		}
 		if len(klines) > 0 {
 			if err := im.checkMix(ctx, klines[0].Symbol, klines[0].Start, klines[len(klines)-1].Start, true); err != nil {
 				return fmt.Errorf("import %s: %w", name, err)

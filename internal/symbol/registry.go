@@ -24,7 +24,7 @@ const DefaultMax = 10_000
 const (
 	SourceAdmin     = "admin"     // findash symbol add, or the admin API
 	SourceAuto      = "auto"      // its first tick, in auto mode
-	SourceImport    = "import"    // it had stored candles when the registry was introduced
+	SourceImport    = "import"    // findash import, or stored candles when the registry was introduced
 	SourceSimulator = "simulator" // the built-in simulator's symbols
 )
 
@@ -241,6 +241,25 @@ func (r *Registry) Known(sym string) bool {
 	defer r.mu.RUnlock()
 	_, ok := r.known[sym]
 	return ok
+}
+
+// Search returns the registered names (as this instance last saw them)
+// for which match is true, sorted, at most limit of them. It scans the
+// in-memory set, no I/O: O(registered symbols), which Config.Max bounds.
+func (r *Registry) Search(match func(name string) bool, limit int) []string {
+	if limit <= 0 {
+		return nil
+	}
+	var out []string
+	r.mu.RLock()
+	for n := range r.known {
+		if match(n) {
+			out = append(out, n)
+		}
+	}
+	r.mu.RUnlock()
+	sort.Strings(out)
+	return out[:min(limit, len(out))]
 }
 
 // Admit decides whether w may post ticks of syms (distinct symbols of one

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,5 +280,29 @@ func TestLoadedSetNotSharedWithRegister(t *testing.T) {
 	}
 	if err := <-admitted; err != nil {
 		t.Fatalf("Admit: %v", err)
+	}
+}
+
+// TestSearch: Search lists the registered names that match, sorted, at
+// most limit, and sees a registration at once.
+func TestSearch(t *testing.T) {
+	st := openStore(t)
+	r := symbol.New(st, symbol.Config{Max: 100}, nil, nil)
+	if err := r.Register(t.Context(), []string{"SOL-USDT", "BTC-USDT", "ETH-USD", "BTC-USD"}, symbol.SourceImport); err != nil {
+		t.Fatal(err)
+	}
+	hasBTC := func(n string) bool { return strings.Contains(n, "BTC") }
+	if got := r.Search(hasBTC, 10); fmt.Sprint(got) != "[BTC-USD BTC-USDT]" {
+		t.Errorf("Search(BTC, 10) = %v, want [BTC-USD BTC-USDT]", got)
+	}
+	if got := r.Search(func(string) bool { return true }, 3); fmt.Sprint(got) != "[BTC-USD BTC-USDT ETH-USD]" {
+		t.Errorf("Search(all, 3) = %v, want the first 3 by name", got)
+	}
+	if got := r.Search(hasBTC, 0); len(got) != 0 {
+		t.Errorf("Search(BTC, 0) = %v, want none", got)
+	}
+	syms, err := st.ListSymbols(t.Context())
+	if err != nil || len(syms) != 4 || syms[0].Source != symbol.SourceImport {
+		t.Errorf("ListSymbols = %+v, %v; want 4 of source import", syms, err)
 	}
 }
