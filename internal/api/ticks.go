@@ -130,8 +130,11 @@ func (a *API) ticks(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		switch {
-		case from < market.MinTS || to > market.MaxTS:
-			a.writeError(w, r, market.Invalid("from", "from and to must lie in 2000-01-01 to 2100-01-01 (Unix ms)"))
+		case from < market.MinTS || from > market.MaxTS:
+			a.writeError(w, r, market.Invalid("from", "must lie in 2000-01-01 to 2100-01-01 (Unix ms)"))
+			return
+		case to < market.MinTS || to > market.MaxTS:
+			a.writeError(w, r, market.Invalid("to", "must lie in 2000-01-01 to 2100-01-01 (Unix ms)"))
 			return
 		case from > to:
 			a.writeError(w, r, market.Invalid("from", "must not be after to"))

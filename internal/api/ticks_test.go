@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,25 @@ func TestTicksOneBusyMillisecond(t *testing.T) {
 	}
 	if got != n {
 		t.Errorf("pages joined hold %d ticks, want %d", got, n)
+	}
+}
+
+// A from or to outside 2000-2100 is a 400 naming the parameter that is.
+func TestTicksRangeNamesTheParameter(t *testing.T) {
+	f := newFixture(t, func(c *api.Config, d *api.Deps) { d.Ticks = d.Candles.(*sqlite.DB) })
+	for _, tc := range []struct{ from, to, field string }{
+		{strconv.FormatInt(market.MinTS-1, 10), strconv.FormatInt(t0, 10), "from"},
+		{strconv.FormatInt(t0, 10), strconv.FormatInt(market.MaxTS+1, 10), "to"},
+	} {
+		resp, body := f.do(t, "GET", "/api/v1/ticks/BTC-USD?from="+tc.from+"&to="+tc.to, nil)
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 400 || !strings.HasPrefix(e.Error.Message, tc.field+":") {
+			t.Errorf("from=%s to=%s: %d %q, want 400 naming %s", tc.from, tc.to, resp.StatusCode, e.Error.Message, tc.field)
+		}
 	}
 }

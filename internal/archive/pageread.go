@@ -348,6 +348,13 @@ type countingReaderAt struct {
 }
 
 func (c *countingReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 || off >= c.size {
+		return 0, io.EOF
+	}
+	short := false
+	if int64(len(b)) > c.size-off { // past the manifest's size: not fetched
+		b, short = b[:c.size-off], true
+	}
 	if c.p.bytes+int64(len(b)) > c.p.lim.MaxBytes && c.p.progressed() {
 		c.p.page.Limit = "bytes"
 		return 0, errStop
@@ -356,6 +363,9 @@ func (c *countingReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	c.p.bytes += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = unavailable(err)
+	}
+	if err == nil && short {
+		err = io.EOF
 	}
 	return n, err
 }
