@@ -196,14 +196,23 @@ func insertTicks(ctx context.Context, tx pgx.Tx, ticks []market.Tick) (map[int64
 
 // importTx runs write in a transaction on the primary holding the
 // advisory lock of (sym, source), with the import ranges of (sym, source)
-// overlapping [lo, hi]; when write reports it wrote, [lo, hi] is recorded,
-// merged with the ranges it overlaps.
+// overlapping or adjacent to [lo, hi]; when write reports it wrote,
+// [lo, hi] is recorded, merged with them, so a long import of consecutive
+// batches keeps one row, not one per batch (each batch's lookup would scan
+// them all: O(n²)).
 func (db *DB) importTx(ctx context.Context, sym, source string, lo, hi int64, write func(pgx.Tx, [][2]int64) (bool, error)) error {
 	return pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('findash_import:' || $1 || ':' || $2, 0))", sym, source); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		rows, err := tx.Query(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4 ORDER BY lo", sym, source, hi, lo)
+		alo, ahi := lo, hi // widened by one key each side, without overflow
+		if alo > math.MinInt64 {
+			alo--
+		}
+		if ahi < math.MaxInt64 {
+			ahi++
+		}
+		rows, err := tx.Query(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4 ORDER BY lo", sym, source, ahi, alo)
 		if err != nil {
 			return fmt.Errorf("read ranges: %w", err)
 		}
@@ -225,7 +234,7 @@ func (db *DB) importTx(ctx context.Context, sym, source string, lo, hi int64, wr
 			for _, r := range ranges {
 				nhi = max(nhi, r[1])
 			}
-			if _, err := tx.Exec(ctx, "DELETE FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4", sym, source, hi, lo); err != nil {
+			if _, err := tx.Exec(ctx, "DELETE FROM import_ranges WHERE symbol = $1 AND source = $2 AND lo <= $3 AND hi >= $4", sym, source, ahi, alo); err != nil {
 				return fmt.Errorf("merge ranges: %w", err)
 			}
 		}

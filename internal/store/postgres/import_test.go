@@ -59,3 +59,50 @@ func TestImportTicksStoredAlready(t *testing.T) {
 		t.Errorf("candle after the second import (-want +got):\n%s", diff)
 	}
 }
+
+// Consecutive import batches (seqs 1-2, 3-4, 5-6) leave one import range,
+// [1, 6], not one per batch; a batch after a gap (8) is a range of its
+// own; a batch inside the merged range writes nothing.
+func TestImportRangesMergeAdjacent(t *testing.T) {
+	ctx := context.Background()
+	d := testenv.Postgres(t).URL
+	db := open(t, postgres.Config{PrimaryURL: d})
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tick := func(seq uint64) market.Tick {
+		return market.Tick{Symbol: "AAA", TS: 1709251200000 + int64(seq), Price: 1, Size: 1, Seq: seq}
+	}
+	for _, b := range [][]uint64{{1, 2}, {3, 4}, {5, 6}, {8}} {
+		var ticks []market.Tick
+		for _, s := range b {
+			ticks = append(ticks, tick(s))
+		}
+		if n, err := db.ImportTicks(ctx, "src", ticks); err != nil || n != len(b) {
+			t.Fatalf("ImportTicks(%v) = %d, %v", b, n, err)
+		}
+	}
+	if n, err := db.ImportTicks(ctx, "src", []market.Tick{tick(3), tick(4)}); err != nil || n != 0 {
+		t.Errorf("ImportTicks(3, 4) again = %d, %v; want 0, nil", n, err)
+	}
+	conn, err := pgx.Connect(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT lo, hi FROM import_ranges ORDER BY lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]int64, error) {
+		var v [2]int64
+		err := r.Scan(&v[0], &v[1])
+		return v, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][2]int64{{1, 6}, {8, 8}}, got); diff != "" {
+		t.Errorf("import ranges (-want +got):\n%s", diff)
+	}
+}

@@ -189,10 +189,25 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 	return written, nil
 }
 
-// importRanges returns the import ranges of (sym, source) overlapping
-// [lo, hi], in order.
+// adjacent widens [lo, hi] by one key each side (without overflow): the
+// import ranges to merge with [lo, hi] are those that overlap or touch it.
+func adjacent(lo, hi int64) (int64, int64) {
+	if lo > math.MinInt64 {
+		lo--
+	}
+	if hi < math.MaxInt64 {
+		hi++
+	}
+	return lo, hi
+}
+
+// importRanges returns the import ranges of (sym, source) overlapping or
+// adjacent to [lo, hi], in order: merged with it when recorded, so a long
+// import of consecutive batches keeps one row, not one per batch (each
+// batch's lookup would scan them all: O(n²)).
 func importRanges(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int64) ([][2]int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ? ORDER BY lo", sym, source, hi, lo)
+	alo, ahi := adjacent(lo, hi)
+	rows, err := tx.QueryContext(ctx, "SELECT lo, hi FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ? ORDER BY lo", sym, source, ahi, alo)
 	if err != nil {
 		return nil, fmt.Errorf("read ranges: %w", translate(err))
 	}
@@ -212,7 +227,7 @@ func importRanges(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi in
 }
 
 // recordRange records the batch's range [lo, hi], merged with the ranges
-// it overlaps so their number stays small.
+// it overlaps or touches (importRanges) so their number stays small.
 func recordRange(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int64, ranges [][2]int64) error {
 	nlo, nhi := lo, hi
 	if len(ranges) > 0 {
@@ -220,7 +235,8 @@ func recordRange(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int
 		for _, r := range ranges {
 			nhi = max(nhi, r[1])
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ?", sym, source, hi, lo); err != nil {
+		alo, ahi := adjacent(lo, hi)
+		if _, err := tx.ExecContext(ctx, "DELETE FROM import_ranges WHERE symbol = ? AND source = ? AND lo <= ? AND hi >= ?", sym, source, ahi, alo); err != nil {
 			return fmt.Errorf("merge ranges: %w", translate(err))
 		}
 	}
