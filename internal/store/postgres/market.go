@@ -464,24 +464,10 @@ func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit in
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	var out []market.Tick
-	err := db.read(ctx, func(ctx context.Context, p *pgxpool.Pool) error {
-		rows, err := p.Query(ctx,
+	err := db.read(ctx, func(ctx context.Context, p *pgxpool.Pool) (err error) {
+		out, err = queryTicks(ctx, p, symbol, limit,
 			"SELECT seq, ts, price, size FROM ticks WHERE symbol = $1 AND ts >= $2 AND ts <= $3 ORDER BY ts, seq LIMIT $4",
 			symbol, from, to, limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.AppendRows(make([]market.Tick, 0, min(limit, 1024)), rows, func(row pgx.CollectableRow) (market.Tick, error) {
-			var r struct { // one allocation per row, as in rowToCandle
-				t   market.Tick
-				seq int64
-			}
-			if err := row.Scan(&r.seq, &r.t.TS, &r.t.Price, &r.t.Size); err != nil {
-				return market.Tick{}, err
-			}
-			r.t.Symbol, r.t.Seq = symbol, uint64(r.seq)
-			return r.t, nil
-		})
 		return err
 	})
 	if err != nil {

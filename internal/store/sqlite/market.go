@@ -304,9 +304,16 @@ func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit in
 	if limit <= 0 {
 		limit = market.DefaultLimit
 	}
-	rows, err := db.r.QueryContext(ctx,
+	return queryTicks(ctx, db.r, symbol, limit,
 		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
 		symbol, from, to, limit)
+}
+
+// queryTicks runs query, which selects seq, ts, price, size of symbol's
+// ticks, and returns them (limit sizes the slice); errors are translated and
+// wrapped with the symbol.
+func queryTicks(ctx context.Context, q queryer, symbol string, limit int, query string, args ...any) ([]market.Tick, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
 	}
@@ -341,25 +348,11 @@ func (db *DB) TicksAfter(ctx context.Context, symbol string, afterTS int64, afte
 	if afterSeq > math.MaxInt64 || afterTS > to {
 		return db.Ticks(ctx, symbol, afterTS+1, to, limit)
 	}
-	rows, err := db.r.QueryContext(ctx,
+	out, err := queryTicks(ctx, db.r, symbol, limit,
 		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts = ? AND seq > ? ORDER BY seq LIMIT ?",
 		symbol, afterTS, int64(afterSeq), limit)
 	if err != nil {
-		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
-	}
-	defer rows.Close()
-	out := make([]market.Tick, 0, min(limit, 1024))
-	for rows.Next() {
-		t := market.Tick{Symbol: symbol}
-		var seq int64
-		if err := rows.Scan(&seq, &t.TS, &t.Price, &t.Size); err != nil {
-			return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
-		}
-		t.Seq = uint64(seq)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ticks %s: %w", symbol, translate(err))
+		return nil, err
 	}
 	if len(out) == limit || afterTS == to {
 		return out, nil
