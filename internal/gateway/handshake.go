@@ -172,13 +172,5 @@ func (t *wsTransport) sendPending(deadline time.Time) error {
 	if t.rest == nil {
 		return nil
 	}
-	if err := t.setWriteDeadlineLocked(deadline); err != nil {
-		return err
-	}
-	n, err := t.nc.Write(*t.rest)
-	if *t.rest = (*t.rest)[n:]; err != nil {
-		return t.writeFailed(nil, err)
-	}
-	t.rest, t.pre = nil, false
-	return nil
+	return t.writeRestLocked(deadline)
 }

@@ -229,6 +229,12 @@ func (t *wsTransport) Flush(deadline time.Time) error {
 	if t.rest == nil || t.closeSent {
 		return nil
 	}
+	return t.writeRestLocked(deadline)
+}
+
+// writeRestLocked writes *t.rest, the end of a frame (or handshake
+// response) not yet sent, under deadline; t.wmu is held.
+func (t *wsTransport) writeRestLocked(deadline time.Time) error {
 	if err := t.setWriteDeadlineLocked(deadline); err != nil {
 		return err
 	}
