@@ -185,23 +185,16 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 	t0 := time.Now()
 	end := time.AfterFunc(l.dur, stop)
 	defer end.Stop()
-	pctx, stopProg := context.WithCancel(ctx)
-	var pwg sync.WaitGroup
-	pwg.Add(1)
-	go func() {
-		defer pwg.Done()
-		var last int64
-		prog.Run(pctx, time.Second, func() string {
-			n := count.Load()
-			s := fmt.Sprintf("%d users, %s req/s, %d errors", l.users, human(float64(n-last)), errs.Load())
-			last = n
-			return s
-		})
-	}()
+	var last int64
+	stopProg := prog.Start(ctx, time.Second, func() string {
+		n := count.Load()
+		s := fmt.Sprintf("%d users, %s req/s, %d errors", l.users, human(float64(n-last)), errs.Load())
+		last = n
+		return s
+	})
 	wg.Wait()
 	lr.elapsed = time.Since(t0)
 	stopProg()
-	pwg.Wait()
 	for _, a := range lr.routes {
 		lr.total.Merge(a.hist)
 	}

@@ -110,23 +110,16 @@ func RunIngest(ctx context.Context, cfg IngestConfig) (*Result, error) {
 		probe(runCtx, p, target, probeSym, vis, &lost)
 	}()
 	prog.Phase("ingest")
-	pctx, stopProg := context.WithCancel(ctx)
-	var pwg sync.WaitGroup
-	pwg.Add(1)
-	go func() {
-		defer pwg.Done()
-		var last int64
-		prog.Run(pctx, time.Second, func() string {
-			n := accepted.Load()
-			s := fmt.Sprintf("%s ticks/s accepted, %d batches, %d errors, visibility p99 %s", human(float64(n-last)), batches.Load(), errs.Load(), ms(vis.Quantiles().P99))
-			last = n
-			return s
-		})
-	}()
+	var last int64
+	stopProg := prog.Start(ctx, time.Second, func() string {
+		n := accepted.Load()
+		s := fmt.Sprintf("%s ticks/s accepted, %d batches, %d errors, visibility p99 %s", human(float64(n-last)), batches.Load(), errs.Load(), ms(vis.Quantiles().P99))
+		last = n
+		return s
+	})
 	wg.Wait()
 	elapsed := time.Since(t0)
 	stopProg()
-	pwg.Wait()
 
 	res := &Result{Kind: "ingest", Target: cfg.Target, DurationS: elapsed.Seconds()}
 	res.ThroughputPerS = float64(accepted.Load()) / elapsed.Seconds()

@@ -23,6 +23,21 @@ type Progress struct {
 // terminal. A nil w prints nothing.
 func NewProgress(w io.Writer, tty bool) *Progress { return &Progress{w: w, tty: tty} }
 
+// Start runs Run on a goroutine of its own, until the returned stop is
+// called or ctx ends; stop ends it and waits for it to return.
+func (p *Progress) Start(ctx context.Context, interval time.Duration, status func() string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(ctx, interval, status)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // Run calls status every interval and prints its line, prefixed by the
 // current phase and the elapsed time, until ctx ends; then it ends the line.
 func (p *Progress) Run(ctx context.Context, interval time.Duration, status func() string) {
