@@ -106,11 +106,13 @@ func NewPublisher(log Log, cfg Config, logger *slog.Logger, reg prometheus.Regis
 // ticks in the order they joined), and every one of them gets the outcome. A
 // publisher whose ctx ends before then withdraws its ticks and gets
 // ErrUnavailable; one whose ctx ends while the append is under way waits for
-// its outcome (a cancelled ctx does not cut it short), which ends by the
-// earliest deadline of the publishers in it: no Publish outlasts its own
-// deadline (ctx's or Config.Timeout) by more than the return of that append. Concurrent publishes have no order between them, so
-// sharing changes no guarantee; one that started after another returned is
-// appended after it.
+// its outcome (a cancelled ctx does not cut it short). The append ends by
+// the latest deadline of the publishers in it, so that one publisher's
+// short deadline does not fail an append whose ticks the log may already
+// hold for the others (their retries would store them twice); a publisher
+// whose own deadline passed meanwhile waits for that outcome. Concurrent
+// publishes have no order between them, so sharing changes no guarantee;
+// one that started after another returned is appended after it.
 func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 	if len(ticks) == 0 {
 		return nil
@@ -160,7 +162,7 @@ func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 	}
 	p.mu.Unlock()
 	// The append holding the ticks is under way (or done): its outcome is
-	// theirs. It ends by its earliest publisher's deadline, at most ours.
+	// theirs. It ends by the latest deadline of its publishers.
 	<-b.done
 	return p.outcome(b.err, len(ticks), start)
 }
@@ -203,7 +205,7 @@ func (b *batch) drop(p *Publisher, i int) {
 }
 
 // take closes b to newcomers and withdrawals and returns the ticks to append
-// (the withdrawn ones left out) and the earliest deadline of the publishers
+// (the withdrawn ones left out) and the latest deadline of the publishers
 // still in it. p.mu must be held and b not taken.
 func (b *batch) take(p *Publisher) (ticks []market.Tick, deadline time.Time) {
 	b.taken = true
@@ -221,7 +223,7 @@ func (b *batch) take(p *Publisher) (ticks []market.Tick, deadline time.Time) {
 		if b.live < len(b.spans) {
 			ticks = append(ticks, b.ticks[s.off:s.end]...)
 		}
-		if deadline.IsZero() || s.deadline.Before(deadline) {
+		if s.deadline.After(deadline) {
 			deadline = s.deadline
 		}
 	}
@@ -232,8 +234,9 @@ func (b *batch) take(p *Publisher) (ticks []market.Tick, deadline time.Time) {
 // runs on a goroutine of its own, started by the publish that opened b, so
 // that no publisher waits longer than its own ctx: it stops waiting when
 // every publisher has withdrawn (each does when its ctx ends), and the append
-// is bounded by the earliest deadline of those left. ctx gives the append its
-// values only.
+// is bounded by the latest deadline of those left; when that has passed
+// already, nothing is sent (they all get ErrUnavailable with no tick in the
+// log). ctx gives the append its values only.
 func (p *Publisher) lead(ctx context.Context, b *batch) {
 	defer close(b.done)
 	select {
@@ -252,6 +255,10 @@ func (p *Publisher) lead(ctx context.Context, b *batch) {
 	ticks, deadline := b.take(p)
 	live := b.live
 	p.mu.Unlock()
+	if !time.Now().Before(deadline) {
+		b.err = fmt.Errorf("every publisher of the shared append is past its deadline: %w", market.ErrUnavailable)
+		return
+	}
 	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	b.err = p.append(actx, groupBySymbol(ticks), live)

@@ -164,3 +164,33 @@ func TestPublishCancelledDuringAppendGetsOutcome(t *testing.T) {
 		t.Errorf("log messages' prices (-want +got):\n%s", diff)
 	}
 }
+
+// TestPublishShortDeadlineDoesNotFailOthers: a shared append is bounded by
+// the latest deadline of its publishers, not the earliest — else one
+// publisher's short deadline failed the append for all of them after the
+// log could already hold their ticks (a reviewer's repro: X with 400 ms
+// left, Y with 20 s, both answered 503 while the log held [7 8]).
+func TestPublishShortDeadlineDoesNotFailOthers(t *testing.T) {
+	b := openBus(t)
+	xctx, cancelX := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelX()
+	log := &hookLog{Log: b, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	// The shared append starts only once X's deadline has passed, as when
+	// the log is slow: with the earliest deadline it had no time at all.
+	log.during = func() { <-xctx.Done() }
+	p := ingest.NewPublisher(log, ingest.Config{MaxInFlight: 1, Timeout: 20 * time.Second}, discard(), nil)
+	first := make(chan error, 1)
+	go func() { first <- p.Publish(context.Background(), []market.Tick{{Symbol: "AAPL", TS: ts0, Price: 100}}) }()
+	<-log.entered
+	x := publishAsync(t, xctx, p, 7, 1)
+	y := publishAsync(t, context.Background(), p, 8, 2)
+	close(log.release)
+	for i, ch := range []chan error{first, x, y} {
+		if err := <-ch; err != nil {
+			t.Fatalf("publish %d = %v, want nil (its ticks are stored)", i, err)
+		}
+	}
+	if diff := cmp.Diff([][]float64{{100}, {7, 8}}, logPrices(t, b, 2)); diff != "" {
+		t.Errorf("log messages' prices (-want +got):\n%s", diff)
+	}
+}
