@@ -40,7 +40,7 @@
 # samples of every group's RSS and CPU into $OUT/monitor.tsv; 0 = none) [5].
 # Extra arguments go to `findash bench api` (e.g. --json).
 set -euo pipefail
-abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+. "$(dirname "$0")/lib.sh"
 [ -n "${FINDASH_BIN:-}" ] && FINDASH_BIN=$(abs "$FINDASH_BIN")
 [ -n "${NATS_SERVER:-}" ] && NATS_SERVER=$(abs "$NATS_SERVER")
 [ -n "${OUT:-}" ] && OUT=$(abs "$OUT")
@@ -63,54 +63,17 @@ MONITOR_S=${MONITOR_S:-5}
 mkdir -p "$OUT"
 rm -rf "$OUT/nats" "$OUT"/i[0-9]* "$OUT/cli" # a reused OUT starts from an empty log
 
-say() { printf '%s\n' "$*" >&2; }
 [ -n "$HAPROXY" ] || { say "haproxy is not installed (apt-get install -y haproxy)"; exit 1; }
 per_proc=$(((USERS + PROCS - 1) / PROCS))
 [ "$per_proc" -le 9800 ] || { say "$per_proc users per process: over the 9,800 one HAProxy holds here; raise PROCS"; exit 1; }
 
 pids=()
 db=findash_bench_$$
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do # up to 20 s for the drains, then no more waiting
-    alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.2
-  done
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-}
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "${1:-127.0.0.1}"; }
-wait_ready() { # url
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null "$1/readyz" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  say "$1 did not become ready"; return 1
-}
-
-if [ -z "${FINDASH_BIN:-}" ]; then
-  say "building findash"
-  FINDASH_BIN=$OUT/findash
-  go build -o "$FINDASH_BIN" ./cmd/findash
-fi
-if [ -z "${NATS_SERVER:-}" ]; then
-  say "building nats-server $(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)"
-  NATS_SERVER=$OUT/nats-server
-  go build -o "$NATS_SERVER" github.com/nats-io/nats-server/v2
-fi
-
-nats_port=$(free_port)
-"$NATS_SERVER" -a 127.0.0.1 -p "$nats_port" -js -sd "$OUT/nats" >"$OUT/nats.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
-(exec 3<>"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null || { say "nats-server did not start; see $OUT/nats.log"; exit 1; }
-
-psql -q "$PG_URL" -c "CREATE DATABASE $db" >/dev/null
-db_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$PG_URL" "$db")
+build_bins
+start_nats
+create_db
 
 export FINDASH_NATS_URL=nats://127.0.0.1:$nats_port
 export FINDASH_DATABASE_URL=$db_url
@@ -123,9 +86,7 @@ export FINDASH_FEED=none FINDASH_API_RATE_LIMIT=0 FINDASH_INGEST_RATE_LIMIT=0 FI
 # the users of the playbook, who come from 50,000 addresses.
 export FINDASH_TRUST_PROXY=true FINDASH_HTTP_MAX_IN_FLIGHT_PER_IP=1000000
 
-key=$("$FINDASH_BIN" user create --email bench@example.com --api-key --data-dir "$OUT/cli" 2>"$OUT/cli.log" |
-  sed -n 's/^api key.*: //p')
-[ -n "$key" ] || { say "could not create the bench API key; see $OUT/cli.log"; exit 1; }
+create_key
 
 backends=() spids=()
 for i in $(seq 1 "$INSTANCES"); do
@@ -195,16 +156,13 @@ monitor() { # bench-pid
     local gen; gen="$1 $(pgrep -P "$1" | tr '\n' ' ')"
     printf '%s' "$(date +%s)"
     for group in "${spids[*]}" "${hpids[*]}" "$gen"; do
-      # shellcheck disable=SC2086
-      awk -v hz="$hz" '{ rss += $24 * 4; cpu += $14 + $15 } END { printf "\t%d\t%.2f", rss, cpu / hz }' \
-        $(for p in $group; do [ -r "/proc/$p/stat" ] && echo "/proc/$p/stat"; done) </dev/null
+      group_usage "$group" "$hz"
     done
     printf '\n'
     sleep "$MONITOR_S"
   done
 }
 
-join() { local IFS=,; echo "$*"; }
 uptime | tee "$OUT/uptime-before.txt" >&2
 FINDASH_API_KEY=$key "$FINDASH_BIN" bench api --target "$(join "${targets[@]}")" \
   --users "$USERS" --procs "$PROCS" --rate "$RATE" --duration "$DURATION" --symbols "$SYMBOLS" \
