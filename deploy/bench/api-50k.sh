@@ -153,7 +153,7 @@ monitor() { # bench-pid
   local hz; hz=$(getconf CLK_TCK)
   printf 'unix_s\tservers_rss_kib\tservers_cpu_s\thaproxy_rss_kib\thaproxy_cpu_s\tgenerators_rss_kib\tgenerators_cpu_s\n'
   while kill -0 "$1" 2>/dev/null; do
-    local gen; gen="$1 $(pgrep -P "$1" | tr '\n' ' ')"
+    local gen; gen="$1 $( (pgrep -P "$1" || true) | tr '\n' ' ')"
     printf '%s' "$(date +%s)"
     for group in "${spids[*]}" "${hpids[*]}" "$gen"; do
       group_usage "$group" "$hz"

@@ -76,9 +76,11 @@ create_key() {
 # processes whose ids are in its argument (a space-separated list), for a
 # monitor.tsv row.
 group_usage() { # "pid pid …" clock-ticks-per-second
+  # A process may exit between listing and reading: cat skips it (set -e
+  # and pipefail would otherwise end the monitor, and the script with it).
   # shellcheck disable=SC2086
-  awk -v hz="$2" '{ rss += $24 * 4; cpu += $14 + $15 } END { printf "\t%d\t%.2f", rss, cpu / hz }' \
-    $(for p in $1; do [ -r "/proc/$p/stat" ] && echo "/proc/$p/stat"; done) </dev/null
+  { for p in $1; do cat "/proc/$p/stat" 2>/dev/null || true; done; } |
+    awk -v hz="$2" '{ rss += $24 * 4; cpu += $14 + $15 } END { printf "\t%d\t%.2f", rss, cpu / hz }'
 }
 
 join() { local IFS=,; echo "$*"; }

@@ -93,7 +93,7 @@ monitor() { # bench-pid
   local hz; hz=$(getconf CLK_TCK)
   printf 'unix_s\tservers_rss_kib\tservers_cpu_s\tclients_rss_kib\tclients_cpu_s\tnats_rss_kib\tnats_cpu_s\n'
   while kill -0 "$1" 2>/dev/null; do
-    local gen; gen="$1 $(pgrep -P "$1" | tr '\n' ' ')"
+    local gen; gen="$1 $( (pgrep -P "$1" || true) | tr '\n' ' ')"
     printf '%s' "$(date +%s)"
     for group in "${spids[*]}" "$gen" "${pids[0]}"; do
       group_usage "$group" "$hz"
