@@ -40,21 +40,7 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 	if err != nil {
 		return 0, fmt.Errorf("import ticks: %w", err)
 	}
-	fresh := ticks
-	if len(ranges) > 0 {
-		fresh = make([]market.Tick, 0, len(ticks))
-		j := 0
-		for _, t := range ticks {
-			k := int64(t.Seq)
-			for j < len(ranges) && ranges[j][1] < k {
-				j++
-			}
-			if j < len(ranges) && ranges[j][0] <= k {
-				continue // imported before
-			}
-			fresh = append(fresh, t)
-		}
-	}
+	fresh := market.FreshTicks(ticks, ranges)
 	// INSERT OR IGNORE … RETURNING names the rows inserted, so a tick that
 	// is somehow stored already adds nothing to a candle.
 	inserted := make(map[int64]struct{}, len(fresh))
@@ -122,12 +108,8 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 		return 0, nil
 	}
 	sym := candles[0].Symbol
-	for i := range candles {
-		c := &candles[i]
-		if c.Symbol != sym || c.Interval != market.Interval1m || c.Count <= 0 || c.FirstSeq > math.MaxInt64 || c.FirstSeq != c.LastSeq ||
-			c.Start != market.Interval1m.Start(c.Start) || (i > 0 && c.FirstSeq <= candles[i-1].FirstSeq) {
-			return 0, fmt.Errorf("import candles: %w", market.Invalid("candles", "1m candles of one symbol, not empty, seqs increasing and below 2^63"))
-		}
+	if err := market.CheckKlines(candles); err != nil {
+		return 0, fmt.Errorf("import candles: %w", err)
 	}
 	lo, hi := int64(candles[0].FirstSeq), int64(candles[len(candles)-1].FirstSeq)
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -147,14 +129,10 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 	// upsert per stored candle.
 	idx := map[market.CandleKey]int{}
 	var parts []market.Candle
-	j := 0
+	done := market.NewImportedRanges(ranges)
 	for i := range candles {
 		c := &candles[i]
-		k := int64(c.FirstSeq)
-		for j < len(ranges) && ranges[j][1] < k {
-			j++
-		}
-		if j < len(ranges) && ranges[j][0] <= k {
+		if done.Covers(int64(c.FirstSeq)) {
 			continue // imported before
 		}
 		written++
