@@ -110,6 +110,7 @@ type Evaluator struct {
 	fired     prometheus.Counter
 	conflicts prometheus.Counter
 	position  prometheus.Gauge
+	evaluated prometheus.Counter
 }
 
 // NewEvaluator returns an Evaluator of the unpartitioned log. restorer,
@@ -160,9 +161,12 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_alert_position", Help: "Stream sequence of the last log message whose alerts were committed.",
 		}),
+		evaluated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_alert_ticks_total", Help: "Ticks evaluated against the alerts by this evaluator; those after its committed position are evaluated, and counted, again after a restart or a lost lease.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(e.fired, e.conflicts, e.position)
+		reg.MustRegister(e.fired, e.conflicts, e.position, e.evaluated)
 	}
 	return e
 }
@@ -341,6 +345,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 	if seq <= r.start {
 		return nil
 	}
+	r.e.evaluated.Add(float64(len(ticks)))
 	r.held = seq
 	if len(r.fired) > 0 || len(r.changes) > 0 || now.Sub(r.lastFlush) >= r.e.cfg.FlushInterval {
 		return r.commit(ctx)
