@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,6 +44,7 @@ table, or one JSON object with --json.`,
 		target, apiKey, admin string
 		self, asJSON          bool
 		duration              time.Duration
+		cpuProfile            string
 	)
 	common := func(fs *pflag.FlagSet) {
 		fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the instance to drive (ws: a comma list of instances sharing one NATS spreads the clients and ticks over them)")
@@ -50,6 +53,7 @@ table, or one JSON object with --json.`,
 		fs.BoolVar(&self, "self", false, "start an instance in this process (temp data dir, no feed, no rate limits) and drive it")
 		fs.BoolVar(&asJSON, "json", false, "print the result as one JSON object (progress goes to stderr)")
 		fs.DurationVar(&duration, "duration", 10*time.Second, "how long to drive load")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the load generator (this process; ws --procs: each child to FILE.childN) to FILE, for go tool pprof")
 	}
 	// prepare resolves the API key and, with --self, starts the instance;
 	// it returns the progress printer, the output and a stop function.
@@ -62,13 +66,19 @@ table, or one JSON object with --json.`,
 			pw = stderr
 		}
 		prog := bench.NewProgress(pw, isTTY(pw))
-		stop := func() {}
+		stopProfile, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return nil, nil, err
+		}
+		stop := stopProfile
 		if self {
 			in, err := startSelf(cmd.Context(), stderr)
 			if err != nil {
+				stopProfile()
 				return nil, nil, err
 			}
-			target, admin, apiKey, stop = in.target, in.admin, in.apiKey, in.stop
+			target, admin, apiKey = in.target, in.admin, in.apiKey
+			stop = func() { in.stop(); stopProfile() }
 			prog.Printf("started an instance in this process: %s (admin %s)", target, admin)
 		}
 		return prog, stop, nil
@@ -132,7 +142,13 @@ each system's medians and spread and their ratios; --conns, --symbols,
 				if err != nil {
 					return fmt.Errorf("--procs: find own executable: %w", err)
 				}
-				wsc.ChildCommand = func(ctx context.Context) bench.Child { return startChild(ctx, exe, stderr, "ws-child") }
+				var n atomic.Int64
+				wsc.ChildCommand = func(ctx context.Context) bench.Child {
+					if cpuProfile == "" {
+						return startChild(ctx, exe, stderr, "ws-child")
+					}
+					return startChild(ctx, exe, stderr, "ws-child", "--cpuprofile", fmt.Sprintf("%s.child%d", cpuProfile, n.Add(1)))
+				}
 			}
 			if sc.name != "" {
 				return runScenario(cmd, sc, wsc, environ, apiKey, asJSON, stdout, stderr)
@@ -223,9 +239,16 @@ handler, in a process of its own, serving /api/v1/quotes's bytes.`,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, _ := cmd.Flags().GetString("cpuprofile")
+			stop, err := startCPUProfile(path)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return bench.RunWSChild(cmd.Context(), stdin, stdout)
 		},
 	}
+	child.Flags().String("cpuprofile", "", "write a CPU profile of this child to FILE")
 	bare := &cobra.Command{
 		Use:    "ws-bare",
 		Short:  "Run the bare baseline server of bench ws --bare (internal)",
@@ -259,9 +282,29 @@ handler, in a process of its own, serving /api/v1/quotes's bytes.`,
 	return root
 }
 
-// startChild starts `exe bench <sub>` with pipes on stdin and stdout.
-func startChild(ctx context.Context, exe string, stderr io.Writer, sub string) bench.Child {
-	cmd := exec.CommandContext(ctx, exe, "bench", sub)
+// startCPUProfile starts a CPU profile of this process into path and
+// returns what stops and writes it; an empty path profiles nothing.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// startChild starts `exe bench <sub> [args]` with pipes on stdin and stdout.
+func startChild(ctx context.Context, exe string, stderr io.Writer, sub string, args ...string) bench.Child {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"bench", sub}, args...)...)
 	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

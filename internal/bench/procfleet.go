@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -107,7 +108,7 @@ func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	for done := false; !done; {
 		select {
 		case <-tk.C:
-			if err := emit(childEvent{Event: "stats", Stats: f.Stats()}); err != nil {
+			if err := emit(childEvent{Event: "stats", Stats: withCPU(f.Stats())}); err != nil {
 				done = true
 			}
 		case <-stop:
@@ -116,13 +117,22 @@ func RunWSChild(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			done = true
 		}
 	}
-	st := f.Stats()
+	st := withCPU(f.Stats())
 	lat := f.Latency()
 	f.Close()
 	if err := emit(childEvent{Event: "done", Stats: st, Latency: lat}); err != nil {
 		return fmt.Errorf("bench child: report: %w", err)
 	}
 	return nil
+}
+
+// withCPU sets s.CPUNano to this process's CPU time so far, for the
+// parent's client CPU per delivery (left 0 when /proc cannot be read).
+func withCPU(s fleetStats) fleetStats {
+	if c, err := readProcCPU(os.Getpid()); err == nil {
+		s.CPUNano = int64((c.UserS + c.SysS) * 1e9)
+	}
+	return s
 }
 
 // procFleet runs the clients in child processes and adds up what they

@@ -91,6 +91,14 @@ type WSResult struct {
 	ServerSysUSPerDelivery  float64 `json:"server_sys_us_per_delivery,omitempty"`
 	// ServerCPUUtil is the servers' CPU seconds per second of the window.
 	ServerCPUUtil float64 `json:"server_cpu_util,omitempty"`
+	// ClientCPUPerDeliveryUS is the load client's own CPU time in the
+	// window (user + system of this process, which drives the ticks, and
+	// of the child processes with Procs > 0) per tick delivered in it; on
+	// one machine the client shares the cores with the servers, so it
+	// bounds what a run can show. ClientCPUUtil is its CPU seconds per
+	// second of the window.
+	ClientCPUPerDeliveryUS float64 `json:"client_cpu_per_delivery_us,omitempty"`
+	ClientCPUUtil          float64 `json:"client_cpu_util,omitempty"`
 	// GC in the window: cycles, mean pause (go_gc_duration_seconds) and
 	// the 99th percentile's bucket bound from the servers'
 	// go_sched_pauses_total_gc_seconds histogram (0 when not exported).
@@ -232,6 +240,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("window", "%.1f s at %s deliveries/s, server CPU %.0f%%", ws.WindowS, human(ws.WindowDeliveriesPerS), 100*ws.ServerCPUUtil)
 			row("server CPU/delivery", "%.2f µs (user %.2f, system %.2f)", ws.ServerCPUPerDeliveryUS, ws.ServerUserUSPerDelivery, ws.ServerSysUSPerDelivery)
 			row("server GC", "%.0f cycles, pause mean %s, p99 ≤ %s", ws.GCCycles, ms(ws.GCPauseMeanMS), ms(ws.GCPauseP99MS))
+		}
+		if ws.ClientCPUPerDeliveryUS > 0 {
+			row("client CPU/delivery", "%.2f µs (the load client itself, %.0f%% of a core)", ws.ClientCPUPerDeliveryUS, 100*ws.ClientCPUUtil)
 		}
 		if ws.GoroutinesMax > 0 {
 			row("server goroutines", "max %.0f, mean %.0f", ws.GoroutinesMax, ws.GoroutinesMean)

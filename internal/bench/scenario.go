@@ -120,7 +120,10 @@ type StepStat struct {
 	SysPerDeliveryUS  Spread  `json:"sys_per_delivery_us"`
 	GCPauseP99MS      Spread  `json:"gc_pause_p99_ms"`
 	GoroutinesMax     Spread  `json:"goroutines_max"`
-	Lossy             int     `json:"lossy_runs"` // runs with gaps or drops
+	// ClientCPUPerDeliveryUS is the load client's own CPU per delivery
+	// in the window (see WSResult).
+	ClientCPUPerDeliveryUS Spread `json:"client_cpu_per_delivery_us"`
+	Lossy                  int    `json:"lossy_runs"` // runs with gaps or drops
 }
 
 // SystemStat summarises one system over the repeats.
@@ -232,7 +235,7 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 		sat := map[int]float64{}
 		var conn, cpuc, userc, sysc, rss, client []float64
 		for _, rate := range steps {
-			var dps, p99, cpu, user, sysd, gc, gor []float64
+			var dps, p99, cpu, user, sysd, gc, gor, ccpu []float64
 			lossy := 0
 			for _, r := range runs {
 				if r.System != sys.Name || r.Rate != rate || r.Result == nil || r.Result.WSResult == nil {
@@ -257,6 +260,9 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 				sysd = append(sysd, w.ServerSysUSPerDelivery)
 				gc = append(gc, w.GCPauseP99MS)
 				gor = append(gor, w.GoroutinesMax)
+				if w.ClientCPUPerDeliveryUS > 0 {
+					ccpu = append(ccpu, w.ClientCPUPerDeliveryUS)
+				}
 				ok := r.Result.P99MS < p99Limit && w.Gaps == 0 && r.Result.Drops == 0
 				if !ok {
 					lossy += boolInt(w.Gaps > 0 || r.Result.Drops > 0)
@@ -273,7 +279,7 @@ func summarise(runs []StepRun, systems []System, steps []float64) []SystemStat {
 			}
 			st.Steps = append(st.Steps, StepStat{Rate: rate, DeliveriesPerS: spreadOf(dps), P99MS: spreadOf(p99),
 				CPUPerDeliveryUS: spreadOf(cpu), UserPerDeliveryUS: spreadOf(user), SysPerDeliveryUS: spreadOf(sysd),
-				GCPauseP99MS: spreadOf(gc), GoroutinesMax: spreadOf(gor), Lossy: lossy})
+				GCPauseP99MS: spreadOf(gc), GoroutinesMax: spreadOf(gor), ClientCPUPerDeliveryUS: spreadOf(ccpu), Lossy: lossy})
 		}
 		st.HighestOK, st.Saturation = spreadOf(mapValues(highest)), spreadOf(mapValues(sat))
 		st.ConnectPerS, st.CPUPerConnUS, st.UserPerConnUS, st.SysPerConnUS, st.RSSPerConnBytes =

@@ -57,11 +57,12 @@ func (r *ScenarioResult) WriteTable(w io.Writer) error {
 				sp(s.UserPerConnUS, us0), sp(s.SysPerConnUS, us0), sp(s.RSSPerConnBytes, bytesH), sp(s.ClientCPUPerConnUS, us0))
 		}
 	} else {
-		fmt.Fprintln(tw, "system\tticks/s\tdeliveries/s\tp99\tCPU µs/delivery\tuser\tsystem\tGC p99\tgoroutines\tlossy runs")
+		fmt.Fprintln(tw, "system\tticks/s\tdeliveries/s\tp99\tCPU µs/delivery\tuser\tsystem\tGC p99\tgoroutines\tlossy runs\tclient CPU µs/delivery")
 		for _, s := range r.Summary {
 			for _, st := range s.Steps {
-				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", s.System, st.Rate, sp(st.DeliveriesPerS, human), sp(st.P99MS, ms),
-					sp(st.CPUPerDeliveryUS, us2), sp(st.UserPerDeliveryUS, us2), sp(st.SysPerDeliveryUS, us2), sp(st.GCPauseP99MS, msOrNone), sp(st.GoroutinesMax, us0), st.Lossy)
+				fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", s.System, st.Rate, sp(st.DeliveriesPerS, human), sp(st.P99MS, ms),
+					sp(st.CPUPerDeliveryUS, us2), sp(st.UserPerDeliveryUS, us2), sp(st.SysPerDeliveryUS, us2), sp(st.GCPauseP99MS, msOrNone), sp(st.GoroutinesMax, us0), st.Lossy,
+					sp(st.ClientCPUPerDeliveryUS, us2))
 			}
 		}
 		fmt.Fprintln(tw)

@@ -399,6 +399,7 @@ func measureWindow(ctx context.Context, client *http.Client, refs []serverRef, f
 	}
 	a, err := sampleServers(ctx, client, refs)
 	t0, d0 := time.Now(), fl.Stats().Deliveries
+	c0, cok0 := clientCPUS(fl)
 	if err != nil {
 		<-driven
 		return
@@ -423,11 +424,16 @@ func measureWindow(ctx context.Context, client *http.Client, refs []serverRef, f
 	}
 	b, err := sampleServers(ctx, client, refs)
 	el, dels := time.Since(t0), fl.Stats().Deliveries-d0
+	c1, cok1 := clientCPUS(fl)
 	if err != nil || dels <= 0 {
 		return
 	}
 	w := windowOf(a, b)
 	n := float64(dels)
+	if cok0 && cok1 {
+		r.ClientCPUPerDeliveryUS = (c1 - c0) * 1e6 / n
+		r.ClientCPUUtil = (c1 - c0) / el.Seconds()
+	}
 	r.WindowS = el.Seconds()
 	r.WindowDeliveriesPerS = n / el.Seconds()
 	r.ServerCPUPerDeliveryUS = w.CPUS * 1e6 / n
@@ -442,6 +448,17 @@ func measureWindow(ctx context.Context, client *http.Client, refs []serverRef, f
 		r.GoroutinesMean = gSum / float64(gN)
 		r.GCCycles, r.GCPauseMeanMS, r.GCPauseP99MS = w.GCCycles, w.GCPauseMeanMS, w.GCPauseP99MS
 	}
+}
+
+// clientCPUS is the load client's CPU seconds so far: this process's
+// (the tick driver, and the readers without --procs) plus the children's
+// as they last reported (every 200 ms).
+func clientCPUS(fl fleet) (float64, bool) {
+	c, err := readProcCPU(os.Getpid())
+	if err != nil {
+		return 0, false
+	}
+	return c.UserS + c.SysS + float64(fl.Stats().CPUNano)/1e9, true
 }
 
 func adminMetricsURL(admin string) string {

@@ -73,6 +73,10 @@ type fleetStats struct {
 	OutOfOrder  int64 `json:"out_of_order"`
 	Errors      int64 `json:"errors"` // error messages, read failures after connecting
 	ConnectNano int64 `json:"connect_ns"`
+	// CPUNano is a child process's own CPU time (user + system) when it
+	// reported, added up over the children; 0 for clients in this process
+	// (whose CPU is this process's).
+	CPUNano int64 `json:"cpu_ns,omitempty"`
 }
 
 func (s *fleetStats) add(o fleetStats) {
@@ -83,6 +87,7 @@ func (s *fleetStats) add(o fleetStats) {
 	s.OutOfOrder += o.OutOfOrder
 	s.Errors += o.Errors
 	s.ConnectNano = max(s.ConnectNano, o.ConnectNano)
+	s.CPUNano += o.CPUNano
 }
 
 // histShards spreads latency recording over several histograms so that
