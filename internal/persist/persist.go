@@ -16,6 +16,17 @@
 // store is retried with backoff for as long as it takes; the batch is never
 // skipped.
 //
+// A database that went back. Before retrying a failed write the persister
+// reads the stored position again: below what it wrote itself, the
+// database has lost commits it acknowledged — a failover to a standby that
+// had not received them (asynchronous replication), a restore — and the
+// persister resumes from the stored position, so the log writes those
+// batches again (findash_persist_rewinds_total). Without that check it
+// would go on after its own position and leave a hole. It is only seen
+// through a failed write: a pooler that moves to the new server between
+// two writes hides it, which is why decision 0050 asks for synchronous
+// replication.
+//
 // Stored bad values. Every tick read from the log is checked against
 // Config.Limits (market.Limits.CheckLogged) first: a tick an older, looser
 // version accepted — a price of 1e-300, a size of 1e308, a tick dated
@@ -109,6 +120,7 @@ type Persister struct {
 	batches  prometheus.Counter
 	failures prometheus.Counter
 	resyncs  prometheus.Counter
+	rewinds  prometheus.Counter
 	lag      prometheus.GaugeFunc
 	position prometheus.Gauge
 
@@ -175,6 +187,9 @@ func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, re
 		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_persist_resyncs_total", Help: "Times another persister (another instance) had written what this one held, so it resumed from the stored position.",
 		}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_rewinds_total", Help: "Times the database's persisted position was found below what this persister had written (a failover to a standby missing the last commits, a restore), so it wrote the log again from the stored position.",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_persist_position", Help: "Stream sequence of the last log message persisted.",
 		}),
@@ -186,7 +201,7 @@ func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, re
 		Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), computed at scrape time; 0 where no persister runs.",
 	}, p.currentLag)
 	if reg != nil {
-		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.lag, p.position, p.skipped)
+		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.rewinds, p.lag, p.position, p.skipped)
 	}
 	return p
 }
@@ -234,6 +249,13 @@ func (p *Persister) Run(ctx context.Context) error {
 	started := false
 	for {
 		err := p.run(ctx, &started)
+		var rw *rewound
+		if errors.As(err, &rw) {
+			p.rewinds.Inc()
+			p.l.Warn("the database's persisted position is below what this persister wrote: it lost commits (a failover to a standby that had not received them, or a restore); writing the log again from the stored position",
+				"written", rw.written, "stored", rw.stored)
+			continue
+		}
 		if !errors.Is(err, errResync) {
 			return err
 		}
@@ -256,6 +278,21 @@ func (p *Persister) Run(ctx context.Context) error {
 // batch (another writer persisted it): the batch is dropped, and reading
 // resumes from the stored position.
 var errResync = errors.New("persisted position moved; resync")
+
+// rewound means the store's position is below the last one this persister
+// wrote (the database lost commits): the batch is dropped, and reading
+// resumes from the stored position.
+type rewound struct{ written, stored uint64 }
+
+func (r *rewound) Error() string {
+	return fmt.Sprintf("persisted position went back from %d to %d", r.written, r.stored)
+}
+
+// resume reports whether err means "read again from the stored position".
+func resume(err error) bool {
+	var rw *rewound
+	return errors.Is(err, errResync) || errors.As(err, &rw)
+}
 
 func (p *Persister) run(ctx context.Context, started *bool) error {
 	pos, err := p.readPosition(ctx)
@@ -306,7 +343,7 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			first = false
 			w.add(m)
 			if len(w.ticks) >= p.cfg.MaxBatch {
-				if err := w.flush(ctx); errors.Is(err, errResync) {
+				if err := w.flush(ctx); resume(err) {
 					return err
 				} else if err != nil {
 					return w.final(ctx)
@@ -317,7 +354,7 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			}
 		case <-timer.C:
 			armed = false
-			if err := w.flush(ctx); errors.Is(err, errResync) {
+			if err := w.flush(ctx); resume(err) {
 				return err
 			} else if err != nil {
 				return w.final(ctx)
@@ -383,17 +420,32 @@ func (w *writer) add(m message) {
 // flush writes the held batch, retrying (retry.Database) until it succeeds
 // or ctx ends (then it returns ctx's error and keeps the batch). When the
 // store reports a conflict (its position lies inside the batch: another
-// persister wrote part of it), flush returns errResync at once.
+// persister wrote part of it), flush returns errResync at once. Each retry
+// first reads the stored position: below w.pos (the database lost what
+// this persister wrote), flush returns a *rewound at once.
 func (w *writer) flush(ctx context.Context) error {
 	if w.seq <= w.pos {
 		return nil
 	}
+	failed := false
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		if failed {
+			// The failed write may have been the old primary's last
+			// answer: check that what was written is still there.
+			stored, err := w.p.store.LogPosition(ctx, w.p.part)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if stored < w.pos {
+				return struct{}{}, backoff.Permanent(&rewound{written: w.pos, stored: stored})
+			}
+		}
 		err := w.p.store.WriteBatch(ctx, w.p.part, w.ticks, w.rollup.Candles(), w.first, w.seq)
 		if errors.Is(err, market.ErrConflict) {
 			return struct{}{}, backoff.Permanent(errResync)
 		}
 		if err != nil {
+			failed = true
 			w.p.failures.Inc()
 		}
 		return struct{}{}, err
@@ -419,8 +471,8 @@ func (w *writer) flush(ctx context.Context) error {
 func (w *writer) final(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.p.cfg.FlushTimeout)
 	defer cancel()
-	if err := w.flush(fctx); errors.Is(err, errResync) {
-		return nil // what this one held is another persister's to write
+	if err := w.flush(fctx); resume(err) {
+		return nil // what this one held is another persister's, or the next Run's, to write
 	} else if err != nil {
 		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(w.ticks), w.seq, err)
 	}

@@ -171,21 +171,24 @@ func (s *PGServer) run(tb testing.TB, name string, args ...string) {
 	}
 }
 
-// start runs the postmaster on s.Dir in a process group of its own (so Kill
-// reaches its children), waits until it accepts connections and arranges
+// start runs the postmaster on s.Dir, waits until it accepts connections and arranges
 // for it to be killed when tb ends. The settings keep it small: a test
-// cluster needs few connections and little memory.
+// cluster needs few connections and little memory. A standby whose primary
+// is gone retries its WAL sources every wal_retrieve_retry_interval (5 s
+// by default), and PostgreSQL 15 acts on a promotion only at the next
+// retry: pg_ctl promote took 5.0 s or 0.1 s by chance, 0.1-0.3 s with
+// 200ms.
 func (s *PGServer) start(tb testing.TB, extra ...string) {
 	tb.Helper()
 	args := []string{"-D", s.Dir,
 		"-c", "port=" + strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=" + s.Dir, "-c", "max_connections=60",
 		"-c", "shared_buffers=16MB", "-c", "logging_collector=off",
-		"-c", "wal_sender_timeout=5s", "-c", "wal_receiver_status_interval=1s"}
+		"-c", "wal_sender_timeout=5s", "-c", "wal_receiver_status_interval=1s",
+		"-c", "wal_retrieve_retry_interval=200ms"}
 	cmd := s.command("postgres", append(args, extra...)...)
-	// Its own group, for Kill; killed with this process (a test binary
-	// that panics or times out skips its cleanups).
-	cmd.SysProcAttr.Setpgid = true
+	// Killed with this process (a test binary that panics or times out
+	// skips its cleanups); its children exit when they see it gone.
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	s.log = &bytes.Buffer{}
 	cmd.Stderr = s.log
@@ -247,19 +250,67 @@ func (s *PGServer) QueryRow(sql string, dst ...any) error {
 	return c.QueryRow(ctx, sql).Scan(dst...)
 }
 
-// Kill sends SIGKILL to the postmaster and every process of its group (its
+// Kill sends SIGKILL to the postmaster and to every process it forked (its
 // backends, WAL writer, WAL sender or receiver) — a crash, with no
 // shutdown checkpoint and no goodbye to clients — and waits for the
 // postmaster to be gone. It is a no-op once the server has exited.
+//
+// The children are found by their parent pid, with the postmaster stopped
+// (SIGSTOP) so that it forks none in between: each PostgreSQL child makes
+// itself a session leader, so the postmaster's process group is only the
+// postmaster, and children left alive would notice its death and close
+// their connections one by one, a gentler end than a crash.
 func (s *PGServer) Kill() {
 	if s.cmd == nil || s.exited() {
 		return
 	}
-	// The negative pid is the group: Setpgid made the postmaster its leader.
-	if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		s.tb.Errorf("kill postgres group %d: %v", s.cmd.Process.Pid, err)
+	pid := s.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGSTOP)
+	children := childPIDs(pid)
+	for _, child := range children {
+		syscall.Kill(child, syscall.SIGKILL)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		s.tb.Errorf("kill postgres %d: %v", pid, err)
 	}
 	<-s.done
+	// SIGKILL is delivered asynchronously: return once none runs.
+	if !WaitFor(5*time.Second, func() bool { return !slices.ContainsFunc(children, running) }) {
+		s.tb.Errorf("processes of postgres %d still running 5 s after SIGKILL", pid)
+	}
+}
+
+// running reports whether process pid exists and is not a zombie (a
+// killed child of a killed postmaster waits as one for whoever reaps
+// orphans here).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !bytes.Contains(b[bytes.LastIndexByte(b, ')'):], []byte(") Z "))
+}
+
+// childPIDs returns the processes whose parent is pid (from /proc).
+func childPIDs(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses,
+		// so read after the last ')'.
+		rest := string(b[bytes.LastIndexByte(b, ')')+1:])
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(rest, &state, &ppid); err == nil && ppid == pid {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // Promote ends the standby's recovery (pg_ctl promote, waiting up to 30 s
