@@ -336,7 +336,7 @@ func (in *app) listen(ctx context.Context) error {
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := listenTCP(ctx, cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
