@@ -95,6 +95,9 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 		h.shards[i].syms = make(map[string]*symbolTopic)
 	}
 	h.writers = make([]writerShard, cfg.Writers)
+	for i := range h.writers {
+		h.writers[i].met = h.met
+	}
 	h.up = newUpgrader(h.checkOrigin, &h.cfg, newFrameMetrics(reg))
 	if cfg.Auth != nil {
 		h.SetAuthenticator(cfg.Auth)
