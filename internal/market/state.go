@@ -1,6 +1,7 @@
 package market
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -26,6 +27,12 @@ type State struct {
 	// the order: new symbols are rare (the registry caps them).
 	names  []string
 	sorted bool
+
+	// Recent candles (recent.go): each ring holds at most recentCap, all
+	// of them together room for at most recentMax; recentLen is the room
+	// they hold. stopped lists the symbols whose rings are off.
+	recentCap, recentMax, recentLen int
+	stopped                         map[string]struct{}
 }
 
 type symbolState struct {
@@ -36,8 +43,9 @@ type symbolState struct {
 
 // hotState is what an active symbol holds beyond its quote.
 type hotState struct {
-	stats Stats
-	open  [NumIntervals]Candle // newest bucket per interval
+	stats  Stats
+	open   [NumIntervals]Candle        // newest bucket per interval
+	recent [NumIntervals]recentCandles // closed candles before open (recent.go)
 }
 
 // StateConfig tunes a State.
@@ -45,7 +53,25 @@ type StateConfig struct {
 	// Now is the clock that stamps each symbol's last tick arrival, for
 	// Evict; nil means time.Now.
 	Now func() time.Time
+	// RecentCandles is how many closed candles an active symbol keeps of
+	// each interval before its open one, for RecentCandles (default
+	// DefaultRecentCandles; negative: none).
+	RecentCandles int
+	// MaxRecentCandles bounds those candles over all symbols together
+	// (default DefaultMaxRecentCandles): past it a ring that is full drops
+	// its oldest candle rather than grow.
+	MaxRecentCandles int
 }
+
+// DefaultRecentCandles and DefaultMaxRecentCandles are StateConfig's
+// defaults: 500 candles cover the longest chart of the dashboard; 2 million
+// candles are ~230 MB (~115 bytes each), a full ring of every interval for
+// ~660 symbols, and for every one of 10,000 symbols the rings of the
+// finest intervals, which fill first.
+const (
+	DefaultRecentCandles    = 500
+	DefaultMaxRecentCandles = 2_000_000
+)
 
 // NewState returns an empty State on the wall clock.
 func NewState() *State { return NewStateWith(StateConfig{}) }
@@ -55,7 +81,14 @@ func NewStateWith(cfg StateConfig) *State {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &State{now: cfg.Now, syms: make(map[string]*symbolState)}
+	if cfg.RecentCandles == 0 {
+		cfg.RecentCandles = DefaultRecentCandles
+	}
+	if cfg.MaxRecentCandles <= 0 {
+		cfg.MaxRecentCandles = DefaultMaxRecentCandles
+	}
+	return &State{now: cfg.Now, syms: make(map[string]*symbolState),
+		recentCap: max(cfg.RecentCandles, 0), recentMax: cfg.MaxRecentCandles}
 }
 
 // Update is what one Apply changed. Its slices are reused by the next Apply
@@ -118,12 +151,21 @@ func (s *State) Apply(ticks []Tick, u *Update) {
 			c := &h.open[iv]
 			start := iv.Start(t.TS)
 			switch {
-			case c.Count == 0 || start > c.Start:
+			case c.Count == 0:
+				if r := &h.recent[iv]; r.from != math.MaxInt64 {
+					r.from = start // the ring covers from its first bucket
+				}
+				*c = NewCandle(iv, t)
+			case start > c.Start:
+				s.closeOpen(&h.recent[iv], c)
 				*c = NewCandle(iv, t)
 			case start == c.Start:
 				c.Apply(t)
 			default:
-				continue // a late tick for an older bucket: the store has it
+				// A late tick for an older bucket: into the ring when it
+				// covers the bucket; the store has it either way.
+				s.applyLate(&h.recent[iv], iv, t, start)
+				continue
 			}
 			changed[iv] = true
 		}
@@ -151,6 +193,9 @@ func (s *State) revive(ss *symbolState) {
 	for _, iv := range Intervals {
 		ss.hot.open[iv].Interval = iv
 	}
+	if _, off := s.stopped[ss.quote.Symbol]; off || s.recentCap == 0 {
+		s.stopRings(ss.hot)
+	}
 	s.hot++
 }
 
@@ -173,6 +218,7 @@ func (s *State) Evict(idleSince time.Time) int {
 	n := 0
 	for _, ss := range s.syms {
 		if ss.hot != nil && ss.arrived < cutoff {
+			s.freeRings(ss.hot)
 			ss.hot = nil
 			n++
 		}
@@ -196,6 +242,7 @@ func (s *State) Forget(keep func(symbol string) bool, before time.Time) int {
 			continue
 		}
 		if ss.hot != nil {
+			s.freeRings(ss.hot)
 			s.hot--
 		}
 		delete(s.syms, sym)
@@ -244,6 +291,14 @@ func (s *State) Restore(candles []Candle) {
 	for _, ss := range s.syms {
 		if ss.hot != nil {
 			ss.hot.stats.Quote(ss.quote.Symbol, &ss.quote)
+			// The rings start at the restored newest candle: the store
+			// holds older ones the state does not.
+			for iv := range ss.hot.recent {
+				if r := &ss.hot.recent[iv]; r.from != math.MaxInt64 && ss.hot.open[iv].Count > 0 {
+					s.free(r)
+					r.from = ss.hot.open[iv].Start
+				}
+			}
 		}
 	}
 }
