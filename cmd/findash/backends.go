@@ -22,6 +22,7 @@ import (
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/jobs"
+	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/notify"
 	"github.com/findash/findash/internal/objstore"
@@ -60,6 +61,7 @@ type database interface {
 	notify.Store
 	symbol.Store
 	api.TickReader
+	live.Imports
 	RestoreState(ctx context.Context) ([]market.Candle, market.Positions, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -11,6 +11,7 @@ import (
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/config"
 	"github.com/findash/findash/internal/ingest"
+	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/web"
 )
@@ -96,6 +97,12 @@ func (in *app) addLive() error {
 			return fmt.Errorf("dashboard: %w", err)
 		}
 		in.deps.Dashboard = dash
+		// Candle reads answered from the live state's recent candles,
+		// while the import marks say the database has no candles the
+		// state has not seen.
+		watch := live.NewImportWatch(in.st, in.state, 0, nil, in.log, in.reg)
+		in.deps.Recent = watch
+		in.r.add(layerLog, "import watch", watch)
 	}
 	in.deps.Checks = append(in.deps.Checks, api.Check{Name: "live_feed", Critical: true, Fn: caughtUp(in.feed.Ready())})
 	in.r.add(layerLog, "live feed", in.feed)

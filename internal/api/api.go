@@ -36,6 +36,13 @@ type CandleStore interface {
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)
 }
 
+// RecentCandles answers a candle query from memory when it can: the same
+// candles as the store's, the open one included, or false to ask the store
+// (satisfied by *live.ImportWatch over the market state).
+type RecentCandles interface {
+	RecentCandles(q market.CandleQuery) ([]market.Candle, bool)
+}
+
 // Publisher appends ticks to the event log and returns once the log has
 // them (satisfied by *ingest.Publisher). An error matching
 // market.ErrUnavailable means the log is down or slow: retry later.
@@ -65,6 +72,10 @@ type Check struct {
 type Deps struct {
 	Market  Market
 	Candles CandleStore
+	// Recent, when set, answers the candle reads it covers (most reads of
+	// recent candles) without a store query; nil reads every one from
+	// Candles.
+	Recent RecentCandles
 	// Ticks serves GET /api/v1/ticks/{symbol} from the store; nil answers
 	// it 503.
 	Ticks TickReader

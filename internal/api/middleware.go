@@ -27,6 +27,9 @@ type metrics struct {
 	timeouts        *prometheus.CounterVec
 	// udfTruncated counts /udf/history answers cut at maxUDFBars (udf.go).
 	udfTruncated prometheus.Counter
+	// candleReads counts the candle reads of /api/v1/candles (cache
+	// misses) answered from memory [0] and from the store [1] (read.go).
+	candleReads [2]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -57,7 +60,12 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		Name: "findash_udf_history_truncated_total",
 		Help: "/udf/history answers whose from..to range held more than 5,000 bars, cut to the newest 5,000.",
 	})
-	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected, m.timeouts, m.udfTruncated)
+	reads := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "findash_api_candle_reads_total",
+		Help: "Candle reads of /api/v1/candles past the response cache, by source: memory (the recent candles of the live state) or store (a database query).",
+	}, []string{"source"})
+	m.candleReads = [2]prometheus.Counter{reads.WithLabelValues("memory"), reads.WithLabelValues("store")}
+	reg.MustRegister(m.duration, m.inFlight, m.rateLimited, m.reportsRejected, m.timeouts, m.udfTruncated, reads)
 	return m
 }
 

@@ -252,17 +252,9 @@ func alignUp(iv market.Interval, ts int64) int64 {
 func (a *API) loadCandles(ctx context.Context, q market.CandleQuery) (list[market.Candle], error) {
 	limit := q.Limit
 	q.Limit++ // one more tells whether there is a next page
-	cs, err := a.d.Candles.Candles(ctx, q)
+	cs, err := a.readCandles(ctx, q)
 	if err != nil {
 		return list[market.Candle]{}, err
-	}
-	if open, ok := a.d.Market.OpenCandle(q.Symbol, q.Interval); ok && open.Start >= q.From && open.Start <= q.To {
-		// The newest bucket: no stored candle is after it.
-		if n := len(cs); n > 0 && cs[n-1].Start == open.Start {
-			cs[n-1] = open
-		} else if n == 0 || cs[n-1].Start < open.Start {
-			cs = append(cs, open)
-		}
 	}
 	out := list[market.Candle]{Data: cs}
 	if len(cs) > limit {
@@ -276,6 +268,32 @@ func (a *API) loadCandles(ctx context.Context, q market.CandleQuery) (list[marke
 		out.Data = []market.Candle{}
 	}
 	return out, nil
+}
+
+// readCandles returns the candles of q from memory when Deps.Recent covers
+// them, else from the store with the live open candle in place of its
+// stored bucket (the store lags).
+func (a *API) readCandles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error) {
+	if a.d.Recent != nil {
+		if cs, ok := a.d.Recent.RecentCandles(q); ok {
+			a.m.candleReads[0].Inc()
+			return cs, nil
+		}
+	}
+	a.m.candleReads[1].Inc()
+	cs, err := a.d.Candles.Candles(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if open, ok := a.d.Market.OpenCandle(q.Symbol, q.Interval); ok && open.Start >= q.From && open.Start <= q.To {
+		// The newest bucket: no stored candle is after it.
+		if n := len(cs); n > 0 && cs[n-1].Start == open.Start {
+			cs[n-1] = open
+		} else if n == 0 || cs[n-1].Start < open.Start {
+			cs = append(cs, open)
+		}
+	}
+	return cs, nil
 }
 
 // Cursors are opaque to clients: base64url of a small JSON object.

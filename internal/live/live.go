@@ -166,6 +166,10 @@ func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "findash_market_symbols_active", Help: "Symbols of the live market state holding 24 h statistics and open candles (not evicted).",
 			}, func() float64 { _, n := state.Len(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "findash_market_recent_candles",
+				Help: "Candles the live state's recent-candle rings have room for, all symbols and intervals together (~115 bytes each; at most 2,000,000).",
+			}, func() float64 { return float64(state.RecentLen()) }),
 		)
 	}
 	return f

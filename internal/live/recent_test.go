@@ -37,6 +37,10 @@ func storeAnswer(t *testing.T, db *sqlite.DB, state *market.State, q market.Cand
 // inside and before what memory holds, sizes whose sums round in binary,
 // and a symbol with no ticks. Memory must answer what it covers and
 // decline what it does not.
+//
+// Then an import (findash import writes the store without the log): once
+// the ImportWatch has read the marks after it, memory declines the
+// imported symbol's candles and the store answers them, import included.
 func TestRecentCandlesMatchStore(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
@@ -80,6 +84,9 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 		send(last, tick("EUR/USD", off+1))
 	}
 	send(tick("BTC-USD", 255_100), tick("BTC-USD", 200_500), tick("BTC-USD", 100_100), tick("BTC-USD", 10_000))
+	// A symbol new since the restart: the store holds nothing older, so
+	// memory covers all time, its late tick before its first bucket too.
+	send(tick("NEW.X", 250_000), tick("NEW.X", 251_500), tick("NEW.X", 5_000))
 	last = tick("BTC-USD", 259_990)
 	send(last)
 	sink.waitFor(t, "the last tick never reached the sink", func() bool {
@@ -93,7 +100,7 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 
 	end := base + 260_000
 	answered, declined := 0, 0
-	for _, sym := range []string{"BTC-USD", "EUR/USD", "NONE.X"} {
+	for _, sym := range []string{"BTC-USD", "EUR/USD", "NEW.X", "NONE.X"} {
 		for _, iv := range market.Intervals {
 			w := iv.Millis()
 			var qs []market.CandleQuery
@@ -126,7 +133,7 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 	for _, q := range []market.CandleQuery{
 		{Symbol: "NONE.X", Interval: market.Interval1m, From: base, To: end, Limit: 10},
 		{Symbol: "BTC-USD", Interval: market.Interval1s, From: base + 80_000, To: end, Limit: 10},
-		{Symbol: "BTC-USD", Interval: market.Interval1m, From: base, To: end, Limit: 10},
+		{Symbol: "BTC-USD", Interval: market.Interval5m, From: base - 300_000, To: end, Limit: 10},
 	} {
 		if _, ok := state.RecentCandles(q); ok {
 			t.Errorf("RecentCandles(%+v) answered; want declined", q)
@@ -140,6 +147,9 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 		{Symbol: "BTC-USD", Interval: market.Interval1s, From: base + 200_000, To: base + 201_000, Limit: 10},
 		{Symbol: "BTC-USD", Interval: market.Interval1m, From: base + 60_000, To: end, Limit: 10},
 		{Symbol: "EUR/USD", Interval: market.Interval1d, From: base, To: end, Limit: 10},
+		// The day of minutes before the restart was restored.
+		{Symbol: "BTC-USD", Interval: market.Interval1m, From: base - 3_600_000, To: end, Limit: 10},
+		{Symbol: "NEW.X", Interval: market.Interval1s, From: 0, To: end, Limit: 10},
 	} {
 		if _, ok := state.RecentCandles(q); !ok {
 			t.Errorf("RecentCandles(%+v) declined; want answered", q)
@@ -149,7 +159,67 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 	if answered < 100 {
 		t.Errorf("only %d queries answered from memory", answered)
 	}
-	if got := state.RecentLen(); got <= 0 || got > 2*6*40 {
-		t.Errorf("RecentLen = %d, want within (0, %d]", got, 2*6*40)
+	if got := state.RecentLen(); got <= 0 || got > 3*6*40 {
+		t.Errorf("RecentLen = %d, want within (0, %d]", got, 3*6*40)
+	}
+
+	// The import, watched.
+	marks := &markReads{Imports: db, calls: make(chan struct{})}
+	w := live.NewImportWatch(marks, state, time.Millisecond, nil, discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	marks.await(t, 2) // the second read began: the first is done
+	q := market.CandleQuery{Symbol: "BTC-USD", Interval: market.Interval1m, From: base + 60_000, To: end, Limit: 10}
+	if _, ok := w.RecentCandles(q); !ok {
+		t.Fatal("memory declined before any import")
+	}
+	imported := market.Tick{Symbol: "BTC-USD", TS: base + 200_100, Price: 99, Size: 5, Seq: 1<<62 | 1}
+	if n, err := db.ImportTicks(context.Background(), "csv", []market.Tick{imported}); err != nil || n != 1 {
+		t.Fatalf("ImportTicks = %d, %v", n, err)
+	}
+	marks.await(t, 2) // a read that began after the import is done
+	if cs, ok := w.RecentCandles(q); ok {
+		t.Errorf("memory answered the imported symbol: %v", cs)
+	}
+	other := q
+	other.Symbol = "EUR/USD"
+	if _, ok := w.RecentCandles(other); !ok {
+		t.Error("memory declined a symbol not imported")
+	}
+	found := false
+	for _, c := range storeAnswer(t, db, state, q) {
+		found = found || c.Start == market.Interval1m.Start(imported.TS) && c.Low == imported.Price
+	}
+	if !found {
+		t.Error("the store's answer lacks the imported candle")
+	}
+}
+
+// markReads is the store's import marks, signalling calls at each read.
+type markReads struct {
+	live.Imports
+	calls chan struct{}
+}
+
+func (m *markReads) ImportMarks(ctx context.Context) (map[string]int64, error) {
+	select {
+	case m.calls <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return m.Imports.ImportMarks(ctx)
+}
+
+// await waits until n more reads have begun.
+func (m *markReads) await(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-m.calls:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no read of the import marks in 10s")
+		}
 	}
 }

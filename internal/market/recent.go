@@ -13,10 +13,12 @@ import "math"
 // restored newest candle, or a symbol's first tick since it became active),
 // and moves forward when the oldest candle is dropped. A late tick for a
 // covered bucket updates or inserts its candle there; one before from is
-// left to the store, as before. Candles written to the store without the
-// log (findash import) are not seen: StopRecent turns a symbol's rings off
-// for good once an import of it is noticed, and TrimRecent drops what every
-// ring held before a point (see live.ImportWatch).
+// left to the store, as before. A symbol new to the state (not restored,
+// never forgotten) had nothing in the store: its rings cover all time.
+// Candles written to the store without the log (findash import) are not
+// seen: StopRecent turns a symbol's rings off for good once an import of
+// it is noticed, and NoteImported trims those of symbols imported before
+// the watch began (see live.ImportWatch).
 
 // recentCandles holds the closed candles of one symbol and interval before
 // its open one, oldest first, in a circular buffer.
@@ -189,23 +191,45 @@ func (s *State) freeRings(h *hotState) {
 	}
 }
 
-// TrimRecent drops every closed candle held: each ring covers its open
-// bucket on. For a point after which imports are watched (what was
-// imported before it may lie in what the rings held).
-func (s *State) TrimRecent() {
+// maxNotFresh bounds the names State keeps of symbols forgotten or
+// imported (~100 bytes each); past it no new symbol counts as fresh.
+const maxNotFresh = 100_000
+
+// markNotFresh notes that the store may hold candles of sym the state
+// does not. Caller holds s.mu.
+func (s *State) markNotFresh(sym string) {
+	if s.noFresh {
+		return
+	}
+	if len(s.notFresh) >= maxNotFresh {
+		s.notFresh, s.noFresh = nil, true
+		return
+	}
+	if s.notFresh == nil {
+		s.notFresh = make(map[string]struct{})
+	}
+	s.notFresh[sym] = struct{}{}
+}
+
+// NoteImported says the store may hold candles of these symbols that the
+// state never saw (they were imported at some time before): each ring of
+// theirs now covers its open bucket on, and a symbol created later is not
+// fresh. For the imports made before a watch of them began.
+func (s *State) NoteImported(symbols []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ss := range s.syms {
-		if ss.hot == nil {
+	for _, sym := range symbols {
+		s.markNotFresh(sym)
+		ss := s.syms[sym]
+		if ss == nil || ss.hot == nil {
 			continue
 		}
+		ss.fresh = false
 		for iv := range ss.hot.recent {
-			r := &ss.hot.recent[iv]
-			if r.from == math.MaxInt64 {
-				continue
+			if r := &ss.hot.recent[iv]; r.from != math.MaxInt64 {
+				s.free(r)
+				r.from = ss.hot.open[iv].Start
 			}
-			s.free(r)
-			r.from = ss.hot.open[iv].Start
 		}
 	}
 }

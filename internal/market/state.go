@@ -33,9 +33,17 @@ type State struct {
 	// they hold. stopped lists the symbols whose rings are off.
 	recentCap, recentMax, recentLen int
 	stopped                         map[string]struct{}
+	// notFresh lists the symbols forgotten or imported: created again,
+	// they are not fresh. Past maxNotFresh names no symbol is (noFresh).
+	notFresh map[string]struct{}
+	noFresh  bool
 }
 
 type symbolState struct {
+	// fresh: the store held no candle of the symbol when it was created
+	// (a live tick's, not restored, never forgotten or imported): its
+	// recent candles hold everything there is (recent.go).
+	fresh   bool
 	quote   Quote
 	hot     *hotState // nil once evicted: only the quote is kept
 	arrived int64     // wall clock of the last Apply that touched it, Unix ns
@@ -153,7 +161,12 @@ func (s *State) Apply(ticks []Tick, u *Update) {
 			switch {
 			case c.Count == 0:
 				if r := &h.recent[iv]; r.from != math.MaxInt64 {
-					r.from = start // the ring covers from its first bucket
+					// The ring covers from its first bucket, or all time
+					// when the store has nothing older.
+					r.from = start
+					if ss.fresh {
+						r.from = math.MinInt64
+					}
 				}
 				*c = NewCandle(iv, t)
 			case start > c.Start:
@@ -178,6 +191,8 @@ func (s *State) symbol(sym string) *symbolState {
 	ss := s.syms[sym]
 	if ss == nil {
 		ss = &symbolState{}
+		_, seen := s.notFresh[sym]
+		ss.fresh = !seen && !s.noFresh
 		ss.quote.Symbol = sym
 		s.revive(ss)
 		s.syms[sym] = ss
@@ -220,6 +235,7 @@ func (s *State) Evict(idleSince time.Time) int {
 		if ss.hot != nil && ss.arrived < cutoff {
 			s.freeRings(ss.hot)
 			ss.hot = nil
+			ss.fresh = false // the store holds what it had
 			n++
 		}
 	}
@@ -246,6 +262,7 @@ func (s *State) Forget(keep func(symbol string) bool, before time.Time) int {
 			s.hot--
 		}
 		delete(s.syms, sym)
+		s.markNotFresh(sym)
 		n++
 	}
 	if n > 0 {
@@ -278,6 +295,7 @@ func (s *State) Restore(candles []Candle) {
 	defer s.mu.Unlock()
 	for _, c := range candles {
 		ss := s.symbol(c.Symbol)
+		ss.fresh = false
 		// Its newest tick's date stands for its arrival, so that a symbol
 		// idle for days before a restart is evicted by the first Evict.
 		ss.arrived = max(ss.arrived, c.LastTS*int64(time.Millisecond))
@@ -285,6 +303,11 @@ func (s *State) Restore(candles []Candle) {
 			ss.hot.stats.LoadMinute(c)
 		}
 		if o := &ss.hot.open[c.Interval]; o.Count == 0 || c.Start >= o.Start {
+			if c.Interval == Interval1m && o.Count > 0 && c.Start > o.Start {
+				// The day of minutes comes oldest first: each one
+				// before the newest is a closed candle the ring holds.
+				s.closeOpen(&ss.hot.recent[c.Interval], o)
+			}
 			*o = c
 		}
 	}
@@ -293,10 +316,18 @@ func (s *State) Restore(candles []Candle) {
 			ss.hot.stats.Quote(ss.quote.Symbol, &ss.quote)
 			// The rings start at the restored newest candle: the store
 			// holds older ones the state does not.
+			// The rings start at the restored newest candle (the store
+			// holds older ones the state does not), but for the minutes of
+			// the day before it, all restored.
 			for iv := range ss.hot.recent {
-				if r := &ss.hot.recent[iv]; r.from != math.MaxInt64 && ss.hot.open[iv].Count > 0 {
+				r, open := &ss.hot.recent[iv], &ss.hot.open[iv]
+				switch {
+				case r.from == math.MaxInt64 || open.Count == 0:
+				case Interval(iv) == Interval1m:
+					r.from = max(r.from, open.Start-Window24h+1)
+				default:
 					s.free(r)
-					r.from = ss.hot.open[iv].Start
+					r.from = open.Start
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -219,8 +220,43 @@ func (db *DB) importTx(ctx context.Context, sym, source string, lo, hi int64, wr
 		if _, err := tx.Exec(ctx, "INSERT INTO import_ranges (symbol, source, lo, hi) VALUES ($1, $2, $3, $4)", sym, source, nlo, nhi); err != nil {
 			return fmt.Errorf("record range: %w", err)
 		}
+		if _, err := tx.Exec(ctx, "INSERT INTO import_marks (symbol, writes) VALUES ($1, 1) ON CONFLICT (symbol) DO UPDATE SET writes = import_marks.writes + 1", sym); err != nil {
+			return fmt.Errorf("mark import: %w", err)
+		}
 		return nil
 	})
+}
+
+// ImportMarks returns, per symbol, how many import batches have written
+// its candles: a count that changes tells an instance answering candles
+// from memory that the store's changed without the event log
+// (live.ImportWatch). It reads where Candles reads (a replica when there
+// are some), so that the two agree.
+func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	out := make(map[string]int64)
+	err := db.read(ctx, func(ctx context.Context, p *pgxpool.Pool) error {
+		clear(out)
+		rows, err := p.Query(ctx, "SELECT symbol, writes FROM import_marks")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sym string
+			var n int64
+			if err := rows.Scan(&sym, &n); err != nil {
+				return err
+			}
+			out[sym] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	return out, nil
 }
 
 // upsertCandles merges candles into the stored ones (the candle merge rule

@@ -70,6 +70,10 @@ func TestImportRangesMergeAdjacent(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	before, err := db.ImportMarks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tick := func(seq uint64) market.Tick {
 		return market.Tick{Symbol: "AAA", TS: 1709251200000 + int64(seq), Price: 1, Size: 1, Seq: seq}
 	}
@@ -84,6 +88,12 @@ func TestImportRangesMergeAdjacent(t *testing.T) {
 	}
 	if n, err := db.ImportTicks(ctx, "src", []market.Tick{tick(3), tick(4)}); err != nil || n != 0 {
 		t.Errorf("ImportTicks(3, 4) again = %d, %v; want 0, nil", n, err)
+	}
+	// Each batch that wrote counts once in the symbol's import mark (what
+	// an instance answering candles from memory watches); the one that
+	// wrote nothing does not.
+	if marks, err := db.ImportMarks(ctx); err != nil || marks["AAA"]-before["AAA"] != 4 {
+		t.Errorf("ImportMarks = %v, %v; want AAA 4 more than %d", marks, err, before["AAA"])
 	}
 	conn, err := pgx.Connect(ctx, d)
 	if err != nil {

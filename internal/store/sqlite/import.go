@@ -221,5 +221,36 @@ func recordRange(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int
 	if _, err := tx.ExecContext(ctx, "INSERT INTO import_ranges (symbol, source, lo, hi) VALUES (?, ?, ?, ?)", sym, source, nlo, nhi); err != nil {
 		return fmt.Errorf("record range: %w", translate(err))
 	}
+	if _, err := tx.ExecContext(ctx, importMark, sym); err != nil {
+		return fmt.Errorf("mark import: %w", translate(err))
+	}
 	return nil
+}
+
+// importMark counts a batch that wrote sym's candles (ImportMarks).
+const importMark = "INSERT INTO import_marks (symbol, writes) VALUES (?, 1) ON CONFLICT (symbol) DO UPDATE SET writes = writes + 1"
+
+// ImportMarks returns, per symbol, how many import batches have written
+// its candles: a count that changes tells an instance answering candles
+// from memory that the store's changed without the event log
+// (live.ImportWatch).
+func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT symbol, writes FROM import_marks")
+	if err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var sym string
+		var n int64
+		if err := rows.Scan(&sym, &n); err != nil {
+			return nil, fmt.Errorf("import marks: %w", translate(err))
+		}
+		out[sym] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	return out, nil
 }

@@ -1,0 +1,11 @@
+-- +goose Up
+-- How many import batches wrote each symbol's candles (findash import, which
+-- writes to the database without the event log): an instance that answers
+-- candles from memory reads it to notice an import (decision 0048).
+CREATE TABLE import_marks (
+    symbol text   PRIMARY KEY,
+    writes bigint NOT NULL
+);
+
+-- +goose Down
+DROP TABLE import_marks;
