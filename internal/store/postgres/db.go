@@ -208,12 +208,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	cc, err := pgx.ParseConfig(db.cfg.MigrateURL)
+	// Parsed as a pool's URL, so that pool_* settings (pool_max_conns)
+	// are taken out rather than sent to the server as run-time
+	// parameters, which it refuses.
+	pc, err := pgxpool.ParseConfig(db.cfg.MigrateURL)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", market.Invalid("url", "%s", redactErr(err)))
 	}
 	// A direct connection: the default (prepared statement cache) is fine.
-	sqldb := stdlib.OpenDB(*cc)
+	sqldb := stdlib.OpenDB(*pc.ConnConfig)
 	defer sqldb.Close()
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockID), lock.WithLockTimeout(1, 300))
 	if err != nil {

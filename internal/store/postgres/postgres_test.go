@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -78,6 +79,26 @@ func TestMigrateTwice(t *testing.T) {
 	db := mustOpen(t)
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("second Migrate() error: %v", err)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping() error: %v", err)
+	}
+}
+
+// A URL with pgxpool settings (pool_max_conns sizes the pool, the way to
+// give a worker that owns many partitions more connections) still
+// migrates: the migration's direct connection must not send pool_* to the
+// server as run-time parameters (it refused them: "unrecognized
+// configuration parameter").
+func TestMigrateWithPoolSettings(t *testing.T) {
+	dsn := testenv.Postgres(t).URL
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db := open(t, postgres.Config{PrimaryURL: dsn + sep + "pool_max_conns=3&pool_min_conns=1"})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate() with pool_max_conns in the URL: %v", err)
 	}
 	if err := db.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping() error: %v", err)
