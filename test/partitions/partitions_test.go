@@ -100,6 +100,7 @@ func TestWorkersFailover(t *testing.T) {
 
 // harness is the processes of one test.
 type harness struct {
+	parts   int // the log's partitions (FINDASH_LOG_PARTITIONS)
 	bin     string
 	key     string
 	ingest  string // host:port of the ingest+api process
@@ -121,15 +122,22 @@ func start(t *testing.T, dbURL string, n int) *harness {
 	return h
 }
 
-// setup starts NATS and an ingest+api process and creates an API key.
+// setup starts NATS and an ingest+api process of a log of 8 partitions
+// and creates an API key.
 func setup(t *testing.T, bin, dbURL string) *harness {
 	t.Helper()
-	h := &harness{bin: bin}
+	return setupN(t, bin, dbURL, parts)
+}
+
+// setupN is setup with n partitions.
+func setupN(t *testing.T, bin, dbURL string, n int) *harness {
+	t.Helper()
+	h := &harness{bin: bin, parts: n}
 	natsURL := natsServer(t)
 	h.env = cleanEnv(
 		"FINDASH_DATABASE_URL="+dbURL,
 		"FINDASH_NATS_URL="+natsURL,
-		"FINDASH_LOG_PARTITIONS="+strconv.Itoa(parts),
+		"FINDASH_LOG_PARTITIONS="+strconv.Itoa(n),
 		"FINDASH_LEASE_TTL=6s",
 		"FINDASH_FEED=none",
 		"FINDASH_INGEST_RATE_LIMIT=0",
@@ -167,18 +175,18 @@ func (h *harness) addWorkers(t *testing.T, n int) {
 		for _, w := range h.workers {
 			c += len(owned(t, w.admin))
 		}
-		return c == parts
+		return c == h.parts
 	}) {
-		t.Fatal("the workers did not come to own the 8 partitions within 30s")
+		t.Fatalf("the workers did not come to own the %d partitions within 30s", h.parts)
 	}
 }
 
-// balance waits until no worker owns more than its share, ceil(8 / workers),
+// balance waits until no worker owns more than its share, ceil(parts / workers),
 // and the partitions are all owned: the first worker to start takes all 8
 // and hands the extra ones over a round or two later.
 func (h *harness) balance(t *testing.T, within time.Duration) {
 	t.Helper()
-	share := (parts + len(h.workers) - 1) / len(h.workers)
+	share := (h.parts + len(h.workers) - 1) / len(h.workers)
 	if !testenv.Poll(within, 200*time.Millisecond, func() bool {
 		total := 0
 		for _, w := range h.workers {
@@ -188,7 +196,7 @@ func (h *harness) balance(t *testing.T, within time.Duration) {
 			}
 			total += o
 		}
-		return total == parts
+		return total == h.parts
 	}) {
 		t.Fatalf("the %d workers did not balance to %d partitions each within %s", len(h.workers), share, within)
 	}

@@ -43,7 +43,9 @@ import (
 // repeats the 1, 2, 4 sequence; FINDASH_TEST_PARTITION_DB_LATENCY=1ms puts
 // the workers' PostgreSQL behind a toxiproxy adding that latency each way
 // (as a database in another zone), and runs every count both without and
-// with it; FINDASH_TEST_PARTITION_PROFILE=dir writes a CPU profile, a block
+// with it; FINDASH_TEST_PARTITION_N sets the partitions (default 8) and
+// FINDASH_TEST_PARTITION_DB_PARAMS adds parameters to the workers' database
+// URL (pool_max_conns=24); FINDASH_TEST_PARTITION_PROFILE=dir writes a CPU profile, a block
 // profile and an execution trace of the one-worker catch-up there.
 func TestThroughputByWorkers(t *testing.T) {
 	if os.Getenv("FINDASH_TEST_PARTITION_BENCH") != "1" {
@@ -67,6 +69,12 @@ func TestThroughputByWorkers(t *testing.T) {
 		latencies = append(latencies, d)
 	}
 	profDir := os.Getenv("FINDASH_TEST_PARTITION_PROFILE")
+	nparts := parts
+	if v, err := strconv.Atoi(os.Getenv("FINDASH_TEST_PARTITION_N")); err == nil && v > 0 {
+		nparts = v
+	}
+	// Appended to the workers' database URL, e.g. pool_max_conns=24.
+	params := os.Getenv("FINDASH_TEST_PARTITION_DB_PARAMS")
 	for r := range repeats {
 		for _, lat := range latencies {
 			for _, n := range []int{1, 2, 4} {
@@ -76,22 +84,30 @@ func TestThroughputByWorkers(t *testing.T) {
 					if profDir != "" && n == 1 && r == 0 {
 						prof = filepath.Join(profDir, fmt.Sprintf("latency-%s", lat))
 					}
-					measure(t, bin, batches, n, lat, prof)
+					measure(t, bin, batches, nparts, n, lat, params, prof)
 				})
 			}
 		}
 	}
 }
 
-// measure runs one catch-up of batches × 1,024 ticks by n workers whose
-// database connections see lat each way (0: none), and logs a RESULT line.
-func measure(t *testing.T, bin string, batches, n int, lat time.Duration, prof string) {
+// measure runs one catch-up of batches × 1,024 ticks of a log of nparts
+// partitions by n workers whose database connections see lat each way (0:
+// none), params added to their database URL, and logs a RESULT line.
+func measure(t *testing.T, bin string, batches, nparts, n int, lat time.Duration, params, prof string) {
 	db := testenv.Postgres(t)
-	h := setup(t, bin, db.URL)
+	h := setupN(t, bin, db.URL, nparts)
 	createAlerts(t, db.URL)
 	workerDB := db.URL
 	if lat > 0 {
 		workerDB = latencyProxy(t, db.URL, lat)
+	}
+	if params != "" {
+		sep := "?"
+		if strings.Contains(workerDB, "?") {
+			sep = "&"
+		}
+		workerDB += sep + params
 	}
 	// Leases outlive the pause below (SIGSTOP, while the backlog is
 	// ingested), so that ownership does not move meanwhile; rounds are
@@ -186,9 +202,9 @@ func measure(t *testing.T, bin string, batches, n int, lat time.Duration, prof s
 	if events := eventCount(t, db.URL); fired != 64 || events != 64 {
 		t.Errorf("findash_alert_firings_total summed %d, %d events stored; want 64 and 64", fired, events)
 	}
-	t.Logf("RESULT db-latency=%s workers=%d ticks=%d persist=%s ticks/s=%.0f alerts=%s ticks/s=%.0f cpu µs/tick (sum)=%.1f per worker=[%s] "+
+	t.Logf("RESULT partitions=%d db=%q db-latency=%s workers=%d ticks=%d persist=%s ticks/s=%.0f alerts=%s ticks/s=%.0f cpu µs/tick (sum)=%.1f per worker=[%s] "+
 		"postgres cores=%.2f machine busy=%.0f%% load=%s",
-		lat, n, total, persisted.Round(time.Millisecond), float64(total)/persisted.Seconds(),
+		nparts, params, lat, n, total, persisted.Round(time.Millisecond), float64(total)/persisted.Seconds(),
 		evaluated.Round(time.Millisecond), float64(total)/evaluated.Seconds(),
 		float64(sum.Microseconds())/float64(total), strings.Join(per, " "),
 		pg.Seconds()/took.Seconds(), 100*float64(busy1-busy0)/float64(all1-all0), loadavg())
