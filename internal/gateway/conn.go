@@ -26,6 +26,10 @@ type conn struct {
 	slow bool
 	// wshard is the writer of the pool this connection is written by.
 	wshard uint8
+	// quick (guarded by mu): the last two writes were less than twice
+	// WriteCoalesce apart; only then is a connection busy (busyLocked).
+	// Here it fills the padding before readerDone.
+	quick bool
 
 	readerDone chan struct{} // closed when the read loop has returned
 	writerDone chan struct{} // closed when the last writer has returned (after closing)
@@ -57,7 +61,7 @@ type conn struct {
 	lost  *lostEpisode
 	spare [][]byte // the previous batch, reused as the next queue
 	// lastWrite (guarded by mu) is when the last batch was written (Unix
-	// ns of Config.Now; 0: never): a connection written less than
+	// ns of Config.Now; 0: never): a quick connection written less than
 	// WriteCoalesce ago is busy, and waits for the rest of it.
 	lastWrite int64
 

@@ -119,7 +119,7 @@ func (c *conn) writeRound(count *writeCount) {
 	clear(batch)
 	c.mu.Lock()
 	c.inflight = 0
-	c.lastWrite = now.UnixNano() // the round's start: one clock read per round
+	c.wroteLocked(now.UnixNano()) // the round's start: one clock read per round
 	if cap(batch) <= maxKeep {
 		c.spare = batch[:0]
 	}

@@ -154,3 +154,44 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 		t.Fatalf("reading the %d bytes written: %v", want, err)
 	}
 }
+
+// TestBusyOnlyWhenQuick: a connection waits out WriteCoalesce before its
+// next write only when it is written often (its last two writes less than
+// twice WriteCoalesce apart). One sent a tick every few hundred ms (the
+// fan-out) but twice within the window by chance wrote at once before: a
+// goroutine, a timer and up to 50 ms of latency for one tick in ten at 2
+// ticks/s, with seldom a second tick to share the frame.
+func TestBusyOnlyWhenQuick(t *testing.T) {
+	var now time.Time
+	h := New(nil, Config{WriteCoalesce: 50 * time.Millisecond, Now: func() time.Time { return now }}, nil, nil)
+	c := newConn(h, 0)
+	base := time.Unix(1_700_000_000, 0)
+	at := func(ms int) { now = base.Add(time.Duration(ms) * time.Millisecond) }
+	steps := []struct {
+		write    bool
+		ms       int
+		wantBusy bool
+	}{
+		{true, 0, false},    // first write
+		{false, 10, false},  // 10 ms later: one write is not often
+		{true, 300, false},  // 300 ms apart: not quick
+		{false, 310, false}, // so not busy within the window either
+		{true, 320, false},  // 20 ms apart: quick from now on
+		{false, 330, true},  // within the window: wait for the rest of it
+		{true, 370, false},  // a writer that waited: 50 ms apart, still quick
+		{false, 380, true},
+		{false, 420, false}, // the window has passed
+		{true, 600, false},  // 230 ms apart: no longer quick
+		{false, 610, false},
+	}
+	for _, s := range steps {
+		at(s.ms)
+		c.mu.Lock()
+		if s.write {
+			c.wroteLocked(now.UnixNano())
+		} else if got := c.busyLocked(); got != s.wantBusy {
+			t.Errorf("at %d ms: busy = %v, want %v", s.ms, got, s.wantBusy)
+		}
+		c.mu.Unlock()
+	}
+}

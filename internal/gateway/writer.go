@@ -182,11 +182,26 @@ func (c *conn) take(w *writeJob, pool bool) takeResult {
 	return takeBatch
 }
 
-// busyLocked reports whether c was written less than WriteCoalesce ago.
+// busyLocked reports whether c is written often (quick) and was written
+// less than WriteCoalesce ago: then its writer waits for the rest of that
+// window, so that what arrives meanwhile shares one frame. A connection
+// sent a message every few hundred ms (the classic fan-out: 10,000
+// connections, 2–8 ticks/s each) is rarely quick: a wait would cost it a
+// goroutine, a timer and a write that may wait, and add up to
+// WriteCoalesce of latency, for a frame that seldom gets a second message.
 // Caller holds c.mu.
 func (c *conn) busyLocked() bool {
 	d := c.hub.cfg.WriteCoalesce
-	return d > 0 && c.lastWrite != 0 && c.hub.cfg.Now().UnixNano()-c.lastWrite < d.Nanoseconds()
+	return d > 0 && c.quick && c.lastWrite != 0 && c.hub.cfg.Now().UnixNano()-c.lastWrite < d.Nanoseconds()
+}
+
+// wroteLocked records a write at now (Unix ns of Config.Now). Caller holds
+// c.mu.
+func (c *conn) wroteLocked(now int64) {
+	// Twice the window: a writer that waited writes WriteCoalesce after
+	// the previous write, and must stay quick.
+	c.quick = c.lastWrite != 0 && now-c.lastWrite < 2*c.hub.cfg.WriteCoalesce.Nanoseconds()
+	c.lastWrite = now
 }
 
 // coalesceWait waits until WriteCoalesce has passed since c's last write
@@ -290,7 +305,7 @@ func (c *conn) recycle(batch [][]byte) {
 	clear(batch)
 	c.mu.Lock()
 	c.inflight = 0
-	c.lastWrite = c.hub.cfg.Now().UnixNano()
+	c.wroteLocked(c.hub.cfg.Now().UnixNano())
 	if cap(batch) <= maxKeep {
 		c.spare = batch[:0]
 	}
