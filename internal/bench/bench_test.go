@@ -113,8 +113,8 @@ func TestParseTick(t *testing.T) {
 }
 
 func TestReaderCounts(t *testing.T) {
-	f := newLocalFleet(fleetConfig{})
-	r := &reader{f: f, shard: f.lat[0], last: map[string]uint64{}}
+	f := newLocalFleet(fleetConfig{Symbols: []string{"A"}}) // B is outside the fleet's channels
+	r := f.newReader(f.lat[0])
 	now := time.Now().UnixMicro()
 	sent := now - 2500 // 2.5 ms ago
 	tick := func(ch string, seq uint64) string {

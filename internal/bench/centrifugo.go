@@ -66,6 +66,10 @@ func (r *reader) handleCentrifugo(msg []byte, now int64, m *msgCounts) {
 	case bytes.Equal(msg, []byte("{}")):
 		r.pong = true
 	case bytes.HasPrefix(msg, centPushPrefix):
+		if t, ok := parseCentrifugoPush(msg); ok {
+			r.delivered(t, now, m)
+			return
+		}
 		if !bytes.Contains(msg, []byte(`"pub":`)) {
 			m.errors++
 			return

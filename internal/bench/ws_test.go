@@ -326,7 +326,8 @@ func FuzzReaderHandle(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, msg string, centrifugo bool) {
-		r := &reader{f: &localFleet{}, last: map[string]uint64{}, centrifugo: centrifugo, awaiting: 2}
+		r := newLocalFleet(fleetConfig{Symbols: []string{"A"}}).newReader(nil)
+		r.centrifugo, r.awaiting = centrifugo, 2
 		var m msgCounts
 		r.handle([]byte(msg), time.Now().UnixMicro(), &m)
 		if m.deliveries > 1 || m.deliveries < 0 || len(r.lat) > 1 {

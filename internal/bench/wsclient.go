@@ -1,18 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // fleetConfig describes one process's share of the WebSocket clients.
@@ -106,18 +102,51 @@ type localFleet struct {
 	connectTime                                           time.Duration
 	closing                                               atomic.Bool // set by Close: read errors are expected
 
+	// chans numbers the run's channels (ticks:<symbol>), read-only once
+	// built: each reader keeps the last seq of channel i at seqs[i], a
+	// lookup in one small shared map rather than a map per connection.
+	chans   map[string]int
+	readBuf int // each connection's read buffer, bytes (readBufferSize)
+
 	mu    sync.Mutex
-	conns []*websocket.Conn
+	conns []net.Conn
 	subs  map[string]int64 // symbol → acknowledged subscribers
 	wg    sync.WaitGroup
 }
 
 func newLocalFleet(cfg fleetConfig) *localFleet {
-	f := &localFleet{cfg: cfg, connect: NewHistogram(), subs: make(map[string]int64)}
+	f := &localFleet{cfg: cfg, connect: NewHistogram(), subs: make(map[string]int64),
+		chans: make(map[string]int, len(cfg.Symbols)), readBuf: readBufferSize(cfg.Conns)}
 	for i := range f.lat {
 		f.lat[i] = NewHistogram()
 	}
+	for i, s := range cfg.Symbols {
+		f.chans["ticks:"+s] = i
+	}
 	return f
+}
+
+// count adds one read's counts to the fleet's.
+func (f *localFleet) count(m msgCounts) {
+	if m.deliveries > 0 {
+		f.deliveries.Add(m.deliveries)
+	}
+	if m.gaps > 0 {
+		f.gaps.Add(m.gaps)
+	}
+	if m.outOfOrder > 0 {
+		f.outOfOrder.Add(m.outOfOrder)
+	}
+	if m.errors > 0 {
+		f.errs.Add(m.errors)
+	}
+}
+
+// newReader returns the read state of a connection of f, recording its
+// latencies in shard.
+func (f *localFleet) newReader(shard *Histogram) *reader {
+	return &reader{f: f, shard: shard, seqs: make([]uint64, len(f.chans)), buf: make([]byte, f.readBuf),
+		centrifugo: f.cfg.Proto == ProtoCentrifugo}
 }
 
 // connectAll dials every connection and subscribes it, and returns when each
@@ -153,22 +182,17 @@ func (f *localFleet) connectAll(ctx context.Context) {
 }
 
 // dialer returns the dialer of dial worker w, bound to one of the sources.
-func (f *localFleet) dialer(w int) *websocket.Dialer {
+func (f *localFleet) dialer(w int) *net.Dialer {
 	nd := &net.Dialer{Timeout: 10 * time.Second}
 	if len(f.cfg.Sources) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: f.cfg.Sources[w%len(f.cfg.Sources)]}
 		nd.Control = bindAddressNoPort
 	}
-	return &websocket.Dialer{
-		NetDialContext:   nd.DialContext,
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   2048,
-		WriteBufferSize:  512,
-	}
+	return nd
 }
 
 // open dials connection i, subscribes it and waits for the ack.
-func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error {
+func (f *localFleet) open(ctx context.Context, d *net.Dialer, i int) error {
 	t0 := time.Now()
 	g := f.cfg.Offset + i
 	syms := subscriptions(g, f.cfg.SubsPerConn, f.cfg.Symbols)
@@ -177,25 +201,32 @@ func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error
 	if atConnect {
 		u += "?subscribe=ticks:" + strings.Join(syms, ",ticks:")
 	}
-	c, resp, err := d.DialContext(ctx, u, nil)
+	r := f.newReader(f.lat[i%histShards])
+	c, rest, err := dialWS(ctx, d, u, 10*time.Second, r.buf)
 	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		return fmt.Errorf("dial: %w", err)
+		return err
 	}
+	r.c = c
+	// The bytes after the 101 response are the first frames: keep them
+	// where they are, at the front of the read buffer.
+	r.wr = copy(r.buf, rest)
 	sub, replies := subscribeMessage(f.cfg.Proto, syms)
+	r.awaiting = replies
 	if !atConnect {
-		if err := c.WriteMessage(websocket.TextMessage, sub); err != nil {
+		if err := writeFrame(c, opText, sub); err != nil {
 			c.Close()
 			return fmt.Errorf("subscribe: %w", err)
 		}
 	}
-	r := &reader{f: f, shard: f.lat[i%histShards], last: make(map[string]uint64, len(syms)),
-		centrifugo: f.cfg.Proto == ProtoCentrifugo, awaiting: replies}
 	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if r.wr > 0 {
+		if err := r.frames(time.Now().UnixMicro()); err != nil {
+			c.Close()
+			return fmt.Errorf("await ack: %w", err)
+		}
+	}
 	for !r.acked {
-		if err := r.frame(c); err != nil {
+		if err := r.pump(); err != nil {
 			c.Close()
 			return fmt.Errorf("await ack: %w", err)
 		}
@@ -213,8 +244,8 @@ func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error
 	go func() {
 		defer f.wg.Done()
 		for {
-			if err := r.frame(c); err != nil {
-				if !r.f.closing.Load() && !isClosed(err) {
+			if err := r.pump(); err != nil {
+				if !f.closing.Load() && !isClosed(err) {
 					f.errs.Add(1)
 				}
 				return
@@ -225,8 +256,7 @@ func (f *localFleet) open(ctx context.Context, d *websocket.Dialer, i int) error
 }
 
 func isClosed(err error) bool {
-	return websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) ||
-		strings.Contains(err.Error(), "use of closed network connection")
+	return errors.Is(err, errPeerClosed) || errors.Is(err, net.ErrClosed)
 }
 
 // Stats returns the cumulative counters.
@@ -273,202 +303,4 @@ func (f *localFleet) Close() {
 		c.Close()
 	}
 	f.wg.Wait()
-}
-
-// reader is the state of one connection's read loop.
-type reader struct {
-	f     *localFleet
-	shard *Histogram
-	buf   []byte
-	lat   []int64
-	last  map[string]uint64 // channel → last seq seen
-	acked bool
-
-	centrifugo bool // the server speaks Centrifugo's JSON protocol
-	awaiting   int  // centrifugo: replies still expected before acked
-	pong       bool // centrifugo: a ping ({}) arrived, answer it
-}
-
-// frame reads one frame and handles each message in it.
-func (r *reader) frame(c *websocket.Conn) error {
-	_, rd, err := c.NextReader()
-	if err != nil {
-		return err
-	}
-	r.buf = r.buf[:0]
-	for {
-		if len(r.buf) == cap(r.buf) {
-			r.buf = append(r.buf, 0)[:len(r.buf)]
-		}
-		n, err := rd.Read(r.buf[len(r.buf):cap(r.buf)])
-		r.buf = r.buf[:len(r.buf)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	now := time.Now().UnixMicro()
-	r.lat = r.lat[:0]
-	var m msgCounts
-	for msg := range bytes.SplitSeq(r.buf, []byte{'\n'}) {
-		r.handle(msg, now, &m)
-	}
-	if len(r.lat) > 0 {
-		r.shard.RecordMicros(r.lat)
-	}
-	if m.deliveries > 0 {
-		r.f.deliveries.Add(m.deliveries)
-	}
-	if m.gaps > 0 {
-		r.f.gaps.Add(m.gaps)
-	}
-	if m.outOfOrder > 0 {
-		r.f.outOfOrder.Add(m.outOfOrder)
-	}
-	if m.errors > 0 {
-		r.f.errs.Add(m.errors)
-	}
-	if r.pong {
-		r.pong = false
-		// Centrifugo disconnects a client that does not answer its
-		// pings (every 25 s) within the pong timeout.
-		if err := c.WriteMessage(websocket.TextMessage, []byte("{}")); err != nil {
-			return fmt.Errorf("pong: %w", err)
-		}
-	}
-	return nil
-}
-
-type msgCounts struct{ deliveries, gaps, outOfOrder, errors int64 }
-
-var (
-	tickPrefix  = []byte(`{"type":"tick",`)
-	gapPrefix   = []byte(`{"type":"gap",`)
-	ackPrefix   = []byte(`{"type":"ack"`)
-	errorPrefix = []byte(`{"type":"error"`)
-)
-
-// handle accounts for one message. now is the frame's arrival, µs since
-// the Unix epoch.
-func (r *reader) handle(msg []byte, now int64, m *msgCounts) {
-	if r.centrifugo {
-		r.handleCentrifugo(msg, now, m)
-		return
-	}
-	switch {
-	case bytes.HasPrefix(msg, tickPrefix):
-		t, ok := parseTick(msg)
-		if !ok {
-			m.errors++
-			return
-		}
-		r.delivered(t, now, m)
-	case bytes.HasPrefix(msg, gapPrefix):
-		m.gaps++
-	case bytes.HasPrefix(msg, ackPrefix):
-		r.acked = true
-	case bytes.HasPrefix(msg, errorPrefix):
-		m.errors++
-	}
-}
-
-// delivered accounts for one tick delivered.
-func (r *reader) delivered(t wireTick, now int64, m *msgCounts) {
-	m.deliveries++
-	if t.seq > 0 {
-		// seq increases per symbol but is not dense (docs/reference/http.md), so a
-		// jump is no loss; losses show as gap messages and as deliveries
-		// short of the expected count. A seq that does not increase is an
-		// order violation.
-		if last, seen := r.last[string(t.channel)]; seen && t.seq <= last {
-			m.outOfOrder++
-		}
-		r.last[string(t.channel)] = t.seq
-	}
-	if t.sentMicros > 0 {
-		r.lat = append(r.lat, sinceSent(now, t.sentMicros))
-	}
-}
-
-// wireTick is what the reader needs of a tick message.
-type wireTick struct {
-	channel    []byte
-	seq        uint64
-	sentMicros int64 // the tick's size: its send time in µs modulo sentModulus (see doc.go)
-}
-
-// parseTick extracts channel, seq and size from a tick message as the
-// gateway writes it, without allocating.
-func parseTick(msg []byte) (wireTick, bool) { return parseTickWith(msg, `"seq":`, true) }
-
-// parseTickWith is parseTick with the name of the sequence field; when
-// that field is optional and absent, seq is 0 (not checked).
-func parseTickWith(msg []byte, seqKey string, seqRequired bool) (wireTick, bool) {
-	var t wireTick
-	ch, ok := after(msg, `"channel":"`)
-	if !ok {
-		return t, false
-	}
-	end := bytes.IndexByte(ch, '"')
-	if end < 0 {
-		return t, false
-	}
-	t.channel = ch[:end]
-	if seq, ok := after(msg, seqKey); ok {
-		s, ok := leadingUint(seq)
-		if !ok {
-			return t, false
-		}
-		t.seq = s
-	} else if seqRequired {
-		return t, false
-	}
-	size, ok := after(msg, `"size":`)
-	if !ok {
-		return t, false
-	}
-	num := size[:numberLen(size)]
-	if v, ok := leadingUint(num); ok && len(num) == digitsLen(num) {
-		t.sentMicros = int64(v)
-	} else if f, err := strconv.ParseFloat(string(num), 64); err == nil {
-		t.sentMicros = int64(f) // not one of ours, or formatted as a float
-	}
-	return t, true
-}
-
-func after(b []byte, key string) ([]byte, bool) {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return nil, false
-	}
-	return b[i+len(key):], true
-}
-
-func digitsLen(b []byte) int {
-	n := 0
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		n++
-	}
-	return n
-}
-
-func numberLen(b []byte) int {
-	n := 0
-	for n < len(b) && (b[n] >= '0' && b[n] <= '9' || b[n] == '.' || b[n] == 'e' || b[n] == 'E' || b[n] == '-' || b[n] == '+') {
-		n++
-	}
-	return n
-}
-
-// leadingUint parses the decimal digits at the start of b.
-func leadingUint(b []byte) (uint64, bool) {
-	var v uint64
-	n := 0
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		v = v*10 + uint64(b[n]-'0')
-		n++
-	}
-	return v, n > 0
 }
