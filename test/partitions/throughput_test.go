@@ -45,7 +45,8 @@ import (
 // (as a database in another zone), and runs every count both without and
 // with it; FINDASH_TEST_PARTITION_N sets the partitions (default 8) and
 // FINDASH_TEST_PARTITION_DB_PARAMS adds parameters to the workers' database
-// URL (pool_max_conns=24); FINDASH_TEST_PARTITION_PROFILE=dir writes a CPU profile, a block
+// URL (pool_max_conns=24), FINDASH_TEST_PARTITION_WORKERS the worker
+// counts (default 1,2,4); FINDASH_TEST_PARTITION_PROFILE=dir writes a CPU profile, a block
 // profile and an execution trace of the one-worker catch-up there.
 func TestThroughputByWorkers(t *testing.T) {
 	if os.Getenv("FINDASH_TEST_PARTITION_BENCH") != "1" {
@@ -75,9 +76,20 @@ func TestThroughputByWorkers(t *testing.T) {
 	}
 	// Appended to the workers' database URL, e.g. pool_max_conns=24.
 	params := os.Getenv("FINDASH_TEST_PARTITION_DB_PARAMS")
+	counts := []int{1, 2, 4}
+	if v := os.Getenv("FINDASH_TEST_PARTITION_WORKERS"); v != "" {
+		counts = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				t.Fatalf("FINDASH_TEST_PARTITION_WORKERS=%q: want worker counts, e.g. 1,2,4", v)
+			}
+			counts = append(counts, n)
+		}
+	}
 	for r := range repeats {
 		for _, lat := range latencies {
-			for _, n := range []int{1, 2, 4} {
+			for _, n := range counts {
 				name := fmt.Sprintf("run=%d/db-latency=%s/workers=%d", r, lat, n)
 				t.Run(name, func(t *testing.T) {
 					prof := ""
