@@ -304,6 +304,14 @@ func (r *reader) frame(fin bool, op byte, payload []byte, now int64, m *msgCount
 // put several messages in one frame, one per line.
 func (r *reader) messages(p []byte, now int64, m *msgCounts) {
 	for {
+		if t, n, ok := scanTick(p, r.centrifugo); ok {
+			r.delivered(t, now, m)
+			if n == len(p) {
+				return
+			}
+			p = p[n+1:]
+			continue
+		}
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			r.handle(p, now, m)

@@ -126,6 +126,47 @@ func FuzzParseTickJSON(f *testing.F) {
 		if !ok || !sameTick(got, want) {
 			t.Errorf("%s: got %+v (%v), encoding/json %+v", msg, got, ok, want)
 		}
+		// The one-pass scan reads the same layout the same way.
+		got, n, ok := scanTick(msg, centrifugo)
+		if !ok || n != len(msg) || !sameTick(got, want) {
+			t.Errorf("%s: scan %+v, %d of %d bytes (%v), encoding/json %+v", msg, got, n, len(msg), ok, want)
+		}
+	})
+}
+
+// FuzzScanTick: where the one-pass scan reads a message, the message ends
+// where messages would split it and handle reads the same tick from it.
+func FuzzScanTick(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"tick","channel":"ticks:B0001","seq":42,"data":{"symbol":"B0001","ts":1764244800123,"price":101.25,"size":123456789}}` + "\n" + `{"type":"ack"}`,
+		`{"push":{"channel":"ticks:B0001","pub":{"data":{"symbol":"B0001","ts":1,"price":1.5,"size":123}}}}`,
+		`{"push":{"channel":"ticks:B0001","pub":{"data":{"symbol":"B0001","ts":1,"price":1.5,"size":123},"offset":9}}}` + "\n",
+		`{"type":"tick","channel":"a","seq":1,"data":{"symbol":"s","ts":,"price":"size":1,"size":2}}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, p []byte, centrifugo bool) {
+		got, n, ok := scanTick(p, centrifugo)
+		if !ok {
+			return
+		}
+		if n > len(p) || n < len(p) && p[n] != '\n' || bytes.IndexByte(p[:n], '\n') >= 0 {
+			t.Fatalf("%q: message of %d bytes does not end at a line end", p, n)
+		}
+		msg := p[:n]
+		var want wireTick
+		var wok bool
+		if centrifugo {
+			want, wok = parseTickWith(msg, `"offset":`, false)
+			wok = wok && bytes.HasPrefix(msg, centPushPrefix) && bytes.Contains(msg, []byte(`"pub":`)) && len(bytes.TrimSpace(msg)) == len(msg)
+		} else {
+			want, wok = parseTick(msg)
+			wok = wok && bytes.HasPrefix(msg, tickPrefix)
+		}
+		if !wok || !sameTick(got, want) {
+			t.Errorf("%q: scan %+v; handle's parse %+v, %v", msg, got, want, wok)
+		}
 	})
 }
 

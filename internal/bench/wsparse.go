@@ -261,3 +261,100 @@ func leadingUint(b []byte) (uint64, bool) {
 	}
 	return v, n > 0
 }
+
+var (
+	tickChannelPrefix = []byte(`{"type":"tick","channel":"`)
+	dataSymbolKey     = []byte(`,"data":{"symbol":"`)
+	pubDataSymbolKey  = []byte(`,"pub":{"data":{"symbol":"`)
+	tsKey             = []byte(`,"ts":`)
+	priceKey          = []byte(`,"price":`)
+	sizeAfterKey      = []byte(`,"size":`)
+	offsetAfterKey    = []byte(`,"offset":`)
+)
+
+// scanTick reads the message at the start of p when it is a tick in the
+// exact layout the gateway writes (appendTick) or, with centrifugo, a
+// Centrifugo publication push of a bench tick
+// ({"push":{"channel":"…","pub":{"data":{…},"offset":N}}}, offset
+// optional), and returns the tick and the message's length n: p[n] is the
+// '\n' before the next message, or n == len(p). It is the fast path of
+// messages: one pass, no search, no split. ok false: anything else, which
+// messages splits and handle reads. Where ok, the tick is what handle
+// finds in p[:n] (FuzzScanTick): the strings it skips hold no quote,
+// backslash or newline, so no key and no message end hides in them.
+func scanTick(p []byte, centrifugo bool) (t wireTick, n int, ok bool) {
+	q := p
+	if centrifugo {
+		q, ok = bytes.CutPrefix(q, centPushKey)
+	} else {
+		q, ok = bytes.CutPrefix(q, tickChannelPrefix)
+	}
+	if !ok {
+		return t, 0, false
+	}
+	if t.channel, q, ok = plainString(q); !ok {
+		return t, 0, false
+	}
+	if centrifugo {
+		q, ok = bytes.CutPrefix(q, pubDataSymbolKey)
+	} else {
+		if q, ok = bytes.CutPrefix(q, seqAfterKey); !ok {
+			return t, 0, false
+		}
+		d := digitsLen(q)
+		if t.seq, ok = leadingUint(q[:d]); !ok {
+			return t, 0, false
+		}
+		q, ok = bytes.CutPrefix(q[d:], dataSymbolKey)
+	}
+	if !ok {
+		return t, 0, false
+	}
+	if _, q, ok = plainString(q); !ok {
+		return t, 0, false
+	}
+	if q, ok = bytes.CutPrefix(q, tsKey); !ok {
+		return t, 0, false
+	}
+	if q, ok = bytes.CutPrefix(q[numberLen(q):], priceKey); !ok {
+		return t, 0, false
+	}
+	if q, ok = bytes.CutPrefix(q[numberLen(q):], sizeAfterKey); !ok {
+		return t, 0, false
+	}
+	t.sentMicros = parseSize(q)
+	q = q[numberLen(q):]
+	if centrifugo {
+		if q, ok = bytes.CutPrefix(q, []byte("}")); !ok {
+			return t, 0, false
+		}
+		if r, has := bytes.CutPrefix(q, offsetAfterKey); has {
+			d := digitsLen(r)
+			if t.seq, ok = leadingUint(r[:d]); !ok {
+				return t, 0, false
+			}
+			q = r[d:]
+		}
+		q, ok = bytes.CutPrefix(q, []byte("}}}"))
+	} else {
+		q, ok = bytes.CutPrefix(q, []byte("}}"))
+	}
+	if !ok || len(q) > 0 && q[0] != '\n' {
+		return t, 0, false
+	}
+	return t, len(p) - len(q), true
+}
+
+// plainString returns the bytes of p up to the first '"' and what follows
+// that quote; false if a backslash or newline comes first, or no quote.
+func plainString(p []byte) (s, rest []byte, ok bool) {
+	for i, c := range p {
+		switch c {
+		case '"':
+			return p[:i], p[i+1:], true
+		case '\\', '\n':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
