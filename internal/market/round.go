@@ -48,7 +48,13 @@ func RoundDerived(f float64) float64 {
 // prices and go out as they came in. It appends by hand: the gateway sends
 // a candle at every change.
 func (c Candle) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 192)
+	return c.AppendJSON(make([]byte, 0, 192)), nil
+}
+
+// AppendJSON appends what MarshalJSON writes to b: a list of candles is
+// written into one buffer, without encoding/json checking and compacting
+// each candle's output again.
+func (c *Candle) AppendJSON(b []byte) []byte {
 	b = append(b, `{"symbol":`...)
 	b = appendJSONString(b, c.Symbol)
 	b = append(b, `,"interval":`...)
@@ -67,7 +73,7 @@ func (c Candle) MarshalJSON() ([]byte, error) {
 	b = appendJSONFloat(b, RoundDerived(c.Volume))
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, c.Count, 10)
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // appendJSONFloat formats f as encoding/json does; NaN and ±Inf (which
