@@ -152,7 +152,7 @@ func newBareFixture(t testing.TB, opts ...option) *fixture {
 	for i := range stored {
 		r.Add(&stored[i])
 	}
-	if err := db.WriteBatch(ctx, market.Unpartitioned, stored, r.Candles(), 1, 1); err != nil {
+	if err := db.WriteBatch(ctx, market.Unpartitioned, stored, r.Candles(), 0, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	state := market.NewState()

@@ -120,7 +120,7 @@ func TestTicksOneBusyMillisecond(t *testing.T) {
 	for i := range ticks {
 		r.Add(&ticks[i])
 	}
-	if err := f.db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 2, 2); err != nil {
+	if err := f.db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, 2, 2); err != nil {
 		t.Fatal(err)
 	}
 	q := url.Values{"from": {strconv.FormatInt(ts, 10)}, "to": {strconv.FormatInt(ts, 10)}, "limit": {"1000"}}

@@ -270,7 +270,7 @@ func TestUDFHistoryTruncated(t *testing.T) {
 		ticks[i] = market.Tick{Symbol: "LOTS", TS: start + int64(i)*1000, Price: 10, Size: 1, Seq: uint64(1<<40 + i)}
 		r.Add(&ticks[i])
 	}
-	if err := f.db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 2, 2); err != nil {
+	if err := f.db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, 2, 2); err != nil {
 		t.Fatal(err)
 	}
 	_, body := f.do(t, "GET", fmt.Sprintf("/udf/history?symbol=LOTS&resolution=1S&from=%d&to=%d", start/1000, start/1000+6000), nil)

@@ -60,7 +60,7 @@ func write(t *testing.T, db *sqlite.DB, ticks []market.Tick) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), pos+1, pos+1); err != nil {
+	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, pos+1, pos+1); err != nil {
 		t.Fatalf("WriteBatch(%d ticks) error: %v", len(ticks), err)
 	}
 }

@@ -40,7 +40,7 @@ func TestTickRetentionJob(t *testing.T) {
 	for i := range ticks {
 		r.Add(&ticks[i])
 	}
-	if err := st.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 1, 2); err != nil {
+	if err := st.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, 1, 2); err != nil {
 		t.Fatal(err)
 	}
 

@@ -142,8 +142,8 @@ type positions struct {
 	written chan struct{} // 1-buffered
 }
 
-func (p *positions) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
-	err := p.Store.WriteBatch(ctx, part, ticks, candles, fromSeq, logSeq)
+func (p *positions) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error {
+	err := p.Store.WriteBatch(ctx, part, ticks, candles, prevSeq, fromSeq, logSeq)
 	select {
 	case p.written <- struct{}{}:
 	default: // a signal is pending: the waiter will look anyway
@@ -326,7 +326,7 @@ func TestFeedSkipsStoredBadValues(t *testing.T) {
 	for i := range persisted {
 		roll.Add(&persisted[i])
 	}
-	if err := db.WriteBatch(ctx, market.Unpartitioned, persisted, roll.Candles(), bus.StreamSeq(persisted[0].Seq), bus.StreamSeq(persisted[4].Seq)); err != nil {
+	if err := db.WriteBatch(ctx, market.Unpartitioned, persisted, roll.Candles(), 0, bus.StreamSeq(persisted[0].Seq), bus.StreamSeq(persisted[4].Seq)); err != nil {
 		t.Fatal(err)
 	}
 	logged := []market.Tick{

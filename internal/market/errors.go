@@ -16,6 +16,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable means a dependency needed to serve the request is down; retry later.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrBehind means stored state is older than what the caller had seen
+	// stored before: the database lost commits it had acknowledged (a
+	// failover to a standby that had not received them, a restore from a
+	// backup). The caller goes back to what is stored and writes again.
+	ErrBehind = errors.New("stored state behind what was written")
 )
 
 // ValidationError says which field of an input broke which rule. It matches

@@ -16,16 +16,19 @@
 // store is retried with backoff for as long as it takes; the batch is never
 // skipped.
 //
-// A database that went back. Before retrying a failed write the persister
-// reads the stored position again: below what it wrote itself, the
-// database has lost commits it acknowledged — a failover to a standby that
-// had not received them (asynchronous replication), a restore — and the
-// persister resumes from the stored position, so the log writes those
-// batches again (findash_persist_rewinds_total). Without that check it
-// would go on after its own position and leave a hole. It is only seen
-// through a failed write: a pooler that moves to the new server between
-// two writes hides it, which is why decision 0050 asks for synchronous
-// replication.
+// A database that went back. Every batch tells the store the position
+// this persister last wrote or read, and the store compares it with the
+// position it holds, in the batch's transaction: below it, the database
+// has lost commits it acknowledged — a failover to a standby that had not
+// received them (asynchronous replication), a restore — and the store
+// refuses the batch (market.ErrBehind). The persister then resumes from
+// the stored position, so the log writes those batches again
+// (findash_persist_rewinds_total); writing after its own position would
+// leave a hole for good. The check is in the store's transaction because
+// nothing else sees the rollback reliably: with a multi-host URL or a
+// pooler, the next write after a failover may reach the new server
+// without any write failing (the persister idle during the failover, its
+// final write on shutdown, a partition handed over).
 //
 // Stored bad values. Every tick read from the log is checked against
 // Config.Limits (market.Limits.CheckLogged) first: a tick an older, looser
@@ -69,11 +72,14 @@ type Log interface {
 type Store interface {
 	// WriteBatch writes ticks, merge-upserts candles (market.Candle.Merge)
 	// and records logSeq as partition part's position, in one transaction. The batch holds
-	// the log messages fromSeq..logSeq. It does nothing when logSeq is not
+	// the log messages fromSeq..logSeq; prevSeq is the position the writer
+	// last wrote or read (0: none). It returns an error matching
+	// market.ErrBehind, writing nothing, when the stored position is below
+	// prevSeq (the database lost commits). It does nothing when logSeq is not
 	// above the stored position (a redelivery), and returns an error matching
 	// market.ErrConflict when the position lies in [fromSeq, logSeq) (another
 	// writer stored part of the batch) — so no tick is ever counted twice.
-	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
+	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error
 	// LogPosition returns partition part's position (market.Positions.Of),
 	// 0 if nothing was written.
 	LogPosition(ctx context.Context, part int) (uint64, error)
@@ -251,9 +257,7 @@ func (p *Persister) Run(ctx context.Context) error {
 		err := p.run(ctx, &started)
 		var rw *rewound
 		if errors.As(err, &rw) {
-			p.rewinds.Inc()
-			p.l.Warn("the database's persisted position is below what this persister wrote: it lost commits (a failover to a standby that had not received them, or a restore); writing the log again from the stored position",
-				"written", rw.written, "stored", rw.stored)
+			p.rewound(rw, "writing the log again from the stored position")
 			continue
 		}
 		if !errors.Is(err, errResync) {
@@ -280,12 +284,25 @@ func (p *Persister) Run(ctx context.Context) error {
 var errResync = errors.New("persisted position moved; resync")
 
 // rewound means the store's position is below the last one this persister
-// wrote (the database lost commits): the batch is dropped, and reading
-// resumes from the stored position.
-type rewound struct{ written, stored uint64 }
+// wrote or read (the database lost commits; err is the store's
+// market.ErrBehind): the batch is dropped, and reading resumes from the
+// stored position.
+type rewound struct {
+	written uint64
+	err     error
+}
 
 func (r *rewound) Error() string {
-	return fmt.Sprintf("persisted position went back from %d to %d", r.written, r.stored)
+	return fmt.Sprintf("persisted position went back from %d: %v", r.written, r.err)
+}
+
+func (r *rewound) Unwrap() error { return r.err }
+
+// rewound counts and logs a rewind; then says what happens next.
+func (p *Persister) rewound(rw *rewound, then string) {
+	p.rewinds.Inc()
+	p.l.Warn("the database's persisted position is below what this persister wrote: it lost commits (a failover to a standby that had not received them, or a restore); "+then,
+		"written", rw.written, "err", rw.err)
 }
 
 // resume reports whether err means "read again from the stored position".
@@ -420,32 +437,22 @@ func (w *writer) add(m message) {
 // flush writes the held batch, retrying (retry.Database) until it succeeds
 // or ctx ends (then it returns ctx's error and keeps the batch). When the
 // store reports a conflict (its position lies inside the batch: another
-// persister wrote part of it), flush returns errResync at once. Each retry
-// first reads the stored position: below w.pos (the database lost what
-// this persister wrote), flush returns a *rewound at once.
+// persister wrote part of it), flush returns errResync at once; when it
+// reports its position below w.pos (market.ErrBehind: the database lost
+// what this persister wrote), flush returns a *rewound at once.
 func (w *writer) flush(ctx context.Context) error {
 	if w.seq <= w.pos {
 		return nil
 	}
-	failed := false
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		if failed {
-			// The failed write may have been the old primary's last
-			// answer: check that what was written is still there.
-			stored, err := w.p.store.LogPosition(ctx, w.p.part)
-			if err != nil {
-				return struct{}{}, err
-			}
-			if stored < w.pos {
-				return struct{}{}, backoff.Permanent(&rewound{written: w.pos, stored: stored})
-			}
+		err := w.p.store.WriteBatch(ctx, w.p.part, w.ticks, w.rollup.Candles(), w.pos, w.first, w.seq)
+		if errors.Is(err, market.ErrBehind) {
+			return struct{}{}, backoff.Permanent(&rewound{written: w.pos, err: err})
 		}
-		err := w.p.store.WriteBatch(ctx, w.p.part, w.ticks, w.rollup.Candles(), w.first, w.seq)
 		if errors.Is(err, market.ErrConflict) {
 			return struct{}{}, backoff.Permanent(errResync)
 		}
 		if err != nil {
-			failed = true
 			w.p.failures.Inc()
 		}
 		return struct{}{}, err
@@ -471,7 +478,13 @@ func (w *writer) flush(ctx context.Context) error {
 func (w *writer) final(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.p.cfg.FlushTimeout)
 	defer cancel()
-	if err := w.flush(fctx); resume(err) {
+	err := w.flush(fctx)
+	var rw *rewound
+	if errors.As(err, &rw) {
+		w.p.rewound(rw, "the next start writes the log again from the stored position")
+		return nil
+	}
+	if errors.Is(err, errResync) {
 		return nil // what this one held is another persister's, or the next Run's, to write
 	} else if err != nil {
 		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(w.ticks), w.seq, err)

@@ -75,12 +75,12 @@ type flaky struct {
 // wrap returns a flaky store over st that does not fail until told to.
 func wrap(st persist.Store) *flaky { return &flaky{Store: st, written: make(chan struct{}, 1)} }
 
-func (f *flaky) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+func (f *flaky) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error {
 	if f.down.Load() || f.failFirst.Add(-1) >= 0 {
 		return errors.New("store unavailable")
 	}
 	f.writes.Add(1)
-	err := f.Store.WriteBatch(ctx, part, ticks, candles, fromSeq, logSeq)
+	err := f.Store.WriteBatch(ctx, part, ticks, candles, prevSeq, fromSeq, logSeq)
 	select {
 	case f.written <- struct{}{}:
 	default: // a signal is already pending: the waiter will look anyway
@@ -350,11 +350,11 @@ type conflicting struct {
 	n atomic.Int32
 }
 
-func (c *conflicting) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+func (c *conflicting) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error {
 	if c.n.Add(-1) >= 0 {
 		return fmt.Errorf("position moved: %w", market.ErrConflict)
 	}
-	return c.flaky.WriteBatch(ctx, part, ticks, candles, fromSeq, logSeq)
+	return c.flaky.WriteBatch(ctx, part, ticks, candles, prevSeq, fromSeq, logSeq)
 }
 
 // records counts log records by level.

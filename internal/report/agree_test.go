@@ -63,7 +63,7 @@ func TestCSVAndPDFAgree(t *testing.T) {
 		{Symbol: "EUR/USD", Interval: market.Interval1m, Start: t0 - 2*60_000, Open: 1.08, High: 1.08125, Low: 1.0799, Close: 1.081, Volume: 100000, Count: 1},
 		{Symbol: "EUR/USD", Interval: market.Interval1m, Start: t0 - 60_000, Open: 1.081, High: 1.0812, Low: 1.08, Close: 1.08003, Volume: 250000, Count: 2},
 	}
-	if err := f.db.WriteBatch(ctx, market.Unpartitioned, nil, append(btc, eur...), 1, 1); err != nil {
+	if err := f.db.WriteBatch(ctx, market.Unpartitioned, nil, append(btc, eur...), 0, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	build := func(format report.Format) []byte {

@@ -61,7 +61,7 @@ func newFixture(t testing.TB, counts map[string]int) *fixture {
 		cs = append(cs, candles(sym, n)...)
 	}
 	if len(cs) > 0 {
-		if err := db.WriteBatch(ctx, market.Unpartitioned, nil, cs, 1, 1); err != nil {
+		if err := db.WriteBatch(ctx, market.Unpartitioned, nil, cs, 0, 1, 1); err != nil {
 			t.Fatal(err)
 		}
 	}

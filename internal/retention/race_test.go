@@ -74,7 +74,7 @@ func TestSweepKeepsTickImportedWhileArchiving(t *testing.T) {
 type raceStore interface {
 	retention.Deleter
 	archive.Source
-	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
+	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error
 	ImportTicks(ctx context.Context, source string, ticks []market.Tick) (int, error)
 }
 
@@ -104,7 +104,7 @@ func TestSweepRacesImports(t *testing.T) {
 		for i := range base {
 			r.Add(&base[i])
 		}
-		if err := db.WriteBatch(t.Context(), market.Unpartitioned, base, r.Candles(), 1, 1); err != nil {
+		if err := db.WriteBatch(t.Context(), market.Unpartitioned, base, r.Candles(), 0, 1, 1); err != nil {
 			t.Fatal(err)
 		}
 		raceImports(t, db, objs, base)

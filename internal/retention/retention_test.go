@@ -81,7 +81,7 @@ func setup(t *testing.T) (*store, *objects, []market.Tick) {
 	for i := range ticks {
 		r.Add(&ticks[i])
 	}
-	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 1, 1); err != nil {
+	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	l, err := objstore.NewLocal(t.TempDir())

@@ -212,7 +212,7 @@ func TestPoisonedStoreAndLogRepaired(t *testing.T) {
 		roll.Add(&persisted[i])
 	}
 	from, to := persisted[0].Seq>>16, persisted[len(persisted)-1].Seq>>16
-	if err := db.WriteBatch(ctx, market.Unpartitioned, persisted, roll.Candles(), from, to); err != nil {
+	if err := db.WriteBatch(ctx, market.Unpartitioned, persisted, roll.Candles(), 0, from, to); err != nil {
 		t.Fatalf("write the poisoned batch: %v", err)
 	}
 	db.Close()

@@ -102,7 +102,7 @@ func benchWriteBatch(b *testing.B, withCandles bool) {
 			if !withCandles {
 				cs = nil
 			}
-			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, cs, uint64(i+1), uint64(i+1)); err != nil {
+			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, cs, 0, uint64(i+1), uint64(i+1)); err != nil {
 				b.Fatal(err)
 			}
 			tStore += time.Since(t0)

@@ -61,7 +61,13 @@ const (
 // the persister's position in partition part (market.Unpartitioned for the
 // unpartitioned log; the stored position is LogPosition(part)'s). The
 // partition's position row is locked (FOR UPDATE, created if missing) first,
-// so concurrent writers serialise; if logSeq is not above the stored
+// so concurrent writers serialise. prevSeq is the position the batch's
+// writer last wrote or read (0: none): a stored position below it means
+// the database lost commits it acknowledged (a failover to a standby that
+// had not received them, a restore), and WriteBatch writes nothing and
+// returns an error matching market.ErrBehind — checked here, under the
+// lock, because a multi-host URL or a pooler moves to the new server
+// between two writes without any write failing. If logSeq is not above the stored
 // position the batch was already written (a redelivery) and WriteBatch does
 // nothing; if the position lies in [fromSeq, logSeq) (the batch holds the log
 // messages fromSeq..logSeq) another writer stored part of it, and WriteBatch
@@ -73,7 +79,7 @@ const (
 // seen them. On any error nothing is written. A candle with an invalid
 // interval, a sequence above 2^63-1, or a partition below -1, is
 // market.ErrInvalid.
-func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error {
+func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error {
 	if part < market.Unpartitioned {
 		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
@@ -99,7 +105,7 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 	order := keyOrder(ticks)
 	mode := writeCopy
 	for attempt := 0; ; attempt++ {
-		err = db.writeBatch(ctx, part, ticks, order, cc, fromSeq, logSeq, mode)
+		err = db.writeBatch(ctx, part, ticks, order, cc, prevSeq, fromSeq, logSeq, mode)
 		if err == nil || attempt > 0 {
 			break
 		}
@@ -126,7 +132,7 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 	return nil
 }
 
-func (db *DB) writeBatch(ctx context.Context, part int, ticks []market.Tick, order []int32, cc *candleCols, fromSeq, logSeq uint64, mode writeMode) (err error) {
+func (db *DB) writeBatch(ctx context.Context, part int, ticks []market.Tick, order []int32, cc *candleCols, prevSeq, fromSeq, logSeq uint64, mode writeMode) (err error) {
 	tx, err := db.primary.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -139,6 +145,9 @@ func (db *DB) writeBatch(ctx context.Context, part int, ticks []market.Tick, ord
 	pos, err := lockPosition(ctx, tx, persisterName, part)
 	if err != nil {
 		return err
+	}
+	if prevSeq > uint64(pos) { // the database lost what this writer wrote
+		return fmt.Errorf("batch %d..%d after %d: position is %d: %w", fromSeq, logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos { // already applied
 		return tx.Rollback(ctx)

@@ -20,7 +20,7 @@ func write(t *testing.T, db *postgres.DB, ticks []market.Tick, logSeq uint64) {
 	for i := range ticks {
 		r.Add(&ticks[i])
 	}
-	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), logSeq, logSeq); err != nil {
+	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, logSeq, logSeq); err != nil {
 		t.Fatalf("WriteBatch(logSeq %d) error: %v", logSeq, err)
 	}
 }
@@ -69,7 +69,7 @@ func TestPartitionsConcurrently(t *testing.T) {
 			ticks := []market.Tick{{Symbol: "AAA", TS: day0 + 10*dayMs + int64(i), Price: 1, Size: 1, Seq: uint64(i + 1)}}
 			r := market.NewRollup()
 			r.Add(&ticks[0])
-			if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+			if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 				t.Errorf("WriteBatch() error: %v", err)
 			}
 		})

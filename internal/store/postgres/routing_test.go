@@ -36,7 +36,7 @@ func seed(t *testing.T, dsn string, price float64) {
 	ticks := []market.Tick{{Symbol: "AAA", TS: day0, Price: price, Size: 1, Seq: 1}}
 	r := market.NewRollup()
 	r.Add(&ticks[0])
-	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 1, 1); err != nil {
+	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, r.Candles(), 0, 1, 1); err != nil {
 		t.Fatalf("WriteBatch() error: %v", err)
 	}
 }
@@ -194,7 +194,7 @@ func TestPgBouncerConcurrency(t *testing.T) {
 					r.Add(&tk[0])
 					// Concurrent writers may arrive out of logSeq order:
 					// the older one is then skipped, which is fine here.
-					if err := db.WriteBatch(t.Context(), market.Unpartitioned, tk, r.Candles(), ls, ls); err != nil {
+					if err := db.WriteBatch(t.Context(), market.Unpartitioned, tk, r.Candles(), 0, ls, ls); err != nil {
 						t.Errorf("WriteBatch() error: %v", err)
 						return
 					}

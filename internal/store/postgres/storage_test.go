@@ -53,7 +53,7 @@ func BenchmarkStorage(b *testing.B) {
 			r.Add(&ticks[k])
 		}
 		candles += len(r.Candles())
-		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 			b.Fatal(err)
 		}
 	}

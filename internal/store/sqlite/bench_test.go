@@ -91,7 +91,7 @@ func benchWriteBatch(b *testing.B) {
 		}
 		candles += len(r.Candles())
 		b.StartTimer()
-		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -222,7 +222,7 @@ func BenchmarkWriteBatchVsBare(b *testing.B) {
 		b.StartTimer()
 		t0 := time.Now()
 		if i%2 == 0 { // alternate which goes first
-			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 				b.Fatal(err)
 			}
 			t1 := time.Now()
@@ -231,7 +231,7 @@ func BenchmarkWriteBatchVsBare(b *testing.B) {
 		} else {
 			barePrepared(b, bare, ticks)
 			t1 := time.Now()
-			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+			if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 				b.Fatal(err)
 			}
 			tBare, tStore = tBare+t1.Sub(t0), tStore+time.Since(t1)

@@ -72,7 +72,7 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 		for j := range ticks {
 			r.Add(&ticks[j])
 		}
-		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), uint64(i+1), uint64(i+1)); err != nil {
+		if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), 0, uint64(i+1), uint64(i+1)); err != nil {
 			t.Fatalf("WriteBatch(%d) error: %v", i+1, err)
 		}
 	}
@@ -87,7 +87,7 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 func TestDeleteTicksBeforeCancelled(t *testing.T) {
 	db := mustOpen(t)
 	ticks := []market.Tick{{Symbol: "AAA", TS: 1764201600000, Price: 1, Size: 1, Seq: 1}}
-	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, nil, 1, 1); err != nil {
+	if err := db.WriteBatch(t.Context(), market.Unpartitioned, ticks, nil, 0, 1, 1); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())

@@ -43,8 +43,11 @@ var candleUpsert = batchInsert{
 // WriteBatch stores ticks and merges the partial candles rolled up from them
 // (market.Rollup) in one transaction, and records logSeq as the persister's
 // position in partition part (market.Unpartitioned for the unpartitioned
-// log); the batch holds the log messages fromSeq..logSeq. The stored
-// position is LogPosition(part)'s. If logSeq is
+// log); the batch holds the log messages fromSeq..logSeq, and prevSeq is
+// the position its writer last wrote or read (0: none). The stored
+// position is LogPosition(part)'s, read in the transaction. Below prevSeq,
+// the database lost commits (a restore from a backup): WriteBatch writes
+// nothing and returns an error matching market.ErrBehind. If logSeq is
 // not above the stored position the batch was already written (a
 // redelivery) and WriteBatch does nothing; if the position lies in
 // [fromSeq, logSeq) another writer stored part of it, and WriteBatch writes
@@ -53,7 +56,7 @@ var candleUpsert = batchInsert{
 // any error nothing is written. A candle with an invalid interval, or a
 // sequence above 2^63-1, or a partition below -1, is market.ErrInvalid; a
 // busy database market.ErrUnavailable.
-func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) (err error) {
+func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
 	if part < market.Unpartitioned {
 		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
@@ -79,6 +82,10 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 	pos, err := position(ctx, tx, persisterName, part)
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
+	}
+	if prevSeq > uint64(pos) { // the database lost what this writer wrote
+		tx.Rollback()
+		return fmt.Errorf("write batch %d..%d after %d: position is %d: %w", fromSeq, logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos { // already applied (pos is 0 when nothing was)
 		return tx.Rollback()

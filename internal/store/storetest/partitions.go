@@ -13,7 +13,7 @@ import (
 // writePart writes ticks as the batch fromSeq..logSeq of partition part.
 func writePart(t *testing.T, s Store, part int, ticks []market.Tick, fromSeq, logSeq uint64) error {
 	t.Helper()
-	return s.WriteBatch(t.Context(), part, ticks, rollup(ticks), fromSeq, logSeq)
+	return s.WriteBatch(t.Context(), part, ticks, rollup(ticks), 0, fromSeq, logSeq)
 }
 
 func positionOf(t *testing.T, s Store, part int) uint64 {

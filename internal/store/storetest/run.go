@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"WriteBatchIdempotent", testWriteBatchIdempotent},
 		{"WriteBatchAtomic", testWriteBatchAtomic},
 		{"WriteBatchOverlapConflicts", testWriteBatchOverlap},
+		{"WriteBatchBehind", testWriteBatchBehind},
 		{"CandleMergeMatchesDomain", testCandleMerge},
 		{"RestoreState", testRestoreState},
 		{"PartitionPositions", testPartitionPositions},
@@ -54,7 +55,7 @@ func rollup(ticks []market.Tick) []market.Candle {
 
 func mustWrite(t *testing.T, s Store, ticks []market.Tick, logSeq uint64) {
 	t.Helper()
-	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, rollup(ticks), logSeq, logSeq); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, rollup(ticks), 0, logSeq, logSeq); err != nil {
 		t.Fatalf("WriteBatch(%d ticks, logSeq %d) error: %v", len(ticks), logSeq, err)
 	}
 }

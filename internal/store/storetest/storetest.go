@@ -21,7 +21,7 @@ import (
 // Store is everything a findash store offers: what the persister, the live
 // state restore, the API and auth consume, as one union.
 type Store interface {
-	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, fromSeq, logSeq uint64) error
+	WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error
 	LogPosition(ctx context.Context, part int) (uint64, error)
 	RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error)
 	Candles(ctx context.Context, q market.CandleQuery) ([]market.Candle, error)

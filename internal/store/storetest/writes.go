@@ -71,7 +71,7 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 	candles := rollup(ticks)
 	bad := candles[0]
 	bad.Interval = market.Interval(200)
-	err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, append(candles, bad), 1, 1)
+	err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, append(candles, bad), 0, 1, 1)
 	if err == nil {
 		t.Fatal("WriteBatch with an invalid candle: no error")
 	}
@@ -91,17 +91,17 @@ func testWriteBatchAtomic(t *testing.T, s Store) {
 
 	// Sequences are stored as signed 64-bit integers: larger ones are refused.
 	huge := []market.Tick{{Symbol: "AAA", TS: day0, Price: 10, Size: 1, Seq: 1 << 63}}
-	if err := s.WriteBatch(t.Context(), market.Unpartitioned, huge, rollup(huge), 1, 1); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, huge, rollup(huge), 0, 1, 1); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(seq 2^63) error = %v, want ErrInvalid", err)
 	}
-	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, candles, 1<<63, 1<<63); !errors.Is(err, market.ErrInvalid) {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, candles, 0, 1<<63, 1<<63); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("WriteBatch(logSeq 2^63) error = %v, want ErrInvalid", err)
 	}
 
 	// A cancelled context writes nothing either.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.WriteBatch(ctx, market.Unpartitioned, ticks, candles, 1, 1); err == nil {
+	if err := s.WriteBatch(ctx, market.Unpartitioned, ticks, candles, 0, 1, 1); err == nil {
 		t.Error("WriteBatch with a cancelled context: no error")
 	}
 	if got := position(t, s); got != 0 {
@@ -117,12 +117,12 @@ func testWriteBatchOverlap(t *testing.T, s Store) {
 		return market.Tick{Symbol: "OVL", TS: day0 + int64(streamSeq), Price: price, Size: 1, Seq: streamSeq << 16}
 	}
 	first := []market.Tick{tick(1, 10), tick(2, 11), tick(3, 12)}
-	if err := s.WriteBatch(t.Context(), market.Unpartitioned, first, rollup(first), 1, 3); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, first, rollup(first), 0, 1, 3); err != nil {
 		t.Fatalf("WriteBatch(1..3) error: %v", err)
 	}
 	want := allCandles(t, s, "OVL")
 	overlap := []market.Tick{tick(3, 12), tick(4, 13)}
-	err := s.WriteBatch(t.Context(), market.Unpartitioned, overlap, rollup(overlap), 3, 4)
+	err := s.WriteBatch(t.Context(), market.Unpartitioned, overlap, rollup(overlap), 0, 3, 4)
 	if !errors.Is(err, market.ErrConflict) {
 		t.Fatalf("WriteBatch(3..4) over position 3 error = %v, want ErrConflict", err)
 	}
@@ -133,13 +133,68 @@ func testWriteBatchOverlap(t *testing.T, s Store) {
 		t.Fatalf("LogPosition() after a refused batch = %d, want 3", got)
 	}
 	next := []market.Tick{tick(4, 13)}
-	if err := s.WriteBatch(t.Context(), market.Unpartitioned, next, rollup(next), 4, 4); err != nil {
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, next, rollup(next), 0, 4, 4); err != nil {
 		t.Fatalf("WriteBatch(4..4) error: %v", err)
 	}
 	cs := allCandles(t, s, "OVL")
 	for _, c := range cs {
 		if c.Interval == market.Interval1d && (c.Count != 4 || c.Volume != 4) {
 			t.Fatalf("1d candle after 1..3 and 4 = %+v, want count 4 and volume 4", c)
+		}
+	}
+}
+
+// testWriteBatchBehind: a batch whose writer last wrote or read a position
+// above the stored one (the database lost commits: a failover to a standby
+// that had not received them, a restore) is refused whole with ErrBehind,
+// whatever the batch's own range, so the writer goes back and writes the
+// lost messages again instead of leaving a hole. Partitions (decision
+// 0042) compare with their own position as LogPosition reads it, not with
+// another partition's.
+func testWriteBatchBehind(t *testing.T, s Store) {
+	tick := func(streamSeq uint64) market.Tick {
+		return market.Tick{Symbol: "BHD", TS: day0 + int64(streamSeq), Price: float64(streamSeq), Size: 1, Seq: streamSeq << 16}
+	}
+	write := func(part int, prev, from, to uint64) error {
+		tk := []market.Tick{tick(to)}
+		return s.WriteBatch(t.Context(), part, tk, rollup(tk), prev, from, to)
+	}
+	if err := write(market.Unpartitioned, 0, 1, 3); err != nil {
+		t.Fatalf("WriteBatch(after 0, 1..3) error: %v", err)
+	}
+	want := allCandles(t, s, "BHD")
+	// The writer had written up to 5; the database holds 3.
+	if err := write(market.Unpartitioned, 5, 6, 8); !errors.Is(err, market.ErrBehind) {
+		t.Fatalf("WriteBatch(after 5, 6..8) at position 3 error = %v, want ErrBehind", err)
+	}
+	if diff := gocmp.Diff(want, allCandles(t, s, "BHD")); diff != "" {
+		t.Fatalf("a batch refused as behind changed candles (-want +got):\n%s", diff)
+	}
+	if got := position(t, s); got != 3 {
+		t.Fatalf("LogPosition() after a batch refused as behind = %d, want 3", got)
+	}
+	// Written again from the stored position: applied.
+	if err := write(market.Unpartitioned, 3, 4, 5); err != nil {
+		t.Fatalf("WriteBatch(after 3, 4..5) error: %v", err)
+	}
+	// Partition 0 inherits 5; partition 1 stores its own 7.
+	if err := write(0, 5, 6, 9); err != nil {
+		t.Fatalf("WriteBatch(0, after 5 inherited, 6..9) error: %v", err)
+	}
+	if err := write(1, 5, 7, 7); err != nil {
+		t.Fatalf("WriteBatch(1, after 5 inherited, 7..7) error: %v", err)
+	}
+	// Partition 1's writer had written up to 8; partition 1 holds 7, though
+	// partition 0 holds 9.
+	if err := write(1, 8, 10, 10); !errors.Is(err, market.ErrBehind) {
+		t.Errorf("WriteBatch(1, after 8, 10..10) at partition 1's 7 error = %v, want ErrBehind", err)
+	}
+	if err := write(0, 9, 10, 10); err != nil {
+		t.Errorf("WriteBatch(0, after 9, 10..10) error: %v", err)
+	}
+	for p, want := range map[int]uint64{0: 10, 1: 7} {
+		if got, err := s.LogPosition(t.Context(), p); err != nil || got != want {
+			t.Errorf("LogPosition(%d) = %d, %v; want %d", p, got, err, want)
 		}
 	}
 }
