@@ -103,10 +103,12 @@ func TestRunWSBare(t *testing.T) {
 		t.Errorf("window %.2f s, %.0f deliveries/s, %.2f µs CPU per delivery, %.0f goroutines: want a window with CPU and ≥ 40 goroutines",
 			ws.WindowS, ws.WindowDeliveriesPerS, ws.ServerCPUPerDeliveryUS, ws.GoroutinesMax)
 	}
-	// The client is this test process, as is the server: its CPU per
-	// delivery includes the server's, so it is at least as large.
-	if ws.ClientCPUPerDeliveryUS < ws.ServerCPUPerDeliveryUS || ws.ClientCPUUtil <= 0 {
-		t.Errorf("client CPU %.2f µs per delivery (%.0f%% of a core), want ≥ the server's %.2f (same process)", ws.ClientCPUPerDeliveryUS, 100*ws.ClientCPUUtil, ws.ServerCPUPerDeliveryUS)
+	// The client is this test process, as is the server: both read the
+	// same CPU over nearly the same window (the client's reading is taken
+	// just inside the servers'), so they agree to within the /proc
+	// resolution and the gap between the readings.
+	if c, s := ws.ClientCPUPerDeliveryUS, ws.ServerCPUPerDeliveryUS; c < 0.5*s || c > 1.5*s || ws.ClientCPUUtil <= 0 {
+		t.Errorf("client CPU %.2f µs per delivery (%.0f%% of a core), want about the server's %.2f (same process)", c, 100*ws.ClientCPUUtil, s)
 	}
 	if got := ws.ServerUserUSPerDelivery + ws.ServerSysUSPerDelivery; math.Abs(got-ws.ServerCPUPerDeliveryUS) > 1e-6 {
 		t.Errorf("user %.3f + system %.3f ≠ CPU %.3f µs per delivery", ws.ServerUserUSPerDelivery, ws.ServerSysUSPerDelivery, ws.ServerCPUPerDeliveryUS)
