@@ -148,6 +148,10 @@ func testFailover(t *testing.T, synchronous bool) {
 	if lost > 0 || twice > 0 {
 		t.Errorf("of %d acknowledged ticks, %d are missing from the new primary and %d stored more than once", len(acked), lost, twice)
 	}
+	// A tick stored again collapses on the ticks' unique key, a candle merged
+	// again does not: the candles must count every stored tick once (each
+	// has size 1).
+	checkCandleSums(t, newPrimary, sym)
 	t.Logf("failover: %d ticks acknowledged (%d stored on the first primary before the kill, POSTs failed: %d, stored unacknowledged: %d); "+
 		"kill → promote started %v, pg_ctl promote %v, promoted → first batch %v, kill → first batch on the new primary %v",
 		len(acked), before, failed, extra, promoteStart.Sub(killed).Round(time.Millisecond), promoted.Sub(promoteStart).Round(time.Millisecond),
@@ -206,6 +210,29 @@ func (p *failoverPoster) result() (map[int64]bool, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.acked, p.failed
+}
+
+// checkCandleSums checks that sym's 1m and 1d candles in the database at
+// url sum to its stored ticks, in count and in volume (every tick has
+// size 1).
+func checkCandleSums(t *testing.T, url, sym string) {
+	t.Helper()
+	var ticks, count1m, count1d int64
+	var vol1m, vol1d float64
+	// One statement: one snapshot of ticks and candles.
+	err := queryRow(url, strings.ReplaceAll(`SELECT (SELECT count(*) FROM ticks WHERE symbol = 'SYM'),
+		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = 'SYM' AND interval = '1m'),
+		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = 'SYM' AND interval = '1m'),
+		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = 'SYM' AND interval = '1d'),
+		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = 'SYM' AND interval = '1d')`, "SYM", sym),
+		&ticks, &count1m, &vol1m, &count1d, &vol1d)
+	if err != nil {
+		t.Fatalf("read tick and candle sums: %v", err)
+	}
+	if ticks == 0 || count1m != ticks || vol1m != float64(ticks) || count1d != ticks || vol1d != float64(ticks) {
+		t.Errorf("%d ticks stored; candles 1m count %d volume %v, 1d count %d volume %v: want each equal to the ticks (a candle merged twice or missing)",
+			ticks, count1m, vol1m, count1d, vol1d)
+	}
 }
 
 // databaseDown reports whether in's /readyz says its database check is down.
