@@ -235,9 +235,13 @@ func checkCandleSums(t *testing.T, url, sym string) {
 	}
 }
 
+// httpTimeout bounds each GET of the test, so a server that stops
+// answering fails the test instead of hanging it.
+const httpTimeout = 10 * time.Second
+
 // databaseDown reports whether in's /readyz says its database check is down.
 func databaseDown(in *instance) bool {
-	resp, err := http.Get(in.url("/readyz"))
+	resp, err := (&http.Client{Timeout: httpTimeout}).Get(in.url("/readyz"))
 	if err != nil {
 		return false
 	}
@@ -252,7 +256,7 @@ func databaseDown(in *instance) bool {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := (&http.Client{Timeout: httpTimeout}).Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

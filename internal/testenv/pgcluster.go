@@ -260,23 +260,34 @@ func (s *PGServer) QueryRow(sql string, dst ...any) error {
 // itself a session leader, so the postmaster's process group is only the
 // postmaster, and children left alive would notice its death and close
 // their connections one by one, a gentler end than a crash.
+//
+// The postmaster is signalled through its os.Process (a pidfd), not its
+// pid: once cmd.Wait has reaped it the pid may name another process. Each
+// child is opened (os.FindProcess, a pidfd too) while the stopped
+// postmaster cannot reap it, so its handle names that child.
 func (s *PGServer) Kill() {
 	if s.cmd == nil || s.exited() {
 		return
 	}
-	pid := s.cmd.Process.Pid
-	syscall.Kill(pid, syscall.SIGSTOP)
-	children := childPIDs(pid)
-	for _, child := range children {
-		syscall.Kill(child, syscall.SIGKILL)
+	p := s.cmd.Process
+	if err := p.Signal(syscall.SIGSTOP); errors.Is(err, os.ErrProcessDone) {
+		<-s.done
+		return
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		s.tb.Errorf("kill postgres %d: %v", pid, err)
+	children := childPIDs(p.Pid)
+	for _, pid := range children {
+		if child, err := os.FindProcess(pid); err == nil {
+			child.Signal(syscall.SIGKILL)
+			child.Release()
+		}
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.tb.Errorf("kill postgres %d: %v", p.Pid, err)
 	}
 	<-s.done
 	// SIGKILL is delivered asynchronously: return once none runs.
 	if !WaitFor(5*time.Second, func() bool { return !slices.ContainsFunc(children, running) }) {
-		s.tb.Errorf("processes of postgres %d still running 5 s after SIGKILL", pid)
+		s.tb.Errorf("processes of postgres %d still running 5 s after SIGKILL", p.Pid)
 	}
 }
 
