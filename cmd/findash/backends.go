@@ -130,7 +130,13 @@ func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog
 		if url == "" {
 			url = cfg.DatabaseURL
 		}
-		pool, err := pgxpool.New(ctx, url)
+		// The store's per-host connect timeout: after a failover the
+		// multi-host URL's dead first host costs each new connection 2 s.
+		pc, err := postgres.DirectPoolConfig(url)
+		if err != nil {
+			return nil, nil, fmt.Errorf("job queue pool: %w", err)
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, pc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("job queue pool: %w", err)
 		}

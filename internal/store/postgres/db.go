@@ -81,7 +81,7 @@ func (c *Config) setDefaults() {
 		c.QueryTimeout = 10 * time.Second
 	}
 	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 2 * time.Second
+		c.ConnectTimeout = defaultConnectTimeout
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 5 * time.Second
@@ -112,6 +112,30 @@ type DB struct {
 	parts  map[int64]bool // day numbers (ms / 86,400,000) whose ticks partition exists
 
 	tickDropsSkipped atomic.Uint64 // DropEmptyTickDays: empty partitions kept, ticks busy
+}
+
+// defaultConnectTimeout is Config.ConnectTimeout's default.
+const defaultConnectTimeout = 2 * time.Second
+
+// DirectPoolConfig parses url for a pool of direct connections used beside
+// the store — the PostgreSQL job queue's (River LISTENs, which a
+// transaction pooler cannot carry) — with pgx's defaults but the store
+// pools' connect timeout: each host of a multi-host URL gets 2 s (a
+// connect_timeout in the URL wins), so a dead primary that drops packets
+// costs a new connection 2 s before the next host is tried, not the
+// kernel's TCP timeout (about 2 minutes).
+func DirectPoolConfig(url string) (*pgxpool.Config, error) {
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, market.Invalid("url", "not a postgres:// URL")
+	}
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, market.Invalid("url", "%s", redactErr(err))
+	}
+	if !strings.Contains(url, "connect_timeout") {
+		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	return pc, nil
 }
 
 // poolConfig parses url and applies the settings every pool shares: a

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -139,6 +140,28 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if applied != len(files) || dup != 0 {
 		t.Errorf("goose_db_version: %d migrations applied (%d duplicates), want %d and 0", applied, dup, len(files))
+	}
+}
+
+// TestDirectPoolConnectTimeout: the job queue's pool dials each host of a
+// multi-host URL for at most 2 s, as the store's pools do, unless the URL
+// says otherwise; pgx's own default is no bound (the kernel's TCP timeout,
+// about 2 minutes, against a host that drops packets).
+func TestDirectPoolConnectTimeout(t *testing.T) {
+	for url, want := range map[string]time.Duration{
+		"postgres://u@pg-a:5432,pg-b:5432/findash?target_session_attrs=read-write":                   2 * time.Second,
+		"postgres://u@pg-a:5432,pg-b:5432/findash?target_session_attrs=read-write&connect_timeout=5": 5 * time.Second,
+	} {
+		pc, err := postgres.DirectPoolConfig(url)
+		if err != nil {
+			t.Fatalf("DirectPoolConfig(%q) error: %v", url, err)
+		}
+		if got := pc.ConnConfig.ConnectTimeout; got != want {
+			t.Errorf("DirectPoolConfig(%q) connect timeout = %v, want %v", url, got, want)
+		}
+	}
+	if _, err := postgres.DirectPoolConfig("mysql://x"); err == nil {
+		t.Error("DirectPoolConfig(mysql://x): no error")
 	}
 }
 
