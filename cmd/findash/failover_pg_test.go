@@ -87,7 +87,15 @@ func testFailover(t *testing.T, synchronous bool) {
 	}
 	killed := time.Now()
 	c.Primary.Kill()
-	// The position the standby holds is where the new primary will start.
+	// The position the standby holds is where the new primary will start,
+	// once it has replayed all the WAL it received: a synchronous commit is
+	// acknowledged when the standby has flushed it, not replayed it, and
+	// reading earlier could find an older position and time the first
+	// batch on the new primary too early.
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		var replayed bool
+		return c.Standby.QueryRow("SELECT coalesce(pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn(), true)", &replayed) == nil && replayed
+	}, "the standby did not replay the WAL it had received")
 	var posAtKill int64
 	if err := queryRow(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &posAtKill); err != nil {
 		t.Fatalf("read the standby's position: %v", err)
