@@ -391,7 +391,10 @@ func (in *app) listen(ctx context.Context) error {
 		}
 		r.add(layerBase, "metrics listener", metrics)
 	}
-	r.add(layerHTTP, "http server", newHTTPService(srv, httpLn, in.ws, r.budget, log))
+	// GET /ws upgrades are read and handed to srv's handler before net/http
+	// (decision 0058); every other connection goes on to net/http.
+	front := gateway.NewFront(httpLn, srv, gateway.FrontConfig{}, log.With("component", "ws-front"), in.reg)
+	r.add(layerHTTP, "http server", newHTTPService(srv, front, in.ws, r.budget, log))
 	return nil
 }
 

@@ -291,12 +291,23 @@ func (c *conn) CloseWrite() error {
 type ctxKey struct{}
 
 // ConnContext is the http.Server's ConnContext: it marks the requests of an
-// overflow connection for Restrict.
+// overflow connection for Restrict. It looks through wrappers that name
+// the connection they wrap with NetConn (as crypto/tls.Conn does, and the
+// gateway's Front for the connections it hands to net/http).
 func (l *Listener) ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if oc, ok := c.(*conn); ok && oc.overflow {
-		return context.WithValue(ctx, ctxKey{}, true)
+	for {
+		if oc, ok := c.(*conn); ok {
+			if oc.overflow {
+				return context.WithValue(ctx, ctxKey{}, true)
+			}
+			return ctx
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return ctx
+		}
+		c = w.NetConn()
 	}
-	return ctx
 }
 
 // Restrict lets the requests of overflow connections reach h only for the

@@ -169,3 +169,44 @@ func TestPrefixOf(t *testing.T) {
 		}
 	}
 }
+
+// wrapped is a connection wrapper that names the one it wraps (as
+// crypto/tls.Conn and the gateway's Front do).
+type wrapped struct{ net.Conn }
+
+func (w wrapped) NetConn() net.Conn { return w.Conn }
+
+// TestConnContextThroughWrapper: an overflow connection is still marked
+// for Restrict when net/http is given a wrapper of it.
+func TestConnContextThroughWrapper(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(ln, Config{Max: 1}, prometheus.NewRegistry())
+	defer l.Close()
+	for range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	within, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer within.Close()
+	over, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	marked := func(c net.Conn) bool {
+		v, _ := l.ConnContext(t.Context(), c).Value(ctxKey{}).(bool)
+		return v
+	}
+	if marked(wrapped{within}) || !marked(wrapped{over}) || !marked(wrapped{wrapped{over}}) {
+		t.Errorf("within the cap marked %v, over it %v, over it wrapped twice %v", marked(wrapped{within}), marked(wrapped{over}), marked(wrapped{wrapped{over}}))
+	}
+}

@@ -19,12 +19,28 @@ import (
 // BenchmarkConnect opens a WebSocket on loopback per iteration, subscribes
 // it to one ticks channel and reads the ack and the snapshot, then closes
 // it: with a subscribe message after the handshake (message) or in the
-// handshake (at-connect, decision 0018). The client is a few raw writes
+// handshake (at-connect, decision 0018); through net/http alone or a Front
+// (decision 0058). The client is a few raw writes
 // and reads, so what a connection costs the server (and the kernel) is
 // most of the time; allocs/op are both ends'.
 func BenchmarkConnect(b *testing.B) {
+	for _, front := range []bool{false, true} {
+		name := "net-http"
+		if front {
+			name = "front"
+		}
+		b.Run(name, func(b *testing.B) { benchmarkConnect(b, front) })
+	}
+}
+
+// benchmarkConnect is BenchmarkConnect through net/http alone or a Front.
+func benchmarkConnect(b *testing.B, front bool) {
 	h := New(market.NewState(), Config{}, nil, prometheus.NewRegistry())
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if front {
+		srv.Listener = NewFront(srv.Listener, srv.Config, FrontConfig{}, nil, nil)
+	}
+	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = h.Run(ctx); close(done) }()

@@ -116,7 +116,9 @@
 // reader, client requests); protocol.go and encode.go the client and server
 // messages; handshake.go the opening handshake, ws.go the WebSocket
 // transport and frame.go its frame reader
-// (RFC 6455 checks and close codes); config.go and metrics.go the tunables
+// (RFC 6455 checks and close codes); front.go, frontconn.go and
+// fronthead.go the Front, which reads GET /ws heads on the public listener
+// before net/http (decision 0058); config.go and metrics.go the tunables
 // and Prometheus metrics.
 //
 // # Imports

@@ -1,0 +1,333 @@
+package gateway
+
+// Front serves the WebSocket upgrades of the public listener before
+// net/http (decision 0058). A connect through net/http cost ~14 KB of
+// garbage (its 4 KiB read and write buffers, handed to the hijacker and
+// never pooled again, the response's), a background read started and
+// aborted, and a deep stack per connection; here the head is read into a
+// pooled buffer, parsed (fronthead.go) and given to the same handler
+// net/http would run (the API's middleware, its limits and metrics, then
+// the Hub), with a ResponseWriter whose Hijack hands the socket over.
+// Every other connection — another request, a head Front does not parse,
+// a keep-alive connection after a refused upgrade — is handed to net/http
+// with the bytes already read, and net/http serves it as if it had read
+// them itself.
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// FrontConfig tunes Front. Zero fields take the defaults documented on each.
+type FrontConfig struct {
+	// Path is the one path upgraded here. Default "/ws".
+	Path string
+	// HeaderTimeout bounds reading a request head, as the server's
+	// ReadHeaderTimeout does (a head handed to net/http keeps what is
+	// left of it). Default: the server's ReadHeaderTimeout, else 10 s.
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a connection
+	// kept alive after a refused upgrade. Default: the server's
+	// IdleTimeout, else 120 s.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds writing a refusal. Default: the server's
+	// WriteTimeout, else 60 s.
+	WriteTimeout time.Duration
+	// MaxHeadBytes bounds the head read here; a longer one is handed to
+	// net/http (with its own, larger, limit). Default 8 KiB.
+	MaxHeadBytes int
+	// MaxHeaders bounds the header lines of a head served here; a head
+	// with more is handed to net/http. Default 32.
+	MaxHeaders int
+}
+
+// Front is a net.Listener for an http.Server: it accepts from the
+// listener it wraps, serves GET Path upgrades with the server's Handler
+// itself, and returns every other connection from Accept. Build it with
+// NewFront; the server's Serve runs it.
+type Front struct {
+	ln  net.Listener
+	srv *http.Server
+	cfg FrontConfig
+	log *slog.Logger
+	met frontMetrics
+
+	start   sync.Once
+	handoff chan net.Conn // to net/http's Accept
+	errc    chan error    // the wrapped listener's Accept errors, to net/http's
+	done    chan struct{} // closed by Close
+
+	mu      sync.Mutex
+	closed  bool
+	reading map[net.Conn]struct{} // connections waiting for a head here
+}
+
+// NewFront returns a Front over ln for srv, whose Handler, ConnContext,
+// ConnState, BaseContext, ErrorLog and timeouts it uses as net/http
+// would. Set them before. It registers its metrics on reg (nil: not
+// registered) and starts no goroutine until the first Accept.
+func NewFront(ln net.Listener, srv *http.Server, cfg FrontConfig, log *slog.Logger, reg prometheus.Registerer) *Front {
+	def := func(d *time.Duration, srvd, v time.Duration) {
+		if *d <= 0 {
+			*d = srvd
+		}
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.HeaderTimeout, srv.ReadHeaderTimeout, 10*time.Second)
+	def(&cfg.IdleTimeout, srv.IdleTimeout, 120*time.Second)
+	def(&cfg.WriteTimeout, srv.WriteTimeout, 60*time.Second)
+	if cfg.Path == "" {
+		cfg.Path = "/ws"
+	}
+	if cfg.MaxHeadBytes <= 0 {
+		cfg.MaxHeadBytes = 8 << 10
+	}
+	if cfg.MaxHeaders <= 0 {
+		cfg.MaxHeaders = 32
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Front{
+		ln: ln, srv: srv, cfg: cfg, log: log, met: newFrontMetrics(reg),
+		handoff: make(chan net.Conn), errc: make(chan error), done: make(chan struct{}),
+		reading: make(map[net.Conn]struct{}),
+	}
+}
+
+// Accept returns the next connection for net/http.
+func (f *Front) Accept() (net.Conn, error) {
+	f.start.Do(func() { go f.acceptLoop() })
+	select {
+	case c := <-f.handoff:
+		return c, nil
+	case err := <-f.errc:
+		return nil, err
+	case <-f.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Addr is the wrapped listener's.
+func (f *Front) Addr() net.Addr { return f.ln.Addr() }
+
+// Close closes the wrapped listener and ends the waits for a head here
+// (net/http's Shutdown closes idle connections the same way); upgrades
+// under way finish (the Hub refuses them while draining).
+func (f *Front) Close() error {
+	f.mu.Lock()
+	if !f.closed {
+		f.closed = true
+		close(f.done)
+		for c := range f.reading {
+			_ = c.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+	f.mu.Unlock()
+	return f.ln.Close()
+}
+
+func (f *Front) isClosed() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// aLongTimeAgo is a deadline that has passed: a wait with it ends at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// acceptLoop accepts and serves each connection on a goroutine of its
+// own; an error is passed to net/http's Accept, which backs off (and
+// calls again) on a temporary one and ends Serve on another.
+func (f *Front) acceptLoop() {
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			select {
+			case f.errc <- err:
+			case <-f.done:
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if !errors.Is(err, net.ErrClosed) && isTemporary(err) {
+				continue
+			}
+			return
+		}
+		go f.serve(c)
+	}
+}
+
+// isTemporary is net/http's test for an Accept error worth retrying.
+func isTemporary(err error) bool {
+	te, ok := err.(interface{ Temporary() bool })
+	return ok && te.Temporary()
+}
+
+// track adds (or removes) c to the connections Close wakes; false: closed.
+func (f *Front) track(c net.Conn, add bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if add {
+		if f.closed {
+			return false
+		}
+		f.reading[c] = struct{}{}
+	} else {
+		delete(f.reading, c)
+	}
+	return true
+}
+
+// headPool holds the buffers heads are read into (MaxHeadBytes each).
+var headPool sync.Pool
+
+// serve reads request heads from c until one is not served here: each
+// GET Path head parsed is served by the handler; the connection is then
+// the handler's (upgraded), closed, or read again (kept alive).
+func (f *Front) serve(c net.Conn) {
+	first := true
+	for {
+		bp, _ := headPool.Get().(*[]byte)
+		if bp == nil || cap(*bp) < f.cfg.MaxHeadBytes {
+			b := make([]byte, 0, f.cfg.MaxHeadBytes)
+			bp = &b
+		}
+		b, h, ok, deadline, err := f.readHead(c, (*bp)[:0], first)
+		if !ok {
+			f.met.handoffs.Inc()
+			f.handOff(c, b, err, deadline)
+			*bp = b[:0]
+			headPool.Put(bp)
+			return
+		}
+		var rest []byte // early data, or a pipelined request: rare
+		if len(b) > h.n {
+			rest = append(rest, b[h.n:]...)
+		}
+		*bp = b[:0]
+		headPool.Put(bp)
+		f.met.served.Inc()
+		if !f.serveHead(c, h, rest) {
+			return
+		}
+		first = false
+	}
+}
+
+// readHead reads a head into b. ok: a GET Path head, parsed in h. Else b
+// holds what was read (for net/http), err the read's error if that is
+// why, and deadline the head's (zero: a kept-alive connection's idle wait
+// ended without a byte, and b is empty).
+func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHead, ok bool, deadline time.Time, err error) {
+	if !f.track(c, true) {
+		return b, h, false, deadline, net.ErrClosed
+	}
+	defer f.track(c, false)
+	if first {
+		deadline = time.Now().Add(f.cfg.HeaderTimeout)
+		_ = c.SetReadDeadline(deadline)
+	} else {
+		_ = c.SetReadDeadline(time.Now().Add(f.cfg.IdleTimeout))
+	}
+	for {
+		n, rerr := c.Read(b[len(b):cap(b)])
+		if n > 0 && deadline.IsZero() { // the first byte after an idle wait: the head's deadline starts
+			deadline = time.Now().Add(f.cfg.HeaderTimeout)
+			_ = c.SetReadDeadline(deadline)
+		}
+		b = b[:len(b)+n]
+		switch {
+		case !headPrefix(b, f.cfg.Path):
+			return b, h, false, deadline, rerr
+		case headEnd(b) >= 0:
+			h, ok = parseHead(b, f.cfg.Path, f.cfg.MaxHeaders)
+			return b, h, ok, deadline, rerr
+		case rerr != nil || len(b) == cap(b):
+			return b, h, false, deadline, rerr
+		}
+	}
+}
+
+// handOff gives c to net/http, b first. A read error is returned after b
+// (net/http then answers or closes as it would); a connection whose idle
+// wait ended with nothing read is closed, as net/http closes it.
+func (f *Front) handOff(c net.Conn, b []byte, err error, deadline time.Time) {
+	if len(b) == 0 && (err != nil || deadline.IsZero()) {
+		_ = c.Close()
+		return
+	}
+	hc := &handedConn{Conn: c, buf: append([]byte(nil), b...), err: err, deadline: deadline}
+	select {
+	case f.handoff <- hc:
+	case <-f.done:
+		_ = c.Close()
+	}
+}
+
+// serveHead runs the handler on h; true: c is kept alive, read the next head.
+func (f *Front) serveHead(c net.Conn, h frontHead, rest []byte) bool {
+	if f.srv.ConnState != nil {
+		f.srv.ConnState(c, http.StateActive)
+	}
+	r, cancel, err := f.request(c, h)
+	if err != nil { // a target net/http would refuse: hand it over
+		f.handOff(c, append([]byte(nil), rest...), err, time.Now().Add(f.cfg.HeaderTimeout))
+		return false
+	}
+	defer cancel()
+	w := &frontResponse{f: f, c: c, req: r, rest: rest, handlerHeader: make(http.Header, 4)}
+	if !f.runHandler(w, r) {
+		_ = c.Close()
+		return false
+	}
+	if w.hijacked {
+		return false
+	}
+	keep, err := w.finish()
+	if err != nil || !keep {
+		_ = c.Close()
+		return false
+	}
+	if len(rest) > 0 { // a pipelined request: net/http's
+		f.handOff(c, rest, nil, time.Now().Add(f.cfg.HeaderTimeout))
+		return false
+	}
+	if f.srv.ConnState != nil {
+		f.srv.ConnState(c, http.StateIdle)
+	}
+	return true
+}
+
+// runHandler calls the server's handler; false: it panicked (logged
+// unless http.ErrAbortHandler, as net/http does).
+func (f *Front) runHandler(w http.ResponseWriter, r *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler { //nolint:errorlint // sentinel panic value
+				f.log.Error("panic serving a websocket upgrade", "panic", p, "remote", r.RemoteAddr)
+			}
+			ok = false
+		}
+	}()
+	h := f.srv.Handler
+	if h == nil {
+		h = http.DefaultServeMux
+	}
+	h.ServeHTTP(w, r)
+	return true
+}
