@@ -285,7 +285,7 @@ func TestAdapterRules(t *testing.T) {
 }
 
 // scalingFiles are the manifests that hold scaling numbers.
-var scalingFiles = []string{"k8s/hpa.yaml", "k8s/optional/keda-worker.yaml"}
+var scalingFiles = []string{"k8s/hpa.yaml", "k8s/optional/keda-worker.yaml", "k8s/optional/keda-ingest.yaml"}
 
 // TestEveryNumberCitesABenchmark: each capacity number (HPA and
 // ScaledObject targets, maximum replicas) carries a comment naming the benchmark it comes
