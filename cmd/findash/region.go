@@ -114,6 +114,14 @@ func (w *regionWatch) poll(ctx context.Context) {
 	}
 }
 
+// Stale reports whether the link is stale (candles are then not answered
+// from memory: live.ImportWatchConfig.LinkStale).
+func (w *regionWatch) Stale() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stale
+}
+
 // Check is the region_link readiness check: an error while stale.
 func (w *regionWatch) Check(context.Context) error {
 	w.mu.Lock()

@@ -99,8 +99,12 @@ func (in *app) addLive() error {
 		in.deps.Dashboard = dash
 		// Candle reads answered from the live state's recent candles,
 		// while the import marks say the database has no candles the
-		// state has not seen.
-		watch := live.NewImportWatch(in.st, in.state, 0, nil, in.log, in.reg)
+		// state has not seen and the feed has applied what it stored.
+		wcfg := live.ImportWatchConfig{}
+		if in.region != nil {
+			wcfg.LinkStale = in.region.Stale
+		}
+		watch := live.NewImportWatch(in.st, in.state, in.feed, wcfg, in.log, in.reg)
 		in.deps.Recent = watch
 		in.r.add(layerLog, "import watch", watch)
 	}
@@ -151,6 +155,7 @@ func (in *app) addRegionWatch(p parts) {
 		hub = in.hub
 	}
 	w := newRegionWatch(in.bus, hub, in.cfg.RegionStaleAfter, in.log, in.reg)
+	in.region = w
 	in.deps.Checks = append(in.deps.Checks, api.Check{Name: "region_link", Critical: false, Fn: w.Check})
 	in.r.add(layerBase, "region link", w)
 }

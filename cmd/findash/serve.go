@@ -106,7 +106,9 @@ type app struct {
 	hub   *gateway.Hub
 	pub   *ingest.Publisher
 	feed  *live.Feed
-	pers  *persist.Persister // nil with a partitioned log
+	// region is the mirror region's link watch; nil in the primary region.
+	region *regionWatch
+	pers   *persist.Persister // nil with a partitioned log
 	// persCfg and evalCfg configure the persisters and evaluators.
 	persCfg persist.Config
 	evalCfg alert.Config

@@ -12,9 +12,30 @@ import (
 )
 
 // Imports reads, per symbol, how many import batches have written its
-// candles; the store implements it.
+// candles, and in the same snapshot the persister's log positions (by
+// partition); the store implements it.
 type Imports interface {
-	ImportMarks(ctx context.Context) (map[string]int64, error)
+	ImportMarks(ctx context.Context) (map[string]int64, market.Positions, error)
+}
+
+// Applied tells how far the State is applied; *Feed implements it.
+type Applied interface {
+	// Holds reports whether the State holds every log message of symbol's
+	// partition up to stored's position for it (Feed.Holds).
+	Holds(symbol string, stored market.Positions) bool
+}
+
+// ImportWatchConfig tunes an ImportWatch.
+type ImportWatchConfig struct {
+	// Every is how often the marks are read (default 1 s).
+	Every time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// LinkStale, when set, reports whether a mirror region's link to the
+	// primary region's log is stale: the database (replicated apart from
+	// the log) may then hold candles the log has not brought here yet, and
+	// memory declines.
+	LinkStale func() bool
 }
 
 // ImportWatch makes the State's recent candles (market.State.RecentCandles)
@@ -29,6 +50,15 @@ type Imports interface {
 // unreachable), RecentCandles declines: the store answers or fails, memory
 // that may be stale does not.
 //
+// Behind the store. The same read takes the persister's log positions: a
+// symbol is answered from memory only while the live feed has applied its
+// partition's log up to the position read (Applied.Holds), and while a
+// mirror region's link is not stale. A feed that lags (replaying after a
+// start, slowed, stopped) would otherwise answer fewer, older candles than
+// the store holds; the store path never answered older than the store.
+// What the persister stored after the last read can still be missing from
+// memory for up to the read's age (see RecentCandles).
+//
 // So an import shows in the candles within one period (plus the response
 // cache's TTL), as a late tick or a backfill into a closed range shows
 // within the API's ClosedTTL.
@@ -37,27 +67,35 @@ type Imports interface {
 type ImportWatch struct {
 	src     Imports
 	state   *market.State
+	feed    Applied
+	stale   func() bool // nil: no region link
 	every   time.Duration
 	now     func() time.Time
 	l       *slog.Logger
 	stopped prometheus.Counter
 
-	seen    map[string]int64 // Run's goroutine only; nil before the first read
-	failing bool             // Run's goroutine only: the last read failed
-	readAt  atomic.Int64     // Unix ns of the last successful read; 0: none
+	seen    map[string]int64         // Run's goroutine only; nil before the first read
+	failing bool                     // Run's goroutine only: the last read failed
+	last    atomic.Pointer[markRead] // the last successful read; nil: none
 }
 
-// NewImportWatch returns an ImportWatch reading src every period (default
-// 1 s) on the clock now (default time.Now); Run starts it. Its metric is
+// markRead is what one read of the marks tells RecentCandles.
+type markRead struct {
+	at     int64            // Unix ns
+	stored market.Positions // the persister's positions, read with the marks
+}
+
+// NewImportWatch returns an ImportWatch reading src, answering from state
+// while feed holds what src stored; Run starts it. Its metric is
 // registered on reg when reg is not nil.
-func NewImportWatch(src Imports, state *market.State, every time.Duration, now func() time.Time, l *slog.Logger, reg prometheus.Registerer) *ImportWatch {
-	if every <= 0 {
-		every = time.Second
+func NewImportWatch(src Imports, state *market.State, feed Applied, cfg ImportWatchConfig, l *slog.Logger, reg prometheus.Registerer) *ImportWatch {
+	if cfg.Every <= 0 {
+		cfg.Every = time.Second
 	}
-	if now == nil {
-		now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	w := &ImportWatch{src: src, state: state, every: every, now: now, l: l.With("component", "import_watch"),
+	w := &ImportWatch{src: src, state: state, feed: feed, stale: cfg.LinkStale, every: cfg.Every, now: cfg.Now, l: l.With("component", "import_watch"),
 		stopped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_market_recent_candles_stopped_total",
 			Help: "Symbols whose candles this instance stopped answering from memory because findash import wrote them (their reads go to the database).",
@@ -84,7 +122,7 @@ func (w *ImportWatch) Run(ctx context.Context) error {
 }
 
 func (w *ImportWatch) read(ctx context.Context) {
-	marks, err := w.src.ImportMarks(ctx)
+	marks, stored, err := w.src.ImportMarks(ctx)
 	if err != nil {
 		if !w.failing && ctx.Err() == nil {
 			w.l.Warn("cannot read import marks: candles are read from the database until it can", "err", err)
@@ -112,14 +150,20 @@ func (w *ImportWatch) read(ctx context.Context) {
 		}
 	}
 	w.seen = marks
-	w.readAt.Store(w.now().UnixNano())
+	w.last.Store(&markRead{at: w.now().UnixNano(), stored: stored})
 }
 
-// RecentCandles answers q from the State's recent candles when the import
-// marks were read within the last three periods (market.State.RecentCandles).
+// RecentCandles answers q from the State's recent candles
+// (market.State.RecentCandles) when the import marks were read within the
+// last three periods, the live feed holds q.Symbol's log up to the
+// positions read with them, and the region link (if any) is not stale.
+// It queries nothing.
 func (w *ImportWatch) RecentCandles(q market.CandleQuery) ([]market.Candle, bool) {
-	at := w.readAt.Load()
-	if at == 0 || w.now().UnixNano()-at > 3*int64(w.every) {
+	last := w.last.Load()
+	if last == nil || w.now().UnixNano()-last.at > 3*int64(w.every) {
+		return nil, false
+	}
+	if (w.stale != nil && w.stale()) || !w.feed.Holds(q.Symbol, last.stored) {
 		return nil, false
 	}
 	return w.state.RecentCandles(q)

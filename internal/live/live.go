@@ -40,6 +40,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -114,6 +115,12 @@ type Feed struct {
 
 	readyOnce sync.Once
 	ready     chan struct{}
+	// restored is the store's positions the State was restored at (set
+	// before ready), consumed the stream sequence of the last log message
+	// read and, unless already in the State, applied: the State holds
+	// every message of partition p up to max(restored.Of(p), consumed).
+	restored atomic.Pointer[market.Positions]
+	consumed atomic.Uint64
 
 	skippedTicks   prometheus.Counter
 	skippedCandles prometheus.Counter
@@ -181,6 +188,28 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 
 func (f *Feed) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
 
+// Holds reports whether the State holds every log message of symbol's
+// partition up to stored.Of(that partition) — a store's positions (the
+// persister's): then the State's candles of symbol are at least as new as
+// that store's were when stored was read. False until the feed is Ready.
+// Safe for concurrent use; it allocates nothing.
+func (f *Feed) Holds(symbol string, stored market.Positions) bool {
+	select {
+	case <-f.ready:
+	default:
+		return false
+	}
+	p := market.Unpartitioned
+	if f.cfg.Partitions > 0 {
+		p = f.cfg.PartitionOf(symbol)
+	}
+	have := f.consumed.Load()
+	if r := f.restored.Load(); r != nil {
+		have = max(have, r.Of(p))
+	}
+	return have >= stored.Of(p)
+}
+
 // Run restores the State, then follows the log until ctx ends, and returns
 // nil. Failures of the store or the log at start-up are retried with backoff;
 // the log consumer resumes by itself after connection failures.
@@ -201,6 +230,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		return nil
 	}
 	f.state.Restore(f.checkCandles(candles))
+	f.restored.Store(&stored)
 	// pos is the lowest position of all partitions: reading resumes after
 	// it; posOf says, per message, whether the state already holds it.
 	pos := stored.Of(market.Unpartitioned)
@@ -245,6 +275,7 @@ func (f *Feed) Run(ctx context.Context) error {
 			f.state.Apply(ticks, &u)
 			f.sink.Publish(ticks, &u)
 		}
+		f.consumed.Store(seq) // after Apply: a reader that sees seq sees its ticks
 		if seq >= last {
 			f.markReady()
 		}

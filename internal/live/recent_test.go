@@ -68,7 +68,8 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 
 	state := market.NewStateWith(market.StateConfig{RecentCandles: 40})
 	sink := newRecorder()
-	stop := runFeed(t, live.New(b, db, state, sink, live.Config{}, discard(), nil))
+	feed := live.New(b, db, state, sink, live.Config{}, discard(), nil)
+	stop := runFeed(t, feed)
 	defer stop()
 
 	// After it: ticks every 450 ms to past midnight, with a gap of 20 s
@@ -165,7 +166,7 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 
 	// The import, watched.
 	marks := &markReads{Imports: db, calls: make(chan struct{})}
-	w := live.NewImportWatch(marks, state, time.Millisecond, nil, discard(), nil)
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond}, discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
@@ -203,11 +204,11 @@ type markReads struct {
 	calls chan struct{}
 }
 
-func (m *markReads) ImportMarks(ctx context.Context) (map[string]int64, error) {
+func (m *markReads) ImportMarks(ctx context.Context) (map[string]int64, market.Positions, error) {
 	select {
 	case m.calls <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	return m.Imports.ImportMarks(ctx)
 }

@@ -227,36 +227,47 @@ func (db *DB) importTx(ctx context.Context, sym, source string, lo, hi int64, wr
 	})
 }
 
+// importMarks reads the import marks and the persister's positions in one
+// statement, so one snapshot: a row with a NULL symbol is a position
+// (writes holding its seq).
+const importMarks = "SELECT symbol, writes, 0 FROM import_marks UNION ALL SELECT NULL, seq, part FROM log_position WHERE name = $1"
+
 // ImportMarks returns, per symbol, how many import batches have written
-// its candles: a count that changes tells an instance answering candles
-// from memory that the store's changed without the event log
-// (live.ImportWatch). It reads where Candles reads (a replica when there
-// are some), so that the two agree.
-func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, error) {
+// its candles, and the persister's log positions (by partition) in the
+// same snapshot: a count that changes tells an instance answering candles
+// from memory that the store's changed without the event log, the
+// positions how far the log's candles are stored (live.ImportWatch). It
+// reads where Candles reads (a replica when there are some), so that the
+// three agree.
+func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, market.Positions, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	out := make(map[string]int64)
+	pos := market.Positions{}
 	err := db.read(ctx, func(ctx context.Context, p *pgxpool.Pool) error {
 		clear(out)
-		rows, err := p.Query(ctx, "SELECT symbol, writes FROM import_marks")
+		clear(pos)
+		rows, err := p.Query(ctx, importMarks, persisterName)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var sym string
-			var n int64
-			if err := rows.Scan(&sym, &n); err != nil {
-				return err
+		var sym *string
+		var n int64
+		var part int32
+		_, err = pgx.ForEachRow(rows, []any{&sym, &n, &part}, func() error {
+			if sym != nil {
+				out[*sym] = n
+			} else {
+				pos[int(part)] = uint64(n)
 			}
-			out[sym] = n
-		}
-		return rows.Err()
+			return nil
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("import marks: %w", translate(err))
+		return nil, nil, fmt.Errorf("import marks: %w", translate(err))
 	}
-	return out, nil
+	return out, pos, nil
 }
 
 // upsertCandles merges candles into the stored ones (the candle merge rule

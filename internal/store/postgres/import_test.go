@@ -70,7 +70,7 @@ func TestImportRangesMergeAdjacent(t *testing.T) {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before, err := db.ImportMarks(ctx)
+	before, _, err := db.ImportMarks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestImportRangesMergeAdjacent(t *testing.T) {
 	// Each batch that wrote counts once in the symbol's import mark (what
 	// an instance answering candles from memory watches); the one that
 	// wrote nothing does not.
-	if marks, err := db.ImportMarks(ctx); err != nil || marks["AAA"]-before["AAA"] != 4 {
+	if marks, _, err := db.ImportMarks(ctx); err != nil || marks["AAA"]-before["AAA"] != 4 {
 		t.Errorf("ImportMarks = %v, %v; want AAA 4 more than %d", marks, err, before["AAA"])
 	}
 	conn, err := pgx.Connect(ctx, d)

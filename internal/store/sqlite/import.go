@@ -230,27 +230,39 @@ func recordRange(ctx context.Context, tx *sql.Tx, sym, source string, lo, hi int
 // importMark counts a batch that wrote sym's candles (ImportMarks).
 const importMark = "INSERT INTO import_marks (symbol, writes) VALUES (?, 1) ON CONFLICT (symbol) DO UPDATE SET writes = writes + 1"
 
+// importMarks reads the import marks and the persister's positions in one
+// statement, so one snapshot: a row with a NULL symbol is a position
+// (writes holding its seq).
+const importMarks = "SELECT symbol, writes, 0 FROM import_marks UNION ALL SELECT NULL, seq, part FROM log_position WHERE name = ?"
+
 // ImportMarks returns, per symbol, how many import batches have written
-// its candles: a count that changes tells an instance answering candles
-// from memory that the store's changed without the event log
-// (live.ImportWatch).
-func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT symbol, writes FROM import_marks")
+// its candles, and the persister's log positions (by partition) in the
+// same snapshot: a count that changes tells an instance answering candles
+// from memory that the store's changed without the event log, the
+// positions how far the log's candles are stored (live.ImportWatch).
+func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, market.Positions, error) {
+	rows, err := db.r.QueryContext(ctx, importMarks, persisterName)
 	if err != nil {
-		return nil, fmt.Errorf("import marks: %w", translate(err))
+		return nil, nil, fmt.Errorf("import marks: %w", translate(err))
 	}
 	defer rows.Close()
 	out := make(map[string]int64)
+	pos := market.Positions{}
 	for rows.Next() {
-		var sym string
+		var sym sql.NullString
 		var n int64
-		if err := rows.Scan(&sym, &n); err != nil {
-			return nil, fmt.Errorf("import marks: %w", translate(err))
+		var part int
+		if err := rows.Scan(&sym, &n, &part); err != nil {
+			return nil, nil, fmt.Errorf("import marks: %w", translate(err))
 		}
-		out[sym] = n
+		if sym.Valid {
+			out[sym.String] = n
+		} else {
+			pos[part] = uint64(n)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("import marks: %w", translate(err))
+		return nil, nil, fmt.Errorf("import marks: %w", translate(err))
 	}
-	return out, nil
+	return out, pos, nil
 }
