@@ -99,10 +99,18 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backe
 			db.Close()
 			return nil, err
 		}
-		return &backend{database: db, run: db.Run, checks: []api.Check{
+		checks := []api.Check{
 			{Name: "database", Critical: true, Fn: db.Ping},
 			{Name: "database_replicas", Critical: false, Fn: db.Check},
-		}}, nil
+		}
+		if len(cfg.DatabaseReplicaURLs) > 0 {
+			// With replicas, an instance serves reads while there is no
+			// primary (a failover, decision 0050): it stays ready
+			// (degraded) while a replica answers, and only writes fail.
+			checks[0].Fn = db.PingReads
+			checks = append(checks, api.Check{Name: "database_primary", Critical: false, Fn: db.Ping})
+		}
+		return &backend{database: db, run: db.Run, checks: checks}, nil
 	}
 	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "findash.db"), log)
 	if err != nil {

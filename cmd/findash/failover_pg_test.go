@@ -100,8 +100,12 @@ func testFailover(t *testing.T, synchronous bool) {
 	if err := queryRow(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &posAtKill); err != nil {
 		t.Fatalf("read the standby's position: %v", err)
 	}
-	testenv.Eventually(t, 15*time.Second, func() bool { return databaseDown(in) }, "/readyz never reported the database down")
-	// No primary: reads are answered by the standby (the api's replica).
+	testenv.Eventually(t, 15*time.Second, func() bool { return databaseDown(in) }, "/readyz never reported the primary down")
+	// No primary: the instance stays ready (degraded: a load balancer keeps
+	// sending it reads and ticks) and reads are answered by the standby.
+	if code, body := get(t, in.url("/readyz")); code != http.StatusOK || !strings.Contains(body, `"degraded"`) {
+		t.Errorf("/readyz with the primary down and the replica up = %d %s, want 200 degraded", code, body)
+	}
 	for i := range 5 {
 		u := in.url(fmt.Sprintf("/api/v1/candles/%s?interval=1m&from=%d&to=%d&limit=%d", sym, ts0-60_000, ts0+60_000, 10+i)) // a new cache key each time
 		if code, body := get(t, u); code != http.StatusOK || !strings.Contains(body, `"start"`) {
@@ -247,7 +251,8 @@ func checkCandleSums(t *testing.T, url, sym string) {
 // answering fails the test instead of hanging it.
 const httpTimeout = 10 * time.Second
 
-// databaseDown reports whether in's /readyz says its database check is down.
+// databaseDown reports whether in's /readyz says its database_primary
+// check is down.
 func databaseDown(in *instance) bool {
 	resp, err := (&http.Client{Timeout: httpTimeout}).Get(in.url("/readyz"))
 	if err != nil {
@@ -259,7 +264,7 @@ func databaseDown(in *instance) bool {
 			Status string `json:"status"`
 		} `json:"checks"`
 	}
-	return json.NewDecoder(resp.Body).Decode(&out) == nil && out.Checks["database"].Status == "down"
+	return json.NewDecoder(resp.Body).Decode(&out) == nil && out.Checks["database_primary"].Status == "down"
 }
 
 func get(t *testing.T, url string) (int, string) {

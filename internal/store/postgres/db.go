@@ -277,6 +277,37 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PingReads checks that reads can be served: nil when the primary answers
+// or, failing it, when one of the replicas does — the reads routed to
+// replicas go on while there is no primary (a failover, decision 0050).
+// The primary and every replica are pinged at once, so a primary that
+// drops packets does not use up ctx before a replica is asked. Otherwise
+// it returns the primary's error (Ping's).
+func (db *DB) PingReads(ctx context.Context) error {
+	ctx, cancel := db.timeout(ctx)
+	defer cancel()
+	type answer struct {
+		primary bool
+		err     error
+	}
+	answers := make(chan answer, 1+len(db.replicas.list))
+	go func() { answers <- answer{true, db.Ping(ctx)} }()
+	for _, r := range db.replicas.list {
+		go func() { answers <- answer{false, r.pool.Ping(ctx)} }()
+	}
+	var primaryErr error
+	for range cap(answers) {
+		a := <-answers
+		if a.err == nil {
+			return nil // the others end with ctx (cancel), into the buffer
+		}
+		if a.primary {
+			primaryErr = a.err
+		}
+	}
+	return primaryErr
+}
+
 // Check is Ping for readiness probes: nil when the primary answers and
 // every replica is healthy, an error wrapping market.ErrUnavailable when
 // the primary does not, and one that does not (degraded: reads are served
