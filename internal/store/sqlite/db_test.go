@@ -100,3 +100,17 @@ func TestDeleteTicksBeforeCancelled(t *testing.T) {
 		t.Errorf("Ticks() after a cancelled delete = %v, %v; want the tick still there", got, err)
 	}
 }
+
+// TestWriterPageCache: the writer connection's page cache is 16 MiB (the
+// persister's working set outgrew SQLite's 2,000 KiB default, see
+// writerCacheKiB); readers keep the default.
+func TestWriterPageCache(t *testing.T) {
+	db := mustOpen(t)
+	w, r, err := db.CacheSizes(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w != -16384 || r != -2000 {
+		t.Errorf("cache_size: writer %d, reader %d; want -16384 (16 MiB) and -2000 (the default)", w, r)
+	}
+}
