@@ -45,8 +45,11 @@ type ImportWatchConfig struct {
 // symbol whose mark appeared or changed off for as long as the process runs
 // (market.State.StopRecent), so that its candle reads go to the store.
 // Its first read trims the rings of every symbol imported before to their
-// open bucket (NoteImported): such an import may lie in what they held. Until a read has succeeded,
-// and whenever the last one is older than three periods (the database
+// open bucket (NoteImported): such an import may lie in what they held.
+//
+// Age. A read sees what was committed before it began, so it counts from
+// its start: until a read has succeeded, and whenever the last one began
+// more than 1.5 periods ago (the next one slow or failing: the database
 // unreachable), RecentCandles declines: the store answers or fails, memory
 // that may be stale does not.
 //
@@ -59,9 +62,11 @@ type ImportWatchConfig struct {
 // What the persister stored after the last read can still be missing from
 // memory for up to the read's age (see RecentCandles).
 //
-// So an import shows in the candles within one period (plus the response
+// So an import shows in the candles within 1.5 periods (plus the response
 // cache's TTL), as a late tick or a backfill into a closed range shows
-// within the API's ClosedTTL.
+// within the API's ClosedTTL. (An import whose batches land while a read
+// is under way is the case this bound is for: the read that began before
+// the commit cannot have seen it.)
 //
 // Concurrency: Run owns the reads; RecentCandles is safe for concurrent use.
 type ImportWatch struct {
@@ -81,7 +86,7 @@ type ImportWatch struct {
 
 // markRead is what one read of the marks tells RecentCandles.
 type markRead struct {
-	at     int64            // Unix ns
+	at     int64            // Unix ns when the read began
 	stored market.Positions // the persister's positions, read with the marks
 }
 
@@ -122,6 +127,7 @@ func (w *ImportWatch) Run(ctx context.Context) error {
 }
 
 func (w *ImportWatch) read(ctx context.Context) {
+	began := w.now() // the read sees what was committed before this
 	marks, stored, err := w.src.ImportMarks(ctx)
 	if err != nil {
 		if !w.failing && ctx.Err() == nil {
@@ -150,17 +156,17 @@ func (w *ImportWatch) read(ctx context.Context) {
 		}
 	}
 	w.seen = marks
-	w.last.Store(&markRead{at: w.now().UnixNano(), stored: stored})
+	w.last.Store(&markRead{at: began.UnixNano(), stored: stored})
 }
 
 // RecentCandles answers q from the State's recent candles
 // (market.State.RecentCandles) when the import marks were read within the
-// last three periods, the live feed holds q.Symbol's log up to the
+// last 1.5 periods (counted from the read's start), the live feed holds q.Symbol's log up to the
 // positions read with them, and the region link (if any) is not stale.
 // It queries nothing.
 func (w *ImportWatch) RecentCandles(q market.CandleQuery) ([]market.Candle, bool) {
 	last := w.last.Load()
-	if last == nil || w.now().UnixNano()-last.at > 3*int64(w.every) {
+	if last == nil || w.now().UnixNano()-last.at > int64(w.every+w.every/2) {
 		return nil, false
 	}
 	if (w.stale != nil && w.stale()) || !w.feed.Holds(q.Symbol, last.stored) {

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestRecentCandlesDeclineWhileFeedLags(t *testing.T) {
 
 	marks := &markReads{Imports: db, calls: make(chan struct{})}
 	var stale atomic.Bool // a mirror region's link to the primary's log
-	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond, LinkStale: stale.Load}, discard(), nil)
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond, Now: frozen(), LinkStale: stale.Load}, discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
@@ -66,4 +67,81 @@ func TestRecentCandlesDeclineWhileFeedLags(t *testing.T) {
 	if cs, ok := w.RecentCandles(q); ok {
 		t.Errorf("feed behind the store: memory answered %d candles (the store holds 4); want declined", len(cs))
 	}
+}
+
+// failAfterFirst is the store's import marks whose first read takes slow
+// on the clock clk, and whose later reads fail (the database unreachable);
+// calls signals every read as it begins.
+type failAfterFirst struct {
+	live.Imports
+	clk   *atomic.Int64
+	slow  time.Duration
+	calls chan struct{}
+	n     int
+}
+
+func (m *failAfterFirst) ImportMarks(ctx context.Context) (map[string]int64, market.Positions, error) {
+	select {
+	case m.calls <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if m.n++; m.n > 1 {
+		return nil, nil, errors.New("database unreachable")
+	}
+	marks, pos, err := m.Imports.ImportMarks(ctx)
+	m.clk.Add(int64(m.slow))
+	return marks, pos, err
+}
+
+// TestRecentCandlesAgeFromReadStart: a read of the marks sees what was
+// committed before it began, so memory's answers age from the read's
+// start, and they stop about one period after it when the next read fails
+// — not three periods after the slow read ended (review of 80ec680,
+// finding 2: an import committed during the read stayed unseen ~3 s).
+func TestRecentCandlesAgeFromReadStart(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute).UnixMilli()
+	if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: base, Price: 100, Size: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	state := market.NewState()
+	feed := live.New(b, db, state, newRecorder(), live.Config{}, discard(), nil)
+	defer runFeed(t, feed)()
+
+	const every = time.Millisecond // the real ticker's; the watch's clock is clk
+	var clk atomic.Int64
+	c0 := time.Now().UnixNano()
+	clk.Store(c0)
+	marks := &failAfterFirst{Imports: db, clk: &clk, slow: every * 9 / 10, calls: make(chan struct{})}
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: every, Now: func() time.Time { return time.Unix(0, clk.Load()) }}, discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for range 2 { // the first read, then the second (failing) began
+		select {
+		case <-marks.calls:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no read of the import marks in 10s")
+		}
+	}
+	q := market.CandleQuery{Symbol: "BTC-USD", Interval: market.Interval1m, From: base, To: base + 60_000, Limit: 10}
+	clk.Store(c0 + int64(every*14/10))
+	if _, ok := w.RecentCandles(q); !ok {
+		t.Error("1.4 periods after the read began: memory declined; want answered")
+	}
+	clk.Store(c0 + int64(every*16/10))
+	if _, ok := w.RecentCandles(q); ok {
+		t.Error("1.6 periods after the last successful read began (0.7 after it ended): memory answered; want declined")
+	}
+}
+
+// frozen is a clock that does not move: an ImportWatch's reads never age
+// on it, however slowly a loaded machine runs the test (the age rule has
+// its own test, TestRecentCandlesAgeFromReadStart).
+func frozen() func() time.Time {
+	at := time.Now()
+	return func() time.Time { return at }
 }

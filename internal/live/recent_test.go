@@ -166,7 +166,7 @@ func TestRecentCandlesMatchStore(t *testing.T) {
 
 	// The import, watched.
 	marks := &markReads{Imports: db, calls: make(chan struct{})}
-	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond}, discard(), nil)
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond, Now: frozen()}, discard(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
