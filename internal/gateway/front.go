@@ -268,14 +268,23 @@ func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHea
 // wait ended with nothing read is closed, as net/http closes it.
 func (f *Front) handOff(c net.Conn, b []byte, err error, deadline time.Time) {
 	if len(b) == 0 && (err != nil || deadline.IsZero()) {
-		_ = c.Close()
+		f.closeConn(c)
 		return
 	}
 	hc := &handedConn{Conn: c, buf: append([]byte(nil), b...), err: err, deadline: deadline}
 	select {
 	case f.handoff <- hc:
 	case <-f.done:
-		_ = c.Close()
+		f.closeConn(c)
+	}
+}
+
+// closeConn closes a connection no one else has, and tells the server's
+// ConnState hook, as net/http does.
+func (f *Front) closeConn(c net.Conn) {
+	_ = c.Close()
+	if f.srv.ConnState != nil {
+		f.srv.ConnState(c, http.StateClosed)
 	}
 }
 
@@ -284,23 +293,18 @@ func (f *Front) serveHead(c net.Conn, h frontHead, rest []byte) bool {
 	if f.srv.ConnState != nil {
 		f.srv.ConnState(c, http.StateActive)
 	}
-	r, cancel, err := f.request(c, h)
-	if err != nil { // a target net/http would refuse: hand it over
-		f.handOff(c, append([]byte(nil), rest...), err, time.Now().Add(f.cfg.HeaderTimeout))
-		return false
-	}
+	r, cancel := f.request(c, h)
 	defer cancel()
 	w := &frontResponse{f: f, c: c, req: r, rest: rest, handlerHeader: make(http.Header, 4)}
 	if !f.runHandler(w, r) {
-		_ = c.Close()
+		f.closeConn(c)
 		return false
 	}
 	if w.hijacked {
 		return false
 	}
-	keep, err := w.finish()
-	if err != nil || !keep {
-		_ = c.Close()
+	if keep, err := w.finish(); err != nil || !keep {
+		f.closeConn(c)
 		return false
 	}
 	if len(rest) > 0 { // a pipelined request: net/http's

@@ -261,3 +261,30 @@ func TestFrontServesUpgrades(t *testing.T) {
 		t.Errorf("metrics:\n%s", b.String())
 	}
 }
+
+// TestFrontConnState: the server's ConnState hook sees a connection the
+// front serves as net/http would report it: active, then hijacked (an
+// upgrade) or closed (a refusal with Connection: close).
+func TestFrontConnState(t *testing.T) {
+	h := New(market.NewState(), Config{}, nil, prometheus.NewRegistry())
+	srv := httptest.NewUnstartedServer(h)
+	var mu sync.Mutex
+	var states []http.ConnState
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		mu.Lock()
+		states = append(states, s)
+		mu.Unlock()
+	}
+	srv.Listener = NewFront(srv.Listener, srv.Config, FrontConfig{}, nil, nil)
+	srv.Start()
+	defer srv.Close()
+	got := exchange(t, srv.Listener.Addr().String(), "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if len(got) != 2 || !strings.HasPrefix(got[0], "400 ") || got[1] != "EOF" {
+		t.Fatalf("answer %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(states, []http.ConnState{http.StateActive, http.StateClosed}) {
+		t.Errorf("ConnState saw %v", states)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -21,11 +20,7 @@ import (
 
 // request builds the *http.Request net/http would for h on c, with the
 // same context values (the server, the local address, ConnContext's).
-func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelFunc, error) {
-	u, err := url.ParseRequestURI(h.target)
-	if err != nil {
-		return nil, nil, err
-	}
+func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelFunc) {
 	ctx := context.Background()
 	if f.srv.BaseContext != nil {
 		ctx = f.srv.BaseContext(f)
@@ -37,11 +32,11 @@ func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelF
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := (&http.Request{
-		Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Method: http.MethodGet, URL: h.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.header, Body: http.NoBody, Host: h.host, Close: h.close,
 		RemoteAddr: c.RemoteAddr().String(), RequestURI: h.target,
 	}).WithContext(ctx)
-	return r, cancel, nil
+	return r, cancel
 }
 
 // frontResponse is the ResponseWriter of a request Front serves: Hijack

@@ -13,12 +13,14 @@ import (
 	"bytes"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
 )
 
 // frontHead is a parsed request head.
 type frontHead struct {
 	target string      // the request-target: the path, then "?" and the query, if any
+	url    *url.URL    // target, parsed as net/http parses it
 	host   string      // the Host header's value (not in header, as net/http)
 	header http.Header // canonical keys
 	close  bool        // Connection: close
@@ -65,6 +67,10 @@ func parseHead(b []byte, path string, maxHeaders int) (h frontHead, ok bool) {
 		if c := h.target[i]; c <= ' ' || c >= 0x7f || c == '#' {
 			return h, false
 		}
+	}
+	var err error
+	if h.url, err = url.ParseRequestURI(h.target); err != nil {
+		return h, false
 	}
 	lines := strings.Count(s, "\r\n")
 	h.header = make(http.Header, lines)

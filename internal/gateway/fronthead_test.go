@@ -49,8 +49,8 @@ func FuzzParseHead(f *testing.F) {
 		switch {
 		case req.Method != http.MethodGet, req.Proto != "HTTP/1.1", req.RequestURI != h.target:
 			t.Fatalf("request line: net/http %q %q %q, parseHead %q", req.Method, req.RequestURI, req.Proto, h.target)
-		case req.URL.Path != "/ws", req.URL.Host != "":
-			t.Fatalf("URL %#v", req.URL)
+		case req.URL.Path != "/ws", req.URL.Host != "", *req.URL != *h.url:
+			t.Fatalf("URL: net/http %#v, parseHead %#v", req.URL, h.url)
 		case req.Host == "" || req.Host != h.host: // ReadRequest refuses two Host lines
 			t.Fatalf("Host: net/http %q, parseHead %q", req.Host, h.host)
 		case req.Close != h.close:
