@@ -23,6 +23,9 @@ type Applied interface {
 	// Holds reports whether the State holds every log message of symbol's
 	// partition up to stored's position for it (Feed.Holds).
 	Holds(symbol string, stored market.Positions) bool
+	// RestoredMarks waits for the State's restore and returns the import
+	// marks read with it (Feed.RestoredMarks).
+	RestoredMarks(ctx context.Context) (marks map[string]int64, ok bool, err error)
 }
 
 // ImportWatchConfig tunes an ImportWatch.
@@ -44,8 +47,11 @@ type ImportWatchConfig struct {
 // the store's import marks every period, and turns the recent candles of a
 // symbol whose mark appeared or changed off for as long as the process runs
 // (market.State.StopRecent), so that its candle reads go to the store.
-// Its first read trims the rings of every symbol imported before to their
-// open bucket (NoteImported): such an import may lie in what they held.
+// The marks it starts from are those read with the restored State, in its
+// snapshot (Applied.RestoredMarks): a symbol whose mark differs at any read
+// since was imported after the snapshot, and is stopped. (With a restorer
+// that reads no marks, its first read trims the rings of every symbol
+// imported before to their open bucket instead: NoteImported.)
 //
 // Age. A read sees what was committed before it began, so it counts from
 // its start: until a read has succeeded, and whenever the last one began
@@ -112,8 +118,19 @@ func NewImportWatch(src Imports, state *market.State, feed Applied, cfg ImportWa
 	return w
 }
 
-// Run reads the import marks every period until ctx ends, and returns nil.
+// Run waits for the State's restore, then reads the import marks every
+// period until ctx ends, and returns nil.
 func (w *ImportWatch) Run(ctx context.Context) error {
+	marks, ok, err := w.feed.RestoredMarks(ctx)
+	if err != nil {
+		return nil // ctx ended
+	}
+	if ok {
+		w.seen = marks
+		if w.seen == nil {
+			w.seen = map[string]int64{}
+		}
+	}
 	t := time.NewTicker(w.every)
 	defer t.Stop()
 	for {

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -144,4 +145,54 @@ func TestRecentCandlesAgeFromReadStart(t *testing.T) {
 func frozen() func() time.Time {
 	at := time.Now()
 	return func() time.Time { return at }
+}
+
+// TestImportBetweenRestoreAndWatch: an import into the restored open
+// minute committed after the feed restored the State but before the
+// watch's first read. Memory's minute lacks the import; once the minute
+// closes, memory must not answer it differently from the store (review of
+// 80ec680, finding 3: the first read only trimmed the rings).
+func TestImportBetweenRestoreAndWatch(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute).UnixMilli()
+	send := func(ts int64) {
+		t.Helper()
+		if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: ts, Price: 100, Size: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(base)
+	send(base + 1000)
+	persistAll(t, b, db)
+	state := market.NewState()
+	sink := newRecorder()
+	feed := live.New(b, db, state, sink, live.Config{}, discard(), nil)
+	defer runFeed(t, feed)()
+	imported := market.Tick{Symbol: "BTC-USD", TS: base + 2000, Price: 90, Size: 5, Seq: 1<<62 | 1}
+	if n, err := db.ImportTicks(context.Background(), "csv", []market.Tick{imported}); err != nil || n != 1 {
+		t.Fatalf("ImportTicks = %d, %v", n, err)
+	}
+	marks := &markReads{Imports: db, calls: make(chan struct{})}
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond, Now: frozen()}, discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	marks.await(t, 2)   // the first read is done
+	send(base + 60_000) // closes the minute
+	sink.waitFor(t, "the closing tick never reached the sink", func() bool {
+		m := sink.msgs
+		return len(m) > 0 && m[len(m)-1].ticks[0].TS == base+60_000
+	})
+	persistAll(t, b, db)
+	marks.await(t, 2)
+	q := market.CandleQuery{Symbol: "BTC-USD", Interval: market.Interval1m, From: base, To: base + 120_000, Limit: 10}
+	if mem, ok := w.RecentCandles(q); ok {
+		got, _ := json.Marshal(mem)
+		want, _ := json.Marshal(storeAnswer(t, db, state, q))
+		if string(got) != string(want) {
+			t.Errorf("memory answered unlike the store:\nmemory: %s\nstore:  %s", got, want)
+		}
+	}
 }

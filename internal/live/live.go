@@ -78,6 +78,13 @@ type Restorer interface {
 	RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error)
 }
 
+// MarksRestorer is a Restorer that also reads, in the same snapshot, the
+// store's import marks (live.Imports): where an ImportWatch starts
+// (Feed.RestoredMarks). The stores implement it.
+type MarksRestorer interface {
+	RestoreStateMarks(ctx context.Context) (candles []market.Candle, pos market.Positions, marks map[string]int64, err error)
+}
+
 // Config tunes a Feed.
 type Config struct {
 	// ReplayWindow is how much recent history is replayed into the sink on
@@ -121,6 +128,10 @@ type Feed struct {
 	// every message of partition p up to max(restored.Of(p), consumed).
 	restored atomic.Pointer[market.Positions]
 	consumed atomic.Uint64
+	// marks are the import marks read with the restored state (nil: the
+	// restorer reads none), set before restoredC is closed.
+	marks     map[string]int64
+	restoredC chan struct{}
 
 	skippedTicks   prometheus.Counter
 	skippedCandles prometheus.Counter
@@ -147,7 +158,7 @@ func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config,
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	f := &Feed{log: log, restorer: restorer, state: state, sink: sink, cfg: cfg,
-		l: l.With("component", "live"), ready: make(chan struct{}),
+		l: l.With("component", "live"), ready: make(chan struct{}), restoredC: make(chan struct{}),
 		skippedTicks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_live_skipped_ticks_total",
 			Help: "Ticks read from the event log outside the tick limits (stored by an older version), skipped.",
@@ -188,6 +199,18 @@ func (f *Feed) Ready() <-chan struct{} { return f.ready }
 
 func (f *Feed) markReady() { f.readyOnce.Do(func() { close(f.ready) }) }
 
+// RestoredMarks waits until the State is restored and returns the import
+// marks read in the same snapshot, ok false when the restorer reads none
+// (not a MarksRestorer); the error is ctx's when it ends first.
+func (f *Feed) RestoredMarks(ctx context.Context) (marks map[string]int64, ok bool, err error) {
+	select {
+	case <-f.restoredC:
+		return f.marks, f.marks != nil, nil
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
 // Holds reports whether the State holds every log message of symbol's
 // partition up to stored.Of(that partition) — a store's positions (the
 // persister's): then the State's candles of symbol are at least as new as
@@ -224,6 +247,10 @@ func (f *Feed) Run(ctx context.Context) error {
 		stored  market.Positions
 	)
 	if !f.retry(ctx, retry.Database(), "restore state", func() (err error) {
+		if mr, ok := f.restorer.(MarksRestorer); ok {
+			candles, stored, f.marks, err = mr.RestoreStateMarks(ctx)
+			return err
+		}
 		candles, stored, err = f.restorer.RestoreState(ctx)
 		return err
 	}) {
@@ -231,6 +258,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	f.state.Restore(f.checkCandles(candles))
 	f.restored.Store(&stored)
+	close(f.restoredC)
 	// pos is the lowest position of all partitions: reading resumes after
 	// it; posOf says, per message, whether the state already holds it.
 	pos := stored.Of(market.Unpartitioned)

@@ -282,3 +282,18 @@ func upsertCandles(ctx context.Context, tx pgx.Tx, candles []market.Candle) erro
 	}
 	return nil
 }
+
+// readMarks reads the import marks within tx (RestoreStateMarks).
+func readMarks(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
+	rows, err := tx.Query(ctx, "SELECT symbol, writes FROM import_marks")
+	if err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	out := make(map[string]int64)
+	var sym string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&sym, &n}, func() error { out[sym] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	return out, nil
+}

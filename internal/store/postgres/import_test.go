@@ -95,6 +95,11 @@ func TestImportRangesMergeAdjacent(t *testing.T) {
 	if marks, _, err := db.ImportMarks(ctx); err != nil || marks["AAA"]-before["AAA"] != 4 {
 		t.Errorf("ImportMarks = %v, %v; want AAA 4 more than %d", marks, err, before["AAA"])
 	}
+	// The restore reads the same marks in its snapshot (where an
+	// ImportWatch starts).
+	if _, _, restored, err := db.RestoreStateMarks(ctx); err != nil || restored["AAA"]-before["AAA"] != 4 {
+		t.Errorf("RestoreStateMarks marks = %v, %v; want AAA 4 more than %d", restored, err, before["AAA"])
+	}
 	conn, err := pgx.Connect(ctx, d)
 	if err != nil {
 		t.Fatal(err)

@@ -377,23 +377,34 @@ ORDER BY c.symbol, c.start`
 // once), and the persister's log positions (one per partition), after which
 // consumption of the log resumes.
 func (db *DB) RestoreState(ctx context.Context) (candles []market.Candle, pos market.Positions, err error) {
+	candles, pos, _, err = db.RestoreStateMarks(ctx)
+	return candles, pos, err
+}
+
+// RestoreStateMarks is RestoreState with, read in the same snapshot, the
+// import marks (ImportMarks): where live.ImportWatch starts, so that an
+// import committed after the snapshot is noticed as one (decision 0048).
+func (db *DB) RestoreStateMarks(ctx context.Context) (candles []market.Candle, pos market.Positions, marks map[string]int64, err error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	tx, err := db.primary.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, fmt.Errorf("restore state: begin: %w", translate(err))
+		return nil, nil, nil, fmt.Errorf("restore state: begin: %w", translate(err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // read-only: nothing to commit
 	if pos, err = positions(ctx, tx, persisterName); err != nil {
-		return nil, nil, fmt.Errorf("restore state: %w", err)
+		return nil, nil, nil, fmt.Errorf("restore state: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, newestCandles); err != nil {
-		return nil, nil, fmt.Errorf("restore state: newest candles: %w", err)
+		return nil, nil, nil, fmt.Errorf("restore state: newest candles: %w", err)
 	}
 	if candles, err = queryCandles(ctx, tx, candles, lastDayMinutes, market.Window24h); err != nil {
-		return nil, nil, fmt.Errorf("restore state: last day of 1m candles: %w", err)
+		return nil, nil, nil, fmt.Errorf("restore state: last day of 1m candles: %w", err)
 	}
-	return candles, pos, nil
+	if marks, err = readMarks(ctx, tx); err != nil {
+		return nil, nil, nil, fmt.Errorf("restore state: %w", err)
+	}
+	return candles, pos, marks, nil
 }
 
 // Candles returns the candles of q.Symbol and q.Interval whose start lies in

@@ -266,3 +266,25 @@ func (db *DB) ImportMarks(ctx context.Context) (map[string]int64, market.Positio
 	}
 	return out, pos, nil
 }
+
+// readMarks reads the import marks within tx (RestoreStateMarks).
+func readMarks(ctx context.Context, tx *sql.Tx) (map[string]int64, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT symbol, writes FROM import_marks")
+	if err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var sym string
+		var n int64
+		if err := rows.Scan(&sym, &n); err != nil {
+			return nil, fmt.Errorf("import marks: %w", translate(err))
+		}
+		out[sym] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("import marks: %w", translate(err))
+	}
+	return out, nil
+}
