@@ -88,14 +88,15 @@ type Config struct {
 	// long the server waits for a client's reply to its close frame.
 	// Default 10s.
 	WriteTimeout time.Duration
-	// WriteCoalesce is the least time between two writes to one
-	// connection: what is queued meanwhile is sent in the next frame, with
-	// one syscall. A connection last written longer ago than this is
-	// written at once by the writer pool, with no timer and no goroutine
-	// of its own; only a busy one waits, by at most this much, on a writer
-	// goroutine of its own. It bounds the write syscalls per connection
-	// (20/s at the default), which is what fan-out of many ticks a second
-	// to thousands of clients costs. Default 50ms; negative: none.
+	// WriteCoalesce is the least time between two writes to a connection
+	// written often (its last two writes less than twice this apart):
+	// what is queued meanwhile is sent in the next frame, with one
+	// syscall. Any other connection is written at once by the writer
+	// pool, with no timer and no goroutine of its own; only a busy one
+	// waits, by at most this much, on a writer goroutine of its own. It
+	// bounds the write syscalls per connection (20/s at the default),
+	// which is what fan-out of many ticks a second to thousands of
+	// clients costs. Default 50ms; negative: none.
 	WriteCoalesce time.Duration
 	// Writers is the number of goroutines of the writer pool, which writes
 	// every connection's frames without waiting on a socket (a socket

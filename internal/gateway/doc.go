@@ -25,8 +25,10 @@
 // turn shares its next frame (decision 0014). Whatever may wait — a
 // socket that does not take the whole frame, a ping, a close, a lagging
 // channel, a transport without a raw socket, and a busy connection (one
-// written less than Config.WriteCoalesce ago: it waits for the rest of
-// that, so that what arrives meanwhile shares one frame and write) — is
+// written often — its last two writes less than twice Config.WriteCoalesce
+// apart — and less than WriteCoalesce ago: it waits for the rest of that,
+// so that what arrives meanwhile shares one frame and write; decision
+// 0056) — is
 // handed to a writer goroutine of the connection's own, which writes with
 // deadlines until its queue is empty and ends. Between
 // the queueing and the writer is one queue, bounded in bytes
