@@ -256,7 +256,8 @@ func (f *Feed) Run(ctx context.Context) error {
 	}) {
 		return nil
 	}
-	f.state.Restore(f.checkCandles(candles))
+	kept, skipped := f.checkCandles(candles)
+	f.state.Restore(kept, skipped)
 	f.restored.Store(&stored)
 	close(f.restoredC)
 	// pos is the lowest position of all partitions: reading resumes after
@@ -316,21 +317,22 @@ func (f *Feed) Run(ctx context.Context) error {
 	return nil
 }
 
-// checkCandles drops (in place) the restored candles outside the limits,
-// counting and logging them.
-func (f *Feed) checkCandles(candles []market.Candle) []market.Candle {
+// checkCandles splits the restored candles: those within the limits (in
+// place) and those outside, counted and logged.
+func (f *Feed) checkCandles(candles []market.Candle) (kept, skipped []market.Candle) {
 	now := f.cfg.Now()
-	kept := candles[:0]
+	kept = candles[:0]
 	for i := range candles {
 		c := &candles[i]
 		if err := f.cfg.Limits.CheckCandle(c, now); err != nil {
 			f.skippedCandles.Inc()
 			f.warnSkipped("stored candle skipped", "symbol", c.Symbol, "interval", c.Interval.String(), "start", c.Start, "err", err)
+			skipped = append(skipped, *c)
 			continue
 		}
 		kept = append(kept, *c)
 	}
-	return kept
+	return kept, skipped
 }
 
 // checkTicks returns ticks without those outside the limits, counting and

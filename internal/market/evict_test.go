@@ -95,7 +95,7 @@ func TestRestoreDatesArrivalByNewestCandle(t *testing.T) {
 	s := NewStateWith(StateConfig{Now: func() time.Time { return clock }})
 	old := NewCandle(Interval1m, &Tick{Symbol: "OLD", TS: day0, Price: 1, Seq: 1})
 	fresh := NewCandle(Interval1m, &Tick{Symbol: "NEW", TS: clock.UnixMilli() - 1000, Price: 1, Seq: 2})
-	s.Restore([]Candle{old, fresh})
+	s.Restore([]Candle{old, fresh}, nil)
 	if got := s.Evict(clock.Add(-25 * time.Hour)); got != 1 {
 		t.Fatalf("Evict after Restore = %d, want 1", got)
 	}

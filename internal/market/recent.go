@@ -27,6 +27,9 @@ type recentCandles struct {
 	head int   // index of the oldest candle in buf
 	n    int   // candles held
 	from int64 // every candle of Start ≥ from, up to the open one, is held
+	// floor: from never goes below it — past the newest stored candle the
+	// restore skipped (outside the limits), which the ring cannot hold.
+	floor int64
 }
 
 // at returns the i-th oldest candle held.
@@ -110,6 +113,40 @@ func (s *State) applyLate(r *recentCandles, iv Interval, t *Tick, start int64) {
 		*r.at(k) = *r.at(k - 1)
 	}
 	*r.at(i) = NewCandle(iv, t)
+}
+
+// skipRestored notes a stored candle Restore skipped: the store holds it,
+// the state does not, so the symbol is not fresh and its ring of c's
+// interval covers only what is after c; a symbol of which every stored
+// candle was skipped has its recent candles off. Caller holds s.mu.
+func (s *State) skipRestored(c *Candle) {
+	s.markNotFresh(c.Symbol)
+	ss := s.syms[c.Symbol]
+	if ss == nil {
+		// Every stored candle of it skipped: its first live tick may fall
+		// in a skipped bucket, which a ring would then claim. Off for good.
+		if s.stopped == nil {
+			s.stopped = make(map[string]struct{})
+		}
+		s.stopped[c.Symbol] = struct{}{}
+		return
+	}
+	ss.fresh = false
+	if ss.hot == nil {
+		return
+	}
+	r := &ss.hot.recent[c.Interval]
+	r.floor = max(r.floor, c.Start+1)
+	if r.from == math.MaxInt64 {
+		return // off
+	}
+	r.from = max(r.from, r.floor)
+	// Drop the candles held before from: a query never reaches them.
+	for r.n > 0 && r.at(0).Start < r.from {
+		*r.at(0) = Candle{}
+		r.head = (r.head + 1) % len(r.buf)
+		r.n--
+	}
 }
 
 // free gives back r's memory. Caller holds s.mu.

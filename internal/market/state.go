@@ -163,9 +163,9 @@ func (s *State) Apply(ticks []Tick, u *Update) {
 				if r := &h.recent[iv]; r.from != math.MaxInt64 {
 					// The ring covers from its first bucket, or all time
 					// when the store has nothing older.
-					r.from = start
+					r.from = max(start, r.floor)
 					if ss.fresh {
-						r.from = math.MinInt64
+						r.from = max(math.MinInt64, r.floor)
 					}
 				}
 				*c = NewCandle(iv, t)
@@ -289,8 +289,10 @@ func (s *State) Len() (symbols, hot int) {
 // Restore loads stored candles on start-up, before Apply: the 1-minute
 // candles of the last 24 h and the newest candle of each interval. Each
 // symbol counts as having last received a tick at its newest candle's
-// close (see Evict).
-func (s *State) Restore(candles []Candle) {
+// close (see Evict). skipped are the stored candles left out (outside the
+// limits): the recent candles cover none of their buckets, and a symbol of
+// theirs is not fresh.
+func (s *State) Restore(candles, skipped []Candle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range candles {
@@ -331,5 +333,8 @@ func (s *State) Restore(candles []Candle) {
 				}
 			}
 		}
+	}
+	for i := range skipped {
+		s.skipRestored(&skipped[i])
 	}
 }
