@@ -270,10 +270,17 @@ func TestFrontConnState(t *testing.T) {
 	srv := httptest.NewUnstartedServer(h)
 	var mu sync.Mutex
 	var states []http.ConnState
+	closed := make(chan struct{}, 1)
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		mu.Lock()
 		states = append(states, s)
 		mu.Unlock()
+		if s == http.StateClosed {
+			select {
+			case closed <- struct{}{}:
+			default:
+			}
+		}
 	}
 	srv.Listener = NewFront(srv.Listener, srv.Config, FrontConfig{}, nil, nil)
 	srv.Start()
@@ -281,6 +288,13 @@ func TestFrontConnState(t *testing.T) {
 	got := exchange(t, srv.Listener.Addr().String(), "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 	if len(got) != 2 || !strings.HasPrefix(got[0], "400 ") || got[1] != "EOF" {
 		t.Fatalf("answer %q", got)
+	}
+	// The front closes the socket before it calls the hook (as net/http
+	// does): the client's EOF can come first, so wait for the hook.
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no StateClosed within 5 s")
 	}
 	mu.Lock()
 	defer mu.Unlock()
