@@ -193,6 +193,19 @@ func (f *Front) track(c net.Conn, add bool) bool {
 	return true
 }
 
+// setReadDeadline sets the read deadline of c, a connection tracked
+// for Close, to d. Close may have set its past deadline just before,
+// between track and here: it would be overwritten and the connection
+// kept open for HeaderTimeout or IdleTimeout after shutdown, so closed
+// is checked after setting d (Close closes done before it sets the
+// deadlines, so one of the two sets the past deadline last).
+func (f *Front) setReadDeadline(c net.Conn, d time.Time) {
+	_ = c.SetReadDeadline(d)
+	if f.isClosed() {
+		_ = c.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
 // headPool holds the buffers heads are read into (MaxHeadBytes each).
 var headPool sync.Pool
 
@@ -240,15 +253,15 @@ func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHea
 	defer f.track(c, false)
 	if first {
 		deadline = time.Now().Add(f.cfg.HeaderTimeout)
-		_ = c.SetReadDeadline(deadline)
+		f.setReadDeadline(c, deadline)
 	} else {
-		_ = c.SetReadDeadline(time.Now().Add(f.cfg.IdleTimeout))
+		f.setReadDeadline(c, time.Now().Add(f.cfg.IdleTimeout))
 	}
 	for {
 		n, rerr := c.Read(b[len(b):cap(b)])
 		if n > 0 && deadline.IsZero() { // the first byte after an idle wait: the head's deadline starts
 			deadline = time.Now().Add(f.cfg.HeaderTimeout)
-			_ = c.SetReadDeadline(deadline)
+			f.setReadDeadline(c, deadline)
 		}
 		b = b[:len(b)+n]
 		switch {
