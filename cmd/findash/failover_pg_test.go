@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,7 +44,7 @@ func TestPostgresFailover(t *testing.T) {
 
 func testFailover(t *testing.T, synchronous bool) {
 	c := testenv.NewPGCluster(t, testenv.PGClusterOptions{Synchronous: synchronous})
-	pgExec(t, c.Primary.URL("postgres"), "CREATE DATABASE findash")
+	testenv.ExecPostgres(t, c.Primary.URL("postgres"), "CREATE DATABASE findash")
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d,127.0.0.1:%d/findash?sslmode=disable&target_session_attrs=read-write",
 		c.Primary.Port, c.Standby.Port)
 	replica := c.Standby.URL("findash")
@@ -70,19 +69,19 @@ func testFailover(t *testing.T, synchronous bool) {
 	if !synchronous {
 		// The standby stops streaming; the persister goes on committing
 		// batches on the primary that the standby will never have.
-		pgExec(t, c.Standby.URL("postgres"), "ALTER SYSTEM SET primary_conninfo = ''")
-		pgExec(t, c.Standby.URL("postgres"), "SELECT pg_reload_conf()")
+		testenv.ExecPostgres(t, c.Standby.URL("postgres"), "ALTER SYSTEM SET primary_conninfo = ''")
+		testenv.ExecPostgres(t, c.Standby.URL("postgres"), "SELECT pg_reload_conf()")
 		testenv.Eventually(t, 10*time.Second, func() bool {
 			var n int
 			return c.Standby.QueryRow("SELECT count(*) FROM pg_stat_wal_receiver", &n) == nil && n == 0
 		}, "the standby's WAL receiver did not stop")
 		var behind int64
-		if err := queryRow(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &behind); err != nil {
+		if err := testenv.QueryPostgres(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", nil, &behind); err != nil {
 			t.Fatal(err)
 		}
 		testenv.Eventually(t, 10*time.Second, func() bool {
 			var pos int64
-			return queryRow(c.Primary.URL("findash"), "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &pos) == nil && pos >= behind+20
+			return testenv.QueryPostgres(c.Primary.URL("findash"), "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", nil, &pos) == nil && pos >= behind+20
 		}, "the persister did not write 20 more messages to the primary")
 	}
 	killed := time.Now()
@@ -97,7 +96,7 @@ func testFailover(t *testing.T, synchronous bool) {
 		return c.Standby.QueryRow("SELECT coalesce(pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn(), true)", &replayed) == nil && replayed
 	}, "the standby did not replay the WAL it had received")
 	var posAtKill int64
-	if err := queryRow(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &posAtKill); err != nil {
+	if err := testenv.QueryPostgres(replica, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", nil, &posAtKill); err != nil {
 		t.Fatalf("read the standby's position: %v", err)
 	}
 	testenv.Eventually(t, 15*time.Second, func() bool { return databaseDown(in) }, "/readyz never reported the primary down")
@@ -122,7 +121,7 @@ func testFailover(t *testing.T, synchronous bool) {
 	newPrimary := c.Standby.URL("findash")
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		var pos int64
-		return queryRow(newPrimary, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", &pos) == nil && pos > posAtKill
+		return testenv.QueryPostgres(newPrimary, "SELECT coalesce(max(seq), 0) FROM log_position WHERE name = 'persister'", nil, &pos) == nil && pos > posAtKill
 	}, "no batch was written to the promoted standby (findash did not move to it)")
 	firstWrite := time.Now()
 	testenv.Eventually(t, 15*time.Second, func() bool { return !databaseDown(in) }, "/readyz kept the database down after the promotion")
@@ -232,11 +231,11 @@ func checkCandleSums(t *testing.T, url, sym string) {
 	var ticks, count1m, count1d int64
 	var vol1m, vol1d float64
 	// One statement: one snapshot of ticks and candles.
-	err := queryRow(url, strings.ReplaceAll(`SELECT (SELECT count(*) FROM ticks WHERE symbol = 'SYM'),
-		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = 'SYM' AND interval = '1m'),
-		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = 'SYM' AND interval = '1m'),
-		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = 'SYM' AND interval = '1d'),
-		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = 'SYM' AND interval = '1d')`, "SYM", sym),
+	err := testenv.QueryPostgres(url, `SELECT (SELECT count(*) FROM ticks WHERE symbol = $1),
+		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = $1 AND interval = '1m'),
+		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = $1 AND interval = '1m'),
+		(SELECT coalesce(sum(count), 0)::bigint FROM candles WHERE symbol = $1 AND interval = '1d'),
+		(SELECT coalesce(sum(volume), 0) FROM candles WHERE symbol = $1 AND interval = '1d')`, []any{sym},
 		&ticks, &count1m, &vol1m, &count1d, &vol1d)
 	if err != nil {
 		t.Fatalf("read tick and candle sums: %v", err)
@@ -253,19 +252,7 @@ const httpTimeout = 10 * time.Second
 
 // databaseDown reports whether in's /readyz says its database_primary
 // check is down.
-func databaseDown(in *instance) bool {
-	resp, err := (&http.Client{Timeout: httpTimeout}).Get(in.url("/readyz"))
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Checks map[string]struct {
-			Status string `json:"status"`
-		} `json:"checks"`
-	}
-	return json.NewDecoder(resp.Body).Decode(&out) == nil && out.Checks["database_primary"].Status == "down"
-}
+func databaseDown(in *instance) bool { return in.readyCheck("database_primary") == "down" }
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
@@ -278,23 +265,11 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// queryRow runs sql on the database at url and scans its one row into dst.
-func queryRow(url, sql string, dst ...any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer c.Close(context.WithoutCancel(ctx))
-	return c.QueryRow(ctx, sql).Scan(dst...)
-}
-
 // countTicks is the number of sym's ticks in the database at url (0 if it
 // cannot be read).
 func countTicks(url, sym string) int {
 	var n int
-	queryRow(url, fmt.Sprintf("SELECT count(*) FROM ticks WHERE symbol = '%s'", sym), &n)
+	testenv.QueryPostgres(url, "SELECT count(*) FROM ticks WHERE symbol = $1", []any{sym}, &n)
 	return n
 }
 

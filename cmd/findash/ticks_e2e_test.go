@@ -110,7 +110,7 @@ func ticksE2E(t *testing.T, args ...string) {
 		// the first server's start-up sweep, which can run before these
 		// ticks are stored (it did in CI), would keep this one's from
 		// running within the hour. Forget it, as an hour passing would.
-		pgExec(t, args[1], "DELETE FROM river_job WHERE kind = 'tick_retention'")
+		testenv.ExecPostgres(t, args[1], "DELETE FROM river_job WHERE kind = 'tick_retention'")
 		in = start(t, cfg) // its start-up sweep archives them
 	} else {
 		path := filepath.Join(dir, "history.csv")

@@ -84,15 +84,10 @@ func WithDatabase(tb testing.TB, rawURL, name string) string {
 
 // adminExec runs one statement over a connection of its own to admin.
 func adminExec(admin, sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
+	return withPostgres(admin, 30*time.Second, func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, sql)
 		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	_, err = conn.Exec(ctx, sql)
-	return err
+	})
 }
 
 // randomHex returns 12 random hex digits.

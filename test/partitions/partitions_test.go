@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/findash/findash/internal/testenv"
@@ -267,19 +266,7 @@ func owned(t *testing.T, admin string) []int {
 // counts returns the stored ticks and the sum of the 1d candles' counts.
 func counts(t *testing.T, url string) (rows, candles int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM ticks").Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.QueryRow(ctx, "SELECT coalesce(sum(count), 0) FROM candles WHERE interval = '1d'").Scan(&candles); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MustQueryPostgres(t, url, "SELECT (SELECT count(*) FROM ticks), (SELECT coalesce(sum(count), 0) FROM candles WHERE interval = '1d')", nil, &rows, &candles)
 	return rows, candles
 }
 

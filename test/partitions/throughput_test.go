@@ -228,37 +228,18 @@ func measure(t *testing.T, bin string, batches, nparts, n int, lat time.Duration
 // disarmed; the other three never fire but are evaluated on every tick.
 func createAlerts(t *testing.T, url string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	_, err = c.Exec(ctx, `
+	testenv.ExecPostgres(t, url, `
 INSERT INTO alerts (user_id, symbol, condition, threshold, created_at)
 SELECT u.id, format('P%s', lpad(s::text, 2, '0')), c.condition, c.threshold, now() - interval '1 day'
 FROM (SELECT min(id) AS id FROM users) u, generate_series(0, 63) s,
      (VALUES ('above', 110), ('above', 1000), ('below', 50), ('change_pct_above', 1000)) c(condition, threshold);
 UPDATE alert_version SET version = version + 1`)
-	if err != nil {
-		t.Fatalf("create alerts: %v", err)
-	}
 }
 
 // eventCount returns the fired alert events stored.
 func eventCount(t *testing.T, url string) (n int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM alert_events").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MustQueryPostgres(t, url, "SELECT count(*) FROM alert_events", nil, &n)
 	return n
 }
 
