@@ -196,3 +196,52 @@ func TestImportBetweenRestoreAndWatch(t *testing.T) {
 		}
 	}
 }
+
+// TestImportBeforeRestore: an import committed before the feed restores
+// is in the restored snapshot (marks and candles alike): memory answers
+// the symbol, and as the store does, import included, once its minute
+// closes (review of 80ec680, finding 6).
+func TestImportBeforeRestore(t *testing.T) {
+	b := openBus(t)
+	db := openStore(t)
+	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute).UnixMilli()
+	send := func(ts int64) {
+		t.Helper()
+		if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: ts, Price: 100, Size: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(base)
+	persistAll(t, b, db)
+	imported := market.Tick{Symbol: "BTC-USD", TS: base + 2000, Price: 90, Size: 5, Seq: 1<<62 | 1}
+	if n, err := db.ImportTicks(context.Background(), "csv", []market.Tick{imported}); err != nil || n != 1 {
+		t.Fatalf("ImportTicks = %d, %v", n, err)
+	}
+	state := market.NewState()
+	sink := newRecorder()
+	feed := live.New(b, db, state, sink, live.Config{}, discard(), nil)
+	defer runFeed(t, feed)()
+	marks := &markReads{Imports: db, calls: make(chan struct{})}
+	w := live.NewImportWatch(marks, state, feed, live.ImportWatchConfig{Every: time.Millisecond, Now: frozen()}, discard(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	send(base + 60_000) // closes the minute
+	sink.waitFor(t, "the closing tick never reached the sink", func() bool {
+		m := sink.msgs
+		return len(m) > 0 && m[len(m)-1].ticks[0].TS == base+60_000
+	})
+	persistAll(t, b, db)
+	marks.await(t, 2)
+	q := market.CandleQuery{Symbol: "BTC-USD", Interval: market.Interval1m, From: base, To: base + 120_000, Limit: 10}
+	mem, ok := w.RecentCandles(q)
+	if !ok {
+		t.Fatal("memory declined a symbol imported before the restore")
+	}
+	got, _ := json.Marshal(mem)
+	want, _ := json.Marshal(storeAnswer(t, db, state, q))
+	if string(got) != string(want) {
+		t.Errorf("memory answered unlike the store:\nmemory: %s\nstore:  %s", got, want)
+	}
+}
