@@ -97,6 +97,13 @@ func (s *httpService) Run(ctx context.Context) error {
 		s.srv.Close()
 	}
 	<-served // http.ErrServerClosed, at once after Shutdown or Close
+	// The upgrades gateway.Front serves are not net/http's: Shutdown did
+	// not wait for them.
+	if fr, ok := s.ln.(interface{ Shutdown(context.Context) error }); ok {
+		if err := fr.Shutdown(bctx); err != nil {
+			s.log.Warn("websocket front drain incomplete", "err", err)
+		}
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ package gateway
 // them itself.
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -63,9 +64,16 @@ type Front struct {
 	errc    chan error    // the wrapped listener's Accept errors, to net/http's
 	done    chan struct{} // closed by Close
 
+	// hctx is the parent of the requests' contexts: Shutdown cancels
+	// it when its own context ends with handlers still running.
+	hctx    context.Context
+	hcancel context.CancelFunc
+
 	mu      sync.Mutex
 	closed  bool
 	reading map[net.Conn]struct{} // connections waiting for a head here
+	active  int                   // handlers running (from a head read until serveHead returns)
+	quiet   chan struct{}         // closed when reading and active are both empty (made by Shutdown)
 }
 
 // NewFront returns a Front over ln for srv, whose Handler, ConnContext,
@@ -96,8 +104,9 @@ func NewFront(ln net.Listener, srv *http.Server, cfg FrontConfig, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	hctx, hcancel := context.WithCancel(context.Background())
 	return &Front{
-		ln: ln, srv: srv, cfg: cfg, log: log, met: newFrontMetrics(reg),
+		ln: ln, srv: srv, cfg: cfg, log: log, met: newFrontMetrics(reg), hctx: hctx, hcancel: hcancel,
 		handoff: make(chan net.Conn), errc: make(chan error), done: make(chan struct{}),
 		reading: make(map[net.Conn]struct{}),
 	}
@@ -178,19 +187,27 @@ func isTemporary(err error) bool {
 	return ok && te.Temporary()
 }
 
-// track adds (or removes) c to the connections Close wakes; false: closed.
-func (f *Front) track(c net.Conn, add bool) bool {
+// track adds c to the connections Close wakes; false: closed.
+func (f *Front) track(c net.Conn) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if add {
-		if f.closed {
-			return false
-		}
-		f.reading[c] = struct{}{}
-	} else {
-		delete(f.reading, c)
+	if f.closed {
+		return false
 	}
+	f.reading[c] = struct{}{}
 	return true
+}
+
+// untrack removes c from them; served: a handler is to run on it, counted
+// (under the same lock, so that Shutdown never sees neither).
+func (f *Front) untrack(c net.Conn, served bool) {
+	f.mu.Lock()
+	delete(f.reading, c)
+	if served {
+		f.active++
+	}
+	f.quietLocked()
+	f.mu.Unlock()
 }
 
 // setReadDeadline sets the read deadline of c, a connection tracked
@@ -247,10 +264,10 @@ func (f *Front) serve(c net.Conn) {
 // why, and deadline the head's (zero: a kept-alive connection's idle wait
 // ended without a byte, and b is empty).
 func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHead, ok bool, deadline time.Time, err error) {
-	if !f.track(c, true) {
+	if !f.track(c) {
 		return b, h, false, deadline, net.ErrClosed
 	}
-	defer f.track(c, false)
+	defer func() { f.untrack(c, ok) }()
 	if first {
 		deadline = time.Now().Add(f.cfg.HeaderTimeout)
 		f.setReadDeadline(c, deadline)
@@ -303,6 +320,7 @@ func (f *Front) closeConn(c net.Conn) {
 
 // serveHead runs the handler on h; true: c is kept alive, read the next head.
 func (f *Front) serveHead(c net.Conn, h frontHead, rest []byte) bool {
+	defer f.handlerDone()
 	if f.srv.ConnState != nil {
 		f.srv.ConnState(c, http.StateActive)
 	}

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -81,4 +84,65 @@ func TestFrontCloseDuringHeadDeadline(t *testing.T) {
 	if n != 0 || err == nil {
 		t.Fatalf("read %d, %v; want the connection closed", n, err)
 	}
+}
+
+// TestFrontShutdownWaitsForHandlers: Shutdown waits for a handler the
+// front runs (net/http's Shutdown does not see it) and, when its context
+// ends first, cancels the request's context and says so.
+func TestFrontShutdownWaitsForHandlers(t *testing.T) {
+	entered := make(chan context.Context, 1)
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- r.Context()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		close(returned)
+		http.Error(w, "no", http.StatusUnauthorized)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: handler}
+	f := NewFront(ln, srv, FrontConfig{}, nil, nil)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(f) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	var rctx context.Context
+	select {
+	case rctx = <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-served
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with the handler running: %v", err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request's context was not cancelled")
+	}
+	if !errors.Is(rctx.Err(), context.Canceled) {
+		t.Fatalf("request context: %v", rctx.Err())
+	}
+	if err := f.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown after the handler returned: %v", err)
+	}
+	close(release)
 }

@@ -31,12 +31,13 @@ func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelF
 		ctx = f.srv.ConnContext(ctx, c)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(f.hctx, cancel) // Shutdown gave up waiting
 	r := (&http.Request{
 		Method: http.MethodGet, URL: h.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.header, Body: http.NoBody, Host: h.host, Close: h.close,
 		RemoteAddr: c.RemoteAddr().String(), RequestURI: h.target,
 	}).WithContext(ctx)
-	return r, cancel
+	return r, func() { stop(); cancel() }
 }
 
 // frontResponse is the ResponseWriter of a request Front serves: Hijack
