@@ -134,6 +134,16 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the socket, when it can: the WebSocket sends
+// its FIN after a close frame this way (gateway/ws.go), and found
+// nothing to call through the tracking before.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // SyscallConn exposes the socket under the tracking, as connlimit's
 // connections do: the WebSocket gateway waits on it for readability with no
 // buffer and no blocked read, and writes frames from its writer pool without
