@@ -137,7 +137,9 @@ func (f *Front) Close() error {
 		f.closed = true
 		close(f.done)
 		for c := range f.reading {
-			_ = c.SetReadDeadline(aLongTimeAgo)
+			// Closed, not woken with a past deadline: a read timeout
+			// would be counted as the client's (api's header timeouts).
+			_ = c.Close()
 		}
 	}
 	f.mu.Unlock()
@@ -152,9 +154,6 @@ func (f *Front) isClosed() bool {
 		return false
 	}
 }
-
-// aLongTimeAgo is a deadline that has passed: a wait with it ends at once.
-var aLongTimeAgo = time.Unix(1, 0)
 
 // acceptLoop accepts and serves each connection on a goroutine of its
 // own; an error is passed to net/http's Accept, which backs off (and
@@ -211,15 +210,14 @@ func (f *Front) untrack(c net.Conn, served bool) {
 }
 
 // setReadDeadline sets the read deadline of c, a connection tracked
-// for Close, to d. Close may have set its past deadline just before,
-// between track and here: it would be overwritten and the connection
-// kept open for HeaderTimeout or IdleTimeout after shutdown, so closed
-// is checked after setting d (Close closes done before it sets the
-// deadlines, so one of the two sets the past deadline last).
+// for Close, to d, and closes c if Close has run: Close between track
+// and here must not leave c waiting HeaderTimeout or IdleTimeout after
+// shutdown (Close closes done before it closes the tracked connections,
+// so one of the two closes c).
 func (f *Front) setReadDeadline(c net.Conn, d time.Time) {
 	_ = c.SetReadDeadline(d)
 	if f.isClosed() {
-		_ = c.SetReadDeadline(aLongTimeAgo)
+		_ = c.Close()
 	}
 }
 

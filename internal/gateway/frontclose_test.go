@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,4 +147,84 @@ func TestFrontShutdownWaitsForHandlers(t *testing.T) {
 		t.Fatalf("Shutdown after the handler returned: %v", err)
 	}
 	close(release)
+}
+
+// timeoutListener records whether a read on a connection it accepted
+// ended with a timeout (api's tracking counts those as the client's).
+type timeoutListener struct {
+	net.Listener
+	timedOut atomic.Bool
+}
+
+func (l *timeoutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &timeoutConn{Conn: c, l: l}, nil
+}
+
+type timeoutConn struct {
+	net.Conn
+	l *timeoutListener
+}
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.l.timedOut.Store(true)
+	}
+	return n, err
+}
+
+// TestFrontCloseIsNoTimeout: Close ends the wait for a head without a
+// read timeout, which the API's tracking would count as a client's
+// header timeout (findash_http_timeouts_total inflated at every stop).
+func TestFrontCloseIsNoTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &timeoutListener{Listener: ln}
+	entered := make(chan struct{})
+	srv := &http.Server{Handler: http.NotFoundHandler(), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			close(entered)
+		}
+	}}
+	f := NewFront(tl, srv, FrontConfig{}, nil, nil)
+	go func() { _ = srv.Serve(f) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait until the front tracks the connection: a byte of a GET /ws head.
+	if _, err := io.WriteString(c, "G"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		f.mu.Lock()
+		n := len(f.reading)
+		f.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the front never read the connection")
+		}
+		runtime.Gosched()
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection was not closed")
+	}
+	if tl.timedOut.Load() {
+		t.Fatal("a read timed out at Close (counted as a client's header timeout)")
+	}
 }
