@@ -237,7 +237,6 @@ func (f *Front) serve(c net.Conn) {
 		}
 		b, h, ok, deadline, err := f.readHead(c, (*bp)[:0], first)
 		if !ok {
-			f.met.handoffs.Inc()
 			f.handOff(c, b, err, deadline)
 			*bp = b[:0]
 			headPool.Put(bp)
@@ -302,6 +301,7 @@ func (f *Front) handOff(c net.Conn, b []byte, err error, deadline time.Time) {
 	hc := &handedConn{Conn: c, buf: append([]byte(nil), b...), err: err, deadline: deadline}
 	select {
 	case f.handoff <- hc:
+		f.met.handoffs.Inc()
 	case <-f.done:
 		f.closeConn(c)
 	}

@@ -249,7 +249,7 @@ type frontMetrics struct {
 func newFrontMetrics(reg prometheus.Registerer) frontMetrics {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "findash_ws_front_requests_total",
-		Help: "Request heads on the public listener: served by the WebSocket front (upgrade GET /ws heads it parses) or handed to net/http (every other).",
+		Help: "Requests on the public listener: heads served by the WebSocket front (upgrade GET /ws heads it parses), or connections handed to net/http (every other head, and a request pipelined after one the front served; a connection closed with nothing read is neither).",
 	}, []string{"path"})
 	if reg != nil {
 		reg.MustRegister(c)
