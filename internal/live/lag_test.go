@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
 )
@@ -142,6 +143,14 @@ func TestRecentCandlesAgeFromReadStart(t *testing.T) {
 // frozen is a clock that does not move: an ImportWatch's reads never age
 // on it, however slowly a loaded machine runs the test (the age rule has
 // its own test, TestRecentCandlesAgeFromReadStart).
+// appendTick logs one BTC-USD tick at ts (price 100, size 1).
+func appendTick(t *testing.T, b *bus.Bus, ts int64) {
+	t.Helper()
+	if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: ts, Price: 100, Size: 1}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func frozen() func() time.Time {
 	at := time.Now()
 	return func() time.Time { return at }
@@ -156,12 +165,7 @@ func TestImportBetweenRestoreAndWatch(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
 	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute).UnixMilli()
-	send := func(ts int64) {
-		t.Helper()
-		if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: ts, Price: 100, Size: 1}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(ts int64) { appendTick(t, b, ts) }
 	send(base)
 	send(base + 1000)
 	persistAll(t, b, db)
@@ -205,12 +209,7 @@ func TestImportBeforeRestore(t *testing.T) {
 	b := openBus(t)
 	db := openStore(t)
 	base := time.Now().UTC().Truncate(time.Minute).Add(-5 * time.Minute).UnixMilli()
-	send := func(ts int64) {
-		t.Helper()
-		if err := b.Append(context.Background(), []market.Tick{{Symbol: "BTC-USD", TS: ts, Price: 100, Size: 1}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(ts int64) { appendTick(t, b, ts) }
 	send(base)
 	persistAll(t, b, db)
 	imported := market.Tick{Symbol: "BTC-USD", TS: base + 2000, Price: 90, Size: 5, Seq: 1<<62 | 1}
