@@ -166,7 +166,10 @@ type acctReport struct {
 func (c *acctClient) waitReport(id int64) acctReport {
 	c.t.Helper()
 	var r acctReport
-	if !testenv.WaitFor(30*time.Second, func() bool {
+	// Every 100 ms: the account routes allow a user 20 requests/s (burst
+	// 50), and WaitFor's 20 ms polls ran past it while a loaded CI machine
+	// took seconds over a report (a 429 failed the test once).
+	if !testenv.Poll(30*time.Second, 100*time.Millisecond, func() bool {
 		r = acctReport{}
 		c.must(200, viaBearer, "GET", fmt.Sprintf("/api/v1/reports/%d", id), nil, &r)
 		if r.Status == "failed" {

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // TestImportSearchable: a market whose history was only imported (not one
@@ -49,8 +51,13 @@ func TestImportSearchable(t *testing.T) {
 	if status != 200 || json.Unmarshal([]byte(body), &res) != nil || len(res) != 1 || res[0].Symbol != "WXYZ-USDT" {
 		t.Fatalf("GET /udf/search?query=xyz = %d %s, want WXYZ-USDT alone", status, body)
 	}
-	// With the simulator's symbols: every symbol, live or imported.
-	if status, body = get("/udf/search?query=&limit=100"); status != 200 || !strings.Contains(body, `"WXYZ-USDT"`) || strings.Count(body, `"symbol"`) != 4 {
+	// With the simulator's symbols: every symbol, live or imported. The
+	// simulator registers its symbols with its first ticks, which a loaded
+	// machine can delay past the server's readiness.
+	if !testenv.WaitFor(10*time.Second, func() bool {
+		status, body = get("/udf/search?query=&limit=100")
+		return status == 200 && strings.Contains(body, `"WXYZ-USDT"`) && strings.Count(body, `"symbol"`) == 4
+	}) {
 		t.Errorf("GET /udf/search = %d %s, want the simulator's 3 symbols and WXYZ-USDT", status, body)
 	}
 	if status, body = get("/udf/symbols?symbol=WXYZ-USDT"); status != 200 || !strings.Contains(body, `"name":"WXYZ-USDT"`) {
