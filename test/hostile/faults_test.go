@@ -26,6 +26,7 @@ import (
 type feed struct {
 	s      *server
 	symbol string
+	client *http.Client
 
 	mu     sync.Mutex
 	next   int
@@ -35,7 +36,16 @@ type feed struct {
 }
 
 func newFeed(s *server, symbol string) *feed {
-	return &feed{s: s, symbol: symbol, next: 1, codes: map[int]int{}}
+	// A connection pool of the feed's own: with the shared default one, a
+	// kept-alive connection to an earlier test's server, since stopped, on
+	// the port this server got again could be reused, and a POST (never
+	// retried) failed at once with no answer (code 0, once in a CI
+	// rehearsal).
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	s.t.Cleanup(tr.CloseIdleConnections)
+	// It waits longer than findash's ingest timeout (10 s), so a POST the
+	// server holds is answered, not cut by the client.
+	return &feed{s: s, symbol: symbol, next: 1, codes: map[int]int{}, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 }
 
 // post sends a batch of n ticks and returns the status (0: transport error)
@@ -55,7 +65,7 @@ func (f *feed) post(n int) (int, time.Duration) {
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	start := time.Now()
 	code := 0
-	if resp, err := slowClient.Do(req); err == nil {
+	if resp, err := f.client.Do(req); err == nil {
 		code = resp.StatusCode
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -73,10 +83,6 @@ func (f *feed) post(n int) (int, time.Duration) {
 	}
 	return code, took
 }
-
-// slowClient waits longer than findash's ingest timeout (10 s), so a POST
-// held during a fault gets findash's answer, not the client's give-up.
-var slowClient = &http.Client{Timeout: 30 * time.Second}
 
 // during posts batches of 10 from workers goroutines, each every period,
 // while fault lasts, then calls heal and waits for every POST to be
