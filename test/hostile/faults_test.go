@@ -36,12 +36,14 @@ type feed struct {
 }
 
 func newFeed(s *server, symbol string) *feed {
-	// A connection pool of the feed's own: with the shared default one, a
-	// kept-alive connection to an earlier test's server, since stopped, on
-	// the port this server got again could be reused, and a POST (never
-	// retried) failed at once with no answer (code 0, once in a CI
-	// rehearsal).
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	// A new connection per POST: in two loaded CI rehearsals the first POST
+	// after the database was stopped failed at once with no answer (code 0
+	// in 0.5 ms) on the connection the previous POST had kept alive, with a
+	// pool of the feed's own as with the shared one. Not reproduced alone or
+	// in the package run (8 of 8, 1 of 1 under -race), and not diagnosed:
+	// this test is about what ingest answers during the outage, not about
+	// keep-alive, which other tests cover.
+	tr := &http.Transport{DisableKeepAlives: true}
 	s.t.Cleanup(tr.CloseIdleConnections)
 	// It waits longer than findash's ingest timeout (10 s), so a POST the
 	// server holds is answered, not cut by the client.
