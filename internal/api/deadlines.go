@@ -53,12 +53,30 @@ func (a *API) Listener(ln net.Listener) net.Listener {
 	return &trackedListener{Listener: ln, cs: a.conns}
 }
 
-// connStates follows the connections accepted through Listener. It is
-// keyed by remote address, which every wrapper of a connection reports
-// alike, because ConnState is given the outermost wrapper, not ours.
+// connStates follows the connections accepted through Listener. ConnState
+// is given the outermost wrapper of a connection, not ours: observe finds
+// ours by unwrapping (NetConn, as crypto/tls.Conn, connlimit and the
+// gateway's front name the connection they wrap). It was keyed by remote
+// address, formatted at every accept and every state change (issue 14:
+// 3-5 % of a WebSocket connect's CPU, most of it that formatting).
 type connStates struct {
 	timeouts *prometheus.CounterVec
-	m        sync.Map // remote address → *trackedConn; bounded by the open connections
+}
+
+// trackedOf returns the trackedConn under c's wrappers, or nil (not
+// accepted through Listener).
+func trackedOf(c net.Conn) *trackedConn {
+	for c != nil {
+		if tc, ok := c.(*trackedConn); ok {
+			return tc
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = w.NetConn()
+	}
+	return nil
 }
 
 // observe records c's state: a read deadline passing while c waits for a
@@ -66,15 +84,13 @@ type connStates struct {
 // the body's (counted where the body is read); hijacked connections (the
 // WebSocket) keep their own deadlines and are no longer followed.
 func (cs *connStates) observe(c net.Conn, s http.ConnState) {
-	v, ok := cs.m.Load(c.RemoteAddr().String())
-	if !ok {
+	tc := trackedOf(c)
+	if tc == nil {
 		return // not accepted through Listener
 	}
-	tc := v.(*trackedConn)
 	switch s {
 	case http.StateClosed, http.StateHijacked:
 		tc.state.Store(int32(http.StateHijacked)) // no longer counted
-		cs.m.Delete(tc.key)
 	default:
 		tc.readInState.Store(false)
 		tc.state.Store(int32(s))
@@ -91,20 +107,17 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, cs: l.cs, key: c.RemoteAddr().String()}
+	tc := &trackedConn{Conn: c, cs: l.cs}
 	tc.state.Store(int32(http.StateNew))
-	l.cs.m.Store(tc.key, tc)
 	return tc, nil
 }
 
 type trackedConn struct {
 	net.Conn
 	cs          *connStates
-	key         string
 	state       atomic.Int32 // http.ConnState, as last observed
 	readInState atomic.Bool  // bytes read since the state was entered
-	closed      atomic.Bool
-	timedOut    atomic.Bool // a read deadline passed (counted once)
+	timedOut    atomic.Bool  // a read deadline passed (counted once)
 }
 
 func (c *trackedConn) Read(p []byte) (int, error) {
@@ -156,13 +169,6 @@ func (c *trackedConn) SyscallConn() (syscall.RawConn, error) {
 		return nil, errors.ErrUnsupported
 	}
 	return sc.SyscallConn()
-}
-
-func (c *trackedConn) Close() error {
-	if !c.closed.Swap(true) {
-		c.cs.m.CompareAndDelete(c.key, c)
-	}
-	return c.Conn.Close()
 }
 
 // deadlineBody is a request body read under the body deadline. When the

@@ -177,3 +177,53 @@ func TestHeaderAndIdleDeadlines(t *testing.T) {
 			f.metric(t, "findash_http_timeouts_total", "phase=idle") == 1
 	}, "findash_http_timeouts_total: want header 1 and idle 1")
 }
+
+// TestDeadlinesThroughWrappers: the header and idle deadlines are counted
+// for a connection that other listeners wrap around the tracking (as
+// connlimit and the gateway's front do), found under their wrappers by
+// NetConn, also when a wrapper reports another remote address (the
+// tracking was keyed by the address the outermost wrapper reported).
+func TestDeadlinesThroughWrappers(t *testing.T) {
+	f := newBareFixture(t, func(c *api.Config, _ *api.Deps) {
+		c.HeaderTimeout = 200 * time.Millisecond
+		c.IdleTimeout = 400 * time.Millisecond
+	})
+	f.srv = httptest.NewUnstartedServer(f.api.Handler())
+	f.srv.Listener = &wrappingListener{Listener: f.api.Listener(f.srv.Listener)}
+	f.api.ConfigureServer(f.srv.Config)
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	slow := rawRequest(t, f, "GET /livez HTTP/1.1\r\nHost: x\r\n", "")
+	idle := rawRequest(t, f, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n", "")
+	for _, c := range []net.Conn{slow, idle} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("the server did not close the connection: %v", err)
+		}
+	}
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		return f.metric(t, "findash_http_timeouts_total", "phase=header") == 1 &&
+			f.metric(t, "findash_http_timeouts_total", "phase=idle") == 1
+	}, "findash_http_timeouts_total: want header 1 and idle 1")
+}
+
+// wrappingListener wraps each connection in one that names it with
+// NetConn and reports another remote address (as a PROXY-protocol
+// listener would).
+type wrappingListener struct{ net.Listener }
+
+func (l *wrappingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &wrappedConn{Conn: c}, nil
+}
+
+type wrappedConn struct{ net.Conn }
+
+func (c *wrappedConn) NetConn() net.Conn { return c.Conn }
+
+func (c *wrappedConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 4242}
+}

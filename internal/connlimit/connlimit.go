@@ -269,6 +269,10 @@ func (c *conn) clamp(t time.Time) time.Time {
 	return t
 }
 
+// NetConn returns the connection c wraps (the API's connection tracking
+// finds its own under c this way).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 // SyscallConn exposes the socket (the WebSocket gateway waits on it for
 // readability without a buffer).
 func (c *conn) SyscallConn() (syscall.RawConn, error) {
