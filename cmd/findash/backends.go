@@ -159,7 +159,9 @@ func openJobs(ctx context.Context, cfg config.Config, h jobs.Handlers, log *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := jobs.New(ctx, riversqlite.New(jdb), h, jobsConfig(cfg), log, reg)
+	jc := jobsConfig(cfg)
+	jc.OneProcess = true // jobs.db is this process's alone
+	q, err := jobs.New(ctx, riversqlite.New(jdb), h, jc, log, reg)
 	if err != nil {
 		jdb.Close()
 		return nil, nil, err

@@ -8,7 +8,10 @@
 // River LISTENs for new jobs and leader elections, and a LISTEN does not
 // survive a transaction pooler. Through one, set Config.PollOnly and give
 // the pool default_query_exec_mode=exec (no prepared statements):
-// TestQueueThroughPgBouncer keeps that way working. River needs a few
+// TestQueueThroughPgBouncer keeps that way working. On SQLite, River's
+// listener reads a notification table every 50 ms; the one process that
+// opens stage 1's jobs.db sets Config.OneProcess instead, and its own
+// inserts wake its workers. River needs a few
 // connections of its own (a listener and the producers; pgxpool's default
 // of at least 4 is enough). Several
 // instances may call New at once on one database: River's migrator takes

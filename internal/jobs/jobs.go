@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -78,6 +79,16 @@ type Config struct {
 	// (with default_query_exec_mode=exec), where a LISTEN does not
 	// survive. cmd/findash gives River a direct pool instead.
 	PollOnly bool
+	// OneProcess says that only this process inserts jobs into the
+	// database (stage 1's SQLite file, which no other process opens).
+	// River then runs without its notifier, and a job this process inserts
+	// wakes its queue's workers directly (River's poll-only trigger), so it
+	// starts as soon as before. The SQLite driver's notifier reads its
+	// notification table every 50 ms, idle or not: 20 queries a second,
+	// about 5 ms of CPU a second here (docs/benchmarks/ws.md). Retries and
+	// jobs whose time comes are found by the next poll (PollInterval)
+	// instead of the scheduler's notification.
+	OneProcess bool
 }
 
 func (c *Config) setDefaults() {
@@ -116,6 +127,12 @@ type Queue struct {
 	stop       func(ctx context.Context) error
 	stopCancel func(ctx context.Context) error
 	counts     counter
+	// starting is held by Run while River's client starts, and for reading
+	// by every insert. With Config.OneProcess an insert triggers the
+	// producers' fetch, reading what the producers' start writes, without
+	// a lock in River (v0.51.2; the race detector reports it): an insert
+	// waits for the start instead.
+	starting sync.RWMutex
 
 	total   *prometheus.CounterVec
 	states  *prometheus.GaugeVec
@@ -217,6 +234,9 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		}
 		q.working = true
 	}
+	if cfg.OneProcess {
+		driver = oneProcess[TTx]{driver}
+	}
 	c, err := river.NewClient(driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: client: %w", err)
@@ -227,6 +247,15 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	}
 	return q, nil
 }
+
+// oneProcess is a River driver that says it can neither listen nor
+// notify (Config.OneProcess): River's client then polls, and triggers its
+// own producers' fetch when it inserts jobs itself, instead of writing a
+// notification for a listener to read back.
+type oneProcess[TTx any] struct{ riverdriver.Driver[TTx] }
+
+func (oneProcess[TTx]) SupportsListener() bool     { return false }
+func (oneProcess[TTx]) SupportsListenNotify() bool { return false }
 
 // migrate applies River's pending migrations, retrying a failed attempt as
 // retry.JobMigration says; the last attempt's error is returned. River's
@@ -307,7 +336,9 @@ func (q *Queue) insert(ctx context.Context, args ...river.JobArgs) error {
 	for i, a := range args {
 		params[i] = river.InsertManyParams{Args: a}
 	}
+	q.starting.RLock()
 	res, err := q.insertMany(ctx, params)
+	q.starting.RUnlock()
 	if err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(args), err)
 	}
@@ -396,7 +427,10 @@ func (q *Queue) Run(ctx context.Context) error {
 	// River cancels the running jobs of a client whose Start context ends
 	// (a hard stop): start it on a context that outlives ctx, so that the
 	// stop below is graceful and StopTimeout applies.
-	if err := q.start(context.WithoutCancel(ctx)); err != nil {
+	q.starting.Lock()
+	err := q.start(context.WithoutCancel(ctx))
+	q.starting.Unlock()
+	if err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	q.l.Info("job workers started", "alert_workers", q.cfg.AlertWorkers, "report_workers", q.cfg.ReportWorkers)

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -52,16 +53,24 @@ func (permErr) Permanent() bool { return true }
 // openQueue opens a job queue on a SQLite file in dir.
 func openQueue(t *testing.T, dir string, h jobs.Handlers) *jobs.Queue {
 	t.Helper()
+	q, _ := openQueueConfig(t, dir, h, testConfig())
+	return q
+}
+
+// openQueueConfig opens a job queue with cfg on a SQLite file in dir and
+// returns it with its database.
+func openQueueConfig(t *testing.T, dir string, h jobs.Handlers, cfg jobs.Config) (*jobs.Queue, *sql.DB) {
+	t.Helper()
 	db, err := sqlite.OpenJobsDB(t.Context(), filepath.Join(dir, "jobs.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	q, err := jobs.New(t.Context(), riversqlite.New(db), h, testConfig(), nil, nil)
+	q, err := jobs.New(t.Context(), riversqlite.New(db), h, cfg, nil, nil)
 	if err != nil {
 		t.Fatalf("jobs.New() error: %v", err)
 	}
-	return q
+	return q, db
 }
 
 // testConfig is the Config of every test queue: quick retries and polls.
@@ -215,5 +224,47 @@ func TestStopLetsRunningJobsFinish(t *testing.T) {
 	}
 	if len(js) != 1 || js[0].State != "completed" {
 		t.Errorf("jobs after the stop = %+v, want the one completed", js)
+	}
+}
+
+// TestQueueOneProcess runs the core behaviour with Config.OneProcess, as
+// stage 1 runs its SQLite queue: retries and restarts without River's
+// notifier.
+func TestQueueOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	testQueue(t, func(t *testing.T, h jobs.Handlers) *jobs.Queue {
+		cfg := testConfig()
+		cfg.OneProcess = true
+		q, _ := openQueueConfig(t, dir, h, cfg)
+		return q
+	})
+}
+
+// TestOneProcessWakesOnInsert: with Config.OneProcess and a poll interval
+// of an hour, jobs inserted by the running process still start at once
+// (River's own trigger, not a poll), and River writes no notifications to
+// its table (whose 50 ms reads were the cost OneProcess removes).
+func TestOneProcessWakesOnInsert(t *testing.T) {
+	cfg := testConfig()
+	cfg.PollInterval = time.Hour
+	cfg.OneProcess = true
+	n := &notifier{calls: map[string]int{}}
+	q, db := openQueueConfig(t, t.TempDir(), jobs.Handlers{Notifier: n}, cfg)
+	stop := runQueue(t, q)
+	defer stop()
+	ctx := t.Context()
+	for id := int64(1); id <= 3; id++ {
+		if err := q.EnqueueAlert(ctx, alert.Event{ID: id, Notify: []string{alert.ChannelEmail}}); err != nil {
+			t.Fatal(err)
+		}
+		key := "email/" + string(rune('0'+id))
+		testenv.Eventually(t, 10*time.Second, func() bool { return n.count(key) == 1 }, "job "+key+" to run")
+	}
+	var rows int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM river_notification").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("river_notification holds %d rows, want 0 (River notified a listener)", rows)
 	}
 }
