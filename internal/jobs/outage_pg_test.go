@@ -1,0 +1,111 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/rs/zerolog"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/jobs"
+	"github.com/findash/findash/internal/testenv"
+)
+
+// syncBuffer is a log destination the test reads while the queue writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunWaitsForDatabaseAtStart: PostgreSQL goes away after New migrated
+// and before Run starts River's workers. Run waits for it, retrying,
+// instead of returning River's start error: cmd/findash's runner stopped
+// the whole instance on that error — its public listener and every
+// kept-alive connection with it, under clients whose POSTs then got no
+// answer (TestPostgresOutageIngest, when its outage began while a loaded
+// instance was still starting its workers). Once the database is back the
+// workers start and work a job, and Run returns nil at the stop.
+func TestRunWaitsForDatabaseAtStart(t *testing.T) {
+	db := testenv.Postgres(t)
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "postgres", "127.0.0.1:0", u.Host)
+	if err := link.Start(); err != nil {
+		t.Fatalf("toxiproxy: %v", err)
+	}
+	t.Cleanup(link.Stop)
+	u.Host = link.Listen
+	pool, err := pgxpool.New(t.Context(), u.String())
+	if err != nil {
+		t.Fatalf("pgxpool.New() error: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &syncBuffer{}
+	n := &notifier{calls: map[string]int{}}
+	q, err := jobs.New(t.Context(), riverpgxv5.New(pool), jobs.Handlers{Notifier: n}, testConfig(), slog.New(slog.NewTextHandler(logs, nil)), nil)
+	if err != nil {
+		t.Fatalf("jobs.New() error: %v", err)
+	}
+
+	link.Stop() // connections cut, dials refused: the database is gone
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	var runErr error
+	returned := false
+	waited := testenv.WaitFor(30*time.Second, func() bool {
+		select {
+		case runErr = <-done:
+			returned = true
+			return true
+		default:
+			return strings.Contains(logs.String(), "cannot start the job workers; retrying")
+		}
+	})
+	switch {
+	case !waited:
+		t.Fatalf("after 30 s, neither a retried start nor Run's return; log:\n%s", logs.String())
+	case returned:
+		t.Fatalf("Run() = %v with the database down at start, want it to wait for the database", runErr)
+	}
+
+	if err := link.Start(); err != nil { // the same address again
+		t.Fatalf("toxiproxy up: %v", err)
+	}
+	if err := q.EnqueueAlert(t.Context(), alert.Event{ID: 1, Notify: []string{alert.ChannelEmail}}); err != nil {
+		t.Fatalf("EnqueueAlert() error: %v", err)
+	}
+	// River's retried start is up to 5 s away (retry.Database), then its
+	// poll: no event to wait on.
+	if !testenv.WaitFor(30*time.Second, func() bool { return n.count("email/1") == 1 }) {
+		t.Fatalf("after 30 s the job was not worked (%d calls) with the database back; log:\n%s", n.count("email/1"), logs.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() error at the stop: %v", err)
+	}
+}
