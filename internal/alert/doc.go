@@ -24,6 +24,25 @@
 // marked dispatched once their jobs are enqueued; events left undispatched
 // by a crash are enqueued again at the next start (an outbox).
 //
+// A database that went back. Every commit tells the store the position
+// this evaluator last committed or read, and the store compares it with
+// the stored one under the position's lock in the commit's transaction:
+// below it, the database lost commits it had acknowledged (a failover to
+// an asynchronous standby that had not received them, a restore), and the
+// store refuses the commit (market.ErrBehind). Run then starts again from
+// the stored position with the stored armed states, as a restart would
+// (findash_alert_rewinds_total): the lost firings are found again, with
+// the same (alert id, seq), and recorded once; the alerts they disarmed
+// are disarmed again. Going on instead would leave them missing for good,
+// and the alerts armed in the database, to fire a second time within
+// their cooldown at the next reload. A refused final commit (on stop)
+// leaves the stored position for the next start. The re-recorded events
+// get new IDs and their notifications are enqueued again: their first
+// jobs were in the lost commits (or ran before the failover — no one can
+// tell), so e-mails and webhooks are at least once across such a
+// failover. A firing this Run already pushed to Sink is not pushed again
+// (the last pushedKept are remembered; a restarted process pushes again).
+//
 // Alert definitions (created, deleted, paused through the API) are
 // re-read when the store's alert version changes, checked at most every
 // Config.RefreshInterval while messages flow; a new alert is evaluated from

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -50,10 +51,15 @@ type Store interface {
 	// CommitAlerts records, in one transaction, the fired events (skipping
 	// those whose alert no longer exists or is paused, and any whose
 	// (AlertID, Seq) is already stored), the armed changes and logSeq as
-	// partition part's position. When logSeq is not above the stored position it changes
-	// nothing and reports applied false. It returns the events it inserted,
-	// with their IDs.
-	CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
+	// partition part's position. prevSeq is the position the caller last
+	// committed or read (0: none): when the stored position, read under
+	// the position's lock in that transaction, is below it, the database
+	// lost commits it had acknowledged (a failover to an asynchronous
+	// standby, a restore), and CommitAlerts changes nothing and returns an
+	// error matching market.ErrBehind. When logSeq is not above the stored
+	// position it changes nothing and reports applied false. It returns
+	// the events it inserted, with their IDs.
+	CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
 	// PendingEvents returns up to limit events not yet marked dispatched, oldest first.
 	PendingEvents(ctx context.Context, limit int) ([]Event, error)
 	// MarkEventsDispatched marks events as handed to the job queue.
@@ -109,6 +115,7 @@ type Evaluator struct {
 
 	fired     prometheus.Counter
 	conflicts prometheus.Counter
+	rewinds   prometheus.Counter
 	position  prometheus.Gauge
 	evaluated prometheus.Counter
 }
@@ -158,6 +165,9 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_alert_commit_conflicts_total", Help: "Commits refused because another evaluator had already recorded that log position.",
 		}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_alert_rewinds_total", Help: "Commits refused because the database's alert position was below what this evaluator had committed (a failover to a standby missing the last commits, a restore), so it evaluated the log again from the stored position.",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_alert_position", Help: "Stream sequence of the last log message whose alerts were committed.",
 		}),
@@ -166,7 +176,7 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(e.fired, e.conflicts, e.position, e.evaluated)
+		reg.MustRegister(e.fired, e.conflicts, e.rewinds, e.position, e.evaluated)
 	}
 	return e
 }
@@ -189,13 +199,13 @@ type run struct {
 	fired     []Event
 	changes   []ArmedChange
 	recent    recentTicks // the latest ticks evaluated, for new alerts
+	pushed    *firingKeys // the firings pushed to Sink, kept across rewinds
 }
 
-// Run evaluates the log from the stored position on until ctx ends, then
-// returns nil. It returns an error only when the log consumer fails for a
-// reason other than ctx.
-func (e *Evaluator) Run(ctx context.Context) error {
-	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true, recent: newRecentTicks(e.cfg.RecentTicks)}
+// run is one pass of Run, from the stored position; it returns an error
+// matching market.ErrBehind when a commit finds the store behind.
+func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
+	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true, recent: newRecentTicks(e.cfg.RecentTicks), pushed: pushed}
 	var err error
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx, e.part) })
 	if err != nil {
@@ -239,6 +249,9 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		r.final(ctx)
 		return nil
+	}
+	if errors.Is(err, market.ErrBehind) {
+		return err // what is held is evaluated again from the stored position
 	}
 	return fmt.Errorf("alert evaluator: %w", err)
 }
@@ -403,7 +416,8 @@ func (r *run) catchUp(known map[int64]bool, now time.Time) {
 }
 
 // commit records what is held at position r.held, retrying until it
-// succeeds or ctx ends.
+// succeeds or ctx ends. A store found behind r.committed is not retried:
+// commit returns its market.ErrBehind at once.
 func (r *run) commit(ctx context.Context) error {
 	if r.held <= r.committed {
 		return nil
@@ -414,7 +428,10 @@ func (r *run) commit(ctx context.Context) error {
 	)
 	_, err := retryStore(ctx, r.e, "commit alert firings", func() (struct{}, error) {
 		var err error
-		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.e.part, r.held, r.fired, r.changes)
+		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.e.part, r.committed, r.held, r.fired, r.changes)
+		if errors.Is(err, market.ErrBehind) {
+			return struct{}{}, backoff.Permanent(err)
+		}
 		return struct{}{}, err
 	})
 	if err != nil {
@@ -435,7 +452,7 @@ func (r *run) commit(ctx context.Context) error {
 		ev := inserted[i]
 		r.e.l.Info("alert fired", "alert_id", ev.AlertID, "event_id", ev.ID, "user_id", ev.UserID,
 			"symbol", ev.Symbol, "condition", ev.Condition, "threshold", ev.Threshold, "value", ev.Value, "seq", ev.Seq)
-		if r.e.sink != nil {
+		if r.e.sink != nil && r.pushed.add(ev.AlertID, ev.Seq) {
 			r.e.sink.PublishAlert(ev.UserID, ev)
 		}
 	}
@@ -452,7 +469,9 @@ func (r *run) commit(ctx context.Context) error {
 func (r *run) final(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.commit(fctx); err != nil {
+	if err := r.commit(fctx); errors.Is(err, market.ErrBehind) {
+		r.e.rewound(err, "the next start evaluates the log again from the stored position")
+	} else if err != nil {
 		r.e.l.Warn("final alert position not committed; the next start re-evaluates from the last one", "err", err)
 	}
 	r.e.l.Info("alert evaluator stopped", "position", r.committed)

@@ -286,12 +286,18 @@ const insertEvent = `INSERT INTO alert_events
 // evaluator's position in partition part in one transaction on the
 // primary; see alert.Store. The partition's position row is locked first
 // (FOR UPDATE), so concurrent evaluators
-// serialise; when logSeq is not above the stored position nothing changes
-// and applied is false. An event whose alert is gone or paused, or whose
+// serialise. prevSeq is the position the evaluator last committed or read
+// (0: none): a stored position below it means the database lost commits
+// it acknowledged (a failover to a standby that had not received them, a
+// restore), and nothing changes and the error matches market.ErrBehind —
+// checked here, under the lock, because a multi-host URL or a pooler moves
+// to the new server between two commits without any call failing. When
+// logSeq is not above the stored position nothing changes and applied is
+// false. An event whose alert is gone or paused, or whose
 // (AlertID, Seq) is stored, is skipped; the inserted events are returned
 // with their IDs and FiredAt as stored. Of several changes to one alert in
 // armed, the last wins. A sequence above 2^63-1 is market.ErrInvalid.
-func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", logSeq))
 	}
@@ -313,6 +319,9 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired [
 	pos, err := lockPosition(ctx, tx, alertsName, part)
 	if err != nil {
 		return nil, false, fmt.Errorf("commit alerts: %w", err)
+	}
+	if prevSeq > uint64(pos) { // the database lost what this evaluator committed
+		return nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos { // already applied (a restart, or another evaluator)
 		return nil, false, tx.Rollback(ctx)

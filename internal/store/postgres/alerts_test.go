@@ -88,7 +88,7 @@ func TestAlertsConcurrent(t *testing.T) {
 					fired = append(fired, alert.Event{AlertID: a.ID, UserID: u.ID, Symbol: a.Symbol, Condition: a.Condition,
 						Threshold: a.Threshold, Value: 2, Price: 2, TS: int64(pos), Seq: pos, Notify: []string{}, FiredAt: time.Now()})
 				}
-				ins, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
+				ins, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, 0, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
 				if err != nil {
 					t.Errorf("CommitAlerts(%d) error: %v", pos, err)
 					return

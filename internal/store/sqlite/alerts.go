@@ -306,9 +306,11 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 
 // CommitAlerts records fired events, armed changes and logSeq as the
 // evaluator's position in partition part in one transaction; see
-// alert.Store. An event whose alert is gone or paused, or whose (AlertID,
-// Seq) is stored, is skipped.
-func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+// alert.Store. A stored position below prevSeq (the one the evaluator last
+// committed or read; the database lost commits: a restore from a backup)
+// writes nothing and is market.ErrBehind. An event whose alert is gone or
+// paused, or whose (AlertID, Seq) is stored, is skipped.
+func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
 	}
@@ -327,6 +329,10 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, logSeq uint64, fired [
 	pos, err := position(ctx, tx, alertsName, part)
 	if err != nil {
 		return nil, false, fmt.Errorf("commit alerts: %w", err)
+	}
+	if prevSeq > uint64(pos) { // the database lost what this evaluator committed
+		tx.Rollback()
+		return nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos {
 		return nil, false, tx.Rollback()

@@ -47,6 +47,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		{"AlertsCRUD", testAlertsCRUD},
 		{"CommitAlertsOnce", testCommitAlertsOnce},
 		{"CommitAlertsByPartition", testCommitAlertsByPartition},
+		{"CommitAlertsBehind", testCommitAlertsBehind},
 		{"EventsAndOutbox", testEventsAndOutbox},
 		{"WebhookSecret", testWebhookSecret},
 		{"Reports", testReports},
@@ -154,7 +155,7 @@ func event(a alert.Alert, seq uint64, price float64) alert.Event {
 
 func commit(t *testing.T, s AlertStore, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, bool) {
 	t.Helper()
-	ins, ok, err := s.CommitAlerts(t.Context(), market.Unpartitioned, logSeq, fired, armed)
+	ins, ok, err := s.CommitAlerts(t.Context(), market.Unpartitioned, 0, logSeq, fired, armed)
 	if err != nil {
 		t.Fatalf("CommitAlerts(%d) error: %v", logSeq, err)
 	}

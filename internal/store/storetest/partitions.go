@@ -113,7 +113,7 @@ func testCommitAlertsByPartition(t *testing.T, s AlertStore) {
 	b := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BBB", Condition: alert.Above, Threshold: 10, Notify: []string{"email"}, CreatedAt: created})
 	commitPart := func(part int, logSeq uint64, fired ...alert.Event) (int, bool) {
 		t.Helper()
-		ins, ok, err := s.CommitAlerts(ctx, part, logSeq, fired, nil)
+		ins, ok, err := s.CommitAlerts(ctx, part, 0, logSeq, fired, nil)
 		if err != nil {
 			t.Fatalf("CommitAlerts(%d, %d) error: %v", part, logSeq, err)
 		}
@@ -134,7 +134,62 @@ func testCommitAlertsByPartition(t *testing.T, s AlertStore) {
 			t.Errorf("AlertPosition(%d) = %d, %v; want %d", p, got, err, want)
 		}
 	}
-	if _, _, err := s.CommitAlerts(ctx, -2, 9, nil, nil); !errors.Is(err, market.ErrInvalid) {
+	if _, _, err := s.CommitAlerts(ctx, -2, 0, 9, nil, nil); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("CommitAlerts(partition -2) error = %v, want ErrInvalid", err)
+	}
+}
+
+// testCommitAlertsBehind: a commit whose evaluator had committed (or read)
+// a position above the stored one — the database lost commits, as after a
+// failover to an asynchronous standby — is refused with ErrBehind and
+// changes nothing: no event, no armed state, no position. Committed again
+// from the stored position, it applies. Per partition, as the persister's
+// WriteBatchBehind.
+func testCommitAlertsBehind(t *testing.T, s AlertStore) {
+	ctx := t.Context()
+	ann := userOf(t, s, "ann@example.com")
+	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "AAA", Condition: alert.Above, Threshold: 10, Notify: []string{"email"}, CreatedAt: created})
+	fired := []alert.Event{event(a, 6<<16, 11)}
+	disarmed := []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0}}
+	commitPart := func(part int, prev, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (int, bool, error) {
+		t.Helper()
+		ins, ok, err := s.CommitAlerts(ctx, part, prev, logSeq, fired, armed)
+		return len(ins), ok, err
+	}
+	if n, ok, err := commitPart(market.Unpartitioned, 0, 3, nil, nil); err != nil || n != 0 || !ok {
+		t.Fatalf("CommitAlerts(after 0, 3) = %d, %v, %v; want applied", n, ok, err)
+	}
+	// The evaluator had committed up to 5; the database holds 3.
+	if n, ok, err := commitPart(market.Unpartitioned, 5, 6, fired, disarmed); !errors.Is(err, market.ErrBehind) || n != 0 || ok {
+		t.Fatalf("CommitAlerts(after 5, 6) at position 3 = %d, %v, %v; want nothing, ErrBehind", n, ok, err)
+	}
+	if got, err := s.AlertPosition(ctx, market.Unpartitioned); err != nil || got != 3 {
+		t.Errorf("AlertPosition() after a commit refused as behind = %d, %v; want 3", got, err)
+	}
+	if evs, err := s.AlertEvents(ctx, ann, 0, 10); err != nil || len(evs) != 0 {
+		t.Errorf("AlertEvents() after a commit refused as behind = %+v, %v; want none", evs, err)
+	}
+	if all, _, err := s.EvaluatedAlerts(ctx); err != nil || len(all) != 1 || !all[0].Armed || all[0].LastFiredTS != 0 {
+		t.Errorf("EvaluatedAlerts() after a commit refused as behind = %+v, %v; want the alert armed, never fired", all, err)
+	}
+	// Evaluated again from the stored position: applied.
+	if n, ok, err := commitPart(market.Unpartitioned, 3, 6, fired, disarmed); err != nil || n != 1 || !ok {
+		t.Fatalf("CommitAlerts(after 3, 6) = %d, %v, %v; want 1 inserted, applied", n, ok, err)
+	}
+	// Partition 1 inherits 6 and stores its own 8; partition 0's evaluator
+	// had committed 9 but partition 0 holds 6 (inherited).
+	if n, ok, err := commitPart(1, 6, 8, nil, nil); err != nil || n != 0 || !ok {
+		t.Fatalf("CommitAlerts(1, after 6 inherited, 8) = %d, %v, %v; want applied", n, ok, err)
+	}
+	if _, _, err := commitPart(0, 9, 10, nil, nil); !errors.Is(err, market.ErrBehind) {
+		t.Errorf("CommitAlerts(0, after 9, 10) at partition 0's 6 error = %v, want ErrBehind", err)
+	}
+	if _, _, err := commitPart(1, 8, 10, nil, nil); err != nil {
+		t.Errorf("CommitAlerts(1, after 8, 10) error = %v", err)
+	}
+	for p, want := range map[int]uint64{0: 6, 1: 10} {
+		if got, err := s.AlertPosition(ctx, p); err != nil || got != want {
+			t.Errorf("AlertPosition(%d) = %d, %v; want %d", p, got, err, want)
+		}
 	}
 }

@@ -1,0 +1,234 @@
+package alert_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// cluster is a primary and its asynchronous standby, both real SQLite
+// stores. stopReplication copies the primary as it is into the standby
+// (VACUUM INTO: users, alerts, armed states, events, positions, the id
+// counters); what the primary commits after that the standby never gets.
+// promote then moves the evaluator and the API's writes to the standby —
+// a failover to a standby that had not received the last commits, as
+// PostgreSQL's multi-host URL makes it between two calls (decision 0050).
+type cluster struct {
+	primary  *sqlite.DB
+	path     string // the primary's file
+	mu       sync.Mutex
+	standby  *sqlite.DB
+	promoted atomic.Bool
+}
+
+func (c *cluster) stopReplication(t *testing.T) {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "standby.db")
+	raw, err := sql.Open("sqlite", c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(t.Context(), "VACUUM INTO ?", dst); err != nil {
+		t.Fatalf("copy the primary into the standby: %v", err)
+	}
+	c.mu.Lock()
+	c.standby = openDB(t, dst)
+	c.mu.Unlock()
+}
+
+func (c *cluster) promote() { c.promoted.Store(true) }
+
+func (c *cluster) current() *sqlite.DB {
+	if c.promoted.Load() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.standby
+	}
+	return c.primary
+}
+
+func (c *cluster) AlertPosition(ctx context.Context, part int) (uint64, error) {
+	return c.current().AlertPosition(ctx, part)
+}
+
+func (c *cluster) AlertsVersion(ctx context.Context) (int64, error) {
+	return c.current().AlertsVersion(ctx)
+}
+
+func (c *cluster) EvaluatedAlerts(ctx context.Context) ([]alert.Alert, int64, error) {
+	return c.current().EvaluatedAlerts(ctx)
+}
+
+func (c *cluster) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, bool, error) {
+	return c.current().CommitAlerts(ctx, part, prevSeq, logSeq, fired, armed)
+}
+
+func (c *cluster) PendingEvents(ctx context.Context, limit int) ([]alert.Event, error) {
+	return c.current().PendingEvents(ctx, limit)
+}
+
+func (c *cluster) MarkEventsDispatched(ctx context.Context, ids []int64) error {
+	return c.current().MarkEventsDispatched(ctx, ids)
+}
+
+func (c *cluster) RestoreState(ctx context.Context) ([]market.Candle, market.Positions, error) {
+	return c.current().RestoreState(ctx)
+}
+
+// clusterEvaluator runs an evaluator on c until the returned stop is
+// called; log tells which messages it has handled.
+func (e *env) clusterEvaluator(c *cluster, s alert.Sink, cfg alert.Config, reg prometheus.Registerer) (stop func(), log *watchedLog) {
+	log = &watchedLog{Log: e.log, handled: e.handled}
+	cfg.RefreshInterval = time.Millisecond // every message looks for new alerts
+	ev := alert.NewEvaluator(log, c, c, s, e.queue, cfg, nil, reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ev.Run(ctx) }()
+	return sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("evaluator Run() error: %v", err)
+		}
+	}), log
+}
+
+// above100 creates, on db, an alert on symbol above 100 (band 0.1 %, the
+// default 5-minute cooldown) for e's user.
+func (e *env) above100(db *sqlite.DB, symbol string) alert.Alert {
+	e.t.Helper()
+	a := alert.Alert{UserID: e.userID, Symbol: symbol, Condition: alert.Above, Threshold: 100,
+		Notify: []string{}, CreatedAt: time.Now(), Hysteresis: 0.1}
+	if err := alert.Validate(&a); err != nil {
+		e.t.Fatal(err)
+	}
+	a, err := db.CreateAlert(e.t.Context(), a, 10)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// checkFiredOnce checks that db holds exactly one firing, alert a's at 101
+// on the tick stamped ts, and that s was pushed that firing only.
+func (e *env) checkFiredOnce(db *sqlite.DB, a alert.Alert, ts int64, s *sink) {
+	e.t.Helper()
+	evs, err := db.AlertEvents(e.t.Context(), e.userID, 0, 100)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].AlertID != a.ID || evs[0].TS != ts || evs[0].Price != 101 {
+		e.t.Fatalf("events on the new primary = %+v; want one: alert %d at 101, ts %d", evs, a.ID, ts)
+	}
+	for _, p := range s.events() {
+		if p.AlertID != a.ID || p.Seq != evs[0].Seq {
+			e.t.Errorf("pushed %+v; want only alert %d's firing at seq %d", p, a.ID, evs[0].Seq)
+		}
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Errorf("metric %s not registered", name)
+	return 0
+}
+
+// TestAlertRewindAfterIdleFailover: an alert fires on the primary, which
+// fails over to a standby that lacks that commit (the firing, the alert
+// disarmed, the position) while the evaluator is idle, so no call of its
+// fails. Its next commit must find the stored position behind what it
+// committed and evaluate the log again from the stored position: the
+// firing is recorded on the new primary, once, and the alert stays
+// disarmed there. Before, the evaluator committed after the gap: the
+// firing was missing for good, and the alert, armed again on the new
+// primary, fired a second time within its cooldown as soon as the
+// evaluator re-read the alerts (a new alert created).
+func TestAlertRewindAfterIdleFailover(t *testing.T) {
+	e := newEnv(t)
+	a := e.above100(e.db, "BTC-USD")
+	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
+	s := &sink{}
+	reg := prometheus.NewRegistry()
+	stop, log := e.clusterEvaluator(c, s, alert.Config{FlushInterval: time.Nanosecond}, reg) // commits every message
+	defer stop()
+
+	e.waitHandled(e.prices(99), log)
+	c.stopReplication(t)
+	e.waitHandled(e.prices(101), log) // fires on the primary only
+	fired := e.ts
+	c.promote() // the evaluator is idle: no call fails
+	e.waitHandled(e.prices(101.5, 100.5), log)
+	e.above100(c.standby, "ETH-USD") // another alert: the evaluator re-reads the alerts
+	last := e.prices(102)
+	e.waitHandled(last, log)
+	stop()
+
+	if pos, err := c.standby.AlertPosition(t.Context(), market.Unpartitioned); err != nil || pos != last {
+		t.Errorf("position on the new primary = %d, %v; want %d", pos, err, last)
+	}
+	e.checkFiredOnce(c.standby, a, fired, s)
+	if n := len(s.events()); n != 1 {
+		t.Errorf("pushed %d alerts, want 1 (the firing re-recorded on the new primary is not pushed again)", n)
+	}
+	if got := counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
+		t.Errorf("findash_alert_rewinds_total = %v, want 1", got)
+	}
+}
+
+// TestAlertRewindOnFinalCommit: the primary fails over while the evaluator
+// holds a message it has not committed, and the instance is stopped
+// (SIGTERM, a partition handed to another worker): its final commit
+// reaches the promoted standby, which lacks its last commit. That commit
+// must be refused, so the next evaluator starts from the stored position
+// and records the lost firing. Before, the final commit recorded its
+// position after the gap and the next evaluator started after it: the
+// firing was lost, and the alert, armed on the new primary, fired again
+// within its cooldown.
+func TestAlertRewindOnFinalCommit(t *testing.T) {
+	e := newEnv(t)
+	a := e.above100(e.db, "BTC-USD")
+	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
+	reg := prometheus.NewRegistry()
+	cfg := alert.Config{FlushInterval: time.Hour} // the first message and firings are committed at once, others held
+	stop, log := e.clusterEvaluator(c, &sink{}, cfg, reg)
+	defer stop()
+
+	e.waitHandled(e.prices(99), log)
+	c.stopReplication(t)
+	e.waitHandled(e.prices(101), log) // fires on the primary only
+	fired := e.ts
+	c.promote()
+	e.waitHandled(e.prices(100.5), log) // held
+	stop()
+	if got := counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
+		t.Errorf("findash_alert_rewinds_total = %v, want 1 (the final commit found the position behind)", got)
+	}
+
+	// The next evaluator starts on the promoted standby.
+	s := &sink{}
+	stop, log = e.clusterEvaluator(c, s, cfg, nil)
+	defer stop()
+	last := e.prices(102)
+	e.waitHandled(last, log)
+	stop()
+	e.checkFiredOnce(c.standby, a, fired, s)
+}
