@@ -292,3 +292,54 @@ func BenchmarkWriteBatchSize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWriteBatchLowRate is the persister at a low rate: 200 ticks a
+// second over 100 symbols (the fan-out scenario's 200 one-tick POSTs/s),
+// written in batches of one flush interval's ticks. One iteration is one
+// second of market time; "cpu-ms/s" is the share of a core the persister's
+// writes take at that rate (the ticks' generation and rollup included, the
+// same for every interval).
+//
+//	go test ./internal/store/sqlite -run '^$' -bench WriteBatchLowRate -benchtime 200x
+func BenchmarkWriteBatchLowRate(b *testing.B) {
+	const perSec, syms = 200, 100
+	names := make([]string, syms)
+	for i := range names {
+		names[i] = fmt.Sprintf("SYM%03d-USD", i)
+	}
+	for _, every := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
+		b.Run("flush="+every.String(), func(b *testing.B) {
+			db := mustOpen(b)
+			ctx := context.Background()
+			n := int(perSec * every / time.Second)
+			ticks := make([]market.Tick, n)
+			seqs := make([]uint64, syms)
+			r := market.NewRollup()
+			var logSeq uint64
+			cpu0 := cpuTime(b)
+			b.ResetTimer()
+			for k := 0; k < b.N; k++ {
+				for i := 0; i < perSec/n; i++ {
+					for j := range ticks {
+						g := (k*perSec/n+i)*n + j
+						s := (g * 37) % syms // every symbol, in no order
+						seqs[s]++
+						ticks[j] = market.Tick{Symbol: names[s], TS: 1764201600000 + int64(g)*1000/perSec,
+							Price: 100 + float64(g%1000)/10, Size: 1, Seq: seqs[s]}
+					}
+					r.Reset()
+					for j := range ticks {
+						r.Add(&ticks[j])
+					}
+					from := logSeq + 1
+					logSeq += uint64(n)
+					if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, r.Candles(), from-1, from, logSeq); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/s")
+		})
+	}
+}
