@@ -417,66 +417,6 @@ func (q *Queue) Jobs(ctx context.Context, limit int, states ...string) ([]Job, e
 	return out, nil
 }
 
-// Run works jobs until ctx ends, then stops fetching and gives running jobs
-// Config.StopTimeout to finish before cancelling them. It returns nil after
-// a clean stop. Without handlers it returns at once. A database unreachable
-// when the workers start is waited out (retry.Database), not returned.
-func (q *Queue) Run(ctx context.Context) error {
-	if !q.working {
-		return nil
-	}
-	if !q.startWorkers(ctx) {
-		return nil // ctx ended before the database answered
-	}
-	q.l.Info("job workers started", "alert_workers", q.cfg.AlertWorkers, "report_workers", q.cfg.ReportWorkers)
-	t := time.NewTicker(q.cfg.StatsInterval)
-	defer t.Stop()
-	q.sample(ctx)
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-t.C:
-			q.sample(ctx)
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.StopTimeout)
-	defer cancel()
-	if err := q.stop(sctx); err != nil {
-		q.l.Warn("jobs still running at the stop timeout; cancelling them", "err", err)
-		cctx, cancel2 := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel2()
-		if err := q.stopCancel(cctx); err != nil {
-			return fmt.Errorf("jobs: stop: %w", err)
-		}
-	}
-	q.l.Info("job workers stopped")
-	return nil
-}
-
-// startWorkers starts River's client, retrying until it starts (true) or
-// ctx ends (false). River's Start pings the database and fetches each
-// queue's settings, so it fails while the database is unreachable: that is
-// an outage the instance rides out (ingest goes on, issue 13 item 5), not a
-// reason to stop it. Returned as Run's error, it stopped the whole instance,
-// its public listener and every kept-alive connection included, whenever
-// the database went away while the workers were still starting.
-func (q *Queue) startWorkers(ctx context.Context) bool {
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		// River cancels the running jobs of a client whose Start context
-		// ends (a hard stop): start it on a context that outlives ctx, so
-		// that Run's stop is graceful and StopTimeout applies. Inserts
-		// wait for each attempt (starting), not for the waits between.
-		q.starting.Lock()
-		defer q.starting.Unlock()
-		return struct{}{}, q.start(context.WithoutCancel(ctx))
-	}, retry.Database().Options(func(err error, wait time.Duration) {
-		q.l.Warn("cannot start the job workers; retrying", "err", err, "retry_in", wait)
-	})...)
-	return err == nil
-}
-
 // compactJSON is b without insignificant spaces, or b as is if it is not JSON.
 func compactJSON(b []byte) string {
 	var buf bytes.Buffer
