@@ -279,6 +279,9 @@ type API struct {
 	handler     http.Handler
 	closedCache []string // Cache-Control of closed candle ranges
 	patterns    []string // every registered "METHOD /path" pattern, in order
+	// routeObs holds each mux pattern's duration histogram children
+	// (middleware.go's observe); written only by routes.
+	routeObs map[string]*routeObserver
 }
 
 // New returns an API serving d. It registers its metrics on reg (nil: not

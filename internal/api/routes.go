@@ -10,10 +10,11 @@ import (
 // shows every route; openapi_test.go checks each is in openapi.json.
 func (a *API) routes() {
 	a.mux = http.NewServeMux()
+	a.routeObs = map[string]*routeObserver{}
 
 	// Every role: health.
-	a.mux.HandleFunc("GET /livez", a.livez)
-	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.register("GET /livez", a.livez)
+	a.register("GET /readyz", a.readyz)
 	a.patterns = append(a.patterns, "GET /livez", "GET /readyz")
 
 	// The gateway role: the WebSocket stream. The ingest role: ticks in.
@@ -90,7 +91,7 @@ func (a *API) routes() {
 	a.handle("GET /api/v1/reports/{id}/download", a.downloadReport) // authorised by its signed URL
 
 	a.allowMethods()
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	a.register("/", func(w http.ResponseWriter, r *http.Request) {
 		// The dashboard answers every GET no route claims (its pages, its
 		// assets, index.html for app URLs such as /s/BTC-USD); /api/ stays JSON.
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
@@ -119,8 +120,15 @@ func (a *API) handleRole(role string, pattern string, h http.HandlerFunc) {
 		err := a.wrongRole(role, pattern)
 		h = func(w http.ResponseWriter, r *http.Request) { a.writeError(w, r, err) }
 	}
-	a.mux.HandleFunc(pattern, h)
+	a.register(pattern, h)
 	a.patterns = append(a.patterns, pattern)
+}
+
+// register adds pattern to the mux, and its duration metrics to
+// routeObs (observe's, read-only once routes returns).
+func (a *API) register(pattern string, h http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, h)
+	a.routeObs[pattern] = &routeObserver{vec: a.m.duration, route: pattern}
 }
 
 // allowMethods registers, for every path, a method-less fallback that
@@ -155,7 +163,7 @@ func (a *API) allowMethods() {
 		// covers HEAD.
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
 			if !slices.Contains(ms, m) {
-				a.mux.HandleFunc(m+" "+path, h)
+				a.register(m+" "+path, h)
 			}
 		}
 	}
