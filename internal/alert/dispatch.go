@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// sweepEvery is how often a running evaluator looks for undispatched
+// events (one indexed query) besides after a failed enqueue or mark: an
+// event whose commit a promoted standby holds but whose jobs and dispatch
+// mark it lacks (the failover fell between the commit and the enqueue)
+// would otherwise wait for the next start, its notifications with it.
+const sweepEvery = time.Minute
+
 // dispatch enqueues the notifications of events and marks them dispatched.
 // A failure leaves them pending for the next sweep.
 func (r *run) dispatch(ctx context.Context, events []Event) {

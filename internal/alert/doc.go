@@ -22,7 +22,8 @@
 // is pushed to the user's WebSocket (Sink) and handed to the Dispatcher
 // (the job queue, whose jobs are unique per event and channel). Events are
 // marked dispatched once their jobs are enqueued; events left undispatched
-// by a crash are enqueued again at the next start (an outbox).
+// by a crash are enqueued again at the next start, and by a running
+// evaluator once a minute (an outbox).
 //
 // A database that went back. Every commit tells the store the position
 // this evaluator last committed or read, and the store compares it with

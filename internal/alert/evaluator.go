@@ -195,6 +195,7 @@ type run struct {
 	lastCheck time.Time
 	lastSweep time.Time // of idle symbols' statistics
 	sweep     bool      // undispatched events may be waiting
+	lastOut   time.Time // last look for undispatched events (see sweepEvery)
 	quote     market.Quote
 	fired     []Event
 	changes   []ArmedChange
@@ -239,6 +240,7 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
 		return nil
 	}
 	r.dispatchPending(ctx)
+	r.lastOut = e.cfg.Now()
 	// lastFlush stays zero: the first message after a start is committed at
 	// once, so the position shows promptly that the evaluator caught up.
 	r.lastCheck = e.cfg.Now()
@@ -329,6 +331,9 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		}
 	}
 	r.dropIdle(now)
+	if now.Sub(r.lastOut) >= sweepEvery {
+		r.lastOut, r.sweep = now, true // swept at the next commit
+	}
 	arrived := now.UnixNano()
 	for i := range ticks {
 		t := &ticks[i]

@@ -14,6 +14,7 @@ import (
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // cluster is a primary and its asynchronous standby, both real SQLite
@@ -137,21 +138,6 @@ func (e *env) checkFiredOnce(db *sqlite.DB, a alert.Alert, ts int64, s *sink) {
 	}
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Errorf("metric %s not registered", name)
-	return 0
-}
-
 // TestAlertRewindAfterIdleFailover: an alert fires on the primary, which
 // fails over to a standby that lacks that commit (the firing, the alert
 // disarmed, the position) while the evaluator is idle, so no call of its
@@ -189,7 +175,7 @@ func TestAlertRewindAfterIdleFailover(t *testing.T) {
 	if n := len(s.events()); n != 1 {
 		t.Errorf("pushed %d alerts, want 1 (the firing re-recorded on the new primary is not pushed again)", n)
 	}
-	if got := counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
+	if got := testenv.Counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
 		t.Errorf("findash_alert_rewinds_total = %v, want 1", got)
 	}
 }
@@ -219,7 +205,7 @@ func TestAlertRewindOnFinalCommit(t *testing.T) {
 	c.promote()
 	e.waitHandled(e.prices(100.5), log) // held
 	stop()
-	if got := counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
+	if got := testenv.Counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
 		t.Errorf("findash_alert_rewinds_total = %v, want 1 (the final commit found the position behind)", got)
 	}
 
@@ -231,4 +217,62 @@ func TestAlertRewindOnFinalCommit(t *testing.T) {
 	e.waitHandled(last, log)
 	stop()
 	e.checkFiredOnce(c.standby, a, fired, s)
+}
+
+// handOff is a Sink that, at each push, lets the test act before the
+// evaluator goes on to enqueue the firing's notifications.
+type handOff struct {
+	pushed chan alert.Event
+	resume chan struct{}
+}
+
+func (h *handOff) PublishAlert(_ int64, data any) {
+	h.pushed <- data.(alert.Event)
+	<-h.resume
+}
+
+// TestAlertOutboxAfterFailover: the standby received a firing's commit but
+// not its dispatch (the jobs and the dispatched mark, written after it),
+// and is promoted. Nothing of the evaluator's is behind, so nothing
+// rewinds; the running evaluator must still find the event undispatched
+// on the new primary and enqueue its notifications within a minute.
+// Before, only a start looked: the event waited, and its notifications
+// with it, for the next restart.
+func TestAlertOutboxAfterFailover(t *testing.T) {
+	e := newEnv(t)
+	e.above100(e.db, "BTC-USD")
+	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
+	var now atomic.Int64 // the evaluator's wall clock, moved by hand
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	h := &handOff{pushed: make(chan alert.Event), resume: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	stop, log := e.clusterEvaluator(c, h, alert.Config{FlushInterval: time.Nanosecond,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }}, reg)
+	defer stop()
+	resume := sync.OnceFunc(func() { close(h.resume) })
+	defer resume() // before stop, should the test end early
+
+	e.waitHandled(e.prices(99), log)
+	fired := e.prices(101)
+	select {
+	case <-h.pushed: // committed, not yet enqueued
+	case <-time.After(60 * time.Second):
+		t.Fatal("no firing pushed after 60s")
+	}
+	c.stopReplication(t)
+	resume()
+	e.waitHandled(fired, log) // enqueued and marked on the primary only
+	c.promote()
+	if p, err := c.standby.PendingEvents(t.Context(), 10); err != nil || len(p) != 1 {
+		t.Fatalf("PendingEvents() on the promoted standby = %+v, %v; want the firing", p, err)
+	}
+	now.Add(int64(2 * time.Minute))
+	e.waitHandled(e.prices(100.5), log)
+	if p, err := c.standby.PendingEvents(t.Context(), 10); err != nil || len(p) != 0 {
+		t.Errorf("PendingEvents() on the new primary a minute later = %+v, %v; want none", p, err)
+	}
+	stop()
+	if got := testenv.Counter(t, reg, "findash_alert_rewinds_total"); got != 0 {
+		t.Errorf("findash_alert_rewinds_total = %v, want 0 (the standby had every commit)", got)
+	}
 }

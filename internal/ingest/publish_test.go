@@ -12,6 +12,7 @@ import (
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/testenv"
 )
 
 var _ ingest.Log = (*bus.Bus)(nil)
@@ -74,7 +75,7 @@ func TestPublishGroupsBySymbol(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log messages (-want +got):\n%s", diff)
 	}
-	if n := counter(t, reg, "findash_ingest_ticks_total"); n != 5 {
+	if n := testenv.Counter(t, reg, "findash_ingest_ticks_total"); n != 5 {
 		t.Errorf("findash_ingest_ticks_total = %v, want 5", n)
 	}
 }
@@ -132,20 +133,4 @@ func TestPublishBackPressure(t *testing.T) {
 			t.Errorf("Publish once the log caught up = %v", err)
 		}
 	}
-}
-
-// counter returns the value of the counter name in reg.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

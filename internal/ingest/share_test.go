@@ -12,6 +12,7 @@ import (
 
 	"github.com/findash/findash/internal/ingest"
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // gatedLog is the real log whose first append waits until released, so
@@ -101,7 +102,7 @@ func TestPublishSharesAppends(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log messages (-want +got):\n%s", diff)
 	}
-	if n := counter(t, reg, "findash_ingest_ticks_total"); n != 9 {
+	if n := testenv.Counter(t, reg, "findash_ingest_ticks_total"); n != 9 {
 		t.Errorf("findash_ingest_ticks_total = %v, want 9", n)
 	}
 }

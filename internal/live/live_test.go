@@ -18,6 +18,7 @@ import (
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 var (
@@ -377,32 +378,12 @@ func TestFeedSkipsStoredBadValues(t *testing.T) {
 	}
 	// Skipped: the 1m candles and newer buckets of PSN-A (a 1e-300 price),
 	// PSN-B (an infinite volume) and PSN-C (dated 2099); the bad logged ticks.
-	if got := counter(t, reg, "findash_live_skipped_candles_total"); got < 3 {
+	if got := testenv.Counter(t, reg, "findash_live_skipped_candles_total"); got < 3 {
 		t.Errorf("findash_live_skipped_candles_total = %v, want >= 3", got)
 	}
 	// Of the persisted ticks (replayed only to warm the sink) 4 are bad,
 	// of the logged ones (applied) 3.
-	if got := counter(t, reg, "findash_live_skipped_ticks_total"); got != 7 {
+	if got := testenv.Counter(t, reg, "findash_live_skipped_ticks_total"); got != 7 {
 		t.Errorf("findash_live_skipped_ticks_total = %v, want 7", got)
 	}
-}
-
-// counter reads a counter's value from reg.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-			return sum
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

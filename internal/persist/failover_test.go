@@ -13,6 +13,7 @@ import (
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/persist"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // cluster is a primary and its asynchronous standby, both real SQLite
@@ -105,7 +106,7 @@ func TestRewindAfterIdleFailover(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	checkExactlyOnce(t, c.standby, 6, 3)
-	if got := counter(t, reg, "findash_persist_rewinds_total"); got != 1 {
+	if got := testenv.Counter(t, reg, "findash_persist_rewinds_total"); got != 1 {
 		t.Errorf("findash_persist_rewinds_total = %v, want 1", got)
 	}
 }
@@ -144,7 +145,7 @@ func TestRewindOnFinalWrite(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
-	if got := counter(t, reg, "findash_persist_rewinds_total"); got != 1 {
+	if got := testenv.Counter(t, reg, "findash_persist_rewinds_total"); got != 1 {
 		t.Errorf("findash_persist_rewinds_total = %v, want 1 (the final write found the position behind)", got)
 	}
 

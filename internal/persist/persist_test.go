@@ -196,7 +196,7 @@ func TestPersistsEverything(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	checkExactlyOnce(t, db, 10, 30)
-	if got := counter(t, reg, "findash_persist_ticks_total"); got != 10*30*20 {
+	if got := testenv.Counter(t, reg, "findash_persist_ticks_total"); got != 10*30*20 {
 		t.Errorf("findash_persist_ticks_total = %v, want %d", got, 10*30*20)
 	}
 }
@@ -254,7 +254,7 @@ func TestRetriesStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, db, 5, 10)
-	if got := counter(t, reg, "findash_persist_write_failures_total"); got != 3 {
+	if got := testenv.Counter(t, reg, "findash_persist_write_failures_total"); got != 3 {
 		t.Errorf("write failures = %v, want 3", got)
 	}
 }
@@ -272,21 +272,6 @@ func TestBatchesByMaxBatch(t *testing.T) {
 	if diff := cmp.Diff(int32(20), st.writes.Load()); diff != "" {
 		t.Errorf("writes (-want +got): %s", diff)
 	}
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 // gauge reads a gauge from reg (a scrape: gauge funcs are computed now).
@@ -401,7 +386,7 @@ func TestResyncsLogOneLine(t *testing.T) {
 
 	publish(t, b, 0, 1, 1)
 	waitPosition(t, st.flaky, lastSeq(t, b))
-	if got := counter(t, reg, "findash_persist_resyncs_total"); got != 20 {
+	if got := testenv.Counter(t, reg, "findash_persist_resyncs_total"); got != 20 {
 		t.Errorf("findash_persist_resyncs_total = %v, want 20", got)
 	}
 	info := recs.at(slog.LevelInfo)
@@ -462,7 +447,7 @@ func TestSkipsBadLoggedTicks(t *testing.T) {
 			t.Errorf("%s: 1d candles %+v, want %d built from the good tick only", sym, candles, want)
 		}
 	}
-	if got := counter(t, reg, "findash_persist_skipped_ticks_total"); got != 4 {
+	if got := testenv.Counter(t, reg, "findash_persist_skipped_ticks_total"); got != 4 {
 		t.Errorf("findash_persist_skipped_ticks_total = %v, want 4", got)
 	}
 }
