@@ -20,6 +20,7 @@ type discardTransport struct {
 	closed chan struct{}
 	once   sync.Once
 	sent   *sentCount // messages written by all transports of a benchmark; nil: not counted
+	pings  *sentCount // pings written, likewise
 }
 
 // sentCount counts the messages written and says when a target is reached.
@@ -47,11 +48,19 @@ func (d *discardTransport) WriteBatch(msgs [][]byte, _ time.Time) error {
 	}
 	return nil
 }
-func (d *discardTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error) {
+func (d *discardTransport) WriteBatchNow(msgs [][]byte, ping bool, deadline time.Time) (writeResult, error) {
+	if ping {
+		_ = d.WritePing(deadline)
+	}
 	return writeDone, d.WriteBatch(msgs, deadline)
 }
-func (d *discardTransport) Flush(time.Time) error                   { return nil }
-func (d *discardTransport) WritePing(time.Time) error               { return nil }
+func (d *discardTransport) Flush(time.Time) error { return nil }
+func (d *discardTransport) WritePing(time.Time) error {
+	if d.pings != nil {
+		d.pings.add(1)
+	}
+	return nil
+}
 func (d *discardTransport) WriteClose(int, string, time.Time) error { return nil }
 func (d *discardTransport) Close() error                            { d.once.Do(func() { close(d.closed) }); return nil }
 
@@ -267,5 +276,40 @@ func BenchmarkLoopbackWrite(b *testing.B) {
 			c.Close()
 			<-done
 		})
+	}
+}
+
+// BenchmarkPing pings 10,000 idle connections (every ping slot once: what
+// PingInterval brings) and reports the CPU per ping; the transports write
+// nowhere, so what is left is the gateway's own cost: waking a writer, and
+// before the pool wrote pings, starting each connection's own writer.
+//
+//	go test ./internal/gateway -run '^$' -bench Ping -benchtime 20x
+func BenchmarkPing(b *testing.B) {
+	const n = 10_000
+	h := New(market.NewState(), Config{}, nil, nil)
+	pings := sentCount{reached: make(chan struct{}, 1)}
+	conns := make([]*conn, n)
+	for i := range conns {
+		c := newConn(h, 0)
+		c.t = &discardTransport{closed: make(chan struct{}), pings: &pings}
+		h.addConn(c)
+		conns[i] = c
+	}
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	for i := range b.N {
+		pings.target.Store(int64(i+1) * n)
+		for s := range uint8(pingSlots) {
+			h.pingSlot(s)
+		}
+		<-pings.reached
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/ping")
+	for _, c := range conns {
+		c.close(0, "")
+		<-c.writerDone
+		h.removeConn(c)
 	}
 }

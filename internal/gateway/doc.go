@@ -22,8 +22,9 @@
 // connection has queued and writes it as one text frame (messages joined
 // by '\n') with one write(2) that never waits: there is no goroutine per
 // delivery and no timer. What a connection is sent while it waits for its
-// turn shares its next frame (decision 0014). Whatever may wait — a
-// socket that does not take the whole frame, a ping, a close, a lagging
+// turn shares its next frame (decision 0014); a ping due goes in the same
+// write, after the frame. Whatever may wait — a
+// socket that does not take the whole frame, a close, a lagging
 // channel, a transport without a raw socket, and a busy connection (one
 // written often — its last two writes less than twice Config.WriteCoalesce
 // apart — and less than WriteCoalesce ago: it waits for the rest of that,

@@ -328,3 +328,17 @@ func closePayload(code int, reason string) []byte {
 	}
 	return append(binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), uint16(code)), reason...)
 }
+
+// appendFrameHeader appends the header of an unmasked final frame (server
+// to client) of n payload bytes.
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	switch {
+	case n <= 125:
+		return append(b, finBit|op, byte(n))
+	case n <= 0xffff:
+		return append(b, finBit|op, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, finBit|op, 127)
+		return binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+}

@@ -24,7 +24,7 @@ func TestWriteBatchNowKeepsTheRest(t *testing.T) {
 	var err error
 	for i := 0; i < 100000; i++ { // the socket fills long before (a few MB)
 		msg := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, bytes.Repeat([]byte("x"), 1000))
-		if res, err = tr.WriteBatchNow([][]byte{[]byte(msg)}, deadline); err != nil {
+		if res, err = tr.WriteBatchNow([][]byte{[]byte(msg)}, false, deadline); err != nil {
 			t.Fatal(err)
 		}
 		if res == writeNotNow {
@@ -39,7 +39,7 @@ func TestWriteBatchNowKeepsTheRest(t *testing.T) {
 		t.Fatal("the socket never filled")
 	}
 	t.Logf("%d frames handed over, last %v", len(sent), res)
-	if r, _ := tr.WriteBatchNow([][]byte{[]byte("x")}, deadline); res == writeKept && r != writeNotNow {
+	if r, _ := tr.WriteBatchNow([][]byte{[]byte("x")}, false, deadline); res == writeKept && r != writeNotNow {
 		t.Errorf("with a kept rest, WriteBatchNow = %v, want writeNotNow", r)
 	}
 	done := make(chan error, 1)
@@ -122,7 +122,7 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 	tr, peer := rawTransport(t)
 	msg := [][]byte{[]byte(`{"type":"tick"}`)}
 	deadline := time.Now().Add(10 * time.Second)
-	if res, err := tr.WriteBatchNow(msg, deadline); res != writeDone || err != nil {
+	if res, err := tr.WriteBatchNow(msg, false, deadline); res != writeDone || err != nil {
 		t.Fatalf("WriteBatchNow = %v, %v", res, err)
 	}
 	if !tr.wdeadline.IsZero() {
@@ -132,7 +132,7 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 	if err := tr.write([]byte{0x81, 0}, time.Now().Add(time.Second), false); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := tr.WriteBatchNow(msg, time.Now().Add(10*time.Second)); res != writeDone || err != nil {
+	if res, err := tr.WriteBatchNow(msg, false, time.Now().Add(10*time.Second)); res != writeDone || err != nil {
 		t.Fatalf("after a near deadline: WriteBatchNow = %v, %v", res, err)
 	}
 	if !tr.wdeadline.IsZero() {
@@ -142,7 +142,7 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 	if err := tr.nc.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := tr.WriteBatchNow(msg, time.Now().Add(10*time.Second)); res != writeNotNow || err != nil {
+	if res, err := tr.WriteBatchNow(msg, false, time.Now().Add(10*time.Second)); res != writeNotNow || err != nil {
 		t.Fatalf("after a passed deadline: WriteBatchNow = %v, %v; want writeNotNow, no error", res, err)
 	}
 	if err := tr.WriteBatch(msg, time.Now().Add(10*time.Second)); err != nil {
@@ -193,5 +193,54 @@ func TestBusyOnlyWhenQuick(t *testing.T) {
 			t.Errorf("at %d ms: busy = %v, want %v", s.ms, got, s.wantBusy)
 		}
 		c.mu.Unlock()
+	}
+}
+
+// TestPoolWritesPings: a ping due is written by the pool's writer, in the
+// write of the round's last frame or alone, not by the connection's own
+// writer. Before, every ping started one (333 a second at 10,000
+// connections pinged every 30 s), each growing its stack and setting a
+// write deadline: a fixed cost of an idle server.
+func TestPoolWritesPings(t *testing.T) {
+	h := New(nil, Config{}, nil, nil)
+	tr, peer := rawTransport(t)
+	c := newConn(h, 0)
+	c.t = tr
+	tick := []byte(`{"type":"tick"}`)
+	for _, queued := range [][]byte{tick, nil} {
+		c.mu.Lock()
+		if queued != nil {
+			c.appendLocked(queued)
+		}
+		c.pingDue = true
+		c.writing = true // as signalLocked leaves it
+		c.mu.Unlock()
+		var w writeJob
+		if res := c.take(&w, true); res != takeBatch || !w.ping {
+			t.Fatalf("the pool's take of a ping due = %v (ping %v), want takeBatch with the ping", res, w.ping)
+		}
+		c.mu.Lock()
+		c.q, c.pingDue = w.batch, true // put it back for writeRound
+		c.mu.Unlock()
+		var n writeCount
+		c.writeRound(&n)
+		c.mu.Lock()
+		writing := c.writing
+		c.mu.Unlock()
+		if writing {
+			t.Errorf("queued %q: a writer still runs after the pool's round (its own writer was started)", queued)
+		}
+		want := []byte{finBit | opPing, 0}
+		if queued != nil {
+			want = append(append([]byte{finBit | opText, byte(len(tick))}, tick...), want...)
+		}
+		got := make([]byte, len(want))
+		_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(peer, got); err != nil {
+			t.Fatalf("queued %q: reading the round's %d bytes: %v", queued, len(want), err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("queued %q: the peer read %x, want %x", queued, got, want)
+		}
 	}
 }

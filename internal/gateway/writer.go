@@ -121,8 +121,8 @@ const (
 // connection that lost ticks and is still behind MaxLag later is closed
 // here as a slow consumer. For the pool's writer (pool), which must not
 // wait, it takes nothing and returns takeDedicated when the round could
-// wait: a ping, a close, a lagging channel, or a transport that cannot
-// write without waiting.
+// wait: a close, a lagging channel, or a busy connection (a ping it
+// writes itself, in its write).
 func (c *conn) take(w *writeJob, pool bool) takeResult {
 	c.mu.Lock()
 	if c.holding && !c.closing || !c.hasWorkLocked() {
@@ -130,7 +130,7 @@ func (c *conn) take(w *writeJob, pool bool) takeResult {
 		c.mu.Unlock()
 		return takeNone
 	}
-	if pool && (c.closing || c.pingDue || c.lagging > 0 || c.busyLocked()) {
+	if pool && (c.closing || c.lagging > 0 || c.busyLocked()) {
 		c.mu.Unlock()
 		return takeDedicated
 	}

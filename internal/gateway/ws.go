@@ -4,7 +4,6 @@ package gateway
 // package sees a transport.
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/http"
@@ -35,9 +34,10 @@ type transport interface {
 	// WriteBatch writes msgs as one text message, joined by '\n'.
 	WriteBatch(msgs [][]byte, deadline time.Time) error
 	// WriteBatchNow is WriteBatch without waiting for the socket (the
-	// pool's writer calls it): see writeResult. An error is the
-	// transport's end, as from WriteBatch.
-	WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error)
+	// pool's writer calls it): see writeResult. With ping, a ping frame
+	// follows the message (or goes alone when msgs is empty) in the same
+	// write. An error is the transport's end, as from WriteBatch.
+	WriteBatchNow(msgs [][]byte, ping bool, deadline time.Time) (writeResult, error)
 	// Flush writes the end of a frame a write left kept (writeKept, or a
 	// timeout), if any.
 	Flush(deadline time.Time) error
@@ -172,12 +172,12 @@ func appendBatchFrame(b []byte, msgs [][]byte) []byte {
 	return b
 }
 
-// WriteBatchNow writes msgs as one text frame with one write(2) that does
-// not wait: on a socket without room it writes nothing (writeNotNow), or
-// keeps the unwritten end of the frame for the next write (writeKept). It
-// writes nothing either when the transport has no raw socket (TLS, a pipe)
-// or another write is in progress or unfinished.
-func (t *wsTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeResult, error) {
+// WriteBatchNow writes msgs as one text frame (and a ping frame, with
+// ping) with one write(2) that does not wait: on a socket without room it
+// writes nothing (writeNotNow), or keeps the unwritten end for the next
+// write (writeKept). It writes nothing either when the transport has no
+// raw socket (TLS, a pipe) or another write is in progress or unfinished.
+func (t *wsTransport) WriteBatchNow(msgs [][]byte, ping bool, deadline time.Time) (writeResult, error) {
 	if t.raw == nil || !t.wmu.TryLock() {
 		return writeNotNow, nil
 	}
@@ -197,7 +197,12 @@ func (t *wsTransport) WriteBatchNow(msgs [][]byte, deadline time.Time) (writeRes
 	if held { // the held 101 response goes out in the frame's write
 		w.b = append(w.b, *t.rest...)
 	}
-	w.b = appendBatchFrame(w.b, msgs)
+	if len(msgs) > 0 {
+		w.b = appendBatchFrame(w.b, msgs)
+	}
+	if ping {
+		w.b = appendFrameHeader(w.b, opPing, 0)
+	}
 	res, err := writeDone, t.raw.Write(w.fn)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		// The deadline a waiting writer set passed before the write
@@ -263,20 +268,6 @@ func (t *wsTransport) WriteBatch(msgs [][]byte, deadline time.Time) error {
 		framePool.Put(bp)
 	}
 	return err
-}
-
-// appendFrameHeader appends the header of an unmasked final frame (server
-// to client) of n payload bytes.
-func appendFrameHeader(b []byte, op byte, n int) []byte {
-	switch {
-	case n <= 125:
-		return append(b, finBit|op, byte(n))
-	case n <= 0xffff:
-		return append(b, finBit|op, 126, byte(n>>8), byte(n))
-	default:
-		b = append(b, finBit|op, 127)
-		return binary.BigEndian.AppendUint64(b, uint64(n))
-	}
 }
 
 // write writes one whole frame; the writer and the reader (pongs, the close
