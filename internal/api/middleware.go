@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -108,17 +107,20 @@ func (o *routeObserver) observer(status int, code string) prometheus.Observer {
 	return ob
 }
 
-type reqIDKey struct{}
-
-// RequestID returns the request id of a request's context ("" if none).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(reqIDKey{}).(string)
-	return id
+// RequestID returns the request id of a request the API serves: the
+// client's X-Request-Id when valid, else one the API made, which it puts
+// in r's X-Request-Id (so the id needs no copy of the request with a
+// context value: 3 allocations of the ~12 of a cached read).
+func RequestID(r *http.Request) string {
+	if ids := r.Header["X-Request-Id"]; len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
 }
 
 // logFor returns the logger for lines about r: with its request id.
 func (a *API) logFor(r *http.Request) *slog.Logger {
-	return a.log.With("request_id", RequestID(r.Context()))
+	return a.log.With("request_id", RequestID(r))
 }
 
 // serve is the one middleware every request passes: request id, in-flight
@@ -126,12 +128,18 @@ func (a *API) logFor(r *http.Request) *slog.Logger {
 // and the per-IP limit of requests in flight; then the mux.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get("X-Request-Id")
-	if !validRequestID(id) {
-		id = a.ids.next()
+	if r.Header == nil {
+		r.Header = http.Header{}
 	}
-	w.Header()["X-Request-Id"] = []string{id}
-	r = r.WithContext(context.WithValue(r.Context(), reqIDKey{}, id))
+	ids := r.Header["X-Request-Id"]
+	if len(ids) > 0 && validRequestID(ids[0]) {
+		ids = ids[:1:1] // the response's own slice, whatever appends to it
+	} else {
+		ids = []string{a.ids.next()}
+	}
+	r.Header["X-Request-Id"] = ids
+	w.Header()["X-Request-Id"] = ids
+	id := ids[0]
 	sw := &statusWriter{ResponseWriter: w}
 	a.m.inFlight.Inc()
 	defer func() {
@@ -199,7 +207,7 @@ func (a *API) observe(r *http.Request, sw *statusWriter, start time.Time) {
 	}
 	if level := accessLevel(r.Method, status); a.log.Enabled(r.Context(), level) {
 		a.log.LogAttrs(r.Context(), level, "http request",
-			slog.String("request_id", RequestID(r.Context())),
+			slog.String("request_id", RequestID(r)),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.String("route", route),
