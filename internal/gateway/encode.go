@@ -97,17 +97,84 @@ func encodeReconnect(afterMS int64) []byte {
 }
 
 // encodeData returns {"type":typ,"channel":channel,"data":<data as JSON>}.
+// nil and a quote (a ticks channel's snapshot, sent at every subscribe) are
+// appended by hand: encoding/json's reflection was the deepest stack of a
+// WebSocket connect, where the handshake's goroutine grew its stack (issue
+// 14); anything else, or a quote appendQuote does not write exactly as
+// encoding/json would, goes through encoding/json.
 func encodeData(typ, channel string, data any) ([]byte, error) {
-	d, err := json.Marshal(data)
-	if err != nil {
-		return nil, err
+	var d []byte
+	switch v := data.(type) {
+	case nil:
+		d = []byte("null")
+	case market.Quote:
+		if quotePlain(&v) {
+			b := make([]byte, 0, 48+len(typ)+len(channel)+200)
+			b = appendDataHead(b, typ, channel)
+			b = appendQuote(b, &v)
+			return append(b, '}'), nil
+		}
+	}
+	if d == nil {
+		var err error
+		if d, err = json.Marshal(data); err != nil {
+			return nil, err
+		}
 	}
 	b := make([]byte, 0, 32+len(typ)+len(channel)+len(d))
+	b = appendDataHead(b, typ, channel)
+	b = append(b, d...)
+	return append(b, '}'), nil
+}
+
+// appendDataHead appends {"type":typ,"channel":channel,"data":
+func appendDataHead(b []byte, typ, channel string) []byte {
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","channel":"`...)
 	b = append(b, channel...)
-	b = append(b, `","data":`...)
-	b = append(b, d...)
-	return append(b, '}'), nil
+	return append(b, `","data":`...)
+}
+
+// quotePlain reports whether appendQuote writes q as encoding/json does:
+// a symbol that needs no escaping and finite numbers (encoding/json
+// refuses NaN and ±Inf).
+func quotePlain(q *market.Quote) bool {
+	for i := 0; i < len(q.Symbol); i++ {
+		c := q.Symbol[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	for _, f := range [...]float64{q.Price, q.Open24h, q.High24h, q.Low24h, q.Volume24h, q.Change24h, q.ChangePct24h} {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendQuote appends q as encoding/json writes it (see quotePlain).
+func appendQuote(b []byte, q *market.Quote) []byte {
+	b = append(b, `{"symbol":"`...)
+	b = append(b, q.Symbol...)
+	b = append(b, `","price":`...)
+	b = appendFloat(b, q.Price)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, q.TS, 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, q.Seq, 10)
+	b = append(b, `,"open_24h":`...)
+	b = appendFloat(b, q.Open24h)
+	b = append(b, `,"high_24h":`...)
+	b = appendFloat(b, q.High24h)
+	b = append(b, `,"low_24h":`...)
+	b = appendFloat(b, q.Low24h)
+	b = append(b, `,"volume_24h":`...)
+	b = appendFloat(b, q.Volume24h)
+	b = append(b, `,"change_24h":`...)
+	b = appendFloat(b, q.Change24h)
+	b = append(b, `,"change_pct_24h":`...)
+	b = appendFloat(b, q.ChangePct24h)
+	return append(b, '}')
 }

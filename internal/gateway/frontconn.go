@@ -20,24 +20,48 @@ import (
 
 // request builds the *http.Request net/http would for h on c, with the
 // same context values (the server, the local address, ConnContext's).
+// Without a BaseContext the context descends from hctx, which Shutdown
+// cancels when it gives up waiting, and net/http's two values are held by
+// one context: three allocations and a registration fewer per connect
+// than a context.AfterFunc on hctx and two context.WithValue (issue 14).
 func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelFunc) {
-	ctx := context.Background()
+	ctx := f.hctx
 	if f.srv.BaseContext != nil {
 		ctx = f.srv.BaseContext(f)
 	}
-	ctx = context.WithValue(ctx, http.ServerContextKey, f.srv)
-	ctx = context.WithValue(ctx, http.LocalAddrContextKey, c.LocalAddr())
+	ctx = &connValues{Context: ctx, srv: f.srv, local: c.LocalAddr()}
 	if f.srv.ConnContext != nil {
 		ctx = f.srv.ConnContext(ctx, c)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(f.hctx, cancel) // Shutdown gave up waiting
 	r := (&http.Request{
 		Method: http.MethodGet, URL: h.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.header, Body: http.NoBody, Host: h.host, Close: h.close,
 		RemoteAddr: c.RemoteAddr().String(), RequestURI: h.target,
 	}).WithContext(ctx)
+	if f.srv.BaseContext == nil {
+		return r, cancel
+	}
+	stop := context.AfterFunc(f.hctx, cancel) // Shutdown gave up waiting
 	return r, func() { stop(); cancel() }
+}
+
+// connValues holds the values net/http puts in a request's context:
+// http.ServerContextKey and http.LocalAddrContextKey.
+type connValues struct {
+	context.Context
+	srv   *http.Server
+	local net.Addr
+}
+
+func (v *connValues) Value(key any) any {
+	switch key {
+	case http.ServerContextKey:
+		return v.srv
+	case http.LocalAddrContextKey:
+		return v.local
+	}
+	return v.Context.Value(key)
 }
 
 // frontResponse is the ResponseWriter of a request Front serves: Hijack
