@@ -146,7 +146,15 @@ func (r *runner) Run(ctx context.Context, started func()) error {
 	if errors.Is(cause, context.Canceled) {
 		cause = nil
 	}
-	r.log.Info("shutting down", "reason", reasonOf(cause), "timeout", r.budget.timeout)
+	// A failure says why at error level: a log kept at warn showed no
+	// sign of why an instance stopped (it prints its error only as it
+	// exits, after the drain), and its closed listener was taken for a
+	// connection problem (decision 0068).
+	level := slog.LevelInfo
+	if cause != nil {
+		level = slog.LevelError
+	}
+	r.log.Log(context.Background(), level, "shutting down", "reason", reasonOf(cause), "timeout", r.budget.timeout)
 	budget := r.budget.Context() // the budget starts now
 	defer r.budget.release()
 	for l := numLayers - 1; l >= 0; l-- {

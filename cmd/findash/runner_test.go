@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -101,6 +103,42 @@ func TestRunnerFailureStopsInOrder(t *testing.T) {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestRunnerFailureLoggedAsError: the stop a component's failure causes
+// says why at error level, so that a log at warn (the test servers', many
+// deployments') shows it; a signal's stop stays at info. At info, a loaded
+// CI rehearsal's instance stopped with nothing in its warn-level log to
+// say so, and the test read it as a connection problem (decision 0068).
+func TestRunnerFailureLoggedAsError(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			var logs bytes.Buffer
+			r := newRunner(time.Minute, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			r.add(layerLog, "job queue", serviceFunc(func(ctx context.Context) error {
+				if fail {
+					return errors.New("jobs: start: unexpected EOF")
+				}
+				<-ctx.Done()
+				return nil
+			}))
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error)
+			go func() { done <- r.Run(ctx, nil) }()
+			synctest.Wait()
+			cancel()
+			<-done
+			got := logs.String()
+			want := `"level":"ERROR","msg":"shutting down","reason":"job queue: jobs: start: unexpected EOF"`
+			switch {
+			case fail && !strings.Contains(got, want):
+				t.Errorf("stopped by a failure, the log at warn level holds:\n%s\nwant a line with %s", got, want)
+			case !fail && got != "":
+				t.Errorf("stopped by a signal, the log at warn level holds:\n%s\nwant nothing (shutting down at info)", got)
+			}
+		})
+	}
 }
 
 func TestRunnerStopBudget(t *testing.T) {
