@@ -86,23 +86,9 @@ type Store interface {
 
 // Config tunes a Persister.
 type Config struct {
-	// FlushInterval is how long a batch waits for more ticks after its
-	// first before it is written, when it then holds at least FlushMin
-	// ticks (default 100ms).
+	// FlushInterval is the longest a consumed tick waits before it is
+	// written (default 100ms).
 	FlushInterval time.Duration
-	// FlushMin is the fewest ticks a batch must hold to be written at
-	// FlushInterval (default 1,000: at 10,000 ticks/s and more); a smaller
-	// batch waits until Linger after its first tick, or until it holds
-	// FlushMin ticks (decision 0059).
-	FlushMin int
-	// Linger is the longest a consumed tick waits before it is written
-	// (default 1s; never below FlushInterval). At low rates a transaction
-	// costs about the same whatever it holds — a B-tree page and a candle
-	// per symbol and interval touched, the commit — so fewer, fuller
-	// transactions cost less: at 200 ticks/s over 100 symbols, 8.2 ms of
-	// CPU a second in batches of 1 s against 20–23 ms in batches of 100 ms
-	// (BenchmarkWriteBatchLowRate in store/sqlite).
-	Linger time.Duration
 	// MaxBatch writes as soon as this many ticks are held (default 50,000,
 	// about 2.4 MB); a batch always ends on a whole log message, so it may
 	// exceed MaxBatch by less than one message.
@@ -172,13 +158,6 @@ func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, re
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = 100 * time.Millisecond
 	}
-	if cfg.FlushMin <= 0 {
-		cfg.FlushMin = 1000
-	}
-	if cfg.Linger <= 0 {
-		cfg.Linger = time.Second
-	}
-	cfg.Linger = max(cfg.Linger, cfg.FlushInterval)
 	if cfg.MaxBatch <= 0 {
 		// A commit rewrites the partly filled last page of every symbol in
 		// both tick B-trees and merges one candle per symbol and interval,
@@ -344,13 +323,8 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 	w := writer{p: p, rollup: market.NewRollup(), pos: pos}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	// armed: the timer runs for the held batch; lingering: its
-	// FlushInterval passed with fewer than FlushMin ticks held, and it
-	// waits until Linger after held (when its first tick came).
-	armed, lingering, first := false, false, true
-	var held time.Time
+	armed, first := false, true
 	for {
-		due := false
 		select {
 		case m := <-msgs:
 			if first && pos > 0 && m.seq > pos+1 {
@@ -358,36 +332,27 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			}
 			first = false
 			w.add(m)
-			switch {
-			case len(w.ticks) >= p.cfg.MaxBatch, lingering && len(w.ticks) >= p.cfg.FlushMin:
-				due = true
-			case !armed:
-				held = time.Now()
+			if len(w.ticks) >= p.cfg.MaxBatch {
+				if err := w.flush(ctx); resume(err) {
+					return err
+				} else if err != nil {
+					return w.final(ctx)
+				}
+			} else if !armed {
 				timer.Reset(p.cfg.FlushInterval)
 				armed = true
 			}
 		case <-timer.C:
 			armed = false
-			if waited := time.Since(held); len(w.ticks) < p.cfg.FlushMin && waited < p.cfg.Linger {
-				lingering, armed = true, true
-				timer.Reset(p.cfg.Linger - waited)
-				continue
+			if err := w.flush(ctx); resume(err) {
+				return err
+			} else if err != nil {
+				return w.final(ctx)
 			}
-			due = true
 		case <-ctx.Done():
 			return w.final(ctx)
 		case <-consumed:
 			// The consumer gave up (it only does when ctx ends).
-			return w.final(ctx)
-		}
-		if !due {
-			continue
-		}
-		timer.Stop() // Go 1.23 timers: no stale tick follows
-		armed, lingering = false, false
-		if err := w.flush(ctx); resume(err) {
-			return err
-		} else if err != nil {
 			return w.final(ctx)
 		}
 	}
