@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -17,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/retry"
@@ -124,15 +124,18 @@ type Queue struct {
 	insertMany func(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	list       func(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	start      func(ctx context.Context) error
+	ping       func(ctx context.Context) error
 	stop       func(ctx context.Context) error
 	stopCancel func(ctx context.Context) error
 	counts     counter
-	// starting is held by Run while River's client starts, and for reading
-	// by every insert. With Config.OneProcess an insert triggers the
-	// producers' fetch, reading what the producers' start writes, without
-	// a lock in River (v0.51.2; the race detector reports it): an insert
-	// waits for the start instead.
-	starting sync.RWMutex
+	// starting, with Config.OneProcess only (nil otherwise), is taken
+	// whole by Run while River's client starts, and for one unit by every
+	// insert. There an insert triggers the producers' fetch, reading what
+	// the producers' start writes, without a lock in River (v0.51.2; the
+	// race detector reports it): an insert waits for the start instead, or
+	// for its own context. Without OneProcess River triggers no fetch on
+	// insert, and an insert does not wait for a start that may hang.
+	starting *semaphore.Weighted
 
 	total   *prometheus.CounterVec
 	states  *prometheus.GaugeVec
@@ -236,12 +239,14 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	}
 	if cfg.OneProcess {
 		driver = oneProcess[TTx]{driver}
+		q.starting = semaphore.NewWeighted(startWeight)
 	}
 	c, err := river.NewClient(driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: client: %w", err)
 	}
 	q.insertMany, q.list, q.start, q.stop, q.stopCancel = c.InsertMany, c.JobList, c.Start, c.Stop, c.StopAndCancel
+	q.ping = driver.GetExecutor().Ping
 	if reg != nil {
 		reg.MustRegister(q.total, q.states, q.depth, q.running)
 	}
@@ -336,9 +341,13 @@ func (q *Queue) insert(ctx context.Context, args ...river.JobArgs) error {
 	for i, a := range args {
 		params[i] = river.InsertManyParams{Args: a}
 	}
-	q.starting.RLock()
+	if q.starting != nil {
+		if err := q.starting.Acquire(ctx, 1); err != nil {
+			return fmt.Errorf("enqueue %d jobs: waiting for the workers' start: %w", len(args), err)
+		}
+		defer q.starting.Release(1)
+	}
 	res, err := q.insertMany(ctx, params)
-	q.starting.RUnlock()
 	if err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(args), err)
 	}

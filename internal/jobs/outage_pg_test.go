@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -107,5 +108,74 @@ func TestRunWaitsForDatabaseAtStart(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run() error at the stop: %v", err)
+	}
+}
+
+// TestInsertDoesNotWaitForStuckStart: River's start attempt hangs (a
+// database that stopped answering without closing its connections, where
+// a pooled connection's ping waits for the kernel's TCP timeout, about 15
+// minutes). An insert on PostgreSQL still returns when its own context
+// ends: it took the start's lock before (f1835b8), in every mode and
+// regardless of its context, so the alert evaluator's enqueue and the
+// reports POST hung for as long as the start did (REVIEW-1 finding 3).
+func TestInsertDoesNotWaitForStuckStart(t *testing.T) {
+	db := testenv.Postgres(t)
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "postgres", "127.0.0.1:0", u.Host)
+	if err := link.Start(); err != nil {
+		t.Fatalf("toxiproxy: %v", err)
+	}
+	t.Cleanup(link.Stop)
+	u.Host = link.Listen
+	pool, err := pgxpool.New(t.Context(), u.String())
+	if err != nil {
+		t.Fatalf("pgxpool.New() error: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	q, err := jobs.New(t.Context(), riverpgxv5.New(pool), jobs.Handlers{Notifier: &notifier{calls: map[string]int{}}}, testConfig(), nil, nil)
+	if err != nil {
+		t.Fatalf("jobs.New() error: %v", err)
+	}
+	// Bytes stop flowing both ways; connections stay open.
+	for _, dir := range []string{"upstream", "downstream"} {
+		if _, err := link.Toxics.AddToxicJson(strings.NewReader(`{"name":"stall-` + dir + `","type":"timeout","stream":"` + dir + `","attributes":{"timeout":0}}`)); err != nil {
+			t.Fatalf("toxic: %v", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	defer func() {
+		link.Toxics.RemoveToxic(context.Background(), "stall-upstream")
+		link.Toxics.RemoveToxic(context.Background(), "stall-downstream")
+		cancel()
+		<-done
+	}()
+
+	// Several inserts, one after the other, so that Run's start attempt is
+	// under way for most of them.
+	for i := range 5 {
+		ictx, icancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		res := make(chan error, 1)
+		begun := time.Now()
+		go func() {
+			res <- q.EnqueueAlert(ictx, alert.Event{ID: int64(i + 1), Notify: []string{alert.ChannelEmail}})
+		}()
+		select {
+		case err := <-res:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("insert %d: EnqueueAlert() = %v, want a deadline error", i+1, err)
+			}
+			if took := time.Since(begun); took > time.Second {
+				t.Errorf("insert %d returned after %v, want about 100 ms", i+1, took)
+			}
+		case <-time.After(5 * time.Second):
+			icancel()
+			t.Fatalf("insert %d with a 100 ms deadline still blocked after 5 s (it waits for River's start)", i+1)
+		}
+		icancel()
 	}
 }

@@ -51,6 +51,13 @@ loop:
 	return nil
 }
 
+// startPing bounds the ping before each attempt to start the workers.
+const startPing = 5 * time.Second
+
+// startWeight is the weight of Queue.starting that a start takes: all of
+// it, while an insert takes one unit.
+const startWeight = 1 << 30
+
 // startWorkers starts River's client, retrying until it starts (true) or
 // ctx ends (false). River's Start pings the database and fetches each
 // queue's settings, so it fails while the database is unreachable: that is
@@ -60,12 +67,28 @@ loop:
 // the database went away while the workers were still starting.
 func (q *Queue) startWorkers(ctx context.Context) bool {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		// River's Start cannot take a deadline: its context becomes the
+		// workers' (below). A ping bounded by startPing, and by ctx,
+		// comes first: a pooled connection to a server that vanished
+		// without a reset waits for the kernel's TCP timeout (about 15
+		// minutes), and the bounded ping closes it, so River's own ping
+		// dials anew, under the pool's connect timeout.
+		pctx, cancel := context.WithTimeout(ctx, startPing)
+		err := q.ping(pctx)
+		cancel()
+		if err != nil {
+			return struct{}{}, fmt.Errorf("ping: %w", err)
+		}
 		// River cancels the running jobs of a client whose Start context
 		// ends (a hard stop): start it on a context that outlives ctx, so
 		// that Run's stop is graceful and StopTimeout applies. Inserts
 		// wait for each attempt (starting), not for the waits between.
-		q.starting.Lock()
-		defer q.starting.Unlock()
+		if q.starting != nil {
+			if err := q.starting.Acquire(ctx, startWeight); err != nil {
+				return struct{}{}, backoff.Permanent(err)
+			}
+			defer q.starting.Release(startWeight)
+		}
 		return struct{}{}, q.start(context.WithoutCancel(ctx))
 	}, retry.Database().Options(func(err error, wait time.Duration) {
 		q.l.Warn("cannot start the job workers; retrying", "err", err, "retry_in", wait)
