@@ -70,13 +70,13 @@ func (w *writerShard) run() {
 }
 
 // writeRound is one round of the pool's writer for c: it takes what is
-// queued and writes it without waiting on the socket. Anything that might
-// wait — a socket that does not take the whole frame, a transport that
-// cannot write without waiting, a ping, a close, a lagging channel (which
-// may read the event log), a busy connection (written less than
-// WriteCoalesce ago: it waits for the rest of that) — is handed to a
-// goroutine of c's own (writeLoop), which writes until c's queue is empty,
-// waiting as it needs.
+// queued, with a ping due, and writes it without waiting on the socket.
+// Anything that might wait — a socket that does not take the whole frame
+// (or ping), a transport that cannot write without waiting, a close, a
+// lagging channel (which may read the event log), a busy connection
+// (written less than WriteCoalesce ago: it waits for the rest of that) —
+// is handed to a goroutine of c's own (writeLoop), which writes until c's
+// queue is empty, waiting as it needs.
 func (c *conn) writeRound(count *writeCount) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -88,7 +88,7 @@ func (c *conn) writeRound(count *writeCount) {
 	case takeNone:
 		return
 	case takeDedicated:
-		go c.writeLoop(nil, 0)
+		go c.writeLoop(nil, 0, false)
 		return
 	}
 	now := c.hub.cfg.Now()
@@ -143,15 +143,17 @@ func (c *conn) writeRound(count *writeCount) {
 }
 
 // handOver gives the rest of a round the pool's writer could not write
-// without waiting (batch[done:], and a ping not yet written) to the
-// connection's own writer.
+// without waiting (a frame's end the transport kept, batch[done:], and a
+// ping not yet written) to the connection's own writer. It always says
+// handed: a ping-only round's batch is often nil (take leaves c.q nil
+// until the next message), and the kept end of its ping must still go.
 func (c *conn) handOver(batch [][]byte, done int, ping bool) {
 	if ping {
 		c.mu.Lock()
 		c.pingDue = true // the own writer's next take sends it
 		c.mu.Unlock()
 	}
-	go c.writeLoop(batch, done)
+	go c.writeLoop(batch, done, true)
 }
 
 // writeCount is what a pool writer wrote in one pass over its ready queue,

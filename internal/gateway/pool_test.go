@@ -244,3 +244,57 @@ func TestPoolWritesPings(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolKeptPingOnNilQueue: a ping-only round of the pool's writer on a
+// connection whose queue slice is nil (take moved it to spare, or
+// idleLocked let a burst's go) and whose socket takes only part of the
+// ping (writeKept). The own writer the round hands over to must finish the
+// kept frame, though it was handed no batch: before, a nil batch read as
+// "nothing handed over" and the ping's tail stayed in the transport until
+// the next message or ping (a client answering only pings could be
+// disconnected as silent).
+func TestPoolKeptPingOnNilQueue(t *testing.T) {
+	h := New(nil, Config{}, nil, nil)
+	tr, peer := rawTransport(t)
+	c := newConn(h, 0)
+	c.t = &partialPing{wsTransport: tr}
+	c.mu.Lock()
+	c.pingDue = true
+	c.signalLocked() // as the hub's pingSlot does
+	c.mu.Unlock()
+	got := make([]byte, 2)
+	_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := io.ReadFull(peer, got)
+	if err != nil {
+		c.mu.Lock()
+		writing := c.writing
+		c.mu.Unlock()
+		t.Fatalf("the peer read %x (%d bytes) of the ping: %v; writer running %v", got[:n], n, err, writing)
+	}
+	if got[0] != finBit|opPing || got[1] != 0 {
+		t.Fatalf("read %x, want an empty ping frame", got)
+	}
+}
+
+// partialPing is a wsTransport whose first ping-only WriteBatchNow is
+// taken in part by the socket (1 of its 2 bytes), as when write(2) returns
+// 1: writeKept, the rest kept for the next write, as WriteBatchNow does.
+type partialPing struct {
+	*wsTransport
+	done bool
+}
+
+func (p *partialPing) WriteBatchNow(msgs [][]byte, ping bool, deadline time.Time) (writeResult, error) {
+	if !ping || len(msgs) > 0 || p.done {
+		return p.wsTransport.WriteBatchNow(msgs, ping, deadline)
+	}
+	p.done = true
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if _, err := p.nc.Write([]byte{finBit | opPing}); err != nil {
+		return writeDone, err
+	}
+	rest := []byte{0}
+	p.rest = &rest
+	return writeKept, nil
+}

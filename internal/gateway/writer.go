@@ -26,27 +26,28 @@ const minQuota = 4 << 10
 const maxKeep = 1024
 
 // writeLoop is a connection's own writer, started by the pool's writer
-// (writeRound) when something may have to wait: it first finishes
-// pending[from:], a batch the pool's writer started (the transport may
-// keep the end of a frame it could not write at once: it goes first), then
-// takes everything queued and writes it as few frames, with the conflated
-// messages, gaps, lagging channels' ticks and pings, and repeats until
-// nothing is left; then it ends. After a close request or a write error it
-// closes the transport and writerDone and ends for good.
-func (c *conn) writeLoop(pending [][]byte, from int) {
+// (writeRound) when something may have to wait. When the pool's writer
+// handed over a round it started (handed), it first finishes
+// pending[from:] — after the end of a frame the transport kept, if any,
+// which goes first even when pending is empty or nil (a ping-only round) —
+// then takes everything queued and writes it as few frames, with the
+// conflated messages, gaps, lagging channels' ticks and pings, and repeats
+// until nothing is left; then it ends. After a close request or a write
+// error it closes the transport and writerDone and ends for good.
+func (c *conn) writeLoop(pending [][]byte, from int, handed bool) {
 	final := true
 	defer func() {
 		if final {
 			c.endWriter(recover())
 		}
 	}()
-	final = c.writeRun(pending, from)
+	final = c.writeRun(pending, from, handed)
 }
 
 // writeRun writes until nothing is queued (false) or the connection ends (true).
-func (c *conn) writeRun(pending [][]byte, from int) bool {
+func (c *conn) writeRun(pending [][]byte, from int, handed bool) bool {
 	var w writeJob
-	if pending != nil {
+	if handed {
 		w.batch = pending
 		if c.writeBatch(&w, from) {
 			return true
