@@ -96,9 +96,17 @@ type Config struct {
 	// are exact again from its next tick dated a day later; see
 	// market.State.Evict). Symbols are looked for once a minute.
 	IdleAfter time.Duration
+	// SweepEvery is how often a running evaluator looks for events not
+	// yet handed to the Dispatcher (default 1m; one indexed query): left
+	// by a failed enqueue, or by a failover between a commit and its
+	// enqueue.
+	SweepEvery time.Duration
 	// Now is the wall clock (default time.Now); it stamps FiredAt and paces
-	// the two intervals above.
+	// FlushInterval, RefreshInterval and IdleAfter.
 	Now func() time.Time
+	// Ticker returns a channel that receives every d, and its stop
+	// (default a time.Ticker's); it paces SweepEvery.
+	Ticker func(d time.Duration) (<-chan time.Time, func())
 }
 
 // Evaluator evaluates alerts against the event log. Create it with
@@ -146,8 +154,17 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 	if cfg.RecentTicks == 0 {
 		cfg.RecentTicks = 8192
 	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = sweepEvery
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Ticker == nil {
+		cfg.Ticker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
 	}
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
@@ -194,8 +211,6 @@ type run struct {
 	lastFlush time.Time
 	lastCheck time.Time
 	lastSweep time.Time // of idle symbols' statistics
-	sweep     bool      // undispatched events may be waiting
-	lastOut   time.Time // last look for undispatched events (see sweepEvery)
 	quote     market.Quote
 	fired     []Event
 	changes   []ArmedChange
@@ -206,7 +221,7 @@ type run struct {
 // run is one pass of Run, from the stored position; it returns an error
 // matching market.ErrBehind when a commit finds the store behind.
 func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
-	r := &run{e: e, stats: make(map[string]*symbolStats), sweep: true, recent: newRecentTicks(e.cfg.RecentTicks), pushed: pushed}
+	r := &run{e: e, stats: make(map[string]*symbolStats), recent: newRecentTicks(e.cfg.RecentTicks), pushed: pushed}
 	var err error
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx, e.part) })
 	if err != nil {
@@ -239,15 +254,22 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
 	if err := r.reload(ctx); err != nil {
 		return nil
 	}
-	r.dispatchPending(ctx)
-	r.lastOut = e.cfg.Now()
+	e.dispatchPending(ctx)
 	// lastFlush stays zero: the first message after a start is committed at
 	// once, so the position shows promptly that the evaluator caught up.
 	r.lastCheck = e.cfg.Now()
 	e.l.Info("alert evaluator started", "position", r.start, "from", from, "alerts", len(r.alerts))
+	octx, stopOutbox := context.WithCancel(ctx)
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		e.outbox(octx)
+	}()
 	err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
 		return r.handle(ctx, seq, ticks)
 	})
+	stopOutbox()
+	<-outboxDone
 	if ctx.Err() != nil {
 		r.final(ctx)
 		return nil
@@ -256,38 +278,6 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
 		return err // what is held is evaluated again from the stored position
 	}
 	return fmt.Errorf("alert evaluator: %w", err)
-}
-
-// symbolStats is a symbol's 24 h statistics and when its last tick
-// arrived (Unix ns, wall clock), for dropping idle ones.
-type symbolStats struct {
-	market.Stats
-	arrived int64
-}
-
-func (r *run) statsOf(sym string) *symbolStats {
-	s := r.stats[sym]
-	if s == nil {
-		s = &symbolStats{}
-		r.stats[sym] = s
-	}
-	return s
-}
-
-// dropIdle forgets the statistics of the symbols no tick has arrived for in
-// Config.IdleAfter, at most once a minute: they would all be outside the
-// window of the symbol's next tick dated a day later.
-func (r *run) dropIdle(now time.Time) {
-	if now.Sub(r.lastSweep) < time.Minute {
-		return
-	}
-	r.lastSweep = now
-	cutoff := now.Add(-r.e.cfg.IdleAfter).UnixNano()
-	for sym, s := range r.stats {
-		if s.arrived < cutoff {
-			delete(r.stats, sym)
-		}
-	}
 }
 
 // reload reads every alert and its armed state from the store.
@@ -331,9 +321,6 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		}
 	}
 	r.dropIdle(now)
-	if now.Sub(r.lastOut) >= sweepEvery {
-		r.lastOut, r.sweep = now, true // swept at the next commit
-	}
 	arrived := now.UnixNano()
 	for i := range ticks {
 		t := &ticks[i]
@@ -462,10 +449,7 @@ func (r *run) commit(ctx context.Context) error {
 		}
 	}
 	if len(inserted) > 0 {
-		r.dispatch(ctx, inserted)
-	}
-	if r.sweep {
-		r.dispatchPending(ctx)
+		r.e.dispatch(ctx, inserted)
 	}
 	return nil
 }
