@@ -48,7 +48,9 @@ func (a *API) ConfigureServer(srv *http.Server) {
 // Listener wraps ln, the public listener, so that the deadlines net/http
 // enforces without a handler (a request head too slow, a kept-alive
 // connection idle too long) are counted in findash_http_timeouts_total.
-// Wrap the raw listener: other wrappers may go around it.
+// Wrap the raw listener: other wrappers may go around it, and each must
+// name the connection it wraps with a NetConn method (connlimit's and the
+// gateway's front's do), or its connections are not followed.
 func (a *API) Listener(ln net.Listener) net.Listener {
 	return &trackedListener{Listener: ln, cs: a.conns}
 }

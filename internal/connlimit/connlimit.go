@@ -269,8 +269,10 @@ func (c *conn) clamp(t time.Time) time.Time {
 	return t
 }
 
-// NetConn returns the connection c wraps (the API's connection tracking
-// finds its own under c this way).
+// NetConn returns the connection c wraps. Required: the API's connection
+// tracking finds its own under c this way, and without it counts every
+// read deadline passing as a client's header timeout (api's
+// TestPublicChainTracking).
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
 // SyscallConn exposes the socket (the WebSocket gateway waits on it for

@@ -243,8 +243,9 @@ func (c *handedConn) SetDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// NetConn returns the connection Front accepted (connlimit's ConnContext
-// looks through it).
+// NetConn returns the connection Front accepted. Required: connlimit's
+// ConnContext and the API's connection tracking look through it (api's
+// TestPublicChainTracking).
 func (c *handedConn) NetConn() net.Conn { return c.Conn }
 
 // SyscallConn exposes the socket, once the bytes read here are consumed
