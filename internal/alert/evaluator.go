@@ -105,7 +105,8 @@ type Config struct {
 	// FlushInterval, RefreshInterval and IdleAfter.
 	Now func() time.Time
 	// Ticker returns a channel that receives every d, and its stop
-	// (default a time.Ticker's); it paces SweepEvery.
+	// (default a time.Ticker's); it paces SweepEvery and the waits between
+	// rewinds.
 	Ticker func(d time.Duration) (<-chan time.Time, func())
 }
 
@@ -183,7 +184,7 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 			Name: "findash_alert_commit_conflicts_total", Help: "Commits refused because another evaluator had already recorded that log position.",
 		}),
 		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "findash_alert_rewinds_total", Help: "Commits refused because the database's alert position was below what this evaluator had committed (a failover to a standby missing the last commits, a restore), so it evaluated the log again from the stored position.",
+			Name: "findash_alert_rewinds_total", Help: "Commits refused because the database's alert position was below what this evaluator had committed (a failover to a standby missing the last commits, a restore); the log is evaluated again from the stored position, at once or, for the final commit on stop, at the next start.",
 		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_alert_position", Help: "Stream sequence of the last log message whose alerts were committed.",
@@ -219,13 +220,13 @@ type run struct {
 }
 
 // run is one pass of Run, from the stored position; it returns an error
-// matching market.ErrBehind when a commit finds the store behind.
-func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
+// matching market.ErrBehind when a commit finds the store behind, and
+// whether it committed anything before that.
+func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) (progressed bool, err error) {
 	r := &run{e: e, stats: make(map[string]*symbolStats), recent: newRecentTicks(e.cfg.RecentTicks), pushed: pushed}
-	var err error
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx, e.part) })
 	if err != nil {
-		return nil
+		return false, nil
 	}
 	r.committed = r.start
 	e.position.Set(float64(r.start))
@@ -247,12 +248,12 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
 			return pos.Of(e.part), nil
 		})
 		if err != nil {
-			return nil
+			return false, nil
 		}
 		from = min(from, snap+1)
 	}
 	if err := r.reload(ctx); err != nil {
-		return nil
+		return false, nil
 	}
 	e.dispatchPending(ctx)
 	// lastFlush stays zero: the first message after a start is committed at
@@ -265,19 +266,24 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) error {
 		defer close(outboxDone)
 		e.outbox(octx)
 	}()
+	first := true
 	err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
+		if first && r.start > 0 && seq > r.start+1 {
+			e.l.Warn("the log no longer holds messages that were never evaluated for alerts", "from", r.start+1, "to", seq-1)
+		}
+		first = false
 		return r.handle(ctx, seq, ticks)
 	})
 	stopOutbox()
 	<-outboxDone
 	if ctx.Err() != nil {
 		r.final(ctx)
-		return nil
+		return false, nil
 	}
 	if errors.Is(err, market.ErrBehind) {
-		return err // what is held is evaluated again from the stored position
+		return r.committed > r.start, err // what is held is evaluated again from the stored position
 	}
-	return fmt.Errorf("alert evaluator: %w", err)
+	return false, fmt.Errorf("alert evaluator: %w", err)
 }
 
 // reload reads every alert and its armed state from the store.
@@ -460,6 +466,9 @@ func (r *run) final(ctx context.Context) {
 	defer cancel()
 	if err := r.commit(fctx); errors.Is(err, market.ErrBehind) {
 		r.e.rewound(err, "the next start evaluates the log again from the stored position")
+		// r.committed is what the database lost, not its position.
+		r.e.l.Info("alert evaluator stopped", "position_lost", r.committed)
+		return
 	} else if err != nil {
 		r.e.l.Warn("final alert position not committed; the next start re-evaluates from the last one", "err", err)
 	}

@@ -3,8 +3,10 @@ package alert
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/retry"
 )
 
 // Run evaluates the log from the stored position on until ctx ends, then
@@ -15,14 +17,39 @@ import (
 // armed states, as a restart would, so the lost firings are recorded again
 // (with the same alert and seq); a firing it had already pushed to Sink is
 // not pushed again (the last pushedKept of them are remembered).
+//
+// Between passes Run waits as retry.Database says (from about 100 ms,
+// jittered, up to 5 s while passes commit nothing): each pass reloads every
+// persisted candle and alert, and after a failover every partition's
+// evaluator rewinds at once, on the freshly promoted primary; a store whose
+// reads and commits disagreed would otherwise spin.
 func (e *Evaluator) Run(ctx context.Context) error {
 	pushed := newFiringKeys(pushedKept)
+	b := retry.Database().BackOff()
 	for {
-		err := e.run(ctx, pushed)
+		progressed, err := e.run(ctx, pushed)
 		if !errors.Is(err, market.ErrBehind) {
 			return err
 		}
 		e.rewound(err, "evaluating the log again from the stored position")
+		if progressed {
+			b.Reset()
+		}
+		if !e.wait(ctx, b.NextBackOff()) {
+			return nil
+		}
+	}
+}
+
+// wait waits d on Config.Ticker; false if ctx ended first.
+func (e *Evaluator) wait(ctx context.Context, d time.Duration) bool {
+	c, stop := e.cfg.Ticker(d)
+	defer stop()
+	select {
+	case <-c:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
