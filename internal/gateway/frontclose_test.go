@@ -90,8 +90,23 @@ func TestFrontCloseDuringHeadDeadline(t *testing.T) {
 
 // TestFrontShutdownWaitsForHandlers: Shutdown waits for a handler the
 // front runs (net/http's Shutdown does not see it) and, when its context
-// ends first, cancels the request's context and says so.
+// ends first, cancels the request's context and says so — with the
+// server's BaseContext too, whose requests do not descend from the
+// front's context (a context.AfterFunc cancels them).
 func TestFrontShutdownWaitsForHandlers(t *testing.T) {
+	t.Run("no BaseContext", func(t *testing.T) { testFrontShutdownWaits(t, nil) })
+	t.Run("BaseContext", func(t *testing.T) {
+		testFrontShutdownWaits(t, func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), baseKey{}, "base")
+		})
+	})
+}
+
+// baseKey is a value of the test's BaseContext, which the request's
+// context must carry.
+type baseKey struct{}
+
+func testFrontShutdownWaits(t *testing.T, base func(net.Listener) context.Context) {
 	entered := make(chan context.Context, 1)
 	release := make(chan struct{})
 	returned := make(chan struct{})
@@ -108,7 +123,7 @@ func TestFrontShutdownWaitsForHandlers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: handler}
+	srv := &http.Server{Handler: handler, BaseContext: base}
 	f := NewFront(ln, srv, FrontConfig{}, nil, nil)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(f) }()
@@ -125,6 +140,12 @@ func TestFrontShutdownWaitsForHandlers(t *testing.T) {
 	case rctx = <-entered:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handler never ran")
+	}
+	if base != nil {
+		want := base(ln).Value(baseKey{})
+		if got := rctx.Value(baseKey{}); got != want {
+			t.Fatalf("request context's BaseContext value %v, want %v", got, want)
+		}
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
