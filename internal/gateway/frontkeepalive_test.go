@@ -27,6 +27,7 @@ func TestFrontKeepAliveAcrossHeaderTimeout(t *testing.T) {
 	const headerTimeout = 100 * time.Millisecond
 	var mu sync.Mutex
 	var states []http.ConnState
+	idle := make(chan struct{}, 3)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -41,6 +42,12 @@ func TestFrontKeepAliveAcrossHeaderTimeout(t *testing.T) {
 		mu.Lock()
 		states = append(states, s)
 		mu.Unlock()
+		if s == http.StateIdle {
+			select {
+			case idle <- struct{}{}:
+			default: // a fourth: the comparison below says so
+			}
+		}
 	}
 	srv.Listener = NewFront(srv.Listener, srv.Config, FrontConfig{}, nil, nil)
 	srv.Start()
@@ -74,6 +81,15 @@ func TestFrontKeepAliveAcrossHeaderTimeout(t *testing.T) {
 		}
 		if i > 0 && !conn.Reused {
 			t.Errorf("POST %d went on a new connection: the kept-alive one was closed while it idled", i)
+		}
+	}
+	// net/http sets StateIdle after the response is written: the client
+	// may have read the last one before.
+	for range 3 {
+		select {
+		case <-idle:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the connection never went idle three times")
 		}
 	}
 	mu.Lock()
