@@ -70,7 +70,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, market.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		status, code, msg = http.StatusServiceUnavailable, "unavailable", "a dependency is unavailable; retry later"
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, a.cfg.RetryAfter.Seconds()))))
-		a.logFor(r).LogAttrs(r.Context(), slog.LevelWarn, "dependency unavailable", slog.Any("err", err))
+		a.logFor(w).LogAttrs(r.Context(), slog.LevelWarn, "dependency unavailable", slog.Any("err", err))
 	case errors.Is(err, auth.ErrUnauthenticated):
 		status, code, msg = http.StatusUnauthorized, "unauthenticated", "missing or invalid credentials"
 		w.Header().Set("WWW-Authenticate", `Bearer realm="findash"`)
@@ -85,7 +85,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, msg = 499, "canceled", "request canceled"
 	default:
 		status, code, msg = http.StatusInternalServerError, "internal", "internal error"
-		a.logFor(r).LogAttrs(r.Context(), slog.LevelError, "request failed", slog.Any("err", err))
+		a.logFor(w).LogAttrs(r.Context(), slog.LevelError, "request failed", slog.Any("err", err))
 	}
 	var ce *codedError
 	if errors.As(err, &ce) && he == nil {

@@ -72,6 +72,6 @@ func (a *API) index(w http.ResponseWriter, r *http.Request) {
 		Version string
 		Stage   int
 	}{version, stage}); err != nil {
-		a.logFor(r).Warn("index page", "err", err)
+		a.logFor(w).Warn("index page", "err", err)
 	}
 }

@@ -102,7 +102,7 @@ func (a *API) limit(w http.ResponseWriter, r *http.Request, class, key string, l
 	}
 	ok, retry, err := a.limiter.Allow(r.Context(), class+":"+key, lim)
 	if err != nil {
-		a.logFor(r).LogAttrs(r.Context(), slog.LevelWarn, "rate limiter failed; request let through", slog.Any("err", err))
+		a.logFor(w).LogAttrs(r.Context(), slog.LevelWarn, "rate limiter failed; request let through", slog.Any("err", err))
 		return true
 	}
 	if ok {

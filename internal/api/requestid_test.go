@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 
 // TestRequestID: a valid X-Request-Id of the client is answered and
 // logged as is (its first value); a missing, invalid or empty one is
-// replaced by one the API makes, answered and logged alike.
+// replaced by one the API makes, answered and logged alike. The caller's
+// request is not modified (http.Handler's contract: a retrying proxy or a
+// test reusing it would otherwise send the previous answer's id).
 func TestRequestID(t *testing.T) {
 	f := newFixture(t)
 	var buf lockedBuffer
@@ -44,6 +47,9 @@ func TestRequestID(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			a.Handler().ServeHTTP(w, req)
+			if sent := req.Header["X-Request-Id"]; !slices.Equal(sent, tt.ids) {
+				t.Errorf("the request's X-Request-Id became %q, was %q", sent, tt.ids)
+			}
 			got := w.Header()["X-Request-Id"]
 			if len(got) != 1 || got[0] == "" {
 				t.Fatalf("X-Request-Id = %q, want one value", got)
