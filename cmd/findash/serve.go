@@ -291,6 +291,11 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		Version: version,
 		Stage:   cfg.Stage(),
 	}
+	if p.work {
+		// Workers waiting for the database to start (decision 0068) leave
+		// ingest and reads serving: degraded, not down.
+		in.deps.Checks = append(in.deps.Checks, api.Check{Name: "job_workers", Critical: false, Fn: queue.Check})
+	}
 	if arch != nil {
 		in.deps.Archive = archivedTicks{arch}
 	}

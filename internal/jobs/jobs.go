@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -141,6 +142,11 @@ type Queue struct {
 	states  *prometheus.GaugeVec
 	depth   *prometheus.GaugeVec
 	running *prometheus.GaugeVec
+	// started and up say whether the workers run (River started, Run not
+	// stopped); failure is why the last start attempt failed (Check).
+	started prometheus.Gauge
+	up      atomic.Bool
+	failure atomic.Pointer[error]
 }
 
 // New runs River's migrations on driver's database (retrying for a while
@@ -179,6 +185,9 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "findash_jobs_queue_running", Help: "Jobs running, per queue, sampled by the worker role.",
 		}, []string{"queue"}),
+		started: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_jobs_workers_started", Help: "1 while this instance's job workers run; 0 while their start waits for the database (each failed attempt is logged and retried), or in a role that works no jobs.",
+		}),
 		counts: driverCounter{driver.GetExecutor()},
 	}
 	rc := &river.Config{
@@ -248,7 +257,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	q.insertMany, q.list, q.start, q.stop, q.stopCancel = c.InsertMany, c.JobList, c.Start, c.Stop, c.StopAndCancel
 	q.ping = driver.GetExecutor().Ping
 	if reg != nil {
-		reg.MustRegister(q.total, q.states, q.depth, q.running)
+		reg.MustRegister(q.total, q.states, q.depth, q.running, q.started)
 	}
 	return q, nil
 }

@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,12 @@ func (q *Queue) Run(ctx context.Context) error {
 		return nil // ctx ended before the database answered
 	}
 	q.l.Info("job workers started", "alert_workers", q.cfg.AlertWorkers, "report_workers", q.cfg.ReportWorkers)
+	q.up.Store(true)
+	q.started.Set(1)
+	defer func() {
+		q.up.Store(false)
+		q.started.Set(0)
+	}()
 	t := time.NewTicker(q.cfg.StatsInterval)
 	defer t.Stop()
 	q.sample(ctx)
@@ -91,7 +98,27 @@ func (q *Queue) startWorkers(ctx context.Context) bool {
 		}
 		return struct{}{}, q.start(context.WithoutCancel(ctx))
 	}, retry.Database().Options(func(err error, wait time.Duration) {
+		q.failure.Store(&err)
 		q.l.Warn("cannot start the job workers; retrying", "err", err, "retry_in", wait)
 	})...)
+	if err == nil {
+		q.failure.Store(nil)
+	}
 	return err == nil
+}
+
+// Check returns nil while the job workers run, or when this queue works
+// no jobs; otherwise why they do not (a readiness check: cmd/findash
+// reports it as job_workers, not critical, since ingest, reads and inserts
+// go on without workers). Start errors are retried until the context ends,
+// so one that no retry fixes (a River schema migrated past this version, a
+// missing privilege) shows here and in findash_jobs_workers_started.
+func (q *Queue) Check(context.Context) error {
+	if !q.working || q.up.Load() {
+		return nil
+	}
+	if p := q.failure.Load(); p != nil {
+		return fmt.Errorf("job workers not started: %w", *p)
+	}
+	return errors.New("job workers not started yet")
 }
