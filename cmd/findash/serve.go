@@ -245,11 +245,18 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	// job builds them with it. The job queue, opened next, needs it as a
 	// handler, so it reaches the queue through a reference set right after.
 	queueRef := &laterQueue{}
-	reportCfg := report.Config{SigningKey: reportKey, MaxQueued: cfg.ReportsMaxQueued, MaxRunning: cfg.ReportsMaxRunning}
+	reportCfg := report.Config{SigningKey: reportKey, MaxQueued: cfg.ReportsMaxQueued, MaxRunning: cfg.ReportsMaxRunning,
+		Persisted: st}
+	if p.live { // a report holds every tick this instance's API showed (decision 0057)
+		reportCfg.Applied = in.feed
+	}
 	if p.work {
 		reportCfg.PDF = pdf.New(pdf.Config{}) // only the worker builds reports
 	}
 	reports := report.NewService(st, objs, queueRef, reportCfg, log)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "findash_report_store_wait_timeouts_total",
+		Help: "Report builds that stopped waiting after 30s for the store to hold every tick the live state showed when the report was requested, and were built from what it held."},
+		func() float64 { return float64(reports.StoreWaitTimeouts()) }))
 	var handlers jobs.Handlers // the queue works jobs only in the worker role
 	if p.work {
 		if handlers, err = workerHandlers(cfg, st, janitor, reports, log, reg); err != nil {
@@ -426,8 +433,8 @@ func workerHandlers(cfg config.Config, st *backend, janitor *retention.Janitor, 
 type laterQueue struct{ q *jobs.Queue }
 
 // EnqueueReport enqueues report id's build on the queue.
-func (l *laterQueue) EnqueueReport(ctx context.Context, id int64) error {
-	return l.q.EnqueueReport(ctx, id)
+func (l *laterQueue) EnqueueReport(ctx context.Context, id int64, wait market.Positions) error {
+	return l.q.EnqueueReport(ctx, id, wait)
 }
 
 // limit maps a configured rate (0 = none) onto the API's limit, with a

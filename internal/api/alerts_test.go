@@ -65,8 +65,8 @@ type builder struct {
 	built chan<- int64
 }
 
-func (b builder) BuildReport(ctx context.Context, id int64, last bool) error {
-	err := (*b.s).BuildReport(ctx, id, last)
+func (b builder) BuildReport(ctx context.Context, id int64, wait market.Positions, last bool) error {
+	err := (*b.s).BuildReport(ctx, id, wait, last)
 	if b.built != nil && (err == nil || last) {
 		select {
 		case b.built <- id:
@@ -292,7 +292,7 @@ func TestReportsRoutes(t *testing.T) {
 // queueNothing stands in for the job queue: reports stay queued.
 type queueNothing struct{}
 
-func (queueNothing) EnqueueReport(context.Context, int64) error { return nil }
+func (queueNothing) EnqueueReport(context.Context, int64, market.Positions) error { return nil }
 
 // A user with the most reports queued or running gets 429 too_many_reports
 // in the error shape, with Retry-After; another user is not affected

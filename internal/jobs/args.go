@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"github.com/riverqueue/river"
+
+	"github.com/findash/findash/internal/market"
 )
 
 // Job kinds.
@@ -71,6 +73,11 @@ func (WebhookArgs) InsertOpts() river.InsertOpts {
 // ReportArgs is a build_report job.
 type ReportArgs struct {
 	ReportID int64 `json:"report_id" river:"unique"`
+	// Wait is the live state's applied log positions, by partition, when
+	// the report was requested (live.Feed.Applied): the build waits until
+	// the store's reach them (decision 0057). Absent in a job enqueued by
+	// an older version: the build starts at once.
+	Wait market.Positions `json:"wait,omitempty"`
 }
 
 // Kind implements river.JobArgs.

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/findash/findash/internal/alert"
+	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/retry"
 )
 
@@ -31,10 +32,11 @@ type Notifier interface {
 	WebhookAlert(ctx context.Context, eventID int64) error
 }
 
-// ReportBuilder builds a report (report.Builder). lastAttempt is true when
-// no retry follows a failure: the builder then records the report as failed.
+// ReportBuilder builds a report (report.Service). wait is the job's
+// ReportArgs.Wait. lastAttempt is true when no retry follows a failure: the
+// builder then records the report as failed.
 type ReportBuilder interface {
-	BuildReport(ctx context.Context, reportID int64, lastAttempt bool) error
+	BuildReport(ctx context.Context, reportID int64, wait market.Positions, lastAttempt bool) error
 }
 
 // Sweeper deletes expired ticks (retention.Janitor).
@@ -212,7 +214,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		if h.Reports != nil {
 			river.AddWorker(w, river.WorkFunc(func(ctx context.Context, j *river.Job[ReportArgs]) error {
 				last := j.Attempt >= j.MaxAttempts
-				return q.outcome(j.JobRow, h.Reports.BuildReport(ctx, j.Args.ReportID, last))
+				return q.outcome(j.JobRow, h.Reports.BuildReport(ctx, j.Args.ReportID, j.Args.Wait, last))
 			}))
 		}
 		if h.Retention != nil {
@@ -389,9 +391,10 @@ func (q *Queue) EnqueueAlert(ctx context.Context, ev alert.Event) error {
 	return q.insert(ctx, args...)
 }
 
-// EnqueueReport enqueues the build of report id (unique per report).
-func (q *Queue) EnqueueReport(ctx context.Context, id int64) error {
-	return q.insert(ctx, ReportArgs{ReportID: id})
+// EnqueueReport enqueues the build of report id (unique per report), to
+// start once the store's log positions reach wait (ReportArgs.Wait).
+func (q *Queue) EnqueueReport(ctx context.Context, id int64, wait market.Positions) error {
+	return q.insert(ctx, ReportArgs{ReportID: id, Wait: wait})
 }
 
 // Job is a job as listed by Jobs.

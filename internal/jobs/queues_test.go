@@ -14,6 +14,7 @@ import (
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/jobs"
+	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/testenv"
 )
@@ -26,7 +27,7 @@ type slowBuilder struct {
 	started chan int64 // each started report, dropped when full
 }
 
-func (b *slowBuilder) BuildReport(ctx context.Context, id int64, _ bool) error {
+func (b *slowBuilder) BuildReport(ctx context.Context, id int64, _ market.Positions, _ bool) error {
 	b.running.Add(1)
 	defer b.running.Add(-1)
 	select {
@@ -99,7 +100,7 @@ func testAlertsNotDelayed(t *testing.T, open func(h jobs.Handlers, reg prometheu
 	q := open(jobs.Handlers{Notifier: mail, Reports: b}, reg)
 	ctx := t.Context()
 	for id := range int64(reports) {
-		if err := q.EnqueueReport(ctx, id+1); err != nil {
+		if err := q.EnqueueReport(ctx, id+1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +171,7 @@ type deferringBuilder struct {
 	calls atomic.Int32
 }
 
-func (b *deferringBuilder) BuildReport(context.Context, int64, bool) error {
+func (b *deferringBuilder) BuildReport(context.Context, int64, market.Positions, bool) error {
 	b.calls.Add(1)
 	if b.n.Add(-1) >= 0 {
 		return deferErr{0}
@@ -194,7 +195,7 @@ func TestDeferredJobKeepsItsAttempts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.EnqueueReport(t.Context(), 1); err != nil {
+	if err := q.EnqueueReport(t.Context(), 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	stop := runQueue(t, q)

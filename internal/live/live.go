@@ -128,6 +128,11 @@ type Feed struct {
 	// every message of partition p up to max(restored.Of(p), consumed).
 	restored atomic.Pointer[market.Positions]
 	consumed atomic.Uint64
+	// applied[p] is the stream sequence of the last message of partition
+	// p read (len Config.Partitions; nil unpartitioned): a partition's
+	// persister position can stay below consumed forever when the
+	// partition gets no later message, so Applied reports it per partition.
+	applied []atomic.Uint64
 	// marks are the import marks read with the restored state (nil: the
 	// restorer reads none), set before restoredC is closed.
 	marks     map[string]int64
@@ -159,6 +164,7 @@ func New(log Log, restorer Restorer, state *market.State, sink Sink, cfg Config,
 	cfg.Limits = cfg.Limits.WithDefaults()
 	f := &Feed{log: log, restorer: restorer, state: state, sink: sink, cfg: cfg,
 		l: l.With("component", "live"), ready: make(chan struct{}), restoredC: make(chan struct{}),
+		applied: make([]atomic.Uint64, max(cfg.Partitions, 0)),
 		skippedTicks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_live_skipped_ticks_total",
 			Help: "Ticks read from the event log outside the tick limits (stored by an older version), skipped.",
@@ -233,6 +239,31 @@ func (f *Feed) Holds(symbol string, stored market.Positions) bool {
 	return have >= stored.Of(p)
 }
 
+// Applied returns, for the partition of each of symbols (or for the
+// unpartitioned log), the stream sequence of the last log message of that
+// partition the State has applied since it was restored: once a store's
+// persister positions (market.Positions.Of) reach them, the store holds
+// every tick of symbols the State showed when Applied was called (a report
+// waits for it, decision 0057). A partition with nothing applied since the
+// restore is absent (the store already holds what the State was restored
+// from). Safe for concurrent use.
+func (f *Feed) Applied(symbols []string) market.Positions {
+	ps := market.Positions{}
+	if f.cfg.Partitions == 0 {
+		if seq := f.consumed.Load(); seq > 0 {
+			ps[market.Unpartitioned] = seq
+		}
+		return ps
+	}
+	for _, sym := range symbols {
+		p := f.cfg.PartitionOf(sym)
+		if seq := f.applied[p].Load(); seq > 0 {
+			ps[p] = seq
+		}
+	}
+	return ps
+}
+
 // Run restores the State, then follows the log until ctx ends, and returns
 // nil. Failures of the store or the log at start-up are retried with backoff;
 // the log consumer resumes by itself after connection failures.
@@ -303,6 +334,9 @@ func (f *Feed) Run(ctx context.Context) error {
 			u.Reset()
 			f.state.Apply(ticks, &u)
 			f.sink.Publish(ticks, &u)
+			if len(f.applied) > 0 {
+				f.applied[f.cfg.PartitionOf(ticks[0].Symbol)].Store(seq)
+			}
 		}
 		f.consumed.Store(seq) // after Apply: a reader that sees seq sees its ticks
 		if seq >= last {

@@ -72,7 +72,7 @@ func TestCSVAndPDFAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.svc.BuildReport(ctx, r.ID, false); err != nil {
+		if err := f.svc.BuildReport(ctx, r.ID, nil, false); err != nil {
 			t.Fatal(err)
 		}
 		r, _ = f.svc.Get(ctx, f.user, r.ID)

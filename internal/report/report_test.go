@@ -26,7 +26,7 @@ import (
 // noQueue stands in for the job queue: tests call BuildReport themselves.
 type noQueue struct{}
 
-func (noQueue) EnqueueReport(context.Context, int64) error { return nil }
+func (noQueue) EnqueueReport(context.Context, int64, market.Positions) error { return nil }
 
 const t0 = int64(1_764_244_800_000) // 2025-11-27 12:00 UTC
 
@@ -102,7 +102,7 @@ func (f *fixture) build(t *testing.T, format report.Format, symbols ...string) [
 	if err != nil {
 		t.Fatalf("Create(%s) error: %v", format, err)
 	}
-	if err := f.svc.BuildReport(ctx, r.ID, false); err != nil {
+	if err := f.svc.BuildReport(ctx, r.ID, nil, false); err != nil {
 		t.Fatalf("BuildReport(%s) error: %v", format, err)
 	}
 	r, err = f.svc.Get(ctx, f.user, r.ID)
@@ -172,7 +172,7 @@ func TestPDFWithoutRenderer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.svc.BuildReport(ctx, r.ID, false)
+	err = f.svc.BuildReport(ctx, r.ID, nil, false)
 	var p interface{ Permanent() bool }
 	if !errors.As(err, &p) || !p.Permanent() {
 		t.Fatalf("BuildReport(PDF, no renderer) error = %v, want a permanent error", err)
@@ -237,7 +237,7 @@ func TestBuildConcurrently(t *testing.T) {
 	}
 	errs := make(chan error, len(ids))
 	for _, id := range ids {
-		go func() { errs <- f.svc.BuildReport(ctx, id, false) }()
+		go func() { errs <- f.svc.BuildReport(ctx, id, nil, false) }()
 	}
 	for range ids {
 		if err := <-errs; err != nil {
@@ -286,7 +286,7 @@ func TestPerUserCaps(t *testing.T) {
 	if ok, err := f.db.StartReport(ctx, ids[0], 1, f.now); err != nil || !ok {
 		t.Fatalf("StartReport() = %v, %v", ok, err)
 	}
-	err = f.svc.BuildReport(ctx, ids[1], false)
+	err = f.svc.BuildReport(ctx, ids[1], nil, false)
 	var wait interface{ RetryAfter() time.Duration }
 	if !errors.As(err, &wait) || wait.RetryAfter() != 7*time.Second {
 		t.Fatalf("BuildReport() beyond the running cap error = %v, want one with RetryAfter 7s", err)
@@ -294,10 +294,10 @@ func TestPerUserCaps(t *testing.T) {
 	if r, _ := f.svc.Get(ctx, f.user, ids[1]); r.Status != report.Queued {
 		t.Errorf("report waiting its turn is %s, want queued", r.Status)
 	}
-	if err := f.svc.BuildReport(ctx, ids[0], false); err != nil {
+	if err := f.svc.BuildReport(ctx, ids[0], nil, false); err != nil {
 		t.Fatalf("BuildReport() of the running report error: %v", err)
 	}
-	if err := f.svc.BuildReport(ctx, ids[1], false); err != nil {
+	if err := f.svc.BuildReport(ctx, ids[1], nil, false); err != nil {
 		t.Fatalf("BuildReport() once the other is done error: %v", err)
 	}
 	if r, _ := f.svc.Get(ctx, f.user, ids[1]); r.Status != report.Done {
@@ -322,7 +322,7 @@ func BenchmarkBuild(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := f.svc.BuildReport(ctx, r.ID, false); err != nil {
+				if err := f.svc.BuildReport(ctx, r.ID, nil, false); err != nil {
 					b.Fatal(err)
 				}
 				r, _ = f.svc.Get(ctx, f.user, r.ID)

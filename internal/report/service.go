@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/findash/findash/internal/market"
@@ -41,9 +42,10 @@ type Objects interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
-// Enqueuer enqueues a report's build (*jobs.Queue).
+// Enqueuer enqueues a report's build (*jobs.Queue); the build waits until
+// the store's log positions reach wait (BuildReport).
 type Enqueuer interface {
-	EnqueueReport(ctx context.Context, id int64) error
+	EnqueueReport(ctx context.Context, id int64, wait market.Positions) error
 }
 
 // Config configures a Service.
@@ -71,6 +73,20 @@ type Config struct {
 	// WaitTurn is how long such a build waits before it looks again
 	// (default 5s).
 	WaitTurn time.Duration
+	// Applied is the live state (*live.Feed) whose applied log positions
+	// Create records with the job; nil records none (the build waits for
+	// nothing).
+	Applied Applied
+	// Persisted is the store's persister positions, which a build waits to
+	// reach the recorded ones before it reads candles (decision 0057); nil:
+	// builds do not wait.
+	Persisted Persisted
+	// StoreWaitEvery is how often a waiting build reads them (default
+	// 50ms), StoreWaitAtMost how long it waits before it builds anyway
+	// (default 30s), After the timer (default time.After).
+	StoreWaitEvery  time.Duration
+	StoreWaitAtMost time.Duration
+	After           func(time.Duration) <-chan time.Time
 }
 
 // Service creates, lists, builds and serves reports. It is safe for
@@ -81,6 +97,8 @@ type Service struct {
 	q     Enqueuer
 	cfg   Config
 	l     *slog.Logger
+
+	storeWaitTimeouts atomic.Uint64
 }
 
 // NewService returns a Service. q may be nil in a process that only builds.
@@ -100,6 +118,15 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 	if cfg.WaitTurn <= 0 {
 		cfg.WaitTurn = 5 * time.Second
 	}
+	if cfg.StoreWaitEvery <= 0 {
+		cfg.StoreWaitEvery = 50 * time.Millisecond
+	}
+	if cfg.StoreWaitAtMost <= 0 {
+		cfg.StoreWaitAtMost = 30 * time.Second
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
@@ -109,8 +136,10 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 // Create validates r (UserID, Symbols, Interval, From, To, Format), stores
 // it as queued and enqueues its build. A user who already has
 // Config.MaxQueued reports queued or running gets an error wrapping
-// ErrTooMany. If the enqueue fails the report is marked failed and the
-// error (wrapping market.ErrUnavailable) returned.
+// ErrTooMany. The build will wait for the store to hold every tick of the
+// report's symbols the live state (Config.Applied) has applied by now. If
+// the enqueue fails the report is marked failed and the error (wrapping
+// market.ErrUnavailable) returned.
 func (s *Service) Create(ctx context.Context, r Report) (Report, error) {
 	if err := Validate(&r); err != nil {
 		return Report{}, err
@@ -123,7 +152,11 @@ func (s *Service) Create(ctx context.Context, r Report) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	if err := s.q.EnqueueReport(ctx, r.ID); err != nil {
+	var wait market.Positions
+	if s.cfg.Applied != nil {
+		wait = s.cfg.Applied.Applied(r.Symbols)
+	}
+	if err := s.q.EnqueueReport(ctx, r.ID, wait); err != nil {
 		s.store.SetReportStatus(context.WithoutCancel(ctx), r.ID, Failed, "", 0, "could not be queued", s.cfg.Now())
 		return Report{}, fmt.Errorf("enqueue report %d: %w: %w", r.ID, market.ErrUnavailable, err)
 	}
@@ -179,13 +212,15 @@ func (s *Service) Open(ctx context.Context, id int64, expires, sig string) (io.R
 	return rc, r, nil
 }
 
-// BuildReport builds report id (the build_report job). When its user
+// BuildReport builds report id (the build_report job) once the store's log
+// positions reach wait (those Create recorded; nil: at once), waiting at
+// most Config.StoreWaitAtMost (waitStore). When its user
 // already has Config.MaxRunning reports running it builds nothing and
 // returns an error whose RetryAfter() is Config.WaitTurn (the job waits its
 // turn without spending an attempt). On failure it records the report
 // failed when lastAttempt is set or the error is permanent, and returns the
 // error (the job retries otherwise).
-func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) error {
+func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positions, lastAttempt bool) error {
 	r, err := s.store.Report(ctx, 0, id)
 	if errors.Is(err, market.ErrNotFound) {
 		return &permanentError{err}
@@ -202,7 +237,11 @@ func (s *Service) BuildReport(ctx context.Context, id int64, lastAttempt bool) e
 		return &waitTurn{user: r.UserID, max: s.cfg.MaxRunning, after: s.cfg.WaitTurn}
 	}
 	key := fmt.Sprintf("reports/%d/%d.%s", r.UserID, r.ID, r.Format)
-	size, err := s.build(ctx, r, key)
+	var size int64
+	err = s.waitStore(ctx, id, wait)
+	if err == nil {
+		size, err = s.build(ctx, r, key)
+	}
 	if err == nil {
 		err = s.store.SetReportStatus(ctx, id, Done, key, size, "", s.cfg.Now())
 	}

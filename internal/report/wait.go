@@ -1,0 +1,73 @@
+package report
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// Applied says how far the live state has applied the event log
+// (*live.Feed): the positions, by partition of symbols, whose ticks the
+// API's live answers (GET /candles, decision 0048) already show.
+type Applied interface {
+	Applied(symbols []string) market.Positions
+}
+
+// Persisted reads how far the persister has written the event log into the
+// store: partition part's position, market.Positions.Of (the SQL stores).
+type Persisted interface {
+	LogPosition(ctx context.Context, part int) (uint64, error)
+}
+
+// waitStore waits until the store's persister positions reach wait (the
+// live state's when the report was requested), so the report holds every
+// tick the API showed then (decision 0057). It looks every
+// Config.StoreWaitEvery; after Config.StoreWaitAtMost it gives up, logs a
+// warning, counts it (StoreWaitTimeouts) and returns nil: the report is
+// built from what the store holds. It returns ctx's error when ctx ends
+// first, or the store's.
+func (s *Service) waitStore(ctx context.Context, id int64, wait market.Positions) error {
+	if len(wait) == 0 || s.cfg.Persisted == nil {
+		return nil
+	}
+	deadline := s.cfg.Now().Add(s.cfg.StoreWaitAtMost)
+	for {
+		part, have, want, err := s.behind(ctx, wait)
+		if err != nil {
+			return err
+		} else if have >= want {
+			return nil
+		}
+		if !s.cfg.Now().Before(deadline) {
+			s.storeWaitTimeouts.Add(1)
+			s.l.Warn("the store is still behind the live state; building the report from what it holds",
+				"report_id", id, "partition", part, "store_position", have, "live_position", want, "waited", s.cfg.StoreWaitAtMost)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the store to reach position %d of partition %d: %w", want, part, ctx.Err())
+		case <-s.cfg.After(s.cfg.StoreWaitEvery):
+		}
+	}
+}
+
+// behind returns the first partition of wait whose store position is below
+// its wanted one, with both; have >= want when none is.
+func (s *Service) behind(ctx context.Context, wait market.Positions) (part int, have, want uint64, err error) {
+	for p, w := range wait {
+		pos, err := s.cfg.Persisted.LogPosition(ctx, p)
+		if err != nil {
+			return p, 0, w, fmt.Errorf("read the store's log position: %w", err)
+		}
+		if pos < w {
+			return p, pos, w, nil
+		}
+	}
+	return 0, 0, 0, nil
+}
+
+// StoreWaitTimeouts counts the builds that stopped waiting for the store
+// after Config.StoreWaitAtMost (findash_report_store_wait_timeouts_total).
+func (s *Service) StoreWaitTimeouts() uint64 { return s.storeWaitTimeouts.Load() }

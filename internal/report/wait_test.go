@@ -1,0 +1,153 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/report"
+)
+
+// queueWait stands in for the job queue, keeping the wait Create records.
+type queueWait struct{ wait market.Positions }
+
+func (q *queueWait) EnqueueReport(_ context.Context, _ int64, wait market.Positions) error {
+	q.wait = wait
+	return nil
+}
+
+// appliedAt is a live state that has applied the log up to its position.
+type appliedAt market.Positions
+
+func (a appliedAt) Applied([]string) market.Positions { return market.Positions(a) }
+
+// waitFixture is a fixture whose store holds 3 candles of AAA written at
+// log position 1, while the live state has applied position 2 (a fourth
+// candle the persister has not written yet), and whose Service polls the
+// store only when the test sends on tick.
+func waitFixture(t *testing.T, now func() time.Time) (f *fixture, q *queueWait, polled chan struct{}, tick chan time.Time) {
+	f = newFixture(t, map[string]int{"AAA": 3})
+	q = &queueWait{}
+	polled, tick = make(chan struct{}, 1), make(chan time.Time)
+	f.svc = report.NewService(f.db, f.objs, q, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
+		URLTTL: time.Minute, Now: now, Applied: appliedAt{market.Unpartitioned: 2}, Persisted: f.db,
+		After: func(time.Duration) <-chan time.Time {
+			select {
+			case polled <- struct{}{}:
+			default:
+			}
+			return tick
+		}}, nil)
+	return f, q, polled, tick
+}
+
+// A report requested after the live state applied a tick the persister has
+// not written yet is built only once the store holds it, and holds it.
+func TestBuildWaitsForTheStore(t *testing.T) {
+	ctx := t.Context()
+	f, q, polled, tick := waitFixture(t, func() time.Time { return time.UnixMilli(t0) })
+	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
+		From: base, To: t0, Format: report.CSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.wait[market.Unpartitioned] != 2 {
+		t.Fatalf("Create enqueued wait %v, want the live state's position 2", q.wait)
+	}
+	built := make(chan error, 1)
+	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
+	select {
+	case err := <-built:
+		t.Fatalf("BuildReport() = %v before the store reached the live state's position", err)
+	case <-polled:
+	}
+	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status == report.Done {
+		t.Fatalf("Get() while the store is behind = %+v, %v; want not done", got, err)
+	}
+	// The persister writes the fourth candle (log message 2).
+	c := candles("AAA", 4)[3:]
+	if err := f.db.WriteBatch(ctx, market.Unpartitioned, nil, c, 1, 2, 2); err != nil {
+		t.Fatal(err)
+	}
+	tick <- time.Time{}
+	if err := <-built; err != nil {
+		t.Fatalf("BuildReport() error: %v", err)
+	}
+	if rows := reportRows(t, f, r.ID); len(rows) != 1+4 {
+		t.Fatalf("report has %d rows, want the header and 4 candles: %q", len(rows), rows)
+	}
+	if n := f.svc.StoreWaitTimeouts(); n != 0 {
+		t.Errorf("StoreWaitTimeouts() = %d, want 0", n)
+	}
+}
+
+// A store that never catches up delays a build by Config.StoreWaitAtMost
+// (30s by default), then the report is built from what it holds, and the
+// timeout counted.
+func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
+	ctx := t.Context()
+	var now atomic.Int64
+	now.Store(t0)
+	f, q, polled, tick := waitFixture(t, func() time.Time { return time.UnixMilli(now.Load()) })
+	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
+		From: base, To: t0, Format: report.CSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := make(chan error, 1)
+	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
+	waitPolled := func() {
+		select {
+		case err := <-built:
+			t.Fatalf("BuildReport() = %v before StoreWaitAtMost", err)
+		case <-polled:
+		}
+	}
+	waitPolled()
+	now.Add(29_999)
+	tick <- time.Time{}
+	waitPolled()
+	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status == report.Done {
+		t.Fatalf("Get() after 29.999s = %+v, %v; want not done", got, err)
+	}
+	now.Add(1)
+	tick <- time.Time{}
+	if err := <-built; err != nil {
+		t.Fatalf("BuildReport() error: %v", err)
+	}
+	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
+		t.Fatalf("report has %d rows, want the header and the 3 stored candles: %q", len(rows), rows)
+	}
+	if n := f.svc.StoreWaitTimeouts(); n != 1 {
+		t.Errorf("StoreWaitTimeouts() = %d, want 1", n)
+	}
+}
+
+// reportRows downloads done report id and parses its CSV.
+func reportRows(t *testing.T, f *fixture, id int64) [][]string {
+	t.Helper()
+	r, err := f.svc.Get(t.Context(), f.user, id)
+	if err != nil || r.Status != report.Done {
+		t.Fatalf("Get() = %+v, %v; want done", r, err)
+	}
+	u, _ := f.svc.DownloadURL(r)
+	rc, _, err := f.open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
