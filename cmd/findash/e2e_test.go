@@ -31,24 +31,7 @@ type instance struct {
 	addrs addrs
 	stop  context.CancelFunc
 	done  chan error
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testenv.SyncBuffer
 }
 
 func testConfig(t *testing.T, dataDir string, args ...string) config.Config {
@@ -70,7 +53,7 @@ func testConfig(t *testing.T, dataDir string, args ...string) config.Config {
 func start(t *testing.T, cfg config.Config) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{stop: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	in := &instance{stop: cancel, done: make(chan error, 1), logs: &testenv.SyncBuffer{}}
 	started := make(chan addrs, 1)
 	go func() { in.done <- serve(ctx, cfg, in.logs, func(a addrs) { started <- a }) }()
 	select {

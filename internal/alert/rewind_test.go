@@ -1,12 +1,10 @@
 package alert_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
 )
 
 // behindStore is a real store whose every commit finds it behind, as a
@@ -103,7 +102,7 @@ func TestWarnsOfTrimmedLog(t *testing.T) {
 	e.prices(100, 101)
 	last := e.prices(102)
 
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	ev := alert.NewEvaluator(trimmedLog{&watchedLog{Log: e.log, handled: e.handled}, stored + 2}, e.db, e.db, nil, nil, alert.Config{FlushInterval: time.Nanosecond},
 		slog.New(slog.NewTextHandler(logs, nil)), nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,22 +117,4 @@ func TestWarnsOfTrimmedLog(t *testing.T) {
 	if !strings.Contains(logs.String(), "the log no longer holds messages that were never evaluated for alerts\" "+want) {
 		t.Errorf("no warning of the trimmed log (want %s); log:\n%s", want, logs.String())
 	}
-}
-
-// syncBuffer is a log destination the test reads while the evaluator writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

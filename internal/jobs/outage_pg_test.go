@@ -1,13 +1,11 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,24 +20,6 @@ import (
 	"github.com/findash/findash/internal/testenv"
 )
 
-// syncBuffer is a log destination the test reads while the queue writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRunWaitsForDatabaseAtStart: PostgreSQL goes away after New migrated
 // and before Run starts River's workers. Run waits for it, retrying,
 // instead of returning River's start error: cmd/findash's runner stopped
@@ -49,23 +29,8 @@ func (s *syncBuffer) String() string {
 // instance was still starting its workers). Once the database is back the
 // workers start and work a job, and Run returns nil at the stop.
 func TestRunWaitsForDatabaseAtStart(t *testing.T) {
-	db := testenv.Postgres(t)
-	u, err := url.Parse(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "postgres", "127.0.0.1:0", u.Host)
-	if err := link.Start(); err != nil {
-		t.Fatalf("toxiproxy: %v", err)
-	}
-	t.Cleanup(link.Stop)
-	u.Host = link.Listen
-	pool, err := pgxpool.New(t.Context(), u.String())
-	if err != nil {
-		t.Fatalf("pgxpool.New() error: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	logs := &syncBuffer{}
+	link, pool := proxiedPostgres(t)
+	logs := &testenv.SyncBuffer{}
 	n := &notifier{calls: map[string]int{}}
 	reg := prometheus.NewRegistry()
 	q, err := jobs.New(t.Context(), riverpgxv5.New(pool), jobs.Handlers{Notifier: n}, testConfig(), slog.New(slog.NewTextHandler(logs, nil)), reg)
@@ -135,22 +100,7 @@ func TestRunWaitsForDatabaseAtStart(t *testing.T) {
 // regardless of its context, so the alert evaluator's enqueue and the
 // reports POST hung for as long as the start did (REVIEW-1 finding 3).
 func TestInsertDoesNotWaitForStuckStart(t *testing.T) {
-	db := testenv.Postgres(t)
-	u, err := url.Parse(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "postgres", "127.0.0.1:0", u.Host)
-	if err := link.Start(); err != nil {
-		t.Fatalf("toxiproxy: %v", err)
-	}
-	t.Cleanup(link.Stop)
-	u.Host = link.Listen
-	pool, err := pgxpool.New(t.Context(), u.String())
-	if err != nil {
-		t.Fatalf("pgxpool.New() error: %v", err)
-	}
-	t.Cleanup(pool.Close)
+	link, pool := proxiedPostgres(t)
 	q, err := jobs.New(t.Context(), riverpgxv5.New(pool), jobs.Handlers{Notifier: &notifier{calls: map[string]int{}}}, testConfig(), nil, nil)
 	if err != nil {
 		t.Fatalf("jobs.New() error: %v", err)
@@ -194,4 +144,27 @@ func TestInsertDoesNotWaitForStuckStart(t *testing.T) {
 		}
 		icancel()
 	}
+}
+
+// proxiedPostgres returns a pool on a test database reached through a
+// toxiproxy link of its own, for the test to stop or stall.
+func proxiedPostgres(t *testing.T) (*toxiproxy.Proxy, *pgxpool.Pool) {
+	t.Helper()
+	db := testenv.Postgres(t)
+	u, err := url.Parse(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := toxiproxy.NewProxy(toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()), "postgres", "127.0.0.1:0", u.Host)
+	if err := link.Start(); err != nil {
+		t.Fatalf("toxiproxy: %v", err)
+	}
+	t.Cleanup(link.Stop)
+	u.Host = link.Listen
+	pool, err := pgxpool.New(t.Context(), u.String())
+	if err != nil {
+		t.Fatalf("pgxpool.New() error: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return link, pool
 }

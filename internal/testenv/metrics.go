@@ -4,32 +4,25 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Counter returns the counter name gathered from g (a test's own registry),
 // summed over its series (labels); a counter g does not have fails tb.
 func Counter(tb testing.TB, g prometheus.Gatherer, name string) float64 {
 	tb.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		tb.Fatalf("gather metrics: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			var sum float64
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-			return sum
-		}
-	}
-	tb.Fatalf("no metric %s", name)
-	return 0
+	return sum(tb, g, name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
 }
 
 // Gauge returns the gauge name gathered from g (a test's own registry),
 // summed over its series (labels); a gauge g does not have fails tb.
 func Gauge(tb testing.TB, g prometheus.Gatherer, name string) float64 {
+	tb.Helper()
+	return sum(tb, g, name, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
+}
+
+// sum adds value of every series of the metric name gathered from g.
+func sum(tb testing.TB, g prometheus.Gatherer, name string, value func(*dto.Metric) float64) float64 {
 	tb.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -37,11 +30,11 @@ func Gauge(tb testing.TB, g prometheus.Gatherer, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			var sum float64
+			var s float64
 			for _, m := range mf.GetMetric() {
-				sum += m.GetGauge().GetValue()
+				s += value(m)
 			}
-			return sum
+			return s
 		}
 	}
 	tb.Fatalf("no metric %s", name)

@@ -49,7 +49,7 @@ func (in *instance) waitReady(t *testing.T, d time.Duration) {
 		return code == 200
 	})
 	if !ok || in.p.exited() {
-		t.Fatalf("%s: /readyz not 200 within %v (last: %s; process %s):\n%s", in.name, d, last, in.p.state(), in.p.out.tail(40))
+		t.Fatalf("%s: /readyz not 200 within %v (last: %s; process %s):\n%s", in.name, d, last, in.p.state(), in.p.out.Tail(40))
 	}
 }
 

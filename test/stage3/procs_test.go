@@ -6,7 +6,6 @@ package stage3_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,49 +23,19 @@ import (
 	"github.com/findash/findash/internal/testenv"
 )
 
-// syncBuffer collects a process's output; tail shows its end on failure.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// tail returns the last n lines written.
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lines := strings.Split(strings.TrimRight(s.b.String(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// contains reports whether the output so far holds sub.
-func (s *syncBuffer) contains(sub string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Contains(s.b.Bytes(), []byte(sub))
-}
-
 // proc is a child process started by the test; Cleanup kills it if it is
 // still running and shows the end of its output when the test failed.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid after done
 }
 
 func startProc(t *testing.T, name string, env []string, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = env
 	p.cmd.Stdout = p.out
@@ -83,7 +51,7 @@ func startProc(t *testing.T, name string, env []string, bin string, args ...stri
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("--- last output of %s (%s):\n%s", name, p.state(), p.out.tail(40))
+			t.Logf("--- last output of %s (%s):\n%s", name, p.state(), p.out.Tail(40))
 		}
 	})
 	return p
@@ -145,7 +113,7 @@ func listening(addr string) bool {
 func waitListening(t *testing.T, p *proc, addr string, d time.Duration) {
 	t.Helper()
 	if !testenv.WaitFor(d, func() bool { return p.exited() || listening(addr) }) || p.exited() {
-		t.Fatalf("%s is not listening on %s after %v (%s):\n%s", p.name, addr, d, p.state(), p.out.tail(30))
+		t.Fatalf("%s is not listening on %s after %v (%s):\n%s", p.name, addr, d, p.state(), p.out.Tail(30))
 	}
 }
 
@@ -221,7 +189,7 @@ func natsCluster(t *testing.T, bin string) ([]string, []*proc) {
 	// JetStream is usable once the cluster has a meta leader.
 	ok := testenv.WaitFor(20*time.Second, func() bool {
 		for _, p := range procs {
-			if p.out.contains("JetStream cluster new metadata leader") || p.out.contains("Self is new JetStream cluster metadata leader") {
+			if p.out.Contains("JetStream cluster new metadata leader") || p.out.Contains("Self is new JetStream cluster metadata leader") {
 				return true
 			}
 		}
