@@ -240,7 +240,13 @@ func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positio
 	var size int64
 	err = s.waitStore(ctx, id, wait)
 	if err == nil {
-		size, err = s.build(ctx, r, key)
+		bctx := ctx
+		if len(wait) > 0 {
+			// The wait read the primary's position; a replica may not have
+			// replayed what it waited for yet (decision 0057).
+			bctx = market.WithPrimaryReads(ctx)
+		}
+		size, err = s.build(bctx, r, key)
 	}
 	if err == nil {
 		err = s.store.SetReportStatus(ctx, id, Done, key, size, "", s.cfg.Now())

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/findash/findash/internal/market"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -173,8 +175,12 @@ func (rs *replicaSet) close() {
 // read runs fn on a replica (round-robin over the healthy ones, moving on
 // to the next when one cannot be reached) or, when none can, on the
 // primary. An error from fn that is not about reaching the server (a bad
-// query, a cancelled ctx) is returned as is, without trying elsewhere.
+// query, a cancelled ctx) is returned as is, without trying elsewhere. A ctx
+// marked by market.WithPrimaryReads reads the primary only.
 func (db *DB) read(ctx context.Context, fn func(ctx context.Context, p *pgxpool.Pool) error) error {
+	if market.PrimaryReads(ctx) {
+		return fn(ctx, db.primary)
+	}
 	for _, r := range db.replicas.pick(time.Now()) {
 		err := fn(ctx, r.pool)
 		switch {

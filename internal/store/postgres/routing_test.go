@@ -254,3 +254,19 @@ func TestReplicaUnknownUntilChecked(t *testing.T) {
 		t.Errorf("Check() = %v, want only the unreachable replica named", err)
 	}
 }
+
+// A context marked by market.WithPrimaryReads reads the primary even while
+// a replica is healthy: a report that waited for the primary's position
+// (decision 0057) must not read a replica that has not replayed it yet.
+func TestPrimaryReadsSkipReplicas(t *testing.T) {
+	primary, replica := seeded(t, 1), seeded(t, 2)
+	db := open(t, postgres.Config{PrimaryURL: primary, ReplicaURLs: []string{replica}, RetryMin: time.Hour})
+	if got := readPrice(t, db); got != 2 {
+		t.Fatalf("Candles() read close %v, want the replica's 2", got)
+	}
+	ctx := market.WithPrimaryReads(t.Context())
+	cs, err := db.Candles(ctx, market.CandleQuery{Symbol: "AAA", Interval: market.Interval1m, From: day0, To: day0, Limit: 1})
+	if err != nil || len(cs) != 1 || cs[0].Close != 1 {
+		t.Errorf("Candles() with primary reads = %v, %v; want the primary's close 1", cs, err)
+	}
+}
