@@ -255,7 +255,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	}
 	reports := report.NewService(st, objs, queueRef, reportCfg, log)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "findash_report_store_wait_timeouts_total",
-		Help: "Report builds that stopped waiting after 30s for the store to hold every tick the live state showed when the report was requested, and were built from what it held."},
+		Help: "Report builds that stopped waiting for the store to hold every tick the live state showed when the report was requested, 30s after the request, and were built from what it held."},
 		func() float64 { return float64(reports.StoreWaitTimeouts()) }))
 	var handlers jobs.Handlers // the queue works jobs only in the worker role
 	if p.work {

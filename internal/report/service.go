@@ -82,9 +82,15 @@ type Config struct {
 	// builds do not wait.
 	Persisted Persisted
 	// StoreWaitEvery is how often a waiting build reads them (default
-	// 50ms), StoreWaitAtMost how long it waits before it builds anyway
-	// (default 30s), After the timer (default time.After).
+	// 50ms). StoreWaitHold is how long one attempt waits, holding its
+	// worker, before it gives the worker back and the job is run again
+	// StoreWaitHold later, without spending an attempt (default 1s: ten
+	// of the persister's FlushIntervals, so a store behind by its usual
+	// batch costs no round through the queue). StoreWaitAtMost is how long
+	// after the request a build waits in all before it builds anyway
+	// (default 30s). After is the timer (default time.After).
 	StoreWaitEvery  time.Duration
+	StoreWaitHold   time.Duration
 	StoreWaitAtMost time.Duration
 	After           func(time.Duration) <-chan time.Time
 }
@@ -120,6 +126,9 @@ func NewService(store Store, objs Objects, q Enqueuer, cfg Config, l *slog.Logge
 	}
 	if cfg.StoreWaitEvery <= 0 {
 		cfg.StoreWaitEvery = 50 * time.Millisecond
+	}
+	if cfg.StoreWaitHold <= 0 {
+		cfg.StoreWaitHold = time.Second
 	}
 	if cfg.StoreWaitAtMost <= 0 {
 		cfg.StoreWaitAtMost = 30 * time.Second
@@ -213,13 +222,17 @@ func (s *Service) Open(ctx context.Context, id int64, expires, sig string) (io.R
 }
 
 // BuildReport builds report id (the build_report job) once the store's log
-// positions reach wait (those Create recorded; nil: at once), waiting at
-// most Config.StoreWaitAtMost (waitStore). When its user
-// already has Config.MaxRunning reports running it builds nothing and
-// returns an error whose RetryAfter() is Config.WaitTurn (the job waits its
-// turn without spending an attempt). On failure it records the report
-// failed when lastAttempt is set or the error is permanent, and returns the
-// error (the job retries otherwise).
+// positions reach wait (those Create recorded; nil: at once). While the
+// store is behind it waits at most Config.StoreWaitHold in one call, then
+// builds nothing and returns an error whose RetryAfter() says when to look
+// again (the job is deferred without spending an attempt and without
+// holding a worker); Config.StoreWaitAtMost after the report was requested
+// it builds from what the store holds (waitStore). When its user already
+// has Config.MaxRunning reports running it builds nothing and returns an
+// error whose RetryAfter() is Config.WaitTurn (the job waits its turn the
+// same way). On failure it records the report failed when lastAttempt is
+// set or the error is permanent, and returns the error (the job retries
+// otherwise).
 func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positions, lastAttempt bool) error {
 	r, err := s.store.Report(ctx, 0, id)
 	if errors.Is(err, market.ErrNotFound) {
@@ -230,6 +243,15 @@ func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positio
 	if r.Status == Done {
 		return nil
 	}
+	// Before StartReport: a build waiting for the store is queued, not
+	// running, and takes none of its user's MaxRunning turns.
+	if err := s.waitStore(ctx, r, wait); err != nil {
+		var later *storeBehind
+		if errors.As(err, &later) {
+			return later
+		}
+		return s.failed(ctx, id, err, lastAttempt)
+	}
 	started, err := s.store.StartReport(ctx, id, s.cfg.MaxRunning, s.cfg.Now())
 	if err != nil {
 		return err
@@ -237,35 +259,37 @@ func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positio
 		return &waitTurn{user: r.UserID, max: s.cfg.MaxRunning, after: s.cfg.WaitTurn}
 	}
 	key := fmt.Sprintf("reports/%d/%d.%s", r.UserID, r.ID, r.Format)
-	var size int64
-	err = s.waitStore(ctx, id, wait)
-	if err == nil {
-		bctx := ctx
-		if len(wait) > 0 {
-			// The wait read the primary's position; a replica may not have
-			// replayed what it waited for yet (decision 0057).
-			bctx = market.WithPrimaryReads(ctx)
-		}
-		size, err = s.build(bctx, r, key)
+	bctx := ctx
+	if len(wait) > 0 {
+		// The wait read the primary's position; a replica may not have
+		// replayed what it waited for yet (decision 0057).
+		bctx = market.WithPrimaryReads(ctx)
 	}
+	size, err := s.build(bctx, r, key)
 	if err == nil {
 		err = s.store.SetReportStatus(ctx, id, Done, key, size, "", s.cfg.Now())
 	}
 	if err != nil {
-		var p *permanentError
-		if lastAttempt || errors.As(err, &p) {
-			msg := "the report could not be built"
-			if errors.As(err, &p) {
-				msg = p.Error()
-			}
-			if serr := s.store.SetReportStatus(context.WithoutCancel(ctx), id, Failed, "", 0, msg, s.cfg.Now()); serr != nil {
-				s.l.Error("cannot mark report failed", "report_id", id, "err", serr)
-			}
-		}
-		return fmt.Errorf("build report %d: %w", id, err)
+		return s.failed(ctx, id, err, lastAttempt)
 	}
 	s.l.Info("report built", "report_id", id, "user_id", r.UserID, "bytes", size)
 	return nil
+}
+
+// failed records report id failed when lastAttempt is set or err is
+// permanent, and returns err wrapped.
+func (s *Service) failed(ctx context.Context, id int64, err error, lastAttempt bool) error {
+	var p *permanentError
+	if lastAttempt || errors.As(err, &p) {
+		msg := "the report could not be built"
+		if errors.As(err, &p) {
+			msg = p.Error()
+		}
+		if serr := s.store.SetReportStatus(context.WithoutCancel(ctx), id, Failed, "", 0, msg, s.cfg.Now()); serr != nil {
+			s.l.Error("cannot mark report failed", "report_id", id, "err", serr)
+		}
+	}
+	return fmt.Errorf("build report %d: %w", id, err)
 }
 
 func (s *Service) build(ctx context.Context, r Report, key string) (int64, error) {

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/findash/findash/internal/market"
 )
@@ -21,17 +22,22 @@ type Persisted interface {
 }
 
 // waitStore waits until the store's persister positions reach wait (the
-// live state's when the report was requested), so the report holds every
+// live state's when report r was requested), so the report holds every
 // tick the API showed then (decision 0057). It looks every
-// Config.StoreWaitEvery; after Config.StoreWaitAtMost it gives up, logs a
-// warning, counts it (StoreWaitTimeouts) and returns nil: the report is
-// built from what the store holds. It returns ctx's error when ctx ends
-// first, or the store's.
-func (s *Service) waitStore(ctx context.Context, id int64, wait market.Positions) error {
+// Config.StoreWaitEvery, for at most Config.StoreWaitHold in this attempt:
+// a store still behind then returns a *storeBehind, whose RetryAfter gives
+// the worker back and runs the job again later without spending an
+// attempt. Config.StoreWaitAtMost after the request (r.CreatedAt, not this
+// attempt's start: a deferred or retried build does not wait again from
+// zero) it gives up, logs a warning, counts it (StoreWaitTimeouts) and
+// returns nil: the report is built from what the store holds. It returns
+// ctx's error when ctx ends first, or the store's.
+func (s *Service) waitStore(ctx context.Context, r Report, wait market.Positions) error {
 	if len(wait) == 0 || s.cfg.Persisted == nil {
 		return nil
 	}
-	deadline := s.cfg.Now().Add(s.cfg.StoreWaitAtMost)
+	deadline := r.CreatedAt.Add(s.cfg.StoreWaitAtMost)
+	hold := s.cfg.Now().Add(s.cfg.StoreWaitHold)
 	for {
 		part, have, want, err := s.behind(ctx, wait)
 		if err != nil {
@@ -39,11 +45,15 @@ func (s *Service) waitStore(ctx context.Context, id int64, wait market.Positions
 		} else if have >= want {
 			return nil
 		}
-		if !s.cfg.Now().Before(deadline) {
+		now := s.cfg.Now()
+		if !now.Before(deadline) {
 			s.storeWaitTimeouts.Add(1)
 			s.l.Warn("the store is still behind the live state; building the report from what it holds",
-				"report_id", id, "partition", part, "store_position", have, "live_position", want, "waited", s.cfg.StoreWaitAtMost)
+				"report_id", r.ID, "partition", part, "store_position", have, "live_position", want, "waited", now.Sub(r.CreatedAt))
 			return nil
+		}
+		if !now.Before(hold) {
+			return &storeBehind{id: r.ID, part: part, have: have, want: want, after: min(s.cfg.StoreWaitHold, deadline.Sub(now))}
 		}
 		select {
 		case <-ctx.Done():
@@ -69,5 +79,25 @@ func (s *Service) behind(ctx context.Context, wait market.Positions) (part int, 
 }
 
 // StoreWaitTimeouts counts the builds that stopped waiting for the store
-// after Config.StoreWaitAtMost (findash_report_store_wait_timeouts_total).
+// Config.StoreWaitAtMost after their report was requested
+// (findash_report_store_wait_timeouts_total).
 func (s *Service) StoreWaitTimeouts() uint64 { return s.storeWaitTimeouts.Load() }
+
+// storeBehind says a build must wait for the store: it held its worker
+// Config.StoreWaitHold and the store is still behind the live state. The
+// job queue runs it again after RetryAfter without counting an attempt,
+// as it does a waitTurn.
+type storeBehind struct {
+	id         int64
+	part       int
+	have, want uint64
+	after      time.Duration
+}
+
+func (e *storeBehind) Error() string {
+	return fmt.Sprintf("report %d: the store is at position %d of partition %d, the live state was at %d when it was requested; looking again in %v",
+		e.id, e.have, e.part, e.want, e.after)
+}
+
+// RetryAfter is how long the build waits before it looks again.
+func (e *storeBehind) RetryAfter() time.Duration { return e.after }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -66,8 +67,8 @@ func TestBuildWaitsForTheStore(t *testing.T) {
 		t.Fatalf("BuildReport() = %v before the store reached the live state's position", err)
 	case <-polled:
 	}
-	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status == report.Done {
-		t.Fatalf("Get() while the store is behind = %+v, %v; want not done", got, err)
+	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status != report.Queued {
+		t.Fatalf("Get() while the store is behind = %+v, %v; want queued (waiting before it runs)", got, err)
 	}
 	// The persister writes the fourth candle (log message 2).
 	c := candles("AAA", 4)[3:]
@@ -86,9 +87,12 @@ func TestBuildWaitsForTheStore(t *testing.T) {
 	}
 }
 
-// A store that never catches up delays a build by Config.StoreWaitAtMost
-// (30s by default), then the report is built from what it holds, and the
-// timeout counted.
+// A store that never catches up holds a worker at most
+// Config.StoreWaitHold (1s by default) per attempt: then the build is
+// deferred (RetryAfter, no attempt spent), the report still queued. The
+// 30s of Config.StoreWaitAtMost count from the request: the attempt that
+// runs past them builds the report from what the store holds, and counts
+// the timeout.
 func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 	ctx := t.Context()
 	var now atomic.Int64
@@ -100,25 +104,75 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 		t.Fatal(err)
 	}
 	built := make(chan error, 1)
-	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
-	waitPolled := func() {
+	waitPolled := func(what string) {
+		t.Helper()
 		select {
 		case err := <-built:
-			t.Fatalf("BuildReport() = %v before StoreWaitAtMost", err)
+			t.Fatalf("BuildReport() = %v %s", err, what)
 		case <-polled:
 		}
 	}
-	waitPolled()
-	now.Add(29_999)
+	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
+	waitPolled("before StoreWaitHold")
+	now.Add(999)
 	tick <- time.Time{}
-	waitPolled()
-	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status == report.Done {
-		t.Fatalf("Get() after 29.999s = %+v, %v; want not done", got, err)
-	}
+	waitPolled("after 0.999s of StoreWaitHold")
 	now.Add(1)
 	tick <- time.Time{}
+	var later interface{ RetryAfter() time.Duration }
+	select {
+	case err := <-built:
+		if !errors.As(err, &later) || later.RetryAfter() != time.Second {
+			t.Fatalf("BuildReport() after StoreWaitHold = %v; want an error with RetryAfter() 1s", err)
+		}
+	case <-polled:
+		t.Fatal("BuildReport() still holds its worker after StoreWaitHold")
+	}
+	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status != report.Queued {
+		t.Fatalf("Get() after a deferred attempt = %+v, %v; want queued", got, err)
+	}
+
+	// A later attempt, 29.5s after the request: it waits what is left.
+	now.Store(t0 + 29_500)
+	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
+	waitPolled("before 30s from the request")
+	now.Store(t0 + 30_000)
+	tick <- time.Time{}
 	if err := <-built; err != nil {
-		t.Fatalf("BuildReport() error: %v", err)
+		t.Fatalf("BuildReport() 30s after the request error: %v", err)
+	}
+	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
+		t.Fatalf("report has %d rows, want the header and the 3 stored candles: %q", len(rows), rows)
+	}
+	if n := f.svc.StoreWaitTimeouts(); n != 1 {
+		t.Errorf("StoreWaitTimeouts() = %d, want 1", n)
+	}
+}
+
+// A build whose first attempt runs Config.StoreWaitAtMost after the
+// request (a queue that was down, or busy) has waited long enough: it is
+// built at once from what the store holds. Before, every attempt waited
+// its own 30s, inside the job's timeout.
+func TestBuildStoreWaitCountsFromTheRequest(t *testing.T) {
+	ctx := t.Context()
+	var now atomic.Int64
+	now.Store(t0)
+	f, q, polled, _ := waitFixture(t, func() time.Time { return time.UnixMilli(now.Load()) })
+	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
+		From: base, To: t0, Format: report.CSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now.Store(t0 + 30_000)
+	built := make(chan error, 1)
+	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
+	select {
+	case err := <-built:
+		if err != nil {
+			t.Fatalf("BuildReport() error: %v", err)
+		}
+	case <-polled:
+		t.Fatal("BuildReport() 30s after the request waits for the store again")
 	}
 	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
 		t.Fatalf("report has %d rows, want the header and the 3 stored candles: %q", len(rows), rows)
