@@ -173,6 +173,7 @@ each system's medians and spread and their ratios; --conns, --symbols,
 	sc.register(ws.Flags())
 
 	var apic bench.APIConfig
+	var pin string
 	api := &cobra.Command{
 		Use:   "api",
 		Short: "Send REST API reads from keep-alive users and measure their latency",
@@ -185,7 +186,12 @@ quotes, candles, symbols and movers: as soon as answered (closed loop), or
 --procs N sends from N child processes (one holds at most the file limit's
 connections), each to the next address of a comma-listed --target, and
 merges their histograms. --baseline compares the mix with a bare net/http
-handler, in a process of its own, serving /api/v1/quotes's bytes.`,
+handler, in a process of its own, serving /api/v1/quotes's bytes.
+
+--server-pid reports the server's CPU per request in each phase (the bare
+child's in the bare phases, the generator's own beside them), and --pin
+0:1 runs the generator on CPU 0 and the server and the bare child on CPU 1,
+so that the throughput ratio reads the servers' cost, not the generator's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			prog, stop, err := prepare(cmd)
@@ -194,6 +200,14 @@ handler, in a process of its own, serving /api/v1/quotes's bytes.`,
 			}
 			defer stop()
 			apic.Target, apic.APIKey, apic.Duration, apic.Progress = target, apiKey, duration, prog
+			if pin != "" {
+				if self {
+					return errors.New("--pin needs a server in its own process (--target and --server-pid), not --self")
+				}
+				if apic.PinGenerator, apic.PinServer, err = bench.ParsePin(pin); err != nil {
+					return err
+				}
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("find own executable: %w", err)
@@ -211,6 +225,9 @@ handler, in a process of its own, serving /api/v1/quotes's bytes.`,
 	api.Flags().BoolVar(&apic.Baseline, "baseline", false, "also measure /api/v1/quotes alone and a bare net/http handler serving the same bytes")
 	api.Flags().IntVar(&apic.Symbols, "symbols", 20, "symbols to seed when an API key is given")
 	api.Flags().IntVar(&apic.Procs, "procs", 0, "generator processes for the mix, each with its share of --users and --rate (0: this one); --target may then list one address per process")
+	api.Flags().IntVar(&apic.ServerPID, "server-pid", 0, "process id of the target's server on this machine: its CPU per request in each phase, from /proc")
+	api.Flags().StringVar(&pin, "pin", "", "pin the generator and the servers (--server-pid, the bare child) to CPU lists GEN:SERVER; --pin alone is 0:1")
+	api.Flags().Lookup("pin").NoOptDefVal = "0:1"
 
 	var inc bench.IngestConfig
 	ingest := &cobra.Command{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,16 @@ type APIConfig struct {
 	// so that quotes and candles have data.
 	APIKey  string
 	Symbols int
+	// ServerPID is the target's process id on this machine: each phase
+	// then reports the server's CPU per request from /proc/<pid>/stat
+	// over the window its requests were counted in (as the bare child's
+	// is read for the bare phases).
+	ServerPID int
+	// PinGenerator and PinServer, when set (ParsePin), pin this process
+	// to the first CPUs and ServerPID and the bare child to the second
+	// for the run, so that the generator and the servers do not take each
+	// other's CPU; ServerPID's own affinity is restored at the end.
+	PinGenerator, PinServer []int
 	// Progress shows live status; nil shows none.
 	Progress *Progress
 }
@@ -113,6 +124,10 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 		return nil, fmt.Errorf("%w: --procs needs a child command and does not run the baseline", ErrUsage)
 	case cfg.Procs > cfg.Users:
 		return nil, fmt.Errorf("%w: more processes than users", ErrUsage)
+	case len(cfg.PinServer) > 0 && (cfg.ServerPID <= 0 || len(cfg.PinGenerator) == 0):
+		return nil, fmt.Errorf("%w: --pin needs --server-pid (the server to pin)", ErrUsage)
+	case len(cfg.PinServer) > 0 && cfg.Baseline && cfg.BareCommand == nil:
+		return nil, fmt.Errorf("%w: --pin needs the bare handler in a process of its own", ErrUsage)
 	}
 	if cfg.Symbols <= 0 {
 		cfg.Symbols = 20
@@ -120,6 +135,11 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	if _, err := RaiseFileLimit(); err != nil {
 		return nil, err
 	}
+	pin, err := pinAPI(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer pin.undo()
 	target := targets[0]
 	client := newLoadClient(cfg.Users)
 	defer client.CloseIdleConnections()
@@ -140,7 +160,12 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	}
 
 	res := &Result{Kind: "api", Target: cfg.Target, APIResult: &APIResult{Users: cfg.Users, OfferedPerS: cfg.Rate, Processes: cfg.Procs}}
-	mixLoad := load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}
+	res.Pinned = pin.describe()
+	probe := &cpuProbe{server: cfg.ServerPID}
+	if cfg.Procs == 0 {
+		probe.gen = os.Getpid()
+	}
+	mixLoad := load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration, probe: probe}
 	var mix loadResult
 	if cfg.Procs > 0 {
 		client.CloseIdleConnections() // the children send; this process is idle
@@ -167,11 +192,13 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	if mix.firstErr != "" {
 		res.Notes = append(res.Notes, "first error: "+mix.firstErr)
 	}
+	res.Phases = append(res.Phases, mix.phase("mix", cfg.Rate, pin.genCPUs))
 	if cfg.Baseline {
-		if err := runBaseline(ctx, cfg, client, target, symbols, res); err != nil {
+		if err := runBaseline(ctx, cfg, pin, probe, client, target, symbols, res); err != nil {
 			return nil, err
 		}
 	}
+	res.notePhases()
 	res.Machine = ThisMachine()
 	return res, nil
 }
@@ -180,10 +207,10 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 // alone, the bare handler closed loop, and then either the bare handler at
 // the offered rate (--rate) or, after a closed-loop mix, the mix and the
 // bare handler both at half the mix's throughput.
-func runBaseline(ctx context.Context, cfg APIConfig, client *http.Client, target string, symbols []string, res *Result) error {
+func runBaseline(ctx context.Context, cfg APIConfig, pin *pinning, probe *cpuProbe, client *http.Client, target string, symbols []string, res *Result) error {
 	prog := cfg.Progress
 	prog.Phase("quotes alone")
-	closed := load{users: cfg.Users, dur: cfg.Duration}
+	closed := load{users: cfg.Users, dur: cfg.Duration, probe: probe}
 	q := runLoad(ctx, client, target, closed, quotesOnly, symbols, prog)
 	body, ctype, err := fetch(ctx, client, target+"/api/v1/quotes")
 	if err != nil {
@@ -194,9 +221,20 @@ func runBaseline(ctx context.Context, cfg APIConfig, client *http.Client, target
 		return err
 	}
 	defer bare.close()
+	bareProbe := &cpuProbe{server: bare.pid, gen: probe.gen}
+	if len(pin.server) > 0 && bare.pid > 0 {
+		// Started by the pinned generator, it runs on the generator's
+		// CPUs until moved.
+		if _, err := pinProcess(bare.pid, pin.server); err != nil {
+			return fmt.Errorf("bare baseline: %w", err)
+		}
+	}
 	prog.Phase("bare net/http")
 	client.CloseIdleConnections()
-	b := runLoad(ctx, client, bare.url, closed, quotesOnly, symbols, prog)
+	closedBare := closed
+	closedBare.probe = bareProbe
+	b := runLoad(ctx, client, bare.url, closedBare, quotesOnly, symbols, prog)
+	res.Phases = append(res.Phases, q.phase("quotes", 0, pin.genCPUs), b.phase("bare", 0, pin.genCPUs))
 	a := res.APIResult
 	a.QuotesPerS = float64(q.total.Count()) / q.elapsed.Seconds()
 	a.QuotesP99MS = q.total.Quantiles().P99
@@ -214,20 +252,23 @@ func runBaseline(ctx context.Context, cfg APIConfig, client *http.Client, target
 		// and schedule against the bare handler.
 		prog.Phase("bare net/http at the offered rate")
 		client.CloseIdleConnections()
-		br := runLoad(ctx, client, bare.url, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration}, quotesOnly, symbols, prog)
+		br := runLoad(ctx, client, bare.url, load{users: cfg.Users, rate: cfg.Rate, dur: cfg.Duration, probe: bareProbe}, quotesOnly, symbols, prog)
 		a.BareAtRateP99MS = br.total.Quantiles().P99
+		res.Phases = append(res.Phases, br.phase("bare_at_rate", cfg.Rate, pin.genCPUs))
 		res.Errors += br.errors
 	} else if half := res.ThroughputPerS / 2; half > 0 {
 		// Latency below saturation: the mix and the bare handler, the same
 		// users on the same schedule, at half what the mix reached.
 		a.HalfRatePerS = half
-		at := load{users: cfg.Users, rate: half, dur: cfg.Duration}
+		at := load{users: cfg.Users, rate: half, dur: cfg.Duration, probe: probe}
 		prog.Phase("mix at half its throughput")
 		client.CloseIdleConnections()
 		m := runLoad(ctx, client, target, at, apiMix, symbols, prog)
 		prog.Phase("bare net/http at the same rate")
 		client.CloseIdleConnections()
+		at.probe = bareProbe
 		br := runLoad(ctx, client, bare.url, at, quotesOnly, symbols, prog)
+		res.Phases = append(res.Phases, m.phase("mix_half", half, pin.genCPUs), br.phase("bare_half", half, pin.genCPUs))
 		a.MixHalfP99MS = m.total.Quantiles().P99
 		a.BareHalfP99MS = br.total.Quantiles().P99
 		if a.BareHalfP99MS > 0 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -15,6 +16,7 @@ import (
 // bareServer is the baseline: net/http answering fixed bytes.
 type bareServer struct {
 	url   string
+	pid   int // its process, when a child (0: this process)
 	close func()
 }
 
@@ -44,12 +46,19 @@ type bareSpec struct {
 	ContentType string `json:"content_type"`
 }
 
+// bareHello is the bare child's first line on stdout: where it serves and
+// its process id (its CPU is read from /proc, and --pin moves it).
+type bareHello struct {
+	URL string `json:"url"`
+	PID int    `json:"pid"`
+}
+
 // RunAPIBare is the body of the hidden `findash bench api-bare`, the bare
 // baseline of `bench api --baseline` in its own process, as the server
 // under test is (in the generator's process it would share the
 // generator's scheduler and garbage collector, which measured the
 // scheduling more than the handler): it reads a bareSpec line on stdin,
-// serves its bytes on a loopback port, writes {"url":…} on stdout and
+// serves its bytes on a loopback port, writes {"url":…,"pid":…} on stdout and
 // serves until stdin closes or ctx ends.
 func RunAPIBare(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	in := bufio.NewReaderSize(io.LimitReader(stdin, bareMaxAPIBody), 64<<10)
@@ -66,7 +75,7 @@ func RunAPIBare(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	defer b.close()
-	if err := json.NewEncoder(stdout).Encode(map[string]string{"url": b.url}); err != nil {
+	if err := json.NewEncoder(stdout).Encode(bareHello{URL: b.url, PID: os.Getpid()}); err != nil {
 		return fmt.Errorf("bare baseline: %w", err)
 	}
 	eof := make(chan struct{})
@@ -94,9 +103,7 @@ func startBareChild(ctx context.Context, start func(context.Context) Child, body
 		stop()
 		return nil, fmt.Errorf("bare baseline: %w", err)
 	}
-	var hello struct {
-		URL string `json:"url"`
-	}
+	var hello bareHello
 	line, err := bufio.NewReader(c.Stdout).ReadBytes('\n')
 	if err == nil {
 		err = json.Unmarshal(line, &hello)
@@ -106,5 +113,5 @@ func startBareChild(ctx context.Context, start func(context.Context) Child, body
 		return nil, fmt.Errorf("bare baseline: the child said %q: %v", line, err)
 	}
 	go io.Copy(io.Discard, c.Stdout) // nothing more is expected; keep the pipe drained
-	return &bareServer{url: hello.URL, close: stop}, nil
+	return &bareServer{url: hello.URL, pid: hello.PID, close: stop}, nil
 }

@@ -38,6 +38,9 @@ type loadResult struct {
 	errors   int64
 	elapsed  time.Duration
 	firstErr string
+	// cpu0 and cpu1 are the load's probe read when recording started and
+	// when the last user stopped: the window elapsed and total cover.
+	cpu0, cpu1 cpuPoint
 }
 
 // load is how runLoad drives: users connections, closed loop (rate 0) or
@@ -55,6 +58,9 @@ type load struct {
 	// for the parent's start so that every process measures the same
 	// window. false ends the run before it starts.
 	gate func() bool
+	// probe, when set, names the processes whose CPU is read over the
+	// recorded window (loadResult.phase).
+	probe *cpuProbe
 }
 
 // runLoad runs l.users users over mix against base for l.dur, after a
@@ -181,6 +187,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 		}
 	}
 	sleep(ctx, warm)
+	lr.cpu0 = l.probe.read()
 	recording.Store(true)
 	t0 := time.Now()
 	end := time.AfterFunc(l.dur, stop)
@@ -194,6 +201,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 	})
 	wg.Wait()
 	lr.elapsed = time.Since(t0)
+	lr.cpu1 = l.probe.read()
 	stopProg()
 	for _, a := range lr.routes {
 		lr.total.Merge(a.hist)

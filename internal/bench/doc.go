@@ -99,7 +99,12 @@
 // answers the same bytes in a process of its own (RunAPIBare), with the
 // same users, and reports the quotes' and the mix's throughput over the
 // bare handler's, and the p99 of both at the offered Rate or, closed
-// loop, at half the mix's throughput. RunIngest POSTs batches at a target or maximum rate,
+// loop, at half the mix's throughput. Each phase reads, over the window
+// its requests were counted in, the generator's own CPU and, given the
+// server's pid, the server's (the bare child's in the bare phases) from
+// /proc/<pid>/stat, per request; PinGenerator and PinServer set every
+// thread's affinity so that the generator and the servers run on CPUs of
+// their own (decision 0073). RunIngest POSTs batches at a target or maximum rate,
 // measures the time from a probe tick's POST to its price in
 // /api/v1/quotes, and checks that the 24 h volume of the run's own symbols
 // (every tick has size 1) adds up to the ticks accepted.

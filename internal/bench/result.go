@@ -142,6 +142,16 @@ type APIResult struct {
 	HalfP99Ratio  float64 `json:"half_p99_ratio,omitempty"`
 	// Procs is the number of generator processes (--procs; 0: this one).
 	Processes int `json:"processes,omitempty"`
+	// Phases are the run's phases with the CPU each side spent per
+	// request (APIPhase); Pinned says what --pin pinned.
+	Phases []APIPhase `json:"phases,omitempty"`
+	Pinned string     `json:"pinned,omitempty"`
+	// MixToBareByCPU, with --server-pid and --baseline: the bare child's
+	// CPU per request over the server's in the closed-loop mix, the
+	// throughput ratio the two servers' own costs give when neither
+	// shares its CPUs (1: the mix costs findash what the bare handler
+	// costs the bare server).
+	MixToBareByCPU float64 `json:"mix_to_bare_by_cpu,omitempty"`
 }
 
 // RouteStats is the throughput and latency of one route of the mix.
@@ -274,6 +284,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if a.BareAtRateP99MS > 0 {
 			row("  at rate", "bare net/http at the same %s req/s offered: p99 %s", human(a.OfferedPerS), ms(a.BareAtRateP99MS))
 		}
+		a.writePhases(tw)
 	}
 	if in := r.IngestResult; in != nil {
 		row("batches", "%d of %d ticks, %d workers, %d ticks accepted", in.Batches, in.BatchSize, in.Workers, in.TicksAccepted)
