@@ -62,7 +62,7 @@ func measured() capacity {
 		persistUSPerTick:       7.8,
 		workerTicksPerPod:      36_714,
 		workerMaxPods:          8,
-		sqliteBytesPerTick:     84.22,
+		sqliteBytesPerTick:     56.71,
 		pgBytesPerTick:         186.3,
 		deliveryWireBytes:      168,
 		prices: cloudPrices{

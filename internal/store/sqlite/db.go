@@ -36,8 +36,9 @@ type DB struct {
 
 // writerCacheKiB is the page cache of the writer connection (SQLite's
 // default is 2,000 KiB). The persister's inserts go to the right end of
-// every symbol's range in two B-trees (ticks and ticks_symbol_ts), so its
-// working set is a few pages per symbol plus the interior pages above them;
+// every symbol's range in the ticks B-tree (two B-trees when this was
+// measured, before migration 00009), so its working set is a few pages per
+// symbol plus the interior pages above them;
 // with 100 symbols that outgrew the default cache, and every batch read
 // pages back with pread (5 % of the server's CPU in a 5,000-tick-POST
 // ingest run) and spilled dirty pages before the commit. 16 MiB took

@@ -1,6 +1,12 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
 
 // SetRowsPerStatement changes how many rows one tick INSERT and one candle
 // upsert carry, for benchmarking the strategies; it returns a func restoring
@@ -21,4 +27,84 @@ func (db *DB) CacheSizes(ctx context.Context) (writer, reader int, err error) {
 		return 0, 0, err
 	}
 	return writer, reader, nil
+}
+
+// TickQueries are the statements on ticks TestQueryPlans checks.
+var TickQueries = map[string]string{
+	"ticksRange":          ticksRange,
+	"ticksAfter":          ticksAfter,
+	"deleteTicksChunk":    deleteTicksChunk,
+	"deleteTicksRange":    deleteTicksRange,
+	"tickSymbolsSkipScan": tickSymbolsSkipScan,
+}
+
+// QueryPlan returns the detail column of EXPLAIN QUERY PLAN of query on
+// the writer connection, one line per step.
+func (db *DB) QueryPlan(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}
+
+// TickIndexes lists the indexes of ticks other than its primary key.
+func (db *DB) TickIndexes(ctx context.Context) ([]string, error) {
+	rows, err := db.w.QueryContext(ctx, "SELECT name FROM pragma_index_list('ticks') WHERE origin <> 'pk' ORDER BY name")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Exec runs a statement on the writer connection (tests that build a
+// database as an older version left it).
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.w.ExecContext(ctx, query, args...)
+	return err
+}
+
+// MigrateTo migrates up or down to version, as a findash of that schema
+// left the database.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
+	if err != nil {
+		return err
+	}
+	cur, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if version < cur {
+		_, err = p.DownTo(ctx, version)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
+		return fmt.Errorf("migrate to %d: %w", version, err)
+	}
+	return nil
 }

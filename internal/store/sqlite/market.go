@@ -51,11 +51,12 @@ var candleUpsert = batchInsert{
 // not above the stored position the batch was already written (a
 // redelivery) and WriteBatch does nothing; if the position lies in
 // [fromSeq, logSeq) another writer stored part of it, and WriteBatch writes
-// nothing and returns an error matching market.ErrConflict. Ticks already stored
-// (same symbol and seq) are ignored. Empty candles (Count 0) are skipped. On
-// any error nothing is written. A candle with an invalid interval, or a
-// sequence above 2^63-1, or a partition below -1, is market.ErrInvalid; a
-// busy database market.ErrUnavailable.
+// nothing and returns an error matching market.ErrConflict. Ticks already
+// stored (same symbol, ts and seq: the table's key) are ignored. Empty
+// candles (Count 0) are skipped. On any error nothing is written. A
+// candle with an invalid interval, or a sequence above 2^63-1, or a
+// partition below -1, is market.ErrInvalid; a busy database
+// market.ErrUnavailable.
 func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
 	if part < market.Unpartitioned {
 		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
@@ -322,10 +323,29 @@ func (db *DB) Ticks(ctx context.Context, symbol string, from, to int64, limit in
 	if limit <= 0 {
 		limit = market.DefaultLimit
 	}
-	return queryTicks(ctx, db.r, symbol, limit,
-		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
-		symbol, from, to, limit)
+	return queryTicks(ctx, db.r, symbol, limit, ticksRange, symbol, from, to, limit)
 }
+
+// Queries on ticks, keyed (symbol, ts, seq) with no other index (decision
+// 0076): each seeks the primary key, none sorts (TestQueryPlans).
+const (
+	// ticksRange: symbol's ticks with ts in [?2, ?3], (ts, seq) order, at most ?4.
+	ticksRange = "SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?"
+	// ticksAfter: symbol's ticks after (ts ?2, seq ?3) with ts <= ?4, (ts,
+	// seq) order, at most ?5.
+	ticksAfter = "SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND (ts, seq) > (?, ?) AND ts <= ? ORDER BY ts, seq LIMIT ?"
+	// deleteTicksChunk deletes at most ?3 of symbol ?1's ticks with ts < ?2.
+	deleteTicksChunk = "DELETE FROM ticks WHERE symbol = ?1 AND (ts, seq) IN (SELECT ts, seq FROM ticks WHERE symbol = ?1 AND ts < ?2 LIMIT ?3)"
+	// deleteTicksRange deletes symbol's ticks with ts in [?2, ?3).
+	deleteTicksRange = "DELETE FROM ticks WHERE symbol = ? AND ts >= ? AND ts < ?"
+	// tickSymbolsSkipScan lists the distinct symbols of ticks, one seek each.
+	tickSymbolsSkipScan = `
+WITH RECURSIVE syms(s) AS (
+	SELECT min(symbol) FROM ticks
+	UNION ALL
+	SELECT (SELECT min(symbol) FROM ticks WHERE symbol > s) FROM syms WHERE s IS NOT NULL
+) SELECT s FROM syms WHERE s IS NOT NULL`
+)
 
 // queryTicks runs query, which selects seq, ts, price, size of symbol's
 // ticks, and returns them (limit sizes the slice); errors are translated and
@@ -355,31 +375,17 @@ func queryTicks(ctx context.Context, q queryer, symbol string, limit int, query 
 // TicksAfter returns up to limit ticks of symbol after (afterTS, afterSeq)
 // in (ts, seq) order, with ts <= to: a keyset read, so a page cursor inside
 // a millisecond of many ticks costs no rows before it (GET
-// /api/v1/ticks/{symbol}). Two index seeks, the rest of afterTS by seq
-// and then the later ticks: SQLite does not seek on a row value. An
-// afterSeq above 2^63-1 (no stored seq is) means after every tick of
-// afterTS.
+// /api/v1/ticks/{symbol}). One seek of the primary key on the row value
+// (ts, seq). An afterSeq above 2^63-1 (no stored seq is) means after every
+// tick of afterTS.
 func (db *DB) TicksAfter(ctx context.Context, symbol string, afterTS int64, afterSeq uint64, to int64, limit int) ([]market.Tick, error) {
 	if limit <= 0 {
 		limit = market.DefaultLimit
 	}
-	if afterSeq > math.MaxInt64 || afterTS > to {
+	if afterSeq > math.MaxInt64 {
 		return db.Ticks(ctx, symbol, afterTS+1, to, limit)
 	}
-	out, err := queryTicks(ctx, db.r, symbol, limit,
-		"SELECT seq, ts, price, size FROM ticks WHERE symbol = ? AND ts = ? AND seq > ? ORDER BY seq LIMIT ?",
-		symbol, afterTS, int64(afterSeq), limit)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == limit || afterTS == to {
-		return out, nil
-	}
-	later, err := db.Ticks(ctx, symbol, afterTS+1, to, limit-len(out))
-	if err != nil {
-		return nil, err
-	}
-	return append(out, later...), nil
+	return queryTicks(ctx, db.r, symbol, limit, ticksAfter, symbol, afterTS, int64(afterSeq), to, limit)
 }
 
 // deleteChunk bounds how many ticks one retention statement removes, so the
@@ -398,9 +404,7 @@ func (db *DB) DeleteTicksBefore(ctx context.Context, ts int64) (int64, error) {
 	var total int64
 	for _, sym := range syms {
 		for {
-			res, err := db.w.ExecContext(ctx,
-				"DELETE FROM ticks WHERE symbol = ? AND seq IN (SELECT seq FROM ticks WHERE symbol = ? AND ts < ? LIMIT ?)",
-				sym, sym, ts, deleteChunk)
+			res, err := db.w.ExecContext(ctx, deleteTicksChunk, sym, ts, deleteChunk)
 			if err != nil {
 				return total, fmt.Errorf("delete ticks of %s before %d: %w", sym, ts, translate(err))
 			}
@@ -431,7 +435,7 @@ func (db *DB) DeleteTicksCounted(ctx context.Context, symbol string, from, to, w
 		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, "DELETE FROM ticks WHERE symbol = ? AND ts >= ? AND ts < ?", symbol, from, to)
+	res, err := tx.ExecContext(ctx, deleteTicksRange, symbol, from, to)
 	if err != nil {
 		return 0, false, fmt.Errorf("delete ticks of %s in [%d, %d): %w", symbol, from, to, translate(err))
 	}
@@ -461,12 +465,7 @@ func (db *DB) TickSymbols(ctx context.Context) ([]string, error) {
 // tickSymbols lists the distinct symbols of ticks with a skip-scan over the
 // primary key.
 func (db *DB) tickSymbols(ctx context.Context) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, `
-WITH RECURSIVE syms(s) AS (
-	SELECT min(symbol) FROM ticks
-	UNION ALL
-	SELECT (SELECT min(symbol) FROM ticks WHERE symbol > s) FROM syms WHERE s IS NOT NULL
-) SELECT s FROM syms WHERE s IS NOT NULL`)
+	rows, err := db.r.QueryContext(ctx, tickSymbolsSkipScan)
 	if err != nil {
 		return nil, translate(err)
 	}
