@@ -35,9 +35,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := newConn(h, userID)
 	// With channels to subscribe the 101 response is held and written
 	// with their ack, in one write.
-	t, err := h.up.Upgrade(w, r, func() {
-		_ = c.t.SetReadDeadline(h.cfg.Now().Add(2 * h.cfg.PingInterval))
-	}, len(sub.Channels) > 0)
+	t, err := h.up.Upgrade(w, r, c, len(sub.Channels) > 0)
 	if err != nil {
 		h.log.Debug("websocket upgrade failed", "err", err, "origin", r.Header.Get("Origin"))
 		return // the upgrader has answered
@@ -56,6 +54,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// for the life of every idle WebSocket. Drain waits for these goroutines
 	// (each removes its conn last).
 	go h.serveConn(c)
+}
+
+// pong moves the read deadline on a pong (the transport's ponger).
+func (c *conn) pong() {
+	_ = c.t.SetReadDeadline(c.hub.cfg.Now().Add(2 * c.hub.cfg.PingInterval))
 }
 
 // serveConn runs c's read loop until the connection ends, then waits for

@@ -207,7 +207,7 @@ func (t *wsTransport) readControl(op byte, fin bool, n uint64) error {
 	case opPing:
 		_ = t.writeControl(opPong, p, t.clock().Add(5*time.Second))
 	case opPong:
-		t.onPong()
+		t.onPong.pong()
 	case opClose:
 		return t.readClose(p)
 	}

@@ -128,7 +128,7 @@ func FuzzReadFrame(f *testing.F) {
 	cfg := Config{PingRate: 1, PingBurst: burst, Now: func() time.Time { return now }}
 	u := newUpgrader(nil, &cfg, nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		tr := &wsTransport{nc: &bytesConn{r: bytes.NewReader(in)}, onPong: func() {}, u: u}
+		tr := &wsTransport{nc: &bytesConn{r: bytes.NewReader(in)}, onPong: pongFunc(func() {}), u: u}
 		var got refResult
 		for got.end == "" {
 			msg, err := tr.ReadMessage(limit)

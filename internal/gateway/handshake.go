@@ -76,15 +76,28 @@ func headerHasToken(values []string, token string) bool {
 	return false
 }
 
-// appendHandshakeResponse appends the 101 response for key.
+// appendHandshakeResponse appends the 101 response for key (24 bytes,
+// checked by checkHandshake). The digest is of key and wsGUID joined in an
+// array on the stack: no hash.Hash, nothing allocated (issue 14).
 func appendHandshakeResponse(b []byte, key string) []byte {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(wsGUID))
-	var sum [sha1.Size]byte
+	var in [24 + len(wsGUID)]byte
+	n := copy(in[:], key)
+	n += copy(in[n:], wsGUID)
+	sum := sha1.Sum(in[:n])
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = base64.StdEncoding.AppendEncode(b, h.Sum(sum[:0]))
+	b = base64.StdEncoding.AppendEncode(b, sum[:])
 	return append(b, "\r\n\r\n"...)
+}
+
+// handshakeResponseLen is the length of every 101 response (a 20-byte
+// digest is 28 bytes of base64).
+const handshakeResponseLen = len("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ") + 28 + 4
+
+// pendingResponse holds a 101 response until it is written, and the slice
+// the transport's rest points to: one allocation, not two.
+type pendingResponse struct {
+	b   []byte
+	buf [handshakeResponseLen]byte
 }
 
 // errEarlyData: the client sent bytes before it had the 101 response.
@@ -96,7 +109,7 @@ var errEarlyData = errors.New("websocket: client sent data before the handshake 
 // as the transport's pending bytes, which go out before (and, from the
 // pool's writer, in the same write as) the first frame: the caller must
 // queue one (ServeHTTP does: the ack of ?subscribe=).
-func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func(), hold bool) (transport, error) {
+func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong ponger, hold bool) (transport, error) {
 	key, herr := checkHandshake(r, u.checkOrigin)
 	if herr != nil {
 		if herr.status == http.StatusBadRequest {
@@ -124,8 +137,9 @@ func (u *wsUpgrader) Upgrade(w http.ResponseWriter, r *http.Request, onPong func
 	if sc, ok := nc.(syscall.Conn); ok {
 		t.raw, _ = sc.SyscallConn()
 	}
-	resp := appendHandshakeResponse(make([]byte, 0, 132), key)
-	t.rest, t.pre = &resp, true
+	p := new(pendingResponse)
+	p.b = appendHandshakeResponse(p.buf[:0], key)
+	t.rest, t.pre = &p.b, true
 	if hold {
 		return t, nil
 	}

@@ -125,7 +125,7 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 	if res, err := tr.WriteBatchNow(msg, false, deadline); res != writeDone || err != nil {
 		t.Fatalf("WriteBatchNow = %v, %v", res, err)
 	}
-	if !tr.wdeadline.IsZero() {
+	if tr.wdeadline != 0 {
 		t.Errorf("WriteBatchNow set a write deadline (%v)", tr.wdeadline)
 	}
 	// a waiting writer's deadline, about to pass: cleared, and the write done
@@ -135,7 +135,7 @@ func TestWriteBatchNowSetsNoDeadline(t *testing.T) {
 	if res, err := tr.WriteBatchNow(msg, false, time.Now().Add(10*time.Second)); res != writeDone || err != nil {
 		t.Fatalf("after a near deadline: WriteBatchNow = %v, %v", res, err)
 	}
-	if !tr.wdeadline.IsZero() {
+	if tr.wdeadline != 0 {
 		t.Errorf("a deadline about to pass was kept (%v)", tr.wdeadline)
 	}
 	// one the transport does not know of, passed: nothing written, no error

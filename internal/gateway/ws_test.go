@@ -123,7 +123,7 @@ func TestReadMessageReturnsAfterControl(t *testing.T) {
 	defer srv.Close()
 	defer cli.Close()
 	pongs := 0
-	tr := &wsTransport{nc: srv, onPong: func() { pongs++ }}
+	tr := &wsTransport{nc: srv, onPong: pongFunc(func() { pongs++ })}
 	go func() { _, _ = cli.Write(clientFrame(0x0a, true, nil)) }() // a pong
 	type res struct {
 		b   []byte
