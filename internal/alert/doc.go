@@ -43,6 +43,13 @@
 // tell), so e-mails and webhooks are at least once across such a
 // failover. A firing this Run already pushed to Sink is not pushed again
 // (the last pushedKept are remembered; a restarted process pushes again).
+// The pass after a rewind evaluates each alert on the messages the lost
+// pass evaluated it on, no earlier: Run remembers the first message it
+// evaluated each alert on. An alert it had not evaluated — created after
+// the stored position, on the promoted standby or on the old primary after
+// its last replicated commit — starts after the last message the lost pass
+// evaluated, with the catch-up of a new alert: it never fires on ticks the
+// log held before it was loaded, which came before its creation.
 //
 // Alert definitions (created, deleted, paused through the API) are
 // re-read when the store's alert version changes, checked at most every

@@ -216,19 +216,24 @@ type run struct {
 	fired     []Event
 	changes   []ArmedChange
 	recent    recentTicks // the latest ticks evaluated, for new alerts
-	pushed    *firingKeys // the firings pushed to Sink, kept across rewinds
+	h         *history    // kept across rewinds
+	// since[j] is the first message alerts[j] is evaluated on (place);
+	// the alerts starting after done start at due (0: none).
+	since     []uint64
+	done, due uint64
+	replayTo  uint64 // the last message an earlier pass evaluated
 }
 
 // run is one pass of Run, from the stored position; it returns an error
 // matching market.ErrBehind when a commit finds the store behind, and
 // whether it committed anything before that.
-func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) (progressed bool, err error) {
-	r := &run{e: e, stats: make(map[string]*symbolStats), recent: newRecentTicks(e.cfg.RecentTicks), pushed: pushed}
+func (e *Evaluator) run(ctx context.Context, h *history) (progressed bool, err error) {
+	r := &run{e: e, stats: make(map[string]*symbolStats), recent: newRecentTicks(e.cfg.RecentTicks), h: h, replayTo: h.reached}
 	r.start, err = retryStore(ctx, e, "read the alert position", func() (uint64, error) { return e.store.AlertPosition(ctx, e.part) })
 	if err != nil {
 		return false, nil
 	}
-	r.committed = r.start
+	r.committed, r.done = r.start, r.start
 	e.position.Set(float64(r.start))
 	from := r.start + 1
 	if e.restorer != nil {
@@ -252,7 +257,7 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) (progressed boo
 		}
 		from = min(from, snap+1)
 	}
-	if err := r.reload(ctx); err != nil {
+	if err := r.reload(ctx, 0); err != nil {
 		return false, nil
 	}
 	e.dispatchPending(ctx)
@@ -286,8 +291,9 @@ func (e *Evaluator) run(ctx context.Context, pushed *firingKeys) (progressed boo
 	return false, fmt.Errorf("alert evaluator: %w", err)
 }
 
-// reload reads every alert and its armed state from the store.
-func (r *run) reload(ctx context.Context) error {
+// reload reads every alert and its armed state from the store, when
+// handling message at (0: at the pass start), and places them (place).
+func (r *run) reload(ctx context.Context, at uint64) error {
 	var alerts []Alert
 	v, err := retryStore(ctx, r.e, "load alerts", func() (int64, error) {
 		as, v, err := r.e.store.EvaluatedAlerts(ctx)
@@ -302,6 +308,7 @@ func (r *run) reload(ctx context.Context) error {
 	for i := range alerts {
 		r.bySym[alerts[i].Symbol] = append(r.bySym[alerts[i].Symbol], i)
 	}
+	r.place(at)
 	return nil
 }
 
@@ -313,18 +320,16 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		if v, err := r.e.store.AlertsVersion(ctx); err != nil {
 			r.e.l.Warn("cannot read the alert version; keeping the alerts held", "err", err)
 		} else if v != r.version {
-			known := make(map[int64]bool, len(r.alerts))
-			for i := range r.alerts {
-				known[r.alerts[i].ID] = true
-			}
-			if err := r.reload(ctx); err != nil {
+			if err := r.reload(ctx, seq); err != nil {
 				return ctx.Err()
 			}
-			// New alerts first catch up with the ticks since their creation;
-			// from this message on, every alert is evaluated as changed.
-			r.catchUp(known, now)
 			r.e.l.Info("alert definitions reloaded", "alerts", len(r.alerts), "version", v)
 		}
+	}
+	if r.due != 0 && seq >= r.due {
+		// Alerts starting here first catch up with the ticks since their
+		// creation; from this message on, they are evaluated as changed.
+		r.begin(seq, now)
 	}
 	r.dropIdle(now)
 	arrived := now.UnixNano()
@@ -343,7 +348,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		}
 		for _, j := range idx {
 			a := &r.alerts[j]
-			if a.Paused {
+			if a.Paused || seq < r.since[j] {
 				continue
 			}
 			v := r.quote.Price
@@ -356,6 +361,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 	if seq <= r.start {
 		return nil
 	}
+	r.h.reached = max(r.h.reached, seq)
 	r.e.evaluated.Add(float64(len(ticks)))
 	r.held = seq
 	if len(r.fired) > 0 || len(r.changes) > 0 || now.Sub(r.lastFlush) >= r.e.cfg.FlushInterval {
@@ -377,39 +383,6 @@ func (r *run) step(a *Alert, value, price float64, t *market.Tick, now time.Time
 	}
 	if a.Armed != was {
 		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS})
-	}
-}
-
-// catchUp evaluates each unpaused alert not in known (created since the
-// last load) against the recent ticks of its symbol stamped at or after its
-// creation, oldest first. A change_pct alert takes each tick's change
-// against the symbol's current 24 h open (the window moves little in the
-// seconds a reload takes).
-func (r *run) catchUp(known map[int64]bool, now time.Time) {
-	for i := range r.alerts {
-		a := &r.alerts[i]
-		if known[a.ID] || a.Paused {
-			continue
-		}
-		var open float64
-		if a.Condition.pct() {
-			st := r.stats[a.Symbol]
-			if st == nil || !st.Quote(a.Symbol, &r.quote) || r.quote.Open24h <= 0 {
-				continue
-			}
-			open = r.quote.Open24h
-		}
-		created := a.CreatedAt.UnixMilli()
-		r.recent.each(func(t *market.Tick) {
-			if t.Symbol != a.Symbol || t.TS < created {
-				return
-			}
-			v := t.Price
-			if open > 0 {
-				v = market.RoundDerived((t.Price - open) / open * 100)
-			}
-			r.step(a, v, t.Price, t, now)
-		})
 	}
 }
 
@@ -441,7 +414,7 @@ func (r *run) commit(ctx context.Context) error {
 		// Another evaluator recorded this position first: take its states.
 		r.e.conflicts.Inc()
 		r.committed = r.held
-		return r.reload(ctx)
+		return r.reload(ctx, r.held+1)
 	}
 	r.committed = r.held
 	r.e.position.Set(float64(r.held))
@@ -450,7 +423,7 @@ func (r *run) commit(ctx context.Context) error {
 		ev := inserted[i]
 		r.e.l.Info("alert fired", "alert_id", ev.AlertID, "event_id", ev.ID, "user_id", ev.UserID,
 			"symbol", ev.Symbol, "condition", ev.Condition, "threshold", ev.Threshold, "value", ev.Value, "seq", ev.Seq)
-		if r.e.sink != nil && r.pushed.add(ev.AlertID, ev.Seq) {
+		if r.e.sink != nil && r.h.pushed.add(ev.AlertID, ev.Seq) {
 			r.e.sink.PublishAlert(ev.UserID, ev)
 		}
 	}

@@ -274,3 +274,37 @@ func TestAlertOutboxAfterFailover(t *testing.T) {
 		return err == nil && len(p) == 0
 	}, "the pending event dispatched on the new primary after a sweep period, with no message since the promotion")
 }
+
+// TestAlertRewindSkipsTicksBeforeItsCreation: a crossing is committed on
+// the primary only, with no alert on it; after the failover an alert is
+// created on the new primary, and the evaluator's next commit rewinds to
+// the stored position, before the crossing. The pass after the rewind
+// must not evaluate the new alert on that crossing, which came before the
+// alert existed: it fires once, on the crossing after its creation.
+// Before, the rewound pass loaded every alert and evaluated each on every
+// message from the stored position: the alert fired on the old crossing
+// too, an event dated before the alert was created.
+func TestAlertRewindSkipsTicksBeforeItsCreation(t *testing.T) {
+	e := newEnv(t)
+	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
+	s := &sink{}
+	reg := prometheus.NewRegistry()
+	stop, log := e.clusterEvaluator(c, s, alert.Config{FlushInterval: time.Nanosecond}, reg) // commits every message
+	defer stop()
+
+	e.waitHandled(e.prices(99), log)
+	c.stopReplication(t)
+	e.waitHandled(e.prices(101, 99), log) // a crossing no alert watches, committed on the primary only
+	c.promote()
+	a := e.above100(c.standby, "BTC-USD")
+	e.waitHandled(e.prices(99.5), log) // its commit finds the new primary behind: rewind
+	last := e.prices(101)
+	fired := e.ts
+	e.waitHandled(last, log)
+	stop()
+
+	if got := testenv.Counter(t, reg, "findash_alert_rewinds_total"); got != 1 {
+		t.Errorf("findash_alert_rewinds_total = %v, want 1", got)
+	}
+	e.checkFiredOnce(c.standby, a, fired, s)
+}

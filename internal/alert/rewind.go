@@ -24,10 +24,10 @@ import (
 // evaluator rewinds at once, on the freshly promoted primary; a store whose
 // reads and commits disagreed would otherwise spin.
 func (e *Evaluator) Run(ctx context.Context) error {
-	pushed := newFiringKeys(pushedKept)
+	h := newHistory()
 	b := retry.Database().BackOff()
 	for {
-		progressed, err := e.run(ctx, pushed)
+		progressed, err := e.run(ctx, h)
 		if !errors.Is(err, market.ErrBehind) {
 			return err
 		}

@@ -1,0 +1,109 @@
+package alert
+
+import (
+	"time"
+
+	"github.com/findash/findash/internal/market"
+)
+
+// history is what Run keeps across its passes (a rewind starts a new pass
+// from the stored position). Confined to the Run goroutine.
+type history struct {
+	// pushed are the firings pushed to Sink.
+	pushed *firingKeys
+	// since is, per alert loaded, the first log message this Run evaluated
+	// it on (0: every message of the first pass); one entry per alert
+	// loaded, deleted alerts dropped at each load.
+	since map[int64]uint64
+	// reached is the last message a pass evaluated.
+	reached uint64
+}
+
+func newHistory() *history {
+	return &history{pushed: newFiringKeys(pushedKept), since: make(map[int64]uint64)}
+}
+
+// place records, for the alerts just loaded, the first message each is
+// evaluated on (r.since, parallel to r.alerts), and the next message at
+// which one starts (r.due, 0: none). at is the message being handled (0 at
+// the pass start). An alert this Run evaluated before keeps its first
+// message: a pass after a rewind evaluates it on the messages the lost pass
+// did, no earlier. Another starts at at — or, while a pass after a rewind
+// goes over messages an earlier pass evaluated without it, at the first
+// message after them: an alert created after the stored position (on the
+// promoted standby, or on the old primary after its last replicated
+// commit) never sees ticks the log held before it was loaded, which were
+// before its creation (decision 0065).
+func (r *run) place(at uint64) {
+	since := make(map[int64]uint64, len(r.alerts))
+	r.since = r.since[:0]
+	for i := range r.alerts {
+		id := r.alerts[i].ID
+		s, ok := r.h.since[id]
+		if !ok {
+			s = at
+			if r.replayTo > 0 {
+				s = max(at, r.replayTo+1)
+			}
+		}
+		since[id] = s
+		r.since = append(r.since, s)
+	}
+	r.h.since = since
+	r.due = r.nextDue()
+}
+
+// nextDue is the first message after r.done at which an alert starts, 0
+// when none does.
+func (r *run) nextDue() uint64 {
+	var next uint64
+	for _, s := range r.since {
+		if s > r.done && (next == 0 || s < next) {
+			next = s
+		}
+	}
+	return next
+}
+
+// begin catches up, before message seq is evaluated, each alert that
+// starts at or before it (and after r.done): with the recent ticks of its
+// symbol stamped at or after its creation, as a newly loaded alert is.
+func (r *run) begin(seq uint64, now time.Time) {
+	for j, s := range r.since {
+		if s > r.done && s <= seq {
+			r.catchUp(&r.alerts[j], now)
+		}
+	}
+	r.done = seq
+	r.due = r.nextDue()
+}
+
+// catchUp evaluates alert a, unless paused, against the recent ticks of its
+// symbol stamped at or after its creation, oldest first: they arrived
+// between its creation and its loading. A change_pct alert takes each
+// tick's change against the symbol's current 24 h open (the window moves
+// little in the seconds a reload takes).
+func (r *run) catchUp(a *Alert, now time.Time) {
+	if a.Paused {
+		return
+	}
+	var open float64
+	if a.Condition.pct() {
+		st := r.stats[a.Symbol]
+		if st == nil || !st.Quote(a.Symbol, &r.quote) || r.quote.Open24h <= 0 {
+			return
+		}
+		open = r.quote.Open24h
+	}
+	created := a.CreatedAt.UnixMilli()
+	r.recent.each(func(t *market.Tick) {
+		if t.Symbol != a.Symbol || t.TS < created {
+			return
+		}
+		v := t.Price
+		if open > 0 {
+			v = market.RoundDerived((t.Price - open) / open * 100)
+		}
+		r.step(a, v, t.Price, t, now)
+	})
+}
