@@ -1,7 +1,5 @@
 package market
 
-import "math"
-
 // Recent candles. Beside its open (newest) candle of each interval, an
 // active symbol keeps up to StateConfig.RecentCandles closed candles before
 // it, so that the common read — the latest candles of an interval up to
@@ -19,6 +17,8 @@ import "math"
 // seen: StopRecent turns a symbol's rings off for good once an import of
 // it is noticed, and NoteImported trims those of symbols imported before
 // the watch began (see live.ImportWatch).
+
+import "math"
 
 // recentCandles holds the closed candles of one symbol and interval before
 // its open one, oldest first, in a circular buffer.
@@ -181,6 +181,20 @@ func (s *State) RecentCandles(q CandleQuery) ([]Candle, bool) {
 		limit = DefaultLimit
 	}
 	i := r.search(q.From)
+	if q.Newest {
+		// Start at the newest limit candles of the range rather than at
+		// From: copying the whole ring and dropping its head grew out
+		// past its capacity (a live chart's "latest 50" of 500 held).
+		j := r.n
+		if q.To < math.MaxInt64 {
+			j = r.search(q.To + 1)
+		}
+		keep := limit
+		if open.Start >= q.From && open.Start <= q.To {
+			keep--
+		}
+		i = max(i, j-keep)
+	}
 	out := make([]Candle, 0, min(limit, r.n-i+1))
 	for ; i < r.n; i++ {
 		c := r.at(i)

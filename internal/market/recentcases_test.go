@@ -1,6 +1,8 @@
 package market
 
 import (
+	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -62,6 +64,71 @@ func TestRecentGlobalBound(t *testing.T) {
 		q := CandleQuery{Symbol: sym, Interval: Interval1s, From: base, To: base + 80_000, Limit: 100}
 		if cs, ok := s.RecentCandles(q); ok && len(cs) != 80 {
 			t.Errorf("%s: memory answered %d of the 80 seconds; want 80 or declined", sym, len(cs))
+		}
+	}
+}
+
+// TestRecentNewest: a Newest read gives the newest Limit candles of the
+// range, the open one included when the range holds it, as filtering
+// every candle held would, for ranges and limits on either side of what
+// the ring holds.
+func TestRecentNewest(t *testing.T) {
+	s, base, open := recentFixture(30)
+	for _, q := range []CandleQuery{
+		{From: 0, To: math.MaxInt64, Limit: 10},
+		{From: 0, To: math.MaxInt64, Limit: 1},
+		{From: 0, To: math.MaxInt64, Limit: 40},
+		{From: base + 5*60_000, To: math.MaxInt64, Limit: 10},
+		{From: 0, To: base + 12*60_000, Limit: 5},
+		{From: base + 10*60_000, To: base + 12*60_000, Limit: 5},
+		{From: 0, To: open - 1, Limit: 3},
+		{From: open, To: open, Limit: 3},
+	} {
+		q.Symbol, q.Interval, q.Newest = "N.X", Interval1m, true
+		got, ok := s.RecentCandles(q)
+		all, _ := s.RecentCandles(CandleQuery{Symbol: "N.X", Interval: Interval1m, From: 0, To: math.MaxInt64, Limit: 1000})
+		var want []int64
+		for _, c := range all {
+			if c.Start >= q.From && c.Start <= q.To {
+				want = append(want, c.Start)
+			}
+		}
+		want = want[max(0, len(want)-q.Limit):]
+		var starts []int64
+		for _, c := range got {
+			starts = append(starts, c.Start)
+		}
+		if !ok || !slices.Equal(starts, want) {
+			t.Errorf("from %d to %d limit %d: got %v, %v; want %v", q.From-base, q.To-base, q.Limit, starts, ok, want)
+		}
+		if cap(got) > q.Limit {
+			t.Errorf("from %d limit %d: capacity %d: the read copied more than it returns", q.From-base, q.Limit, cap(got))
+		}
+	}
+}
+
+// recentFixture is a state holding n one-minute candles of N.X (the last
+// one open); it returns the first candle's start and the open one's.
+func recentFixture(n int) (*State, int64, int64) {
+	now := time.Unix(1_800_000_000, 0)
+	s := NewStateWith(StateConfig{Now: func() time.Time { return now }})
+	base := int64(1_800_000_000_000) - int64(n)*60_000
+	for k := range n {
+		var u Update
+		s.Apply([]Tick{{Symbol: "N.X", TS: base + int64(k)*60_000, Price: 10 + float64(k), Size: 1, Seq: uint64(k + 1)}}, &u)
+	}
+	return s, base, base + int64(n-1)*60_000
+}
+
+// BenchmarkRecentNewest is a live chart's read: the newest 50 one-minute
+// candles of the 500 held.
+func BenchmarkRecentNewest(b *testing.B) {
+	s, _, _ := recentFixture(501)
+	q := CandleQuery{Symbol: "N.X", Interval: Interval1m, From: 0, To: math.MaxInt64, Limit: 50, Newest: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if cs, ok := s.RecentCandles(q); !ok || len(cs) != 50 {
+			b.Fatalf("%d candles, %v", len(cs), ok)
 		}
 	}
 }
