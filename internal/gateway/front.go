@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -282,6 +283,19 @@ func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHea
 	defer func() { f.untrack(c, ok) }()
 	if first {
 		deadline = time.Now().Add(f.cfg.HeaderTimeout)
+		// A new connection's head has nearly always arrived with it: read
+		// it without waiting, and arm the deadline only when there is
+		// still something to wait for. Arming it, and clearing it again at
+		// the hijack, were two runtime timer updates per connect (issue
+		// 14). A head handed to net/http keeps the deadline (handedConn).
+		if sc, isSC := c.(syscall.Conn); isSC {
+			if rc, err := sc.SyscallConn(); err == nil {
+				b = b[:readNow(rc, b[:cap(b)])]
+				if h, ok, done := f.headDone(b, nil); done {
+					return b, h, ok, deadline, nil
+				}
+			}
+		}
 		f.setReadDeadline(c, deadline)
 	} else {
 		f.setReadDeadline(c, time.Now().Add(f.cfg.IdleTimeout))
@@ -293,14 +307,8 @@ func (f *Front) readHead(c net.Conn, b []byte, first bool) (_ []byte, h frontHea
 			f.setReadDeadline(c, deadline)
 		}
 		b = b[:len(b)+n]
-		switch {
-		case !headPrefix(b, f.cfg.Path):
-			return b, h, false, deadline, rerr
-		case headEnd(b) >= 0:
-			h, ok = parseHead(b, f.cfg.Path, f.cfg.MaxHeaders)
+		if h, ok, done := f.headDone(b, rerr); done {
 			return b, h, ok, deadline, rerr
-		case rerr != nil || len(b) == cap(b):
-			return b, h, false, deadline, rerr
 		}
 	}
 }

@@ -48,6 +48,22 @@ func headPrefix(b []byte, path string) bool {
 	return string(b[:len(want)]) == want && (b[len(want)] == ' ' || b[len(want)] == '?')
 }
 
+// headDone reports whether reading a head into b is done (done), after a
+// read that ended with rerr: a whole GET Path head (parsed in h, ok), or
+// one not to serve here (not GET Path, longer than b, or the read failed).
+func (f *Front) headDone(b []byte, rerr error) (h frontHead, ok, done bool) {
+	switch {
+	case !headPrefix(b, f.cfg.Path):
+		return h, false, true
+	case headEnd(b) >= 0:
+		h, ok = parseHead(b, f.cfg.Path, f.cfg.MaxHeaders)
+		return h, ok, true
+	case rerr != nil || len(b) == cap(b):
+		return h, false, true
+	}
+	return h, false, false
+}
+
 // parseHead parses b[:headEnd(b)], a whole head, as a GET of path by
 // HTTP/1.1 with at most maxHeaders header lines. ok is false when the head
 // is not one Front serves (see the file's comment).
