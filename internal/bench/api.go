@@ -135,7 +135,7 @@ func RunAPI(ctx context.Context, cfg APIConfig) (*Result, error) {
 	if _, err := RaiseFileLimit(); err != nil {
 		return nil, err
 	}
-	pin, err := pinAPI(cfg)
+	pin, err := pinAPI(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // APIPhase is one phase of `bench api`: its throughput, p99 and, over the
@@ -131,7 +133,7 @@ type pinning struct {
 
 // pinAPI pins this process to cfg.PinGenerator and cfg.ServerPID to
 // cfg.PinServer; without them it only counts the generator's CPUs.
-func pinAPI(cfg APIConfig) (*pinning, error) {
+func pinAPI(ctx context.Context, cfg APIConfig) (*pinning, error) {
 	p := &pinning{genCPUs: runtime.NumCPU()}
 	if cpus, err := processCPUs(os.Getpid()); err == nil {
 		p.genCPUs = len(cpus)
@@ -151,8 +153,18 @@ func pinAPI(cfg APIConfig) (*pinning, error) {
 		p.undo()
 		return nil, err
 	}
+	// A Go server sets GOMAXPROCS from its affinity at start and, since
+	// Go 1.25, again about once a second (checked here: 2 → 1 within
+	// 1.5 s of taskset). Let it follow before the mix, so that the server
+	// does not run two Ps on one CPU while the bare child, started on one
+	// CPU, runs one.
+	sleep(ctx, pinSettle)
 	return p, nil
 }
+
+// pinSettle is how long RunAPI lets a pinned server's runtime see its
+// new CPU count.
+const pinSettle = 2 * time.Second
 
 // undo gives the server back the CPUs it had (the generator exits).
 func (p *pinning) undo() {
