@@ -119,7 +119,7 @@ func parseHead(b []byte, path string, maxHeaders int) (h frontHead, ok bool) {
 			}
 		}
 		v = trimOWS(v)
-		switch key := textproto.CanonicalMIMEHeaderKey(line[:colon]); key {
+		switch key := canonicalKey(line[:colon]); key {
 		case "Host":
 			hosts++
 			h.host = v
@@ -139,6 +139,25 @@ func parseHead(b []byte, path string, maxHeaders int) (h frontHead, ok bool) {
 	}
 	h.close = headerHasToken(h.header["Connection"], "close")
 	return h, true
+}
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey, without its
+// allocation for the WebSocket headers as clients (browsers, RFC 6455's
+// examples) spell them: it returns a new string for every key not already
+// canonical that it does not know, and Sec-WebSocket-Key and -Version are
+// in every handshake (2-3 allocations per connect, issue 14).
+func canonicalKey(k string) string {
+	switch k {
+	case "Sec-WebSocket-Key":
+		return "Sec-Websocket-Key"
+	case "Sec-WebSocket-Version":
+		return "Sec-Websocket-Version"
+	case "Sec-WebSocket-Extensions":
+		return "Sec-Websocket-Extensions"
+	case "Sec-WebSocket-Protocol":
+		return "Sec-Websocket-Protocol"
+	}
+	return textproto.CanonicalMIMEHeaderKey(k)
 }
 
 // cutLine splits s after its first line, which it returns without CRLF.

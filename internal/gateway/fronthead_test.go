@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
@@ -30,6 +31,7 @@ func FuzzParseHead(f *testing.F) {
 		"GET /ws  HTTP/1.1\r\nHost: a\r\n\r\n",
 		"GET /ws HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n",
 		"GET /ws? HTTP/1.1\r\nHost: a\r\nX-A: \xff\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: a\r\n" + up + "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Protocol: a, b\r\nsec-websocket-key: x\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -103,5 +105,21 @@ func TestParseHeadRefuses(t *testing.T) {
 	}
 	if _, ok := parseHead([]byte("GET /ws HTTP/1.1\r\nHost: a\r\n"+strings.Repeat("X: a\r\n", 31)+"\r\n"), "/ws", 32); !ok {
 		t.Error("parseHead refused 32 header lines")
+	}
+}
+
+// TestCanonicalKey: the WebSocket headers as clients spell them are
+// canonicalised as net/textproto does, without allocating.
+func TestCanonicalKey(t *testing.T) {
+	for _, k := range []string{"Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions",
+		"Sec-WebSocket-Protocol", "sec-websocket-key", "Host", "x-a", "Sec-Websocket-Key"} {
+		if got, want := canonicalKey(k), textproto.CanonicalMIMEHeaderKey(k); got != want {
+			t.Errorf("canonicalKey(%q) = %q, want %q", k, got, want)
+		}
+	}
+	for _, k := range []string{"Sec-WebSocket-Key", "Sec-WebSocket-Version"} {
+		if n := testing.AllocsPerRun(100, func() { _ = canonicalKey(k) }); n != 0 {
+			t.Errorf("canonicalKey(%q): %v allocations", k, n)
+		}
 	}
 }
