@@ -20,7 +20,10 @@
 //
 // Concurrency. A Registry is safe for concurrent use. mu guards the
 // in-memory set; loadMu serialises reloads (it is taken before mu, never
-// while mu is held).
+// while mu is held). New symbols go to the store one call at a time: the
+// registrations that arrive while one is in the store wait and then go
+// together, in one call (batch.go; regMu, a leaf, guards the batch being
+// gathered).
 //
 // Imports. symbol imports only the domain (market) and the Prometheus
 // client. It must not import a store, the API or config: it reads and

@@ -127,6 +127,14 @@ type Registry struct {
 	known  map[string]struct{}
 	loaded bool
 
+	// Registrations (batch.go): turn (capacity 1) is held by the one
+	// store call of new symbols in progress; gathering is the batch the
+	// registrations arriving meanwhile join. regMu guards gathering; a
+	// leaf, never held while another lock is taken.
+	turn      chan struct{}
+	regMu     sync.Mutex
+	gathering *regBatch
+
 	registered prometheus.Gauge
 	max        prometheus.Gauge
 	rejected   *prometheus.CounterVec
@@ -149,7 +157,7 @@ func New(store Store, cfg Config, log *slog.Logger, reg prometheus.Registerer) *
 	}
 	r := &Registry{
 		store: store, cfg: cfg, log: log.With("component", "symbols"),
-		known: make(map[string]struct{}),
+		known: make(map[string]struct{}), turn: make(chan struct{}, 1),
 		registered: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_symbols_registered", Help: "Symbols in the registry, as this instance last saw it.",
 		}),
@@ -321,7 +329,15 @@ func (r *Registry) register(ctx context.Context, names []string, source string, 
 	for i, n := range names {
 		syms[i] = Symbol{Name: n, Source: source, APIKeyID: keyID, CreatedAt: now}
 	}
-	if _, err := r.store.RegisterSymbols(ctx, syms, r.cfg.Max); err != nil {
+	shared, err := r.registerShared(ctx, syms)
+	if err != nil && shared {
+		// Refused as part of a larger batch: try these alone, so that
+		// they are not refused for another request's symbols (the cap).
+		if _, err = r.store.RegisterSymbols(ctx, syms, r.cfg.Max); err == nil {
+			r.learn(syms)
+		}
+	}
+	if err != nil {
 		if errors.Is(err, ErrLimit) {
 			// Other instances filled the registry: learn its size, so the
 			// next refusals need no I/O.
@@ -332,13 +348,6 @@ func (r *Registry) register(ctx context.Context, names []string, source string, 
 		}
 		return fmt.Errorf("register %d symbols: %w", len(names), err)
 	}
-	r.mu.Lock()
-	for _, n := range names {
-		r.known[n] = struct{}{}
-	}
-	size := len(r.known)
-	r.mu.Unlock()
-	r.registered.Set(float64(size))
 	return nil
 }
 

@@ -306,3 +306,89 @@ func TestSearch(t *testing.T) {
 		t.Errorf("ListSymbols = %+v, %v; want 4 of source import", syms, err)
 	}
 }
+
+// gatedStore is a real SQLite store whose RegisterSymbols calls wait for
+// open to be closed, and count.
+type gatedStore struct {
+	*countingStore
+	entered chan struct{} // one send per call, before it waits
+	open    chan struct{}
+}
+
+func (s *gatedStore) RegisterSymbols(ctx context.Context, syms []symbol.Symbol, max int) (int, error) {
+	s.entered <- struct{}{}
+	<-s.open
+	return s.countingStore.RegisterSymbols(ctx, syms, max)
+}
+
+// admitWhileGated admits first alone, and once its registration is in the
+// store, each of later from its own goroutine; then it lets the store go
+// on. It returns the Admits' errors (first's at 0) and how many store
+// calls registered them.
+func admitWhileGated(t *testing.T, max int, first string, later []string) ([]error, int64) {
+	t.Helper()
+	ctx := t.Context()
+	st := &gatedStore{countingStore: openStore(t), entered: make(chan struct{}, 100), open: make(chan struct{})}
+	r := symbol.New(st, symbol.Config{Max: max}, nil, nil)
+	errs := make([]error, 1+len(later))
+	var wg sync.WaitGroup
+	wg.Go(func() { errs[0] = r.Admit(ctx, symbol.Writer{APIKeyID: 1}, []string{first}) })
+	<-st.entered
+	var started sync.WaitGroup
+	for i, s := range later {
+		started.Add(1)
+		wg.Go(func() {
+			started.Done()
+			errs[1+i] = r.Admit(ctx, symbol.Writer{APIKeyID: int64(2 + i)}, []string{s})
+		})
+	}
+	started.Wait()
+	// Let the later Admits reach the registry (real time: nothing here
+	// reads a clock; a straggler only makes one more store call).
+	time.Sleep(100 * time.Millisecond)
+	close(st.open)
+	wg.Wait()
+	return errs, st.registers.Load()
+}
+
+// TestAdmitBurstSharesStoreCalls: Admits of new symbols that arrive while
+// a registration is in the store go to it together, in one call — the
+// first second of a feed of new symbols, 32 requests at a time, made 244
+// transactions for 100 symbols, each request waiting for the database's
+// single writer.
+func TestAdmitBurstSharesStoreCalls(t *testing.T) {
+	later := names("L", 20)
+	errs, calls := admitWhileGated(t, 100, "FIRST", later)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Admit %d = %v", i, err)
+		}
+	}
+	if calls > 3 { // the first, the batch of the 20 (and a straggler's)
+		t.Errorf("%d store calls for 21 Admits arriving together; want 2 (3 with a straggler)", calls)
+	}
+}
+
+// TestAdmitBurstKeepsTheCapPerBatch: a shared store call refused at the
+// cap does not refuse an Admit that fits alone — each is tried alone.
+func TestAdmitBurstKeepsTheCapPerBatch(t *testing.T) {
+	errs, _ := admitWhileGated(t, 2, "FIRST", []string{"B", "C"})
+	if errs[0] != nil {
+		t.Fatalf("first Admit = %v", errs[0])
+	}
+	var ok, limit int
+	for _, err := range errs[1:] {
+		var re *symbol.RejectError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &re) && re.Reason == symbol.ReasonLimit:
+			limit++
+		default:
+			t.Errorf("Admit = %v", err)
+		}
+	}
+	if ok != 1 || limit != 1 {
+		t.Errorf("of B and C under a cap of 2 with FIRST registered: %d admitted, %d refused at the cap; want 1 and 1", ok, limit)
+	}
+}
