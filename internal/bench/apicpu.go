@@ -33,6 +33,10 @@ type APIPhase struct {
 	GeneratorUSPerReq  float64 `json:"generator_us_per_req,omitempty"`
 	GeneratorCores     float64 `json:"generator_cores,omitempty"`
 	GeneratorSaturated bool    `json:"generator_saturated,omitempty"`
+	// BodyBytesPerReq is the mean body size answered: the mix's bodies
+	// are not the bare handler's, and bytes cost write and read syscalls
+	// on both sides.
+	BodyBytesPerReq float64 `json:"body_bytes_per_req,omitempty"`
 }
 
 // cpuProbe names the processes whose CPU a phase reads: its server and the
@@ -67,6 +71,7 @@ func (lr loadResult) phase(name string, offered float64, genCPUs int) APIPhase {
 		return p
 	}
 	p.PerS = n / s
+	p.BodyBytesPerReq = float64(lr.bodyBytes) / n
 	if lr.cpu0.server >= 0 && lr.cpu1.server >= 0 {
 		d := lr.cpu1.server - lr.cpu0.server
 		p.ServerUSPerReq, p.ServerCores = d*1e6/n, d/s
@@ -215,13 +220,13 @@ func (a *APIResult) writePhases(w io.Writer) {
 	if a.Pinned != "" {
 		fmt.Fprintf(w, "pinned\t%s\n", a.Pinned)
 	}
-	fmt.Fprintln(w, "phase\treq/s\tp99\tserver µs/req\tserver cores\tgenerator µs/req\tgenerator cores")
+	fmt.Fprintln(w, "phase\treq/s\tp99\tbody B/req\tserver µs/req\tserver cores\tgenerator µs/req\tgenerator cores")
 	for _, p := range a.Phases {
 		sat := ""
 		if p.GeneratorSaturated {
 			sat = " (saturated)"
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%.1f\t%.2f\t%.1f\t%.2f%s\n", p.Phase, human(p.PerS), ms(p.P99MS), p.ServerUSPerReq, p.ServerCores, p.GeneratorUSPerReq, p.GeneratorCores, sat)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%.0f\t%.1f\t%.2f\t%.1f\t%.2f%s\n", p.Phase, human(p.PerS), ms(p.P99MS), p.BodyBytesPerReq, p.ServerUSPerReq, p.ServerCores, p.GeneratorUSPerReq, p.GeneratorCores, sat)
 	}
 	if a.MixToBareByCPU > 0 {
 		fmt.Fprintf(w, "  mix/bare by CPU\t%.2f (the bare server's CPU per request over findash's in the mix)\n", a.MixToBareByCPU)

@@ -86,6 +86,9 @@ func TestRunAPIReportsCPUPerRequest(t *testing.T) {
 			t.Errorf("phase %+v: want throughput and both sides' CPU", p)
 		}
 	}
+	if b := a.Phases[2].BodyBytesPerReq; b != float64(len(`{"data":[]}`)) {
+		t.Errorf("bare phase: %v body bytes a request, want the fake's 11", b)
+	}
 	if want := []string{"mix", "quotes", "bare", "mix_half", "bare_half"}; !slices.Equal(names, want) {
 		t.Errorf("phases %v, want %v", names, want)
 	}
@@ -96,7 +99,7 @@ func TestRunAPIReportsCPUPerRequest(t *testing.T) {
 	if err := res.WriteTable(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"server µs/req", "mix_half", "mix/bare by CPU"} {
+	for _, want := range []string{"server µs/req", "body B/req", "mix_half", "mix/bare by CPU"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table without %q:\n%s", want, out.String())
 		}

@@ -41,6 +41,9 @@ type loadResult struct {
 	// cpu0 and cpu1 are the load's probe read when recording started and
 	// when the last user stopped: the window elapsed and total cover.
 	cpu0, cpu1 cpuPoint
+	// bodyBytes are the bytes of the bodies of the requests recorded
+	// (answered without error in the window).
+	bodyBytes int64
 }
 
 // load is how runLoad drives: users connections, closed loop (rate 0) or
@@ -75,6 +78,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 	var (
 		recording atomic.Bool
 		count     atomic.Int64
+		bodyBytes atomic.Int64
 		errs      atomic.Int64
 		errOnce   sync.Once
 		wg        sync.WaitGroup
@@ -107,7 +111,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 			buf := make([]byte, 4<<10)
 			var next time.Time
 			if period > 0 {
-				err := get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
+				_, err := get(runCtx, client, base+mix[0].path(rng, symbols, time.Now()), buf)
 				opened.Done()
 				if err != nil && runCtx.Err() == nil {
 					errs.Add(1) // this user connects inside the schedule
@@ -151,7 +155,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 					next = next.Add(period)
 				}
 				url := base + rt.path(rng, symbols, time.Now())
-				err := get(runCtx, client, url, buf)
+				n, err := get(runCtx, client, url, buf)
 				d := time.Since(t0)
 				if !recording.Load() {
 					continue
@@ -173,6 +177,7 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 				}
 				agg.hist.Record(d)
 				count.Add(1)
+				bodyBytes.Add(n)
 			}
 		}()
 	}
@@ -207,32 +212,35 @@ func runLoad(ctx context.Context, client *http.Client, base string, l load, mix 
 		lr.total.Merge(a.hist)
 	}
 	lr.errors = errs.Load()
+	lr.bodyBytes = bodyBytes.Load()
 	return lr
 }
 
-// get fetches url and reads the whole body into buf (reused); a status
-// other than 200 or 304 is an error.
-func get(ctx context.Context, client *http.Client, url string, buf []byte) error {
+// get fetches url and reads the whole body into buf (reused), returning
+// the body's length; a status other than 200 or 304 is an error.
+func get(ctx context.Context, client *http.Client, url string, buf []byte) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
+	var n int64
 	for {
-		_, err := resp.Body.Read(buf)
+		k, err := resp.Body.Read(buf)
+		n += int64(k)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("GET %s: read: %w", url, err)
+			return n, fmt.Errorf("GET %s: read: %w", url, err)
 		}
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotModified {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return n, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return nil
+	return n, nil
 }
