@@ -33,6 +33,11 @@
 // no allocation per delivery. The window's client CPU per delivery (this
 // process and any children) is reported beside the servers'.
 //
+// Before the clients connect, one tick of every symbol is posted to every
+// target (decision 0075): a symbol's first tick costs a server once in its
+// life (in findash its registration), and only the first step on a fresh
+// server paid it.
+//
 // Losses are counted three ways: gap messages from the server, deliveries
 // short of the expected count (ticks accepted per symbol × acknowledged
 // subscribers of that symbol, after a drain of up to 20 s), and ticks whose

@@ -192,3 +192,19 @@ func (b *batch) appendTick(symbols []string, first, k int, now time.Time, us int
 	b.buf = strconv.AppendInt(b.buf, us%sentModulus, 10)
 	b.buf = append(b.buf, '}')
 }
+
+// primeSymbols posts one tick of each symbol to every target, in batches
+// of at most 100 ticks (Centrifugo's batch API takes one command per tick).
+func primeSymbols(ctx context.Context, client *http.Client, cfg WSConfig, symbols []string) error {
+	b := newBatch(len(symbols))
+	for _, t := range cfg.Targets {
+		p := newPoster(client, t, cfg.APIKey, cfg.Proto)
+		for first := 0; first < len(symbols); first += 100 {
+			n := min(100, len(symbols)-first)
+			if _, err := p.post(ctx, p.build(b, symbols, first, n, time.Now()), n); err != nil {
+				return fmt.Errorf("prime: %w", err)
+			}
+		}
+	}
+	return nil
+}

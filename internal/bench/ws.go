@@ -195,6 +195,12 @@ func RunWS(ctx context.Context, cfg WSConfig) (*Result, error) {
 		}
 	}
 
+	// Prime every symbol (decision 0075): its first tick costs a server
+	// once in its life, and no step should pay it. Before the RSS is read.
+	if err := primeSymbols(ctx, client, cfg, symbols); err != nil {
+		res.Notes = append(res.Notes, err.Error())
+	}
+
 	refs := make([]serverRef, 0, max(len(cfg.Admins), len(cfg.ServerPIDs)))
 	for i := range max(len(cfg.Admins), len(cfg.ServerPIDs)) {
 		var r serverRef

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -368,5 +369,48 @@ func TestSummarise(t *testing.T) {
 	}
 	if st := s.Steps[1]; st.Lossy != 1 || st.CPUPerDeliveryUS.Median != 2 || st.P99MS != (Spread{Median: 90, Min: 30, Max: 300, N: 3}) {
 		t.Errorf("step 200: %+v", st)
+	}
+}
+
+// TestRunWSPrimesSymbols: before any client connects, every symbol of the
+// run has had a tick, so that no step pays a symbol's first tick (in
+// findash its registration, on the POST's path): before, only the first
+// step on a fresh server did.
+func TestRunWSPrimesSymbols(t *testing.T) {
+	bare := NewBareServer().Handler()
+	var mu sync.Mutex
+	early := map[string]bool{} // symbols posted before the first connect
+	connected := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.URL.Path == "/ws" {
+			connected = true
+		} else if r.Method == http.MethodPost && !connected {
+			body, _ := io.ReadAll(r.Body)
+			var ticks []struct{ Symbol string }
+			_ = json.Unmarshal(body, &ticks)
+			for _, tk := range ticks {
+				early[tk.Symbol] = true
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		mu.Unlock()
+		bare.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	res, err := RunWS(t.Context(), WSConfig{Targets: []string{srv.URL}, APIKey: "none",
+		Conns: 10, Symbols: 150, SubsPerConn: 1, Rate: 100, Duration: 300 * time.Millisecond, TicksPerPost: 1, PostWorkers: 2, NoDialBaseline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range Symbols(150) {
+		if !early[s] {
+			t.Fatalf("symbol %s had no tick before the clients connected (%d of 150 had)", s, len(early))
+		}
+	}
+	if res.Drops != 0 || res.Errors != 0 || res.WSResult.Deliveries != res.WSResult.ExpectedDeliveries {
+		t.Errorf("deliveries %d, expected %d, drops %d, errors %d: the primed ticks must not count", res.WSResult.Deliveries, res.WSResult.ExpectedDeliveries, res.Drops, res.Errors)
 	}
 }
