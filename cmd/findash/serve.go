@@ -216,7 +216,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		liveCfg.PartitionOf = func(sym string) int { return bus.PartitionOfSymbol(sym, n) }
 	}
 	in.feed = live.New(b, st, in.state, in.hub, liveCfg, log, reg)
-	in.persCfg = persist.Config{Limits: limits}
+	in.persCfg = persist.Config{Limits: limits, Linger: cfg.PersistLinger}
 	if cfg.LogPartitions == 0 { // else one per owned partition (addPartitionedWorker)
 		in.pers = persist.New(b, st, in.persCfg, log, reg)
 	}
@@ -246,7 +246,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	// handler, so it reaches the queue through a reference set right after.
 	queueRef := &laterQueue{}
 	reportCfg := report.Config{SigningKey: reportKey, MaxQueued: cfg.ReportsMaxQueued, MaxRunning: cfg.ReportsMaxRunning,
-		Persisted: st}
+		Persisted: st,
+		// A build holds its worker for the persister's usual batch, the
+		// linger included, before it gives the worker back (decision 0071).
+		StoreWaitHold: max(time.Second, in.persCfg.StoredWithin())}
 	if p.live { // a report holds every tick this instance's API showed (decision 0057)
 		reportCfg.Applied = in.feed
 	}
@@ -347,6 +350,7 @@ func (in *app) listen(ctx context.Context) error {
 		IdleTimeout:      cfg.HTTPIdleTimeout,
 		MaxInFlightPerIP: cfg.HTTPMaxInFlightPerIP,
 		Roles:            apiRoles(cfg),
+		ClosedGrace:      closedGrace(in.persCfg),
 	}, log.With("component", "api"), in.reg)
 	r.onClose("api", func() error { a.Close(); return nil })
 
@@ -462,4 +466,15 @@ func orNone(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// closedGrace is how long after a range's end the API waits before it
+// caches the range as closed (for ClosedTTL, 10 s): the persister's
+// StoredWithin (an on-time tick's wait for its batch, lingering included)
+// plus a second for the write and the consumer, and never under the 2 s it
+// was before the linger. Shorter, a range cached while one of its ticks
+// still lingered would hide that acknowledged tick until ClosedTTL
+// (decision 0071).
+func closedGrace(p persist.Config) time.Duration {
+	return max(2*time.Second, p.StoredWithin()+time.Second)
 }

@@ -157,7 +157,11 @@ type Config struct {
 	// range shows after at most this long. Default 10 s.
 	ClosedTTL time.Duration
 	// ClosedGrace is how long after a bucket's end (wall clock) it may still
-	// be missing ticks in the store (the persister's lag). Default 2 s.
+	// be missing ticks in the store (the persister's lag and linger): a
+	// range is cached for ClosedTTL only once it ended this long ago, and
+	// a read from the store takes the candles of the buckets that ended
+	// since from Deps.Recent. Default 2 s; cmd/findash derives it from the
+	// persister's bounds (persist.Config.StoredWithin, decision 0071).
 	ClosedGrace time.Duration
 	// CacheEntries bounds the response cache. Default 10,000.
 	CacheEntries int

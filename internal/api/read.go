@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -285,6 +287,27 @@ func (a *API) readCandles(ctx context.Context, q market.CandleQuery) ([]market.C
 	if err != nil {
 		return nil, err
 	}
+	return a.overlayLive(q, cs), nil
+}
+
+// overlayLive puts over cs, the store's candles of q (ordered by start),
+// what memory holds newer: when Deps.Recent answers, its candles of every
+// bucket from the one ClosedGrace ago on — the persister may not have
+// written their last ticks yet (it lingers up to --persist-linger at low
+// rates, decision 0071), and memory folds the same ticks (decision
+// 0048) — else the live open candle in place of its stored bucket. cs may
+// come back longer than q.Limit; callers cut it.
+func (a *API) overlayLive(q market.CandleQuery, cs []market.Candle) []market.Candle {
+	if a.d.Recent != nil {
+		from := max(q.From, q.Interval.Start(a.now().Add(-a.cfg.ClosedGrace).UnixMilli()))
+		if from <= q.To {
+			mq := market.CandleQuery{Symbol: q.Symbol, Interval: q.Interval, From: from, To: q.To, Limit: market.MaxLimit}
+			if mem, ok := a.d.Recent.RecentCandles(mq); ok {
+				i, _ := slices.BinarySearchFunc(cs, from, func(c market.Candle, start int64) int { return cmp.Compare(c.Start, start) })
+				return append(cs[:i], mem...)
+			}
+		}
+	}
 	if open, ok := a.d.Market.OpenCandle(q.Symbol, q.Interval); ok && open.Start >= q.From && open.Start <= q.To {
 		// The newest bucket: no stored candle is after it.
 		if n := len(cs); n > 0 && cs[n-1].Start == open.Start {
@@ -293,7 +316,7 @@ func (a *API) readCandles(ctx context.Context, q market.CandleQuery) ([]market.C
 			cs = append(cs, open)
 		}
 	}
-	return cs, nil
+	return cs
 }
 
 // Cursors are opaque to clients: base64url of a small JSON object.

@@ -393,8 +393,8 @@ func (a *API) udfHistory(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// loadBars answers /udf/history for q (Newest): the stored candles with the
-// live open candle over its bucket, no_data with nextTime when the range is
+// loadBars answers /udf/history for q (Newest): the stored candles with
+// memory's newest over theirs (overlayLive), no_data with nextTime when the range is
 // empty. countTruncated counts an answer cut at q.Limit.
 func (a *API) loadBars(ctx context.Context, q market.CandleQuery, countTruncated bool) (udfBars, error) {
 	if q.From > q.To {
@@ -406,13 +406,7 @@ func (a *API) loadBars(ctx context.Context, q market.CandleQuery, countTruncated
 	if err != nil {
 		return udfBars{}, err
 	}
-	if open, ok := a.d.Market.OpenCandle(q.Symbol, q.Interval); ok && open.Start >= q.From && open.Start <= q.To {
-		if n := len(cs); n > 0 && cs[n-1].Start == open.Start {
-			cs[n-1] = open
-		} else if n == 0 || cs[n-1].Start < open.Start {
-			cs = append(cs, open)
-		}
-	}
+	cs = a.overlayLive(q, cs)
 	if len(cs) > limit {
 		cs = cs[len(cs)-limit:] // keep the newest
 		if countTruncated {

@@ -120,6 +120,8 @@ type Config struct {
 	Region             string        `koanf:"region"`
 	StreamMirrorDomain string        `koanf:"stream_mirror_domain"`
 	RegionStaleAfter   time.Duration `koanf:"region_stale_after"`
+	// The persister (decision 0071).
+	PersistLinger time.Duration `koanf:"persist_linger"`
 	// Partitioned work (decision 0042).
 	LogPartitions     int           `koanf:"log_partitions"`
 	LogPartitionsFrom int           `koanf:"log_partitions_from"` // -1: no change asked (decision 0044)
@@ -176,6 +178,7 @@ func Flags(fs *pflag.FlagSet) {
 	symbolFlags(fs)
 	regionFlags(fs)
 	partitionFlags(fs)
+	persistFlags(fs)
 	feedFlags(fs)
 	fs.Float64("ws-ping-rate", 10, "pings (and pongs) a second a WebSocket client may send after the burst; past it the connection is closed with 1008")
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
@@ -464,6 +467,7 @@ func (c *Config) Validate() error {
 	c.validateSymbols(bad)
 	c.validateRegion(bad)
 	c.validatePartitions(bad)
+	c.validatePersist(bad)
 	c.validateJobs(bad)
 	c.validateArchive(bad)
 	return errors.Join(errs...)

@@ -9,6 +9,17 @@
 // position, so a restart — graceful or kill -9 — resumes exactly after the
 // last committed batch: nothing is lost and nothing is counted twice.
 //
+// Batching (decision 0071). A batch is written when it holds MaxBatch
+// ticks; FlushInterval after its first tick when it then holds FlushMin
+// ticks or a late one (more than Late behind the clock); otherwise when it
+// reaches FlushMin or Linger after its first tick. At low rates a
+// transaction costs about the same whatever it holds, so lingering writes
+// fewer, fuller ones; every tick is in the log (acknowledged) all along,
+// and the store lags by up to Linger: readers that need what the live
+// state showed wait for the persisted position (reports, decision 0057),
+// and the API caches a range as closed only StoredWithin and a margin
+// after its end.
+//
 // Concurrency and overflow. Run owns two goroutines: itself (the writer) and
 // the log consumer. Between them sits a channel of Config.Buffer messages;
 // when it is full the consumer waits (back-pressure to the log, which keeps
@@ -86,9 +97,29 @@ type Store interface {
 
 // Config tunes a Persister.
 type Config struct {
-	// FlushInterval is the longest a consumed tick waits before it is
-	// written (default 100ms).
+	// FlushInterval is how long a batch waits for more ticks after its
+	// first before it is written, when it then holds at least FlushMin
+	// ticks (default 100ms).
 	FlushInterval time.Duration
+	// FlushMin is the fewest ticks a batch must hold to be written at
+	// FlushInterval (default 1,000: at 10,000 ticks/s and more); a smaller
+	// batch waits until Linger after its first tick, or until it holds
+	// FlushMin ticks (decision 0071).
+	FlushMin int
+	// Linger is the longest an on-time tick waits before it is written
+	// (default 1s; never below FlushInterval, which turns it off). At
+	// low rates a transaction costs about the same whatever it holds — a
+	// B-tree page and a candle per symbol and interval touched, the
+	// commit — so fewer, fuller transactions cost less
+	// (BenchmarkWriteBatchLowRate in store/sqlite, decision 0071).
+	Linger time.Duration
+	// Late is how far behind the clock (Now) a tick may be when the
+	// persister reads it and still be on time (default 500ms): a batch
+	// holding a late tick is written at FlushInterval, without lingering,
+	// so a tick dated in a range that already looks closed (the API
+	// caches such a range for ClosedTTL) reaches the store as quickly as
+	// before the linger.
+	Late time.Duration
 	// MaxBatch writes as soon as this many ticks are held (default 50,000,
 	// about 2.4 MB); a batch always ends on a whole log message, so it may
 	// exceed MaxBatch by less than one message.
@@ -106,6 +137,36 @@ type Config struct {
 	// Limits bound what is written (zero fields: market.DefaultLimits);
 	// ticks outside are skipped.
 	Limits market.Limits
+}
+
+// withDefaults returns c with the defaults of FlushInterval, FlushMin,
+// Linger and Late in place of its zero fields.
+func (c Config) withDefaults() Config {
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.FlushMin <= 0 {
+		c.FlushMin = 1000
+	}
+	if c.Linger <= 0 {
+		c.Linger = time.Second
+	}
+	c.Linger = max(c.Linger, c.FlushInterval)
+	if c.Late <= 0 {
+		c.Late = 500 * time.Millisecond
+	}
+	return c
+}
+
+// StoredWithin is how long after its timestamp a tick that reached the log
+// on time (within Late of it) waits at most in this persister before its
+// batch is written: Late + Linger, the defaults in place of zero fields.
+// Add the write itself and any backlog (findash_persist_lag). The API's
+// closed-range cache must wait at least this long after a range's end
+// before it caches the range for long (decision 0071).
+func (c Config) StoredWithin() time.Duration {
+	c = c.withDefaults()
+	return c.Late + c.Linger
 }
 
 // shareQuiet is how long a persister must go without a resync before the
@@ -126,6 +187,7 @@ type Persister struct {
 	failures prometheus.Counter
 	resyncs  prometheus.Counter
 	rewinds  prometheus.Counter
+	lingered prometheus.Counter
 	lag      prometheus.GaugeFunc
 	position prometheus.Gauge
 
@@ -155,9 +217,7 @@ func New(log Log, store Store, cfg Config, l *slog.Logger, reg prometheus.Regist
 // prometheus.WrapRegistererWith). Metrics are registered on reg when it is
 // not nil.
 func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, reg prometheus.Registerer) *Persister {
-	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 100 * time.Millisecond
-	}
+	cfg = cfg.withDefaults()
 	if cfg.MaxBatch <= 0 {
 		// A commit rewrites the partly filled last page of every symbol in
 		// both tick B-trees and merges one candle per symbol and interval,
@@ -202,6 +262,9 @@ func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, re
 		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_persist_rewinds_total", Help: "Times the database's persisted position was found below what this persister had written (a failover to a standby missing the last commits, a restore), so it wrote the log again from the stored position.",
 		}),
+		lingered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_persist_lingered_batches_total", Help: "Batches written Linger after their first tick (--persist-linger) because they held too few ticks to be written at the flush interval (decision 0071).",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_persist_position", Help: "Stream sequence of the last log message persisted.",
 		}),
@@ -213,7 +276,7 @@ func NewPartition(log Log, store Store, part int, cfg Config, l *slog.Logger, re
 		Name: "findash_persist_lag", Help: "Log messages not yet persisted (log's last sequence minus the persisted position), computed at scrape time; 0 where no persister runs.",
 	}, p.currentLag)
 	if reg != nil {
-		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.rewinds, p.lag, p.position, p.skipped)
+		reg.MustRegister(p.ticks, p.batches, p.failures, p.resyncs, p.rewinds, p.lingered, p.lag, p.position, p.skipped)
 	}
 	return p
 }
@@ -249,6 +312,7 @@ func (p *Persister) setPosition(pos uint64) {
 type message struct {
 	seq   uint64
 	ticks []market.Tick
+	late  bool // holds a tick more than Config.Late behind the clock
 }
 
 // Run persists the log from the stored position on until ctx ends; then it
@@ -304,8 +368,9 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 		defer close(consumed)
 		warned := 0
 		err := p.log.Consume(cctx, pos+1, func(seq uint64, ticks []market.Tick) error {
+			kept, late := p.checked(ticks, &warned)
 			select {
-			case msgs <- message{seq, p.checked(ticks, &warned)}:
+			case msgs <- message{seq, kept, late}:
 				return nil
 			case <-cctx.Done():
 				return cctx.Err()
@@ -323,8 +388,14 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 	w := writer{p: p, rollup: market.NewRollup(), pos: pos}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	armed, first := false, true
+	// armed: the timer runs for the held batch; lingering: its
+	// FlushInterval passed with fewer than FlushMin ticks held, and it
+	// waits until Linger after held (when its first tick came); late: it
+	// holds a late tick, so it does not linger.
+	armed, lingering, late, first := false, false, false, true
+	var held time.Time
 	for {
+		due := false
 		select {
 		case m := <-msgs:
 			if first && pos > 0 && m.seq > pos+1 {
@@ -332,37 +403,52 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			}
 			first = false
 			w.add(m)
-			if len(w.ticks) >= p.cfg.MaxBatch {
-				if err := w.flush(ctx); resume(err) {
-					return err
-				} else if err != nil {
-					return w.final(ctx)
-				}
-			} else if !armed {
+			late = late || m.late
+			switch {
+			case len(w.ticks) >= p.cfg.MaxBatch, lingering && (late || len(w.ticks) >= p.cfg.FlushMin):
+				due = true
+			case !armed:
+				held = time.Now()
 				timer.Reset(p.cfg.FlushInterval)
 				armed = true
 			}
 		case <-timer.C:
 			armed = false
-			if err := w.flush(ctx); resume(err) {
-				return err
-			} else if err != nil {
-				return w.final(ctx)
+			if waited := time.Since(held); !late && len(w.ticks) < p.cfg.FlushMin && waited < p.cfg.Linger {
+				lingering, armed = true, true
+				timer.Reset(p.cfg.Linger - waited)
+				continue
 			}
+			if lingering {
+				p.lingered.Inc()
+			}
+			due = true
 		case <-ctx.Done():
 			return w.final(ctx)
 		case <-consumed:
 			// The consumer gave up (it only does when ctx ends).
 			return w.final(ctx)
 		}
+		if !due {
+			continue
+		}
+		timer.Stop() // Go 1.23 timers: no stale tick follows
+		armed, lingering, late = false, false, false
+		if err := w.flush(ctx); resume(err) {
+			return err
+		} else if err != nil {
+			return w.final(ctx)
+		}
 	}
 }
 
 // checked returns a copy of ticks without those outside the limits,
-// counting them and logging the first few (warned counts the warnings).
-func (p *Persister) checked(ticks []market.Tick, warned *int) []market.Tick {
+// counting them and logging the first few (warned counts the warnings),
+// and whether a kept tick is late (more than Config.Late behind the clock).
+func (p *Persister) checked(ticks []market.Tick, warned *int) (out []market.Tick, late bool) {
 	now := p.cfg.Now()
-	out := make([]market.Tick, 0, len(ticks))
+	onTime := now.Add(-p.cfg.Late).UnixMilli() // ms
+	out = make([]market.Tick, 0, len(ticks))
 	for i := range ticks {
 		t := &ticks[i]
 		if err := p.cfg.Limits.CheckLogged(t, now); err != nil {
@@ -372,9 +458,10 @@ func (p *Persister) checked(ticks []market.Tick, warned *int) []market.Tick {
 			}
 			continue
 		}
+		late = late || t.TS < onTime
 		out = append(out, *t)
 	}
-	return out
+	return out, late
 }
 
 // readPosition asks the store for its position, retrying (retry.Database)

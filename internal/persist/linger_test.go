@@ -1,0 +1,90 @@
+package persist_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/findash/findash/internal/bus"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/testenv"
+)
+
+// TestLingersAtLowRates: a batch smaller than FlushMin is written Linger
+// after its first tick, not at FlushInterval (decision 0071); a batch of
+// FlushMin ticks, or one holding a tick more than Late behind the clock, is
+// written at FlushInterval.
+func TestLingersAtLowRates(t *testing.T) {
+	// The clock at the ticks' time: they are on time (ts0 is in 2025).
+	onTime := func() time.Time { return time.UnixMilli(ts0) }
+	t.Run("small batch waits", func(t *testing.T) {
+		b := openBus(t)
+		st := wrap(openStore(t))
+		const linger = 300 * time.Millisecond
+		reg := prometheus.NewRegistry()
+		stop := start(t, b, st, persist.Config{FlushInterval: time.Millisecond, Linger: linger, Now: onTime}, reg)
+		defer stop()
+		t0 := time.Now()
+		publish(t, b, 0, 1, 1) // 20 messages of one tick
+		waitPosition(t, st, 1)
+		if waited := time.Since(t0); waited < linger {
+			t.Errorf("first tick written after %v, want at least Linger (%v)", waited, linger)
+		}
+		if n := testenv.Counter(t, reg, "findash_persist_lingered_batches_total"); n < 1 {
+			t.Errorf("findash_persist_lingered_batches_total = %v, want >= 1", n)
+		}
+	})
+	t.Run("full batch does not wait", func(t *testing.T) {
+		b := openBus(t)
+		st := wrap(openStore(t))
+		reg := prometheus.NewRegistry()
+		stop := start(t, b, st, persist.Config{FlushInterval: time.Millisecond, FlushMin: 100, Linger: time.Hour, Now: onTime}, reg)
+		defer stop()
+		appendOne(t, b, 100, 0)            // one message of FlushMin ticks
+		waitPosition(t, st, lastSeq(t, b)) // fails after 60 s if it lingers
+		if n := testenv.Counter(t, reg, "findash_persist_lingered_batches_total"); n != 0 {
+			t.Errorf("findash_persist_lingered_batches_total = %v, want 0", n)
+		}
+	})
+	t.Run("late tick does not wait", func(t *testing.T) {
+		b := openBus(t)
+		st := wrap(openStore(t))
+		stop := start(t, b, st, persist.Config{FlushInterval: time.Millisecond, Linger: time.Hour, Late: time.Second, Now: onTime}, nil)
+		defer stop()
+		appendOne(t, b, 1, 0)
+		appendOne(t, b, 1, -1001)          // 1,001 ms behind the clock
+		waitPosition(t, st, lastSeq(t, b)) // fails after 60 s if it lingers
+	})
+}
+
+// appendOne appends n ticks of one symbol from ts0+dt (ms): one log message.
+func appendOne(t *testing.T, b *bus.Bus, n int, dt int64) {
+	t.Helper()
+	ticks := make([]market.Tick, n)
+	for i := range ticks {
+		ticks[i] = market.Tick{Symbol: "ONE.X", TS: ts0 + dt + int64(i), Price: 100, Size: 1}
+	}
+	if err := b.Append(context.Background(), ticks); err != nil {
+		t.Fatal(fmt.Errorf("append %d ticks: %w", n, err))
+	}
+}
+
+// TestStoredWithin: Late + Linger, with the defaults (500 ms and 1 s).
+func TestStoredWithin(t *testing.T) {
+	for _, c := range []struct {
+		cfg  persist.Config
+		want time.Duration
+	}{
+		{persist.Config{}, 1500 * time.Millisecond},
+		{persist.Config{Linger: 3 * time.Second}, 3500 * time.Millisecond},
+		{persist.Config{Linger: time.Millisecond}, 600 * time.Millisecond}, // never below FlushInterval
+	} {
+		if got := c.cfg.StoredWithin(); got != c.want {
+			t.Errorf("%+v.StoredWithin() = %v, want %v", c.cfg, got, c.want)
+		}
+	}
+}
