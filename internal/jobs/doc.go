@@ -27,7 +27,8 @@
 // handler error that says it is permanent (it has a Permanent() bool method
 // returning true) cancels the job at once; one that asks for a later run
 // (a RetryAfter() time.Duration method: the report service's per-user cap
-// on running reports) snoozes it without spending an attempt. Jobs live in
+// on running reports, or a store still behind the live state the report
+// must hold) snoozes it without spending an attempt. Jobs live in
 // the database, so they survive a restart; a job running when the process
 // died is rescued and retried after River's stuck-job threshold.
 //

@@ -296,7 +296,8 @@ type permanent interface{ Permanent() bool }
 
 // deferred is implemented by errors that ask for the job to run again
 // later without spending an attempt: the work may not start yet (the
-// report service's per-user cap on running reports).
+// report service's per-user cap on running reports, a store behind the
+// live state a report must hold).
 type deferred interface{ RetryAfter() time.Duration }
 
 // outcome counts a job attempt's result, turns a permanent error into a
