@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,5 +56,37 @@ func TestFeedApplied(t *testing.T) {
 				t.Errorf("Applied([AAA BBB]) = %v, want %v", got, tc.wantB)
 			}
 		})
+	}
+}
+
+// The feed hashes a partitioned message's symbol once (Config.PartitionOf),
+// for both the check whether the restored state holds it and Applied's
+// position: it hashed it twice per message before.
+func TestFeedHashesOncePerMessage(t *testing.T) {
+	var calls atomic.Int64
+	partOf := func(sym string) int {
+		calls.Add(1)
+		if sym == "AAA" {
+			return 0
+		}
+		return 1
+	}
+	b := openBus(t)
+	sink := newRecorder()
+	f := live.New(b, openStore(t), market.NewState(), sink, live.Config{Partitions: 2, PartitionOf: partOf}, discard(), nil)
+	stop := runFeed(t, f)
+	defer stop()
+	now := time.Now().UnixMilli()
+	for _, sym := range []string{"AAA", "BBB", "AAA"} {
+		if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink.waitFor(t, "the messages never reached the sink", func() bool { return len(sink.msgs) == 3 })
+	if n := calls.Load(); n != 3 {
+		t.Errorf("PartitionOf called %d times for 3 messages, want 3", n)
+	}
+	if got, want := f.Applied([]string{"AAA", "BBB"}), (market.Positions{0: 3, 1: 2}); !cmp.Equal(got, want) {
+		t.Errorf("Applied() = %v, want %v", got, want)
 	}
 }

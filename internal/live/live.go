@@ -39,6 +39,7 @@ package live
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,15 +293,16 @@ func (f *Feed) Run(ctx context.Context) error {
 	f.restored.Store(&stored)
 	close(f.restoredC)
 	// pos is the lowest position of all partitions: reading resumes after
-	// it; posOf says, per message, whether the state already holds it.
+	// it. partPos[p] is partition p's (nil unpartitioned): a message at or
+	// below its partition's position is already in the state.
 	pos := stored.Of(market.Unpartitioned)
-	posOf := func([]market.Tick) uint64 { return pos }
+	var partPos []uint64
 	if f.cfg.Partitions > 0 {
-		pos = stored.Of(0)
-		for p := 1; p < f.cfg.Partitions; p++ {
-			pos = min(pos, stored.Of(p))
+		partPos = make([]uint64, f.cfg.Partitions)
+		for p := range partPos {
+			partPos[p] = stored.Of(p)
 		}
-		posOf = func(ticks []market.Tick) uint64 { return stored.Of(f.cfg.PartitionOf(ticks[0].Symbol)) }
+		pos = slices.Min(partPos)
 	}
 
 	var windowStart, last uint64
@@ -326,16 +328,23 @@ func (f *Feed) Run(ctx context.Context) error {
 	var u, empty market.Update
 	err := f.log.Consume(ctx, start, func(seq uint64, ticks []market.Tick) error {
 		ticks = f.checkTicks(ticks)
+		// A message holds one symbol's ticks, so one partition: its symbol
+		// is hashed once, for the check below and for Applied.
+		part, held := market.Unpartitioned, pos
+		if partPos != nil && len(ticks) > 0 {
+			part = f.cfg.PartitionOf(ticks[0].Symbol)
+			held = partPos[part]
+		}
 		switch {
 		case len(ticks) == 0: // every tick of the message was skipped
-		case seq <= posOf(ticks): // a message holds one symbol's ticks
+		case seq <= held:
 			f.sink.Publish(ticks, &empty)
 		default:
 			u.Reset()
 			f.state.Apply(ticks, &u)
 			f.sink.Publish(ticks, &u)
-			if len(f.applied) > 0 {
-				f.applied[f.cfg.PartitionOf(ticks[0].Symbol)].Store(seq)
+			if partPos != nil {
+				f.applied[part].Store(seq)
 			}
 		}
 		f.consumed.Store(seq) // after Apply: a reader that sees seq sees its ticks
