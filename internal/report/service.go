@@ -84,9 +84,10 @@ type Config struct {
 	// StoreWaitEvery is how often a waiting build reads them (default
 	// 50ms). StoreWaitHold is how long one attempt waits, holding its
 	// worker, before it gives the worker back and the job is run again
-	// StoreWaitHold later, without spending an attempt (default 1s: ten
-	// of the persister's FlushIntervals, so a store behind by its usual
-	// batch costs no round through the queue). StoreWaitAtMost is how long
+	// StoreWaitHold later, without spending an attempt (default 1s;
+	// cmd/findash gives the persister's StoredWithin, its linger
+	// included, so a store behind by its usual batch costs no round
+	// through the queue, decision 0071). StoreWaitAtMost is how long
 	// after the request a build waits in all before it builds anyway
 	// (default 30s). After is the timer (default time.After).
 	StoreWaitEvery  time.Duration
