@@ -12,15 +12,20 @@ import (
 // waits for data that has already arrived; the stack below the caller stays
 // a few frames deep while it waits.
 func waitReadable(rc syscall.RawConn) error {
+	return rc.Read(peek)
+}
+
+// peek is waitReadable's check, a function of its own: a closure over the
+// byte it peeks into cost an allocation per wait, that is per connect and
+// per client message (issue 14).
+func peek(fd uintptr) bool {
 	var b [1]byte
-	return rc.Read(func(fd uintptr) bool {
-		for {
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
-			if err != syscall.EINTR {
-				return err != syscall.EAGAIN
-			}
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		if err != syscall.EINTR {
+			return err != syscall.EAGAIN
 		}
-	})
+	}
 }
 
 // readNow reads what the socket holds into p with one read(2) that does not
