@@ -120,3 +120,35 @@ func TestFrontHeadArrivedArmsNoDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestFrontHijackAllocs: Hijack of a request with no early data allocates
+// its reader, writer and their pair as one value, plus their two 16-byte
+// buffers (was five allocations), and the pair reads and writes the socket.
+func TestFrontHijackAllocs(t *testing.T) {
+	f := &Front{srv: &http.Server{}, done: make(chan struct{})}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	w := &frontResponse{f: f, c: a}
+	n := testing.AllocsPerRun(100, func() {
+		w.hijacked = false
+		if _, _, err := w.Hijack(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 3 {
+		t.Errorf("Hijack: %v allocations, want at most 3", n)
+	}
+	w.hijacked = false
+	_, brw, err := w.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = b.Write([]byte("hi")) }()
+	if got, err := brw.ReadString('i'); got != "hi" || err != nil {
+		t.Errorf("read %q %v", got, err)
+	}
+	if brw.Reader.Buffered() != 0 {
+		t.Errorf("buffered %d", brw.Reader.Buffered())
+	}
+}
