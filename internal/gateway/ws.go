@@ -104,8 +104,8 @@ type wsTransport struct {
 	pingTAT int64
 
 	wmu sync.Mutex
-	// wdeadline is the socket's write deadline as last set (Unix ns; 0:
-	// none): an int64, not a time.Time, keeps the transport at 112 bytes.
+	// wdeadline is the socket's write deadline as last set (sinceEpoch;
+	// 0: none): an int64, not a time.Time, keeps the transport at 112 B.
 	wdeadline int64
 	// rest (guarded by wmu) is the unwritten end of a frame a write
 	// timeout interrupted; a pointer, to keep an idle connection's
@@ -325,7 +325,7 @@ func (t *wsTransport) dropOldDeadlineLocked(deadline time.Time) error {
 		return nil
 	}
 	now := t.clock()
-	if t.wdeadline >= now.Add(deadline.Sub(now)/8).UnixNano() {
+	if t.wdeadline >= sinceEpoch(now.Add(deadline.Sub(now)/8)) {
 		return nil
 	}
 	if err := t.nc.SetWriteDeadline(time.Time{}); err != nil {
@@ -339,11 +339,11 @@ func (t *wsTransport) dropOldDeadlineLocked(deadline time.Time) error {
 // unless the one set expires at most an eighth of the timeout early.
 // Caller holds wmu.
 func (t *wsTransport) setWriteDeadlineLocked(deadline time.Time) error {
-	if slack := deadline.Sub(t.clock()) / 8; t.wdeadline == 0 || t.wdeadline < deadline.Add(-slack).UnixNano() {
+	if slack := deadline.Sub(t.clock()) / 8; t.wdeadline == 0 || t.wdeadline < sinceEpoch(deadline.Add(-slack)) {
 		if err := t.nc.SetWriteDeadline(deadline); err != nil {
 			return err
 		}
-		t.wdeadline = deadline.UnixNano()
+		t.wdeadline = sinceEpoch(deadline)
 	}
 	return nil
 }
