@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"syscall"
 	"time"
@@ -37,13 +38,29 @@ func (f *Front) request(c net.Conn, h frontHead) (*http.Request, context.CancelF
 	r := (&http.Request{
 		Method: http.MethodGet, URL: h.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h.header, Body: http.NoBody, Host: h.host, Close: h.close,
-		RemoteAddr: c.RemoteAddr().String(), RequestURI: h.target,
+		RemoteAddr: addrString(c.RemoteAddr()), RequestURI: h.target,
 	}).WithContext(ctx)
 	if f.srv.BaseContext == nil {
 		return r, cancel
 	}
 	stop := context.AfterFunc(f.hctx, cancel) // Shutdown gave up waiting
 	return r, func() { stop(); cancel() }
+}
+
+// addrString is a.String() with one allocation for a TCP address:
+// net.TCPAddr's formats the IP, then joins it with the port (two or three,
+// per connect, issue 14). A v4-in-v6 address prints as IPv4, as net.IP's.
+func addrString(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil || len(ta.IP) == 0 || ta.Port < 0 || ta.Port > 0xffff {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	if ip := ap.Addr(); ip.Is4In6() {
+		ap = netip.AddrPortFrom(ip.Unmap(), ap.Port())
+	}
+	var buf [48]byte
+	return string(ap.AppendTo(buf[:0]))
 }
 
 // connValues holds the values net/http puts in a request's context:

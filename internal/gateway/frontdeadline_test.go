@@ -152,3 +152,33 @@ func TestFrontHijackAllocs(t *testing.T) {
 		t.Errorf("buffered %d", brw.Reader.Buffered())
 	}
 }
+
+// TestAddrString: a request's RemoteAddr reads as net.TCPAddr's String,
+// with one allocation.
+func TestAddrString(t *testing.T) {
+	for _, s := range []string{"127.0.0.1:8080", "[::1]:80", "[fe80::1%eth0]:443", "[::ffff:10.0.0.1]:1", "[2001:db8::1:0:0:1]:65535", "0.0.0.0:0"} {
+		ta, err := net.ResolveTCPAddr("tcp", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := addrString(ta), ta.String(); got != want {
+			t.Errorf("addrString(%s) = %q, want %q", s, got, want)
+		}
+	}
+	v4in6 := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 9} // 16 bytes
+	if got, want := addrString(v4in6), v4in6.String(); got != want {
+		t.Errorf("addrString(v4 in v6) = %q, want %q", got, want)
+	}
+	for _, a := range []net.Addr{&net.TCPAddr{}, &net.UnixAddr{Name: "/s", Net: "unix"}, pipeAddr{}} {
+		if got, want := addrString(a), a.String(); got != want {
+			t.Errorf("addrString(%#v) = %q, want %q", a, got, want)
+		}
+	}
+	ta := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 51234}
+	if n := testing.AllocsPerRun(100, func() { _ = addrString(ta) }); n > 1 {
+		t.Errorf("addrString: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = ta.String() }); n <= 1 {
+		t.Logf("net.TCPAddr.String: %v allocations (no longer more)", n)
+	}
+}
