@@ -67,8 +67,10 @@ func TestRunAPIProcsMergesTheChildrensHistograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three children at 400/3 req/s each for 1 s: ~400 samples, merged.
-	if res.Samples < 300 || res.Samples > 500 {
+	// Three children at 400/3 req/s each for 1 s: ~400 samples, merged. One
+	// child's alone would be ~133; the upper bound allows a loaded machine
+	// running a child's phase late and long (CI saw 571).
+	if res.Samples < 300 || res.Samples > 800 {
 		t.Errorf("samples = %d, want ~%v (the children's histograms added up)", res.Samples, rate*dur.Seconds())
 	}
 	var routes int64

@@ -45,8 +45,19 @@ func TestPinProcessPinsEveryThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	time.Sleep(200 * time.Millisecond) // its runtime has started its threads
+	// Wait for its runtime to start its threads: 200 ms was not enough for a
+	// race-built child on a loaded machine (CI saw one thread).
 	pid := cmd.Process.Pid
+	var tids []int
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if tids, err = processThreads(pid); err == nil && len(tids) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads %v, %v: want several", tids, err)
+		}
+	}
 	if n, err := pinProcess(pid, []int{1}); err != nil || n != 1 {
 		t.Fatalf("pinProcess = %d, %v", n, err)
 	}
