@@ -2,7 +2,17 @@ package symbol
 
 // Registering the new symbols of concurrent Admits with one store call.
 
-import "context"
+import (
+	"context"
+	"time"
+)
+
+// registerTimeout bounds a shared registration's store call. The call
+// serves every member of its batch, so it runs under none of their
+// contexts (one client leaving would fail them all, and each would then
+// retry alone: the transaction per request the batch removes); a member
+// whose context ends stops waiting for it, nothing more.
+const registerTimeout = 10 * time.Second
 
 // regBatch is the new symbols of the Admits (and Registers) that arrived
 // while another registration was in the store: they go to the store
@@ -24,10 +34,11 @@ type regBatch struct {
 
 // registerShared registers syms (new to this instance) in one store call
 // with the new symbols of concurrent registrations, one such call at a
-// time. It returns the call's error and whether the call held other
-// registrations' symbols too (shared): the store takes a batch all or
-// none, so a shared batch refused (the cap, a failure) says nothing of
-// syms alone.
+// time, bounded by registerTimeout and not by ctx: ctx ends only this
+// registration's wait for its turn or for another's call. It returns the
+// call's error and whether the call held other registrations' symbols too
+// (shared): the store takes a batch all or none, so a shared batch refused
+// at the cap says nothing of syms alone.
 func (r *Registry) registerShared(ctx context.Context, syms []Symbol) (shared bool, err error) {
 	r.regMu.Lock()
 	b := r.gathering
@@ -64,7 +75,9 @@ func (r *Registry) registerShared(ctx context.Context, syms []Symbol) (shared bo
 		r.gathering = nil
 	}
 	r.regMu.Unlock()
-	_, b.err = r.store.RegisterSymbols(ctx, b.syms, r.cfg.Max)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registerTimeout)
+	_, b.err = r.store.RegisterSymbols(sctx, b.syms, r.cfg.Max)
+	cancel()
 	if b.err == nil {
 		r.learn(b.syms)
 	}

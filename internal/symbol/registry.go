@@ -330,9 +330,11 @@ func (r *Registry) register(ctx context.Context, names []string, source string, 
 		syms[i] = Symbol{Name: n, Source: source, APIKeyID: keyID, CreatedAt: now}
 	}
 	shared, err := r.registerShared(ctx, syms)
-	if err != nil && shared {
-		// Refused as part of a larger batch: try these alone, so that
-		// they are not refused for another request's symbols (the cap).
+	if shared && errors.Is(err, ErrLimit) {
+		// Refused at the cap as part of a larger batch: try these alone,
+		// so that they are not refused for another request's symbols.
+		// Other failures (busy, a timeout) are not retried: a retry per
+		// member is a transaction per request on an overloaded writer.
 		if _, err = r.store.RegisterSymbols(ctx, syms, r.cfg.Max); err == nil {
 			r.learn(syms)
 		}
