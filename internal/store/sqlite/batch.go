@@ -3,14 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 )
 
 // batchInsert runs a multi-row statement "head VALUES (?,..),(?,..)... tail"
 // over n rows of cols columns each, rowsPer rows per statement. Full-size
-// statements are prepared once per call and reused; fill writes row i's
-// values into dst (len cols).
+// statements are prepared once per call and reused.
 //
 // Measured here with BenchmarkWriteBatchVsBare (10K ticks and ~1.1K
 // candles per WriteBatch, against a bare single-row prepared INSERT of the
@@ -44,12 +44,17 @@ func (b batchInsert) sql(rows int) string {
 	return sb.String()
 }
 
-func (b batchInsert) exec(ctx context.Context, tx *sql.Tx, n int, fill func(dst []any, i int)) error {
+// exec runs the statements for n rows on r; fill writes row i's values
+// into dst (len cols; ordinals are set).
+func (b batchInsert) exec(ctx context.Context, r stmtRunner, n int, fill func(dst []driver.NamedValue, i int)) error {
 	if n == 0 {
 		return nil
 	}
-	args := make([]any, b.cols*min(n, b.rowsPer))
-	var full *sql.Stmt
+	args := make([]driver.NamedValue, b.cols*min(n, b.rowsPer))
+	for i := range args {
+		args[i].Ordinal = i + 1
+	}
+	var full preparedStmt
 	defer func() {
 		if full != nil {
 			full.Close()
@@ -62,21 +67,124 @@ func (b batchInsert) exec(ctx context.Context, tx *sql.Tx, n int, fill func(dst 
 			fill(a[i*b.cols:(i+1)*b.cols], off+i)
 		}
 		if rows < b.rowsPer {
-			if _, err := tx.ExecContext(ctx, b.sql(rows), a...); err != nil {
+			if err := r.exec(ctx, b.sql(rows), a); err != nil {
 				return err
 			}
 			continue
 		}
 		if full == nil {
-			s, err := tx.PrepareContext(ctx, b.sql(rows))
+			s, err := r.prepare(ctx, b.sql(rows))
 			if err != nil {
 				return fmt.Errorf("prepare: %w", err)
 			}
 			full = s
 		}
-		if _, err := full.ExecContext(ctx, a...); err != nil {
+		if err := full.exec(ctx, a); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// stmtRunner runs a transaction's statements: txRunner through
+// database/sql, connRunner on the driver's connection itself.
+type stmtRunner interface {
+	exec(ctx context.Context, query string, args []driver.NamedValue) error
+	prepare(ctx context.Context, query string) (preparedStmt, error)
+}
+
+// preparedStmt is a statement a stmtRunner prepared.
+type preparedStmt interface {
+	exec(ctx context.Context, args []driver.NamedValue) error
+	Close() error
+}
+
+// txRunner runs statements in a database/sql transaction, which converts
+// every argument (driver.DefaultParameterConverter) into a slice of its
+// own per statement.
+type txRunner struct {
+	tx   *sql.Tx
+	args *[]any // reused between statements
+}
+
+func newTxRunner(tx *sql.Tx) txRunner { return txRunner{tx: tx, args: new([]any)} }
+
+func (r txRunner) values(args []driver.NamedValue) []any {
+	a := (*r.args)[:0]
+	for i := range args {
+		a = append(a, args[i].Value)
+	}
+	*r.args = a
+	return a
+}
+
+func (r txRunner) exec(ctx context.Context, query string, args []driver.NamedValue) error {
+	_, err := r.tx.ExecContext(ctx, query, r.values(args)...)
+	return err
+}
+
+func (r txRunner) prepare(ctx context.Context, query string) (preparedStmt, error) {
+	s, err := r.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return txStmt{s, r}, nil
+}
+
+type txStmt struct {
+	s *sql.Stmt
+	r txRunner
+}
+
+func (s txStmt) exec(ctx context.Context, args []driver.NamedValue) error {
+	_, err := s.s.ExecContext(ctx, s.r.values(args)...)
+	return err
+}
+
+func (s txStmt) Close() error { return s.s.Close() }
+
+// rawConn is what WriteBatch needs of the driver's connection (modernc's).
+type rawConn interface {
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+}
+
+// connRunner runs statements on the driver's connection: the values go to
+// the driver as they are, so they must be driver.Values (int64, float64,
+// string; not int or uint64). WriteBatch runs on it: database/sql's
+// conversion of every argument into a new []driver.NamedValue per
+// statement was 5 % of WriteBatch's CPU in a profile of
+// BenchmarkWriteBatchSize/ticks=50000 (docs/benchmarks/ingest.md).
+type connRunner struct{ c rawConn }
+
+func (r connRunner) exec(ctx context.Context, query string, args []driver.NamedValue) error {
+	_, err := r.c.ExecContext(ctx, query, args)
+	return err
+}
+
+func (r connRunner) prepare(ctx context.Context, query string) (preparedStmt, error) {
+	s, err := r.c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	se, ok := s.(driver.StmtExecContext)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("prepare: the driver's statement %T has no ExecContext", s)
+	}
+	return rawStmt{se, s}, nil
+}
+
+type rawStmt struct {
+	se driver.StmtExecContext
+	s  driver.Stmt
+}
+
+func (s rawStmt) exec(ctx context.Context, args []driver.NamedValue) error {
+	_, err := s.se.ExecContext(ctx, args)
+	return err
+}
+
+func (s rawStmt) Close() error { return s.s.Close() }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -75,10 +76,8 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		}
 	}
 	candles := r.Candles()
-	err = candleUpsert.exec(ctx, tx, len(candles), func(a []any, i int) {
-		c := &candles[i]
-		a[0], a[1], a[2], a[3], a[4], a[5], a[6] = c.Symbol, c.Interval.String(), c.Start, c.Open, c.High, c.Low, c.Close
-		a[7], a[8], a[9], a[10], a[11], a[12] = c.Volume, c.Count, c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
+	err = candleUpsert.exec(ctx, newTxRunner(tx), len(candles), func(a []driver.NamedValue, i int) {
+		fillCandle(a, &candles[i])
 	})
 	if err != nil {
 		return 0, fmt.Errorf("import ticks: upsert %d candles: %w", len(candles), translate(err))
@@ -148,10 +147,8 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 			parts = append(parts, p)
 		}
 	}
-	err = candleUpsert.exec(ctx, tx, len(parts), func(a []any, i int) {
-		c := &parts[i]
-		a[0], a[1], a[2], a[3], a[4], a[5], a[6] = c.Symbol, c.Interval.String(), c.Start, c.Open, c.High, c.Low, c.Close
-		a[7], a[8], a[9], a[10], a[11], a[12] = c.Volume, c.Count, c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
+	err = candleUpsert.exec(ctx, newTxRunner(tx), len(parts), func(a []driver.NamedValue, i int) {
+		fillCandle(a, &parts[i])
 	})
 	if err != nil {
 		return 0, fmt.Errorf("import candles: upsert %d candles: %w", len(parts), translate(err))

@@ -10,130 +10,6 @@ import (
 	"github.com/findash/findash/internal/market"
 )
 
-// persisterName is the log_position row WriteBatch keeps.
-const persisterName = "persister"
-
-var tickInsert = batchInsert{
-	head:    "INSERT OR IGNORE INTO ticks (symbol, seq, ts, price, size)",
-	cols:    5,
-	rowsPer: 500,
-}
-
-// candleUpsert merges a partial candle into the stored one with exactly the
-// semantics of market.Candle.Merge. In an UPDATE every right-hand side sees
-// the row as it was before the update, so the open/first_* (and
-// close/last_*) conditions all compare against the old values.
-var candleUpsert = batchInsert{
-	head: "INSERT INTO candles (symbol, interval, start, open, high, low, close, volume, count, first_ts, first_seq, last_ts, last_seq)",
-	tail: `ON CONFLICT (symbol, interval, start) DO UPDATE SET
-	high = max(high, excluded.high),
-	low = min(low, excluded.low),
-	volume = volume + excluded.volume,
-	count = count + excluded.count,
-	open = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.open ELSE open END,
-	first_ts = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.first_ts ELSE first_ts END,
-	first_seq = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts AND excluded.first_seq < first_seq) THEN excluded.first_seq ELSE first_seq END,
-	close = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.close ELSE close END,
-	last_ts = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_ts ELSE last_ts END,
-	last_seq = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_seq > last_seq) THEN excluded.last_seq ELSE last_seq END`,
-	cols:    13,
-	rowsPer: 200,
-}
-
-// WriteBatch stores ticks and merges the partial candles rolled up from them
-// (market.Rollup) in one transaction, and records logSeq as the persister's
-// position in partition part (market.Unpartitioned for the unpartitioned
-// log); the batch holds the log messages fromSeq..logSeq, and prevSeq is
-// the position its writer last wrote or read (0: none). The stored
-// position is LogPosition(part)'s, read in the transaction. Below prevSeq,
-// the database lost commits (a restore from a backup): WriteBatch writes
-// nothing and returns an error matching market.ErrBehind. If logSeq is
-// not above the stored position the batch was already written (a
-// redelivery) and WriteBatch does nothing; if the position lies in
-// [fromSeq, logSeq) another writer stored part of it, and WriteBatch writes
-// nothing and returns an error matching market.ErrConflict. Ticks already
-// stored (same symbol, ts and seq: the table's key) are ignored. Empty
-// candles (Count 0) are skipped. On any error nothing is written. A
-// candle with an invalid interval, or a sequence above 2^63-1, or a
-// partition below -1, is market.ErrInvalid; a busy database
-// market.ErrUnavailable.
-func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
-	if part < market.Unpartitioned {
-		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
-	}
-	// SQLite integers are int64: a larger sequence would wrap negative and
-	// break ordering (and idempotency) silently, so refuse it.
-	if logSeq > math.MaxInt64 {
-		return fmt.Errorf("write batch: %w", market.Invalid("log_seq", "%d exceeds 2^63-1", logSeq))
-	}
-	for i := range ticks {
-		if ticks[i].Seq > math.MaxInt64 {
-			return fmt.Errorf("write batch: %w", market.Invalid("seq", "%d exceeds 2^63-1", ticks[i].Seq))
-		}
-	}
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("write batch: begin: %w", translate(err))
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	pos, err := position(ctx, tx, persisterName, part)
-	if err != nil {
-		return fmt.Errorf("write batch: %w", err)
-	}
-	if prevSeq > uint64(pos) { // the database lost what this writer wrote
-		tx.Rollback()
-		return fmt.Errorf("write batch %d..%d after %d: position is %d: %w", fromSeq, logSeq, prevSeq, pos, market.ErrBehind)
-	}
-	if int64(logSeq) <= pos { // already applied (pos is 0 when nothing was)
-		return tx.Rollback()
-	}
-	if int64(fromSeq) <= pos { // another writer stored part of this batch
-		tx.Rollback()
-		return fmt.Errorf("write batch %d..%d: position is %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
-	}
-	err = tickInsert.exec(ctx, tx, len(ticks), func(a []any, i int) {
-		t := &ticks[i]
-		a[0], a[1], a[2], a[3], a[4] = t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size
-	})
-	if err != nil {
-		return fmt.Errorf("write batch: insert %d ticks: %w", len(ticks), translate(err))
-	}
-	// Skip empty partials without copying the slice.
-	idx := make([]int32, 0, len(candles))
-	for i := range candles {
-		c := &candles[i]
-		if c.Count == 0 {
-			continue
-		}
-		if c.Interval >= market.Interval(market.NumIntervals) {
-			return fmt.Errorf("write batch: candle %s: %w", c.Symbol, market.Invalid("interval", "%d is not an interval", c.Interval))
-		}
-		if c.FirstSeq > math.MaxInt64 || c.LastSeq > math.MaxInt64 {
-			return fmt.Errorf("write batch: candle %s: %w", c.Symbol, market.Invalid("seq", "exceeds 2^63-1"))
-		}
-		idx = append(idx, int32(i))
-	}
-	err = candleUpsert.exec(ctx, tx, len(idx), func(a []any, i int) {
-		c := &candles[idx[i]]
-		a[0], a[1], a[2], a[3], a[4], a[5], a[6] = c.Symbol, c.Interval.String(), c.Start, c.Open, c.High, c.Low, c.Close
-		a[7], a[8], a[9], a[10], a[11], a[12] = c.Volume, c.Count, c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
-	})
-	if err != nil {
-		return fmt.Errorf("write batch: upsert %d candles: %w", len(idx), translate(err))
-	}
-	if err = setPosition(ctx, tx, persisterName, part, logSeq); err != nil {
-		return fmt.Errorf("write batch: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("write batch: commit: %w", translate(err))
-	}
-	return nil
-}
-
 // LogPosition returns the last log sequence WriteBatch applied in
 // partition part, read as market.Positions.Of reads it (for a partition,
 // the unpartitioned position when larger; for market.Unpartitioned, the
@@ -151,15 +27,25 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// Reader name's stored position, as market.Positions.Of reads it: in
+// partition ?2 (or the unpartitioned log's when larger), or the largest.
+const (
+	positionOf  = "SELECT max(seq) FROM log_position WHERE name = ? AND part IN (-1, ?)"
+	positionMax = "SELECT max(seq) FROM log_position WHERE name = ?"
+)
+
+// setPositionSQL stores ?3 as reader ?1's position in partition ?2.
+const setPositionSQL = "INSERT INTO log_position (name, part, seq) VALUES (?, ?, ?) ON CONFLICT (name, part) DO UPDATE SET seq = excluded.seq"
+
 // position returns reader name's stored position for partition part, as
 // market.Positions.Of reads it.
 func position(ctx context.Context, q queryer, name string, part int) (int64, error) {
 	var pos sql.NullInt64
 	var err error
 	if part == market.Unpartitioned {
-		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM log_position WHERE name = ?", name).Scan(&pos)
+		err = q.QueryRowContext(ctx, positionMax, name).Scan(&pos)
 	} else {
-		err = q.QueryRowContext(ctx, "SELECT max(seq) FROM log_position WHERE name = ? AND part IN (-1, ?)", name, part).Scan(&pos)
+		err = q.QueryRowContext(ctx, positionOf, name, part).Scan(&pos)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read position %s/%d: %w", name, part, translate(err))
@@ -191,8 +77,7 @@ func positions(ctx context.Context, q queryer, name string) (market.Positions, e
 
 // setPosition stores seq as reader name's position in partition part.
 func setPosition(ctx context.Context, tx *sql.Tx, name string, part int, seq uint64) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO log_position (name, part, seq) VALUES (?, ?, ?) ON CONFLICT (name, part) DO UPDATE SET seq = excluded.seq",
-		name, part, int64(seq))
+	_, err := tx.ExecContext(ctx, setPositionSQL, name, part, int64(seq))
 	if err != nil {
 		return fmt.Errorf("set position %s/%d: %w", name, part, translate(err))
 	}

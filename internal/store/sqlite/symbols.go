@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 
 	"github.com/findash/findash/internal/market"
@@ -54,9 +55,9 @@ func (db *DB) RegisterSymbols(ctx context.Context, syms []symbol.Symbol, max int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM symbols").Scan(&before); err != nil {
 		return 0, fmt.Errorf("register symbols: count: %w", translate(err))
 	}
-	err = symbolInsert.exec(ctx, tx, len(syms), func(a []any, i int) {
+	err = symbolInsert.exec(ctx, newTxRunner(tx), len(syms), func(a []driver.NamedValue, i int) {
 		s := &syms[i]
-		a[0], a[1], a[2], a[3] = s.Name, s.Source, s.APIKeyID, toMs(s.CreatedAt)
+		a[0].Value, a[1].Value, a[2].Value, a[3].Value = s.Name, s.Source, s.APIKeyID, toMs(s.CreatedAt)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("register %d symbols: %w", len(syms), translate(err))
