@@ -308,3 +308,35 @@ func TestAlertRewindSkipsTicksBeforeItsCreation(t *testing.T) {
 	}
 	e.checkFiredOnce(c.standby, a, fired, s)
 }
+
+// TestAlertRewindSkipsTicksBeforeItsCreationUnderAReusedID: as above, but
+// an alert is also created on the old primary after its last replicated
+// commit; the failover loses it, and the promoted standby gives its ID to
+// the new alert. The rewound pass must not take the lost alert's first
+// message for the new one. Before, the start was keyed by ID only: the new
+// alert was evaluated from the lost alert's start and fired on the old
+// crossing too (REVIEW-A F1).
+func TestAlertRewindSkipsTicksBeforeItsCreationUnderAReusedID(t *testing.T) {
+	e := newEnv(t)
+	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
+	s := &sink{}
+	reg := prometheus.NewRegistry()
+	stop, log := e.clusterEvaluator(c, s, alert.Config{FlushInterval: time.Nanosecond}, reg)
+	defer stop()
+
+	e.waitHandled(e.prices(99), log)
+	c.stopReplication(t)
+	lost := e.above100(c.primary, "ETH-USD") // on the old primary only; no ETH ticks, never fires
+	e.waitHandled(e.prices(101, 99), log)    // loaded by this pass; a BTC crossing committed on the primary only
+	c.promote()
+	a := e.above100(c.standby, "BTC-USD")
+	if a.ID != lost.ID {
+		t.Fatalf("the new alert's ID %d, want the lost alert's %d: the test needs a reused ID", a.ID, lost.ID)
+	}
+	e.waitHandled(e.prices(99.5), log) // its commit finds the new primary behind: rewind
+	last := e.prices(101)
+	fired := e.ts
+	e.waitHandled(last, log)
+	stop()
+	e.checkFiredOnce(c.standby, a, fired, s)
+}

@@ -14,13 +14,13 @@ type history struct {
 	// since is, per alert loaded, the first log message this Run evaluated
 	// it on (0: every message of the first pass); one entry per alert
 	// loaded, deleted alerts dropped at each load.
-	since map[int64]uint64
+	since map[int64]placed
 	// reached is the last message a pass evaluated.
 	reached uint64
 }
 
 func newHistory() *history {
-	return &history{pushed: newFiringKeys(pushedKept), since: make(map[int64]uint64)}
+	return &history{pushed: newFiringKeys(pushedKept), since: make(map[int64]placed)}
 }
 
 // place records, for the alerts just loaded, the first message each is
@@ -33,24 +33,35 @@ func newHistory() *history {
 // message after them: an alert created after the stored position (on the
 // promoted standby, or on the old primary after its last replicated
 // commit) never sees ticks the log held before it was loaded, which were
-// before its creation (decision 0065).
+// before its creation (decision 0065). An entry whose creation time
+// differs from the loaded alert's is another alert under a reused ID (one
+// lost in a failover, its ID given again by the promoted standby): the
+// loaded alert starts as a new one, not at the lost alert's first message.
 func (r *run) place(at uint64) {
-	since := make(map[int64]uint64, len(r.alerts))
+	since := make(map[int64]placed, len(r.alerts))
 	r.since = r.since[:0]
 	for i := range r.alerts {
-		id := r.alerts[i].ID
-		s, ok := r.h.since[id]
-		if !ok {
+		a := &r.alerts[i]
+		p, ok := r.h.since[a.ID]
+		s := p.at
+		if !ok || !p.created.Equal(a.CreatedAt) {
 			s = at
 			if r.replayTo > 0 {
 				s = max(at, r.replayTo+1)
 			}
 		}
-		since[id] = s
+		since[a.ID] = placed{at: s, created: a.CreatedAt}
 		r.since = append(r.since, s)
 	}
 	r.h.since = since
 	r.due = r.nextDue()
+}
+
+// placed is an alert's first evaluated message, with the creation time
+// that tells this alert from another given the same ID after a failover.
+type placed struct {
+	at      uint64
+	created time.Time
 }
 
 // nextDue is the first message after r.done at which an alert starts, 0
