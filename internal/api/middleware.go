@@ -131,17 +131,21 @@ func (a *API) logFor(w http.ResponseWriter) *slog.Logger {
 // and the per-IP limit of requests in flight; then the mux.
 func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// The status writer and the made id's header value share one
+	// allocation (one of the ~9 of a cached read).
+	st := &reqState{sw: statusWriter{ResponseWriter: w}}
 	ids := r.Header["X-Request-Id"]
 	if len(ids) > 0 && validRequestID(ids[0]) {
 		// The request's backing array, capped so that an append to the
 		// response's copies; nothing writes a header value in place.
 		ids = ids[:1:1]
 	} else {
-		ids = []string{a.ids.next()}
+		st.id[0] = a.ids.next()
+		ids = st.id[:]
 	}
 	w.Header()["X-Request-Id"] = ids
 	id := ids[0]
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &st.sw
 	a.m.inFlight.Inc()
 	defer func() {
 		a.m.inFlight.Dec()
@@ -235,6 +239,12 @@ func accessLevel(method string, status int) slog.Level {
 	default:
 		return slog.LevelInfo
 	}
+}
+
+// reqState is what serve allocates per request.
+type reqState struct {
+	sw statusWriter
+	id [1]string // X-Request-Id's value when serve made the id
 }
 
 // statusWriter records the status and size of a response. It passes
