@@ -246,7 +246,8 @@ func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positio
 	}
 	// Before StartReport: a build waiting for the store is queued, not
 	// running, and takes none of its user's MaxRunning turns.
-	if err := s.waitStore(ctx, r, wait); err != nil {
+	timedOut, err := s.waitStore(ctx, r, wait)
+	if err != nil {
 		var later *storeBehind
 		if errors.As(err, &later) {
 			return later
@@ -258,6 +259,11 @@ func (s *Service) BuildReport(ctx context.Context, id int64, wait market.Positio
 		return err
 	} else if !started {
 		return &waitTurn{user: r.UserID, max: s.cfg.MaxRunning, after: s.cfg.WaitTurn}
+	}
+	if timedOut != nil && r.Status == Queued {
+		// Once per report: when its build starts, not on each attempt
+		// its user's turns defer, nor on a retry of a started build.
+		s.storeWaitTimedOut(r, timedOut)
 	}
 	key := fmt.Sprintf("reports/%d/%d.%s", r.UserID, r.ID, r.Format)
 	bctx := ctx

@@ -29,38 +29,54 @@ type Persisted interface {
 // the worker back and runs the job again later without spending an
 // attempt. Config.StoreWaitAtMost after the request (r.CreatedAt, not this
 // attempt's start: a deferred or retried build does not wait again from
-// zero) it gives up, logs a warning, counts it (StoreWaitTimeouts) and
-// returns nil: the report is built from what the store holds. It returns
-// ctx's error when ctx ends first, or the store's.
-func (s *Service) waitStore(ctx context.Context, r Report, wait market.Positions) error {
+// zero) it gives up and returns a *storeTimeout saying how far behind the
+// store was: the report is built from what the store holds, and
+// BuildReport warns and counts it once the build starts (every attempt
+// after the bound, each deferred by its user's MaxRunning, gives it up
+// again). It returns ctx's error when ctx ends first, or the store's.
+func (s *Service) waitStore(ctx context.Context, r Report, wait market.Positions) (*storeTimeout, error) {
 	if len(wait) == 0 || s.cfg.Persisted == nil {
-		return nil
+		return nil, nil
 	}
 	deadline := r.CreatedAt.Add(s.cfg.StoreWaitAtMost)
 	hold := s.cfg.Now().Add(s.cfg.StoreWaitHold)
 	for {
 		part, have, want, err := s.behind(ctx, wait)
 		if err != nil {
-			return err
+			return nil, err
 		} else if have >= want {
-			return nil
+			return nil, nil
 		}
 		now := s.cfg.Now()
 		if !now.Before(deadline) {
-			s.storeWaitTimeouts.Add(1)
-			s.l.Warn("the store is still behind the live state; building the report from what it holds",
-				"report_id", r.ID, "partition", part, "store_position", have, "live_position", want, "waited", now.Sub(r.CreatedAt))
-			return nil
+			return &storeTimeout{part: part, have: have, want: want, waited: now.Sub(r.CreatedAt)}, nil
 		}
 		if !now.Before(hold) {
-			return &storeBehind{id: r.ID, part: part, have: have, want: want, after: min(s.cfg.StoreWaitHold, deadline.Sub(now))}
+			return nil, &storeBehind{id: r.ID, part: part, have: have, want: want, after: min(s.cfg.StoreWaitHold, deadline.Sub(now))}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the store to reach position %d of partition %d: %w", want, part, ctx.Err())
+			return nil, fmt.Errorf("wait for the store to reach position %d of partition %d: %w", want, part, ctx.Err())
 		case <-s.cfg.After(s.cfg.StoreWaitEvery):
 		}
 	}
+}
+
+// storeTimeout is a wait for the store that gave up Config.StoreWaitAtMost
+// after the request: the first partition still behind, its store and live
+// positions, and the time since the request.
+type storeTimeout struct {
+	part       int
+	have, want uint64
+	waited     time.Duration
+}
+
+// storeWaitTimedOut warns that report r is built from a store behind the
+// live state (t), and counts it (StoreWaitTimeouts).
+func (s *Service) storeWaitTimedOut(r Report, t *storeTimeout) {
+	s.storeWaitTimeouts.Add(1)
+	s.l.Warn("the store is still behind the live state; building the report from what it holds",
+		"report_id", r.ID, "partition", t.part, "store_position", t.have, "live_position", t.want, "waited", t.waited)
 }
 
 // behind returns the first partition of wait whose store position is below

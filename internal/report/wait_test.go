@@ -30,12 +30,13 @@ func (a appliedAt) Applied([]string) market.Positions { return market.Positions(
 // waitFixture is a fixture whose store holds 3 candles of AAA written at
 // log position 1, while the live state has applied position 2 (a fourth
 // candle the persister has not written yet), and whose Service polls the
-// store only when the test sends on tick.
-func waitFixture(t *testing.T, now func() time.Time) (f *fixture, q *queueWait, polled chan struct{}, tick chan time.Time) {
+// store only when the test sends on tick. maxRunning is
+// Config.MaxRunning (0: the default).
+func waitFixture(t *testing.T, now func() time.Time, maxRunning ...int) (f *fixture, q *queueWait, polled chan struct{}, tick chan time.Time) {
 	f = newFixture(t, map[string]int{"AAA": 3})
 	q = &queueWait{}
 	polled, tick = make(chan struct{}, 1), make(chan time.Time)
-	f.svc = report.NewService(f.db, f.objs, q, report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
+	cfg := report.Config{SigningKey: []byte("0123456789abcdef0123456789abcdef"),
 		URLTTL: time.Minute, Now: now, Applied: appliedAt{market.Unpartitioned: 2}, Persisted: f.db,
 		After: func(time.Duration) <-chan time.Time {
 			select {
@@ -43,7 +44,11 @@ func waitFixture(t *testing.T, now func() time.Time) (f *fixture, q *queueWait, 
 			default:
 			}
 			return tick
-		}}, nil)
+		}}
+	if len(maxRunning) > 0 {
+		cfg.MaxRunning = maxRunning[0]
+	}
+	f.svc = report.NewService(f.db, f.objs, q, cfg, nil)
 	return f, q, polled, tick
 }
 
@@ -179,6 +184,53 @@ func TestBuildStoreWaitCountsFromTheRequest(t *testing.T) {
 	}
 	if n := f.svc.StoreWaitTimeouts(); n != 1 {
 		t.Errorf("StoreWaitTimeouts() = %d, want 1", n)
+	}
+}
+
+// A build past the 30s whose user has all its MaxRunning turns taken is
+// deferred by its turn, attempt after attempt: the store wait's timeout is
+// counted once, when the build starts, not on every deferred attempt.
+// Before, each attempt after the 30s counted it and warned again: a report
+// held a minute in its user's queue counted ~12 (REVIEW-A F2).
+func TestBuildCountsTheStoreWaitTimeoutOnce(t *testing.T) {
+	ctx := t.Context()
+	var now atomic.Int64
+	now.Store(t0)
+	f, q, _, _ := waitFixture(t, func() time.Time { return time.UnixMilli(now.Load()) }, 1)
+	req := report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m, From: base, To: t0, Format: report.CSV}
+	other, err := f.svc.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.svc.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.db.StartReport(ctx, other.ID, 1, time.UnixMilli(t0)); err != nil || !ok {
+		t.Fatalf("StartReport(other) = %v, %v; want its user's one turn", ok, err)
+	}
+	now.Store(t0 + 31_000)
+	for i := range 3 {
+		var turn interface{ RetryAfter() time.Duration }
+		if err := f.svc.BuildReport(ctx, r.ID, q.wait, false); !errors.As(err, &turn) {
+			t.Fatalf("attempt %d: BuildReport() = %v; want deferred: its user's turn is taken", i+1, err)
+		}
+		if n := f.svc.StoreWaitTimeouts(); n != 0 {
+			t.Fatalf("attempt %d, deferred by its user's turn: StoreWaitTimeouts() = %d, want 0 (the build has not started)", i+1, n)
+		}
+		now.Add(5_000)
+	}
+	if err := f.db.SetReportStatus(ctx, other.ID, report.Done, "", 0, "", time.UnixMilli(now.Load())); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.BuildReport(ctx, r.ID, q.wait, false); err != nil {
+		t.Fatalf("BuildReport() once the turn is free: %v", err)
+	}
+	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
+		t.Fatalf("report has %d rows, want the header and the 3 stored candles: %q", len(rows), rows)
+	}
+	if n := f.svc.StoreWaitTimeouts(); n != 1 {
+		t.Errorf("StoreWaitTimeouts() after the build = %d, want 1", n)
 	}
 }
 
