@@ -52,6 +52,33 @@ func waitFixture(t *testing.T, now func() time.Time, maxRunning ...int) (f *fixt
 	return f, q, polled, tick
 }
 
+// stuck bounds each wait of these tests on the build: a build that neither
+// returns nor polls fails the test instead of hanging until the package's
+// timeout (a reverted bound makes the build poll on).
+const stuck = 30 * time.Second
+
+// result is BuildReport's result from built, or a failure after stuck.
+func result(t *testing.T, built <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-built:
+		return err
+	case <-time.After(stuck):
+		t.Fatalf("BuildReport() has not returned within %v %s", stuck, what)
+		return nil
+	}
+}
+
+// send hands the build's poll its tick, or fails after stuck.
+func send(t *testing.T, tick chan<- time.Time) {
+	t.Helper()
+	select {
+	case tick <- time.Time{}:
+	case <-time.After(stuck):
+		t.Fatalf("the build did not poll the store within %v", stuck)
+	}
+}
+
 // A report requested after the live state applied a tick the persister has
 // not written yet is built only once the store holds it, and holds it.
 func TestBuildWaitsForTheStore(t *testing.T) {
@@ -71,6 +98,8 @@ func TestBuildWaitsForTheStore(t *testing.T) {
 	case err := <-built:
 		t.Fatalf("BuildReport() = %v before the store reached the live state's position", err)
 	case <-polled:
+	case <-time.After(stuck):
+		t.Fatalf("BuildReport() neither returned nor polled the store within %v", stuck)
 	}
 	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status != report.Queued {
 		t.Fatalf("Get() while the store is behind = %+v, %v; want queued (waiting before it runs)", got, err)
@@ -80,8 +109,8 @@ func TestBuildWaitsForTheStore(t *testing.T) {
 	if err := f.db.WriteBatch(ctx, market.Unpartitioned, nil, c, 1, 2, 2); err != nil {
 		t.Fatal(err)
 	}
-	tick <- time.Time{}
-	if err := <-built; err != nil {
+	send(t, tick)
+	if err := result(t, built, "once the store held the tick"); err != nil {
 		t.Fatalf("BuildReport() error: %v", err)
 	}
 	if rows := reportRows(t, f, r.ID); len(rows) != 1+4 {
@@ -115,15 +144,17 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 		case err := <-built:
 			t.Fatalf("BuildReport() = %v %s", err, what)
 		case <-polled:
+		case <-time.After(stuck):
+			t.Fatalf("BuildReport() neither returned nor polled the store within %v %s", stuck, what)
 		}
 	}
 	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
 	waitPolled("before StoreWaitHold")
 	now.Add(999)
-	tick <- time.Time{}
+	send(t, tick)
 	waitPolled("after 0.999s of StoreWaitHold")
 	now.Add(1)
-	tick <- time.Time{}
+	send(t, tick)
 	var later interface{ RetryAfter() time.Duration }
 	select {
 	case err := <-built:
@@ -132,6 +163,8 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 		}
 	case <-polled:
 		t.Fatal("BuildReport() still holds its worker after StoreWaitHold")
+	case <-time.After(stuck):
+		t.Fatalf("BuildReport() neither returned nor polled the store within %v after StoreWaitHold", stuck)
 	}
 	if got, err := f.svc.Get(ctx, f.user, r.ID); err != nil || got.Status != report.Queued {
 		t.Fatalf("Get() after a deferred attempt = %+v, %v; want queued", got, err)
@@ -142,8 +175,8 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
 	waitPolled("before 30s from the request")
 	now.Store(t0 + 30_000)
-	tick <- time.Time{}
-	if err := <-built; err != nil {
+	send(t, tick)
+	if err := result(t, built, "with the clock 30s after the request (it must stop waiting)"); err != nil {
 		t.Fatalf("BuildReport() 30s after the request error: %v", err)
 	}
 	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
@@ -178,6 +211,8 @@ func TestBuildStoreWaitCountsFromTheRequest(t *testing.T) {
 		}
 	case <-polled:
 		t.Fatal("BuildReport() 30s after the request waits for the store again")
+	case <-time.After(stuck):
+		t.Fatalf("BuildReport() has not returned %v 30s after the request", stuck)
 	}
 	if rows := reportRows(t, f, r.ID); len(rows) != 1+3 {
 		t.Fatalf("report has %d rows, want the header and the 3 stored candles: %q", len(rows), rows)
