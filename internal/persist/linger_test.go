@@ -3,6 +3,7 @@ package persist_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,35 @@ func TestLingersAtLowRates(t *testing.T) {
 		appendOne(t, b, 1, -1001)          // 1,001 ms behind the clock
 		waitPosition(t, st, lastSeq(t, b)) // fails after 60 s if it lingers
 	})
+}
+
+// TestBacklogDoesNotLinger: a tick on time when the consumer read it but
+// more than Late behind the clock when the writer takes it (it waited in
+// the queue behind a stalled write) is written at FlushInterval, not
+// Linger after the writer took it. Before, lateness was judged only when
+// the consumer read the tick: every recovery lingered one Linger more
+// (REVIEW-A F4).
+func TestBacklogDoesNotLinger(t *testing.T) {
+	var calls atomic.Int64
+	// The consumer's first reading of the clock is at the tick's time; the
+	// writer's, later, is 2 s past it.
+	clock := func() time.Time {
+		if calls.Add(1) == 1 {
+			return time.UnixMilli(ts0)
+		}
+		return time.UnixMilli(ts0 + 2000)
+	}
+	b := openBus(t)
+	st := wrap(openStore(t))
+	const linger = 5 * time.Second
+	stop := start(t, b, st, persist.Config{FlushInterval: time.Millisecond, Linger: linger, Late: time.Second, Now: clock}, nil)
+	defer stop()
+	t0 := time.Now()
+	appendOne(t, b, 1, 0)
+	waitPosition(t, st, lastSeq(t, b))
+	if waited := time.Since(t0); waited >= linger/2 {
+		t.Errorf("a tick 2 s behind the clock when the writer took it was written after %v; want at FlushInterval, not after Linger (%v)", waited, linger)
+	}
 }
 
 // appendOne appends n ticks of one symbol from ts0+dt (ms): one log message.

@@ -57,6 +57,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -391,9 +392,12 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 	// armed: the timer runs for the held batch; lingering: its
 	// FlushInterval passed with fewer than FlushMin ticks held, and it
 	// waits until Linger after held (when its first tick came); late: it
-	// holds a late tick, so it does not linger.
+	// holds a late tick, so it does not linger. oldest (ms) is the held
+	// batch's oldest tick: lateness is judged again when the writer takes
+	// it, so a backlog queued behind a stalled write does not linger too.
 	armed, lingering, late, first := false, false, false, true
 	var held time.Time
+	oldest := int64(math.MaxInt64)
 	for {
 		due := false
 		select {
@@ -403,7 +407,10 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			}
 			first = false
 			w.add(m)
-			late = late || m.late
+			for i := range m.ticks {
+				oldest = min(oldest, m.ticks[i].TS)
+			}
+			late = late || m.late || lingering && p.stale(oldest)
 			switch {
 			case len(w.ticks) >= p.cfg.MaxBatch, lingering && (late || len(w.ticks) >= p.cfg.FlushMin):
 				due = true
@@ -414,6 +421,7 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			}
 		case <-timer.C:
 			armed = false
+			late = late || p.stale(oldest)
 			if waited := time.Since(held); !late && len(w.ticks) < p.cfg.FlushMin && waited < p.cfg.Linger {
 				lingering, armed = true, true
 				timer.Reset(p.cfg.Linger - waited)
@@ -433,13 +441,19 @@ func (p *Persister) run(ctx context.Context, started *bool) error {
 			continue
 		}
 		timer.Stop() // Go 1.23 timers: no stale tick follows
-		armed, lingering, late = false, false, false
+		armed, lingering, late, oldest = false, false, false, math.MaxInt64
 		if err := w.flush(ctx); resume(err) {
 			return err
 		} else if err != nil {
 			return w.final(ctx)
 		}
 	}
+}
+
+// stale says a tick at oldest (ms) is now more than Config.Late behind
+// the clock.
+func (p *Persister) stale(oldest int64) bool {
+	return oldest < p.cfg.Now().Add(-p.cfg.Late).UnixMilli()
 }
 
 // checked returns a copy of ticks without those outside the limits,
