@@ -1,5 +1,7 @@
 package market
 
+import "math"
+
 // Unpartitioned is the partition number of the unpartitioned event log (a
 // log without partitions, and stage 1): its readers' positions are stored
 // under it.
@@ -30,4 +32,24 @@ func (ps Positions) Of(p int) uint64 {
 		m = max(m, s)
 	}
 	return m
+}
+
+// CheckBatch validates what a store's WriteBatch is given before it writes
+// anything: a partition (Unpartitioned or above) and sequences a signed
+// 64-bit column holds — both stores keep them as int64, where a larger
+// sequence would wrap negative and break ordering (and idempotency)
+// silently. Its errors are ErrInvalid.
+func CheckBatch(part int, ticks []Tick, logSeq uint64) error {
+	if part < Unpartitioned {
+		return Invalid("partition", "%d is not a partition", part)
+	}
+	if logSeq > math.MaxInt64 {
+		return Invalid("log_seq", "%d exceeds 2^63-1", logSeq)
+	}
+	for i := range ticks {
+		if ticks[i].Seq > math.MaxInt64 {
+			return Invalid("seq", "%d exceeds 2^63-1", ticks[i].Seq)
+		}
+	}
+	return nil
 }

@@ -80,18 +80,8 @@ const (
 // interval, a sequence above 2^63-1, or a partition below -1, is
 // market.ErrInvalid.
 func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) error {
-	if part < market.Unpartitioned {
-		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
-	}
-	// bigint is int64: a larger sequence would wrap negative and break
-	// ordering (and idempotency) silently, so refuse it.
-	if logSeq > math.MaxInt64 {
-		return fmt.Errorf("write batch: %w", market.Invalid("log_seq", "%d exceeds 2^63-1", logSeq))
-	}
-	for i := range ticks {
-		if ticks[i].Seq > math.MaxInt64 {
-			return fmt.Errorf("write batch: %w", market.Invalid("seq", "%d exceeds 2^63-1", ticks[i].Seq))
-		}
+	if err := market.CheckBatch(part, ticks, logSeq); err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	cc, err := candleColumns(candles)
 	if err != nil {

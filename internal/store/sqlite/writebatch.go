@@ -57,18 +57,8 @@ var candleUpsert = batchInsert{
 // partition below -1, is market.ErrInvalid; a busy database
 // market.ErrUnavailable.
 func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
-	if part < market.Unpartitioned {
-		return fmt.Errorf("write batch: %w", market.Invalid("partition", "%d is not a partition", part))
-	}
-	// SQLite integers are int64: a larger sequence would wrap negative and
-	// break ordering (and idempotency) silently, so refuse it.
-	if logSeq > math.MaxInt64 {
-		return fmt.Errorf("write batch: %w", market.Invalid("log_seq", "%d exceeds 2^63-1", logSeq))
-	}
-	for i := range ticks {
-		if ticks[i].Seq > math.MaxInt64 {
-			return fmt.Errorf("write batch: %w", market.Invalid("seq", "%d exceeds 2^63-1", ticks[i].Seq))
-		}
+	if err := market.CheckBatch(part, ticks, logSeq); err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	// The batch runs on the driver's connection itself (connRunner): its
 	// rows are bound without database/sql converting every argument.
