@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,63 @@ func TestFeedHashesOncePerMessage(t *testing.T) {
 	}
 	if got, want := f.Applied([]string{"AAA", "BBB"}), (market.Positions{0: 3, 1: 2}); !cmp.Equal(got, want) {
 		t.Errorf("Applied() = %v, want %v", got, want)
+	}
+}
+
+// appliedAtPublish records, at each Publish, what the feed's Applied
+// reports for the published symbol.
+type appliedAtPublish struct {
+	*recorder
+	feed *live.Feed
+	mu   sync.Mutex
+	seen []market.Positions
+}
+
+func (a *appliedAtPublish) Publish(ticks []market.Tick, u *market.Update) {
+	a.mu.Lock()
+	a.seen = append(a.seen, a.feed.Applied([]string{ticks[0].Symbol}))
+	a.mu.Unlock()
+	a.recorder.Publish(ticks, u)
+}
+
+// A client that gets a tick from the sink (the WebSocket) and then asks
+// for a report must find the tick's message in Applied, or the report would
+// not wait for the store to hold it: the feed stores its positions before
+// it publishes. With them stored after Publish, Applied at each Publish
+// lags one message (map[], then map[0:1] for the second AAA).
+func TestAppliedBeforePublish(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  live.Config
+		want []market.Positions
+	}{
+		{"unpartitioned", live.Config{}, []market.Positions{{-1: 1}, {-1: 2}, {-1: 3}}},
+		{"partitioned", live.Config{Partitions: 2, PartitionOf: func(sym string) int {
+			if sym == "AAA" {
+				return 0
+			}
+			return 1
+		}}, []market.Positions{{0: 1}, {1: 2}, {0: 3}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openBus(t)
+			sink := &appliedAtPublish{recorder: newRecorder()}
+			f := live.New(b, openStore(t), market.NewState(), sink, tc.cfg, discard(), nil)
+			sink.feed = f
+			stop := runFeed(t, f)
+			defer stop()
+			now := time.Now().UnixMilli()
+			for _, sym := range []string{"AAA", "BBB", "AAA"} {
+				if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink.waitFor(t, "the messages never reached the sink", func() bool { return len(sink.msgs) == 3 })
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if !cmp.Equal(sink.seen, tc.want) {
+				t.Errorf("Applied at each Publish = %v, want %v", sink.seen, tc.want)
+			}
+		})
 	}
 }

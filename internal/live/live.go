@@ -335,19 +335,24 @@ func (f *Feed) Run(ctx context.Context) error {
 			part = f.cfg.PartitionOf(ticks[0].Symbol)
 			held = partPos[part]
 		}
+		// The positions are stored after Apply (a reader that sees seq sees
+		// its ticks) and before Publish: a client that got a tick from the
+		// sink and then asks for a report finds it in Applied.
 		switch {
 		case len(ticks) == 0: // every tick of the message was skipped
+			f.consumed.Store(seq)
 		case seq <= held:
+			f.consumed.Store(seq)
 			f.sink.Publish(ticks, &empty)
 		default:
 			u.Reset()
 			f.state.Apply(ticks, &u)
-			f.sink.Publish(ticks, &u)
 			if partPos != nil {
 				f.applied[part].Store(seq)
 			}
+			f.consumed.Store(seq)
+			f.sink.Publish(ticks, &u)
 		}
-		f.consumed.Store(seq) // after Apply: a reader that sees seq sees its ticks
 		if seq >= last {
 			f.markReady()
 		}
