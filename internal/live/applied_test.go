@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/live"
 	"github.com/findash/findash/internal/market"
 )
@@ -18,12 +19,6 @@ import (
 // a quiet partition's persister never reaches (decision 0057) — and for the
 // unpartitioned log the last message read.
 func TestFeedApplied(t *testing.T) {
-	partOf := func(sym string) int {
-		if sym == "AAA" {
-			return 0
-		}
-		return 1
-	}
 	for _, tc := range []struct {
 		name  string
 		cfg   live.Config
@@ -31,7 +26,7 @@ func TestFeedApplied(t *testing.T) {
 		wantB market.Positions // Applied([AAA, BBB])
 	}{
 		{"unpartitioned", live.Config{}, market.Positions{market.Unpartitioned: 2}, market.Positions{market.Unpartitioned: 2}},
-		{"partitioned", live.Config{Partitions: 2, PartitionOf: partOf}, market.Positions{0: 1}, market.Positions{0: 1, 1: 2}},
+		{"partitioned", live.Config{Partitions: 2, PartitionOf: aaaFirst}, market.Positions{0: 1}, market.Positions{0: 1, 1: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := openBus(t)
@@ -43,12 +38,7 @@ func TestFeedApplied(t *testing.T) {
 			if got := f.Applied([]string{"AAA", "BBB"}); len(got) != 0 {
 				t.Errorf("Applied() before any message = %v, want none", got)
 			}
-			now := time.Now().UnixMilli()
-			for _, sym := range []string{"AAA", "BBB"} {
-				if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			appendOneEach(t, b, "AAA", "BBB")
 			sink.waitFor(t, "both messages never reached the sink", func() bool { return len(sink.msgs) == 2 })
 			if got := f.Applied([]string{"AAA"}); !cmp.Equal(got, tc.wantA) {
 				t.Errorf("Applied([AAA]) = %v, want %v", got, tc.wantA)
@@ -67,22 +57,14 @@ func TestFeedHashesOncePerMessage(t *testing.T) {
 	var calls atomic.Int64
 	partOf := func(sym string) int {
 		calls.Add(1)
-		if sym == "AAA" {
-			return 0
-		}
-		return 1
+		return aaaFirst(sym)
 	}
 	b := openBus(t)
 	sink := newRecorder()
 	f := live.New(b, openStore(t), market.NewState(), sink, live.Config{Partitions: 2, PartitionOf: partOf}, discard(), nil)
 	stop := runFeed(t, f)
 	defer stop()
-	now := time.Now().UnixMilli()
-	for _, sym := range []string{"AAA", "BBB", "AAA"} {
-		if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendOneEach(t, b, "AAA", "BBB", "AAA")
 	sink.waitFor(t, "the messages never reached the sink", func() bool { return len(sink.msgs) == 3 })
 	if n := calls.Load(); n != 3 {
 		t.Errorf("PartitionOf called %d times for 3 messages, want 3", n)
@@ -120,12 +102,7 @@ func TestAppliedBeforePublish(t *testing.T) {
 		want []market.Positions
 	}{
 		{"unpartitioned", live.Config{}, []market.Positions{{-1: 1}, {-1: 2}, {-1: 3}}},
-		{"partitioned", live.Config{Partitions: 2, PartitionOf: func(sym string) int {
-			if sym == "AAA" {
-				return 0
-			}
-			return 1
-		}}, []market.Positions{{0: 1}, {1: 2}, {0: 3}}},
+		{"partitioned", live.Config{Partitions: 2, PartitionOf: aaaFirst}, []market.Positions{{0: 1}, {1: 2}, {0: 3}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := openBus(t)
@@ -134,12 +111,7 @@ func TestAppliedBeforePublish(t *testing.T) {
 			sink.feed = f
 			stop := runFeed(t, f)
 			defer stop()
-			now := time.Now().UnixMilli()
-			for _, sym := range []string{"AAA", "BBB", "AAA"} {
-				if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			appendOneEach(t, b, "AAA", "BBB", "AAA")
 			sink.waitFor(t, "the messages never reached the sink", func() bool { return len(sink.msgs) == 3 })
 			sink.mu.Lock()
 			defer sink.mu.Unlock()
@@ -147,5 +119,25 @@ func TestAppliedBeforePublish(t *testing.T) {
 				t.Errorf("Applied at each Publish = %v, want %v", sink.seen, tc.want)
 			}
 		})
+	}
+}
+
+// aaaFirst puts AAA in partition 0 and every other symbol in 1.
+func aaaFirst(sym string) int {
+	if sym == "AAA" {
+		return 0
+	}
+	return 1
+}
+
+// appendOneEach appends one log message of one tick for each of symbols,
+// in order.
+func appendOneEach(t *testing.T, b *bus.Bus, symbols ...string) {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	for _, sym := range symbols {
+		if err := b.Append(context.Background(), []market.Tick{{Symbol: sym, TS: now, Price: 1, Size: 1}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
