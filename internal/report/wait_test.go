@@ -52,6 +52,17 @@ func waitFixture(t *testing.T, now func() time.Time, maxRunning ...int) (f *fixt
 	return f, q, polled, tick
 }
 
+// createAAA requests the CSV report of AAA's 1m candles from base to t0.
+func createAAA(t *testing.T, f *fixture) report.Report {
+	t.Helper()
+	r, err := f.svc.Create(t.Context(), report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
+		From: base, To: t0, Format: report.CSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // stuck bounds each wait of these tests on the build: a build that neither
 // returns nor polls fails the test instead of hanging until the package's
 // timeout (a reverted bound makes the build poll on).
@@ -84,11 +95,7 @@ func send(t *testing.T, tick chan<- time.Time) {
 func TestBuildWaitsForTheStore(t *testing.T) {
 	ctx := t.Context()
 	f, q, polled, tick := waitFixture(t, func() time.Time { return time.UnixMilli(t0) })
-	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
-		From: base, To: t0, Format: report.CSV})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createAAA(t, f)
 	if q.wait[market.Unpartitioned] != 2 {
 		t.Fatalf("Create enqueued wait %v, want the live state's position 2", q.wait)
 	}
@@ -132,11 +139,7 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 	var now atomic.Int64
 	now.Store(t0)
 	f, q, polled, tick := waitFixture(t, func() time.Time { return time.UnixMilli(now.Load()) })
-	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
-		From: base, To: t0, Format: report.CSV})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createAAA(t, f)
 	built := make(chan error, 1)
 	waitPolled := func(what string) {
 		t.Helper()
@@ -196,11 +199,7 @@ func TestBuildStoreWaitCountsFromTheRequest(t *testing.T) {
 	var now atomic.Int64
 	now.Store(t0)
 	f, q, polled, _ := waitFixture(t, func() time.Time { return time.UnixMilli(now.Load()) })
-	r, err := f.svc.Create(ctx, report.Report{UserID: f.user, Symbols: []string{"AAA"}, Interval: market.Interval1m,
-		From: base, To: t0, Format: report.CSV})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createAAA(t, f)
 	now.Store(t0 + 30_000)
 	built := make(chan error, 1)
 	go func() { built <- f.svc.BuildReport(ctx, r.ID, q.wait, false) }()
