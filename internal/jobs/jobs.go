@@ -140,10 +140,12 @@ type Queue struct {
 	// insert, and an insert does not wait for a start that may hang.
 	starting *semaphore.Weighted
 
-	total   *prometheus.CounterVec
-	states  *prometheus.GaugeVec
-	depth   *prometheus.GaugeVec
-	running *prometheus.GaugeVec
+	total *prometheus.CounterVec
+	// deferredBy splits total's "deferred" outcome by reason.
+	deferredBy *prometheus.CounterVec
+	states     *prometheus.GaugeVec
+	depth      *prometheus.GaugeVec
+	running    *prometheus.GaugeVec
 	// started and up say whether the workers run (River started, Run not
 	// stopped); failure is why the last start attempt failed (Check).
 	started prometheus.Gauge
@@ -178,6 +180,9 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "findash_jobs_total", Help: "Jobs by kind and outcome (inserted, duplicate, completed, retried, failed, cancelled, deferred).",
 		}, []string{"kind", "outcome"}),
+		deferredBy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_jobs_deferred_total", Help: "Deferred job runs by kind and reason (user_cap: the user's running-report cap; store_behind: the store behind the live state the report must hold; other).",
+		}, []string{"kind", "reason"}),
 		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "findash_jobs", Help: "Jobs in the queue by state, sampled by the worker role.",
 		}, []string{"state"}),
@@ -259,7 +264,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler
 	q.insertMany, q.list, q.start, q.stop, q.stopCancel = c.InsertMany, c.JobList, c.Start, c.Stop, c.StopAndCancel
 	q.ping = driver.GetExecutor().Ping
 	if reg != nil {
-		reg.MustRegister(q.total, q.states, q.depth, q.running, q.started)
+		reg.MustRegister(q.total, q.deferredBy, q.states, q.depth, q.running, q.started)
 	}
 	return q, nil
 }
@@ -300,6 +305,26 @@ type permanent interface{ Permanent() bool }
 // live state a report must hold).
 type deferred interface{ RetryAfter() time.Duration }
 
+// deferReason is implemented by deferral errors that say why the job must
+// wait, so an operator tells a user at the report cap from a store that
+// lags (findash_jobs_deferred_total{reason}).
+type deferReason interface{ DeferReason() string }
+
+// reasonOf is err's deferral reason: one of a fixed set, so the label's
+// values stay bounded, and "other" for anything else.
+func reasonOf(err error) string {
+	var r deferReason
+	if !errors.As(err, &r) {
+		return "other"
+	}
+	switch why := r.DeferReason(); why {
+	case "user_cap", "store_behind":
+		return why
+	default:
+		return "other"
+	}
+}
+
 // outcome counts a job attempt's result, turns a permanent error into a
 // cancellation and a deferral into a snooze (River does not count a
 // snoozed run as an attempt).
@@ -314,6 +339,7 @@ func (q *Queue) outcome(j *rivertype.JobRow, err error) error {
 		return nil
 	case errors.As(err, &d) && d.RetryAfter() >= 0:
 		q.total.WithLabelValues(j.Kind, "deferred").Inc()
+		q.deferredBy.WithLabelValues(j.Kind, reasonOf(err)).Inc()
 		q.l.Debug("job deferred", "kind", j.Kind, "job_id", j.ID, "for", d.RetryAfter(), "why", err)
 		return river.JobSnooze(d.RetryAfter())
 	case errors.As(err, &p) && p.Permanent():

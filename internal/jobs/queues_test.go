@@ -136,7 +136,8 @@ func testAlertsNotDelayed(t *testing.T, open func(h jobs.Handlers, reg prometheu
 	}, "findash_jobs_queue_depth{queue=reports} near 300, 4 reports running, no alert waiting")
 }
 
-// gaugeValue is the value of name's sample with label=value (0 if none).
+// gaugeValue is the value of name's sample (a gauge or a counter) with
+// label=value (0 if none).
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -150,6 +151,9 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label, value strin
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == label && lp.GetValue() == value {
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
 					return m.GetGauge().GetValue()
 				}
 			}
@@ -164,6 +168,7 @@ type deferErr struct{ d time.Duration }
 
 func (e deferErr) Error() string             { return "user at the running cap" }
 func (e deferErr) RetryAfter() time.Duration { return e.d }
+func (e deferErr) DeferReason() string       { return "user_cap" }
 
 // deferringBuilder defers its first n builds, then completes.
 type deferringBuilder struct {
@@ -207,5 +212,9 @@ func TestDeferredJobKeepsItsAttempts(t *testing.T) {
 	js, _ := q.Jobs(t.Context(), 10)
 	if len(js) != 1 || js[0].State != "completed" || b.calls.Load() != 6 {
 		t.Errorf("jobs = %+v after %d builds, want one completed after 6", js, b.calls.Load())
+	}
+	// The deferrals are counted by reason as well as by outcome.
+	if n := gaugeValue(t, reg, "findash_jobs_deferred_total", "reason", "user_cap"); n != 5 {
+		t.Errorf("findash_jobs_deferred_total{reason=user_cap} = %v, want 5", n)
 	}
 }

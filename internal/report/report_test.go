@@ -287,9 +287,12 @@ func TestPerUserCaps(t *testing.T) {
 		t.Fatalf("StartReport() = %v, %v", ok, err)
 	}
 	err = f.svc.BuildReport(ctx, ids[1], nil, false)
-	var wait interface{ RetryAfter() time.Duration }
-	if !errors.As(err, &wait) || wait.RetryAfter() != 7*time.Second {
-		t.Fatalf("BuildReport() beyond the running cap error = %v, want one with RetryAfter 7s", err)
+	var wait interface {
+		RetryAfter() time.Duration
+		DeferReason() string
+	}
+	if !errors.As(err, &wait) || wait.RetryAfter() != 7*time.Second || wait.DeferReason() != "user_cap" {
+		t.Fatalf("BuildReport() beyond the running cap error = %v, want one with RetryAfter 7s, DeferReason user_cap", err)
 	}
 	if r, _ := f.svc.Get(ctx, f.user, ids[1]); r.Status != report.Queued {
 		t.Errorf("report waiting its turn is %s, want queued", r.Status)

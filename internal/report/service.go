@@ -378,6 +378,9 @@ func (e *waitTurn) Error() string {
 // RetryAfter is how long the build waits before it looks again.
 func (e *waitTurn) RetryAfter() time.Duration { return e.after }
 
+// DeferReason names the deferral in findash_jobs_deferred_total.
+func (e *waitTurn) DeferReason() string { return "user_cap" }
+
 // permanentError is a build error no retry can fix.
 type permanentError struct{ err error }
 

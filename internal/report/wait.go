@@ -117,3 +117,6 @@ func (e *storeBehind) Error() string {
 
 // RetryAfter is how long the build waits before it looks again.
 func (e *storeBehind) RetryAfter() time.Duration { return e.after }
+
+// DeferReason names the deferral in findash_jobs_deferred_total.
+func (e *storeBehind) DeferReason() string { return "store_behind" }

@@ -158,11 +158,14 @@ func TestBuildWaitsForTheStoreAtMost(t *testing.T) {
 	waitPolled("after 0.999s of StoreWaitHold")
 	now.Add(1)
 	send(t, tick)
-	var later interface{ RetryAfter() time.Duration }
+	var later interface {
+		RetryAfter() time.Duration
+		DeferReason() string
+	}
 	select {
 	case err := <-built:
-		if !errors.As(err, &later) || later.RetryAfter() != time.Second {
-			t.Fatalf("BuildReport() after StoreWaitHold = %v; want an error with RetryAfter() 1s", err)
+		if !errors.As(err, &later) || later.RetryAfter() != time.Second || later.DeferReason() != "store_behind" {
+			t.Fatalf("BuildReport() after StoreWaitHold = %v; want an error with RetryAfter() 1s, DeferReason() store_behind", err)
 		}
 	case <-polled:
 		t.Fatal("BuildReport() still holds its worker after StoreWaitHold")
