@@ -46,7 +46,9 @@
 // get until Config.StopTimeout to finish before they are cancelled.
 //
 // Metrics: findash_jobs_total{kind,outcome} (outcome: inserted, duplicate,
-// completed, retried, failed, cancelled, deferred); findash_jobs{state},
+// completed, retried, failed, cancelled, deferred);
+// findash_jobs_deferred_total{kind,reason} (reason: user_cap, store_behind,
+// other — from the error's DeferReason method); findash_jobs{state},
 // findash_jobs_queue_depth{queue} (available, waiting for a worker) and
 // findash_jobs_queue_running{queue}, gauges refreshed every
 // Config.StatsInterval by Run with the driver's count queries.
