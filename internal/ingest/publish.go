@@ -118,8 +118,13 @@ func (p *Publisher) Publish(ctx context.Context, ticks []market.Tick) error {
 		return nil
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
+	// A caller's own deadline within Config.Timeout (the API's ingest
+	// timeout, on every POST) bounds the publish already: no second timer.
+	if d, ok := ctx.Deadline(); !ok || d.Sub(start) > p.cfg.Timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+	}
 	p.mu.Lock()
 	if p.open == nil {
 		select {

@@ -134,3 +134,27 @@ func TestPublishBackPressure(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPublishOneTick is a POST of one tick's publish on the embedded
+// log, with the API's ingest deadline on its context.
+func BenchmarkPublishOneTick(b *testing.B) {
+	bs, err := bus.Open(context.Background(), bus.Config{DataDir: b.TempDir()}, discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		bs.Close(ctx)
+	})
+	p := ingest.NewPublisher(bs, ingest.Config{}, discard(), nil)
+	ticks := []market.Tick{{Symbol: "AAPL", TS: ts0, Price: 1, Size: 1}}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := p.Publish(ctx, ticks); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+}
