@@ -381,3 +381,26 @@ func TestKeyCacheTouch(t *testing.T) {
 		t.Errorf("LastUsedAt 10 s after a touch = %v, want %v (cached entry must remember the touch)", got, second)
 	}
 }
+
+// BenchmarkAuthenticateCachedKey is an API key's authentication served by
+// the cache: the path every POST of ticks takes.
+func BenchmarkAuthenticateCachedKey(b *testing.B) {
+	s := newCachedService(b, auth.KeyCacheConfig{TTL: time.Hour})
+	u, err := s.CreateUser(b.Context(), "bench@example.com", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret, _, err := s.CreateAPIKey(b.Context(), u.ID, "ingest")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Authenticate(b.Context(), secret); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Authenticate(b.Context(), secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
