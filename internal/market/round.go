@@ -82,6 +82,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, '0')
 	}
+	if d, ok := appendShortDecimal(b, f); ok {
+		return d
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
@@ -95,6 +98,70 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
+}
+
+// appendShortDecimal appends f as strconv.AppendFloat(b, f, 'f', -1, 64)
+// does when f is the float64 of a decimal of at most 15 significant digits
+// within [1e-6, 1e15) — a price or size as it arrived, a RoundDerived
+// value — and reports whether it did. strconv's shortest-decimal search
+// was most of the cost of rendering a candle (five floats), paid at every
+// refill of a live candle key; this finds the same digits with a few
+// multiplications (BenchmarkCandleAppendJSON: 0.7–2.1 → 0.3–0.45 µs).
+//
+// Why it is the same: it tries k = 0, 1, … fractional digits and takes the
+// first m = round(|f|·10^k) (< 10^15) for which m / 10^k == |f|. Below
+// 2^53 m and 10^k (k ≤ 22) are exact and the division is correctly
+// rounded, so m / 10^k is the float64 nearest the decimal m·10^-k, which
+// is what parsing it gives: it reads back as f. |f|·10^k is off from the
+// decimal's m by at most 10^15·2^-52 < 0.5, so the rounding finds m when
+// such a decimal exists. Two decimals of at most 15 significant digits
+// never read back as one float64 (float64 keeps 15 digits), so the one
+// found is the only one of its length and no shorter one exists (it
+// would have been found at a smaller k): strconv's shortest decimal is
+// this one. The fractional digits are fewest, so m has no trailing zero.
+func appendShortDecimal(b []byte, f float64) ([]byte, bool) {
+	abs := math.Abs(f)
+	if !(abs >= 1e-6 && abs < 1e15) { // also NaN, ±0 (-0 is "-0")
+		return b, false
+	}
+	for k := 0; k <= 22; k++ {
+		p := math.Pow10(k)
+		m := math.Round(abs * p)
+		if m >= 1e15 {
+			return b, false
+		}
+		if m/p != abs {
+			continue
+		}
+		if f < 0 {
+			b = append(b, '-')
+		}
+		start := len(b)
+		b = strconv.AppendUint(b, uint64(m), 10)
+		if k == 0 {
+			return b, true
+		}
+		digits := len(b) - start
+		if digits > k { // 123.45: make room for the point
+			b = append(b, 0)
+			point := len(b) - 1 - k
+			copy(b[point+1:], b[point:len(b)-1])
+			b[point] = '.'
+			return b, true
+		}
+		// 0.00123: "0." and k-digits zeros before the digits.
+		pad := 2 + k - digits
+		for range pad {
+			b = append(b, 0)
+		}
+		copy(b[start+pad:], b[start:start+digits])
+		b[start], b[start+1] = '0', '.'
+		for i := start + 2; i < start+pad; i++ {
+			b[i] = '0'
+		}
+		return b, true
+	}
+	return b, false
 }
 
 // appendJSONString appends s quoted; symbols need no escaping, anything

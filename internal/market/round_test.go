@@ -162,3 +162,16 @@ func BenchmarkMarshalQuotes100(b *testing.B) {
 		json.Marshal(qs)
 	}
 }
+
+// BenchmarkCandleAppendJSON: one candle of tick prices and a summed volume,
+// as a candle list renders it.
+func BenchmarkCandleAppendJSON(b *testing.B) {
+	c := market.NewCandle(market.Interval1m, &market.Tick{Symbol: "B0000", TS: 1700000000000, Seq: 1, Price: 104.06, Size: 0.1})
+	c.Apply(&market.Tick{Symbol: "B0000", TS: 1700000000001, Seq: 2, Price: 100.1, Size: 0.2})
+	c.Apply(&market.Tick{Symbol: "B0000", TS: 1700000000002, Seq: 3, Price: 101.35, Size: 3})
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = c.AppendJSON(buf[:0])
+	}
+}
