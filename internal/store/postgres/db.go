@@ -2,11 +2,9 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"strings"
@@ -17,15 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/findash/findash/internal/market"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Advisory lock keys (pg_advisory_*): one for goose's migrations, one for
 // partition maintenance (creating and dropping ticks partitions).
@@ -220,50 +212,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	}
 	db.replicas = rs
 	return db, nil
-}
-
-// Migrate applies every pending migration (embedded goose migrations) over
-// a direct connection to Config.MigrateURL, holding a session advisory lock
-// so that instances starting at once migrate one after the other (the
-// others wait up to 5 minutes, then find nothing to do). It is safe to call
-// on an up-to-date database.
-func (db *DB) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	// Parsed as a pool's URL, so that pool_* settings (pool_max_conns)
-	// are taken out rather than sent to the server as run-time
-	// parameters, which it refuses.
-	pc, err := pgxpool.ParseConfig(db.cfg.MigrateURL)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", market.Invalid("url", "%s", redactErr(err)))
-	}
-	// A direct connection: the default (prepared statement cache) is fine.
-	sqldb := stdlib.OpenDB(*pc.ConnConfig)
-	defer sqldb.Close()
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockID), lock.WithLockTimeout(1, 300))
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, sqldb, sub, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", translate(err))
-	}
-	// One line for the lot, like the job queue's: a fresh start applies
-	// every migration, and a line each pushed "findash is serving" down.
-	if len(res) > 0 {
-		var took time.Duration
-		for _, r := range res {
-			took += r.Duration
-		}
-		db.log.Info("database migrated", "migrations", len(res), "from", res[0].Source.Version, "to", res[len(res)-1].Source.Version, "duration", took)
-	}
-	return nil
 }
 
 // Ping checks that the primary answers. Replicas do not count: reads fall

@@ -3,24 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/findash/findash/internal/market"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // busyTimeoutMs is how long a statement waits for a lock held by another
 // connection (another process, or the writer during a checkpoint) before
@@ -103,72 +97,6 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite readers %s: %w", path, translate(err))
 	}
 	return &DB{w: w, r: r, log: log.With("component", "sqlite"), stmts: &stmtCache{}}, nil
-}
-
-// Migrate applies every pending migration (embedded goose migrations) and
-// reports the versions it applied to the log. It is safe to call on an
-// up-to-date database.
-func (db *DB) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	from, to, err := p.GetVersions(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", translate(err))
-	}
-	if from < to {
-		db.logMigrating(ctx, from, to)
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", translate(err))
-	}
-	if len(res) > 0 {
-		// A migration that rewrites a table (00009) leaves a WAL the size
-		// of the copy, kept until the last connection closes, that is
-		// until the next restart: 39.8 MiB for 1M ticks. Truncate it.
-		var busy, frames, done int
-		if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil || busy != 0 {
-			db.log.Warn("cannot truncate the WAL after migrating", "err", err, "busy", busy)
-		}
-	}
-	// One line for the lot, like the job queue's: a fresh start applies
-	// every migration, and a line each pushed "findash is serving" down.
-	if len(res) > 0 {
-		var took time.Duration
-		for _, r := range res {
-			took += r.Duration
-		}
-		db.log.Info("database migrated", "migrations", len(res), "from", res[0].Source.Version, "to", res[len(res)-1].Source.Version, "duration", took)
-	}
-	return nil
-}
-
-// ticksByTS is the migration that rewrites the ticks table (decision 0076).
-const ticksByTS = 9
-
-// logMigrating says that migrations start, before they run: one that
-// rewrites a table holds the start (no listener yet) for minutes on a
-// large database, which must not look like a hung process.
-func (db *DB) logMigrating(ctx context.Context, from, to int64) {
-	var size int64
-	if err := db.w.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&size); err != nil {
-		size = -1
-	}
-	if from >= ticksByTS || to < ticksByTS || from == 0 {
-		db.log.Info("migrating the database", "from", from, "to", to)
-		return
-	}
-	// About 84 bytes a tick before 00009, and 4.3 s per 1M ticks measured
-	// (docs/operations.md, Upgrading): a rough figure, to tell a slow
-	// migration from a hung one.
-	db.log.Info("migrating the database: 00009 rewrites the ticks table, which takes about 4 s per 1M ticks and free disk of 1.5 times the database",
-		"from", from, "to", to, "database_mib", size>>20, "ticks_estimate", size/84)
 }
 
 // Ping checks that both the writer and the read pool answer.

@@ -122,3 +122,47 @@ func (db *DB) CachedStatements() int {
 	defer db.stmts.mu.Unlock()
 	return len(db.stmts.stmts)
 }
+
+// MigrationVersions are the versions of the embedded migrations, ascending.
+func (db *DB) MigrationVersions() ([]int64, error) {
+	p, err := db.provider()
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, s := range p.ListSources() {
+		out = append(out, s.Version)
+	}
+	return out, nil
+}
+
+// Rows runs query on the writer connection and returns its rows, each
+// column printed with fmt.Sprint.
+func (db *DB) Rows(ctx context.Context, query string) ([][]string, error) {
+	rows, err := db.w.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = fmt.Sprint(v)
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}

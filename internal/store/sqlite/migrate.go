@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/findash/findash/internal/market"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// provider is goose's provider of the embedded migrations on the writer
+// connection.
+func (db *DB) provider(opts ...goose.ProviderOption) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, db.w, sub, opts...)
+}
+
+// Migrate applies every pending migration (embedded goose migrations) and
+// reports the versions it applied to the log. It is safe to call on an
+// up-to-date database.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.provider()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	from, to, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", translate(err))
+	}
+	if from < to {
+		db.logMigrating(ctx, from, to)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", translate(err))
+	}
+	if len(res) > 0 {
+		db.truncateWAL(ctx)
+	}
+	// One line for the lot, like the job queue's: a fresh start applies
+	// every migration, and a line each pushed "findash is serving" down.
+	if len(res) > 0 {
+		var took time.Duration
+		for _, r := range res {
+			took += r.Duration
+		}
+		db.log.Info("database migrated", "migrations", len(res), "from", res[0].Source.Version, "to", res[len(res)-1].Source.Version, "duration", took)
+	}
+	return nil
+}
+
+// MigrateDown undoes the applied migrations above version to, newest
+// first, each with its goose Down in a transaction of its own, so that the
+// findash release whose newest migration is to can run on the database;
+// to 0 drops every table. It returns the version the database was at.
+//
+// A target below 0, above the database's version, or that is no migration
+// of this store is a market.ErrInvalid error, as is a database at a
+// version this findash has no migration for (only the findash that
+// applied a migration holds its Down); then nothing is undone. A failing
+// Down rolls back its own transaction and stops there: the database stays
+// at that migration's version, with the ones above it undone. It logs
+// each migration as it is undone. The caller must keep every other writer
+// off the database meanwhile (findash migrate holds the data dir's lock).
+func (db *DB) MigrateDown(ctx context.Context, to int64) (from int64, err error) {
+	// goose logs each migration it undoes (version, duration) to db.log.
+	p, err := db.provider(goose.WithSlog(db.log), goose.WithVerbose(true))
+	if err != nil {
+		return 0, fmt.Errorf("migrate down: %w", err)
+	}
+	from, err = p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate down: %w", translate(err))
+	}
+	var known []int64
+	for _, s := range p.ListSources() {
+		known = append(known, s.Version)
+	}
+	undo, err := downSteps(from, to, known)
+	if err != nil || len(undo) == 0 {
+		return from, err
+	}
+	if slices.Contains(undo, ticksByTS) {
+		db.log.Info("migrating the database down: 00009's Down rewrites the ticks table, which takes about as long, and as much free disk, as its Up (docs/operations.md, Upgrading)",
+			"from", from, "to", to, "undo", undo)
+	} else {
+		db.log.Info("migrating the database down", "from", from, "to", to, "undo", undo)
+	}
+	res, err := p.DownTo(ctx, to)
+	if err != nil {
+		return from, fmt.Errorf("migrate down to %d: %w", to, translate(err))
+	}
+	db.truncateWAL(ctx) // 00009's Down copies the ticks table, as its Up does
+	var took time.Duration
+	for _, r := range res {
+		took += r.Duration
+	}
+	db.log.Info("database migrated down", "migrations", len(res), "from", from, "to", to, "duration", took)
+	return from, nil
+}
+
+// downSteps returns the versions MigrateDown undoes to take a database at
+// version current down to version to, newest first, given the versions of
+// the embedded migrations (ascending); or why it must not. (PostgreSQL's
+// store has the same function: adapters do not import each other.)
+func downSteps(current, to int64, known []int64) ([]int64, error) {
+	switch {
+	case to < 0:
+		return nil, market.Invalid("version", "%d is below 0", to)
+	case to > current:
+		return nil, market.Invalid("version", "%d is above the database's version %d (findash migrate without --down-to applies migrations up)", to, current)
+	case len(known) > 0 && current > known[len(known)-1]:
+		return nil, market.Invalid("version", "the database is at version %d, newer than this findash's migrations (up to %d): migrate it down with the findash release that applied it", current, known[len(known)-1])
+	case to != 0 && !slices.Contains(known, to):
+		return nil, market.Invalid("version", "%d is not a migration of this store (its versions: %v)", to, known)
+	}
+	var undo []int64
+	for _, v := range slices.Backward(known) {
+		if v > to && v <= current {
+			undo = append(undo, v)
+		}
+	}
+	return undo, nil
+}
+
+// truncateWAL checkpoints the WAL and truncates it. A migration that
+// rewrites a table (00009, up or down) leaves a WAL the size of the copy,
+// kept until the last connection closes, that is until the next restart:
+// 39.8 MiB for 1M ticks.
+func (db *DB) truncateWAL(ctx context.Context) {
+	var busy, frames, done int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil || busy != 0 {
+		db.log.Warn("cannot truncate the WAL after migrating", "err", err, "busy", busy)
+	}
+}
+
+// ticksByTS is the migration that rewrites the ticks table (decision 0076).
+const ticksByTS = 9
+
+// logMigrating says that migrations start, before they run: one that
+// rewrites a table holds the start (no listener yet) for minutes on a
+// large database, which must not look like a hung process.
+func (db *DB) logMigrating(ctx context.Context, from, to int64) {
+	var size int64
+	if err := db.w.QueryRowContext(ctx, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()").Scan(&size); err != nil {
+		size = -1
+	}
+	if from >= ticksByTS || to < ticksByTS || from == 0 {
+		db.log.Info("migrating the database", "from", from, "to", to)
+		return
+	}
+	// About 84 bytes a tick before 00009, and 4.3 s per 1M ticks measured
+	// (docs/operations.md, Upgrading): a rough figure, to tell a slow
+	// migration from a hung one.
+	db.log.Info("migrating the database: 00009 rewrites the ticks table, which takes about 4 s per 1M ticks and free disk of 1.5 times the database",
+		"from", from, "to", to, "database_mib", size>>20, "ticks_estimate", size/84)
+}
