@@ -292,6 +292,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		Watchlists:    watchlist.NewService(st, watchlist.Config{}),
 		Portfolio:     portfolio.NewService(st, nil),
 		Alerts:        st,
+		AlertLog:      b,
 		Reports:       reports,
 		Draining:      gate.Draining,
 		Checks: append(append(st.checks,

@@ -87,6 +87,15 @@ type Alert struct {
 	// UTC), 0 if none: where the cooldown starts.
 	LastFiredTS int64     `json:"-"`
 	CreatedAt   time.Time `json:"created_at"`
+	// CreatedSeq is the stream sequence of the log's newest message when
+	// the alert was created, read before CreatedAt was stamped: every
+	// message at or below it was in the log before the alert existed, so
+	// the evaluator evaluates the alert only on later messages, after a
+	// restart too (decision 0065). 0: unknown (an alert created before
+	// migration 00010, or by a caller without the log), evaluated as
+	// before: on every message after the position the evaluator starts
+	// from.
+	CreatedSeq uint64 `json:"-"`
 }
 
 // Event is one firing of an alert: what crossed, when, and where it is to be

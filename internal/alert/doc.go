@@ -51,6 +51,18 @@
 // evaluated, with the catch-up of a new alert: it never fires on ticks the
 // log held before it was loaded, which came before its creation.
 //
+// An alert's position. The API stores with each alert the log's newest
+// stream sequence when it was created (Alert.CreatedSeq; the API and the
+// evaluator may be different processes, the log is the clock they share).
+// Every pass evaluates an alert only on messages after it, so neither a
+// restart nor a rewind from a stored position older than the alert's
+// creation (the position lags by up to FlushInterval, much more after an
+// outage of the evaluator) shows it ticks from before it existed; the
+// catch-up of a loaded alert takes the recent ticks of messages after it.
+// An alert whose CreatedSeq is 0 (created before migration 00010) keeps
+// the older rules: from the stored position after a restart, ticks
+// stamped at or after its CreatedAt in a catch-up.
+//
 // Alert definitions (created, deleted, paused through the API) are
 // re-read when the store's alert version changes, checked at most every
 // Config.RefreshInterval while messages flow; a new alert is evaluated from

@@ -88,7 +88,7 @@ type Config struct {
 	RefreshInterval time.Duration
 	// RecentTicks is how many of the latest ticks (all symbols) are kept
 	// to evaluate a new alert against the ticks that arrived between its
-	// creation and its loading (default 8192, ~320 KB): an alert created
+	// creation and its loading (default 8192, ~450 KB): an alert created
 	// just before a crossing fires on it. <0 disables.
 	RecentTicks int
 	// IdleAfter is how long a symbol may go without a tick before its 24 h
@@ -341,7 +341,7 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 		if seq <= r.start {
 			continue // already evaluated and committed before a restart
 		}
-		r.recent.add(t)
+		r.recent.add(t, seq)
 		idx := r.bySym[t.Symbol]
 		if len(idx) == 0 || !st.Quote(t.Symbol, &r.quote) {
 			continue

@@ -28,15 +28,19 @@ func newHistory() *history {
 // which one starts (r.due, 0: none). at is the message being handled (0 at
 // the pass start). An alert this Run evaluated before keeps its first
 // message: a pass after a rewind evaluates it on the messages the lost pass
-// did, no earlier. Another starts at at — or, while a pass after a rewind
-// goes over messages an earlier pass evaluated without it, at the first
-// message after them: an alert created after the stored position (on the
+// did, no earlier. Another starts at at, and never at or before the log's
+// newest message when it was created (Alert.CreatedSeq): those messages
+// were in the log before the alert existed, after a restart or a rewind as
+// much as while running (decision 0065). An alert whose CreatedSeq is
+// unknown (0, created before migration 00010), while a pass after a rewind
+// goes over messages an earlier pass evaluated without it, starts at the
+// first message after them: created after the stored position (on the
 // promoted standby, or on the old primary after its last replicated
-// commit) never sees ticks the log held before it was loaded, which were
-// before its creation (decision 0065). An entry whose creation time
-// differs from the loaded alert's is another alert under a reused ID (one
-// lost in a failover, its ID given again by the promoted standby): the
-// loaded alert starts as a new one, not at the lost alert's first message.
+// commit), it must not see ticks the log held before it was loaded. An
+// entry whose creation differs from the loaded alert's is another alert
+// under a reused ID (one lost in a failover, its ID given again by the
+// promoted standby): the loaded alert starts as a new one, not at the lost
+// alert's first message.
 func (r *run) place(at uint64) {
 	since := make(map[int64]placed, len(r.alerts))
 	r.since = r.since[:0]
@@ -44,24 +48,29 @@ func (r *run) place(at uint64) {
 		a := &r.alerts[i]
 		p, ok := r.h.since[a.ID]
 		s := p.at
-		if !ok || !p.created.Equal(a.CreatedAt) {
+		if !ok || !p.created.Equal(a.CreatedAt) || p.createdSeq != a.CreatedSeq {
 			s = at
-			if r.replayTo > 0 {
+			switch {
+			case a.CreatedSeq > 0:
+				s = max(at, a.CreatedSeq+1)
+			case r.replayTo > 0:
 				s = max(at, r.replayTo+1)
 			}
 		}
-		since[a.ID] = placed{at: s, created: a.CreatedAt}
+		since[a.ID] = placed{at: s, created: a.CreatedAt, createdSeq: a.CreatedSeq}
 		r.since = append(r.since, s)
 	}
 	r.h.since = since
 	r.due = r.nextDue()
 }
 
-// placed is an alert's first evaluated message, with the creation time
-// that tells this alert from another given the same ID after a failover.
+// placed is an alert's first evaluated message, with the creation (time
+// and log position) that tells this alert from another given the same ID
+// after a failover.
 type placed struct {
-	at      uint64
-	created time.Time
+	at         uint64
+	created    time.Time
+	createdSeq uint64
 }
 
 // nextDue is the first message after r.done at which an alert starts, 0
@@ -78,7 +87,7 @@ func (r *run) nextDue() uint64 {
 
 // begin catches up, before message seq is evaluated, each alert that
 // starts at or before it (and after r.done): with the recent ticks of its
-// symbol stamped at or after its creation, as a newly loaded alert is.
+// symbol after its creation (catchUp), as a newly loaded alert is.
 func (r *run) begin(seq uint64, now time.Time) {
 	for j, s := range r.since {
 		if s > r.done && s <= seq {
@@ -90,10 +99,13 @@ func (r *run) begin(seq uint64, now time.Time) {
 }
 
 // catchUp evaluates alert a, unless paused, against the recent ticks of its
-// symbol stamped at or after its creation, oldest first: they arrived
-// between its creation and its loading. A change_pct alert takes each
-// tick's change against the symbol's current 24 h open (the window moves
-// little in the seconds a reload takes).
+// symbol that came after its creation, oldest first: they arrived between
+// its creation and its loading. After its creation is, when its CreatedSeq
+// is known, in a message after it — the order of the log decides, as for
+// every other message (decision 0065) — and otherwise stamped at or after
+// its CreatedAt. A change_pct alert takes each tick's change against the
+// symbol's current 24 h open (the window moves little in the seconds a
+// reload takes).
 func (r *run) catchUp(a *Alert, now time.Time) {
 	if a.Paused {
 		return
@@ -107,8 +119,11 @@ func (r *run) catchUp(a *Alert, now time.Time) {
 		open = r.quote.Open24h
 	}
 	created := a.CreatedAt.UnixMilli()
-	r.recent.each(func(t *market.Tick) {
-		if t.Symbol != a.Symbol || t.TS < created {
+	r.recent.each(func(t *market.Tick, msg uint64) {
+		if t.Symbol != a.Symbol {
+			return
+		}
+		if (a.CreatedSeq > 0 && msg <= a.CreatedSeq) || (a.CreatedSeq == 0 && t.TS < created) {
 			return
 		}
 		v := t.Price

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +27,14 @@ type AlertStore interface {
 	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)
 	// WebhookSecret returns the user's secret, storing candidate first if none.
 	WebhookSecret(ctx context.Context, userID int64, candidate string) (string, error)
+}
+
+// LogHead reads the event log's newest stream sequence; *bus.Bus
+// implements it. An alert is created with it (alert.Alert.CreatedSeq), so
+// the evaluator never evaluates the alert on a message that was in the log
+// before the alert existed, even after a restart (decision 0065).
+type LogHead interface {
+	LastSeq(ctx context.Context) (uint64, error)
 }
 
 func errNoAlerts() error {
@@ -76,8 +85,18 @@ func (a *API) createAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 		a.writeError(w, r, clean(market.Invalid("threshold", "is required"), "alert"))
 		return
 	}
+	// The log's head is read before the creation time is stamped: every
+	// message at or below it was in the log before the alert existed.
+	var head uint64
+	if a.d.AlertLog != nil {
+		var err error
+		if head, err = a.d.AlertLog.LastSeq(r.Context()); err != nil {
+			a.writeError(w, r, fmt.Errorf("create alert: read the log's position: %w", err))
+			return
+		}
+	}
 	al := alert.Alert{UserID: p.UserID, Symbol: in.Symbol, Condition: alert.Condition(in.Condition), Threshold: *in.Threshold,
-		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now(),
+		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now(), CreatedSeq: head,
 		Hysteresis: alert.DefaultHysteresis, CooldownS: alert.DefaultCooldownS}
 	if in.Hysteresis != nil {
 		al.Hysteresis = *in.Hysteresis

@@ -27,7 +27,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq"
 
 // nonNil is s, or an empty slice for nil: a nil slice is sent as NULL.
 func nonNil(s []string) []string {
@@ -60,14 +60,18 @@ func rowToAlert(row pgx.CollectableRow) (alert.Alert, error) {
 const bumpVersion = "UPDATE alert_version SET version = version + 1 WHERE id = 1"
 
 // CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
-// WebhookURL, CreatedAt; it starts armed and not paused) and returns it with
-// its ID and CreatedAt as stored (ms precision, UTC). When the user already
+// WebhookURL, CreatedAt, CreatedSeq; it starts armed and not paused) and
+// returns it with its ID and CreatedAt as stored (ms precision, UTC). A
+// CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already
 // has maxPerUser alerts it is market.ErrConflict; an unknown user is
 // market.ErrNotFound. The user's row is locked first (FOR NO KEY UPDATE,
 // which does not block inserts referencing it), so concurrent creates for
 // one user cannot pass the cap together.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
 	a.CreatedAt, a.Armed, a.Paused, a.Notify = roundMs(a.CreatedAt), true, false, nonNil(a.Notify)
+	if a.CreatedSeq > math.MaxInt64 {
+		return alert.Alert{}, fmt.Errorf("create alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
+	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	tx, err := db.primary.Begin(ctx)
@@ -81,9 +85,9 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 	}
 	// A statement after the lock: its snapshot sees every alert committed
 	// by the creates that held the lock before.
-	err = tx.QueryRow(ctx, `INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $9, $10 WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $8 RETURNING id`,
-		a.UserID, a.Symbol, string(a.Condition), a.Threshold, a.Notify, a.WebhookURL, a.CreatedAt, maxPerUser, a.Hysteresis, a.CooldownS).Scan(&a.ID)
+	err = tx.QueryRow(ctx, `INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s, created_seq)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $9, $10, $11 WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $8 RETURNING id`,
+		a.UserID, a.Symbol, string(a.Condition), a.Threshold, a.Notify, a.WebhookURL, a.CreatedAt, maxPerUser, a.Hysteresis, a.CooldownS, int64(a.CreatedSeq)).Scan(&a.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fmt.Errorf("create alert: %w: a user may have at most %d alerts", market.ErrConflict, maxPerUser)
 		return alert.Alert{}, err

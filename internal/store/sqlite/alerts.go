@@ -16,7 +16,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq"
 
 func joinList(s []string) string { return strings.Join(s, ",") }
 
@@ -30,11 +30,11 @@ func splitList(s string) []string {
 func scanAlert(sc interface{ Scan(...any) error }) (alert.Alert, error) {
 	var a alert.Alert
 	var notify, cond string
-	var created int64
-	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created, &a.Hysteresis, &a.CooldownS, &a.LastFiredTS); err != nil {
+	var created, createdSeq int64
+	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created, &a.Hysteresis, &a.CooldownS, &a.LastFiredTS, &createdSeq); err != nil {
 		return alert.Alert{}, translate(err)
 	}
-	a.Condition, a.Notify, a.CreatedAt = alert.Condition(cond), splitList(notify), fromMs(created)
+	a.Condition, a.Notify, a.CreatedAt, a.CreatedSeq = alert.Condition(cond), splitList(notify), fromMs(created), uint64(createdSeq)
 	return a, nil
 }
 
@@ -44,11 +44,14 @@ func bumpAlertVersion(ctx context.Context, tx *sql.Tx) error {
 }
 
 // CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
-// WebhookURL, CreatedAt; it starts armed and not paused) and returns it with
-// its ID. When the user already has maxPerUser alerts it is
+// WebhookURL, CreatedAt, CreatedSeq; it starts armed and not paused) and
+// returns it with its ID. A CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already has maxPerUser alerts it is
 // market.ErrConflict; an unknown user is market.ErrNotFound.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
 	a.CreatedAt, a.Armed, a.Paused = roundMs(a.CreatedAt), true, false
+	if a.CreatedSeq > math.MaxInt64 {
+		return alert.Alert{}, fmt.Errorf("create alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("create alert: begin: %w", translate(err))
@@ -67,8 +70,8 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 		return alert.Alert{}, err
 	}
 	err = tx.QueryRowContext(ctx,
-		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-		a.UserID, a.Symbol, string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, toMs(a.CreatedAt), a.Hysteresis, a.CooldownS).Scan(&a.ID)
+		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s, created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		a.UserID, a.Symbol, string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, toMs(a.CreatedAt), a.Hysteresis, a.CooldownS, int64(a.CreatedSeq)).Scan(&a.ID)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("create alert: %w", translate(err))
 	}

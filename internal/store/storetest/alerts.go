@@ -93,9 +93,9 @@ func testAlertsCRUD(t *testing.T, s AlertStore) {
 	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
 	v0 := version(t, s)
 	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
-		Notify: []string{"email", "webhook"}, WebhookURL: "https://example.com/hook", CreatedAt: created})
+		Notify: []string{"email", "webhook"}, WebhookURL: "https://example.com/hook", CreatedAt: created, CreatedSeq: 1 << 40})
 	want := alert.Alert{ID: a.ID, UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
-		Notify: []string{"email", "webhook"}, WebhookURL: "https://example.com/hook", Armed: true, CreatedAt: created.Truncate(time.Millisecond)}
+		Notify: []string{"email", "webhook"}, WebhookURL: "https://example.com/hook", Armed: true, CreatedAt: created.Truncate(time.Millisecond), CreatedSeq: 1 << 40}
 	if diff := gocmp.Diff(want, a); diff != "" {
 		t.Errorf("CreateAlert() (-want +got):\n%s", diff)
 	}
@@ -131,6 +131,12 @@ func testAlertsCRUD(t *testing.T, s AlertStore) {
 	all, v, err := s.EvaluatedAlerts(ctx)
 	if err != nil || len(all) != 3 || v != version(t, s) {
 		t.Errorf("EvaluatedAlerts() = %d alerts, version %d, %v; want 3, %d", len(all), v, err, version(t, s))
+	}
+	if err == nil && (all[0].ID != a.ID || all[0].CreatedSeq != 1<<40 || all[1].CreatedSeq != 0) {
+		t.Errorf("EvaluatedAlerts() created_seq = %d, %d; want %d (given), 0 (none given)", all[0].CreatedSeq, all[1].CreatedSeq, uint64(1<<40))
+	}
+	if _, err := s.CreateAlert(ctx, alert.Alert{UserID: ann, Symbol: "X", Condition: alert.Above, Threshold: 1, CreatedAt: created, CreatedSeq: 1 << 63}, 100); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("CreateAlert(CreatedSeq 2^63) error = %v, want ErrInvalid", err)
 	}
 	if err := s.DeleteAlert(ctx, ann, a.ID); err != nil {
 		t.Errorf("DeleteAlert() error: %v", err)
