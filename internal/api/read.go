@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +26,8 @@ type symbolInfo struct {
 // symbols: GET /api/v1/symbols?limit=&cursor= — known symbols with their
 // latest quote, sorted by symbol, paginated.
 func (a *API) symbols(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := parseLimit(q, market.DefaultLimit)
+	q := readQuery(r)
+	limit, err := parseLimit(&q, market.DefaultLimit)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -59,7 +58,8 @@ func (a *API) symbols(w http.ResponseWriter, r *http.Request) {
 // quotes: GET /api/v1/quotes?symbols=A,B — the latest quotes of the known
 // symbols asked (every known symbol when absent), in the order asked.
 func (a *API) quotes(w http.ResponseWriter, r *http.Request) {
-	raw := r.URL.Query().Get("symbols")
+	q := readQuery(r)
+	raw := q.Get("symbols")
 	var syms []string
 	if raw != "" {
 		syms = strings.Split(raw, ",")
@@ -131,7 +131,8 @@ func (a *API) serveQuotesOf(w http.ResponseWriter, r *http.Request, syms []strin
 // movers: GET /api/v1/movers?limit=10 — top gainers and losers by
 // change_pct_24h.
 func (a *API) movers(w http.ResponseWriter, r *http.Request) {
-	n, err := parseLimit(r.URL.Query(), 10)
+	q := readQuery(r)
+	n, err := parseLimit(&q, 10)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -161,7 +162,7 @@ func (a *API) candles(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	q := readQuery(r)
 	iv := market.Interval1m
 	if s := q.Get("interval"); s != "" {
 		v, err := market.ParseInterval(s)
@@ -171,7 +172,7 @@ func (a *API) candles(w http.ResponseWriter, r *http.Request) {
 		}
 		iv = v
 	}
-	limit, err := parseLimit(q, market.DefaultLimit)
+	limit, err := parseLimit(&q, market.DefaultLimit)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -196,14 +197,14 @@ func (a *API) candles(w http.ResponseWriter, r *http.Request) {
 		live = !fromSet && !toSet
 		to = now
 		if toSet {
-			if to, err = parseMillis(q, "to"); err != nil {
+			if to, err = parseMillis(&q, "to"); err != nil {
 				a.writeError(w, r, err)
 				return
 			}
 		}
 		from = to - int64(limit)*width + 1
 		if fromSet {
-			if from, err = parseMillis(q, "from"); err != nil {
+			if from, err = parseMillis(&q, "from"); err != nil {
 				a.writeError(w, r, err)
 				return
 			}
@@ -345,7 +346,7 @@ func decodeCursor(s string, v any) error {
 }
 
 // parseLimit reads ?limit= (def when absent), 1..market.MaxLimit.
-func parseLimit(q url.Values, def int) (int, error) {
+func parseLimit(q getter, def int) (int, error) {
 	s := q.Get("limit")
 	if s == "" {
 		return def, nil
@@ -358,7 +359,7 @@ func parseLimit(q url.Values, def int) (int, error) {
 }
 
 // parseMillis reads a Unix-millisecond query parameter.
-func parseMillis(q url.Values, name string) (int64, error) {
+func parseMillis(q getter, name string) (int64, error) {
 	n, err := strconv.ParseInt(q.Get(name), 10, 64)
 	if err != nil {
 		return 0, market.Invalid(name, "must be a Unix time in milliseconds")
