@@ -61,3 +61,47 @@ func TestAlertCreatedBeforeCrossing(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpFollowsTheLog: the catch-up of a newly loaded alert takes the
+// ticks of the messages after its position (Alert.CreatedSeq), whatever
+// their timestamps. Here the feed's timestamps run ahead of the server's
+// clock: a crossing already in the log when the alert is created is
+// stamped after its created_at. Before, the catch-up took every recent
+// tick stamped at or after created_at and fired on it too (2 events: at
+// 101, message 2, below the alert's position 3, and at 102); the crossing
+// after the creation fires, once.
+func TestCatchUpFollowsTheLog(t *testing.T) {
+	e := newEnv(t)
+	var now atomic.Int64 // the evaluator's wall clock, moved by hand
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l := &watchedLog{Log: e.log, handled: e.handled}
+	ev := alert.NewEvaluator(l, e.db, e.db, nil, nil, alert.Config{
+		RefreshInterval: time.Minute, FlushInterval: time.Nanosecond,
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+	}, nil, nil)
+	done := make(chan error, 1)
+	go func() { done <- ev.Run(t.Context()) }()
+	t.Cleanup(func() { <-done })
+
+	e.waitHandled(e.prices(99), l) // loaded: no alerts yet
+	created := e.ts                // the server's clock, behind the feed's
+	before := e.prices(101)        // stamped after created, logged before the alert
+	head := e.prices(99)
+	a := alert.Alert{UserID: e.userID, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
+		Hysteresis: alert.DefaultHysteresis, CooldownS: 0, Notify: []string{},
+		CreatedAt: time.UnixMilli(created), CreatedSeq: head}
+	if _, err := e.db.CreateAlert(t.Context(), a, 10); err != nil {
+		t.Fatal(err)
+	}
+	after := e.prices(102) // after the creation, before the alert is loaded
+	e.waitHandled(after, l)
+	now.Add(int64(2 * time.Minute)) // the next message reloads the alerts
+	last := e.prices(99.2)
+	e.waitHandled(last, l)
+	e.waitPosition(e.db, last)
+	evs := e.events()
+	if len(evs) != 1 || evs[0].Price != 102 || evs[0].Seq>>16 != after {
+		t.Fatalf("events = %+v; want one, the crossing at 102 (message %d) after the alert's position %d, not the one at 101 (message %d)",
+			evs, after, head, before)
+	}
+}
