@@ -123,6 +123,40 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backe
 	return &backend{database: db, checks: []api.Check{{Name: "database", Critical: true, Fn: db.Ping}}}, nil
 }
 
+// migrateDown opens the configured database without migrating it up and
+// undoes its migrations above version to; it returns the version the
+// database was at. SQLite's data dir is locked first, as serve locks it,
+// so that it never runs under a server (nor a server starts under it).
+// PostgreSQL's Downs run over the migrate URL, under the advisory lock a
+// starting server's migrations take.
+func migrateDown(ctx context.Context, cfg config.Config, log *slog.Logger, to int64) (from int64, err error) {
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, postgres.Config{PrimaryURL: cfg.DatabaseURL, MigrateURL: cfg.DatabaseMigrateURL}, log)
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		return db.MigrateDown(ctx, to)
+	}
+	unlock, err := lockDataDir(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("migrate down: %w", err)
+	}
+	defer unlock()
+	path := filepath.Join(cfg.DataDir, "findash.db")
+	// sqlite.Open would create a missing file: a mistyped --data-dir
+	// would then read as a database already at version 0.
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("migrate down: no database: %w", err)
+	}
+	db, err := sqlite.Open(ctx, path, log)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.MigrateDown(ctx, to)
+}
+
 // jobsConfig maps the job queue's settings.
 func jobsConfig(cfg config.Config) jobs.Config {
 	return jobs.Config{AlertWorkers: cfg.JobsAlertWorkers, ReportWorkers: cfg.JobsReportWorkers}

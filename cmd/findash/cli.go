@@ -69,26 +69,6 @@ an unknown key in the file is an error.`,
 	}
 	config.Flags(serveCmd.Flags())
 
-	migrateCmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := loadForTool(cmd.Flags(), environ, stderr)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg, log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			fmt.Fprintln(stdout, "migrations applied")
-			return nil
-		},
-	}
-	config.StoreFlags(migrateCmd.Flags())
-
 	versionCmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -98,7 +78,7 @@ an unknown key in the file is an error.`,
 		},
 	}
 
-	root.AddCommand(serveCmd, migrateCmd, userCommand(environ, stdout, stderr), replayCommand(environ, stdin, stdout, stderr), versionCmd)
+	root.AddCommand(serveCmd, migrateCommand(environ, stdout, stderr), userCommand(environ, stdout, stderr), replayCommand(environ, stdin, stdout, stderr), versionCmd)
 	root.AddCommand(symbolCommand(environ, stdout, stderr))
 	root.AddCommand(benchCommand(environ, stdin, stdout, stderr))
 	root.AddCommand(importCommand(environ, stdout, stderr))

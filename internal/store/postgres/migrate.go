@@ -83,7 +83,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // findash release whose newest migration is to can run on the database;
 // to 0 drops every table (and the ticks partitions with them). Like
 // Migrate it runs over Config.MigrateURL holding the session advisory
-// lock. It returns the version the database was at.
+// lock, taken for each Down. It returns the version the database was at.
 //
 // A target below 0, above the database's version, or that is no migration
 // of this store is a market.ErrInvalid error, as is a database at a
@@ -95,8 +95,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // instance on the database: one still running fails on the tables and
 // columns the Downs drop, and one starting migrates back up.
 func (db *DB) MigrateDown(ctx context.Context, to int64) (from int64, err error) {
-	// goose logs each migration it undoes (version, duration) to db.log.
-	p, sqldb, err := db.migrator(goose.WithSlog(db.log), goose.WithVerbose(true))
+	p, sqldb, err := db.migrator()
 	if err != nil {
 		return 0, fmt.Errorf("migrate down: %w", err)
 	}
@@ -114,15 +113,22 @@ func (db *DB) MigrateDown(ctx context.Context, to int64) (from int64, err error)
 		return from, err
 	}
 	db.log.Info("migrating the database down", "from", from, "to", to, "undo", undo)
-	res, err := p.DownTo(ctx, to)
-	if err != nil {
-		return from, fmt.Errorf("migrate down to %d: %w", to, translate(err))
-	}
+	// One goose Down at a time (each under the lock, in its own
+	// transaction), to log each before it runs: 00009's takes minutes.
 	var took time.Duration
-	for _, r := range res {
+	for _, v := range undo {
+		db.log.Info("undoing migration", "version", v)
+		r, err := p.Down(ctx)
+		if err != nil {
+			return from, fmt.Errorf("migrate down to %d: undo %d: %w", to, v, translate(err))
+		}
+		if r.Source.Version != v {
+			return from, fmt.Errorf("migrate down to %d: undid %d, expected %d (the database's migrations were applied out of order)", to, r.Source.Version, v)
+		}
+		db.log.Info("migration undone", "version", v, "duration", r.Duration)
 		took += r.Duration
 	}
-	db.log.Info("database migrated down", "migrations", len(res), "from", from, "to", to, "duration", took)
+	db.log.Info("database migrated down", "migrations", len(undo), "from", from, "to", to, "duration", took)
 	return from, nil
 }
 
