@@ -81,7 +81,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 // MigrateDown undoes the applied migrations above version to, newest
 // first, each with its goose Down in a transaction of its own, so that the
 // findash release whose newest migration is to can run on the database;
-// to 0 drops every table (and the ticks partitions with them). Like
+// to 0 drops every table (and the ticks partitions with them) but those
+// of River's own migrations (the job queue), which it leaves. Like
 // Migrate it runs over Config.MigrateURL holding the session advisory
 // lock, taken for each Down. It returns the version the database was at.
 //
