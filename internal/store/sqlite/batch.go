@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
-	"math/bits"
 	"strings"
-	"sync"
 )
 
 // batchInsert runs a multi-row statement "head VALUES (?,..),(?,..)... tail"
@@ -48,14 +45,10 @@ func (b batchInsert) sql(rows int) string {
 }
 
 // exec runs the statements for n rows on r; fill writes row i's values
-// into dst (len cols; ordinals are set). On a connRunner with a statement
-// cache it runs execCached.
+// into dst (len cols; ordinals are set).
 func (b batchInsert) exec(ctx context.Context, r stmtRunner, n int, fill func(dst []driver.NamedValue, i int)) error {
 	if n == 0 {
 		return nil
-	}
-	if cr, ok := r.(connRunner); ok && cr.stmts != nil {
-		return b.execCached(ctx, cr, n, fill)
 	}
 	args := make([]driver.NamedValue, b.cols*min(n, b.rowsPer))
 	for i := range args {
@@ -91,116 +84,6 @@ func (b batchInsert) exec(ctx context.Context, r stmtRunner, n int, fill func(ds
 		}
 	}
 	return nil
-}
-
-// execCached is exec with statements the connection keeps prepared
-// (cr.stmts): n rows go in statements of rowsPer rows, then the rest in
-// statements of power-of-two row counts, largest first (at most
-// log2(rowsPer)+1 more statements), so a batch of any size needs one of a
-// dozen statements per query, each prepared once per connection. A batch
-// below rowsPer rows (every batch at low rates: 400 ticks at 400 ticks/s
-// with the persister's 1 s linger) prepared its own statement each time:
-// compiling a 400-row, 2,000-parameter INSERT cost 1.7 % of the server's CPU
-// in a one-tick POST run (docs/benchmarks/ingest.md, 2026-12-05).
-func (b batchInsert) execCached(ctx context.Context, cr connRunner, n int, fill func(dst []driver.NamedValue, i int)) error {
-	args := make([]driver.NamedValue, b.cols*min(n, b.rowsPer))
-	for i := range args {
-		args[i].Ordinal = i + 1
-	}
-	for off := 0; off < n; {
-		rows := min(b.rowsPer, n-off)
-		if rows < b.rowsPer {
-			rows = 1 << (bits.Len(uint(rows)) - 1) // the largest power of two ≤ rows
-		}
-		a := args[:rows*b.cols]
-		for i := range rows {
-			fill(a[i*b.cols:(i+1)*b.cols], off+i)
-		}
-		s, err := cr.stmts.get(ctx, cr.c, b, rows)
-		if err != nil {
-			return err
-		}
-		if err := s.exec(ctx, a); err != nil {
-			return err
-		}
-		off += rows
-	}
-	return nil
-}
-
-// stmtKey names a cached statement: a batchInsert (by its head, which
-// differs for each) at a row count.
-type stmtKey struct {
-	head string
-	rows int
-}
-
-// stmtCache keeps batchInsert statements prepared on the writer
-// connection between WriteBatch calls. It is valid for one connection: the
-// writer pool holds a single connection for good (Open), and a cache that
-// finds another connection (the previous one failed and was replaced)
-// drops its statements and prepares again. Safe for concurrent use.
-type stmtCache struct {
-	mu    sync.Mutex
-	conn  rawConn // the connection stmts were prepared on
-	stmts map[stmtKey]preparedStmt
-}
-
-// get returns the statement of b at rows rows prepared on c, preparing it
-// on first use. The statement stays owned by the cache.
-func (sc *stmtCache) get(ctx context.Context, c rawConn, b batchInsert, rows int) (preparedStmt, error) {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.conn != c {
-		// The statements of a connection database/sql has closed are
-		// already gone with it (sqlite3_close_v2 finalizes them once the
-		// connection goes): closing them can only report that, so the
-		// error is not worth anyone's attention.
-		sc.closeLocked()
-		sc.conn = c
-	}
-	k := stmtKey{b.head, rows}
-	if s, ok := sc.stmts[k]; ok {
-		return s, nil
-	}
-	s, err := connRunner{c: c}.prepare(ctx, b.sql(rows))
-	if err != nil {
-		return nil, fmt.Errorf("prepare %d rows: %w", rows, err)
-	}
-	if sc.stmts == nil {
-		sc.stmts = make(map[stmtKey]preparedStmt)
-	}
-	sc.stmts[k] = s
-	return s, nil
-}
-
-// empty reports whether the cache holds no statement.
-func (sc *stmtCache) empty() bool {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	return len(sc.stmts) == 0
-}
-
-// close finalizes every cached statement; the next get prepares again.
-// The connection they belong to must be idle (held by the caller).
-func (sc *stmtCache) close(c rawConn) error {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if sc.conn != c {
-		return nil
-	}
-	return sc.closeLocked()
-}
-
-func (sc *stmtCache) closeLocked() error {
-	var errs []error
-	for k, s := range sc.stmts {
-		if err := s.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close statement of %d rows: %w", k.rows, err))
-		}
-	}
-	sc.stmts, sc.conn = nil, nil
-	return errors.Join(errs...)
 }
 
 // stmtRunner runs a transaction's statements: txRunner through
@@ -274,10 +157,7 @@ type rawConn interface {
 // conversion of every argument into a new []driver.NamedValue per
 // statement was 5 % of WriteBatch's CPU in a profile of
 // BenchmarkWriteBatchSize/ticks=50000 (docs/benchmarks/ingest.md).
-type connRunner struct {
-	c     rawConn
-	stmts *stmtCache // nil: statements are prepared per call
-}
+type connRunner struct{ c rawConn }
 
 func (r connRunner) exec(ctx context.Context, query string, args []driver.NamedValue) error {
 	_, err := r.c.ExecContext(ctx, query, args)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
-	"time"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -26,8 +25,6 @@ type DB struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
 	log *slog.Logger
-	// stmts are WriteBatch's statements, kept prepared on w's connection.
-	stmts *stmtCache
 }
 
 // writerCacheKiB is the page cache of the writer connection (SQLite's
@@ -96,7 +93,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite readers %s: %w", path, translate(err))
 	}
-	return &DB{w: w, r: r, log: log.With("component", "sqlite"), stmts: &stmtCache{}}, nil
+	return &DB{w: w, r: r, log: log.With("component", "sqlite")}, nil
 }
 
 // Ping checks that both the writer and the read pool answer.
@@ -110,38 +107,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// closeStmtsTimeout bounds how long Close waits for the writer connection
-// to finalize WriteBatch's statements.
-const closeStmtsTimeout = 5 * time.Second
-
 // Close closes both pools. Queries in flight fail.
 func (db *DB) Close() error {
-	return errors.Join(db.closeStmts(), db.r.Close(), db.w.Close())
-}
-
-// closeStmts finalizes WriteBatch's cached statements on the writer
-// connection: SQLite closes a connection with statements left only once
-// they are finalized, so without this a closed DB would hold its
-// connection's memory for good. A writer still busy after
-// closeStmtsTimeout is closed without it.
-func (db *DB) closeStmts() error {
-	if db.stmts.empty() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), closeStmtsTimeout)
-	defer cancel()
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("close statements: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		c, ok := dc.(rawConn)
-		if !ok {
-			return nil // WriteBatch never ran on it
-		}
-		return db.stmts.close(c)
-	})
+	return errors.Join(db.r.Close(), db.w.Close())
 }
 
 // translate maps driver errors onto market's sentinel kinds, keeping the

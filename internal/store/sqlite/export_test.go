@@ -109,20 +109,6 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) error {
 	return nil
 }
 
-// QueryFloat returns the single value query selects, on the writer connection.
-func (db *DB) QueryFloat(ctx context.Context, query string) (float64, error) {
-	var v float64
-	err := db.w.QueryRowContext(ctx, query).Scan(&v)
-	return v, err
-}
-
-// CachedStatements is how many statements WriteBatch keeps prepared.
-func (db *DB) CachedStatements() int {
-	db.stmts.mu.Lock()
-	defer db.stmts.mu.Unlock()
-	return len(db.stmts.stmts)
-}
-
 // MigrationVersions are the versions of the embedded migrations, ascending.
 func (db *DB) MigrationVersions() ([]int64, error) {
 	p, err := db.provider()

@@ -72,13 +72,12 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 		if !ok {
 			return fmt.Errorf("write batch: driver connection %T lacks a method WriteBatch uses", dc)
 		}
-		return writeBatch(ctx, c, db.stmts, part, ticks, candles, prevSeq, fromSeq, logSeq)
+		return writeBatch(ctx, c, part, ticks, candles, prevSeq, fromSeq, logSeq)
 	})
 }
 
-// writeBatch is WriteBatch's transaction on the driver's connection c, with
-// the statements stmts keeps prepared on it.
-func writeBatch(ctx context.Context, c rawConn, stmts *stmtCache, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
+// writeBatch is WriteBatch's transaction on the driver's connection c.
+func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
 	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return fmt.Errorf("write batch: begin: %w", translate(err))
@@ -102,7 +101,7 @@ func writeBatch(ctx context.Context, c rawConn, stmts *stmtCache, part int, tick
 	if int64(fromSeq) <= pos { // another writer stored part of this batch
 		return fmt.Errorf("write batch %d..%d: position is %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
 	}
-	r := connRunner{c: c, stmts: stmts}
+	r := connRunner{c}
 	err = tickInsert.exec(ctx, r, len(ticks), func(a []driver.NamedValue, i int) {
 		t := &ticks[i]
 		a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value = t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size
