@@ -1,5 +1,7 @@
 package postgres
 
+import "context"
+
 // MigrationVersions are the versions of the embedded migrations, ascending.
 func (db *DB) MigrationVersions() ([]int64, error) {
 	p, sqldb, err := db.migrator()
@@ -12,4 +14,16 @@ func (db *DB) MigrationVersions() ([]int64, error) {
 		out = append(out, s.Version)
 	}
 	return out, nil
+}
+
+// MigrateUpTo applies the migrations up to version only, as a findash of
+// that schema would have left the database.
+func (db *DB) MigrateUpTo(ctx context.Context, version int64) error {
+	p, sqldb, err := db.migrator()
+	if err != nil {
+		return err
+	}
+	defer sqldb.Close()
+	_, err = p.UpTo(ctx, version)
+	return err
 }

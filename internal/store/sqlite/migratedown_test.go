@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/findash/findash/internal/store/sqlite"
@@ -45,7 +47,50 @@ func schema(db *sqlite.DB) storetest.Schema {
 				t.Fatalf("%s: %v", stmt, err)
 			}
 		},
+		Dump:  func(t *testing.T) []string { return dumpSchema(t, db) },
+		Fresh: freshSchema,
 	}
+}
+
+// dumpSchema returns every table, index, trigger and view of db as
+// sqlite_schema holds it (type, name, table, the SQL with its whitespace
+// collapsed: SQLite keeps the text of CREATE and edits it on ALTER, so
+// columns, types, defaults, CHECKs and index keys are all in it), without
+// goose's table and SQLite's own objects.
+func dumpSchema(t *testing.T, db *sqlite.DB) []string {
+	t.Helper()
+	const q = `SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema
+		WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> 'goose_db_version' ORDER BY type, name`
+	rs, err := db.Rows(t.Context(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		sql := strings.Join(strings.Fields(r[3]), " ")
+		// A table a Down rebuilt (CREATE new, copy, DROP, ALTER ... RENAME)
+		// has its new name quoted by the rename: the same table.
+		sql = strings.Replace(sql, `CREATE TABLE "`+r[1]+`"`, "CREATE TABLE "+r[1], 1)
+		out = append(out, fmt.Sprintf("%s %s on %s: %s", r[0], r[1], r[2], sql))
+	}
+	return out
+}
+
+// freshSchema returns dumpSchema of a new database file migrated up to
+// version only.
+func freshSchema(t *testing.T, version int64) []string {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "fresh.db"), nil)
+	if err != nil {
+		t.Fatalf("Open() error: %v", err)
+	}
+	defer db.Close()
+	if version > 0 {
+		if err := db.MigrateTo(t.Context(), version); err != nil {
+			t.Fatalf("MigrateTo(%d) error: %v", version, err)
+		}
+	}
+	return dumpSchema(t, db)
 }
 
 // TestMigrateDown: every migration's Down works on a database with data

@@ -46,20 +46,29 @@ type Schema struct {
 	Rows func(t *testing.T, query string) [][]string
 	// Exec runs a statement, failing t on an error.
 	Exec func(t *testing.T, stmt string)
+	// Dump describes the schema of the database, normalised and ordered
+	// (goose's table and the partitions of a partitioned table left out),
+	// so that two databases of the same schema give the same lines.
+	Dump func(t *testing.T) []string
+	// Fresh returns Dump of a new, empty database migrated up to version
+	// only (none at 0): the schema a Down to version must leave.
+	Fresh func(t *testing.T, version int64) []string
 }
 
 // RunMigrateDown checks that every migration's Down works on a store with
 // data in every table: s, migrated up to the newest of versions (the
 // store's migration versions, ascending), is filled with representative
 // rows, then taken down one migration at a time to 0. After each step
-// goose's version must be the step's target, and every table still there
-// must hold what it held at the top (fingerprint: rows, and the sums of
-// the ticks' keys and prices; per consumer, the largest log position,
-// which is what 00007's Down keeps of the partitions' positions); at 0 no
-// table is left. Then s migrates up again and takes writes. A second pass
-// fills s again, goes down to the first migration in one call and back up:
-// the Ups must run on what the Downs left, and the tables of version 1
-// keep their rows.
+// goose's version must be the step's target, the schema must be that of
+// a fresh database migrated up to the target only (Schema.Fresh: a Down
+// that leaves a column, index or CHECK behind keeps every row count), and
+// every table still there must hold what it held at the top (fingerprint:
+// rows, and the sums of the ticks' keys and prices; per consumer, the
+// largest log position, which is what 00007's Down keeps of the
+// partitions' positions); at 0 no table is left. Then s migrates up again,
+// to the schema it had, and takes writes. A second pass fills s again,
+// goes down to the first migration in one call and back up: the Ups must
+// run on what the Downs left, and the tables of version 1 keep their rows.
 func RunMigrateDown(t *testing.T, s MigrationStore, versions []int64, sc Schema) {
 	ctx := t.Context()
 	newest := versions[len(versions)-1]
@@ -68,6 +77,12 @@ func RunMigrateDown(t *testing.T, s MigrationStore, versions []int64, sc Schema)
 	}
 	seedAll(t, s)
 	top := fingerprints(t, sc)
+	topSchema := sc.Dump(t)
+	// The baseline of the comparisons below: the dump sees no difference
+	// between a store migrated and written to and a fresh database.
+	if diff := gocmp.Diff(sc.Fresh(t, newest), topSchema); diff != "" {
+		t.Fatalf("at version %d: schema differs from a fresh database (-fresh +store):\n%s", newest, diff)
+	}
 	for _, table := range []string{"ticks", "users", "alerts", "alert_events", "log_position", "import_ranges", "holdings"} {
 		if _, ok := top[table]; !ok {
 			t.Fatalf("no table %s at version %d (tables: %v)", table, newest, slices.Sorted(maps.Keys(top)))
@@ -87,6 +102,9 @@ func RunMigrateDown(t *testing.T, s MigrationStore, versions []int64, sc Schema)
 		}
 		if got := sc.Version(t); got != to {
 			t.Fatalf("version after MigrateDown(%d) = %d", to, got)
+		}
+		if diff := gocmp.Diff(sc.Fresh(t, to), sc.Dump(t)); diff != "" {
+			t.Errorf("at version %d: schema differs from a fresh database migrated up to %d (-fresh +down):\n%s", to, to, diff)
 		}
 		now := fingerprints(t, sc)
 		for table, fp := range now {
@@ -115,6 +133,9 @@ func RunMigrateDown(t *testing.T, s MigrationStore, versions []int64, sc Schema)
 	}
 	if got := sc.Version(t); got != newest {
 		t.Fatalf("version after migrating up again = %d, want %d", got, newest)
+	}
+	if diff := gocmp.Diff(topSchema, sc.Dump(t)); diff != "" {
+		t.Errorf("schema after down to 0 and up differs (-first +again):\n%s", diff)
 	}
 	seedAll(t, s)
 	again := fingerprints(t, sc)
