@@ -171,6 +171,14 @@ func queryRows(t *testing.T, c *pgx.Conn, q string) [][]string {
 // TestMigrateDown: every migration's Down works on a database with data
 // (storetest.RunMigrateDown).
 func TestMigrateDown(t *testing.T) {
+	db, versions, sc := migratedForDown(t)
+	storetest.RunMigrateDown(t, db, versions, sc)
+}
+
+// migratedForDown is a fresh database migrated to the newest version,
+// with its migration versions and schema, for the MigrateDown tests.
+func migratedForDown(t *testing.T) (*postgres.DB, []int64, storetest.Schema) {
+	t.Helper()
 	d := testenv.Postgres(t)
 	db := open(t, postgres.Config{PrimaryURL: d.URL})
 	if err := db.Migrate(t.Context()); err != nil {
@@ -180,19 +188,11 @@ func TestMigrateDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.RunMigrateDown(t, db, versions, schema(t, d.URL))
+	return db, versions, schema(t, d.URL)
 }
 
 // TestMigrateDownRefusals: the targets MigrateDown refuses.
 func TestMigrateDownRefusals(t *testing.T) {
-	d := testenv.Postgres(t)
-	db := open(t, postgres.Config{PrimaryURL: d.URL})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	versions, err := db.MigrationVersions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.RunMigrateDownRefusals(t, db, versions, schema(t, d.URL))
+	db, versions, sc := migratedForDown(t)
+	storetest.RunMigrateDownRefusals(t, db, versions, sc)
 }

@@ -96,20 +96,24 @@ func freshSchema(t *testing.T, version int64) []string {
 // TestMigrateDown: every migration's Down works on a database with data
 // (storetest.RunMigrateDown).
 func TestMigrateDown(t *testing.T) {
+	db, versions, sc := migratedForDown(t)
+	storetest.RunMigrateDown(t, db, versions, sc)
+}
+
+// migratedForDown is a fresh database migrated to the newest version,
+// with its migration versions and schema, for the MigrateDown tests.
+func migratedForDown(t *testing.T) (*sqlite.DB, []int64, storetest.Schema) {
+	t.Helper()
 	db := mustOpen(t)
 	versions, err := db.MigrationVersions()
 	if err != nil {
 		t.Fatal(err)
 	}
-	storetest.RunMigrateDown(t, db, versions, schema(db))
+	return db, versions, schema(db)
 }
 
 // TestMigrateDownRefusals: the targets MigrateDown refuses.
 func TestMigrateDownRefusals(t *testing.T) {
-	db := mustOpen(t)
-	versions, err := db.MigrationVersions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.RunMigrateDownRefusals(t, db, versions, schema(db))
+	db, versions, sc := migratedForDown(t)
+	storetest.RunMigrateDownRefusals(t, db, versions, sc)
 }
