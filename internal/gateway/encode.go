@@ -23,33 +23,10 @@ func appendTick(b []byte, channel string, t *market.Tick) []byte {
 	b = append(b, `","ts":`...)
 	b = strconv.AppendInt(b, t.TS, 10)
 	b = append(b, `,"price":`...)
-	b = appendFloat(b, t.Price)
+	b = market.AppendJSONFloat(b, t.Price)
 	b = append(b, `,"size":`...)
-	b = appendFloat(b, t.Size)
+	b = market.AppendJSONFloat(b, t.Size)
 	return append(b, "}}"...)
-}
-
-// appendFloat formats f as encoding/json does; NaN and ±Inf (which
-// validation keeps out) become 0 so the output stays JSON.
-func appendFloat(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, '0')
-	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }
 
 func encodeGap(channel string, from, to uint64) []byte {
@@ -159,22 +136,22 @@ func appendQuote(b []byte, q *market.Quote) []byte {
 	b = append(b, `{"symbol":"`...)
 	b = append(b, q.Symbol...)
 	b = append(b, `","price":`...)
-	b = appendFloat(b, q.Price)
+	b = market.AppendJSONFloat(b, q.Price)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, q.TS, 10)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, q.Seq, 10)
 	b = append(b, `,"open_24h":`...)
-	b = appendFloat(b, q.Open24h)
+	b = market.AppendJSONFloat(b, q.Open24h)
 	b = append(b, `,"high_24h":`...)
-	b = appendFloat(b, q.High24h)
+	b = market.AppendJSONFloat(b, q.High24h)
 	b = append(b, `,"low_24h":`...)
-	b = appendFloat(b, q.Low24h)
+	b = market.AppendJSONFloat(b, q.Low24h)
 	b = append(b, `,"volume_24h":`...)
-	b = appendFloat(b, q.Volume24h)
+	b = market.AppendJSONFloat(b, q.Volume24h)
 	b = append(b, `,"change_24h":`...)
-	b = appendFloat(b, q.Change24h)
+	b = market.AppendJSONFloat(b, q.Change24h)
 	b = append(b, `,"change_pct_24h":`...)
-	b = appendFloat(b, q.ChangePct24h)
+	b = market.AppendJSONFloat(b, q.ChangePct24h)
 	return append(b, '}')
 }

@@ -62,23 +62,27 @@ func (c *Candle) AppendJSON(b []byte) []byte {
 	b = append(b, `,"start":`...)
 	b = strconv.AppendInt(b, c.Start, 10)
 	b = append(b, `,"open":`...)
-	b = appendJSONFloat(b, c.Open)
+	b = AppendJSONFloat(b, c.Open)
 	b = append(b, `,"high":`...)
-	b = appendJSONFloat(b, c.High)
+	b = AppendJSONFloat(b, c.High)
 	b = append(b, `,"low":`...)
-	b = appendJSONFloat(b, c.Low)
+	b = AppendJSONFloat(b, c.Low)
 	b = append(b, `,"close":`...)
-	b = appendJSONFloat(b, c.Close)
+	b = AppendJSONFloat(b, c.Close)
 	b = append(b, `,"volume":`...)
-	b = appendJSONFloat(b, RoundDerived(c.Volume))
+	b = AppendJSONFloat(b, RoundDerived(c.Volume))
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, c.Count, 10)
 	return append(b, '}')
 }
 
-// appendJSONFloat formats f as encoding/json does; NaN and ±Inf (which
-// validation keeps out, and encoding/json refuses) become 0.
-func appendJSONFloat(b []byte, f float64) []byte {
+// AppendJSONFloat appends f as encoding/json writes it; NaN and ±Inf
+// (which validation keeps out, and encoding/json refuses) become 0. A
+// price or size as it arrived (a decimal of at most 15 significant
+// digits) takes appendShortDecimal's fast path; anything else
+// strconv's shortest search. Candles and the gateway's tick and quote
+// messages write their floats with it.
+func AppendJSONFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, '0')
 	}
