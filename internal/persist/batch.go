@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -39,78 +40,163 @@ func (p *Persister) rewound(rw *rewound, then string) {
 		"written", rw.written, "err", rw.err)
 }
 
-// resume reports whether err means "read again from the stored position".
-func resume(err error) bool {
-	var rw *rewound
-	return errors.Is(err, errResync) || errors.As(err, &rw)
-}
-
-// writer holds the batch being accumulated; only Run's goroutine uses it.
-type writer struct {
-	p      *Persister
+// batch is one transaction: the kept ticks of log messages first..seq and
+// their partial candles. seq is 0 while it holds no message (stream
+// sequences start at 1).
+type batch struct {
 	ticks  []market.Tick
 	rollup *market.Rollup
 	first  uint64 // stream sequence of the first message held
 	seq    uint64 // stream sequence of the last message held
-	pos    uint64 // stream sequence of the last message written
+	prev   uint64 // the position it follows, set when it is handed over
 }
 
-func (w *writer) add(m message) {
-	if w.seq <= w.pos { // nothing held yet
-		w.first = m.seq
+func (b *batch) add(m message) {
+	if b.seq == 0 {
+		b.first = m.seq
 	}
-	w.ticks = append(w.ticks, m.ticks...)
+	b.ticks = append(b.ticks, m.ticks...)
 	for i := range m.ticks {
-		w.rollup.Add(&m.ticks[i])
+		b.rollup.Add(&m.ticks[i])
 	}
-	w.seq = m.seq
+	b.seq = m.seq
 }
 
-// flush writes the held batch, retrying (retry.Database) until it succeeds
-// or ctx ends (then it returns ctx's error and keeps the batch). When the
-// store reports a conflict (its position lies inside the batch: another
-// persister wrote part of it), flush returns errResync at once; when it
-// reports its position below w.pos (market.ErrBehind: the database lost
-// what this persister wrote), flush returns a *rewound at once.
-func (w *writer) flush(ctx context.Context) error {
-	if w.seq <= w.pos {
-		return nil
+// reset empties b for reuse.
+func (b *batch) reset(maxBatch int) {
+	b.ticks = b.ticks[:0]
+	if cap(b.ticks) > 4*maxBatch { // do not keep a burst's memory
+		b.ticks = nil
 	}
+	b.rollup.Reset()
+	b.first, b.seq, b.prev = 0, 0, 0
+}
+
+// writer pipelines batches (issue 14): while the committer goroutine
+// writes one batch (flying), Run's goroutine fills the next (fill), so the
+// rollup and the log's delivery overlap the store's transaction instead of
+// waiting for it. At most one batch is in flight, and the next is handed
+// over only after its outcome: batches commit in log order, each with the
+// position its predecessor stored as prevSeq, and a failed one is never
+// followed by a later one (that would leave a hole). Only Run's goroutine
+// uses writer; the committer sees a batch only between send and landed.
+type writer struct {
+	p      *Persister
+	fill   *batch // being filled
+	flying *batch // with the committer; nil when none is
+	spare  *batch // fill's successor while nothing is in flight
+	pos    uint64 // stream sequence of the last message written
+
+	jobs     chan<- *batch
+	outcomes <-chan error
+	// cancel ends the committer's context: its writes are not cut off
+	// when Run's context ends, but FlushTimeout after it (final).
+	cancel context.CancelFunc
+	ctx    context.Context
+}
+
+// send hands fill to the committer; nothing may be in flight.
+func (w *writer) send() {
+	w.fill.prev = w.pos
+	w.flying, w.fill, w.spare = w.fill, w.spare, nil
+	w.jobs <- w.flying
+}
+
+// landed takes the committer's outcome for the batch in flight: on success
+// the position moves to its end and it becomes the spare.
+func (w *writer) landed(err error) error {
+	b := w.flying
+	w.flying = nil
+	if err != nil {
+		return err // the pass ends: neither batch is written by it
+	}
+	w.pos = b.seq
+	b.reset(w.p.cfg.MaxBatch)
+	w.spare = b
+	return nil
+}
+
+// startCommitter starts the goroutine that writes the batches handed to
+// it, one at a time, each retried until it succeeds or ctx's successor
+// ends; the returned stop ends it, after the outcome of any batch handed
+// over was taken.
+func (p *Persister) startCommitter(ctx context.Context, pos uint64) (w *writer, stop func()) {
+	jobs := make(chan *batch)
+	outcomes := make(chan error, 1)
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range jobs {
+			outcomes <- p.commit(cctx, b)
+		}
+	}()
+	w = &writer{
+		p: p, pos: pos, jobs: jobs, outcomes: outcomes, cancel: cancel, ctx: cctx,
+		fill:  &batch{rollup: market.NewRollup()},
+		spare: &batch{rollup: market.NewRollup()},
+	}
+	return w, func() {
+		close(jobs)
+		cancel()
+		<-done
+	}
+}
+
+// commit writes b, retrying (retry.Database) until it succeeds or ctx ends
+// (then it returns ctx's error). When the store reports a conflict (its
+// position lies inside the batch: another persister wrote part of it),
+// commit returns errResync at once; when it reports its position below
+// b.prev (market.ErrBehind: the database lost what this persister wrote),
+// commit returns a *rewound at once.
+func (p *Persister) commit(ctx context.Context, b *batch) error {
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := w.p.store.WriteBatch(ctx, w.p.part, w.ticks, w.rollup.Candles(), w.pos, w.first, w.seq)
+		err := p.store.WriteBatch(ctx, p.part, b.ticks, b.rollup.Candles(), b.prev, b.first, b.seq)
 		if errors.Is(err, market.ErrBehind) {
-			return struct{}{}, backoff.Permanent(&rewound{written: w.pos, err: err})
+			return struct{}{}, backoff.Permanent(&rewound{written: b.prev, err: err})
 		}
 		if errors.Is(err, market.ErrConflict) {
 			return struct{}{}, backoff.Permanent(errResync)
 		}
 		if err != nil {
-			w.p.failures.Inc()
+			p.failures.Inc()
 		}
 		return struct{}{}, err
 	}, retry.Database().Options(func(err error, wait time.Duration) {
-		w.p.l.Warn("writing a batch failed; retrying", "ticks", len(w.ticks), "log_seq", w.seq, "err", err, "retry_in", wait)
+		p.l.Warn("writing a batch failed; retrying", "ticks", len(b.ticks), "log_seq", b.seq, "err", err, "retry_in", wait)
 	})...)
 	if err != nil {
 		return err
 	}
-	w.p.ticks.Add(float64(len(w.ticks)))
-	w.p.batches.Inc()
-	w.p.setPosition(w.seq)
-	w.pos = w.seq
-	w.ticks = w.ticks[:0]
-	if cap(w.ticks) > 4*w.p.cfg.MaxBatch { // do not keep a burst's memory
-		w.ticks = nil
-	}
-	w.rollup.Reset()
+	p.ticks.Add(float64(len(b.ticks)))
+	p.batches.Inc()
+	p.setPosition(b.seq)
 	return nil
 }
 
-// final writes what is held with a fresh, bounded context after ctx ended.
-func (w *writer) final(ctx context.Context) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.p.cfg.FlushTimeout)
-	defer cancel()
-	err := w.flush(fctx)
+// final writes what is held after Run's context ended: the batch in
+// flight, then the one being filled, in that order and within
+// FlushTimeout for both.
+func (w *writer) final() error {
+	t := time.AfterFunc(w.p.cfg.FlushTimeout, w.cancel)
+	defer t.Stop()
+	b := w.flying
+	err := func() error {
+		if b != nil {
+			if err := w.landed(<-w.outcomes); err != nil {
+				return err
+			}
+		}
+		if b = w.fill; b.seq == 0 {
+			return nil
+		}
+		b.prev = w.pos
+		if err := w.p.commit(w.ctx, b); err != nil {
+			return err
+		}
+		w.pos = b.seq
+		return nil
+	}()
 	var rw *rewound
 	if errors.As(err, &rw) {
 		w.p.rewound(rw, "the next start writes the log again from the stored position")
@@ -119,8 +205,133 @@ func (w *writer) final(ctx context.Context) error {
 	if errors.Is(err, errResync) {
 		return nil // what this one held is another persister's, or the next Run's, to write
 	} else if err != nil {
-		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(w.ticks), w.seq, err)
+		return fmt.Errorf("persister: final write of %d ticks up to log seq %d: %w", len(b.ticks), b.seq, err)
 	}
 	w.p.l.Info("persister stopped", "position", w.pos)
 	return nil
+}
+
+// run is one pass of Run: from the stored position until ctx ends (then
+// the final write) or the store says to read again from its position.
+func (p *Persister) run(ctx context.Context, started *bool) error {
+	pos, err := p.readPosition(ctx)
+	if err != nil {
+		return nil // ctx ended before the store answered
+	}
+	p.setPosition(pos)
+	if !*started {
+		p.l.Info("persister started", "from", pos+1)
+		*started = true
+	} else {
+		p.l.Debug("persister resumed", "from", pos+1)
+	}
+
+	msgs := make(chan message, p.cfg.Buffer)
+	cctx, stopConsume := context.WithCancel(ctx)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		warned := 0
+		err := p.log.Consume(cctx, pos+1, func(seq uint64, ticks []market.Tick) error {
+			kept, late := p.checked(ticks, &warned)
+			select {
+			case msgs <- message{seq, kept, late}:
+				return nil
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+		})
+		if cctx.Err() == nil {
+			p.l.Error("log consumer stopped", "err", err)
+		}
+	}()
+	defer func() {
+		stopConsume()
+		<-consumed
+	}()
+
+	w, stopCommitter := p.startCommitter(ctx, pos)
+	defer stopCommitter()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	// armed: the timer runs for the batch being filled; lingering: its
+	// FlushInterval passed with fewer than FlushMin ticks held, and it
+	// waits until Linger after held (when its first tick came); late: it
+	// holds a late tick, so it does not linger. oldest (ms) is its oldest
+	// tick: lateness is judged again when the writer takes it, so a
+	// backlog queued behind a stalled write does not linger too. ready: it
+	// is due but another batch is in flight; it goes as soon as that one
+	// lands, and takes messages meanwhile up to MaxBatch.
+	armed, lingering, late, first, ready := false, false, false, true, false
+	var held time.Time
+	oldest := int64(math.MaxInt64)
+	for {
+		in := msgs
+		if w.flying != nil && len(w.fill.ticks) >= p.cfg.MaxBatch {
+			in = nil // two batches at most; the log keeps the rest
+		}
+		due := false
+		select {
+		case m := <-in:
+			if first && pos > 0 && m.seq > pos+1 {
+				p.l.Warn("the log no longer holds messages that were never persisted", "from", pos+1, "to", m.seq-1)
+			}
+			first = false
+			w.fill.add(m)
+			if ready {
+				continue
+			}
+			for i := range m.ticks {
+				oldest = min(oldest, m.ticks[i].TS)
+			}
+			late = late || m.late || lingering && p.stale(oldest)
+			switch {
+			case len(w.fill.ticks) >= p.cfg.MaxBatch, lingering && (late || len(w.fill.ticks) >= p.cfg.FlushMin):
+				due = true
+			case !armed:
+				held = time.Now()
+				timer.Reset(p.cfg.FlushInterval)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			late = late || p.stale(oldest)
+			if waited := time.Since(held); !late && len(w.fill.ticks) < p.cfg.FlushMin && waited < p.cfg.Linger {
+				lingering, armed = true, true
+				timer.Reset(p.cfg.Linger - waited)
+				continue
+			}
+			if lingering {
+				p.lingered.Inc()
+			}
+			due = true
+		case err := <-w.outcomes:
+			// Only errResync and *rewound end a pass: the committer's
+			// context outlives ctx, so a write in flight is finished, not
+			// cut off, when ctx ends (final waits for it).
+			if err := w.landed(err); err != nil {
+				return err
+			}
+			if ready {
+				ready = false
+				w.send()
+			}
+			continue
+		case <-ctx.Done():
+			return w.final()
+		case <-consumed:
+			// The consumer gave up (it only does when ctx ends).
+			return w.final()
+		}
+		if !due {
+			continue
+		}
+		timer.Stop() // Go 1.23 timers: no stale tick follows
+		armed, lingering, late, oldest = false, false, false, math.MaxInt64
+		if w.flying != nil {
+			ready = true
+			continue
+		}
+		w.send()
+	}
 }

@@ -20,12 +20,17 @@
 // and the API caches a range as closed only StoredWithin and a margin
 // after its end.
 //
-// Concurrency and overflow. Run owns two goroutines: itself (the writer) and
-// the log consumer. Between them sits a channel of Config.Buffer messages;
-// when it is full the consumer waits (back-pressure to the log, which keeps
-// everything), so memory stays bounded and nothing is dropped. A failing
-// store is retried with backoff for as long as it takes; the batch is never
-// skipped.
+// Concurrency and overflow. Run owns three goroutines: itself (the writer),
+// the log consumer and the committer. Between the consumer and the writer
+// sits a channel of Config.Buffer messages; when it is full the consumer
+// waits (back-pressure to the log, which keeps everything), so memory stays
+// bounded and nothing is dropped. The writer hands a due batch to the
+// committer, which runs Store.WriteBatch, and fills the next one meanwhile
+// (issue 14: the rollup and the transaction overlap); one batch at most is
+// in flight, so two are held at most, and the next is handed over only
+// after the outcome of the one before: batches commit in log order. A
+// failing store is retried with backoff for as long as it takes; the batch
+// is never skipped, and no later one is written before it.
 //
 // A database that went back. Every batch tells the store the position
 // this persister last wrote or read, and the store compares it with the
@@ -57,7 +62,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -346,107 +350,6 @@ func (p *Persister) Run(ctx context.Context) error {
 			p.l.Debug("another persister advanced the position; resuming from it")
 		}
 		p.lastResync = now
-	}
-}
-
-func (p *Persister) run(ctx context.Context, started *bool) error {
-	pos, err := p.readPosition(ctx)
-	if err != nil {
-		return nil // ctx ended before the store answered
-	}
-	p.setPosition(pos)
-	if !*started {
-		p.l.Info("persister started", "from", pos+1)
-		*started = true
-	} else {
-		p.l.Debug("persister resumed", "from", pos+1)
-	}
-
-	msgs := make(chan message, p.cfg.Buffer)
-	cctx, stopConsume := context.WithCancel(ctx)
-	consumed := make(chan struct{})
-	go func() {
-		defer close(consumed)
-		warned := 0
-		err := p.log.Consume(cctx, pos+1, func(seq uint64, ticks []market.Tick) error {
-			kept, late := p.checked(ticks, &warned)
-			select {
-			case msgs <- message{seq, kept, late}:
-				return nil
-			case <-cctx.Done():
-				return cctx.Err()
-			}
-		})
-		if cctx.Err() == nil {
-			p.l.Error("log consumer stopped", "err", err)
-		}
-	}()
-	defer func() {
-		stopConsume()
-		<-consumed
-	}()
-
-	w := writer{p: p, rollup: market.NewRollup(), pos: pos}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	// armed: the timer runs for the held batch; lingering: its
-	// FlushInterval passed with fewer than FlushMin ticks held, and it
-	// waits until Linger after held (when its first tick came); late: it
-	// holds a late tick, so it does not linger. oldest (ms) is the held
-	// batch's oldest tick: lateness is judged again when the writer takes
-	// it, so a backlog queued behind a stalled write does not linger too.
-	armed, lingering, late, first := false, false, false, true
-	var held time.Time
-	oldest := int64(math.MaxInt64)
-	for {
-		due := false
-		select {
-		case m := <-msgs:
-			if first && pos > 0 && m.seq > pos+1 {
-				p.l.Warn("the log no longer holds messages that were never persisted", "from", pos+1, "to", m.seq-1)
-			}
-			first = false
-			w.add(m)
-			for i := range m.ticks {
-				oldest = min(oldest, m.ticks[i].TS)
-			}
-			late = late || m.late || lingering && p.stale(oldest)
-			switch {
-			case len(w.ticks) >= p.cfg.MaxBatch, lingering && (late || len(w.ticks) >= p.cfg.FlushMin):
-				due = true
-			case !armed:
-				held = time.Now()
-				timer.Reset(p.cfg.FlushInterval)
-				armed = true
-			}
-		case <-timer.C:
-			armed = false
-			late = late || p.stale(oldest)
-			if waited := time.Since(held); !late && len(w.ticks) < p.cfg.FlushMin && waited < p.cfg.Linger {
-				lingering, armed = true, true
-				timer.Reset(p.cfg.Linger - waited)
-				continue
-			}
-			if lingering {
-				p.lingered.Inc()
-			}
-			due = true
-		case <-ctx.Done():
-			return w.final(ctx)
-		case <-consumed:
-			// The consumer gave up (it only does when ctx ends).
-			return w.final(ctx)
-		}
-		if !due {
-			continue
-		}
-		timer.Stop() // Go 1.23 timers: no stale tick follows
-		armed, lingering, late, oldest = false, false, false, math.MaxInt64
-		if err := w.flush(ctx); resume(err) {
-			return err
-		} else if err != nil {
-			return w.final(ctx)
-		}
 	}
 }
 

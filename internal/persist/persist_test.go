@@ -110,7 +110,7 @@ func publish(t *testing.T, b *bus.Bus, r0, rounds, per int) {
 }
 
 // start runs a persister until the returned stop is called.
-func start(t *testing.T, b *bus.Bus, st persist.Store, cfg persist.Config, reg prometheus.Registerer) (stop func() error) {
+func start(t *testing.T, b persist.Log, st persist.Store, cfg persist.Config, reg prometheus.Registerer) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := persist.New(b, st, cfg, discard(), reg)
 	done := make(chan error, 1)
