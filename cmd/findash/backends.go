@@ -75,8 +75,9 @@ var (
 // backend is the set of engines a configuration chose.
 type backend struct {
 	database
-	run    func(context.Context) error // background upkeep of the database, or nil
-	checks []api.Check
+	run        func(context.Context) error // background upkeep of the database, or nil
+	checks     []api.Check
+	collectors []prometheus.Collector // the database's own metrics
 }
 
 // openStore opens the database the configuration names and applies its
@@ -120,7 +121,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backe
 		db.Close()
 		return nil, err
 	}
-	return &backend{database: db, checks: []api.Check{{Name: "database", Critical: true, Fn: db.Ping}}}, nil
+	return &backend{database: db, checks: []api.Check{{Name: "database", Critical: true, Fn: db.Ping}}, collectors: db.Collectors()}, nil
 }
 
 // migrateDown opens the configured database without migrating it up and

@@ -137,6 +137,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		return nil, err
 	}
 	r.onClose("store", st.Close)
+	reg.MustRegister(st.collectors...)
 	b, err := openBus(ctx, cfg, log)
 	if err != nil {
 		return nil, err

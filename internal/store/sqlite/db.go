@@ -24,6 +24,7 @@ const busyTimeoutMs = 5000
 type DB struct {
 	w   *sql.DB // the single writer connection
 	r   *sql.DB // read-only pool
+	ck  *checkpointer
 	log *slog.Logger
 }
 
@@ -57,16 +58,26 @@ func dsn(path string, readOnly bool) string {
 	return path + "?" + strings.Join(q, "&")
 }
 
+// storeDSN is the store's writer DSN: dsn's, and the WAL left to the
+// checkpointer (wal.go), which the job queue's file, without one, must not.
+func storeDSN(path string, wal walLimits) string {
+	return fmt.Sprintf("%s&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(%d)", dsn(path, false), wal.keep)
+}
+
 // Open opens (creating it if needed) the SQLite database at path. It does not
 // migrate; call Migrate. The path may not contain '?'.
 func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	return open(ctx, path, log, walLimits{max: walMaxBytes, keep: walKeepBytes})
+}
+
+func open(ctx context.Context, path string, log *slog.Logger, wal walLimits) (*DB, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: %w", market.Invalid("path", "%q is not a usable file path", path))
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err := sql.Open("sqlite", storeDSN(path, wal))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer %s: %w", path, err)
 	}
@@ -93,7 +104,15 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite readers %s: %w", path, translate(err))
 	}
-	return &DB{w: w, r: r, log: log.With("component", "sqlite")}, nil
+	ck, err := newCheckpointer(path, wal)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	db := &DB{w: w, r: r, ck: ck, log: log.With("component", "sqlite")}
+	ck.start(db)
+	return db, nil
 }
 
 // Ping checks that both the writer and the read pool answer.
@@ -107,9 +126,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Queries in flight fail.
+// Close stops the checkpointer and closes the pools. Queries in flight fail.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.ck.close(), db.r.Close(), db.w.Close())
 }
 
 // translate maps driver errors onto market's sentinel kinds, keeping the

@@ -28,6 +28,9 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		}
 	}
 	lo, hi := int64(ticks[0].Seq), int64(ticks[len(ticks)-1].Seq)
+	if err := db.ck.bound(ctx, db.w, false); err != nil {
+		return 0, fmt.Errorf("import ticks: %w", err)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("import ticks: begin: %w", translate(err))
@@ -90,6 +93,7 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 	if err = tx.Commit(); err != nil {
 		return 0, fmt.Errorf("import ticks: commit: %w", translate(err))
 	}
+	db.ck.committed()
 	return len(inserted), nil
 }
 
@@ -111,6 +115,9 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 		return 0, fmt.Errorf("import candles: %w", err)
 	}
 	lo, hi := int64(candles[0].FirstSeq), int64(candles[len(candles)-1].FirstSeq)
+	if err := db.ck.bound(ctx, db.w, false); err != nil {
+		return 0, fmt.Errorf("import candles: %w", err)
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("import candles: begin: %w", translate(err))
@@ -161,6 +168,7 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 	if err = tx.Commit(); err != nil {
 		return 0, fmt.Errorf("import candles: commit: %w", translate(err))
 	}
+	db.ck.committed()
 	return written, nil
 }
 

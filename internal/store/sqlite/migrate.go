@@ -147,8 +147,8 @@ func downSteps(current, to int64, known []int64) ([]int64, error) {
 // kept until the last connection closes, that is until the next restart:
 // 39.8 MiB for 1M ticks.
 func (db *DB) truncateWAL(ctx context.Context) {
-	var busy, frames, done int
-	if err := db.w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil || busy != 0 {
+	busy, _, _, err := db.ck.checkpoint(ctx, db.w, "TRUNCATE")
+	if err != nil || busy != 0 {
 		db.log.Warn("cannot truncate the WAL after migrating", "err", err, "busy", busy)
 	}
 }

@@ -67,13 +67,20 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 		return fmt.Errorf("write batch: %w", translate(err))
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
+	if err := db.ck.bound(ctx, conn, true); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(rawConn)
 		if !ok {
 			return fmt.Errorf("write batch: driver connection %T lacks a method WriteBatch uses", dc)
 		}
 		return writeBatch(ctx, c, part, ticks, candles, prevSeq, fromSeq, logSeq)
 	})
+	if err == nil {
+		db.ck.committed()
+	}
+	return err
 }
 
 // writeBatch is WriteBatch's transaction on the driver's connection c.
