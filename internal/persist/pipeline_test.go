@@ -220,7 +220,11 @@ func TestPipelinedBatches(t *testing.T) {
 		g := gate(wrap(db), 1)
 		w, _, cancel, done := holdFirst(t, g, pipeCfg, nil)
 		cancel() // the write in flight is finished, not cut off
-		g.release <- nil
+		select {
+		case g.release <- nil:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the write in flight was cut off at shutdown, not finished")
+		}
 		if err := stopRun(t, cancel, done); err != nil {
 			t.Fatalf("Run after a shutdown with two batches held: %v", err)
 		}
@@ -238,6 +242,30 @@ func TestPipelinedBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkExactlyOnce(t, db, rounds, 1)
+	})
+	t.Run("shutdown after the write in flight failed", func(t *testing.T) {
+		// The write in flight at shutdown fails for good (another
+		// persister wrote part of it) while the held batch's would
+		// succeed: the held batch must not be written after it, or the
+		// failed batch's messages would be a hole for good (review
+		// revpipe). Every message was handed over, so the writer waits
+		// in its select and cancel takes it to final; were the outcome
+		// taken by the pass instead, nothing is written either.
+		db := openStore(t)
+		g := gate(wrap(db), 1)
+		_, _, cancel, done := holdFirst(t, g, pipeCfg, nil)
+		cancel()
+		select {
+		case g.release <- fmt.Errorf("position moved: %w", market.ErrConflict):
+		case <-time.After(10 * time.Second):
+			t.Fatal("the write in flight was cut off at shutdown, not finished")
+		}
+		if err := stopRun(t, cancel, done); err != nil {
+			t.Fatal(err)
+		}
+		if pos, _ := db.LogPosition(context.Background(), market.Unpartitioned); pos != 0 {
+			t.Fatalf("position = %d after the write in flight failed at shutdown; want 0 (the held batch not written after it)", pos)
+		}
 	})
 	t.Run("shutdown bounded by FlushTimeout", func(t *testing.T) {
 		db := openStore(t)
