@@ -1,0 +1,101 @@
+package persist_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/findash/findash/internal/bus"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/persist"
+	"github.com/findash/findash/internal/store/sqlite"
+)
+
+// BenchmarkPersistBacklog persists a backlog of 1M ticks (200 appends of
+// 5,000 ticks over 100 symbols, as `findash bench ingest` posts them: one
+// log message per symbol per append) from the real log into a fresh real
+// SQLite store each round: the persister's whole path, the consumer, the
+// rollup and WriteBatch, at the rate it catches up. ticks/s is wall time,
+// cpu-µs/tick the process's CPU (user+system) per tick.
+func BenchmarkPersistBacklog(b *testing.B) {
+	const appends, per, symbols = 200, 5000, 100
+	bs, err := bus.Open(context.Background(), bus.Config{DataDir: b.TempDir()}, discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close(context.Background())
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	for a := range appends {
+		ticks := make([]market.Tick, per)
+		for i := range ticks {
+			ticks[i] = market.Tick{Symbol: fmt.Sprintf("B%03d-USD", i%symbols), TS: ts + int64(a*per+i)/100, Price: 100 + float64(i%13), Size: 1}
+		}
+		// A loaded machine stalls NATS's async publishes now and then.
+		for try := 0; ; try++ {
+			err := bs.Append(context.Background(), ticks)
+			if err == nil {
+				break
+			}
+			if try == 5 {
+				b.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	last, err := bs.LastSeq(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wall time.Duration
+	var cpu float64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "findash.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		st := wrap(db)
+		ctx, cancel := context.WithCancel(context.Background())
+		p := persist.New(bs, st, persist.Config{}, discard(), nil)
+		done := make(chan error, 1)
+		c0, t0 := cpuSeconds(), time.Now()
+		b.StartTimer()
+		go func() { done <- p.Run(ctx) }()
+		for {
+			pos, err := db.LogPosition(context.Background(), market.Unpartitioned)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if pos >= last {
+				break
+			}
+			<-st.written
+		}
+		b.StopTimer()
+		wall += time.Since(t0)
+		cpu += cpuSeconds() - c0
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+	}
+	n := float64(b.N) * appends * per
+	b.ReportMetric(n/wall.Seconds(), "ticks/s")
+	b.ReportMetric(cpu/n*1e6, "cpu-µs/tick")
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
