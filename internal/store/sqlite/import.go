@@ -28,7 +28,7 @@ func (db *DB) ImportTicks(ctx context.Context, source string, ticks []market.Tic
 		}
 	}
 	lo, hi := int64(ticks[0].Seq), int64(ticks[len(ticks)-1].Seq)
-	if err := db.ck.bound(ctx, db.w, false); err != nil {
+	if err := db.onWriter(ctx, func(c *sql.Conn) error { return db.ck.bound(ctx, c, db.log) }); err != nil {
 		return 0, fmt.Errorf("import ticks: %w", err)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -115,7 +115,7 @@ func (db *DB) ImportCandles(ctx context.Context, source string, candles []market
 		return 0, fmt.Errorf("import candles: %w", err)
 	}
 	lo, hi := int64(candles[0].FirstSeq), int64(candles[len(candles)-1].FirstSeq)
-	if err := db.ck.bound(ctx, db.w, false); err != nil {
+	if err := db.onWriter(ctx, func(c *sql.Conn) error { return db.ck.bound(ctx, c, db.log) }); err != nil {
 		return 0, fmt.Errorf("import candles: %w", err)
 	}
 	tx, err := db.w.BeginTx(ctx, nil)

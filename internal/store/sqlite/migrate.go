@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -147,7 +148,11 @@ func downSteps(current, to int64, known []int64) ([]int64, error) {
 // kept until the last connection closes, that is until the next restart:
 // 39.8 MiB for 1M ticks.
 func (db *DB) truncateWAL(ctx context.Context) {
-	busy, _, _, err := db.ck.checkpoint(ctx, db.w, "TRUNCATE")
+	var busy int
+	err := db.onWriter(ctx, func(c *sql.Conn) (err error) {
+		busy, _, _, err = db.ck.checkpoint(ctx, c, "TRUNCATE")
+		return err
+	})
 	if err != nil || busy != 0 {
 		db.log.Warn("cannot truncate the WAL after migrating", "err", err, "busy", busy)
 	}

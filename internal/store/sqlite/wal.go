@@ -4,14 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/findash/findash/internal/market"
 )
 
 // The WAL is checkpointed off the writer (issue 14, decision 0077). With
@@ -25,16 +24,20 @@ import (
 //
 // A PASSIVE checkpoint cannot restart the WAL: that happens when a write
 // begins after a checkpoint copied everything and no reader uses the WAL,
-// which a writer that commits back to back or a long reader may never
-// allow. So the WAL has a hard bound, walMaxBytes: a large write (a
-// persister batch, an import) that finds the WAL file past it first
-// checkpoints on the writer connection with TRUNCATE, which waits for
-// readers (busy timeout, 5 s) and empties the file; if a reader still
-// pins the WAL, a persister batch fails as market.ErrUnavailable (the
-// persister retries it; the ticks are in the event log), so the file
-// stays within the bound plus one batch while readers pin it.
+// which a writer that commits back to back may never allow. So a large
+// write (a persister batch, an import) that finds the WAL file past
+// walMaxBytes first checkpoints on the writer connection with TRUNCATE,
+// which waits for readers (busy timeout, 5 s) and empties the file. A
+// reader that still pins the WAL then (a long read transaction, VACUUM
+// INTO for a backup) does not stop the write: the WAL grows by what the
+// reader pins, as it did with wal_autocheckpoint, counted
+// (findash_sqlite_wal_pinned_total) and warned about, and the next large
+// write truncates it once the reader is done. Refusing the write instead
+// would stall the persister for as long as any reader lives, and a stall
+// past the log's retention loses ticks (review revwal).
 const (
-	// walMaxBytes is the WAL's hard bound (docs/security.md).
+	// walMaxBytes is the WAL size past which large writes truncate it
+	// first (docs/security.md).
 	walMaxBytes = 64 << 20
 	// walKeepBytes is journal_size_limit: the WAL file is cut back to it
 	// when the WAL restarts, so that its size past walKeepBytes is the
@@ -45,7 +48,7 @@ const (
 	walIdle = time.Second
 )
 
-// walLimits are the WAL's bounds: walMaxBytes and walKeepBytes but in tests.
+// walLimits are walMaxBytes and walKeepBytes, but in tests.
 type walLimits struct{ max, keep int64 }
 
 // checkpointer runs PASSIVE checkpoints on its own connection.
@@ -56,8 +59,12 @@ type checkpointer struct {
 	kick    chan struct{} // 1-buffered: a large write committed
 	// mu is held by each checkpoint: SQLite lets one run at a time and
 	// answers another with SQLITE_BUSY at once, without waiting, so the
-	// writer's TRUNCATE waits here for a PASSIVE under way.
+	// writer's TRUNCATE waits here for a PASSIVE under way. Whoever
+	// checkpoints on the writer connection takes that connection first,
+	// then mu (review revwal: the other order deadlocked).
 	mu sync.Mutex
+	// warned is when bound last logged a pinned WAL (unix seconds).
+	warned atomic.Int64
 	// commits counts large writes; clean is the count as it was when a
 	// checkpoint began that then copied the whole WAL: every commit up to
 	// it is in the database file (tests wait for it).
@@ -87,7 +94,7 @@ func newCheckpointer(path string, lim walLimits) (*checkpointer, error) {
 		}, []string{"by"}),
 		pinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_sqlite_wal_pinned_total",
-			Help: "Large writes refused because the SQLite WAL was past its bound and a reader still used it after the busy timeout (the persister retries them).",
+			Help: "Large writes that found the SQLite WAL past its 64 MiB bound and could not truncate it: a reader (or another process's checkpoint or write) still used it after the busy timeout; the write went ahead and the WAL grew by what the reader pins.",
 		}),
 	}
 	k.size = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -174,12 +181,14 @@ func (k *checkpointer) walSize() int64 {
 	return fi.Size()
 }
 
-// bound is called before a large write, on the writer connection q: past
-// walMaxBytes it checkpoints with TRUNCATE and, if a reader still pins the
-// WAL, fails as market.ErrUnavailable when refuse is set (the persister's
-// batches, which are retried) or lets the write go (an import, which is
-// not: the WAL then passes the bound by what readers pin).
-func (k *checkpointer) bound(ctx context.Context, q querier, refuse bool) error {
+// bound is called before a large write, on the writer connection q (a
+// *sql.Conn the caller holds: the writer connection is always taken
+// before mu, never after, so the two cannot deadlock): past walMaxBytes it
+// checkpoints with TRUNCATE. It never refuses the write: a WAL a reader
+// still pins is counted and warned about (at most once a minute) and grows
+// by what the reader pins until the next large write after the reader is
+// done.
+func (k *checkpointer) bound(ctx context.Context, q querier, log *slog.Logger) error {
 	if k.walSize() <= k.lim.max {
 		return nil
 	}
@@ -188,12 +197,26 @@ func (k *checkpointer) bound(ctx context.Context, q querier, refuse bool) error 
 		return fmt.Errorf("checkpoint the WAL past %d bytes: %w", k.lim.max, translate(err))
 	}
 	k.runs.WithLabelValues("writer").Inc()
-	if busy != 0 && refuse {
+	if busy != 0 {
 		k.pinned.Inc()
-		return fmt.Errorf("the WAL is past %d bytes and a reader still uses it (%d of %d frames checkpointed): %w",
-			k.lim.max, done, frames, market.ErrUnavailable)
+		if now := time.Now().Unix(); now-k.warned.Load() >= 60 {
+			k.warned.Store(now)
+			log.Warn("the SQLite WAL is past its bound and a reader still uses it; it grows until the reader is done",
+				"bound_bytes", k.lim.max, "wal_bytes", k.walSize(), "frames", frames, "checkpointed", done)
+		}
 	}
 	return nil
+}
+
+// onWriter runs fn on the writer connection, taken before anything else
+// (see bound).
+func (db *DB) onWriter(ctx context.Context, fn func(c *sql.Conn) error) error {
+	c, err := db.w.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer c.Close()
+	return fn(c)
 }
 
 // Collectors returns the SQLite store's metrics, for the caller's registry.

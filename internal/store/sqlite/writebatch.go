@@ -67,7 +67,7 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 		return fmt.Errorf("write batch: %w", translate(err))
 	}
 	defer conn.Close()
-	if err := db.ck.bound(ctx, conn, true); err != nil {
+	if err := db.ck.bound(ctx, conn, db.log); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
 	err = conn.Raw(func(dc any) error {
