@@ -9,7 +9,8 @@
 // transaction survives a process crash; a power loss may lose the last few,
 // which the event log replays), a busy timeout and foreign keys. The writer
 // does not checkpoint the WAL at its commits: a checkpointer goroutine of the
-// DB does, on a connection of its own, and the WAL has a hard bound (wal.go).
+// DB does, on a connection of its own, and past a size bound the next large
+// write truncates it (wal.go).
 //
 // Sequence numbers are uint64 in the domain and INTEGER (int64) here; the
 // event log's seq (streamSeq<<16 | index) stays far below 2^63.
