@@ -186,16 +186,14 @@ func (c *acctClient) waitReport(id int64) acctReport {
 }
 
 // reloadedAlerts reports whether the JSON logs show the alert evaluator
-// reloading the alert definitions with n alerts, or starting a pass with
-// them (it does when an alert is created while it holds none, decision
-// 0078).
+// reloading the alert definitions with n alerts.
 func reloadedAlerts(logs string, n int) bool {
 	for _, line := range strings.Split(logs, "\n") {
 		var l struct {
 			Msg    string `json:"msg"`
 			Alerts int    `json:"alerts"`
 		}
-		if json.Unmarshal([]byte(line), &l) == nil && (l.Msg == "alert definitions reloaded" || l.Msg == "alert evaluator started") && l.Alerts == n {
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "alert definitions reloaded" && l.Alerts == n {
 			return true
 		}
 	}

@@ -21,7 +21,6 @@ func TestAlertCreatedBeforeCrossing(t *testing.T) {
 	}{{"catches up", 0, 1}, {"without the ring (old)", -1, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.keepReading(e.db)
 			var now atomic.Int64 // the evaluator's wall clock, moved by hand
 			now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 			s := &sink{}
@@ -35,7 +34,7 @@ func TestAlertCreatedBeforeCrossing(t *testing.T) {
 			go func() { done <- ev.Run(ctx) }()
 			t.Cleanup(func() { <-done })
 
-			e.waitHandled(e.prices(99), l) // loaded: no alert on BTC-USD yet
+			e.waitHandled(e.prices(99), l) // loaded: no alerts yet
 			a := alert.Alert{UserID: e.userID, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
 				Hysteresis: alert.DefaultHysteresis, CooldownS: alert.DefaultCooldownS,
 				CreatedAt: time.UnixMilli(e.ts + 500), Notify: []string{}}
@@ -73,7 +72,6 @@ func TestAlertCreatedBeforeCrossing(t *testing.T) {
 // after the creation fires, once.
 func TestCatchUpFollowsTheLog(t *testing.T) {
 	e := newEnv(t)
-	e.keepReading(e.db)
 	var now atomic.Int64 // the evaluator's wall clock, moved by hand
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	l := &watchedLog{Log: e.log, handled: e.handled}
@@ -85,7 +83,7 @@ func TestCatchUpFollowsTheLog(t *testing.T) {
 	go func() { done <- ev.Run(t.Context()) }()
 	t.Cleanup(func() { <-done })
 
-	e.waitHandled(e.prices(99), l) // loaded: no alert on BTC-USD yet
+	e.waitHandled(e.prices(99), l) // loaded: no alerts yet
 	created := e.ts                // the server's clock, behind the feed's
 	before := e.prices(101)        // stamped after created, logged before the alert
 	head := e.prices(99)

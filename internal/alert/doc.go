@@ -68,23 +68,6 @@
 // Config.RefreshInterval while messages flow; a new alert is evaluated from
 // then on.
 //
-// No alert (decision 0078). An evaluator holding no alert (paused ones
-// count) stops its log consumer: it decodes nothing and keeps no
-// statistics, and checks the alert version every RefreshInterval. Every
-// FlushInterval it moves its stored position to the log's newest message
-// (Store.AdvanceIdle), so the first alert after a quiet week does not
-// replay the week. When an alert appears, a new pass starts as any start
-// does: from the stored position, with the 24 h statistics restored from
-// the candles. Moving the position must not skip an alert's messages: the
-// API reads the log's head before it inserts the alert, and an advance in
-// between would commit messages after the alert's CreatedSeq that no pass
-// evaluates. The store excludes it: AdvanceIdle checks that no alert
-// exists in the transaction that moves the position, and CreateAlert
-// raises CreatedSeq to the largest alert position it reads in the insert's
-// transaction, the two serialised (SQLite's one writer; PostgreSQL's lock
-// on the position rows). An alert is then evaluated on every message after
-// its stored CreatedSeq, as decision 0065 has it.
-//
 // Concurrency. Run owns one goroutine (its caller's, through Log.Consume);
 // all evaluator state is confined to it. Sink.PublishAlert must not block.
 // Back-pressure: a slow store slows consumption; the log keeps everything.

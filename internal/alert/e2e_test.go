@@ -86,17 +86,6 @@ func (l *watchedLog) Consume(ctx context.Context, from uint64, fn func(uint64, [
 	})
 }
 
-// LastSeq is the log's; it signals env.handled too: an evaluator holding
-// no alert reads the head, not messages, to advance its position.
-func (l *watchedLog) LastSeq(ctx context.Context) (uint64, error) {
-	seq, err := l.Log.LastSeq(ctx)
-	select {
-	case l.handled <- struct{}{}:
-	default:
-	}
-	return seq, err
-}
-
 func (l *watchedLog) last() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -187,25 +176,9 @@ func (e *env) prices(ps ...float64) uint64 {
 	return last
 }
 
-// keepReading creates, on db, an alert for e's user on a symbol no test
-// ticks: with an alert an evaluator reads the log, as the tests of a
-// running evaluator's catch-up, rewinds and warnings need; holding none it
-// would not (decision 0078).
-func (e *env) keepReading(db interface {
-	CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (alert.Alert, error)
-}) {
-	e.t.Helper()
-	a := alert.Alert{UserID: e.userID, Symbol: "NEVER-TICKED", Condition: alert.Above, Threshold: 1,
-		Notify: []string{}, CreatedAt: time.Now(), Hysteresis: 0.1}
-	if _, err := db.CreateAlert(e.t.Context(), a, 10); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // waitPosition waits until the stored alert position reaches seq. The
-// position moves only while an evaluator handles a message or, holding no
-// alert, reads the log's head (or in its final commit, done when its stop
-// returns), so it looks again after each.
+// position moves only while an evaluator handles a message (or in its final
+// commit, done when its stop returns), so it looks again after each.
 func (e *env) waitPosition(db *sqlite.DB, seq uint64) {
 	e.t.Helper()
 	deadline := time.After(60 * time.Second)

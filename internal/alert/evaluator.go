@@ -17,10 +17,6 @@ import (
 // Log is the event log, read in order; *bus.Bus implements it.
 type Log interface {
 	Consume(ctx context.Context, from uint64, fn func(streamSeq uint64, ticks []market.Tick) error) error
-	// LastSeq returns the stream sequence of the log's newest message (of
-	// the partition read, for a partition's log), 0 if none: an evaluator
-	// holding no alert moves its position there without reading the log.
-	LastSeq(ctx context.Context) (uint64, error)
 }
 
 // Restorer returns the persisted candles (the 1-minute candles of the last
@@ -64,17 +60,6 @@ type Store interface {
 	// position it changes nothing and reports applied false. It returns
 	// the events it inserted, with their IDs.
 	CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
-	// AdvanceIdle records logSeq as partition part's position, as
-	// CommitAlerts would with nothing fired, only if no alert exists
-	// (paused ones count): it reports whether one does, and then changes
-	// nothing. The check and the write are one transaction, serialised
-	// with CreateAlert, which stores an alert's CreatedSeq at least at
-	// the largest alert position it reads in its own transaction: an
-	// alert created around an advance is evaluated from a position the
-	// stored one has not passed (decision 0078). prevSeq and
-	// market.ErrBehind are as for CommitAlerts; a logSeq not above the
-	// stored position changes nothing.
-	AdvanceIdle(ctx context.Context, part int, prevSeq, logSeq uint64) (alerts bool, err error)
 	// PendingEvents returns up to limit events not yet marked dispatched, oldest first.
 	PendingEvents(ctx context.Context, limit int) ([]Event, error)
 	// MarkEventsDispatched marks events as handed to the job queue.
@@ -96,12 +81,10 @@ type Dispatcher interface {
 // Config tunes an Evaluator. Zero fields take the documented defaults.
 type Config struct {
 	// FlushInterval is how often the position advances when messages fire
-	// nothing, or, while no alert exists, to the log's newest message
-	// (default 1s). Firings and re-arms are committed at once.
+	// nothing (default 1s). Firings and re-arms are committed at once.
 	FlushInterval time.Duration
 	// RefreshInterval is how often the alert version is checked while
-	// messages flow, and while the evaluator, holding no alert, reads no
-	// message (default 250ms).
+	// messages flow (default 250ms).
 	RefreshInterval time.Duration
 	// RecentTicks is how many of the latest ticks (all symbols) are kept
 	// to evaluate a new alert against the ticks that arrived between its
@@ -123,7 +106,7 @@ type Config struct {
 	Now func() time.Time
 	// Ticker returns a channel that receives every d, and its stop
 	// (default a time.Ticker's); it paces SweepEvery and the waits between
-	// rewinds, and the checks while no alert exists.
+	// rewinds.
 	Ticker func(d time.Duration) (<-chan time.Time, func())
 }
 
@@ -144,7 +127,6 @@ type Evaluator struct {
 	rewinds   prometheus.Counter
 	position  prometheus.Gauge
 	evaluated prometheus.Counter
-	idle      prometheus.Gauge
 }
 
 // NewEvaluator returns an Evaluator of the unpartitioned log. restorer,
@@ -210,12 +192,9 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		evaluated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_alert_ticks_total", Help: "Ticks evaluated against the alerts by this evaluator; those after its committed position are evaluated, and counted, again after a restart or a lost lease.",
 		}),
-		idle: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "findash_alert_idle", Help: "1 while this evaluator reads no log message because no alert exists (paused ones count); it moves its position to the log's newest message each second and starts reading when an alert is created.",
-		}),
 	}
 	if reg != nil {
-		reg.MustRegister(e.fired, e.conflicts, e.rewinds, e.position, e.evaluated, e.idle)
+		reg.MustRegister(e.fired, e.conflicts, e.rewinds, e.position, e.evaluated)
 	}
 	return e
 }
@@ -254,13 +233,10 @@ func (e *Evaluator) run(ctx context.Context, h *history) (progressed bool, err e
 	if err != nil {
 		return false, nil
 	}
-	r.committed, r.held, r.done = r.start, r.start, r.start
+	r.committed, r.done = r.start, r.start
 	e.position.Set(float64(r.start))
-	if err := r.reload(ctx, 0); err != nil {
-		return false, nil
-	}
 	from := r.start + 1
-	if e.restorer != nil && len(r.alerts) > 0 { // idle, the statistics would be stale when an alert comes
+	if e.restorer != nil {
 		snap, err := retryStore(ctx, e, "restore the 24h statistics", func() (uint64, error) {
 			cs, pos, err := e.restorer.RestoreState(ctx)
 			if err != nil {
@@ -281,6 +257,9 @@ func (e *Evaluator) run(ctx context.Context, h *history) (progressed bool, err e
 		}
 		from = min(from, snap+1)
 	}
+	if err := r.reload(ctx, 0); err != nil {
+		return false, nil
+	}
 	e.dispatchPending(ctx)
 	// lastFlush stays zero: the first message after a start is committed at
 	// once, so the position shows promptly that the evaluator caught up.
@@ -292,31 +271,19 @@ func (e *Evaluator) run(ctx context.Context, h *history) (progressed bool, err e
 		defer close(outboxDone)
 		e.outbox(octx)
 	}()
-	if len(r.alerts) == 0 {
-		err = r.idle(ctx)
-	} else {
-		first := true
-		err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
-			if first && r.start > 0 && seq > r.start+1 {
-				e.l.Warn("the log no longer holds messages that were never evaluated for alerts", "from", r.start+1, "to", seq-1)
-			}
-			first = false
-			return r.handle(ctx, seq, ticks)
-		})
-		if errors.Is(err, errNoAlert) {
-			if err = r.commit(ctx); err == nil {
-				err = r.idle(ctx)
-			}
+	first := true
+	err = e.log.Consume(ctx, from, func(seq uint64, ticks []market.Tick) error {
+		if first && r.start > 0 && seq > r.start+1 {
+			e.l.Warn("the log no longer holds messages that were never evaluated for alerts", "from", r.start+1, "to", seq-1)
 		}
-	}
+		first = false
+		return r.handle(ctx, seq, ticks)
+	})
 	stopOutbox()
 	<-outboxDone
 	if ctx.Err() != nil {
 		r.final(ctx)
 		return false, nil
-	}
-	if errors.Is(err, errAlertCreated) {
-		return true, err
 	}
 	if errors.Is(err, market.ErrBehind) {
 		return r.committed > r.start, err // what is held is evaluated again from the stored position
@@ -357,9 +324,6 @@ func (r *run) handle(ctx context.Context, seq uint64, ticks []market.Tick) error
 				return ctx.Err()
 			}
 			r.e.l.Info("alert definitions reloaded", "alerts", len(r.alerts), "version", v)
-			if len(r.alerts) == 0 {
-				return errNoAlert // what was evaluated before is committed, then the log is no longer read
-			}
 		}
 	}
 	if r.due != 0 && seq >= r.due {

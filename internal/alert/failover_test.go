@@ -75,10 +75,6 @@ func (c *cluster) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq ui
 	return c.current().CommitAlerts(ctx, part, prevSeq, logSeq, fired, armed)
 }
 
-func (c *cluster) AdvanceIdle(ctx context.Context, part int, prevSeq, logSeq uint64) (bool, error) {
-	return c.current().AdvanceIdle(ctx, part, prevSeq, logSeq)
-}
-
 func (c *cluster) PendingEvents(ctx context.Context, limit int) ([]alert.Event, error) {
 	return c.current().PendingEvents(ctx, limit)
 }
@@ -290,7 +286,6 @@ func TestAlertOutboxAfterFailover(t *testing.T) {
 // too, an event dated before the alert was created.
 func TestAlertRewindSkipsTicksBeforeItsCreation(t *testing.T) {
 	e := newEnv(t)
-	e.keepReading(e.db) // replicated: on both
 	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
 	s := &sink{}
 	reg := prometheus.NewRegistry()
@@ -323,7 +318,6 @@ func TestAlertRewindSkipsTicksBeforeItsCreation(t *testing.T) {
 // crossing too (REVIEW-A F1).
 func TestAlertRewindSkipsTicksBeforeItsCreationUnderAReusedID(t *testing.T) {
 	e := newEnv(t)
-	e.keepReading(e.db) // replicated: on both
 	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
 	s := &sink{}
 	reg := prometheus.NewRegistry()

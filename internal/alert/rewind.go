@@ -28,10 +28,6 @@ func (e *Evaluator) Run(ctx context.Context) error {
 	b := retry.Database().BackOff()
 	for {
 		progressed, err := e.run(ctx, h)
-		if errors.Is(err, errAlertCreated) {
-			b.Reset()
-			continue // the log is read again, from the stored position
-		}
 		if !errors.Is(err, market.ErrBehind) {
 			return err
 		}

@@ -38,7 +38,6 @@ func (s *behindStore) CommitAlerts(context.Context, int, uint64, uint64, []alert
 // against such a store (REVIEW-1 finding 7).
 func TestRewindsBackOff(t *testing.T) {
 	e := newEnv(t)
-	e.keepReading(e.db)
 	e.prices(99)
 	s := &behindStore{DB: e.db}
 	waits := make(chan time.Duration, 16)
@@ -96,7 +95,6 @@ func (l trimmedLog) Consume(ctx context.Context, from uint64, fn func(uint64, []
 // losing their firings without a line (REVIEW-1 finding 7).
 func TestWarnsOfTrimmedLog(t *testing.T) {
 	e := newEnv(t)
-	e.keepReading(e.db)
 	stop, _ := e.evaluator(e.db, nil)
 	stored := e.prices(99)
 	e.waitPosition(e.db, stored)

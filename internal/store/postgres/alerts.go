@@ -20,7 +20,7 @@ import (
 // instant earlier, and the evaluator's position, version and outbox must
 // be current (read-your-writes). They are small indexed reads.
 //
-// Lock order, which every transaction here follows: the log_position rows
+// Lock order, which every transaction here follows: the log_position row
 // ("alerts"), then users rows, then alerts rows, then the alert_version
 // row (always last).
 
@@ -64,15 +64,9 @@ const bumpVersion = "UPDATE alert_version SET version = version + 1 WHERE id = 1
 // returns it with its ID and CreatedAt as stored (ms precision, UTC). A
 // CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already
 // has maxPerUser alerts it is market.ErrConflict; an unknown user is
-// market.ErrNotFound. The user's row is locked (FOR NO KEY UPDATE,
+// market.ErrNotFound. The user's row is locked first (FOR NO KEY UPDATE,
 // which does not block inserts referencing it), so concurrent creates for
-// one user cannot pass the cap together. Before it, the alert position
-// rows are locked FOR SHARE and a CreatedSeq above 0 is stored at least
-// at the largest of them: an evaluator holding no alert may have moved its
-// position past the log's head the caller read, and AdvanceIdle, which
-// locks its row FOR UPDATE, either committed before (its position is
-// read here) or waits for this commit (and then sees the alert); decision
-// 0078.
+// one user cannot pass the cap together.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
 	a.CreatedAt, a.Armed, a.Paused, a.Notify = roundMs(a.CreatedAt), true, false, nonNil(a.Notify)
 	if a.CreatedSeq > math.MaxInt64 {
@@ -85,19 +79,6 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 		return alert.Alert{}, fmt.Errorf("create alert: begin: %w", translate(err))
 	}
 	defer func() { rollback(ctx, tx, err) }()
-	rows, err := tx.Query(ctx, "SELECT seq FROM log_position WHERE name = $1 FOR SHARE", alertsName)
-	if err != nil {
-		return alert.Alert{}, fmt.Errorf("create alert: lock the alert positions: %w", translate(err))
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return alert.Alert{}, fmt.Errorf("create alert: lock the alert positions: %w", translate(err))
-	}
-	for _, s := range seqs {
-		if a.CreatedSeq > 0 { // 0, unknown, keeps the older rules
-			a.CreatedSeq = max(a.CreatedSeq, uint64(s))
-		}
-	}
 	var one int
 	if err = tx.QueryRow(ctx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", a.UserID).Scan(&one); err != nil {
 		return alert.Alert{}, fmt.Errorf("create alert: user %d: %w", a.UserID, translate(err))

@@ -46,12 +46,7 @@ func bumpAlertVersion(ctx context.Context, tx *sql.Tx) error {
 // CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
 // WebhookURL, CreatedAt, CreatedSeq; it starts armed and not paused) and
 // returns it with its ID. A CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already has maxPerUser alerts it is
-// market.ErrConflict; an unknown user is market.ErrNotFound. A CreatedSeq
-// above 0 is stored at least at the largest alert position (of any
-// partition), read
-// in the same write transaction: an evaluator holding no alert may have
-// moved its position past the log's head the caller read (AdvanceIdle),
-// and those messages were in the log before the alert (decision 0078).
+// market.ErrConflict; an unknown user is market.ErrNotFound.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
 	a.CreatedAt, a.Armed, a.Paused = roundMs(a.CreatedAt), true, false
 	if a.CreatedSeq > math.MaxInt64 {
@@ -73,13 +68,6 @@ func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_
 	if n >= maxPerUser {
 		err = fmt.Errorf("create alert: %w: a user may have at most %d alerts", market.ErrConflict, maxPerUser)
 		return alert.Alert{}, err
-	}
-	if a.CreatedSeq > 0 { // 0, unknown, keeps the older rules
-		pos, err := position(ctx, tx, alertsName, market.Unpartitioned) // the largest of every partition's
-		if err != nil {
-			return alert.Alert{}, fmt.Errorf("create alert: %w", err)
-		}
-		a.CreatedSeq = max(a.CreatedSeq, uint64(pos))
 	}
 	err = tx.QueryRowContext(ctx,
 		"INSERT INTO alerts (user_id, symbol, condition, threshold, notify, webhook_url, created_at, hysteresis, cooldown_s, created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

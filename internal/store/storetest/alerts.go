@@ -48,7 +48,6 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		{"CommitAlertsOnce", testCommitAlertsOnce},
 		{"CommitAlertsByPartition", testCommitAlertsByPartition},
 		{"CommitAlertsBehind", testCommitAlertsBehind},
-		{"AdvanceIdle", testAdvanceIdle},
 		{"EventsAndOutbox", testEventsAndOutbox},
 		{"WebhookSecret", testWebhookSecret},
 		{"Reports", testReports},
