@@ -115,16 +115,7 @@ func start(t *testing.T, b persist.Log, st persist.Store, cfg persist.Config, re
 	p := persist.New(b, st, cfg, discard(), reg)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	return func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(20 * time.Second):
-			t.Fatal("Run did not return after cancel")
-			return nil
-		}
-	}
+	return func() error { return stopRun(t, cancel, done) }
 }
 
 // waitPosition waits until the stored position reaches want, looking again
