@@ -77,14 +77,10 @@ func open(ctx context.Context, path string, log *slog.Logger, wal walLimits) (*D
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w, err := sql.Open("sqlite", storeDSN(path, wal))
+	w, err := openOne(storeDSN(path, wal))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
 	// Open the writer first: it creates the file and switches it to WAL
 	// before any reader connects.
 	if err := w.PingContext(ctx); err != nil {
@@ -156,4 +152,18 @@ func translate(err error) error {
 		}
 	}
 	return err
+}
+
+// openOne opens a pool that holds one connection for good: SQLite takes
+// one writer at a time, and the checkpointer runs one checkpoint at a time.
+func openOne(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }

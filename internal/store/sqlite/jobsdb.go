@@ -18,14 +18,10 @@ func OpenJobsDB(ctx context.Context, path string) (*sql.DB, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open jobs db: %w", market.Invalid("path", "%q is not a usable file path", path))
 	}
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := openOne(dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open jobs db %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open jobs db %s: %w", path, translate(err))

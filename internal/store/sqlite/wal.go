@@ -78,14 +78,10 @@ type checkpointer struct {
 }
 
 func newCheckpointer(path string, lim walLimits) (*checkpointer, error) {
-	c, err := sql.Open("sqlite", storeDSN(path, lim))
+	c, err := openOne(storeDSN(path, lim))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite checkpointer %s: %w", path, err)
 	}
-	c.SetMaxOpenConns(1)
-	c.SetMaxIdleConns(1)
-	c.SetConnMaxLifetime(0)
-	c.SetConnMaxIdleTime(0)
 	k := &checkpointer{
 		c: c, walPath: path + "-wal", lim: lim, kick: make(chan struct{}, 1), done: make(chan struct{}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
