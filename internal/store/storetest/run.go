@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"WriteBatchAtomic", testWriteBatchAtomic},
 		{"WriteBatchOverlapConflicts", testWriteBatchOverlap},
 		{"WriteBatchBehind", testWriteBatchBehind},
+		{"WriteBatchEqualKeys", testWriteBatchEqualKeys},
 		{"CandleMergeMatchesDomain", testCandleMerge},
 		{"RestoreState", testRestoreState},
 		{"PartitionPositions", testPartitionPositions},

@@ -249,3 +249,34 @@ func testCandleMerge(t *testing.T, s Store) {
 		}
 	}
 }
+
+// testWriteBatchEqualKeys writes one batch whose ticks interleave symbols
+// out of key order (the order ingest delivers them in) and repeat one key
+// (symbol, ts, seq) with another price: every distinct tick is stored, and
+// of the two with equal keys the first in the batch, whatever order the
+// store inserts them in.
+func testWriteBatchEqualKeys(t *testing.T, s Store) {
+	var ticks []market.Tick
+	for i := range 30 {
+		sym := []string{"CCC", "AAA", "BBB"}[i%3]
+		ticks = append(ticks, market.Tick{Symbol: sym, TS: day0 + int64(100-i), Price: float64(i + 1), Size: 1, Seq: uint64(i + 1)})
+	}
+	first := market.Tick{Symbol: "BBB", TS: day0 + 500, Price: 7, Size: 1, Seq: 99}
+	later := first
+	later.Price, later.Size = 8, 2
+	ticks = append([]market.Tick{ticks[0], first}, append(ticks[1:], later)...)
+	// The rollup merges both, as the persister's would: the candles are
+	// not what this test checks.
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, ticks, rollup(ticks), 0, 1, 1); err != nil {
+		t.Fatalf("WriteBatch() error: %v", err)
+	}
+	got := allTicks(t, s, []string{"AAA", "BBB", "CCC"})
+	if len(got) != 31 {
+		t.Fatalf("stored %d ticks, want 31 (30 distinct and one of the equal pair)", len(got))
+	}
+	for _, tk := range got {
+		if tk.Seq == 99 && (tk.Price != 7 || tk.Size != 1) {
+			t.Errorf("of two ticks with equal keys the store kept %+v, want the first (price 7, size 1)", tk)
+		}
+	}
+}
