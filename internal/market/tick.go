@@ -1,5 +1,11 @@
 package market
 
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
 // Tick is one trade or price update.
 type Tick struct {
 	Symbol string  `json:"symbol"`
@@ -32,4 +38,23 @@ func (t *Tick) Validate() error { return hardLimits.Values(t) }
 // Before reports whether t comes before u in event order: by TS, then by Seq.
 func (t *Tick) Before(u *Tick) bool {
 	return t.TS < u.TS || (t.TS == u.TS && t.Seq < u.Seq)
+}
+
+// KeyOrder returns the indexes of ticks in stored-key order (symbol, ts,
+// seq); ticks with equal keys keep their order in the slice, so a store that
+// keeps the first of two equal keys keeps the same one in either order. The
+// slice itself is not reordered. Both stores insert a batch in this order:
+// a batch arrives interleaved across symbols, and rows in key order land on
+// one index leaf after another instead of a different leaf each time
+// (docs/benchmarks/ingest.md, round 6; docs/postgres.md).
+func KeyOrder(ticks []Tick) []int32 {
+	order := make([]int32, len(ticks))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &ticks[i], &ticks[j]
+		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Seq, b.Seq), cmp.Compare(i, j))
+	})
+	return order
 }

@@ -144,7 +144,7 @@ func insertTicks(ctx context.Context, tx pgx.Tx, ticks []market.Tick) (map[int64
 	if err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
-	_, err = sp.CopyFrom(ctx, pgx.Identifier{"ticks"}, tickCols, &tickSource{ticks: ticks, order: keyOrder(ticks), i: -1})
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"ticks"}, tickCols, &tickSource{ticks: ticks, order: market.KeyOrder(ticks), i: -1})
 	if err == nil {
 		if err := sp.Commit(ctx); err != nil {
 			return nil, fmt.Errorf("release savepoint: %w", err)

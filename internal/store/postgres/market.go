@@ -92,7 +92,7 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 	if err := db.ensurePartitions(ctx, ticks); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	order := keyOrder(ticks)
+	order := market.KeyOrder(ticks)
 	mode := writeCopy
 	for attempt := 0; ; attempt++ {
 		err = db.writeBatch(ctx, part, ticks, order, cc, prevSeq, fromSeq, logSeq, mode)
@@ -167,21 +167,6 @@ func (db *DB) writeBatch(ctx context.Context, part int, ticks []market.Tick, ord
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// keyOrder returns the indexes of ticks in (symbol, ts, seq) order: COPY
-// in index order inserts into the index leaf by leaf (measured: see
-// docs/postgres.md). The caller's slice is not reordered.
-func keyOrder(ticks []market.Tick) []int32 {
-	order := make([]int32, len(ticks))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(i, j int32) int {
-		a, b := &ticks[i], &ticks[j]
-		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Seq, b.Seq))
-	})
-	return order
 }
 
 // tickSource feeds ticks to CopyFrom in the given order, reusing one row.

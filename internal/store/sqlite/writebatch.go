@@ -112,7 +112,7 @@ func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, c
 		return fmt.Errorf("write batch %d..%d: position is %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
 	}
 	r := connRunner{c}
-	order := keyOrder(ticks)
+	order := market.KeyOrder(ticks)
 	err = tickInsert.exec(ctx, r, len(ticks), func(a []driver.NamedValue, i int) {
 		t := &ticks[order[i]]
 		a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value = t.Symbol, int64(t.Seq), t.TS, t.Price, t.Size
@@ -135,7 +135,7 @@ func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, c
 		}
 		idx = append(idx, int32(i))
 	}
-	// In the table's key order too, for the same reason as keyOrder.
+	// In the table's key order too, for the reason of market.KeyOrder.
 	slices.SortFunc(idx, func(a, b int32) int {
 		x, y := &candles[a], &candles[b]
 		if c := strings.Compare(x.Symbol, y.Symbol); c != 0 {
@@ -161,34 +161,6 @@ func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, c
 		return fmt.Errorf("write batch: commit: %w", translate(err))
 	}
 	return nil
-}
-
-// keyOrder is the permutation that puts ticks in the table's key order
-// (symbol, ts, seq). Inserted in that order, consecutive rows land on the
-// same B-tree leaf, whose pages are already in cache, instead of
-// alternating between one leaf per symbol (BenchmarkWriteBatch, 20
-// symbols: 7–19 % more ticks/s with the candles sorted too). Ticks with
-// equal keys keep their log order, so INSERT OR IGNORE stores the same
-// row as before.
-func keyOrder(ticks []market.Tick) []int32 {
-	order := make([]int32, len(ticks))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		x, y := &ticks[a], &ticks[b]
-		if c := strings.Compare(x.Symbol, y.Symbol); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.TS, y.TS); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.Seq, y.Seq); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b) // log order: the first of two equal keys is kept
-	})
-	return order
 }
 
 // fillCandle writes c's values into a, in candleUpsert's columns.
