@@ -74,6 +74,7 @@ type checkpointer struct {
 
 	runs   *prometheus.CounterVec // by: checkpointer, writer
 	pinned prometheus.Counter
+	failed prometheus.Counter
 	size   prometheus.GaugeFunc
 }
 
@@ -92,6 +93,10 @@ func newCheckpointer(path string, lim walLimits) (*checkpointer, error) {
 			Name: "findash_sqlite_wal_pinned_total",
 			Help: "Large writes that found the SQLite WAL past its 64 MiB bound and could not truncate it: a reader (or another process's checkpoint or write) still used it after the busy timeout; the write went ahead and the WAL grew by what the reader pins.",
 		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_sqlite_wal_checkpoint_failures_total",
+			Help: "PASSIVE checkpoints of the SQLite WAL that failed on the checkpointer's connection (logged at most once a minute); each is retried within a second. The WAL is then bounded only by the writer's TRUNCATE before large writes.",
+		}),
 	}
 	k.size = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "findash_sqlite_wal_bytes", Help: "Size of the SQLite WAL file.",
@@ -107,26 +112,41 @@ func (k *checkpointer) start(db *DB) {
 		defer close(k.done)
 		t := time.NewTicker(walIdle)
 		defer t.Stop()
-		var seen time.Time // the WAL file's mtime at the last checkpoint
+		// seen is the WAL file's mtime before the last checkpoint that
+		// succeeded: a failed one is retried at the next tick even if
+		// nothing is written meanwhile.
+		var seen, mtime time.Time
+		var warned time.Time // when a failure was last logged
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-k.kick:
+				mtime = time.Time{} // not compared: a commit always checkpoints
 			case <-t.C:
 				fi, err := os.Stat(k.walPath)
 				if err != nil || fi.ModTime().Equal(seen) {
 					continue
 				}
-				seen = fi.ModTime()
+				mtime = fi.ModTime()
 			}
 			c0 := k.commits.Load()
 			busy, frames, done, err := k.checkpoint(ctx, k.c, "PASSIVE")
 			if err != nil {
-				if ctx.Err() == nil {
-					db.log.Warn("WAL checkpoint failed", "err", err)
+				if ctx.Err() != nil {
+					return
+				}
+				// A broken connection fails at every kick, one per batch:
+				// the metric counts them all, the log says so once a minute.
+				k.failed.Inc()
+				if now := time.Now(); now.Sub(warned) >= time.Minute {
+					warned = now
+					db.log.Warn("WAL checkpoint failed; retried at the next large write or within a second", "err", err)
 				}
 				continue
+			}
+			if !mtime.IsZero() {
+				seen = mtime
 			}
 			k.runs.WithLabelValues("checkpointer").Inc()
 			if busy == 0 && done == frames {
@@ -217,5 +237,5 @@ func (db *DB) onWriter(ctx context.Context, fn func(c *sql.Conn) error) error {
 
 // Collectors returns the SQLite store's metrics, for the caller's registry.
 func (db *DB) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{db.ck.runs, db.ck.pinned, db.ck.size}
+	return []prometheus.Collector{db.ck.runs, db.ck.pinned, db.ck.failed, db.ck.size}
 }
