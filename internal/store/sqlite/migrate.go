@@ -11,7 +11,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -87,7 +87,7 @@ func (db *DB) MigrateDown(ctx context.Context, to int64) (from int64, err error)
 	for _, s := range p.ListSources() {
 		known = append(known, s.Version)
 	}
-	undo, err := downSteps(from, to, known)
+	undo, err := store.DownSteps(from, to, known)
 	if err != nil || len(undo) == 0 {
 		return from, err
 	}
@@ -117,30 +117,6 @@ func (db *DB) MigrateDown(ctx context.Context, to int64) (from int64, err error)
 	db.truncateWAL(ctx) // 00009's Down copies the ticks table, as its Up does
 	db.log.Info("database migrated down", "migrations", len(undo), "from", from, "to", to, "duration", took)
 	return from, nil
-}
-
-// downSteps returns the versions MigrateDown undoes to take a database at
-// version current down to version to, newest first, given the versions of
-// the embedded migrations (ascending); or why it must not. (PostgreSQL's
-// store has the same function: adapters do not import each other.)
-func downSteps(current, to int64, known []int64) ([]int64, error) {
-	switch {
-	case to < 0:
-		return nil, market.Invalid("version", "%d is below 0", to)
-	case to > current:
-		return nil, market.Invalid("version", "%d is above the database's version %d (findash migrate without --down-to applies migrations up)", to, current)
-	case len(known) > 0 && current > known[len(known)-1]:
-		return nil, market.Invalid("version", "the database is at version %d, newer than this findash's migrations (up to %d): migrate it down with the findash release that applied it", current, known[len(known)-1])
-	case to != 0 && !slices.Contains(known, to):
-		return nil, market.Invalid("version", "%d is not a migration of this store (its versions: %v)", to, known)
-	}
-	var undo []int64
-	for _, v := range slices.Backward(known) {
-		if v > to && v <= current {
-			undo = append(undo, v)
-		}
-	}
-	return undo, nil
 }
 
 // truncateWAL checkpoints the WAL and truncates it. A migration that
