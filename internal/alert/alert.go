@@ -91,10 +91,13 @@ type Alert struct {
 	// the alert was created, read before CreatedAt was stamped: every
 	// message at or below it was in the log before the alert existed, so
 	// the evaluator evaluates the alert only on later messages, after a
-	// restart too (decision 0065). 0: unknown (an alert created before
-	// migration 00010, or by a caller without the log), evaluated as
-	// before: on every message after the position the evaluator starts
-	// from.
+	// restart too (decision 0065). An edit of its definition moves it to
+	// the log's head at the edit (CreatedAt stays): the edited alert is
+	// evaluated as a new one, never on a message from before the edit
+	// (decision 0079); a pause or resume keeps it. 0: unknown (an alert
+	// created before migration 00010, or by a caller without the log),
+	// evaluated as before: on every message after the position the
+	// evaluator starts from.
 	CreatedSeq uint64 `json:"-"`
 }
 

@@ -61,7 +61,10 @@
 // catch-up of a loaded alert takes the recent ticks of messages after it.
 // An alert whose CreatedSeq is 0 (created before migration 00010) keeps
 // the older rules: from the stored position after a restart, ticks
-// stamped at or after its CreatedAt in a catch-up.
+// stamped at or after its CreatedAt in a catch-up. An edit of an alert's
+// definition stores the log's head at the edit as its CreatedSeq
+// (decision 0079): the edited alert is placed again as a new one, by a
+// running evaluator at its next reload as after a restart or a rewind.
 //
 // Alert definitions (created, deleted, paused through the API) are
 // re-read when the store's alert version changes, checked at most every

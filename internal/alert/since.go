@@ -39,8 +39,11 @@ func newHistory() *history {
 // commit), it must not see ticks the log held before it was loaded. An
 // entry whose creation differs from the loaded alert's is another alert
 // under a reused ID (one lost in a failover, its ID given again by the
-// promoted standby): the loaded alert starts as a new one, not at the lost
-// alert's first message.
+// promoted standby), or the same alert edited since (an edit moves
+// CreatedSeq to the log's head at the edit, decision 0079): either way the
+// loaded alert starts as a new one, after its CreatedSeq and with the
+// catch-up, not at the first message of the alert this Run knew. A pause
+// or resume moves nothing.
 func (r *run) place(at uint64) {
 	since := make(map[int64]placed, len(r.alerts))
 	r.since = r.since[:0]
@@ -66,7 +69,7 @@ func (r *run) place(at uint64) {
 
 // placed is an alert's first evaluated message, with the creation (time
 // and log position) that tells this alert from another given the same ID
-// after a failover.
+// after a failover, or from its own definition before an edit.
 type placed struct {
 	at         uint64
 	created    time.Time

@@ -21,7 +21,8 @@ type AlertStore interface {
 	Alerts(ctx context.Context, userID int64) ([]alert.Alert, error)
 	DeleteAlert(ctx context.Context, userID, id int64) error
 	SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error)
-	// UpdateAlert replaces a's definition (not its symbol) and re-arms it.
+	// UpdateAlert replaces a's definition (not its symbol) and position
+	// (CreatedSeq) and re-arms it.
 	UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error)
 	// AlertEvents lists events newest first, with ids below before (0: from the newest).
 	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)
@@ -30,9 +31,10 @@ type AlertStore interface {
 }
 
 // LogHead reads the event log's newest stream sequence; *bus.Bus
-// implements it. An alert is created with it (alert.Alert.CreatedSeq), so
-// the evaluator never evaluates the alert on a message that was in the log
-// before the alert existed, even after a restart (decision 0065).
+// implements it. An alert is created and edited with it
+// (alert.Alert.CreatedSeq), so the evaluator never evaluates the alert on
+// a message that was in the log before the alert existed (decision 0065)
+// or before its last edit (decision 0079), even after a restart.
 type LogHead interface {
 	LastSeq(ctx context.Context) (uint64, error)
 }
@@ -87,13 +89,10 @@ func (a *API) createAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	// The log's head is read before the creation time is stamped: every
 	// message at or below it was in the log before the alert existed.
-	var head uint64
-	if a.d.AlertLog != nil {
-		var err error
-		if head, err = a.d.AlertLog.LastSeq(r.Context()); err != nil {
-			a.writeError(w, r, fmt.Errorf("create alert: read the log's position: %w", err))
-			return
-		}
+	head, err := a.logHead(r.Context(), 0)
+	if err != nil {
+		a.writeError(w, r, fmt.Errorf("create alert: %w", err))
+		return
 	}
 	al := alert.Alert{UserID: p.UserID, Symbol: in.Symbol, Condition: alert.Condition(in.Condition), Threshold: *in.Threshold,
 		Notify: in.Notify, WebhookURL: in.WebhookURL, CreatedAt: a.now(), CreatedSeq: head,
@@ -108,7 +107,7 @@ func (a *API) createAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 		a.writeError(w, r, clean(err, "alert"))
 		return
 	}
-	al, err := a.d.Alerts.CreateAlert(r.Context(), al, alert.MaxPerUser)
+	al, err = a.d.Alerts.CreateAlert(r.Context(), al, alert.MaxPerUser)
 	if err != nil {
 		if errors.Is(err, market.ErrConflict) {
 			err = &httpError{status: http.StatusConflict, code: "too_many_alerts",
@@ -141,10 +140,12 @@ func (a *API) deleteAlert(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 // patchAlert: PATCH /api/v1/alerts/{id} → 200 alert. {"paused":bool}
-// alone pauses or resumes, keeping the armed state; any other field
-// (condition, threshold, notify, webhook_url, hysteresis, cooldown_s,
-// paused) edits the alert — the fields given replace the stored ones, the
-// result is validated as a new alert's, and the alert re-arms.
+// alone pauses or resumes, keeping the armed state and the alert's
+// position; any other field (condition, threshold, notify, webhook_url,
+// hysteresis, cooldown_s, paused) edits the alert — the fields given
+// replace the stored ones, the result is validated as a new alert's, and
+// the alert re-arms and starts, as a new one, after the log's head at the
+// edit (decision 0079).
 func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if a.d.Alerts == nil {
 		a.writeError(w, r, errNoAlerts())
@@ -214,6 +215,15 @@ func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principa
 		a.writeError(w, r, clean(err, "alert"))
 		return
 	}
+	// An edit re-arms the alert, so it is a new alert from here on: it
+	// takes the log's head, read before the update, as its position, and
+	// is never evaluated on a message the log held before the edit. A
+	// pause or resume (above) changes neither what fires nor the armed
+	// state, so it keeps the position.
+	if al.CreatedSeq, err = a.logHead(r.Context(), al.CreatedSeq); err != nil {
+		a.writeError(w, r, fmt.Errorf("edit alert: %w", err))
+		return
+	}
 	al, err = a.d.Alerts.UpdateAlert(r.Context(), al)
 	if err != nil {
 		a.writeError(w, r, clean(err, what))
@@ -221,6 +231,19 @@ func (a *API) patchAlert(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	w.Header()["Cache-Control"] = noStore
 	a.writeJSON(w, r, http.StatusOK, al)
+}
+
+// logHead reads the event log's newest stream sequence, an alert's
+// position; without a log (Deps.AlertLog nil) it is unknown and stays def.
+func (a *API) logHead(ctx context.Context, def uint64) (uint64, error) {
+	if a.d.AlertLog == nil {
+		return def, nil
+	}
+	head, err := a.d.AlertLog.LastSeq(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read the log's position: %w", err)
+	}
+	return head, nil
 }
 
 // ownAlert returns alert id of userID, or market.ErrNotFound.

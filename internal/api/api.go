@@ -125,10 +125,11 @@ type Deps struct {
 	// Alerts serves /api/v1/alerts, /api/v1/alerts/events and
 	// /api/v1/webhook-secret (alerts.go); nil answers 503.
 	Alerts AlertStore
-	// AlertLog, when set, gives each alert created the log's newest
-	// stream sequence (alert.Alert.CreatedSeq); an error reading it
-	// answers the creation 503. nil: created with 0, evaluated from the
-	// evaluator's stored position after a restart.
+	// AlertLog, when set, gives each alert created or edited the log's
+	// newest stream sequence (alert.Alert.CreatedSeq); an error reading it
+	// answers the creation or edit 503. nil: created with 0, evaluated
+	// from the evaluator's stored position after a restart; an edit keeps
+	// the stored position.
 	AlertLog LogHead
 	// Reports serves /api/v1/reports (reports.go); nil answers 503.
 	Reports ReportService

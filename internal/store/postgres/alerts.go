@@ -151,16 +151,21 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 
 // UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
 // (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
-// Paused; else market.ErrNotFound) and re-arms it, and returns it as
-// stored. The symbol and the time of the last firing stay. The update and
-// the version bump are one statement.
+// Paused; else market.ErrNotFound) and its position (CreatedSeq: the
+// log's head at the edit), re-arms it, and returns it as stored. The
+// symbol, CreatedAt and the time of the last firing stay. A CreatedSeq
+// above 2^63-1 is market.ErrInvalid. The update and the version bump are
+// one statement.
 func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
+	if a.CreatedSeq > math.MaxInt64 {
+		return alert.Alert{}, fmt.Errorf("update alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
+	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	out, err := collectOne(ctx, db.primary, rowToAlert, `WITH u AS (UPDATE alerts SET condition = $3, threshold = $4, notify = $5,
-		webhook_url = $6, hysteresis = $7, cooldown_s = $8, paused = $9, armed = true WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
+		webhook_url = $6, hysteresis = $7, cooldown_s = $8, paused = $9, armed = true, created_seq = $10 WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
 		v AS (`+bumpVersion+` AND EXISTS (SELECT 1 FROM u))
-		SELECT `+alertCols+` FROM u`, a.ID, a.UserID, string(a.Condition), a.Threshold, nonNil(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused)
+		SELECT `+alertCols+` FROM u`, a.ID, a.UserID, string(a.Condition), a.Threshold, nonNil(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, int64(a.CreatedSeq))
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("update alert %d of user %d: %w", a.ID, a.UserID, err)
 	}

@@ -170,9 +170,14 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 
 // UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
 // (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
-// Paused; else market.ErrNotFound) and re-arms it, and returns it as
-// stored. The symbol and the time of the last firing stay.
+// Paused; else market.ErrNotFound) and its position (CreatedSeq: the
+// log's head at the edit), re-arms it, and returns it as stored. The
+// symbol, CreatedAt and the time of the last firing stay. A CreatedSeq
+// above 2^63-1 is market.ErrInvalid.
 func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (_ alert.Alert, err error) {
+	if a.CreatedSeq > math.MaxInt64 {
+		return alert.Alert{}, fmt.Errorf("update alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("update alert: begin: %w", translate(err))
@@ -183,8 +188,8 @@ func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (_ alert.Alert, er
 		}
 	}()
 	out, err := scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET condition = ?, threshold = ?, notify = ?, webhook_url = ?,
-		hysteresis = ?, cooldown_s = ?, paused = ?, armed = 1 WHERE id = ? AND user_id = ? RETURNING `+alertCols,
-		string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, a.ID, a.UserID))
+		hysteresis = ?, cooldown_s = ?, paused = ?, armed = 1, created_seq = ? WHERE id = ? AND user_id = ? RETURNING `+alertCols,
+		string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, int64(a.CreatedSeq), a.ID, a.UserID))
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("alert %d: %w", a.ID, err)
 	}

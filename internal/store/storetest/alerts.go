@@ -340,12 +340,14 @@ func testReports(t *testing.T, s AlertStore) {
 
 // testAlertRules: an alert's hysteresis and cooldown are stored, the tick
 // time of its last firing is committed with its armed state, and an edit
-// replaces the definition (not the symbol), re-arms it and bumps the version.
+// replaces the definition (not the symbol) and the position (CreatedSeq,
+// not CreatedAt), re-arms it and bumps the version; a pause keeps the
+// position (decision 0079).
 func testAlertRules(t *testing.T, s AlertStore) {
 	ctx := t.Context()
 	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
 	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
-		Hysteresis: 1.5, CooldownS: 60, Notify: []string{}, CreatedAt: created})
+		Hysteresis: 1.5, CooldownS: 60, Notify: []string{}, CreatedAt: created, CreatedSeq: 7})
 	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5}}); !ok {
 		t.Fatal("commit not applied")
 	}
@@ -357,17 +359,31 @@ func testAlertRules(t *testing.T, s AlertStore) {
 		t.Errorf("bob editing ann's alert: %v, want ErrNotFound", err)
 	}
 	u, err := s.UpdateAlert(ctx, alert.Alert{ID: a.ID, UserID: ann, Symbol: "IGNORED", Condition: alert.Below, Threshold: 90,
-		Hysteresis: 0, CooldownS: 600, Notify: []string{"email"}, Paused: true})
+		Hysteresis: 0, CooldownS: 600, Notify: []string{"email"}, Paused: true, CreatedAt: created.Add(time.Hour), CreatedSeq: 1 << 40})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := alert.Alert{ID: a.ID, UserID: ann, Symbol: "BTC-USD", Condition: alert.Below, Threshold: 90, Hysteresis: 0, CooldownS: 600,
-		Notify: []string{"email"}, Paused: true, Armed: true, LastFiredTS: day0 + 5, CreatedAt: created.Truncate(time.Millisecond)}
+		Notify: []string{"email"}, Paused: true, Armed: true, LastFiredTS: day0 + 5, CreatedAt: created.Truncate(time.Millisecond), CreatedSeq: 1 << 40}
 	if diff := gocmp.Diff(want, u); diff != "" {
 		t.Errorf("UpdateAlert (-want +got):\n%s", diff)
 	}
-	if _, v := evaluated(t, s); v == v0 {
+	as, v := evaluated(t, s)
+	if v == v0 {
 		t.Error("AlertsVersion() did not change on edit")
+	}
+	if diff := gocmp.Diff([]alert.Alert{want}, as); diff != "" {
+		t.Errorf("EvaluatedAlerts() after the edit (-want +got):\n%s", diff)
+	}
+	// A resume keeps the edit's position.
+	if r, err := s.SetAlertPaused(ctx, ann, a.ID, false); err != nil || r.CreatedSeq != 1<<40 {
+		t.Errorf("SetAlertPaused(false) = created_seq %d, %v; want %d (the edit's)", r.CreatedSeq, err, uint64(1<<40))
+	}
+	if as, _ := evaluated(t, s); len(as) != 1 || as[0].CreatedSeq != 1<<40 {
+		t.Errorf("EvaluatedAlerts() after a resume = %+v; want created_seq %d (the edit's)", as, uint64(1<<40))
+	}
+	if _, err := s.UpdateAlert(ctx, alert.Alert{ID: a.ID, UserID: ann, Condition: alert.Below, Threshold: 90, Notify: []string{}, CreatedSeq: 1 << 63}); !errors.Is(err, market.ErrInvalid) {
+		t.Errorf("UpdateAlert(CreatedSeq 2^63) error = %v, want ErrInvalid", err)
 	}
 }
 
