@@ -128,15 +128,20 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*backe
 // undoes its migrations above version to; it returns the version the
 // database was at. SQLite's data dir is locked first, as serve locks it,
 // so that it never runs under a server (nor a server starts under it).
-// PostgreSQL's Downs run over the migrate URL, under the advisory lock a
+// On PostgreSQL it first refuses while findash connections (servers,
+// tools) are open on the database, and its own are named apart so as not
+// to count; the Downs run over the migrate URL, under the advisory lock a
 // starting server's migrations take.
 func migrateDown(ctx context.Context, cfg config.Config, log *slog.Logger, to int64) (from int64, err error) {
 	if cfg.DatabaseURL != "" {
-		db, err := postgres.Open(ctx, postgres.Config{PrimaryURL: cfg.DatabaseURL, MigrateURL: cfg.DatabaseMigrateURL}, log)
+		db, err := postgres.Open(ctx, postgres.Config{PrimaryURL: cfg.DatabaseURL, MigrateURL: cfg.DatabaseMigrateURL, ApplicationName: "findash migrate"}, log)
 		if err != nil {
 			return 0, err
 		}
 		defer db.Close()
+		if err := db.CheckUnused(ctx); err != nil {
+			return 0, fmt.Errorf("migrate down: %w", err)
+		}
 		return db.MigrateDown(ctx, to)
 	}
 	unlock, err := lockDataDir(cfg)

@@ -23,9 +23,10 @@ first, with each migration's own Down (goose), so that the findash release
 whose newest migration is N can run on the database: roll back the image
 after this. Run it with the findash that applied the migrations (an older
 one lacks their Downs), with every findash on the database stopped: on
-SQLite it refuses while a server holds the data dir; on PostgreSQL it takes
-the migration lock, but cannot see servers, and one still running fails on
-what the Downs drop. A Down can drop data (N = 0 drops every table of
+SQLite it refuses while a server holds the data dir; on PostgreSQL while
+connections named findash (application_name: servers, other findash
+commands) are open on the database; one still running would fail on what
+the Downs drop. A Down can drop data (N = 0 drops every table of
 findash's migrations; the job queue's, River's own, stay): back up first.
 A target below 0, above the database's version or that is no migration of
 this store is refused, and nothing is undone.`,

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/findash/findash/internal/config"
+	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/store/postgres"
 	"github.com/findash/findash/internal/testenv"
 )
 
@@ -72,7 +74,24 @@ func TestMigrateDownSQLite(t *testing.T) {
 
 // TestMigrateDownPostgres: migrate --down-to on PostgreSQL
 // (FINDASH_TEST_POSTGRES_URL).
+// It refuses while a findash (a store opened as serve opens it) is
+// connected to the database.
 func TestMigrateDownPostgres(t *testing.T) {
 	d := testenv.Postgres(t)
-	checkMigrateDown(t, "--database-url", d.URL, "--data-dir", t.TempDir())
+	db := []string{"--database-url", d.URL, "--data-dir", t.TempDir()}
+	checkMigrateDown(t, db...)
+
+	server, err := postgres.Open(t.Context(), postgres.Config{PrimaryURL: d.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	out, err := migrateCLI(t, append([]string{"--down-to", "1"}, db...)...)
+	if !errors.Is(err, market.ErrConflict) || !strings.Contains(err.Error(), "database in use") || out != "" {
+		t.Errorf("migrate --down-to 1 beside a server = %q, %v; want database in use", out, err)
+	}
+	server.Close()
+	if out, err := migrateCLI(t, append([]string{"--down-to", "1"}, db...)...); err != nil || !strings.HasSuffix(out, " to 1\n") {
+		t.Errorf("migrate --down-to 1 once the server stopped = %q, %v", out, err)
+	}
 }

@@ -60,7 +60,17 @@ type Config struct {
 	PartitionsAhead int
 	// MaintainEvery is how often Run calls MaintainPartitions; default 1 h.
 	MaintainEvery time.Duration
+	// ApplicationName is the application_name of every connection (unless
+	// a URL sets its own); default ServerApplicationName. A tool that
+	// must not count itself as a running findash (migrate --down-to, see
+	// CheckUnused) sets another.
+	ApplicationName string
 }
+
+// ServerApplicationName is the application_name findash's connections carry
+// by default, so that CheckUnused (and an operator's pg_stat_activity) can
+// tell them from others.
+const ServerApplicationName = "findash"
 
 func (c *Config) setDefaults() {
 	if c.MigrateURL == "" {
@@ -89,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaintainEvery <= 0 {
 		c.MaintainEvery = time.Hour
+	}
+	if c.ApplicationName == "" {
+		c.ApplicationName = ServerApplicationName
 	}
 }
 
@@ -127,6 +140,7 @@ func DirectPoolConfig(url string) (*pgxpool.Config, error) {
 	if !strings.Contains(url, "connect_timeout") {
 		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	nameConns(url, pc.ConnConfig, ServerApplicationName)
 	return pc, nil
 }
 
@@ -151,7 +165,17 @@ func poolConfig(url string, cfg Config) (*pgxpool.Config, error) {
 	if !strings.Contains(url, "pool_max_conns") {
 		pc.MaxConns = cfg.MaxConns
 	}
+	nameConns(url, pc.ConnConfig, cfg.ApplicationName)
 	return pc, nil
+}
+
+// nameConns sets the application_name of the connections of url to name,
+// unless the URL sets one: a findash whose URL names its connections
+// otherwise is one CheckUnused cannot see.
+func nameConns(url string, cc *pgx.ConnConfig, name string) {
+	if !strings.Contains(url, "application_name") {
+		cc.RuntimeParams["application_name"] = name
+	}
 }
 
 // redactErr is err's message for a URL that does not parse; pgconn's parse

@@ -37,6 +37,7 @@ func (db *DB) migrator(opts ...goose.ProviderOption) (*goose.Provider, *sql.DB, 
 	if err != nil {
 		return nil, nil, market.Invalid("url", "%s", redactErr(err))
 	}
+	nameConns(db.cfg.MigrateURL, pc.ConnConfig, db.cfg.ApplicationName)
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockID), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, nil, err
