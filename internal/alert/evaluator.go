@@ -33,6 +33,12 @@ type ArmedChange struct {
 	AlertID     int64
 	Armed       bool
 	LastFiredTS int64 // ms since epoch, UTC; 0: never fired
+	// CreatedSeq is the alert's CreatedSeq when it was evaluated: the
+	// change is applied only while the alert still has it. An edit
+	// committed between the evaluation and the commit moved it and
+	// re-armed the alert (decision 0079); the old definition's state
+	// must not undo that re-arm.
+	CreatedSeq uint64
 }
 
 // Store is the evaluator's persistence; the SQL stores implement it. part
@@ -50,8 +56,9 @@ type Store interface {
 	EvaluatedAlerts(ctx context.Context) ([]Alert, int64, error)
 	// CommitAlerts records, in one transaction, the fired events (skipping
 	// those whose alert no longer exists or is paused, and any whose
-	// (AlertID, Seq) is already stored), the armed changes and logSeq as
-	// partition part's position. prevSeq is the position the caller last
+	// (AlertID, Seq) is already stored), the armed changes (skipping
+	// those whose alert's CreatedSeq is no longer the change's: edited
+	// since) and logSeq as partition part's position. prevSeq is the position the caller last
 	// committed or read (0: none): when the stored position, read under
 	// the position's lock in that transaction, is below it, the database
 	// lost commits it had acknowledged (a failover to an asynchronous
@@ -382,7 +389,7 @@ func (r *run) step(a *Alert, value, price float64, t *market.Tick, now time.Time
 		})
 	}
 	if a.Armed != was {
-		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS})
+		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS, CreatedSeq: a.CreatedSeq})
 	}
 }
 

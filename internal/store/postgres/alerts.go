@@ -304,8 +304,9 @@ const insertEvent = `INSERT INTO alert_events
 // logSeq is not above the stored position nothing changes and applied is
 // false. An event whose alert is gone or paused, or whose
 // (AlertID, Seq) is stored, is skipped; the inserted events are returned
-// with their IDs and FiredAt as stored. Of several changes to one alert in
-// armed, the last wins. A sequence above 2^63-1 is market.ErrInvalid.
+// with their IDs and FiredAt as stored. An armed change whose CreatedSeq
+// is no longer the alert's (edited since, decision 0079) is skipped. Of
+// several changes to one alert in armed, the last wins. A sequence above 2^63-1 is market.ErrInvalid.
 func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", logSeq))
@@ -342,10 +343,15 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64
 		b.Queue(insertEvent, e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS,
 			int64(e.Seq), nonNil(e.Notify), e.WebhookURL, roundMs(e.FiredAt))
 	}
-	ids, states, firedTS := armedColumns(armed)
+	ids, states, firedTS, createdSeqs := armedColumns(armed)
 	if len(ids) > 0 {
+		// An alert edited since the change was evaluated (its created_seq
+		// moved, decision 0079) keeps the edit's re-arm; under READ
+		// COMMITTED an edit committed while this waits for the row is
+		// re-checked.
 		b.Queue(`UPDATE alerts AS a SET armed = c.armed, last_fired_ts = c.fired
-			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[]) AS c (id, armed, fired) WHERE a.id = c.id`, ids, states, firedTS)
+			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::bigint[]) AS c (id, armed, fired, created_seq)
+			WHERE a.id = c.id AND a.created_seq = c.created_seq`, ids, states, firedTS, createdSeqs)
 	}
 	b.Queue("UPDATE log_position SET seq = $3 WHERE name = $1 AND part = $2", alertsName, part, int64(logSeq))
 	br := tx.SendBatch(ctx, b)
@@ -393,7 +399,7 @@ func lockPosition(ctx context.Context, tx pgx.Tx, name string, part int) (int64,
 // armedColumns lays armed out by column for unnest, one entry per alert
 // (the last change wins, as when applied in order; one UPDATE may not
 // change a row twice), in alert order.
-func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64) {
+func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64, []int64) {
 	last := make(map[int64]alert.ArmedChange, len(armed))
 	for _, c := range armed {
 		last[c.AlertID] = c
@@ -405,10 +411,11 @@ func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64) {
 	slices.Sort(ids)
 	states := make([]bool, len(ids))
 	fired := make([]int64, len(ids))
+	createdSeqs := make([]int64, len(ids))
 	for i, id := range ids {
-		states[i], fired[i] = last[id].Armed, last[id].LastFiredTS
+		states[i], fired[i], createdSeqs[i] = last[id].Armed, last[id].LastFiredTS, int64(last[id].CreatedSeq)
 	}
-	return ids, states, fired
+	return ids, states, fired, createdSeqs
 }
 
 // PendingEvents returns up to limit events not marked dispatched, oldest first.

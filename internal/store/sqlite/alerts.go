@@ -317,7 +317,8 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 // alert.Store. A stored position below prevSeq (the one the evaluator last
 // committed or read; the database lost commits: a restore from a backup)
 // writes nothing and is market.ErrBehind. An event whose alert is gone or
-// paused, or whose (AlertID, Seq) is stored, is skipped.
+// paused, or whose (AlertID, Seq) is stored, is skipped; so is an armed
+// change whose CreatedSeq is no longer the alert's (edited since).
 func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
@@ -368,7 +369,10 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64
 		inserted = append(inserted, e)
 	}
 	for _, c := range armed {
-		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ?", c.Armed, c.LastFiredTS, c.AlertID); err != nil {
+		// An alert edited since the change was evaluated (its created_seq
+		// moved, decision 0079) keeps the edit's re-arm.
+		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ? AND created_seq = ?",
+			c.Armed, c.LastFiredTS, c.AlertID, int64(c.CreatedSeq)); err != nil {
 			return nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
 		}
 	}
