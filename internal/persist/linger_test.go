@@ -91,6 +91,30 @@ func TestBacklogDoesNotLinger(t *testing.T) {
 	}
 }
 
+// TestLingerOutlastsLate: fresh ticks that keep arriving while a batch
+// lingers do not end the linger once its first tick is Late old: the batch
+// is written Linger after its first tick, in one transaction. Judging the
+// batch's oldest tick on each message taken ended every linger of live
+// traffic Late after its first tick (0.5 s, not 1 s, at the defaults).
+func TestLingerOutlastsLate(t *testing.T) {
+	t0 := time.Now()
+	clock := func() time.Time { return time.UnixMilli(ts0).Add(time.Since(t0)) }
+	b := openBus(t)
+	st := wrap(openStore(t))
+	const late, linger = 100 * time.Millisecond, 3 * time.Second
+	stop := start(t, b, st, persist.Config{FlushInterval: 10 * time.Millisecond, Late: late, Linger: linger, Now: clock}, nil)
+	defer stop()
+	// 20 one-tick messages, each stamped when sent, over ~5 Lates.
+	for range 20 {
+		appendOne(t, b, 1, clock().UnixMilli()-ts0)
+		time.Sleep(late / 4)
+	}
+	waitPosition(t, st, lastSeq(t, b))
+	if n := st.writes.Load(); n != 1 {
+		t.Errorf("%d batches written for 20 on-time messages within Linger (%v), want 1", n, linger)
+	}
+}
+
 // appendOne appends n ticks of one symbol from ts0+dt (ms): one log message.
 func appendOne(t *testing.T, b *bus.Bus, n int, dt int64) {
 	t.Helper()
