@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/findash/findash/internal/bus"
 	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/persist"
@@ -90,6 +92,83 @@ func BenchmarkPersistBacklog(b *testing.B) {
 	n := float64(b.N) * appends * per
 	b.ReportMetric(n/wall.Seconds(), "ticks/s")
 	b.ReportMetric(cpu/n*1e6, "cpu-µs/tick")
+}
+
+// BenchmarkPersistLowRate persists live traffic: 400 one-tick messages a
+// second over 100 symbols (as `findash bench ingest --batch 1 --rate 400`
+// posts them), each stamped when appended, for 5 s a round, from the real
+// log into a fresh real SQLite store with the default batching (Late
+// 0.5 s, Linger 1 s) — issue 14's low-rate regime, where a transaction
+// costs about the same whatever it holds. cpu-µs/tick is the process's
+// CPU (the appends, the embedded NATS server, the consumer, the persister
+// and SQLite) per tick, from the first append until the store holds the
+// last; batches/s counts the transactions per second of traffic.
+func BenchmarkPersistLowRate(b *testing.B) {
+	const rate, dur, symbols = 400, 5 * time.Second, 100
+	syms := make([]string, symbols)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("L%03d-USD", i)
+	}
+	var cpu float64
+	var ticks, batches int
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		bs, err := bus.Open(context.Background(), bus.Config{DataDir: b.TempDir()}, discard())
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "findash.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		st := wrap(db)
+		ctx, cancel := context.WithCancel(context.Background())
+		p := persist.New(bs, st, persist.Config{}, discard(), prometheus.NewRegistry())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		c0 := cpuSeconds()
+		b.StartTimer()
+		pace := time.NewTicker(time.Second / rate)
+		n := 0
+		for end := time.Now().Add(dur); time.Now().Before(end); n++ {
+			<-pace.C
+			tick := market.Tick{Symbol: syms[n%symbols], TS: time.Now().UnixMilli(), Price: 100 + float64(n%13), Size: 1}
+			if err := bs.Append(context.Background(), []market.Tick{tick}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pace.Stop()
+		last, err := bs.LastSeq(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			pos, err := db.LogPosition(context.Background(), market.Unpartitioned)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if pos >= last {
+				break
+			}
+			<-st.written
+		}
+		b.StopTimer()
+		cpu += cpuSeconds() - c0
+		ticks += n
+		batches += int(st.writes.Load())
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		db.Close()
+		bs.Close(context.Background())
+	}
+	b.ReportMetric(cpu/float64(ticks)*1e6, "cpu-µs/tick")
+	b.ReportMetric(float64(batches)/(float64(b.N)*dur.Seconds()), "batches/s")
 }
 
 func cpuSeconds() float64 {
