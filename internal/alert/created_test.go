@@ -72,16 +72,7 @@ func TestAlertCreatedBeforeCrossing(t *testing.T) {
 // after the creation fires, once.
 func TestCatchUpFollowsTheLog(t *testing.T) {
 	e := newEnv(t)
-	var now atomic.Int64 // the evaluator's wall clock, moved by hand
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l := &watchedLog{Log: e.log, handled: e.handled}
-	ev := alert.NewEvaluator(l, e.db, e.db, nil, nil, alert.Config{
-		RefreshInterval: time.Minute, FlushInterval: time.Nanosecond,
-		Now: func() time.Time { return time.Unix(0, now.Load()) },
-	}, nil, nil)
-	done := make(chan error, 1)
-	go func() { done <- ev.Run(t.Context()) }()
-	t.Cleanup(func() { <-done })
+	now, l := e.clockedEvaluator()
 
 	e.waitHandled(e.prices(99), l) // loaded: no alerts yet
 	created := e.ts                // the server's clock, behind the feed's

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,6 +159,24 @@ func (e *env) evaluator(db *sqlite.DB, s alert.Sink) (stop func(), log *watchedL
 			e.t.Errorf("evaluator Run() error: %v", err)
 		}
 	}, log
+}
+
+// clockedEvaluator runs an evaluator on e.db until the test ends, with a
+// wall clock the test moves by hand (now, in Unix nanoseconds, starting
+// at 2026-01-01) and alerts reloaded once a minute of that clock; the log
+// tells which messages it has handled.
+func (e *env) clockedEvaluator() (now *atomic.Int64, log *watchedLog) {
+	now = new(atomic.Int64)
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	log = &watchedLog{Log: e.log, handled: e.handled}
+	ev := alert.NewEvaluator(log, e.db, e.db, nil, nil, alert.Config{
+		RefreshInterval: time.Minute, FlushInterval: time.Nanosecond,
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+	}, nil, nil)
+	done := make(chan error, 1)
+	go func() { done <- ev.Run(e.t.Context()) }()
+	e.t.Cleanup(func() { <-done })
+	return now, log
 }
 
 // prices appends one tick per price to the log and returns the last stream sequence.
