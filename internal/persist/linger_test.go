@@ -91,6 +91,43 @@ func TestBacklogDoesNotLinger(t *testing.T) {
 	}
 }
 
+// TestLateWhenTakenEndsLinger: while a batch lingers, a message that was
+// on time when the consumer read it but is more than Late behind the clock
+// when the writer takes it (it waited in the queue) ends the linger: the
+// batch is written then, not Linger after its first tick. Else such a tick
+// could reach the store up to Late more than StoredWithin after its
+// timestamp. TestBacklogDoesNotLinger covers only the batch's first
+// message, judged when FlushInterval passes.
+func TestLateWhenTakenEndsLinger(t *testing.T) {
+	var split atomic.Bool  // set: the next reading is the tick's time, later ones 2 s past it
+	var calls atomic.Int64 // readings since split was set
+	clock := func() time.Time {
+		if split.Load() && calls.Add(1) > 1 {
+			return time.UnixMilli(ts0 + 2000)
+		}
+		return time.UnixMilli(ts0)
+	}
+	b := openBus(t)
+	st := wrap(openStore(t))
+	const linger = 5 * time.Second
+	stop := start(t, b, st, persist.Config{FlushInterval: time.Millisecond, Linger: linger, Late: time.Second, Now: clock}, nil)
+	defer stop()
+	t0 := time.Now()
+	appendOne(t, b, 1, 0)              // on time throughout: the batch lingers
+	time.Sleep(200 * time.Millisecond) // past FlushInterval: lingering
+	split.Store(true)
+	// The consumer's reading (the first after split) finds it on time; the
+	// writer's, when it takes it, 2 s late.
+	appendOne(t, b, 1, 0)
+	waitPosition(t, st, lastSeq(t, b))
+	if waited := time.Since(t0); waited >= linger/2 {
+		t.Errorf("a message late when taken during a linger was written after %v; want at once, not Linger (%v) after the first", waited, linger)
+	}
+	if n := st.writes.Load(); n != 1 {
+		t.Errorf("%d batches written, want 1 (both messages)", n)
+	}
+}
+
 // TestLingerOutlastsLate: fresh ticks that keep arriving while a batch
 // lingers do not end the linger once its first tick is Late old: the batch
 // is written Linger after its first tick, in one transaction. Judging the
