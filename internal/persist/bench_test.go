@@ -70,16 +70,7 @@ func BenchmarkPersistBacklog(b *testing.B) {
 		c0, t0 := cpuSeconds(), time.Now()
 		b.StartTimer()
 		go func() { done <- p.Run(ctx) }()
-		for {
-			pos, err := db.LogPosition(context.Background(), market.Unpartitioned)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if pos >= last {
-				break
-			}
-			<-st.written
-		}
+		awaitStored(b, db, st.written, last)
 		b.StopTimer()
 		wall += time.Since(t0)
 		cpu += cpuSeconds() - c0
@@ -146,16 +137,7 @@ func BenchmarkPersistLowRate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for {
-			pos, err := db.LogPosition(context.Background(), market.Unpartitioned)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if pos >= last {
-				break
-			}
-			<-st.written
-		}
+		awaitStored(b, db, st.written, last)
 		b.StopTimer()
 		cpu += cpuSeconds() - c0
 		ticks += n
@@ -169,6 +151,23 @@ func BenchmarkPersistLowRate(b *testing.B) {
 	}
 	b.ReportMetric(cpu/float64(ticks)*1e6, "cpu-µs/tick")
 	b.ReportMetric(float64(batches)/(float64(b.N)*dur.Seconds()), "batches/s")
+}
+
+// awaitStored waits until db's persisted position reaches last, looking
+// again after each batch written is signalled.
+func awaitStored(b *testing.B, db interface {
+	LogPosition(context.Context, int) (uint64, error)
+}, written <-chan struct{}, last uint64) {
+	for {
+		pos, err := db.LogPosition(context.Background(), market.Unpartitioned)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if pos >= last {
+			return
+		}
+		<-written
+	}
 }
 
 func cpuSeconds() float64 {
