@@ -136,15 +136,14 @@ func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, c
 		idx = append(idx, int32(i))
 	}
 	// In the table's key order too, for the reason of market.KeyOrder.
+	// Partials of one candle keep their order in the batch: the upsert
+	// merges them one after the other, and on a tie (the same first or
+	// last tick) keeps the stored open and close, as market.Candle.Merge
+	// keeps the first's; slices.SortFunc is not stable.
 	slices.SortFunc(idx, func(a, b int32) int {
 		x, y := &candles[a], &candles[b]
-		if c := strings.Compare(x.Symbol, y.Symbol); c != 0 {
-			return c
-		}
-		if c := strings.Compare(x.Interval.String(), y.Interval.String()); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.Start, y.Start)
+		return cmp.Or(strings.Compare(x.Symbol, y.Symbol), strings.Compare(x.Interval.String(), y.Interval.String()),
+			cmp.Compare(x.Start, y.Start), cmp.Compare(a, b))
 	})
 	err = candleUpsert.exec(ctx, r, len(idx), func(a []driver.NamedValue, i int) {
 		fillCandle(a, &candles[idx[i]])

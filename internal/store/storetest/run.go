@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"WriteBatchOverlapConflicts", testWriteBatchOverlap},
 		{"WriteBatchBehind", testWriteBatchBehind},
 		{"WriteBatchEqualKeys", testWriteBatchEqualKeys},
+		{"WriteBatchEqualCandleKeys", testWriteBatchEqualCandleKeys},
 		{"CandleMergeMatchesDomain", testCandleMerge},
 		{"RestoreState", testRestoreState},
 		{"PartitionPositions", testPartitionPositions},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -279,4 +280,41 @@ func testWriteBatchEqualKeys(t *testing.T, s Store) {
 			t.Errorf("of two ticks with equal keys the store kept %+v, want the first (price 7, size 1)", tk)
 		}
 	}
+}
+
+// testWriteBatchEqualCandleKeys writes one batch whose partial candles
+// repeat one candle's key, both partials opening and closing on the same
+// tick (ts, seq) at different prices, among a dozen other candles out of
+// key order: the stored candle is the two merged in the batch's order
+// (market.Candle.Merge keeps the first's open and close on such a tie),
+// whatever order the store upserts them in.
+func testWriteBatchEqualCandleKeys(t *testing.T, s Store) {
+	var candles []market.Candle
+	for i := range 13 {
+		ts, price := day0+int64(100-i)*1000, float64(i+1)
+		candles = append(candles, market.Candle{
+			Symbol: []string{"CCC", "AAA", "BBB"}[i%3], Interval: market.Interval1s, Start: ts,
+			Open: price, High: price, Low: price, Close: price, Volume: 1, Count: 1,
+			FirstTS: ts, FirstSeq: uint64(i + 1), LastTS: ts, LastSeq: uint64(i + 1),
+		})
+	}
+	// At this place an unstable sort by key alone puts it before candles[0].
+	dup := candles[0]
+	dup.Open, dup.High, dup.Close = 50, 50, 50
+	candles = slices.Insert(candles, 6, dup)
+	want := candles[0]
+	want.Merge(&dup)
+	if err := s.WriteBatch(t.Context(), market.Unpartitioned, nil, candles, 0, 1, 1); err != nil {
+		t.Fatalf("WriteBatch() error: %v", err)
+	}
+	for _, c := range allCandles(t, s, "CCC") {
+		if c.Start != want.Start {
+			continue
+		}
+		if c.Open != want.Open || c.Close != want.Close || c.High != want.High || c.Count != want.Count {
+			t.Errorf("stored candle %+v; want open %v close %v high %v count %d (the partials merged in batch order)", c, want.Open, want.Close, want.High, want.Count)
+		}
+		return
+	}
+	t.Errorf("candle CCC 1s at %d not stored", want.Start)
 }
