@@ -56,13 +56,7 @@ func BenchmarkPersistBacklog(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "findash.db"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		db := openBenchStore(b)
 		st := wrap(db)
 		ctx, cancel := context.WithCancel(context.Background())
 		p := persist.New(bs, st, persist.Config{}, discard(), nil)
@@ -109,13 +103,7 @@ func BenchmarkPersistLowRate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "findash.db"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		db := openBenchStore(b)
 		st := wrap(db)
 		ctx, cancel := context.WithCancel(context.Background())
 		p := persist.New(bs, st, persist.Config{}, discard(), prometheus.NewRegistry())
@@ -151,6 +139,19 @@ func BenchmarkPersistLowRate(b *testing.B) {
 	}
 	b.ReportMetric(cpu/float64(ticks)*1e6, "cpu-µs/tick")
 	b.ReportMetric(float64(batches)/(float64(b.N)*dur.Seconds()), "batches/s")
+}
+
+// openBenchStore opens a fresh, migrated SQLite store in a temporary
+// directory; the caller closes it.
+func openBenchStore(b *testing.B) *sqlite.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "findash.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return db
 }
 
 // awaitStored waits until db's persisted position reaches last, looking
