@@ -99,6 +99,14 @@ type Alert struct {
 	// evaluated as before: on every message after the position the
 	// evaluator starts from.
 	CreatedSeq uint64 `json:"-"`
+	// Revision is the revision of the alert's definition: 0 at its
+	// creation, incremented by every edit of a definition field (not by a
+	// pause or resume alone). The evaluator carries the revision it
+	// evaluated with on every firing and armed change it commits, and the
+	// store applies them only while the alert still has it: once an edit
+	// is committed, nothing the old definition evaluated is recorded
+	// (decision 0081).
+	Revision int64 `json:"-"`
 }
 
 // Event is one firing of an alert: what crossed, when, and where it is to be
@@ -118,6 +126,10 @@ type Event struct {
 	Notify     []string  `json:"notify"`
 	WebhookURL string    `json:"webhook_url,omitempty"`
 	FiredAt    time.Time `json:"fired_at"`
+	// Revision is the alert's Revision the firing was evaluated with:
+	// Store.CommitAlerts records the firing only while the alert still has
+	// it (decision 0081). Not stored with the event; 0 when read back.
+	Revision int64 `json:"-" db:"-"`
 }
 
 // Validate checks a to-be-created alert's fields (Symbol, Condition,

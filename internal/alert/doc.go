@@ -66,6 +66,19 @@
 // (decision 0079): the edited alert is placed again as a new one, by a
 // running evaluator at its next reload as after a restart or a rewind.
 //
+// An alert's revision. Every edit of its definition also increments the
+// alert's Revision, even when the log's head (so CreatedSeq) has not
+// moved. Each firing and armed change carries the revision it was
+// evaluated with, and CommitAlerts applies it only while the alert still
+// has it, checked in the statement that writes it (an edit commits
+// before that statement or after the whole commit): until the next
+// reload the evaluator still evaluates the old definition, but once an
+// edit is committed nothing it evaluated is recorded (decision 0081). Such a
+// stale firing is counted (findash_alert_stale_firings_total), the rest
+// of its commit applies, and the next message reloads the alerts, so the
+// edited alert's catch-up evaluates the new definition on the messages
+// after the edit.
+//
 // Alert definitions (created, deleted, paused through the API) are
 // re-read when the store's alert version changes, checked at most every
 // Config.RefreshInterval while messages flow; a new alert is evaluated from

@@ -33,12 +33,13 @@ type ArmedChange struct {
 	AlertID     int64
 	Armed       bool
 	LastFiredTS int64 // ms since epoch, UTC; 0: never fired
-	// CreatedSeq is the alert's CreatedSeq when it was evaluated: the
-	// change is applied only while the alert still has it. An edit
-	// committed between the evaluation and the commit moved it and
-	// re-armed the alert (decision 0079); the old definition's state
-	// must not undo that re-arm.
-	CreatedSeq uint64
+	// Revision is the alert's Revision when it was evaluated: the change
+	// is applied only while the alert still has it. An edit committed
+	// between the evaluation and the commit re-armed the alert (decisions
+	// 0079, 0081); the old definition's state must not undo that re-arm,
+	// even when the edit left CreatedSeq where it was (no message in the
+	// log since the creation or the previous edit).
+	Revision int64
 }
 
 // Store is the evaluator's persistence; the SQL stores implement it. part
@@ -55,18 +56,25 @@ type Store interface {
 	// stored armed state, and the version it reflects.
 	EvaluatedAlerts(ctx context.Context) ([]Alert, int64, error)
 	// CommitAlerts records, in one transaction, the fired events (skipping
-	// those whose alert no longer exists or is paused, and any whose
-	// (AlertID, Seq) is already stored), the armed changes (skipping
-	// those whose alert's CreatedSeq is no longer the change's: edited
-	// since) and logSeq as partition part's position. prevSeq is the position the caller last
-	// committed or read (0: none): when the stored position, read under
-	// the position's lock in that transaction, is below it, the database
-	// lost commits it had acknowledged (a failover to an asynchronous
-	// standby, a restore), and CommitAlerts changes nothing and returns an
-	// error matching market.ErrBehind. When logSeq is not above the stored
-	// position it changes nothing and reports applied false. It returns
-	// the events it inserted, with their IDs.
-	CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []Event, armed []ArmedChange) (inserted []Event, applied bool, err error)
+	// those whose alert no longer exists or is paused, any whose
+	// (AlertID, Seq) is already stored, and any whose alert's Revision is
+	// no longer the event's: edited since), the armed changes (skipping
+	// those whose alert's Revision is no longer the change's) and logSeq
+	// as partition part's position. The revision is checked in the
+	// statement that writes, in that transaction and under the alert's
+	// row lock (or the store's one writer), so an edit commits either
+	// before the check (the firing is skipped) or after the whole commit.
+	// prevSeq is the position the caller last committed or read (0: none):
+	// when the stored position, read under the position's lock in that
+	// transaction, is below it, the database lost commits it had
+	// acknowledged (a failover to an asynchronous standby, a restore), and
+	// CommitAlerts changes nothing and returns an error matching
+	// market.ErrBehind. When logSeq is not above the stored position it
+	// changes nothing and reports applied false. It returns the events it
+	// inserted, with their IDs, and the events it skipped because their
+	// alert was edited since (stale); a stale firing does not keep the
+	// rest of the commit, the position included, from being applied.
+	CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []Event, armed []ArmedChange) (inserted, stale []Event, applied bool, err error)
 	// PendingEvents returns up to limit events not yet marked dispatched, oldest first.
 	PendingEvents(ctx context.Context, limit int) ([]Event, error)
 	// MarkEventsDispatched marks events as handed to the job queue.
@@ -132,6 +140,7 @@ type Evaluator struct {
 	fired     prometheus.Counter
 	conflicts prometheus.Counter
 	rewinds   prometheus.Counter
+	stale     prometheus.Counter
 	position  prometheus.Gauge
 	evaluated prometheus.Counter
 }
@@ -193,6 +202,9 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_alert_rewinds_total", Help: "Commits refused because the database's alert position was below what this evaluator had committed (a failover to a standby missing the last commits, a restore); the log is evaluated again from the stored position, at once or, for the final commit on stop, at the next start.",
 		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_alert_stale_firings_total", Help: "Firings not recorded because their alert was edited after the evaluator loaded the definition that fired (the edit committed before the firing's commit); the edited alert is evaluated from the edit on, with its new definition.",
+		}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_alert_position", Help: "Stream sequence of the last log message whose alerts were committed.",
 		}),
@@ -201,7 +213,7 @@ func NewPartitionEvaluator(log Log, part int, restorer Restorer, store Store, si
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(e.fired, e.conflicts, e.rewinds, e.position, e.evaluated)
+		reg.MustRegister(e.fired, e.conflicts, e.rewinds, e.stale, e.position, e.evaluated)
 	}
 	return e
 }
@@ -385,11 +397,11 @@ func (r *run) step(a *Alert, value, price float64, t *market.Tick, now time.Time
 		r.fired = append(r.fired, Event{
 			AlertID: a.ID, UserID: a.UserID, Symbol: a.Symbol, Condition: a.Condition,
 			Threshold: a.Threshold, Value: value, Price: price, TS: t.TS, Seq: t.Seq,
-			Notify: a.Notify, WebhookURL: a.WebhookURL, FiredAt: now.UTC().Truncate(time.Millisecond),
+			Notify: a.Notify, WebhookURL: a.WebhookURL, FiredAt: now.UTC().Truncate(time.Millisecond), Revision: a.Revision,
 		})
 	}
 	if a.Armed != was {
-		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS, CreatedSeq: a.CreatedSeq})
+		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS, Revision: a.Revision})
 	}
 }
 
@@ -401,12 +413,12 @@ func (r *run) commit(ctx context.Context) error {
 		return nil
 	}
 	var (
-		inserted []Event
-		applied  bool
+		inserted, stale []Event
+		applied         bool
 	)
 	_, err := retryStore(ctx, r.e, "commit alert firings", func() (struct{}, error) {
 		var err error
-		inserted, applied, err = r.e.store.CommitAlerts(ctx, r.e.part, r.committed, r.held, r.fired, r.changes)
+		inserted, stale, applied, err = r.e.store.CommitAlerts(ctx, r.e.part, r.committed, r.held, r.fired, r.changes)
 		if errors.Is(err, market.ErrBehind) {
 			return struct{}{}, backoff.Permanent(err)
 		}
@@ -436,6 +448,18 @@ func (r *run) commit(ctx context.Context) error {
 	}
 	if len(inserted) > 0 {
 		r.e.dispatch(ctx, inserted)
+	}
+	if len(stale) > 0 {
+		r.e.stale.Add(float64(len(stale)))
+		for _, ev := range stale {
+			r.e.l.Info("alert firing not recorded: the alert was edited since", "alert_id", ev.AlertID, "user_id", ev.UserID,
+				"symbol", ev.Symbol, "threshold", ev.Threshold, "seq", ev.Seq, "revision", ev.Revision)
+		}
+		// An alert held here was edited: the next message checks the
+		// alert version (and reloads) without waiting for
+		// RefreshInterval, so the edited alert starts there, with its
+		// catch-up, rather than the old definition going on.
+		r.lastCheck = time.Time{}
 	}
 	return nil
 }

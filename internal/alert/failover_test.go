@@ -71,7 +71,7 @@ func (c *cluster) EvaluatedAlerts(ctx context.Context) ([]alert.Alert, int64, er
 	return c.current().EvaluatedAlerts(ctx)
 }
 
-func (c *cluster) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, bool, error) {
+func (c *cluster) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, []alert.Event, bool, error) {
 	return c.current().CommitAlerts(ctx, part, prevSeq, logSeq, fired, armed)
 }
 

@@ -28,8 +28,8 @@ func (s *behindStore) AlertPosition(ctx context.Context, part int) (uint64, erro
 	return s.DB.AlertPosition(ctx, part)
 }
 
-func (s *behindStore) CommitAlerts(context.Context, int, uint64, uint64, []alert.Event, []alert.ArmedChange) ([]alert.Event, bool, error) {
-	return nil, false, fmt.Errorf("commit: %w", market.ErrBehind)
+func (s *behindStore) CommitAlerts(context.Context, int, uint64, uint64, []alert.Event, []alert.ArmedChange) ([]alert.Event, []alert.Event, bool, error) {
+	return nil, nil, false, fmt.Errorf("commit: %w", market.ErrBehind)
 }
 
 // TestRewindsBackOff: Run waits on its clock between rewinds, longer after

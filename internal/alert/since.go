@@ -39,8 +39,9 @@ func newHistory() *history {
 // commit), it must not see ticks the log held before it was loaded. An
 // entry whose creation differs from the loaded alert's is another alert
 // under a reused ID (one lost in a failover, its ID given again by the
-// promoted standby), or the same alert edited since (an edit moves
-// CreatedSeq to the log's head at the edit, decision 0079): either way the
+// promoted standby), or the same alert edited since (an edit increments
+// its Revision and moves CreatedSeq to the log's head at the edit,
+// decisions 0079 and 0081; the head may be where it was): either way the
 // loaded alert starts as a new one, after its CreatedSeq and with the
 // catch-up, not at the first message of the alert this Run knew. A pause
 // or resume moves nothing.
@@ -51,7 +52,7 @@ func (r *run) place(at uint64) {
 		a := &r.alerts[i]
 		p, ok := r.h.since[a.ID]
 		s := p.at
-		if !ok || !p.created.Equal(a.CreatedAt) || p.createdSeq != a.CreatedSeq {
+		if !ok || !p.created.Equal(a.CreatedAt) || p.createdSeq != a.CreatedSeq || p.revision != a.Revision {
 			s = at
 			switch {
 			case a.CreatedSeq > 0:
@@ -60,7 +61,7 @@ func (r *run) place(at uint64) {
 				s = max(at, r.replayTo+1)
 			}
 		}
-		since[a.ID] = placed{at: s, created: a.CreatedAt, createdSeq: a.CreatedSeq}
+		since[a.ID] = placed{at: s, created: a.CreatedAt, createdSeq: a.CreatedSeq, revision: a.Revision}
 		r.since = append(r.since, s)
 	}
 	r.h.since = since
@@ -69,11 +70,13 @@ func (r *run) place(at uint64) {
 
 // placed is an alert's first evaluated message, with the creation (time
 // and log position) that tells this alert from another given the same ID
-// after a failover, or from its own definition before an edit.
+// after a failover, and the revision (with the position) that tells it
+// from its own definition before an edit.
 type placed struct {
 	at         uint64
 	created    time.Time
 	createdSeq uint64
+	revision   int64
 }
 
 // nextDue is the first message after r.done at which an alert starts, 0

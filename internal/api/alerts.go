@@ -22,7 +22,7 @@ type AlertStore interface {
 	DeleteAlert(ctx context.Context, userID, id int64) error
 	SetAlertPaused(ctx context.Context, userID, id int64, paused bool) (alert.Alert, error)
 	// UpdateAlert replaces a's definition (not its symbol) and position
-	// (CreatedSeq) and re-arms it.
+	// (CreatedSeq), increments its revision and re-arms it.
 	UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error)
 	// AlertEvents lists events newest first, with ids below before (0: from the newest).
 	AlertEvents(ctx context.Context, userID, before int64, limit int) ([]alert.Event, error)

@@ -147,7 +147,7 @@ func TestAlertsRoutes(t *testing.T) {
 	for i := range 3 {
 		ev := alert.Event{AlertID: a.ID, UserID: a.UserID, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
 			Value: 101, Price: 101, TS: t0, Seq: uint64(10 + i), Notify: []string{}, FiredAt: testNow}
-		if _, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, 0, uint64(i+1), []alert.Event{ev}, nil); err != nil || !ok {
+		if _, _, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, 0, uint64(i+1), []alert.Event{ev}, nil); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 	}

@@ -27,7 +27,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq, revision"
 
 // nonNil is s, or an empty slice for nil: a nil slice is sent as NULL.
 func nonNil(s []string) []string {
@@ -60,15 +60,15 @@ func rowToAlert(row pgx.CollectableRow) (alert.Alert, error) {
 const bumpVersion = "UPDATE alert_version SET version = version + 1 WHERE id = 1"
 
 // CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
-// WebhookURL, CreatedAt, CreatedSeq; it starts armed and not paused) and
-// returns it with its ID and CreatedAt as stored (ms precision, UTC). A
+// WebhookURL, CreatedAt, CreatedSeq; it starts armed, not paused, at
+// Revision 0) and returns it with its ID and CreatedAt as stored (ms precision, UTC). A
 // CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already
 // has maxPerUser alerts it is market.ErrConflict; an unknown user is
 // market.ErrNotFound. The user's row is locked first (FOR NO KEY UPDATE,
 // which does not block inserts referencing it), so concurrent creates for
 // one user cannot pass the cap together.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
-	a.CreatedAt, a.Armed, a.Paused, a.Notify = roundMs(a.CreatedAt), true, false, nonNil(a.Notify)
+	a.CreatedAt, a.Armed, a.Paused, a.Notify, a.Revision = roundMs(a.CreatedAt), true, false, nonNil(a.Notify), 0
 	if a.CreatedSeq > math.MaxInt64 {
 		return alert.Alert{}, fmt.Errorf("create alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
 	}
@@ -152,10 +152,10 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 // UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
 // (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
 // Paused; else market.ErrNotFound) and its position (CreatedSeq: the
-// log's head at the edit), re-arms it, and returns it as stored. The
-// symbol, CreatedAt and the time of the last firing stay. A CreatedSeq
-// above 2^63-1 is market.ErrInvalid. The update and the version bump are
-// one statement.
+// log's head at the edit), increments its Revision (decision 0081),
+// re-arms it, and returns it as stored. The symbol, CreatedAt and the
+// time of the last firing stay. A CreatedSeq above 2^63-1 is
+// market.ErrInvalid. The update and the version bump are one statement.
 func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, error) {
 	if a.CreatedSeq > math.MaxInt64 {
 		return alert.Alert{}, fmt.Errorf("update alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
@@ -163,7 +163,7 @@ func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (alert.Alert, erro
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	out, err := collectOne(ctx, db.primary, rowToAlert, `WITH u AS (UPDATE alerts SET condition = $3, threshold = $4, notify = $5,
-		webhook_url = $6, hysteresis = $7, cooldown_s = $8, paused = $9, armed = true, created_seq = $10 WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
+		webhook_url = $6, hysteresis = $7, cooldown_s = $8, paused = $9, armed = true, created_seq = $10, revision = revision + 1 WHERE id = $1 AND user_id = $2 RETURNING `+alertCols+`),
 		v AS (`+bumpVersion+` AND EXISTS (SELECT 1 FROM u))
 		SELECT `+alertCols+` FROM u`, a.ID, a.UserID, string(a.Condition), a.Threshold, nonNil(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, int64(a.CreatedSeq))
 	if err != nil {
@@ -282,14 +282,22 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 	return out, v, nil
 }
 
-// insertEvent inserts a fired event unless its alert is gone or paused or
-// its (alert_id, seq) is stored. The alert's row is share-locked, so a pause
-// or delete committed while this waits is seen (the row is re-checked).
-const insertEvent = `INSERT INTO alert_events
-	(alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at)
-	SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::float8, $6::float8, $7::float8, $8::bigint, $9::bigint, $10::text[], $11::text, $12::timestamptz
-	WHERE EXISTS (SELECT 1 FROM alerts WHERE id = $1::bigint AND NOT paused FOR SHARE)
-	ON CONFLICT (alert_id, seq) DO NOTHING RETURNING id`
+// insertEvent inserts a fired event unless its alert is gone, paused or
+// edited since the firing was evaluated (its revision is not $13), or its
+// (alert_id, seq) is stored, and returns the event's id (NULL when not
+// inserted) and the alert's revision (NULL when gone). The alert's row is
+// share-locked before anything is checked, and the lock is held to the
+// commit: an edit, pause or delete committed while this waits is seen
+// (under READ COMMITTED a locked row is re-read at its newest version),
+// and one that comes later waits for this commit. So an edit commits
+// either before the check, and the firing is not recorded, or after it.
+const insertEvent = `WITH a AS (SELECT paused, revision FROM alerts WHERE id = $1::bigint FOR SHARE),
+	e AS (INSERT INTO alert_events
+		(alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at)
+		SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::float8, $6::float8, $7::float8, $8::bigint, $9::bigint, $10::text[], $11::text, $12::timestamptz
+		FROM a WHERE NOT a.paused AND a.revision = $13::bigint
+		ON CONFLICT (alert_id, seq) DO NOTHING RETURNING id)
+	SELECT (SELECT id FROM e), (SELECT revision FROM a)`
 
 // CommitAlerts records fired events, armed changes and logSeq as the
 // evaluator's position in partition part in one transaction on the
@@ -304,76 +312,82 @@ const insertEvent = `INSERT INTO alert_events
 // logSeq is not above the stored position nothing changes and applied is
 // false. An event whose alert is gone or paused, or whose
 // (AlertID, Seq) is stored, is skipped; the inserted events are returned
-// with their IDs and FiredAt as stored. An armed change whose CreatedSeq
-// is no longer the alert's (edited since, decision 0079) is skipped. Of
-// several changes to one alert in armed, the last wins. A sequence above 2^63-1 is market.ErrInvalid.
-func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+// with their IDs and FiredAt as stored. An event or an armed change whose
+// Revision is no longer the alert's (edited since, decision 0081) is
+// skipped, checked under the alert's row lock (an edit cannot commit
+// between the check and the write); the events skipped so are returned
+// as stale. Of several changes to one alert in armed, the last wins. A
+// sequence above 2^63-1 is market.ErrInvalid.
+func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_, _ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
-		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", logSeq))
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", logSeq))
 	}
 	if part < market.Unpartitioned {
-		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
 	for i := range fired {
 		if fired[i].Seq > math.MaxInt64 {
-			return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", fired[i].Seq))
+			return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "%d exceeds 2^63-1", fired[i].Seq))
 		}
 	}
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	tx, err := db.primary.Begin(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
+		return nil, nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
 	}
 	defer func() { rollback(ctx, tx, err) }()
 	pos, err := lockPosition(ctx, tx, alertsName, part)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit alerts: %w", err)
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
 	if prevSeq > uint64(pos) { // the database lost what this evaluator committed
-		return nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
+		return nil, nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos { // already applied (a restart, or another evaluator)
-		return nil, false, tx.Rollback(ctx)
+		return nil, nil, false, tx.Rollback(ctx)
 	}
 
 	// The events, the armed changes and the new position in one round trip.
 	b := &pgx.Batch{}
 	for _, e := range fired {
 		b.Queue(insertEvent, e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS,
-			int64(e.Seq), nonNil(e.Notify), e.WebhookURL, roundMs(e.FiredAt))
+			int64(e.Seq), nonNil(e.Notify), e.WebhookURL, roundMs(e.FiredAt), e.Revision)
 	}
-	ids, states, firedTS, createdSeqs := armedColumns(armed)
+	ids, states, firedTS, revisions := armedColumns(armed)
 	if len(ids) > 0 {
-		// An alert edited since the change was evaluated (its created_seq
-		// moved, decision 0079) keeps the edit's re-arm; under READ
+		// An alert edited since the change was evaluated (its revision
+		// moved, decision 0081) keeps the edit's re-arm; under READ
 		// COMMITTED an edit committed while this waits for the row is
-		// re-checked.
+		// re-checked, and one that comes later waits for this commit.
 		b.Queue(`UPDATE alerts AS a SET armed = c.armed, last_fired_ts = c.fired
-			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::bigint[]) AS c (id, armed, fired, created_seq)
-			WHERE a.id = c.id AND a.created_seq = c.created_seq`, ids, states, firedTS, createdSeqs)
+			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::bigint[]) AS c (id, armed, fired, revision)
+			WHERE a.id = c.id AND a.revision = c.revision`, ids, states, firedTS, revisions)
 	}
 	b.Queue("UPDATE log_position SET seq = $3 WHERE name = $1 AND part = $2", alertsName, part, int64(logSeq))
 	br := tx.SendBatch(ctx, b)
-	var inserted []alert.Event
+	var inserted, stale []alert.Event
 	for _, e := range fired {
-		switch err := br.QueryRow().Scan(&e.ID); {
-		case errors.Is(err, pgx.ErrNoRows): // gone, paused or already recorded
-		case err != nil:
+		var id, rev *int64
+		if err := br.QueryRow().Scan(&id, &rev); err != nil {
 			br.Close()
-			return nil, false, fmt.Errorf("commit alerts: insert event of alert %d: %w", e.AlertID, translate(err))
-		default:
-			e.FiredAt, e.Notify = roundMs(e.FiredAt), nonNil(e.Notify)
-			inserted = append(inserted, e)
+			return nil, nil, false, fmt.Errorf("commit alerts: insert event of alert %d: %w", e.AlertID, translate(err))
 		}
+		switch {
+		case id != nil:
+			e.ID, e.FiredAt, e.Notify = *id, roundMs(e.FiredAt), nonNil(e.Notify)
+			inserted = append(inserted, e)
+		case rev != nil && *rev != e.Revision: // edited since
+			stale = append(stale, e)
+		} // else gone, paused or already recorded
 	}
 	if err = br.Close(); err != nil {
-		return nil, false, fmt.Errorf("commit alerts: set armed, position: %w", translate(err))
+		return nil, nil, false, fmt.Errorf("commit alerts: set armed, position: %w", translate(err))
 	}
 	if err = tx.Commit(ctx); err != nil {
-		return nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))
+		return nil, nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))
 	}
-	return inserted, true, nil
+	return inserted, stale, true, nil
 }
 
 // lockPosition locks reader name's log_position row of partition part
@@ -411,11 +425,11 @@ func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64, []int64)
 	slices.Sort(ids)
 	states := make([]bool, len(ids))
 	fired := make([]int64, len(ids))
-	createdSeqs := make([]int64, len(ids))
+	revisions := make([]int64, len(ids))
 	for i, id := range ids {
-		states[i], fired[i], createdSeqs[i] = last[id].Armed, last[id].LastFiredTS, int64(last[id].CreatedSeq)
+		states[i], fired[i], revisions[i] = last[id].Armed, last[id].LastFiredTS, last[id].Revision
 	}
-	return ids, states, fired, createdSeqs
+	return ids, states, fired, revisions
 }
 
 // PendingEvents returns up to limit events not marked dispatched, oldest first.

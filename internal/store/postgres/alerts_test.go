@@ -1,11 +1,14 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/findash/findash/internal/alert"
 	"github.com/findash/findash/internal/api"
@@ -88,7 +91,7 @@ func TestAlertsConcurrent(t *testing.T) {
 					fired = append(fired, alert.Event{AlertID: a.ID, UserID: u.ID, Symbol: a.Symbol, Condition: a.Condition,
 						Threshold: a.Threshold, Value: 2, Price: 2, TS: int64(pos), Seq: pos, Notify: []string{}, FiredAt: time.Now()})
 				}
-				ins, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, 0, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
+				ins, _, ok, err := db.CommitAlerts(ctx, market.Unpartitioned, 0, pos, fired, []alert.ArmedChange{{AlertID: as[0].ID, Armed: pos%2 == 0}})
 				if err != nil {
 					t.Errorf("CommitAlerts(%d) error: %v", pos, err)
 					return
@@ -110,5 +113,94 @@ func TestAlertsConcurrent(t *testing.T) {
 	pending, err := db.PendingEvents(ctx, 1000)
 	if err != nil || len(pending) != 20*cap {
 		t.Errorf("PendingEvents() = %d, %v; want %d", len(pending), err, 20*cap)
+	}
+}
+
+// TestCommitAlertsWaitsForAnEdit: an edit in flight when the evaluator's
+// commit reaches the alert (its transaction holds the alert's row, as
+// UpdateAlert's statement does until it commits) is waited for, and the
+// commit then sees the edit's revision: it records neither the old
+// definition's firing nor its disarming (decision 0081). A check that
+// read the revision without the row lock (the statement's snapshot) would
+// see the revision before the edit and record the firing after the edit
+// committed.
+func TestCommitAlertsWaitsForAnEdit(t *testing.T) {
+	ctx := t.Context()
+	d := testenv.Postgres(t)
+	db := open(t, postgres.Config{PrimaryURL: d.URL})
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.CreateUser(ctx, auth.User{Email: "ann@example.com", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.CreateAlert(ctx, alert.Alert{UserID: u.ID, Symbol: "AAA", Condition: alert.Above, Threshold: 100, Notify: []string{}, CreatedAt: time.Now()}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit, err := pgx.Connect(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edit.Close(context.Background())
+	tx, err := edit.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "UPDATE alerts SET threshold = 200, armed = true, revision = revision + 1 WHERE id = $1", a.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	type result struct {
+		ins, stale []alert.Event
+		ok         bool
+		err        error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ev := alert.Event{AlertID: a.ID, UserID: u.ID, Symbol: "AAA", Condition: alert.Above, Threshold: 100,
+			Value: 150, Price: 150, TS: 1, Seq: 1, Notify: []string{}, FiredAt: time.Now(), Revision: 0}
+		var r result
+		r.ins, r.stale, r.ok, r.err = db.CommitAlerts(ctx, market.Unpartitioned, 0, 1, []alert.Event{ev},
+			[]alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: 1, Revision: 0}})
+		done <- r
+	}()
+	// Commit the edit once the evaluator's commit waits for its row lock.
+	watch, err := pgx.Connect(ctx, d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(context.Background())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("CommitAlerts() = inserted %+v, stale %+v, %v, %v without waiting for the edit's row lock", r.ins, r.stale, r.ok, r.err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("CommitAlerts() not waiting for the edit after 30s")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || !r.ok || len(r.ins) != 0 || len(r.stale) != 1 {
+		t.Fatalf("CommitAlerts() after the edit = inserted %+v, stale %+v, %v, %v; want the firing stale, the position applied", r.ins, r.stale, r.ok, r.err)
+	}
+	as, err := db.Alerts(ctx, u.ID)
+	if err != nil || len(as) != 1 || !as[0].Armed || as[0].Revision != 1 || as[0].LastFiredTS != 0 {
+		t.Errorf("Alerts() after the commit = %+v, %v; want the edited alert armed, revision 1", as, err)
 	}
 }

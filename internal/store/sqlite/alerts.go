@@ -16,7 +16,7 @@ import (
 // alertsName is the log_position row the alert evaluator keeps.
 const alertsName = "alerts"
 
-const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq"
+const alertCols = "id, user_id, symbol, condition, threshold, notify, webhook_url, paused, armed, created_at, hysteresis, cooldown_s, last_fired_ts, created_seq, revision"
 
 func joinList(s []string) string { return strings.Join(s, ",") }
 
@@ -31,7 +31,7 @@ func scanAlert(sc interface{ Scan(...any) error }) (alert.Alert, error) {
 	var a alert.Alert
 	var notify, cond string
 	var created, createdSeq int64
-	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created, &a.Hysteresis, &a.CooldownS, &a.LastFiredTS, &createdSeq); err != nil {
+	if err := sc.Scan(&a.ID, &a.UserID, &a.Symbol, &cond, &a.Threshold, &notify, &a.WebhookURL, &a.Paused, &a.Armed, &created, &a.Hysteresis, &a.CooldownS, &a.LastFiredTS, &createdSeq, &a.Revision); err != nil {
 		return alert.Alert{}, translate(err)
 	}
 	a.Condition, a.Notify, a.CreatedAt, a.CreatedSeq = alert.Condition(cond), splitList(notify), fromMs(created), uint64(createdSeq)
@@ -44,11 +44,11 @@ func bumpAlertVersion(ctx context.Context, tx *sql.Tx) error {
 }
 
 // CreateAlert stores a (UserID, Symbol, Condition, Threshold, Notify,
-// WebhookURL, CreatedAt, CreatedSeq; it starts armed and not paused) and
-// returns it with its ID. A CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already has maxPerUser alerts it is
+// WebhookURL, CreatedAt, CreatedSeq; it starts armed, not paused, at
+// Revision 0) and returns it with its ID. A CreatedSeq above 2^63-1 is market.ErrInvalid. When the user already has maxPerUser alerts it is
 // market.ErrConflict; an unknown user is market.ErrNotFound.
 func (db *DB) CreateAlert(ctx context.Context, a alert.Alert, maxPerUser int) (_ alert.Alert, err error) {
-	a.CreatedAt, a.Armed, a.Paused = roundMs(a.CreatedAt), true, false
+	a.CreatedAt, a.Armed, a.Paused, a.Revision = roundMs(a.CreatedAt), true, false, 0
 	if a.CreatedSeq > math.MaxInt64 {
 		return alert.Alert{}, fmt.Errorf("create alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
 	}
@@ -171,9 +171,10 @@ func (db *DB) SetAlertPaused(ctx context.Context, userID, id int64, paused bool)
 // UpdateAlert replaces the definition of alert a.ID if a.UserID owns it
 // (Condition, Threshold, Notify, WebhookURL, Hysteresis, CooldownS,
 // Paused; else market.ErrNotFound) and its position (CreatedSeq: the
-// log's head at the edit), re-arms it, and returns it as stored. The
-// symbol, CreatedAt and the time of the last firing stay. A CreatedSeq
-// above 2^63-1 is market.ErrInvalid.
+// log's head at the edit), increments its Revision (decision 0081),
+// re-arms it, and returns it as stored. The symbol, CreatedAt and the
+// time of the last firing stay. A CreatedSeq above 2^63-1 is
+// market.ErrInvalid.
 func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (_ alert.Alert, err error) {
 	if a.CreatedSeq > math.MaxInt64 {
 		return alert.Alert{}, fmt.Errorf("update alert: %w", market.Invalid("created_seq", "is above 2^63-1"))
@@ -188,7 +189,7 @@ func (db *DB) UpdateAlert(ctx context.Context, a alert.Alert) (_ alert.Alert, er
 		}
 	}()
 	out, err := scanAlert(tx.QueryRowContext(ctx, `UPDATE alerts SET condition = ?, threshold = ?, notify = ?, webhook_url = ?,
-		hysteresis = ?, cooldown_s = ?, paused = ?, armed = 1, created_seq = ? WHERE id = ? AND user_id = ? RETURNING `+alertCols,
+		hysteresis = ?, cooldown_s = ?, paused = ?, armed = 1, created_seq = ?, revision = revision + 1 WHERE id = ? AND user_id = ? RETURNING `+alertCols,
 		string(a.Condition), a.Threshold, joinList(a.Notify), a.WebhookURL, a.Hysteresis, a.CooldownS, a.Paused, int64(a.CreatedSeq), a.ID, a.UserID))
 	if err != nil {
 		return alert.Alert{}, fmt.Errorf("alert %d: %w", a.ID, err)
@@ -317,18 +318,21 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 // alert.Store. A stored position below prevSeq (the one the evaluator last
 // committed or read; the database lost commits: a restore from a backup)
 // writes nothing and is market.ErrBehind. An event whose alert is gone or
-// paused, or whose (AlertID, Seq) is stored, is skipped; so is an armed
-// change whose CreatedSeq is no longer the alert's (edited since).
-func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_ []alert.Event, _ bool, err error) {
+// paused, or whose (AlertID, Seq) is stored, is skipped; so is an event or
+// an armed change whose Revision is no longer the alert's (edited since,
+// decision 0081), the events returned as stale. The revision is checked
+// in the statement that writes, inside the writer's transaction (BEGIN
+// IMMEDIATE: no other write, an edit included, runs until it ends).
+func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_, _ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
-		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
 	}
 	if part < market.Unpartitioned {
-		return nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("partition", "%d is not a partition", part))
 	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
+		return nil, nil, false, fmt.Errorf("commit alerts: begin: %w", translate(err))
 	}
 	defer func() {
 		if err != nil {
@@ -337,52 +341,61 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64
 	}()
 	pos, err := position(ctx, tx, alertsName, part)
 	if err != nil {
-		return nil, false, fmt.Errorf("commit alerts: %w", err)
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
 	if prevSeq > uint64(pos) { // the database lost what this evaluator committed
 		tx.Rollback()
-		return nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
+		return nil, nil, false, fmt.Errorf("commit alerts at %d after %d: position is %d: %w", logSeq, prevSeq, pos, market.ErrBehind)
 	}
 	if int64(logSeq) <= pos {
-		return nil, false, tx.Rollback()
+		return nil, nil, false, tx.Rollback()
 	}
-	var inserted []alert.Event
+	var inserted, stale []alert.Event
 	for _, e := range fired {
 		if e.Seq > math.MaxInt64 {
 			err = fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		e.FiredAt = roundMs(e.FiredAt)
 		err = tx.QueryRowContext(ctx, `INSERT INTO alert_events
 			(alert_id, user_id, symbol, condition, threshold, value, price, ts, seq, notify, webhook_url, fired_at)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ? AND paused = 0)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ? AND paused = 0 AND revision = ?)
 			ON CONFLICT (alert_id, seq) DO NOTHING RETURNING id`,
 			e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS, int64(e.Seq),
-			joinList(e.Notify), e.WebhookURL, toMs(e.FiredAt), e.AlertID).Scan(&e.ID)
+			joinList(e.Notify), e.WebhookURL, toMs(e.FiredAt), e.AlertID, e.Revision).Scan(&e.ID)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			err = nil // gone, paused or already recorded
+		case errors.Is(err, sql.ErrNoRows): // gone, paused, edited since or already recorded
+			var rev int64
+			err = tx.QueryRowContext(ctx, "SELECT revision FROM alerts WHERE id = ?", e.AlertID).Scan(&rev)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // gone
+			case err != nil:
+				return nil, nil, false, fmt.Errorf("commit alerts: revision of alert %d: %w", e.AlertID, translate(err))
+			case rev != e.Revision:
+				stale = append(stale, e)
+			}
+			err = nil
 			continue
 		case err != nil:
-			return nil, false, fmt.Errorf("commit alerts: insert event of alert %d: %w", e.AlertID, translate(err))
+			return nil, nil, false, fmt.Errorf("commit alerts: insert event of alert %d: %w", e.AlertID, translate(err))
 		}
 		inserted = append(inserted, e)
 	}
 	for _, c := range armed {
-		// An alert edited since the change was evaluated (its created_seq
-		// moved, decision 0079) keeps the edit's re-arm.
-		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ? AND created_seq = ?",
-			c.Armed, c.LastFiredTS, c.AlertID, int64(c.CreatedSeq)); err != nil {
-			return nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
+		// An alert edited since the change was evaluated (its revision
+		// moved, decision 0081) keeps the edit's re-arm.
+		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ? AND revision = ?",
+			c.Armed, c.LastFiredTS, c.AlertID, c.Revision); err != nil {
+			return nil, nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
 		}
 	}
 	if err = setPosition(ctx, tx, alertsName, part, logSeq); err != nil {
-		return nil, false, fmt.Errorf("commit alerts: %w", err)
+		return nil, nil, false, fmt.Errorf("commit alerts: %w", err)
 	}
 	if err = tx.Commit(); err != nil {
-		return nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))
+		return nil, nil, false, fmt.Errorf("commit alerts: commit: %w", translate(err))
 	}
-	return inserted, true, nil
+	return inserted, stale, true, nil
 }
 
 // PendingEvents returns up to limit events not marked dispatched, oldest first.

@@ -53,6 +53,7 @@ func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
 		{"Reports", testReports},
 		{"ReportCaps", testReportCaps},
 		{"AlertRules", testAlertRules},
+		{"AlertRevision", testAlertRevision},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +162,7 @@ func event(a alert.Alert, seq uint64, price float64) alert.Event {
 
 func commit(t *testing.T, s AlertStore, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) ([]alert.Event, bool) {
 	t.Helper()
-	ins, ok, err := s.CommitAlerts(t.Context(), market.Unpartitioned, 0, logSeq, fired, armed)
+	ins, _, ok, err := s.CommitAlerts(t.Context(), market.Unpartitioned, 0, logSeq, fired, armed)
 	if err != nil {
 		t.Fatalf("CommitAlerts(%d) error: %v", logSeq, err)
 	}
@@ -341,14 +342,14 @@ func testReports(t *testing.T, s AlertStore) {
 // testAlertRules: an alert's hysteresis and cooldown are stored, the tick
 // time of its last firing is committed with its armed state, and an edit
 // replaces the definition (not the symbol) and the position (CreatedSeq,
-// not CreatedAt), re-arms it and bumps the version; a pause keeps the
-// position (decision 0079).
+// not CreatedAt), increments the revision, re-arms it and bumps the
+// version; a pause keeps the position (decision 0079).
 func testAlertRules(t *testing.T, s AlertStore) {
 	ctx := t.Context()
 	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
 	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
 		Hysteresis: 1.5, CooldownS: 60, Notify: []string{}, CreatedAt: created, CreatedSeq: 7})
-	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5, CreatedSeq: 7}}); !ok {
+	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5, Revision: 0}}); !ok {
 		t.Fatal("commit not applied")
 	}
 	as, v0 := evaluated(t, s)
@@ -364,7 +365,7 @@ func testAlertRules(t *testing.T, s AlertStore) {
 		t.Fatal(err)
 	}
 	want := alert.Alert{ID: a.ID, UserID: ann, Symbol: "BTC-USD", Condition: alert.Below, Threshold: 90, Hysteresis: 0, CooldownS: 600,
-		Notify: []string{"email"}, Paused: true, Armed: true, LastFiredTS: day0 + 5, CreatedAt: created.Truncate(time.Millisecond), CreatedSeq: 1 << 40}
+		Notify: []string{"email"}, Paused: true, Armed: true, LastFiredTS: day0 + 5, CreatedAt: created.Truncate(time.Millisecond), CreatedSeq: 1 << 40, Revision: 1}
 	if diff := gocmp.Diff(want, u); diff != "" {
 		t.Errorf("UpdateAlert (-want +got):\n%s", diff)
 	}
@@ -376,8 +377,8 @@ func testAlertRules(t *testing.T, s AlertStore) {
 		t.Errorf("EvaluatedAlerts() after the edit (-want +got):\n%s", diff)
 	}
 	// An armed change evaluated with the definition before the edit
-	// (created_seq 7), committed after it, leaves the edit's re-arm.
-	if _, ok := commit(t, s, 2, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 9, CreatedSeq: 7}}); !ok {
+	// (revision 0), committed after it, leaves the edit's re-arm.
+	if _, ok := commit(t, s, 2, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 9, Revision: 0}}); !ok {
 		t.Fatal("commit not applied")
 	}
 	if as, _ := evaluated(t, s); len(as) != 1 || !as[0].Armed || as[0].LastFiredTS != day0+5 {

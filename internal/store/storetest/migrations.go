@@ -264,9 +264,9 @@ func seedAll(t *testing.T, s MigrationStore) {
 	must("CreateHolding", err)
 
 	a := mustAlert(t, s, alert.Alert{UserID: ann.ID, Symbol: "AAA", Condition: alert.Below, Threshold: 10, Notify: []string{"email"}, CreatedAt: created})
-	_, _, err = s.CommitAlerts(ctx, market.Unpartitioned, 0, 3, []alert.Event{event(a, 1, 9)}, nil)
+	_, _, _, err = s.CommitAlerts(ctx, market.Unpartitioned, 0, 3, []alert.Event{event(a, 1, 9)}, nil)
 	must("CommitAlerts(-1)", err)
-	_, _, err = s.CommitAlerts(ctx, 0, 0, 5, []alert.Event{event(a, 5, 8)}, nil)
+	_, _, _, err = s.CommitAlerts(ctx, 0, 0, 5, []alert.Event{event(a, 5, 8)}, nil)
 	must("CommitAlerts(0)", err)
 	_, err = s.WebhookSecret(ctx, ann.ID, "whsec_x")
 	must("WebhookSecret", err)

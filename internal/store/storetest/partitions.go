@@ -113,7 +113,7 @@ func testCommitAlertsByPartition(t *testing.T, s AlertStore) {
 	b := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BBB", Condition: alert.Above, Threshold: 10, Notify: []string{"email"}, CreatedAt: created})
 	commitPart := func(part int, logSeq uint64, fired ...alert.Event) (int, bool) {
 		t.Helper()
-		ins, ok, err := s.CommitAlerts(ctx, part, 0, logSeq, fired, nil)
+		ins, _, ok, err := s.CommitAlerts(ctx, part, 0, logSeq, fired, nil)
 		if err != nil {
 			t.Fatalf("CommitAlerts(%d, %d) error: %v", part, logSeq, err)
 		}
@@ -134,7 +134,7 @@ func testCommitAlertsByPartition(t *testing.T, s AlertStore) {
 			t.Errorf("AlertPosition(%d) = %d, %v; want %d", p, got, err, want)
 		}
 	}
-	if _, _, err := s.CommitAlerts(ctx, -2, 0, 9, nil, nil); !errors.Is(err, market.ErrInvalid) {
+	if _, _, _, err := s.CommitAlerts(ctx, -2, 0, 9, nil, nil); !errors.Is(err, market.ErrInvalid) {
 		t.Errorf("CommitAlerts(partition -2) error = %v, want ErrInvalid", err)
 	}
 }
@@ -153,7 +153,7 @@ func testCommitAlertsBehind(t *testing.T, s AlertStore) {
 	disarmed := []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0}}
 	commitPart := func(part int, prev, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (int, bool, error) {
 		t.Helper()
-		ins, ok, err := s.CommitAlerts(ctx, part, prev, logSeq, fired, armed)
+		ins, _, ok, err := s.CommitAlerts(ctx, part, prev, logSeq, fired, armed)
 		return len(ins), ok, err
 	}
 	if n, ok, err := commitPart(market.Unpartitioned, 0, 3, nil, nil); err != nil || n != 0 || !ok {
