@@ -89,3 +89,35 @@ func (f *fixture) metric(t *testing.T, name string, match ...string) float64 {
 	}
 	return sum
 }
+
+// TestLimitsPerIPv6Prefix: the per-IP limits count an IPv6 client by its
+// /64, as the connection caps do (internal/connlimit). One host is
+// usually given a whole /64 (SLAAC, privacy addresses), so counting each
+// address alone gave it 2^64 budgets: a login brute force of one account
+// never met the per IP and e-mail limit. An IPv4-mapped address is its
+// IPv4 address, and the same address spelt another way is the same client.
+func TestLimitsPerIPv6Prefix(t *testing.T) {
+	f := newAccountsFixture(t, func(c *api.Config, _ *api.Deps) { c.TrustProxy = true })
+	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
+	anon := f.program("")
+	anon.must(t, 201, "POST", "/api/v1/auth/signup", map[string]string{"email": "ann@example.com", "password": "0123456789"}, from("192.0.2.9")...)
+
+	login := map[string]string{"email": "ann@example.com", "password": "wrong-password"}
+	for i := range 5 { // five addresses of one /64
+		anon.must(t, 401, "POST", "/api/v1/auth/login", login, from(fmt.Sprintf("2001:db8:1:2::%x", i+1))...)
+	}
+	resp, b := anon.do(t, "POST", "/api/v1/auth/login", login, from("2001:DB8:1:2:ffff:0:0:1")...)
+	if code, _ := errorOf(t, b); resp.StatusCode != 429 || code != "rate_limited" {
+		t.Fatalf("6th login for one e-mail from one IPv6 /64 = %d %s, want 429 rate_limited", resp.StatusCode, code)
+	}
+	// The next /64 is another client.
+	anon.must(t, 401, "POST", "/api/v1/auth/login", login, from("2001:db8:1:3::1")...)
+
+	for range 5 {
+		anon.must(t, 401, "POST", "/api/v1/auth/login", login, from("203.0.113.7")...)
+	}
+	resp, b = anon.do(t, "POST", "/api/v1/auth/login", login, from("::ffff:203.0.113.7")...)
+	if code, _ := errorOf(t, b); resp.StatusCode != 429 || code != "rate_limited" {
+		t.Fatalf("6th login for one e-mail from 203.0.113.7, the last as ::ffff:203.0.113.7 = %d %s, want 429 rate_limited", resp.StatusCode, code)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -122,8 +123,12 @@ func (a *API) limitRead(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// clientIP is the peer's address, or with Config.TrustProxy the last
-// X-Forwarded-For entry (the one the load balancer appended).
+// clientIP is the client's key for the per-IP limits: the peer's
+// address, or with Config.TrustProxy the last X-Forwarded-For entry (the
+// one the load balancer appended). An IPv6 client is its /64, as for the
+// connection caps (internal/connlimit): one host is usually given a whole
+// /64, and counting its addresses apart would give it 2^64 budgets. An
+// IPv4-mapped address is its IPv4 address.
 func (a *API) clientIP(r *http.Request) string {
 	if a.cfg.TrustProxy {
 		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
@@ -132,13 +137,28 @@ func (a *API) clientIP(r *http.Request) string {
 				last = last[i+1:]
 			}
 			if ip := strings.TrimSpace(last); ip != "" {
-				return ip
+				return clientKey(ip)
 			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return clientKey(r.RemoteAddr)
 	}
-	return host
+	return clientKey(host)
+}
+
+// clientKey is the key of address s: an IPv4 address, or an IPv6 /64 in
+// canonical form; s itself when it is not an address.
+func clientKey(s string) string {
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	ip = ip.Unmap()
+	if !ip.Is6() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }
