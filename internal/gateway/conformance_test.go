@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -143,6 +144,10 @@ func TestConformance(t *testing.T) {
 		{"limits", "binary 2^32 bytes declared", header(finBit|opBinary, 1<<32), []exp{textHas(`"code":"message_too_large"`), closes(1009)}, false},
 		{"limits", "fragments adding up past the limit", cat(frame(opText, padded(limit)[:limit-10]), header(finBit|opContinuation, 11)), []exp{textHas(`"code":"message_too_large"`), closes(1009)}, false},
 		{"limits", "a huge unfinished fragment", header(opText, 1<<40), []exp{textHas(`"code":"message_too_large"`), closes(1009)}, false},
+		// An empty fragment counts as one byte: otherwise a message of
+		// empty continuations never ends, and each costs the server two
+		// reads without ever meeting the size limit or the message rate.
+		{"limits", "empty fragments past the limit", cat(frame(opText, []byte(`{"op":"ping",`)), bytes.Repeat(frame(opContinuation, nil), limit), frame(finBit|opContinuation, []byte(`"id":20}`))), []exp{textHas(`"code":"message_too_large"`), closes(1009)}, false},
 	}
 	// §7.4 close codes: the valid ones are echoed, any other is a protocol error.
 	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {

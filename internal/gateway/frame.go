@@ -109,6 +109,11 @@ func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 	var msg []byte
 	started, text := false, false
 	valid := 0 // text: msg[:valid] is valid UTF-8; the rest is an unfinished rune
+	// size is what counts against limit: the payload, and one byte per
+	// empty fragment. An empty fragment carries nothing but costs two
+	// reads; uncounted, a message of them never ended, so never met the
+	// limit nor the message rate, and the reads had no bound.
+	size := 0
 	for {
 		op, fin, n, err := t.readHeader()
 		if err != nil {
@@ -138,9 +143,10 @@ func (t *wsTransport) ReadMessage(limit int) ([]byte, error) {
 		}
 		// The length is checked before a byte of the payload is read: a
 		// frame declaring 2^63-1 bytes is refused from its header.
-		if n > uint64(limit-len(msg)) {
-			return nil, t.fail(closeTooBig, kindTooLarge, "messages are limited to %d bytes", limit)
+		if max(n, 1) > uint64(limit-size) {
+			return nil, t.fail(closeTooBig, kindTooLarge, "messages are limited to %d bytes (an empty fragment counts as one)", limit)
 		}
+		size += max(int(n), 1)
 		start := len(msg)
 		msg = append(msg, make([]byte, n)...)
 		if err := t.readPayload(msg[start:]); err != nil {
