@@ -285,7 +285,7 @@ func (a *API) listAPIKeys(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 // createAPIKey: POST /api/v1/apikeys {name} → 201 key with its secret,
-// shown this once.
+// shown this once; 409 too_many_api_keys past auth.MaxAPIKeys.
 func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if a.d.Accounts == nil {
 		a.writeError(w, r, errNoAccounts())
@@ -305,6 +305,10 @@ func (a *API) createAPIKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return
 	}
 	secret, k, err := a.d.Accounts.CreateScopedAPIKey(r.Context(), p.UserID, in.Name, patterns)
+	if auth.IsTooManyKeys(err) {
+		err = &httpError{status: http.StatusConflict, code: "too_many_api_keys",
+			message: "at most " + strconv.Itoa(auth.MaxAPIKeys) + " API keys per user; delete one first"}
+	}
 	if err != nil {
 		a.writeError(w, r, clean(err, "user"))
 		return

@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/findash/findash/internal/api"
+	"github.com/findash/findash/internal/auth"
 )
 
 // TestJSONOnly: a body route takes JSON only. A cross-site form (or a
@@ -120,4 +122,34 @@ func TestLimitsPerIPv6Prefix(t *testing.T) {
 	if code, _ := errorOf(t, b); resp.StatusCode != 429 || code != "rate_limited" {
 		t.Fatalf("6th login for one e-mail from 203.0.113.7, the last as ::ffff:203.0.113.7 = %d %s, want 429 rate_limited", resp.StatusCode, code)
 	}
+}
+
+// TestAPIKeysPerUserCap: a user may hold at most auth.MaxAPIKeys keys, as
+// they may hold at most so many watchlists, alerts and holdings. Without
+// the cap one session could add a key per request (20/s) without end:
+// rows, key cache entries, and a GET /api/v1/apikeys answer (never
+// paginated) growing with them.
+func TestAPIKeysPerUserCap(t *testing.T) {
+	f := newAccountsFixture(t, func(c *api.Config, _ *api.Deps) { c.UserLimit = api.Limit{Rate: -1} })
+	ann, _ := f.signupLogin(t, "ann@example.com")
+	bob, _ := f.signupLogin(t, "bob@example.com")
+	var last struct {
+		ID int64 `json:"id"`
+	}
+	for i := range auth.MaxAPIKeys {
+		if err := json.Unmarshal(ann.must(t, 201, "POST", "/api/v1/apikeys", map[string]any{"name": fmt.Sprint("key ", i)}), &last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, b := ann.do(t, "POST", "/api/v1/apikeys", map[string]any{"name": "one too many"})
+	if code, _ := errorOf(t, b); resp.StatusCode != 409 || code != "too_many_api_keys" {
+		t.Fatalf("API key #%d = %d %s, want 409 too_many_api_keys", auth.MaxAPIKeys+1, resp.StatusCode, code)
+	}
+	var keys struct{ Data []json.RawMessage }
+	if err := json.Unmarshal(ann.must(t, 200, "GET", "/api/v1/apikeys", nil), &keys); err != nil || len(keys.Data) != auth.MaxAPIKeys {
+		t.Fatalf("GET /api/v1/apikeys = %d keys (%v), want %d: nothing stored past the cap", len(keys.Data), err, auth.MaxAPIKeys)
+	}
+	bob.must(t, 201, "POST", "/api/v1/apikeys", map[string]any{"name": "bob's"}) // per user
+	ann.must(t, 204, "DELETE", fmt.Sprintf("/api/v1/apikeys/%d", last.ID), nil)
+	ann.must(t, 201, "POST", "/api/v1/apikeys", map[string]any{"name": "in its place"})
 }

@@ -2,7 +2,24 @@ package auth
 
 import (
 	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/findash/findash/internal/market"
 )
+
+// MaxAPIKeys is how many API keys one user may hold
+// (docs/reference/http.md), as watchlists, alerts and holdings are capped:
+// without it one session could add a key per request without end, and
+// GET /api/v1/apikeys (never paginated) would grow with them.
+const MaxAPIKeys = 100
+
+// ErrTooManyKeys means the user already holds MaxAPIKeys keys. It matches
+// market.ErrConflict.
+var ErrTooManyKeys = fmt.Errorf("too many api keys (at most %d per user): %w", MaxAPIKeys, market.ErrConflict)
+
+// IsTooManyKeys reports whether err says the user holds too many keys.
+func IsTooManyKeys(err error) bool { return errors.Is(err, ErrTooManyKeys) }
 
 // API key format: "fd_" + 32 random bytes in unpadded base64url (43
 // characters), 46 characters in all.

@@ -267,7 +267,8 @@ func (s *Service) User(ctx context.Context, id int64) (User, error) {
 // CreateAPIKey creates an API key named name (1–100 characters, after
 // trimming) for userID and returns its secret — shown to the user once and
 // never stored — with the stored key. An unknown user matches
-// market.ErrNotFound, a bad name market.ErrInvalid.
+// market.ErrNotFound, a bad name market.ErrInvalid, a user who already
+// holds MaxAPIKeys keys ErrTooManyKeys (market.ErrConflict).
 func (s *Service) CreateAPIKey(ctx context.Context, userID int64, name string) (secret string, key APIKey, err error) {
 	return s.CreateScopedAPIKey(ctx, userID, name, "")
 }
@@ -293,7 +294,7 @@ func (s *Service) CreateScopedAPIKey(ctx context.Context, userID int64, name str
 	key, err = s.store.CreateAPIKey(ctx, APIKey{
 		UserID: userID, Name: name, Prefix: secret[:keyShownLen], Hash: hashKey(secret), CreatedAt: s.now().UTC(),
 		Symbols: symbols,
-	})
+	}, MaxAPIKeys)
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("create api key for user %d: %w", userID, err)
 	}

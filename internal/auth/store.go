@@ -17,9 +17,11 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// UserByID finds a user by id.
 	UserByID(ctx context.Context, id int64) (User, error)
-	// CreateAPIKey stores k's UserID, Name, Prefix, Hash and CreatedAt and
-	// returns k with its new ID. An unknown user is market.ErrNotFound.
-	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// CreateAPIKey stores k's UserID, Name, Prefix, Hash, CreatedAt and
+	// Symbols and returns k with its new ID, unless k.UserID already holds
+	// max keys (max > 0): then an error matching ErrTooManyKeys, checked
+	// atomically with the insert. An unknown user is market.ErrNotFound.
+	CreateAPIKey(ctx context.Context, k APIKey, max int) (APIKey, error)
 	// APIKeyByHash finds a key by the SHA-256 of its secret.
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	// ListAPIKeys lists userID's keys, oldest first.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,18 +82,32 @@ func rowToUser(row pgx.CollectableRow) (auth.User, error) {
 
 const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at, symbols"
 
-// CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt; ID and
-// LastUsedAt are ignored) and returns it with its new ID and CreatedAt as
-// stored. An unknown user is market.ErrNotFound; a hash already stored
-// market.ErrConflict.
-func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, error) {
+// CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt, Symbols;
+// ID and LastUsedAt are ignored) and returns it with its new ID and
+// CreatedAt as stored, unless its user already holds max keys (max > 0):
+// then auth.ErrTooManyKeys, counted and inserted atomically. An unknown
+// user is market.ErrNotFound; a hash already stored market.ErrConflict.
+func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey, max int) (auth.APIKey, error) {
 	ctx, cancel := db.timeout(ctx)
 	defer cancel()
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
-	err := db.primary.QueryRow(ctx,
-		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, string(k.Symbols)).Scan(&k.ID)
+	err := pgx.BeginFunc(ctx, db.primary, func(tx pgx.Tx) error {
+		// The user's row lock makes the count and the insert atomic
+		// against the user's other creations (an unknown user: no row).
+		var one int
+		if err := tx.QueryRow(ctx, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", k.UserID).Scan(&one); err != nil {
+			return fmt.Errorf("lock user: %w", err)
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols)
+			SELECT $1, $2, $3, $4, $5, $6 WHERE $7::int <= 0 OR (SELECT count(*) FROM api_keys WHERE user_id = $1) < $7::int
+			RETURNING id`,
+			k.UserID, k.Name, k.Prefix, k.Hash, k.CreatedAt, string(k.Symbols), max).Scan(&k.ID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return auth.ErrTooManyKeys
+		}
+		return err
+	})
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,16 +74,21 @@ func scanUser(row *sql.Row) (auth.User, error) {
 
 const apiKeyCols = "id, user_id, name, prefix, hash, created_at, last_used_at, symbols"
 
-// CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt; ID and
-// LastUsedAt are ignored) and returns it with its new ID and CreatedAt as
-// stored. An unknown user is market.ErrNotFound; a hash already stored
-// market.ErrConflict.
-func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey) (auth.APIKey, error) {
+// CreateAPIKey stores k (UserID, Name, Prefix, Hash, CreatedAt, Symbols;
+// ID and LastUsedAt are ignored) and returns it with its new ID and
+// CreatedAt as stored, unless its user already holds max keys (max > 0):
+// then auth.ErrTooManyKeys, counted and inserted atomically. An unknown
+// user is market.ErrNotFound; a hash already stored market.ErrConflict.
+func (db *DB) CreateAPIKey(ctx context.Context, k auth.APIKey, max int) (auth.APIKey, error) {
 	k.CreatedAt = roundMs(k.CreatedAt)
 	k.LastUsedAt = nil
-	err := db.w.QueryRowContext(ctx,
-		"INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt), string(k.Symbols)).Scan(&k.ID)
+	err := db.w.QueryRowContext(ctx, `INSERT INTO api_keys (user_id, name, prefix, hash, created_at, symbols)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ?7 <= 0 OR (SELECT count(*) FROM api_keys WHERE user_id = ?1) < ?7
+		RETURNING id`,
+		k.UserID, k.Name, k.Prefix, k.Hash, toMs(k.CreatedAt), string(k.Symbols), max).Scan(&k.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.APIKey{}, fmt.Errorf("create api key for user %d: %w", k.UserID, auth.ErrTooManyKeys)
+	}
 	if err != nil {
 		return auth.APIKey{}, fmt.Errorf("create api key: %w", translate(err))
 	}

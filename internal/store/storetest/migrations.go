@@ -254,7 +254,7 @@ func seedAll(t *testing.T, s MigrationStore) {
 
 	ann, err := s.CreateUser(ctx, auth.User{Email: "ann@example.com", PasswordHash: "$argon2id$x", CreatedAt: created})
 	must("CreateUser", err)
-	_, err = s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "laptop", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created})
+	_, err = s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "laptop", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created}, 0)
 	must("CreateAPIKey", err)
 	must("CreateSession", s.CreateSession(ctx, auth.Session{Hash: sessionHash(1), UserID: ann.ID, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}))
 	_, err = s.CreateWatchlist(ctx, watchlist.Watchlist{UserID: ann.ID, Name: "Crypto", Symbols: []string{"AAA", "BBB"}, CreatedAt: created, UpdatedAt: created}, 50)

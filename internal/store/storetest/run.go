@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DeleteTicksCounted", testDeleteTicksCounted},
 		{"Users", testUsers},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyCap", testAPIKeyCap},
 		{"APIKeySymbols", testAPIKeySymbols},
 		{"Symbols", testSymbols},
 	}

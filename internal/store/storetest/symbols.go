@@ -99,11 +99,11 @@ func testAPIKeySymbols(t *testing.T, s Store) {
 	ctx := t.Context()
 	u := mustUser(t, s, "scoped@example.com")
 	k, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: u.ID, Name: "scoped", Prefix: "fd_ssss", Hash: keyHash("s"), CreatedAt: created,
-		Symbols: "BTC-*,ETH-USD"})
+		Symbols: "BTC-*,ETH-USD"}, 0)
 	if err != nil {
 		t.Fatalf("CreateAPIKey(scoped) error: %v", err)
 	}
-	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: u.ID, Name: "all", Prefix: "fd_tttt", Hash: keyHash("t"), CreatedAt: created}); err != nil {
+	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: u.ID, Name: "all", Prefix: "fd_tttt", Hash: keyHash("t"), CreatedAt: created}, 0); err != nil {
 		t.Fatalf("CreateAPIKey(unscoped) error: %v", err)
 	}
 	got, err := s.APIKeyByHash(ctx, keyHash("s"))

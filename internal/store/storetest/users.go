@@ -77,10 +77,10 @@ func testAPIKeys(t *testing.T, s Store) {
 	ann := mustUser(t, s, "ann@example.com")
 	bob := mustUser(t, s, "bob@example.com")
 
-	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID + bob.ID + 1000, Name: "x", Prefix: "fd_x", Hash: keyHash("x"), CreatedAt: created}); !errors.Is(err, market.ErrNotFound) {
+	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID + bob.ID + 1000, Name: "x", Prefix: "fd_x", Hash: keyHash("x"), CreatedAt: created}, 0); !errors.Is(err, market.ErrNotFound) {
 		t.Errorf("CreateAPIKey(unknown user) error = %v, want ErrNotFound", err)
 	}
-	k1, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "laptop", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created})
+	k1, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "laptop", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created}, 0)
 	if err != nil {
 		t.Fatalf("CreateAPIKey() error: %v", err)
 	}
@@ -88,15 +88,15 @@ func testAPIKeys(t *testing.T, s Store) {
 	if diff := gocmp.Diff(want1, k1); diff != "" {
 		t.Errorf("CreateAPIKey() (-want +got):\n%s", diff)
 	}
-	k2, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "ci", Prefix: "fd_bbbb", Hash: keyHash("b"), CreatedAt: created.Add(time.Second)})
+	k2, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: ann.ID, Name: "ci", Prefix: "fd_bbbb", Hash: keyHash("b"), CreatedAt: created.Add(time.Second)}, 0)
 	if err != nil {
 		t.Fatalf("CreateAPIKey() error: %v", err)
 	}
-	kb, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: bob.ID, Name: "bob", Prefix: "fd_cccc", Hash: keyHash("c"), CreatedAt: created})
+	kb, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: bob.ID, Name: "bob", Prefix: "fd_cccc", Hash: keyHash("c"), CreatedAt: created}, 0)
 	if err != nil {
 		t.Fatalf("CreateAPIKey() error: %v", err)
 	}
-	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: bob.ID, Name: "dup", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created}); !errors.Is(err, market.ErrConflict) {
+	if _, err := s.CreateAPIKey(ctx, auth.APIKey{UserID: bob.ID, Name: "dup", Prefix: "fd_aaaa", Hash: keyHash("a"), CreatedAt: created}, 0); !errors.Is(err, market.ErrConflict) {
 		t.Errorf("CreateAPIKey(duplicate hash) error = %v, want ErrConflict", err)
 	}
 
