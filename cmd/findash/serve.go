@@ -195,6 +195,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 			return b.RelayKeyRevocations(ctx, keys.Revoke)
 		}))
 	}
+	// Every gateway closes the WebSockets of a user one of whose sessions
+	// ended anywhere (the relay is added below, once the hub exists).
+	authCfg.SessionRevocations = b
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
 	in.hub = gateway.New(in.state, gateway.Config{
 		AllowedOrigins:   cfg.AllowedOrigins,
@@ -208,6 +211,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		PingRate:         cfg.WSPingRate,
 		PingBurst:        cfg.WSPingBurst,
 	}, log, reg)
+	r.add(layerBase, "session revocations", serviceFunc(func(ctx context.Context) error {
+		return b.RelaySessionRevocations(ctx, func(userID int64) { in.hub.CloseUser(userID) })
+	}))
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	limits := tickLimits(cfg)
 	parser := ingest.NewParser(ingest.ParserConfig{Limits: limits}, reg)

@@ -178,7 +178,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 // ResetPassword takes a reset token and sets password (CheckPassword) as
 // the user's new one. It signs the user out everywhere (every session in
 // the database; sessions kept in Redis run out by themselves) and marks the
-// address verified, since the mail reached it. A bad, used or expired
+// address verified, since the mail reached it; the user's WebSockets close
+// (Config.SessionRevocations). A bad, used or expired
 // token matches ErrBadToken, a bad password market.ErrInvalid (the token
 // is then still usable).
 func (s *Service) ResetPassword(ctx context.Context, token, password string) (User, error) {
@@ -210,6 +211,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) (Us
 			return User{}, fmt.Errorf("reset password: end sessions: %w", err)
 		}
 	}
+	s.sessionsRevoked(ctx, t.UserID)
 	return s.User(ctx, t.UserID)
 }
 
@@ -227,8 +229,9 @@ func (s *Service) ListSessions(ctx context.Context, userID int64) ([]Session, er
 	return ss, nil
 }
 
-// RevokeUserSession ends userID's session whose SessionID is id. Another
-// user's session, or none, matches market.ErrNotFound.
+// RevokeUserSession ends userID's session whose SessionID is id and
+// announces it (Config.SessionRevocations). Another user's session, or
+// none, matches market.ErrNotFound.
 func (s *Service) RevokeUserSession(ctx context.Context, userID int64, id string) error {
 	ss, err := s.ListSessions(ctx, userID)
 	if err != nil {
@@ -239,6 +242,7 @@ func (s *Service) RevokeUserSession(ctx context.Context, userID int64, id string
 			if err := s.sessions.DeleteSession(ctx, sess.Hash); err != nil {
 				return fmt.Errorf("revoke session: %w", err)
 			}
+			s.sessionsRevoked(ctx, userID)
 			return nil
 		}
 	}

@@ -49,6 +49,12 @@ type Config struct {
 	// only this instance's cache drops it; the others keep it for up to
 	// their KeyCacheConfig.TTL.
 	Revocations RevocationPublisher
+	// SessionRevocations announces each user one of whose sessions ended
+	// (RevokeSession, RevokeUserSession, ResetPassword) to every instance
+	// (over the bus), whose gateways then close the user's WebSockets: a
+	// connection opened with the ended session must not outlive it. Nil:
+	// not announced; such connections stay open until they close.
+	SessionRevocations SessionRevocationPublisher
 	// Mailer sends verification and password-reset mails; nil: they are
 	// not sent (logged as such).
 	Mailer Mailer
@@ -68,6 +74,12 @@ type RevocationPublisher interface {
 	PublishKeyRevoked(ctx context.Context, keyID int64) error
 }
 
+// SessionRevocationPublisher tells every instance that a session of a user
+// ended (satisfied by *bus.Bus).
+type SessionRevocationPublisher interface {
+	PublishSessionsRevoked(ctx context.Context, userID int64) error
+}
+
 // touchTimeout bounds recording an API key's use: a store that is slow or
 // unreachable must not hold the request (one attempt per TouchEvery).
 const touchTimeout = 500 * time.Millisecond
@@ -75,21 +87,22 @@ const touchTimeout = 500 * time.Millisecond
 // Service creates users, sessions and API keys and authenticates bearer
 // tokens and WebSocket tokens. Safe for concurrent use.
 type Service struct {
-	store      Store
-	sessions   SessionStore // nil: sessions unavailable
-	hasher     PasswordHasher
-	now        func() time.Time
-	touch      time.Duration
-	sessionTTL time.Duration
-	wsKey      []byte
-	wsTTL      time.Duration
-	keys       *KeyCache           // nil: no cache
-	revoked    RevocationPublisher // nil: not announced
-	mailer     Mailer              // nil: account mails not sent
-	publicURL  string
-	verifyTTL  time.Duration
-	resetTTL   time.Duration
-	log        *slog.Logger
+	store       Store
+	sessions    SessionStore // nil: sessions unavailable
+	hasher      PasswordHasher
+	now         func() time.Time
+	touch       time.Duration
+	sessionTTL  time.Duration
+	wsKey       []byte
+	wsTTL       time.Duration
+	keys        *KeyCache                  // nil: no cache
+	revoked     RevocationPublisher        // nil: not announced
+	sessRevoked SessionRevocationPublisher // nil: not announced
+	mailer      Mailer                     // nil: account mails not sent
+	publicURL   string
+	verifyTTL   time.Duration
+	resetTTL    time.Duration
+	log         *slog.Logger
 	// dummy is a valid hash checked against when a user is unknown or has
 	// no password, so a login's timing does not tell which. Guarded by mu.
 	mu    sync.Mutex
@@ -133,7 +146,7 @@ func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger
 	return &Service{
 		store: store, sessions: cfg.Sessions, hasher: hasher, now: cfg.Now, touch: cfg.TouchEvery,
 		sessionTTL: cfg.SessionTTL, wsKey: key, wsTTL: cfg.WSTokenTTL,
-		keys: cfg.KeyCache, revoked: cfg.Revocations,
+		keys: cfg.KeyCache, revoked: cfg.Revocations, sessRevoked: cfg.SessionRevocations,
 		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), verifyTTL: cfg.VerifyTTL, resetTTL: cfg.ResetTTL,
 		log: log.With("component", "auth"),
 	}
@@ -377,6 +390,18 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		}
 	}
 	return Principal{UserID: k.UserID, APIKeyID: k.ID, Symbols: k.Symbols}, nil
+}
+
+// sessionsRevoked announces that a session of userID ended
+// (Config.SessionRevocations). A failed announcement is logged: the session
+// is ended all the same, but WebSockets opened with it stay open.
+func (s *Service) sessionsRevoked(ctx context.Context, userID int64) {
+	if s.sessRevoked == nil {
+		return
+	}
+	if err := s.sessRevoked.PublishSessionsRevoked(ctx, userID); err != nil {
+		s.log.Warn("announce session revocation; the user's open WebSockets stay open", "user_id", userID, "err", err)
+	}
 }
 
 func truncate(s string, n int) string {

@@ -76,15 +76,26 @@ func (s *Service) CreateSession(ctx context.Context, userID int64) (token string
 	return token, sess, nil
 }
 
-// RevokeSession ends the session of token at once (logout). A malformed
-// token, or one of a session that no longer exists, is not an error.
+// RevokeSession ends the session of token at once (logout) and announces
+// it (Config.SessionRevocations), so that the WebSockets of its user
+// close. A malformed token, or one of a session that no longer exists, is
+// not an error.
 func (s *Service) RevokeSession(ctx context.Context, token string) error {
 	if !IsSessionToken(token) || s.sessions == nil {
 		return nil
 	}
-	if err := s.sessions.DeleteSession(ctx, hashKey(token)); err != nil {
+	h := hashKey(token)
+	sess, err := s.sessions.SessionByHash(ctx, h) // whose, to announce it
+	if errors.Is(err, market.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	if err := s.sessions.DeleteSession(ctx, h); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	s.sessionsRevoked(ctx, sess.UserID)
 	return nil
 }
 

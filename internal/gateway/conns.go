@@ -110,3 +110,27 @@ func (h *Hub) Drain(ctx context.Context) error {
 func (h *Hub) reconnectAfter() time.Duration {
 	return h.cfg.ReconnectAfter + rand.N(h.cfg.ReconnectJitter)
 }
+
+// CloseUser closes every connection authenticated as userID with 1008
+// "session revoked" and returns how many it closed. It is called when a
+// session of the user ends (logout, a session revoked, a password reset):
+// a connection keeps its user for its life, and one opened with the ended
+// session (or a WS token made from it) must not keep receiving the user's
+// alerts. Which session opened a connection is not known, so the user's
+// other connections close too; their clients reconnect with their own,
+// still valid, credentials.
+func (h *Hub) CloseUser(userID int64) int {
+	if userID <= 0 {
+		return 0
+	}
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	n := 0
+	for c := range h.conns {
+		if c.userID == userID {
+			c.close(closePolicy, "session revoked")
+			n++
+		}
+	}
+	return n
+}

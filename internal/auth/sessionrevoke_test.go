@@ -1,0 +1,119 @@
+package auth_test
+
+import (
+	"context"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/findash/findash/internal/auth"
+	"github.com/findash/findash/internal/auth/argon2id"
+	"github.com/findash/findash/internal/store/sqlite"
+	"github.com/findash/findash/internal/testenv"
+)
+
+// announced records the users whose session revocations a Service
+// announced (the bus in production; cmd/findash's
+// TestSessionRevocationClosesWebSockets runs that path end to end).
+type announced struct {
+	mu    sync.Mutex
+	users []int64
+}
+
+func (a *announced) PublishSessionsRevoked(_ context.Context, userID int64) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.users = append(a.users, userID)
+	return nil
+}
+
+func (a *announced) take() []int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u := a.users
+	a.users = nil
+	return u
+}
+
+// TestSessionRevocationsAnnounced: every way a session ends — logout,
+// revoking one session, a password reset — announces its user, so that
+// the gateways close the WebSockets that session may have opened; a
+// logout without a live session announces nothing.
+func TestSessionRevocationsAnnounced(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ann := &announced{}
+	mails := &mailbox{}
+	s := auth.NewService(db, argon2id.New(fastParams, 2), auth.Config{SessionRevocations: ann, Mailer: mails}, nil)
+	ctx := t.Context()
+	u, err := s.CreateUser(ctx, "ann@example.com", "0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func() string {
+		t.Helper()
+		tok, _, err := s.CreateSession(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	want := []int64{u.ID}
+
+	tok := session()
+	if err := s.RevokeSession(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := ann.take(); !slices.Equal(got, want) {
+		t.Errorf("logout announced %v, want %v", got, want)
+	}
+	if err := s.RevokeSession(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := ann.take(); got != nil {
+		t.Errorf("logout of a session already gone announced %v, want nothing", got)
+	}
+
+	session()
+	ss, err := s.ListSessions(ctx, u.ID)
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("ListSessions = %v, %v", ss, err)
+	}
+	if err := s.RevokeUserSession(ctx, u.ID, auth.SessionID(ss[0])); err != nil {
+		t.Fatal(err)
+	}
+	if got := ann.take(); !slices.Equal(got, want) {
+		t.Errorf("revoking a session announced %v, want %v", got, want)
+	}
+
+	session()
+	if err := s.RequestPasswordReset(ctx, "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	var reset string
+	testenv.Eventually(t, 5*time.Second, func() bool {
+		mails.mu.Lock()
+		defer mails.mu.Unlock()
+		for _, b := range mails.bodies {
+			if m := regexp.MustCompile(`reset-password#token=([A-Za-z0-9_-]+)`).FindStringSubmatch(b); m != nil {
+				reset = m[1]
+			}
+		}
+		return reset != ""
+	}, "a reset mail")
+	if _, err := s.ResetPassword(ctx, reset, "a-new-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ann.take(); !slices.Equal(got, want) {
+		t.Errorf("a password reset announced %v, want %v", got, want)
+	}
+}
