@@ -40,6 +40,10 @@ type ArmedChange struct {
 	// even when the edit left CreatedSeq where it was (no message in the
 	// log since the creation or the previous edit).
 	Revision int64
+	// CreatedSeq is the alert's CreatedSeq when it was evaluated, a
+	// second guard (decision 0079): an edit by an instance of the previous
+	// version, during a rolling update, moves it but not the revision.
+	CreatedSeq uint64
 }
 
 // Store is the evaluator's persistence; the SQL stores implement it. part
@@ -59,7 +63,8 @@ type Store interface {
 	// those whose alert no longer exists or is paused, any whose
 	// (AlertID, Seq) is already stored, and any whose alert's Revision is
 	// no longer the event's: edited since), the armed changes (skipping
-	// those whose alert's Revision is no longer the change's) and logSeq
+	// those whose alert's Revision or CreatedSeq is no longer the
+	// change's) and logSeq
 	// as partition part's position. The revision is checked in the
 	// statement that writes, in that transaction and under the alert's
 	// row lock (or the store's one writer), so an edit commits either
@@ -401,7 +406,7 @@ func (r *run) step(a *Alert, value, price float64, t *market.Tick, now time.Time
 		})
 	}
 	if a.Armed != was {
-		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS, Revision: a.Revision})
+		r.changes = append(r.changes, ArmedChange{AlertID: a.ID, Armed: a.Armed, LastFiredTS: a.LastFiredTS, Revision: a.Revision, CreatedSeq: a.CreatedSeq})
 	}
 }
 

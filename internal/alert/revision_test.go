@@ -152,8 +152,15 @@ func TestEditAtTheSameHeadKeepsTheRearm(t *testing.T) {
 			t.Fatalf("after the old definition's commit, EvaluatedAlerts() = %+v, %v; want the edited alert (revision 1) still armed", as, err)
 		}
 		c.wait(t, r.price(250)) // reloads: the edited alert catches up
-		if evs := r.events(); len(evs) != 1 || evs[0].Threshold != 260 || evs[0].Price != 270 || evs[0].Seq>>16 != crossing {
+		evs := r.events()
+		if len(evs) != 1 || evs[0].Threshold != 260 || evs[0].Price != 270 || evs[0].Seq>>16 != crossing {
 			t.Fatalf("events = %+v; want one, the edited alert's (threshold 260) on the tick at 270 (message %d)", evs, crossing)
+		}
+		// The edited definition's disarming, evaluated with the revision and
+		// the position it was loaded with, is stored (both guard it).
+		as, _, err = db.EvaluatedAlerts(ctx)
+		if err != nil || len(as) != 1 || as[0].Armed || as[0].LastFiredTS != evs[0].TS {
+			t.Fatalf("after the edited definition's commit, EvaluatedAlerts() = %+v, %v; want it disarmed, last fired at %d", as, err, evs[0].TS)
 		}
 		if n := c.stale(t); n != 1 {
 			t.Errorf("findash_alert_stale_firings_total = %v, want 1", n)

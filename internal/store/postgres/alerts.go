@@ -316,7 +316,10 @@ const insertEvent = `WITH a AS (SELECT paused, revision FROM alerts WHERE id = $
 // Revision is no longer the alert's (edited since, decision 0081) is
 // skipped, checked under the alert's row lock (an edit cannot commit
 // between the check and the write); the events skipped so are returned
-// as stale. Of several changes to one alert in armed, the last wins. A
+// as stale. An armed change whose CreatedSeq is no longer the alert's is
+// skipped too (an edit by the previous version during a rolling update
+// moves only that, decision 0079). Of several changes to one alert in
+// armed, the last wins. A
 // sequence above 2^63-1 is market.ErrInvalid.
 func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_, _ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
@@ -354,15 +357,17 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64
 		b.Queue(insertEvent, e.AlertID, e.UserID, e.Symbol, string(e.Condition), e.Threshold, e.Value, e.Price, e.TS,
 			int64(e.Seq), nonNil(e.Notify), e.WebhookURL, roundMs(e.FiredAt), e.Revision)
 	}
-	ids, states, firedTS, revisions := armedColumns(armed)
+	ids, states, firedTS, revisions, createdSeqs := armedColumns(armed)
 	if len(ids) > 0 {
 		// An alert edited since the change was evaluated (its revision
-		// moved, decision 0081) keeps the edit's re-arm; under READ
+		// moved, decision 0081, or, edited by the previous version during
+		// a rolling update, only its created_seq, decision 0079) keeps the
+		// edit's re-arm; under READ
 		// COMMITTED an edit committed while this waits for the row is
 		// re-checked, and one that comes later waits for this commit.
 		b.Queue(`UPDATE alerts AS a SET armed = c.armed, last_fired_ts = c.fired
-			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::bigint[]) AS c (id, armed, fired, revision)
-			WHERE a.id = c.id AND a.revision = c.revision`, ids, states, firedTS, revisions)
+			FROM unnest($1::bigint[], $2::boolean[], $3::bigint[], $4::bigint[], $5::bigint[]) AS c (id, armed, fired, revision, created_seq)
+			WHERE a.id = c.id AND a.revision = c.revision AND a.created_seq = c.created_seq`, ids, states, firedTS, revisions, createdSeqs)
 	}
 	b.Queue("UPDATE log_position SET seq = $3 WHERE name = $1 AND part = $2", alertsName, part, int64(logSeq))
 	br := tx.SendBatch(ctx, b)
@@ -413,7 +418,7 @@ func lockPosition(ctx context.Context, tx pgx.Tx, name string, part int) (int64,
 // armedColumns lays armed out by column for unnest, one entry per alert
 // (the last change wins, as when applied in order; one UPDATE may not
 // change a row twice), in alert order.
-func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64, []int64) {
+func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64, []int64, []int64) {
 	last := make(map[int64]alert.ArmedChange, len(armed))
 	for _, c := range armed {
 		last[c.AlertID] = c
@@ -426,10 +431,12 @@ func armedColumns(armed []alert.ArmedChange) ([]int64, []bool, []int64, []int64)
 	states := make([]bool, len(ids))
 	fired := make([]int64, len(ids))
 	revisions := make([]int64, len(ids))
+	createdSeqs := make([]int64, len(ids))
 	for i, id := range ids {
-		states[i], fired[i], revisions[i] = last[id].Armed, last[id].LastFiredTS, last[id].Revision
+		c := last[id]
+		states[i], fired[i], revisions[i], createdSeqs[i] = c.Armed, c.LastFiredTS, c.Revision, int64(c.CreatedSeq)
 	}
-	return ids, states, fired, revisions
+	return ids, states, fired, revisions, createdSeqs
 }
 
 // PendingEvents returns up to limit events not marked dispatched, oldest first.

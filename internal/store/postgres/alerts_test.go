@@ -44,6 +44,27 @@ func TestAlertsConformanceThroughPgBouncer(t *testing.T) {
 	storetest.RunAlerts(t, func(t *testing.T) storetest.AlertStore { return viaPgBouncer(t, bouncer) })
 }
 
+// An edit by the previous version (no revision increment) during a
+// rolling update keeps its re-arm (decision 0081).
+func TestAlertOldEdit(t *testing.T) {
+	d := testenv.Postgres(t)
+	db := open(t, postgres.Config{PrimaryURL: d.URL})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(t.Context(), d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	storetest.RunAlertOldEdit(t, db, func(t *testing.T, stmt string) {
+		t.Helper()
+		if _, err := c.Exec(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	})
+}
+
 // Concurrency the single-writer SQLite store cannot show: creates racing
 // for a user's last alert slots, and evaluators racing to commit the same
 // log positions.

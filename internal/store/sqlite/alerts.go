@@ -322,7 +322,10 @@ func (db *DB) EvaluatedAlerts(ctx context.Context) (_ []alert.Alert, _ int64, er
 // an armed change whose Revision is no longer the alert's (edited since,
 // decision 0081), the events returned as stale. The revision is checked
 // in the statement that writes, inside the writer's transaction (BEGIN
-// IMMEDIATE: no other write, an edit included, runs until it ends).
+// IMMEDIATE: no other write, an edit included, runs until it ends). An
+// armed change whose CreatedSeq is no longer the alert's is skipped too
+// (an edit by the previous version during a rolling update moves only
+// that, decision 0079).
 func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64, fired []alert.Event, armed []alert.ArmedChange) (_, _ []alert.Event, _ bool, err error) {
 	if logSeq > math.MaxInt64 {
 		return nil, nil, false, fmt.Errorf("commit alerts: %w", market.Invalid("seq", "exceeds 2^63-1"))
@@ -383,9 +386,11 @@ func (db *DB) CommitAlerts(ctx context.Context, part int, prevSeq, logSeq uint64
 	}
 	for _, c := range armed {
 		// An alert edited since the change was evaluated (its revision
-		// moved, decision 0081) keeps the edit's re-arm.
-		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ? AND revision = ?",
-			c.Armed, c.LastFiredTS, c.AlertID, c.Revision); err != nil {
+		// moved, decision 0081, or, edited by the previous version during
+		// a rolling update, only its created_seq, decision 0079) keeps the
+		// edit's re-arm.
+		if _, err = tx.ExecContext(ctx, "UPDATE alerts SET armed = ?, last_fired_ts = ? WHERE id = ? AND revision = ? AND created_seq = ?",
+			c.Armed, c.LastFiredTS, c.AlertID, c.Revision, int64(c.CreatedSeq)); err != nil {
 			return nil, nil, false, fmt.Errorf("commit alerts: arm %d: %w", c.AlertID, translate(err))
 		}
 	}

@@ -349,7 +349,7 @@ func testAlertRules(t *testing.T, s AlertStore) {
 	ann, bob := userOf(t, s, "ann@example.com"), userOf(t, s, "bob@example.com")
 	a := mustAlert(t, s, alert.Alert{UserID: ann, Symbol: "BTC-USD", Condition: alert.Above, Threshold: 100,
 		Hysteresis: 1.5, CooldownS: 60, Notify: []string{}, CreatedAt: created, CreatedSeq: 7})
-	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5, Revision: 0}}); !ok {
+	if _, ok := commit(t, s, 1, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 5, Revision: 0, CreatedSeq: 7}}); !ok {
 		t.Fatal("commit not applied")
 	}
 	as, v0 := evaluated(t, s)
@@ -378,7 +378,7 @@ func testAlertRules(t *testing.T, s AlertStore) {
 	}
 	// An armed change evaluated with the definition before the edit
 	// (revision 0), committed after it, leaves the edit's re-arm.
-	if _, ok := commit(t, s, 2, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 9, Revision: 0}}); !ok {
+	if _, ok := commit(t, s, 2, nil, []alert.ArmedChange{{AlertID: a.ID, Armed: false, LastFiredTS: day0 + 9, Revision: 0, CreatedSeq: 7}}); !ok {
 		t.Fatal("commit not applied")
 	}
 	if as, _ := evaluated(t, s); len(as) != 1 || !as[0].Armed || as[0].LastFiredTS != day0+5 {
