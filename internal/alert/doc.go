@@ -70,7 +70,9 @@
 // alert's Revision, even when the log's head (so CreatedSeq) has not
 // moved. Each firing and armed change carries the revision it was
 // evaluated with, and CommitAlerts applies it only while the alert still
-// has it, checked in the statement that writes it (an edit commits
+// has it (an armed change also only while the alert still has its
+// CreatedSeq: an edit by the previous version, during a rolling update,
+// moves only that), checked in the statement that writes it (an edit commits
 // before that statement or after the whole commit): until the next
 // reload the evaluator still evaluates the old definition, but once an
 // edit is committed nothing it evaluated is recorded (decision 0081). Such a
