@@ -108,8 +108,14 @@ func (e *env) clusterEvaluator(c *cluster, s alert.Sink, cfg alert.Config, reg p
 // default 5-minute cooldown) for e's user.
 func (e *env) above100(db *sqlite.DB, symbol string) alert.Alert {
 	e.t.Helper()
+	return e.above100At(db, symbol, time.Now())
+}
+
+// above100At is above100 with the alert's CreatedAt.
+func (e *env) above100At(db *sqlite.DB, symbol string, created time.Time) alert.Alert {
+	e.t.Helper()
 	a := alert.Alert{UserID: e.userID, Symbol: symbol, Condition: alert.Above, Threshold: 100,
-		Notify: []string{}, CreatedAt: time.Now(), Hysteresis: 0.1}
+		Notify: []string{}, CreatedAt: created, Hysteresis: 0.1}
 	if err := alert.Validate(&a); err != nil {
 		e.t.Fatal(err)
 	}
@@ -315,7 +321,12 @@ func TestAlertRewindSkipsTicksBeforeItsCreation(t *testing.T) {
 // the new alert. The rewound pass must not take the lost alert's first
 // message for the new one. Before, the start was keyed by ID only: the new
 // alert was evaluated from the lost alert's start and fired on the old
-// crossing too (REVIEW-A F1).
+// crossing too (REVIEW-A F1). The new alert is created a millisecond after
+// the lost one at least: both have no CreatedSeq, so their creation time
+// (ms precision) alone tells them apart, and time.Now() read twice within
+// a millisecond made them one alert to the evaluator (the test failed so
+// about one run in ten, not a defect of the evaluator: an alert created
+// since migration 00010 also has its log position).
 func TestAlertRewindSkipsTicksBeforeItsCreationUnderAReusedID(t *testing.T) {
 	e := newEnv(t)
 	c := &cluster{primary: e.db, path: filepath.Join(e.dir, "findash.db")}
@@ -329,7 +340,11 @@ func TestAlertRewindSkipsTicksBeforeItsCreationUnderAReusedID(t *testing.T) {
 	lost := e.above100(c.primary, "ETH-USD") // on the old primary only; no ETH ticks, never fires
 	e.waitHandled(e.prices(101, 99), log)    // loaded by this pass; a BTC crossing committed on the primary only
 	c.promote()
-	a := e.above100(c.standby, "BTC-USD")
+	created := time.Now()
+	if next := lost.CreatedAt.Add(time.Millisecond); created.Before(next) {
+		created = next
+	}
+	a := e.above100At(c.standby, "BTC-USD", created)
 	if a.ID != lost.ID {
 		t.Fatalf("the new alert's ID %d, want the lost alert's %d: the test needs a reused ID", a.ID, lost.ID)
 	}
