@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -285,6 +286,8 @@ type API struct {
 	inflight   *inFlight
 
 	draining    atomic.Bool
+	readyMu     sync.Mutex
+	ready       *readyRound // the last round of readiness checks (health.go); guarded by readyMu
 	mux         *http.ServeMux
 	handler     http.Handler
 	closedCache []string // Cache-Control of closed candle ranges
