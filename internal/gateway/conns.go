@@ -39,13 +39,33 @@ func (h *Hub) pingSlot(slot uint8) {
 	h.pingList = list
 }
 
-func (h *Hub) isDraining() bool {
+// beginConnect starts a connection request, before its authentication:
+// it returns the CloseUser count to give addConn, or false while draining.
+// Every true must be matched by an endConnect.
+func (h *Hub) beginConnect() (uint64, bool) {
 	h.connsMu.Lock()
 	defer h.connsMu.Unlock()
-	return h.draining
+	if h.draining {
+		return 0, false
+	}
+	h.connecting++
+	return h.closeSeq, true
 }
 
-func (h *Hub) addConn(c *conn) bool {
+// endConnect ends a request begun by beginConnect (added or refused).
+func (h *Hub) endConnect() {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	h.connecting--
+	if h.connecting == 0 {
+		clear(h.revoked) // no request left that a revocation may have missed
+	}
+}
+
+// addConn adds c, whose request beginConnect returned seq. A connection
+// whose user CloseUser closed after seq (the session ended while c was
+// being authenticated and upgraded) is closed as those were.
+func (h *Hub) addConn(c *conn, seq uint64) bool {
 	h.connsMu.Lock()
 	defer h.connsMu.Unlock()
 	c.pingSlot = h.nextSlot
@@ -57,6 +77,9 @@ func (h *Hub) addConn(c *conn) bool {
 		c.appendLocked(h.status) // before anything else the client gets
 		c.signalLocked()
 		c.mu.Unlock()
+	}
+	if c.userID != 0 && h.revoked[c.userID] > seq {
+		c.close(closePolicy, "session revoked")
 	}
 	return !h.draining
 }
@@ -118,13 +141,18 @@ func (h *Hub) reconnectAfter() time.Duration {
 // session (or a WS token made from it) must not keep receiving the user's
 // alerts. Which session opened a connection is not known, so the user's
 // other connections close too; their clients reconnect with their own,
-// still valid, credentials.
+// still valid, credentials. A connection authenticated before the call but
+// not yet added is closed when it is added (addConn).
 func (h *Hub) CloseUser(userID int64) int {
 	if userID <= 0 {
 		return 0
 	}
 	h.connsMu.Lock()
 	defer h.connsMu.Unlock()
+	h.closeSeq++
+	if h.connecting > 0 { // one of them may be the user's, authenticated already
+		h.revoked[userID] = h.closeSeq
+	}
 	n := 0
 	for c := range h.conns {
 		if c.userID == userID {

@@ -15,11 +15,13 @@ import (
 // checks the Origin, upgrades and serves the connection until it ends.
 // While draining it answers 503.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.isDraining() {
+	seq, ok := h.beginConnect()
+	if !ok {
 		w.Header().Set("Retry-After", "1")
 		writeHTTPError(w, http.StatusServiceUnavailable, "draining", "the server is shutting down; reconnect elsewhere")
 		return
 	}
+	defer h.endConnect()
 	var query url.Values
 	if r.URL.RawQuery != "" {
 		query = r.URL.Query()
@@ -41,10 +43,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c.t = t
-	if !h.addConn(c) {
+	if !h.addConn(c, seq) {
 		c.reply(encodeReconnect(h.reconnectAfter().Milliseconds()))
 		c.close(closeGoingAway, "server draining")
-	} else if len(sub.Channels) > 0 {
+	} else if len(sub.Channels) > 0 && !c.isClosing() { // closing: its session ended meanwhile
 		// Before the reader starts, which owns c.subs from then on.
 		c.subscribe(&sub)
 	}

@@ -70,6 +70,14 @@ type Hub struct {
 	status   []byte  // the stale status message while stale (SetStale); nil when live
 	nextSlot uint8   // the ping slot of the next connection
 	pingList []*conn // Run only: the connections of the slot being pinged
+	// connecting counts the requests between beginConnect and endConnect
+	// (authenticated, perhaps, but not yet in conns); while there are any,
+	// CloseUser records its user in revoked with its closeSeq, so that
+	// addConn closes a connection authenticated before the user's session
+	// ended but added after CloseUser looked (emptied when none connect).
+	connecting int
+	closeSeq   uint64
+	revoked    map[int64]uint64
 }
 
 type authHolder struct{ a Authenticator }
@@ -90,6 +98,7 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 		pendingQ:   make(map[string]market.Quote),
 		alertsSubs: make(map[int64]*subList),
 		conns:      make(map[*conn]struct{}),
+		revoked:    make(map[int64]uint64),
 	}
 	for i := range h.shards {
 		h.shards[i].syms = make(map[string]*symbolTopic)
