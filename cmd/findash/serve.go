@@ -212,7 +212,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		PingBurst:        cfg.WSPingBurst,
 	}, log, reg)
 	r.add(layerBase, "session revocations", serviceFunc(func(ctx context.Context) error {
-		return b.RelaySessionRevocations(ctx, func(userID int64) { in.hub.CloseUser(userID) })
+		return b.RelaySessionRevocations(ctx, func(userID int64) {
+			users.SessionsEnded(userID) // first: a reconnect after the close is refused
+			in.hub.CloseUser(userID)
+		})
 	}))
 	in.pub = ingest.NewPublisher(b, ingest.Config{}, log, reg)
 	limits := tickLimits(cfg)

@@ -30,46 +30,12 @@ func TestSessionRevocationClosesWebSockets(t *testing.T) {
 		c.must(200, viaNone, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &login)
 		c.token = login.Token
 	}
-	dial := func(token string) *wsClient {
-		t.Helper()
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		c, resp, err := d.Dial("ws://"+in.addrs.HTTP+"/ws?token="+url.QueryEscape(token), http.Header{"Origin": {"http://" + in.addrs.HTTP}})
-		if err != nil {
-			t.Fatalf("dial /ws: %v (%v)", err, resp)
-		}
-		t.Cleanup(func() { c.Close() })
-		w := &wsClient{t: t, c: c, msgs: make(chan msg, 4096), err: make(chan error, 1)}
-		w.readLoop()
-		w.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{"alerts"}})
-		w.next(ofType("ack"))
-		return w
-	}
-	closed := func(w *wsClient, who string) {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case _, ok := <-w.msgs:
-				if ok {
-					continue
-				}
-				var ce *websocket.CloseError
-				if err := <-w.err; !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "session revoked" {
-					t.Fatalf("%s: connection ended with %v, want close 1008 \"session revoked\"", who, err)
-				}
-				return
-			case <-timeout:
-				t.Fatalf("%s: still open 10 s after the session was revoked", who)
-			}
-		}
-	}
-
-	bySession := dial(thief.token)
+	bySession := dialAlerts(t, in, thief.token)
 	var wsTok struct {
 		Token string `json:"token"`
 	}
 	thief.must(200, viaBearer, "POST", "/api/v1/auth/ws-token", nil, &wsTok)
-	byWSToken := dial(wsTok.Token)
+	byWSToken := dialAlerts(t, in, wsTok.Token)
 
 	// Alice revokes the other session.
 	var sessions struct {
@@ -84,19 +50,67 @@ func TestSessionRevocationClosesWebSockets(t *testing.T) {
 			alice.must(204, viaBearer, "DELETE", "/api/v1/sessions/"+s.ID, nil, nil)
 		}
 	}
-	closed(bySession, "WebSocket opened with the revoked session")
-	closed(byWSToken, "WebSocket opened with a WS token of the revoked session")
+	wantRevokedClose(t, bySession, "WebSocket opened with the revoked session")
+	wantRevokedClose(t, byWSToken, "WebSocket opened with a WS token of the revoked session")
 	thief.must(401, viaBearer, "GET", "/api/v1/me", nil, nil)
+	wantRefused(t, in, thief.token, "the revoked session")
+	// Nor with the WS token made from it, still within its minute: else
+	// the closed connection is reopened at once, and stays open.
+	wantRefused(t, in, wsTok.Token, "a WS token of the revoked session")
+
+	// Logging out closes the WebSockets too.
+	own := dialAlerts(t, in, alice.token)
+	alice.must(204, viaBearer, "POST", "/api/v1/auth/logout", nil, nil)
+	wantRevokedClose(t, own, "WebSocket of a session logged out")
+}
+
+// dialAlerts opens a WebSocket to in with ?token=token and subscribes it
+// to the alerts channel.
+func dialAlerts(t *testing.T, in *instance, token string) *wsClient {
+	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	if c, resp, err := d.Dial("ws://"+in.addrs.HTTP+"/ws?token="+url.QueryEscape(thief.token), nil); err == nil || resp == nil || resp.StatusCode != 401 {
+	c, resp, err := d.Dial("ws://"+in.addrs.HTTP+"/ws?token="+url.QueryEscape(token), http.Header{"Origin": {"http://" + in.addrs.HTTP}})
+	if err != nil {
+		t.Fatalf("dial /ws: %v (%v)", err, resp)
+	}
+	t.Cleanup(func() { c.Close() })
+	w := &wsClient{t: t, c: c, msgs: make(chan msg, 4096), err: make(chan error, 1)}
+	w.readLoop()
+	w.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{"alerts"}})
+	w.next(ofType("ack"))
+	return w
+}
+
+// wantRevokedClose waits up to 10 s for w to be closed with 1008
+// "session revoked".
+func wantRevokedClose(t *testing.T, w *wsClient, who string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-w.msgs:
+			if ok {
+				continue
+			}
+			var ce *websocket.CloseError
+			if err := <-w.err; !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "session revoked" {
+				t.Fatalf("%s: connection ended with %v, want close 1008 \"session revoked\"", who, err)
+			}
+			return
+		case <-timeout:
+			t.Fatalf("%s: still open 10 s after the session was revoked", who)
+		}
+	}
+}
+
+// wantRefused dials in's /ws with token and wants 401.
+func wantRefused(t *testing.T, in *instance, token, what string) {
+	t.Helper()
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	if c, resp, err := d.Dial("ws://"+in.addrs.HTTP+"/ws?token="+url.QueryEscape(token), nil); err == nil || resp == nil || resp.StatusCode != 401 {
 		if c != nil {
 			c.Close()
 		}
-		t.Fatalf("reconnect with the revoked session: %v (%v), want 401", err, resp)
+		t.Fatalf("reconnect with %s: %v (%v), want 401", what, err, resp)
 	}
-
-	// Logging out closes the WebSockets too.
-	own := dial(alice.token)
-	alice.must(204, viaBearer, "POST", "/api/v1/auth/logout", nil, nil)
-	closed(own, "WebSocket of a session logged out")
 }

@@ -107,6 +107,12 @@ type Service struct {
 	// no password, so a login's timing does not tell which. Guarded by mu.
 	mu    sync.Mutex
 	dummy string
+	// ended holds, per user, when a session of theirs last ended
+	// (SessionsEnded), for wsTTL: WS tokens issued before then are
+	// refused. Guarded by endedMu.
+	endedMu    sync.Mutex
+	ended      map[int64]time.Time
+	endedSwept time.Time // when ended was last rid of records past wsTTL
 }
 
 // NewService returns a Service over store, hashing passwords with hasher.
@@ -148,7 +154,7 @@ func NewService(store Store, hasher PasswordHasher, cfg Config, log *slog.Logger
 		sessionTTL: cfg.SessionTTL, wsKey: key, wsTTL: cfg.WSTokenTTL,
 		keys: cfg.KeyCache, revoked: cfg.Revocations, sessRevoked: cfg.SessionRevocations,
 		mailer: cfg.Mailer, publicURL: strings.TrimRight(cfg.PublicURL, "/"), verifyTTL: cfg.VerifyTTL, resetTTL: cfg.ResetTTL,
-		log: log.With("component", "auth"),
+		log: log.With("component", "auth"), ended: make(map[int64]time.Time),
 	}
 }
 
@@ -396,6 +402,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 // (Config.SessionRevocations). A failed announcement is logged: the session
 // is ended all the same, but WebSockets opened with it stay open.
 func (s *Service) sessionsRevoked(ctx context.Context, userID int64) {
+	s.SessionsEnded(userID) // here at once, even if the bus is down
 	if s.sessRevoked == nil {
 		return
 	}

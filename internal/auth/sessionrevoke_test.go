@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -115,5 +116,62 @@ func TestSessionRevocationsAnnounced(t *testing.T) {
 	}
 	if got := ann.take(); !slices.Equal(got, want) {
 		t.Errorf("a password reset announced %v, want %v", got, want)
+	}
+}
+
+// TestWSTokensRefusedAfterSessionsEnded: a WS token names no session, so
+// when a session of its user ends (here or, told over the bus, on another
+// instance) every WS token of the user issued until then is refused:
+// before, the WebSocket closed because its session ended was reopened at
+// once with a WS token made from that session, still within its minute.
+// A token issued afterwards, and another user's, still open connections.
+func TestWSTokensRefusedAfterSessionsEnded(t *testing.T) {
+	s, _, c := newService(t)
+	ctx := t.Context()
+	u, err := s.CreateUser(ctx, "ws@example.com", "0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err := s.CreateSession(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.WSToken(u.ID)
+	others, _ := s.WSToken(u.ID + 1)
+	c.Add(time.Millisecond)
+	if err := s.RevokeSession(ctx, sess); err != nil { // logout, no bus
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateToken(ctx, before); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("a WS token issued before the logout: error %v, want ErrUnauthenticated", err)
+	}
+	if uid, err := s.AuthenticateToken(ctx, others); err != nil || uid != u.ID+1 {
+		t.Errorf("another user's WS token = %d, %v; want %d", uid, err, u.ID+1)
+	}
+	c.Add(time.Millisecond)
+	after, _ := s.WSToken(u.ID)
+	if uid, err := s.AuthenticateToken(ctx, after); err != nil || uid != u.ID {
+		t.Errorf("a WS token issued after the logout = %d, %v; want %d", uid, err, u.ID)
+	}
+
+	// Announced by another instance: SessionsEnded, as the relay calls it.
+	c.Add(time.Millisecond)
+	s.SessionsEnded(u.ID)
+	if _, err := s.AuthenticateToken(ctx, after); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("a WS token issued before a session ended elsewhere: error %v, want ErrUnauthenticated", err)
+	}
+	c.Add(time.Millisecond)
+	fresh, _ := s.WSToken(u.ID)
+	if _, err := s.AuthenticateToken(ctx, fresh); err != nil {
+		t.Errorf("a WS token issued after: %v", err)
+	}
+	// The record is forgotten once every token it refuses has expired,
+	// and refuses nothing issued later.
+	c.Add(2 * auth.DefaultWSTokenTTL)
+	s.SessionsEnded(u.ID + 1)
+	c.Add(time.Millisecond)
+	late, _ := s.WSToken(u.ID)
+	if _, err := s.AuthenticateToken(ctx, late); err != nil {
+		t.Errorf("a WS token issued two TTLs after: %v", err)
 	}
 }

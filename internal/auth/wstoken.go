@@ -31,9 +31,11 @@ const DefaultWSTokenTTL = time.Minute
 // WSToken returns a short-lived token for opening WebSocket connections as
 // userID (GET /ws?token=…), valid until expiresAt (Config.WSTokenTTL from
 // now). It is signed, not stored: AuthenticateToken verifies it without any
-// I/O, so a reconnect storm does not reach the session store. It cannot be
-// revoked; logging out stops new ones from being issued and the last one
-// lapses within the TTL. Every instance must share Config.WSTokenKey.
+// I/O, so a reconnect storm does not reach the session store. It names no
+// session: when a session of the user ends, every instance told of it
+// (SessionsEnded) refuses the user's WS tokens issued until then, since
+// any of them may have been made from that session. Every instance must
+// share Config.WSTokenKey and Config.WSTokenTTL.
 func (s *Service) WSToken(userID int64) (token string, expiresAt time.Time) {
 	expiresAt = s.now().UTC().Add(s.wsTTL).Truncate(time.Millisecond)
 	raw := make([]byte, wsPayloadLen, wsRawLen)
@@ -67,7 +69,35 @@ func (s *Service) verifyWSToken(token string) (int64, error) {
 	if uid <= 0 || s.now().UnixMilli() >= exp {
 		return 0, fmt.Errorf("ws token: expired: %w", ErrUnauthenticated)
 	}
+	s.endedMu.Lock()
+	ended, ok := s.ended[uid]
+	s.endedMu.Unlock()
+	if ok && exp-s.wsTTL.Milliseconds() <= ended.UnixMilli() {
+		return 0, fmt.Errorf("ws token: issued before a session of the user ended: %w", ErrUnauthenticated)
+	}
 	return uid, nil
+}
+
+// SessionsEnded records that a session of userID ended now (on this
+// instance or, told over the bus, another): the user's WS tokens issued
+// until now are refused from now on. Without it, a WebSocket closed
+// because its session ended (gateway.Hub.CloseUser) was reopened at once
+// with a WS token made from that session, valid for up to WSTokenTTL, and
+// stayed open. A record is kept for WSTokenTTL, past which every token it
+// refuses has expired anyway.
+func (s *Service) SessionsEnded(userID int64) {
+	now := s.now()
+	s.endedMu.Lock()
+	defer s.endedMu.Unlock()
+	if now.Sub(s.endedSwept) > s.wsTTL { // so at most two TTLs of records are held
+		for id, t := range s.ended {
+			if now.Sub(t) > s.wsTTL {
+				delete(s.ended, id)
+			}
+		}
+		s.endedSwept = now
+	}
+	s.ended[userID] = now
 }
 
 // AuthenticateToken resolves a WebSocket credential — a WS token (verified

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/findash/findash/internal/testenv"
+)
+
+// TestSessionRevocationOnEveryInstance: at stage 2 (PostgreSQL, one NATS
+// server shared by the instances) a session revoked through instance a
+// closes the user's WebSockets on instance b, and b refuses a WS token of
+// that session (issued by a, same --secret-key) from then on: b learns of
+// it only through the bus (findash.sessions.revoked).
+func TestSessionRevocationOnEveryInstance(t *testing.T) {
+	pg := testenv.Postgres(t)
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	keyFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--nats-url", ns.ClientURL(), "--database-url", pg.URL, "--secret-key-file", keyFile}
+	a := start(t, testConfig(t, t.TempDir(), args...))
+	b := start(t, testConfig(t, t.TempDir(), args...))
+
+	const email, password = "bob@example.com", "correct horse battery"
+	owner, thief := newAcctClient(t, a), newAcctClient(t, a)
+	owner.must(201, viaNone, "POST", "/api/v1/auth/signup", map[string]string{"email": email, "password": password}, nil)
+	for _, c := range []*acctClient{owner, thief} {
+		var login struct {
+			Token string `json:"token"`
+		}
+		c.must(200, viaNone, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &login)
+		c.token = login.Token
+	}
+	var wsTok struct {
+		Token string `json:"token"`
+	}
+	thief.must(200, viaBearer, "POST", "/api/v1/auth/ws-token", nil, &wsTok)
+	bySession, byWSToken := dialAlerts(t, b, thief.token), dialAlerts(t, b, wsTok.Token)
+
+	var sessions struct {
+		Data []struct {
+			ID      string `json:"id"`
+			Current bool   `json:"current"`
+		} `json:"data"`
+	}
+	owner.must(200, viaBearer, "GET", "/api/v1/sessions", nil, &sessions)
+	for _, s := range sessions.Data {
+		if !s.Current {
+			owner.must(204, viaBearer, "DELETE", "/api/v1/sessions/"+s.ID, nil, nil)
+		}
+	}
+	wantRevokedClose(t, bySession, "instance b: WebSocket opened with the session revoked on a")
+	wantRevokedClose(t, byWSToken, "instance b: WebSocket opened with a WS token of that session")
+	wantRefused(t, b, thief.token, "the revoked session, on b")
+	wantRefused(t, b, wsTok.Token, "a WS token of the revoked session, on b")
+}
