@@ -32,6 +32,14 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c
 
 func newService(t testing.TB) (*auth.Service, *sqlite.DB, *clock) {
 	t.Helper()
+	db := openDB(t)
+	c := &clock{t: time.Date(2025, 11, 27, 12, 0, 0, 0, time.UTC)}
+	return auth.NewService(db, argon2id.New(fastParams, 2), auth.Config{Now: c.Now}, nil), db, c
+}
+
+// openDB opens a fresh migrated SQLite store, closed when t ends.
+func openDB(t testing.TB) *sqlite.DB {
+	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
 	if err != nil {
 		t.Fatalf("sqlite.Open() error: %v", err)
@@ -40,8 +48,7 @@ func newService(t testing.TB) (*auth.Service, *sqlite.DB, *clock) {
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate() error: %v", err)
 	}
-	c := &clock{t: time.Date(2025, 11, 27, 12, 0, 0, 0, time.UTC)}
-	return auth.NewService(db, argon2id.New(fastParams, 2), auth.Config{Now: c.Now}, nil), db, c
+	return db
 }
 
 func TestCreateUser(t *testing.T) {

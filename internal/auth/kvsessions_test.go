@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/auth/argon2id"
 	"github.com/findash/findash/internal/redis"
-	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/testenv"
 )
 
@@ -39,14 +37,7 @@ func TestRedisSessionsListedAndEndedByReset(t *testing.T) {
 		t.Fatalf("redis.Open: %v", err)
 	}
 	t.Cleanup(func() { rc.Close() })
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openDB(t)
 	mails := &mailbox{}
 	s := auth.NewService(db, argon2id.New(fastParams, 2), auth.Config{Sessions: auth.KVSessions(rc, nil), Mailer: mails, PublicURL: "https://findash.example"}, nil)
 	ctx := t.Context()

@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/findash/findash/internal/auth"
 	"github.com/findash/findash/internal/auth/argon2id"
-	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/testenv"
 )
 
@@ -44,14 +42,7 @@ func (a *announced) take() []int64 {
 // the gateways close the WebSockets that session may have opened; a
 // logout without a live session announces nothing.
 func TestSessionRevocationsAnnounced(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openDB(t)
 	ann := &announced{}
 	mails := &mailbox{}
 	s := auth.NewService(db, argon2id.New(fastParams, 2), auth.Config{SessionRevocations: ann, Mailer: mails}, nil)
