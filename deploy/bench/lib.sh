@@ -32,15 +32,20 @@ wait_ready() { # url
   say "$1 did not become ready"; return 1
 }
 
-# build_bins builds findash and nats-server into OUT unless FINDASH_BIN and
-# NATS_SERVER name them (nats-server from the module findash embeds, so the
-# version is the one findash is tested with).
-build_bins() {
+# build_findash builds findash into OUT unless FINDASH_BIN names it.
+build_findash() {
   if [ -z "${FINDASH_BIN:-}" ]; then
     say "building findash"
     FINDASH_BIN=$OUT/findash
     go build -o "$FINDASH_BIN" ./cmd/findash
   fi
+}
+
+# build_bins builds findash and nats-server into OUT unless FINDASH_BIN and
+# NATS_SERVER name them (nats-server from the module findash embeds, so the
+# version is the one findash is tested with).
+build_bins() {
+  build_findash
   if [ -z "${NATS_SERVER:-}" ]; then
     say "building nats-server $(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)"
     NATS_SERVER=$OUT/nats-server

@@ -40,11 +40,7 @@ pids=()
 PG_URL= db= # cleanup drops no database here (its psql fails quietly)
 trap cleanup EXIT
 
-if [ -z "${FINDASH_BIN:-}" ]; then
-  say "building findash"
-  FINDASH_BIN=$OUT/findash
-  go build -o "$FINDASH_BIN" ./cmd/findash
-fi
+build_findash
 if [ -z "${CENTRIFUGO_BIN:-}" ]; then
   say "building centrifugo v6.9.1 (not a findash dependency: for this comparison only)"
   GOBIN=$OUT go install github.com/centrifugal/centrifugo/v6@v6.9.1
