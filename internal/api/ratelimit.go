@@ -152,8 +152,8 @@ func (a *API) clientIP(r *http.Request) string {
 // canonical form; s itself when it is not an address.
 func clientKey(s string) string {
 	ip, err := netip.ParseAddr(s)
-	if err != nil {
-		return s
+	if err != nil || ip.Is4() {
+		return s // an IPv4 address parses only as written: no copy per request
 	}
 	ip = ip.Unmap()
 	if !ip.Is6() {
