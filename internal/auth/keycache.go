@@ -234,28 +234,8 @@ func (c *KeyCache) APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error
 // stale because the store failed (the caller then skips writes to it).
 func (c *KeyCache) lookup(ctx context.Context, hash []byte) (key APIKey, stale bool, err error) {
 	h := string(hash)
-	now := c.cfg.Now()
-	if e, ok := c.known.GetIfPresent(h); ok {
-		age := now.Sub(e.fetched)
-		switch {
-		case age < c.cfg.TTL:
-			c.hits.Inc()
-			return e.apiKey(), false, nil
-		case age < c.cfg.TTL+c.cfg.MaxStale:
-			if !now.Before(e.retryAt) {
-				c.refresh(h)
-			}
-			if !e.retryAt.IsZero() {
-				c.stales.Inc()
-				return e.apiKey(), true, nil
-			}
-			c.hits.Inc()
-			return e.apiKey(), false, nil
-		}
-	}
-	if at, ok := c.unknown.GetIfPresent(h); ok && now.Sub(at) < c.cfg.NegativeTTL {
-		c.negatives.Inc()
-		return APIKey{}, false, fmt.Errorf("api key: %w", market.ErrNotFound)
+	if key, stale, answered, err := c.cached(h); answered {
+		return key, stale, err
 	}
 	c.misses.Inc()
 	f, _ := c.load(h, true, nil)
@@ -265,6 +245,37 @@ func (c *KeyCache) lookup(ctx context.Context, hash []byte) (key APIKey, stale b
 	case <-ctx.Done():
 		return APIKey{}, false, fmt.Errorf("api key: %w", ctx.Err())
 	}
+}
+
+// cached answers the lookup of h from the cache alone, with answered
+// false when only the store can (a miss, not counted here). A known key served past
+// its TTL starts its background refresh, as for any lookup: that read is
+// bounded per key and by MaxRefreshes.
+func (c *KeyCache) cached(h string) (key APIKey, stale, answered bool, err error) {
+	now := c.cfg.Now()
+	if e, found := c.known.GetIfPresent(h); found {
+		age := now.Sub(e.fetched)
+		switch {
+		case age < c.cfg.TTL:
+			c.hits.Inc()
+			return e.apiKey(), false, true, nil
+		case age < c.cfg.TTL+c.cfg.MaxStale:
+			if !now.Before(e.retryAt) {
+				c.refresh(h)
+			}
+			if !e.retryAt.IsZero() {
+				c.stales.Inc()
+				return e.apiKey(), true, true, nil
+			}
+			c.hits.Inc()
+			return e.apiKey(), false, true, nil
+		}
+	}
+	if at, found := c.unknown.GetIfPresent(h); found && now.Sub(at) < c.cfg.NegativeTTL {
+		c.negatives.Inc()
+		return APIKey{}, false, true, fmt.Errorf("api key: %w", market.ErrNotFound)
+	}
+	return APIKey{}, false, false, nil
 }
 
 // refresh starts a background load of h unless one is running or

@@ -356,11 +356,39 @@ func (s *Service) DeleteAPIKey(ctx context.Context, userID, id int64) error {
 // ErrUnauthenticated; a store failure is returned as such (not as
 // ErrUnauthenticated), so callers can answer 503 rather than 401.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+	return s.authenticate(ctx, bearer, true)
+}
+
+// AuthenticateCached is Authenticate without reading a store: a malformed
+// token, an API key the cache knows (valid, or unknown within its
+// negative TTL) is answered as Authenticate would; a session token, or an
+// API key the cache does not hold (or no cache), is an error matching
+// ErrNeedsLookup, which only Authenticate can resolve. A cached key still
+// has its use recorded (one write per TouchEvery) and, past its TTL, its
+// background refresh started: both bounded per valid key. The API calls
+// it first, so that a client over its failed-credential budget is refused
+// only what would reach the store (decision 0084).
+func (s *Service) AuthenticateCached(ctx context.Context, bearer string) (Principal, error) {
+	return s.authenticate(ctx, bearer, false)
+}
+
+// ErrNeedsLookup means a credential can only be checked by reading a store
+// (AuthenticateCached).
+var ErrNeedsLookup = errors.New("credential needs a store lookup")
+
+// errNeedsLookup is AuthenticateCached's answer for a session token: made
+// once, since every request with one gets it.
+var errNeedsLookup = fmt.Errorf("authenticate: %w", ErrNeedsLookup)
+
+func (s *Service) authenticate(ctx context.Context, bearer string, lookup bool) (Principal, error) {
 	token := strings.TrimSpace(bearer)
 	if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
 		token = strings.TrimSpace(token[7:])
 	}
 	if IsSessionToken(token) {
+		if !lookup && s.sessions != nil {
+			return Principal{}, errNeedsLookup
+		}
 		return s.authenticateSession(ctx, token)
 	}
 	if !wellFormedKey(token) {
@@ -372,10 +400,18 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 		stale bool // served from the cache because the store is failing
 		err   error
 	)
-	if s.keys != nil {
+	switch {
+	case s.keys != nil && lookup:
 		k, stale, err = s.keys.lookup(ctx, h)
-	} else {
+	case s.keys != nil:
+		var answered bool
+		if k, stale, answered, err = s.keys.cached(string(h)); !answered {
+			return Principal{}, errNeedsLookup
+		}
+	case lookup:
 		k, err = s.store.APIKeyByHash(ctx, h)
+	default:
+		return Principal{}, errNeedsLookup
 	}
 	if errors.Is(err, market.ErrNotFound) {
 		return Principal{}, fmt.Errorf("authenticate: %w", ErrUnauthenticated)

@@ -81,22 +81,31 @@ func (s *Service) CreateSession(ctx context.Context, userID int64) (token string
 // close. A malformed token, or one of a session that no longer exists, is
 // not an error.
 func (s *Service) RevokeSession(ctx context.Context, token string) error {
+	_, err := s.EndSession(ctx, token)
+	return err
+}
+
+// EndSession is RevokeSession that also reports whether token was a
+// session the store held: false for a malformed token (no lookup) or an
+// unknown one (a lookup that found nothing), which the API counts as a
+// failed credential (decision 0084).
+func (s *Service) EndSession(ctx context.Context, token string) (found bool, err error) {
 	if !IsSessionToken(token) || s.sessions == nil {
-		return nil
+		return false, nil
 	}
 	h := hashKey(token)
 	sess, err := s.sessions.SessionByHash(ctx, h) // whose, to announce it
 	if errors.Is(err, market.ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
+		return false, fmt.Errorf("revoke session: %w", err)
 	}
 	if err := s.sessions.DeleteSession(ctx, h); err != nil {
-		return fmt.Errorf("revoke session: %w", err)
+		return true, fmt.Errorf("revoke session: %w", err)
 	}
 	s.sessionsRevoked(ctx, sess.UserID)
-	return nil
+	return true, nil
 }
 
 // authenticateSession resolves a well-formed session token.
