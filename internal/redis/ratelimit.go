@@ -44,6 +44,42 @@ func (c *Client) Allow(ctx context.Context, key string, perSecond float64, burst
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }
 
+// Spend counts one event under key against the same limit as Allow (and
+// the same state: a key is counted by one or the other) and returns how
+// long until another would be allowed: 0 while at least one more is. An
+// event over the limit already is not counted, and its wait returned.
+// Errors as Allow's. The API counts failed credential lookups with it
+// (decision 0084): knowing at the last allowed failure that the next is
+// over, it refuses the next before its lookup.
+func (c *Client) Spend(ctx context.Context, key string, perSecond float64, burst int) (time.Duration, error) {
+	switch {
+	case math.IsInf(perSecond, 1):
+		return 0, nil
+	case !(perSecond > 0) || burst < 1:
+		return 0, market.Invalid("limit", "rate %v/s with burst %d cannot be counted in Redis", perSecond, burst)
+	}
+	lim := gcraLimit(perSecond, burst)
+	var res *redis_rate.Result
+	err := c.do(ctx, "allow", func(ctx context.Context) error {
+		var err error
+		res, err = c.rate.Allow(ctx, c.cfg.Prefix+key, lim)
+		return err
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case res.Allowed == 0:
+		return max(res.RetryAfter, time.Millisecond), nil
+	case res.Remaining >= 1:
+		return 0, nil
+	}
+	// Fewer than one left (Remaining is truncated): the next is allowed
+	// once the bucket's theoretical arrival time, ResetAfter from now, is
+	// within burst-1 emission intervals.
+	interval := lim.Period / time.Duration(lim.Rate)
+	return max(res.ResetAfter-time.Duration(burst-1)*interval, time.Millisecond), nil
+}
+
 // gcraLimit expresses perSecond as redis_rate's integer Rate per Period:
 // only their ratio (the emission interval Period/Rate) and Burst matter.
 func gcraLimit(perSecond float64, burst int) redis_rate.Limit {
