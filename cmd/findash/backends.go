@@ -283,6 +283,14 @@ func (l sharedLimiter) Allow(ctx context.Context, key string, lim api.Limit) (bo
 	return ok, retry, nil
 }
 
+func (l sharedLimiter) Fail(ctx context.Context, key string, lim api.Limit) (time.Duration, error) {
+	wait, err := l.redis.Spend(ctx, key, lim.Rate, lim.Burst)
+	if err != nil {
+		return l.local.Fail(ctx, key, lim)
+	}
+	return wait, nil
+}
+
 // secretKeys derives the WebSocket-token and report-link keys from the
 // configured secret, or from random bytes (stage 1, one instance: tokens and
 // links die with the process).

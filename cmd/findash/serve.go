@@ -200,8 +200,9 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	authCfg.SessionRevocations = b
 	users := auth.NewService(st, argon2id.New(argon2id.DefaultParams, 2), authCfg, log)
 	in.hub = gateway.New(in.state, gateway.Config{
-		AllowedOrigins:   cfg.AllowedOrigins,
-		Auth:             users,
+		AllowedOrigins: cfg.AllowedOrigins,
+		// GET /ws counts a session token that failed (decision 0084).
+		Auth:             api.CountTokenFailures(users),
 		SendQueueBytes:   cfg.WSSendQueueBytes,
 		MaxLag:           cfg.WSMaxLag,
 		WriteTimeout:     cfg.WSWriteTimeout,
@@ -322,7 +323,8 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	}
 	if rc != nil {
 		in.deps.Cache = rc
-		in.deps.Limiter = sharedLimiter{redis: rc, local: api.NewLocalLimiter(100_000, nil)}
+		shared := sharedLimiter{redis: rc, local: api.NewLocalLimiter(100_000, nil)}
+		in.deps.Limiter, in.deps.Failures = shared, shared
 		in.deps.Checks = append(in.deps.Checks, api.Check{Name: "redis", Critical: false, Fn: rc.Check})
 	}
 
@@ -355,6 +357,7 @@ func (in *app) listen(ctx context.Context) error {
 		// Per minute, a burst of one minute's worth.
 		AuthIPLimit:      perMinute(cfg.AuthRateLimit),
 		AuthAccountLimit: perMinute(cfg.AuthAccountRateLimit),
+		AuthFailLimit:    perMinute(cfg.AuthFailRateLimit),
 		HeaderTimeout:    cfg.HTTPHeaderTimeout,
 		BodyTimeout:      cfg.HTTPBodyTimeout,
 		WriteTimeout:     cfg.HTTPWriteTimeout,

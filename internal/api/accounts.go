@@ -223,9 +223,21 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if err := a.d.Accounts.RevokeSession(r.Context(), token); err != nil {
+		// A lookup like any other: under the failed-lookup limit.
+		ip := a.clientIP(r)
+		if a.cfg.AuthFailLimit.Rate >= 0 {
+			if err := a.admitLookup(ip); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+		}
+		found, err := a.d.Accounts.EndSession(r.Context(), token)
+		if err != nil {
 			a.writeError(w, r, err)
 			return
+		}
+		if !found && a.cfg.AuthFailLimit.Rate >= 0 {
+			a.countFailure(w, r, ip)
 		}
 	}
 	a.clearSessionCookies(w, r)

@@ -53,8 +53,11 @@ type Publisher interface {
 
 // Authenticator turns a bearer token (session token or API key) into a
 // Principal, or fails with an error matching auth.ErrUnauthenticated.
+// AuthenticateCached does so without reading a store, or fails with an
+// error matching auth.ErrNeedsLookup (satisfied by *auth.Service).
 type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (auth.Principal, error)
+	AuthenticateCached(ctx context.Context, bearer string) (auth.Principal, error)
 }
 
 // Check is one dependency probed by /readyz.
@@ -115,6 +118,9 @@ type Deps struct {
 	Feeds func() []FeedStatus
 	// Limiter counts requests per client; nil uses an in-process LocalLimiter.
 	Limiter Limiter
+	// Failures counts failed credential lookups per client IP
+	// (Config.AuthFailLimit); nil uses an in-process LocalLimiter.
+	Failures FailureLimiter
 	// Cache is the response cache's L2 (Redis); nil means L1 only.
 	Cache cache.Remote
 	// Accounts serves signup, login, logout, /me, WebSocket tokens and API
@@ -194,6 +200,14 @@ type Config struct {
 	// lock its owner out). Default 5 a minute, burst 5. A negative Rate
 	// disables it.
 	AuthAccountLimit Limit
+	// AuthFailLimit is the rate of failed credential lookups per client IP:
+	// API keys and session tokens (REST, ingest, GET /ws) that had to be
+	// read from a store and were unknown, expired or revoked. Past it, the
+	// client's credentials that would be read from a store get 429 before
+	// the read; API keys in the key cache and WebSocket tokens still work
+	// (decision 0084). Default 60 a minute, burst 60. A negative Rate
+	// disables it.
+	AuthFailLimit Limit
 	// UserLimit is the rate of requests per logged-in user on the account
 	// routes (me, API keys, watchlists). Default 20/s, burst 50.
 	UserLimit Limit
@@ -263,6 +277,9 @@ func (c *Config) setDefaults() {
 	if c.AuthAccountLimit.Rate == 0 {
 		c.AuthAccountLimit = Limit{Rate: 5.0 / 60, Burst: 5}
 	}
+	if c.AuthFailLimit.Rate == 0 {
+		c.AuthFailLimit = Limit{Rate: 1, Burst: 60}
+	}
 	if c.UserLimit.Rate == 0 {
 		c.UserLimit = Limit{Rate: 20, Burst: 50}
 	}
@@ -284,6 +301,7 @@ type API struct {
 	ids        idGen
 	conns      *connStates // connections accepted through Listener
 	inflight   *inFlight
+	authFails  *authFails
 
 	draining    atomic.Bool
 	readyMu     sync.Mutex
@@ -319,6 +337,11 @@ func New(d Deps, cfg Config, log *slog.Logger, reg prometheus.Registerer) *API {
 	if a.limiter == nil {
 		a.limiter = NewLocalLimiter(100_000, a.now)
 	}
+	failures := d.Failures
+	if failures == nil {
+		failures = NewLocalLimiter(100_000, a.now)
+	}
+	a.authFails = newAuthFails(cfg.AuthFailLimit, failures, a.now)
 	c, err := cache.New(cache.Config{Name: "api", MaxEntries: cfg.CacheEntries}, d.Cache, responseCodec, log, reg)
 	if err != nil {
 		panic(fmt.Sprintf("api.New: %v", err))

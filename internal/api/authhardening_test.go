@@ -8,6 +8,7 @@ import (
 
 	"github.com/findash/findash/internal/api"
 	"github.com/findash/findash/internal/auth"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestJSONOnly: a body route takes JSON only. A cross-site form (or a
@@ -66,7 +67,14 @@ func TestLoginLockout(t *testing.T) {
 // registry whose labels include every "label=value" of match.
 func (f *fixture) metric(t *testing.T, name string, match ...string) float64 {
 	t.Helper()
-	mfs, err := f.reg.Gather()
+	return gathered(t, f.reg, name, match...)
+}
+
+// gathered sums the counter and gauge samples of name on g whose labels
+// include every "label=value" of match.
+func gathered(t *testing.T, g prometheus.Gatherer, name string, match ...string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -15,6 +16,10 @@ type seenToken struct{ tok *string }
 func (s seenToken) Authenticate(_ context.Context, bearer string) (auth.Principal, error) {
 	*s.tok = bearer
 	return auth.Principal{}, auth.ErrUnauthenticated
+}
+
+func (s seenToken) AuthenticateCached(ctx context.Context, bearer string) (auth.Principal, error) {
+	return s.Authenticate(ctx, bearer)
 }
 
 // FuzzAuthorizationHeader feeds arbitrary Authorization headers (and a
@@ -44,7 +49,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 			r.Header["Cookie"] = []string{SessionCookie + "=" + cookie}
 		}
 		tok = ""
-		if _, err := a.authenticate(r); err == nil {
+		if _, err := a.authenticate(httptest.NewRecorder(), r); err == nil {
 			t.Fatalf("authenticate(%q) = nil error with an authenticator that refuses everything", header)
 		}
 		scheme, rest, found := strings.Cut(header, " ")

@@ -101,7 +101,7 @@ func (a *API) withSession(h func(w http.ResponseWriter, r *http.Request, p auth.
 			a.writeError(w, r, auth.ErrUnauthenticated)
 			return
 		}
-		p, err := a.d.Auth.Authenticate(r.Context(), token)
+		p, err := a.checkCredential(w, r, token)
 		if err != nil {
 			a.writeError(w, r, err)
 			return

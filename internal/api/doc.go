@@ -24,7 +24,10 @@
 // Rate limits (ratelimit.go) go through the small Limiter interface so a
 // shared (Redis GCRA) limiter can replace the in-process one: reads per client
 // IP, ingest per API key; 429 with Retry-After beyond. A limiter error lets
-// the request through (fail open) and is logged.
+// the request through (fail open) and is logged. Failed credential lookups
+// are limited per client IP (authfail.go, decision 0084): the key cache is
+// asked first, and only a credential that would reach the store is refused
+// while the client is over its budget.
 //
 // Accounts (accounts.go, watchlists.go, csrf.go): signup, login (session
 // cookie + bearer token), logout, /me, WebSocket tokens, API keys and

@@ -24,7 +24,7 @@ func (a *API) websocket(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, &httpError{status: http.StatusServiceUnavailable, code: "unavailable", message: "this instance does not serve WebSockets"})
 		return
 	}
-	a.d.WebSocket.ServeHTTP(w, r)
+	a.serveWebSocket(w, r)
 }
 
 var indexTmpl = template.Must(template.New("index").Parse(`<!doctype html>

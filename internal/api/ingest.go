@@ -20,7 +20,7 @@ import (
 // event log has every tick; a log that is down or slow is 503 with
 // Retry-After.
 func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
-	p, err := a.authenticate(r)
+	p, err := a.authenticate(w, r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -80,14 +80,15 @@ func (a *API) postTicks(w http.ResponseWriter, r *http.Request) {
 	}{len(ticks)})
 }
 
-// authenticate resolves the request's bearer token. A missing or malformed
-// Authorization header is auth.ErrUnauthenticated.
-func (a *API) authenticate(r *http.Request) (auth.Principal, error) {
+// authenticate resolves the request's bearer token, under the limit of
+// failed lookups (checkCredential). A missing or malformed Authorization
+// header is auth.ErrUnauthenticated.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return auth.Principal{}, auth.ErrUnauthenticated
 	}
-	return a.d.Auth.Authenticate(r.Context(), token)
+	return a.checkCredential(w, r, token)
 }

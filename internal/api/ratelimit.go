@@ -59,17 +59,7 @@ func NewLocalLimiter(max int, now func() time.Time) *LocalLimiter {
 // Allow implements Limiter. It never fails.
 func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (bool, time.Duration, error) {
 	now := l.now()
-	s := &l.shards[maphash.String(l.seed, key)%limiterShards]
-	s.mu.Lock()
-	rl := s.m[key]
-	if rl == nil {
-		if len(s.m) >= l.perShard {
-			s.evict(now)
-		}
-		rl = rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst)
-		s.m[key] = rl
-	}
-	s.mu.Unlock()
+	rl := l.bucket(key, lim, now)
 	r := rl.ReserveN(now, 1)
 	if !r.OK() { // burst < 1: never allowed
 		return false, time.Second, nil
@@ -79,6 +69,44 @@ func (l *LocalLimiter) Allow(_ context.Context, key string, lim Limit) (bool, ti
 		return false, d, nil
 	}
 	return true, 0, nil
+}
+
+// Fail implements FailureLimiter. It never fails. A failure over the
+// limit already (counted elsewhere meanwhile) is not counted.
+func (l *LocalLimiter) Fail(_ context.Context, key string, lim Limit) (time.Duration, error) {
+	now := l.now()
+	rl := l.bucket(key, lim, now)
+	r := rl.ReserveN(now, 1)
+	if !r.OK() { // burst < 1: never another
+		return time.Hour, nil
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, nil
+	}
+	if t := rl.TokensAt(now); t < 1 {
+		if !(lim.Rate > 0) {
+			return time.Hour, nil // no refill
+		}
+		return time.Duration(math.Ceil((1 - t) / lim.Rate * float64(time.Second))), nil
+	}
+	return 0, nil
+}
+
+// bucket returns key's token bucket, made at lim if new.
+func (l *LocalLimiter) bucket(key string, lim Limit, now time.Time) *rate.Limiter {
+	s := &l.shards[maphash.String(l.seed, key)%limiterShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rl := s.m[key]
+	if rl == nil {
+		if len(s.m) >= l.perShard {
+			s.evict(now)
+		}
+		rl = rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst)
+		s.m[key] = rl
+	}
+	return rl
 }
 
 // evict is called with s.mu held.

@@ -80,6 +80,7 @@ type Config struct {
 	// Authentication limits (docs/security.md "Authentication").
 	AuthRateLimit          float64       `koanf:"auth_rate_limit"`
 	AuthAccountRateLimit   float64       `koanf:"auth_account_rate_limit"`
+	AuthFailRateLimit      float64       `koanf:"auth_fail_rate_limit"`
 	APIKeyCacheTTL         time.Duration `koanf:"apikey_cache_ttl"`
 	APIKeyCacheMaxStale    time.Duration `koanf:"apikey_cache_max_stale"`
 	APIKeyCacheNegativeTTL time.Duration `koanf:"apikey_cache_negative_ttl"`

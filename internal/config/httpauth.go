@@ -12,6 +12,7 @@ import (
 // authentication (docs/security.md "HTTP" and "Authentication").
 func httpAuthFlags(fs *pflag.FlagSet) {
 	fs.Float64("auth-rate-limit", 20, "signup and login attempts per minute per client IP (burst as many); 0 = no limit")
+	fs.Float64("auth-fail-rate-limit", 60, "failed API key and session token lookups per minute per client IP (burst as many); past it that client's credentials that need a database or Redis read get 429, cached API keys and WebSocket tokens still work; 0 = no limit")
 	fs.Float64("auth-account-rate-limit", 5, "signup and login attempts per minute per client IP and e-mail address (burst as many); 0 = no limit")
 	fs.Duration("apikey-cache-ttl", 30*time.Second, "how long an API key read from the database is used before it is read again (in the background); also how long an instance that missed a revocation keeps a deleted key; 0 = no cache, a database read per ingest request")
 	fs.Duration("apikey-cache-max-stale", time.Hour, "how long past apikey-cache-ttl a cached API key still authenticates while the database is unreachable (ingest outlives an outage); 0 = not at all")
@@ -61,5 +62,8 @@ func (c *Config) validateHTTPAuth(bad func(name, format string, args ...any)) {
 	}
 	if c.AuthAccountRateLimit < 0 {
 		bad("auth_account_rate_limit", "must be >= 0 (0 = no limit)")
+	}
+	if c.AuthFailRateLimit < 0 {
+		bad("auth_fail_rate_limit", "must be >= 0 (0 = no limit)")
 	}
 }

@@ -21,7 +21,7 @@ before(async () => {
   // sign-ups and logins of several contexts in a minute: no auth rate limits here
   // mails link to this findash: its port is chosen before it starts
   const port = await freePort();
-  findash = new Findash({ mail, args: ["--auth-rate-limit", "0", "--auth-account-rate-limit", "0",
+  findash = new Findash({ mail, args: ["--auth-rate-limit", "0", "--auth-account-rate-limit", "0", "--auth-fail-rate-limit", "0",
     "--public-url", `http://127.0.0.1:${port}`, "--smtp-from", "alerts@findash.test"] });
   findash.port = port;
   findash.adminPort = await freePort();

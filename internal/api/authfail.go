@@ -1,0 +1,228 @@
+package api
+
+// The limit of failed credential checks per client IP (decision 0084):
+// an unknown, expired or revoked API key or session token that had to be
+// read from a store counts against Config.AuthFailLimit; past it, the
+// client's credentials that would reach the store are refused with 429
+// before the read, while what the process can check alone (an API key in
+// the key cache, a signed WebSocket token) is still answered.
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/findash/findash/internal/auth"
+)
+
+// FailureLimiter counts failures per key against a limit (satisfied by
+// *LocalLimiter; cmd/findash's Redis-backed limiter shares the count
+// between instances).
+type FailureLimiter interface {
+	// Fail counts one failure under key against l and returns how long
+	// until another would be within l: 0 while at least one more is. An
+	// error means the failure could not be counted.
+	Fail(ctx context.Context, key string, l Limit) (wait time.Duration, err error)
+}
+
+// maxBlocked bounds the clients remembered as over their budget.
+const maxBlocked = 100_000
+
+// authFails is the per-client-IP gate of credential lookups.
+//
+// The count lives in the FailureLimiter (shared in Redis when configured);
+// whether a client is over its budget is remembered here, in process, for
+// as long as Fail said: so checking costs no I/O, and a client over the
+// budget costs no round trip to Redis either. Another instance learns of
+// it at the client's first failure there, so each instance lets through
+// at most one more lookup per wait than the shared budget allows.
+//
+// Bound and overflow: at most about maxBlocked clients, in 32 shards;
+// a full shard forgets the clients whose wait has passed, then, if that
+// frees less than a quarter of it, every client in it (they may fail up
+// to one more time each before being refused again).
+type authFails struct {
+	lim      Limit
+	counter  FailureLimiter
+	now      func() time.Time
+	seed     maphash.Seed
+	perShard int
+	shards   [limiterShards]blockShard
+}
+
+type blockShard struct {
+	mu sync.Mutex
+	m  map[string]time.Time // client → refused until
+}
+
+func newAuthFails(lim Limit, counter FailureLimiter, now func() time.Time) *authFails {
+	f := &authFails{lim: lim, counter: counter, now: now, seed: maphash.MakeSeed(), perShard: maxBlocked/limiterShards + 1}
+	for i := range f.shards {
+		f.shards[i].m = make(map[string]time.Time)
+	}
+	return f
+}
+
+func (f *authFails) shard(ip string) *blockShard {
+	return &f.shards[maphash.String(f.seed, ip)%limiterShards]
+}
+
+// blocked returns how long ip stays over its budget (0: it is not).
+func (f *authFails) blocked(ip string) time.Duration {
+	s := f.shard(ip)
+	s.mu.Lock()
+	until, ok := s.m[ip]
+	s.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return max(until.Sub(f.now()), 0)
+}
+
+// fail counts a failed lookup of ip and remembers it as over its budget
+// when Fail says so.
+func (f *authFails) fail(ctx context.Context, ip string) error {
+	wait, err := f.counter.Fail(ctx, "auth_fail_ip:"+ip, f.lim)
+	if err != nil || wait <= 0 {
+		return err
+	}
+	now := f.now()
+	s := f.shard(ip)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[ip]; !ok && len(s.m) >= f.perShard {
+		n := len(s.m)
+		for k, until := range s.m {
+			if !until.After(now) {
+				delete(s.m, k)
+			}
+		}
+		if len(s.m) > n*3/4 {
+			clear(s.m)
+		}
+	}
+	s.m[ip] = now.Add(wait)
+	return nil
+}
+
+// checkCredential resolves token as the Authenticator does, under the limit
+// of failed lookups of r's client (Config.AuthFailLimit): what
+// AuthenticateCached answers costs nothing; a credential that needs the
+// store is refused with 429 rate_limited while the client is over its
+// budget, and counted against it when the store does not know it (a store
+// failure is not the client's and is not counted).
+func (a *API) checkCredential(w http.ResponseWriter, r *http.Request, token string) (auth.Principal, error) {
+	if a.cfg.AuthFailLimit.Rate < 0 {
+		return a.d.Auth.Authenticate(r.Context(), token)
+	}
+	p, err := a.d.Auth.AuthenticateCached(r.Context(), token)
+	if !errors.Is(err, auth.ErrNeedsLookup) {
+		return p, err
+	}
+	ip := a.clientIP(r)
+	if err := a.admitLookup(ip); err != nil {
+		return auth.Principal{}, err
+	}
+	p, err = a.d.Auth.Authenticate(r.Context(), token)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		a.countFailure(w, r, ip)
+	}
+	return p, err
+}
+
+// admitLookup returns the 429 of a client over its failed-lookup budget,
+// or nil.
+func (a *API) admitLookup(ip string) error {
+	wait := a.authFails.blocked(ip)
+	if wait <= 0 {
+		return nil
+	}
+	a.m.rateLimited.WithLabelValues("auth_fail_ip").Inc()
+	return errRateLimited(int(math.Ceil(max(wait.Seconds(), 1))))
+}
+
+// countFailure counts a failed lookup of ip. A limiter error lets the
+// failure go uncounted (logged): limits protect the service, they must not
+// take it down.
+func (a *API) countFailure(w http.ResponseWriter, r *http.Request, ip string) {
+	if err := a.authFails.fail(r.Context(), ip); err != nil {
+		a.logFor(w).LogAttrs(r.Context(), slog.LevelWarn, "failed-credential limiter failed; failure not counted", slog.Any("err", err))
+	}
+}
+
+// TokenAuthenticator resolves a WebSocket credential to a user: the
+// gateway's Authenticator (satisfied by *auth.Service).
+type TokenAuthenticator interface {
+	AuthenticateToken(ctx context.Context, token string) (userID int64, err error)
+}
+
+// CountTokenFailures wraps the gateway's authenticator so that GET /ws can
+// count, against the client's budget of failed credential lookups
+// (Config.AuthFailLimit), a session token the store did not know. Give
+// the gateway the result. Outside a /ws request served by an API it is
+// inner itself.
+func CountTokenFailures(inner TokenAuthenticator) TokenAuthenticator {
+	return tokenFailures{inner}
+}
+
+type tokenFailures struct{ inner TokenAuthenticator }
+
+// wsLookupKey is the context key of a /ws request's *wsLookup.
+type wsLookupKey struct{}
+
+// wsLookup records that the session token of a /ws request failed.
+type wsLookup struct{ failed atomic.Bool }
+
+func (t tokenFailures) AuthenticateToken(ctx context.Context, token string) (int64, error) {
+	uid, err := t.inner.AuthenticateToken(ctx, token)
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		if l, ok := ctx.Value(wsLookupKey{}).(*wsLookup); ok {
+			l.failed.Store(true)
+		}
+	}
+	return uid, err
+}
+
+// wsCredential returns the credential GET /ws authenticates, as the
+// gateway reads it: ?token=, else the session cookie.
+func wsCredential(r *http.Request) string {
+	if q := r.URL.RawQuery; strings.Contains(q, "token=") {
+		v, _ := url.ParseQuery(q) // what parses, as URL.Query
+		if tok := v.Get("token"); tok != "" {
+			return tok
+		}
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// serveWebSocket hands r to the gateway under the failed-lookup limit: a
+// session token (the one WebSocket credential read from a store; a WS
+// token is verified in process) is refused with 429 while the client is
+// over its budget, and counted when it fails.
+func (a *API) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if a.cfg.AuthFailLimit.Rate < 0 || !auth.IsSessionToken(strings.TrimSpace(wsCredential(r))) {
+		a.d.WebSocket.ServeHTTP(w, r)
+		return
+	}
+	ip := a.clientIP(r)
+	if err := a.admitLookup(ip); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	l := new(wsLookup)
+	a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, l)))
+	if l.failed.Load() {
+		a.countFailure(w, r, ip)
+	}
+}
