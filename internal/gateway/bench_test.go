@@ -237,9 +237,15 @@ func benchFanout(b *testing.B, n int, writers, each bool) {
 // to a loopback TCP peer that reads everything. On loopback the sender's
 // write also runs the receiver's TCP input, so this is the cost per frame
 // per client; messages per frame is the lever.
+//
+// now=true is the pool writer's write (WriteBatchNow), which never waits.
 func BenchmarkLoopbackWrite(b *testing.B) {
-	for _, k := range []int{1, 5, 20} {
-		b.Run(fmt.Sprintf("msgs=%d", k), func(b *testing.B) {
+	for _, bench := range []struct {
+		k   int
+		now bool
+	}{{1, false}, {5, false}, {20, false}, {1, true}, {5, true}} {
+		k, now := bench.k, bench.now
+		b.Run(fmt.Sprintf("msgs=%d/now=%t", k, now), func(b *testing.B) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
@@ -261,14 +267,36 @@ func BenchmarkLoopbackWrite(b *testing.B) {
 			}
 			msg := []byte(`{"type":"tick","channel":"ticks:BTC-USD","data":{"symbol":"BTC-USD","ts":1764244800000,"price":43123.5,"size":0.25,"seq":123456}}`)
 			t := &wsTransport{nc: c}
+			if now {
+				if t.raw, err = c.(*net.TCPConn).SyscallConn(); err != nil {
+					b.Fatal(err)
+				}
+			}
 			msgs := make([][]byte, k)
 			for i := range msgs {
 				msgs[i] = msg
 			}
+			deadline := time.Now().Add(time.Hour)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if err := t.WriteBatch(msgs, time.Now().Add(10*time.Second)); err != nil {
+				if !now {
+					if err := t.WriteBatch(msgs, deadline); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				// The pool writer's write: on a full socket it writes
+				// nothing, or keeps the end; the dedicated writer's part
+				// (a write that waits) does the rest here.
+				res, err := t.WriteBatchNow(msgs, false, deadline)
+				switch {
+				case err == nil && res == writeNotNow:
+					err = t.WriteBatch(msgs, deadline)
+				case err == nil && res == writeKept:
+					err = t.Flush(deadline)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}
