@@ -322,7 +322,7 @@ func BenchmarkPing(b *testing.B) {
 	for i := range conns {
 		c := newConn(h, 0)
 		c.t = &discardTransport{closed: make(chan struct{}), pings: &pings}
-		h.addConn(c, 0)
+		h.addConn(c, 0, identity{})
 		conns[i] = c
 	}
 	cpu0 := cpuTime(b)

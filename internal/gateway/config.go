@@ -16,6 +16,24 @@ type Authenticator interface {
 	AuthenticateToken(ctx context.Context, token string) (userID int64, err error)
 }
 
+// SessionAuthenticator is an Authenticator that also tells which login
+// session a credential is, or was made from, so that the hub can close the
+// connection when that session ends: its expiry passes, or the session
+// store no longer holds it (a logout or revocation whose announcement this
+// instance missed). The auth package satisfies it; the hub uses it instead
+// of AuthenticateToken when Config.Auth implements it.
+type SessionAuthenticator interface {
+	Authenticator
+	// AuthenticateSession is AuthenticateToken that also returns the
+	// token's session: an opaque key ("" when the credential names none)
+	// and when it expires (zero when not known).
+	AuthenticateSession(ctx context.Context, token string) (userID int64, session string, expires time.Time, err error)
+	// LiveSessions reports, for each of sessions (keys from
+	// AuthenticateSession), whether it is still live. An error means it
+	// could not tell (the store is unreachable): nothing is closed.
+	LiveSessions(ctx context.Context, sessions []string) (live []bool, err error)
+}
+
 // History reads ticks from the durable event log, for clients the replay
 // rings cannot serve. It is declared here, where it is consumed; the bus
 // satisfies it.
@@ -130,6 +148,22 @@ type Config struct {
 	// nobody authenticates: market channels still work, alerts answers
 	// unauthorized. It may also be set later with SetAuthenticator.
 	Auth Authenticator
+	// SessionCheckInterval is how often the hub checks the sessions behind
+	// its authenticated connections (SessionAuthenticator): a connection
+	// whose session has expired is closed with 1008 "session expired", one
+	// whose session the store no longer holds with 1008 "session revoked".
+	// It is the backstop of CloseUser, which a cut from the bus makes an
+	// instance miss. Each check asks the store about each distinct session
+	// once, in batches of at most sessionCheckBatch. Default 1m; negative:
+	// no checks.
+	SessionCheckInterval time.Duration
+	// RevocationMemory is how long CloseUser remembers a user for the
+	// connections that were being opened when it ran (authenticated
+	// before the session ended, added after): as long as a WS token is
+	// valid. A connection whose opening took longer than that is closed
+	// as revoked if any revocation it may have missed is forgotten.
+	// Default 1m.
+	RevocationMemory time.Duration
 	// Now is the clock every reading of the time in the gateway uses: the
 	// ages of held ticks, socket read and write deadlines, the spacing of
 	// coalesced writes. Timers and tickers are the time package's (a
@@ -196,6 +230,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReconnectJitter <= 0 {
 		c.ReconnectJitter = 2 * time.Second
+	}
+	if c.SessionCheckInterval == 0 {
+		c.SessionCheckInterval = time.Minute
+	}
+	if c.RevocationMemory <= 0 {
+		c.RevocationMemory = time.Minute
 	}
 	if c.Now == nil {
 		c.Now = time.Now

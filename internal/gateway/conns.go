@@ -58,14 +58,19 @@ func (h *Hub) endConnect() {
 	defer h.connsMu.Unlock()
 	h.connecting--
 	if h.connecting == 0 {
-		clear(h.revoked) // no request left that a revocation may have missed
+		// No request left that a revocation may have missed: a request
+		// begun from now on gets a seq no recorded revocation exceeds.
+		clear(h.revoked)
+		h.forgotSeq = 0
 	}
 }
 
-// addConn adds c, whose request beginConnect returned seq. A connection
-// whose user CloseUser closed after seq (the session ended while c was
-// being authenticated and upgraded) is closed as those were.
-func (h *Hub) addConn(c *conn, seq uint64) bool {
+// addConn adds c, whose request beginConnect returned seq, authenticated
+// with id. A connection whose user CloseUser closed after seq (the session
+// ended while c was being authenticated and upgraded) is closed as those
+// were; so is one begun before a revocation that was since forgotten
+// (forgetRevokedLocked), which may have been its user's.
+func (h *Hub) addConn(c *conn, seq uint64, id identity) bool {
 	h.connsMu.Lock()
 	defer h.connsMu.Unlock()
 	c.pingSlot = h.nextSlot
@@ -78,8 +83,11 @@ func (h *Hub) addConn(c *conn, seq uint64) bool {
 		c.signalLocked()
 		c.mu.Unlock()
 	}
-	if c.userID != 0 && h.revoked[c.userID] > seq {
-		c.close(closePolicy, "session revoked")
+	if c.userID != 0 {
+		h.byUser[c.userID] = append(h.byUser[c.userID], userConn{c: c, session: id.session, expires: id.expires})
+		if h.revoked[c.userID].seq > seq || h.forgotSeq > seq {
+			h.closeForSession(c, reasonRevoked)
+		}
 	}
 	return !h.draining
 }
@@ -89,6 +97,9 @@ func (h *Hub) removeConn(c *conn) {
 	defer h.connsMu.Unlock()
 	delete(h.conns, c)
 	h.met.conns.Dec()
+	if c.userID != 0 {
+		h.unindexLocked(c)
+	}
 }
 
 // Drain stops accepting connections (ServeHTTP answers 503), sends every
@@ -132,33 +143,4 @@ func (h *Hub) Drain(ctx context.Context) error {
 
 func (h *Hub) reconnectAfter() time.Duration {
 	return h.cfg.ReconnectAfter + rand.N(h.cfg.ReconnectJitter)
-}
-
-// CloseUser closes every connection authenticated as userID with 1008
-// "session revoked" and returns how many it closed. It is called when a
-// session of the user ends (logout, a session revoked, a password reset):
-// a connection keeps its user for its life, and one opened with the ended
-// session (or a WS token made from it) must not keep receiving the user's
-// alerts. Which session opened a connection is not known, so the user's
-// other connections close too; their clients reconnect with their own,
-// still valid, credentials. A connection authenticated before the call but
-// not yet added is closed when it is added (addConn).
-func (h *Hub) CloseUser(userID int64) int {
-	if userID <= 0 {
-		return 0
-	}
-	h.connsMu.Lock()
-	defer h.connsMu.Unlock()
-	h.closeSeq++
-	if h.connecting > 0 { // one of them may be the user's, authenticated already
-		h.revoked[userID] = h.closeSeq
-	}
-	n := 0
-	for c := range h.conns {
-		if c.userID == userID {
-			c.close(closePolicy, "session revoked")
-			n++
-		}
-	}
-	return n
 }

@@ -92,7 +92,9 @@
 // # Goroutines
 //
 // Every goroutine has an owner. Run (the quotes flush, pings and ring
-// pruning) belongs to the caller and returns when its context ends. Each
+// pruning) belongs to the caller and returns when its context ends, after
+// the session checks it starts (sessions.go: they wait on the session
+// store, so apart from the loop) have returned. Each
 // connection's reader is started by ServeHTTP and owned by the hub: Drain
 // waits for it, and it waits for the connection's writer before it removes
 // the connection. A pool writer is started by its ready queue when
@@ -114,7 +116,9 @@
 // sharded symbol index; registry.go subscribing and unsubscribing channels;
 // replay.go the replay rings and lagging channels; history.go reading the
 // event log for them; conns.go the set of connections (pings,
-// drain); endpoint.go the /ws handler; pool.go the writer pool; conn.go,
+// drain); sessions.go the authenticated connections by user, CloseUser
+// and the periodic session checks (decision 0083); endpoint.go the /ws
+// handler; pool.go the writer pool; conn.go,
 // queue.go, writer.go, reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
 // messages; handshake.go the opening handshake, ws.go the WebSocket

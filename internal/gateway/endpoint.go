@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ServeHTTP is the /ws endpoint: it authenticates the optional token,
@@ -26,15 +27,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		query = r.URL.Query()
 	}
-	userID, ok := h.authenticate(w, r, query)
+	id, ok := h.authenticate(w, r, query)
 	if !ok {
 		return
 	}
-	sub, ok := h.connectSubscription(w, query, userID)
+	sub, ok := h.connectSubscription(w, query, id.userID)
 	if !ok {
 		return
 	}
-	c := newConn(h, userID)
+	c := newConn(h, id.userID)
 	// With channels to subscribe the 101 response is held and written
 	// with their ack, in one write.
 	t, err := h.up.Upgrade(w, r, c, len(sub.Channels) > 0)
@@ -43,7 +44,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c.t = t
-	if !h.addConn(c, seq) {
+	if !h.addConn(c, seq, id) {
 		c.reply(encodeReconnect(h.reconnectAfter().Milliseconds()))
 		c.close(closeGoingAway, "server draining")
 	} else if len(sub.Channels) > 0 && !c.isClosing() { // closing: its session ended meanwhile
@@ -84,7 +85,7 @@ func (h *Hub) serveConn(c *conn) {
 // authenticate resolves ?token= or the session cookie. No credentials: user
 // 0 (anonymous). An explicit ?token= that fails answers 401; a failing
 // cookie is ignored (the dashboard still gets market data).
-func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request, query url.Values) (int64, bool) {
+func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request, query url.Values) (identity, bool) {
 	token := query.Get("token")
 	explicit := token != ""
 	if !explicit {
@@ -93,26 +94,38 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request, query url.Val
 		}
 	}
 	if token == "" {
-		return 0, true
+		return identity{}, true
 	}
 	ah := h.auth.Load()
 	if ah == nil {
 		if explicit {
 			writeHTTPError(w, http.StatusUnauthorized, "unauthorized", "authentication is not available")
-			return 0, false
+			return identity{}, false
 		}
-		return 0, true
+		return identity{}, true
 	}
-	uid, err := ah.a.AuthenticateToken(r.Context(), token)
-	if err != nil || uid == 0 {
+	var (
+		id  identity
+		err error
+	)
+	if ah.s != nil {
+		var exp time.Time
+		id.userID, id.session, exp, err = ah.s.AuthenticateSession(r.Context(), token)
+		if !exp.IsZero() {
+			id.expires = max(exp.UnixMilli(), 1) // 0 means not known
+		}
+	} else {
+		id.userID, err = ah.a.AuthenticateToken(r.Context(), token)
+	}
+	if err != nil || id.userID == 0 {
 		if explicit {
 			writeHTTPError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired token")
-			return 0, false
+			return identity{}, false
 		}
 		h.log.Debug("websocket session cookie rejected", "err", err)
-		return 0, true
+		return identity{}, true
 	}
-	return uid, true
+	return id, true
 }
 
 // connectSubscription parses ?subscribe= (channels subscribed at

@@ -70,17 +70,30 @@ type Hub struct {
 	status   []byte  // the stale status message while stale (SetStale); nil when live
 	nextSlot uint8   // the ping slot of the next connection
 	pingList []*conn // Run only: the connections of the slot being pinged
+	// byUser indexes the authenticated connections in conns by user, with
+	// the session each was opened with: CloseUser and the session sweep
+	// touch only those, never the anonymous majority.
+	byUser map[int64][]userConn
 	// connecting counts the requests between beginConnect and endConnect
 	// (authenticated, perhaps, but not yet in conns); while there are any,
 	// CloseUser records its user in revoked with its closeSeq, so that
 	// addConn closes a connection authenticated before the user's session
-	// ended but added after CloseUser looked (emptied when none connect).
-	connecting int
-	closeSeq   uint64
-	revoked    map[int64]uint64
+	// ended but added after CloseUser looked (emptied when none connect,
+	// and rid of entries older than Config.RevocationMemory otherwise:
+	// forgotSeq is the newest closeSeq forgotten so, revokedSwept when).
+	connecting   int
+	closeSeq     uint64
+	revoked      map[int64]revocation
+	forgotSeq    uint64
+	revokedSwept time.Time
 }
 
-type authHolder struct{ a Authenticator }
+// authHolder holds the authenticator; s is it as a SessionAuthenticator,
+// or nil.
+type authHolder struct {
+	a Authenticator
+	s SessionAuthenticator
+}
 
 // New returns a Hub reading snapshots from src. It starts no goroutines:
 // call Run for the background loops. reg may be nil (no metrics).
@@ -98,7 +111,8 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 		pendingQ:   make(map[string]market.Quote),
 		alertsSubs: make(map[int64]*subList),
 		conns:      make(map[*conn]struct{}),
-		revoked:    make(map[int64]uint64),
+		revoked:    make(map[int64]revocation),
+		byUser:     make(map[int64][]userConn),
 	}
 	for i := range h.shards {
 		h.shards[i].syms = make(map[string]*symbolTopic)
@@ -121,7 +135,8 @@ func (h *Hub) SetAuthenticator(a Authenticator) {
 		h.auth.Store(nil)
 		return
 	}
-	h.auth.Store(&authHolder{a})
+	s, _ := a.(SessionAuthenticator)
+	h.auth.Store(&authHolder{a, s})
 }
 
 // SetFloor declares that the hub holds every tick with seq > floor: a
@@ -138,13 +153,20 @@ func (h *Hub) SetFloor(seq uint64) {
 }
 
 // Run runs the background loops — quotes conflation (at most every
-// QuotesInterval), pings every PingInterval and pruning of replay rings —
-// until ctx ends; then it returns nil.
+// QuotesInterval), pings every PingInterval, pruning of replay rings and
+// the session checks (SessionCheckInterval) — until ctx ends; then it
+// returns nil.
 func (h *Hub) Run(ctx context.Context) error {
 	quotes := time.NewTicker(h.cfg.QuotesInterval)
 	defer quotes.Stop()
 	ping := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer ping.Stop()
+	var sweeps sync.WaitGroup
+	defer sweeps.Wait()
+	if h.cfg.SessionCheckInterval > 0 {
+		// Apart from the loop below: a check waits on the session store.
+		sweeps.Go(func() { h.runSessionChecks(ctx) })
+	}
 	var slot uint8
 	for {
 		select {

@@ -23,6 +23,11 @@ type metrics struct {
 	logTicks  prometheus.Counter
 	subsLimit prometheus.Counter // subscribes refused: too many channels
 	stale     prometheus.Gauge   // 1 while clients are told their data is stale (SetStale)
+	// sessClosed counts connections closed because their session ended,
+	// by reason (revoked, expired, ended); sessChecks the sweep's store
+	// lookups by result (live, ended, error).
+	sessClosed *prometheus.CounterVec
+	sessChecks *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,8 +70,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stale: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_ws_stale", Help: "1 while the gateway tells its WebSocket clients their data is stale (status message; a region cut off from the primary region's log), else 0.",
 		}),
+		sessClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_ws_sessions_closed_total", Help: "Authenticated WebSocket connections closed with 1008 because a session of their user ended: reason=revoked (announced: logout, revocation, password reset), expired (their session's expiry passed), ended (the periodic check found their session gone: an announcement missed).",
+		}, []string{"reason"}),
+		sessChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "findash_ws_session_checks_total", Help: "Sessions behind open WebSocket connections checked against the session store by the periodic sweep (--ws-session-check-interval), by result: live, ended, error (the store did not answer; the connections stay open).",
+		}, []string{"result"}),
 	}
 	m.logReads.WithLabelValues("ok")
+	for _, r := range []string{"revoked", "expired", "ended"} {
+		m.sessClosed.WithLabelValues(r)
+	}
+	for _, r := range []string{"live", "ended", "error"} {
+		m.sessChecks.WithLabelValues(r)
+	}
 	m.logReads.WithLabelValues("error")
 	if reg == nil {
 		return m
@@ -83,6 +100,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.logTicks = register(reg, m.logTicks).(prometheus.Counter)
 	m.subsLimit = register(reg, m.subsLimit).(prometheus.Counter)
 	m.stale = register(reg, m.stale).(prometheus.Gauge)
+	m.sessClosed = register(reg, m.sessClosed).(*prometheus.CounterVec)
+	m.sessChecks = register(reg, m.sessChecks).(*prometheus.CounterVec)
 	return m
 }
 
