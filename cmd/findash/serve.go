@@ -211,6 +211,10 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		HistoryReaders:   cfg.WSLogReaders,
 		PingRate:         cfg.WSPingRate,
 		PingBurst:        cfg.WSPingBurst,
+		// The backstop of the revocation relay below: a session ended
+		// while this instance was cut from NATS, or expired.
+		SessionCheckInterval: cfg.WSSessionCheckInterval,
+		RevocationMemory:     auth.DefaultWSTokenTTL, // authCfg.WSTokenTTL
 	}, log, reg)
 	r.add(layerBase, "session revocations", serviceFunc(func(ctx context.Context) error {
 		return b.RelaySessionRevocations(ctx, func(userID int64) {

@@ -69,3 +69,66 @@ func TestSessionRevocationOnEveryInstance(t *testing.T) {
 	wantRefused(t, b, thief.token, "the revoked session, on b")
 	wantRefused(t, b, wsTok.Token, "a WS token of the revoked session, on b")
 }
+
+// TestSessionRevocationWithoutTheBus: at stage 2 an instance that does not
+// hear the announcement of an ended session (here b has a NATS server of
+// its own, as if cut from a's when it was sent) still closes the
+// WebSockets opened with that session, or a WS token made from it, at its
+// next session check (--ws-session-check-interval), with 1008 "session
+// revoked"; the user's other session keeps its connection. Before
+// decision 0083 they stayed open on b for their lives.
+func TestSessionRevocationWithoutTheBus(t *testing.T) {
+	pg := testenv.Postgres(t)
+	natsURL := func() string {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("NATS server not ready")
+		}
+		return ns.ClientURL()
+	}
+	keyFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("s", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, testConfig(t, t.TempDir(), "--nats-url", natsURL(), "--database-url", pg.URL, "--secret-key-file", keyFile))
+	b := start(t, testConfig(t, t.TempDir(), "--nats-url", natsURL(), "--database-url", pg.URL, "--secret-key-file", keyFile,
+		"--ws-session-check-interval", "200ms"))
+
+	const email, password = "bob@example.com", "correct horse battery"
+	owner, thief := newAcctClient(t, a), newAcctClient(t, a)
+	owner.must(201, viaNone, "POST", "/api/v1/auth/signup", map[string]string{"email": email, "password": password}, nil)
+	for _, c := range []*acctClient{owner, thief} {
+		var login struct {
+			Token string `json:"token"`
+		}
+		c.must(200, viaNone, "POST", "/api/v1/auth/login", map[string]string{"email": email, "password": password}, &login)
+		c.token = login.Token
+	}
+	var wsTok struct {
+		Token string `json:"token"`
+	}
+	thief.must(200, viaBearer, "POST", "/api/v1/auth/ws-token", nil, &wsTok)
+	bySession, byWSToken, byOwner := dialAlerts(t, b, thief.token), dialAlerts(t, b, wsTok.Token), dialAlerts(t, b, owner.token)
+
+	var sessions struct {
+		Data []struct {
+			ID      string `json:"id"`
+			Current bool   `json:"current"`
+		} `json:"data"`
+	}
+	owner.must(200, viaBearer, "GET", "/api/v1/sessions", nil, &sessions)
+	for _, s := range sessions.Data {
+		if !s.Current {
+			owner.must(204, viaBearer, "DELETE", "/api/v1/sessions/"+s.ID, nil, nil)
+		}
+	}
+	wantRevokedClose(t, bySession, "instance b, not told: WebSocket opened with the session revoked on a")
+	wantRevokedClose(t, byWSToken, "instance b, not told: WebSocket opened with a WS token of that session")
+	byOwner.send(map[string]any{"op": "ping", "id": 2})
+	byOwner.next(ofType("pong"))
+}

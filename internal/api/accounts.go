@@ -270,7 +270,7 @@ func (a *API) wsToken(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 		a.writeError(w, r, errNoAccounts())
 		return
 	}
-	token, exp := a.d.Accounts.WSToken(p.UserID)
+	token, exp := a.d.Accounts.WSToken(p) // names p's session: a gateway closes its connections when it ends
 	a.writeJSON(w, r, http.StatusOK, struct {
 		Token     string `json:"token"`
 		ExpiresIn int64  `json:"expires_in"` // seconds

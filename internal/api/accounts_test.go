@@ -142,7 +142,7 @@ func (f *fixture) signupLogin(t *testing.T, email string) (browser *client, toke
 var (
 	sessionRE = regexp.MustCompile(`fds_[A-Za-z0-9_-]{43}`)
 	keyRE     = regexp.MustCompile(`"fd_[A-Za-z0-9_-]{43}"`)
-	wsRE      = regexp.MustCompile(`fdw_[A-Za-z0-9_-]{64}`)
+	wsRE      = regexp.MustCompile(`fdw_[A-Za-z0-9_-]{118}`)
 	prefixRE  = regexp.MustCompile(`"prefix": "fd_[A-Za-z0-9_-]{8}"`)
 )
 
@@ -446,7 +446,7 @@ func TestAuthRateLimits(t *testing.T) {
 func TestWSTokenRoute(t *testing.T) {
 	var svc *auth.Service
 	f := newAccountsFixture(t, func(_ *api.Config, d *api.Deps) { svc = d.Accounts })
-	browser, _ := f.signupLogin(t, "ann@example.com")
+	browser, session := f.signupLogin(t, "ann@example.com")
 	var out struct {
 		Token     string
 		ExpiresIn int `json:"expires_in"`
@@ -458,6 +458,16 @@ func TestWSTokenRoute(t *testing.T) {
 	uid, err := svc.AuthenticateToken(t.Context(), out.Token)
 	if err != nil || uid != 1 {
 		t.Errorf("AuthenticateToken(ws token) = %d, %v; want user 1", uid, err)
+	}
+	// The WS token names the session it was made with, and when that
+	// expires, so that the gateway closes its connections when it ends
+	// (decision 0083).
+	_, wantSess, wantExp, err := svc.AuthenticateSession(t.Context(), session)
+	if err != nil || wantSess == "" || wantExp.IsZero() {
+		t.Fatalf("AuthenticateSession(session) = %q, %v, %v; want a session and its expiry", wantSess, wantExp, err)
+	}
+	if _, sess, exp, err := svc.AuthenticateSession(t.Context(), out.Token); err != nil || sess != wantSess || !exp.Equal(wantExp) {
+		t.Errorf("AuthenticateSession(ws token) = %x, %v, %v; want the session it was made with, %x, %v", sess, exp, err, wantSess, wantExp)
 	}
 	// Not a REST credential.
 	f.program(out.Token).must(t, 401, "GET", "/api/v1/me", nil)
@@ -497,4 +507,4 @@ func TestAccountsUnconfigured(t *testing.T) {
 }
 
 // The auth service is what the gateway authenticates WebSocket clients with.
-var _ gateway.Authenticator = (*auth.Service)(nil)
+var _ gateway.SessionAuthenticator = (*auth.Service)(nil)

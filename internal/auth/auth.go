@@ -47,4 +47,11 @@ type Principal struct {
 	// Symbols are the API key's symbol patterns (APIKey.Symbols): what
 	// it may post ticks for. Empty: every symbol.
 	Symbols market.SymbolPatterns
+	// Session is the session's key (its token's SHA-256, as a string of
+	// 32 bytes) when authenticated by a session; "" otherwise. A WS token
+	// made for this principal names it (WSToken).
+	Session string
+	// SessionExpires is when that session expires; zero when the store
+	// expires sessions itself and did not say (Redis).
+	SessionExpires time.Time
 }

@@ -4,9 +4,11 @@
 //
 // Tokens, told apart by prefix: "fd_" API keys and "fds_" session tokens
 // (32 random bytes each, stored only as SHA-256, looked up on use), and
-// "fdw_" WebSocket tokens (user id + expiry, HMAC-SHA256-signed with
-// Config.WSTokenKey, valid one minute, verified without I/O so a reconnect
-// storm never reaches the session store). Sessions last Config.SessionTTL
+// "fdw_" WebSocket tokens (user id, expiry and the session they were made
+// from, HMAC-SHA256-signed with Config.WSTokenKey, valid one minute and
+// while that session lasts, verified without I/O so a reconnect storm never
+// reaches the session store; the gateway closes their connections when the
+// session ends: AuthenticateSession, LiveSessions, decision 0083). Sessions last Config.SessionTTL
 // (30 days) from login, fixed rather than sliding so that authenticating a
 // request never writes; logout deletes the session at once. Sessions live
 // behind SessionStore: the SQL store in stage 1, Redis through KVSessions.

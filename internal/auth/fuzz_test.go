@@ -29,7 +29,7 @@ func FuzzAuthenticate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ws, _ := s.WSToken(u.ID)
+	ws, _ := s.WSToken(auth.Principal{UserID: u.ID})
 	for _, seed := range []string{
 		key, "Bearer " + key, "bearer  " + key + " ", session, "BEARER " + session, ws, "",
 		"Bearer", "Bearer ", "fd_", "fds_", "fdw_", key[:len(key)-1], key + "=", strings.ToUpper(key),

@@ -129,7 +129,7 @@ func (s *Service) authenticateSession(ctx context.Context, token string) (Princi
 		}
 		return Principal{}, fmt.Errorf("authenticate: session expired: %w", ErrUnauthenticated)
 	}
-	return Principal{UserID: sess.UserID}, nil
+	return Principal{UserID: sess.UserID, Session: string(h), SessionExpires: sess.ExpiresAt}, nil
 }
 
 // SessionKV is a key-value session store that expires entries itself

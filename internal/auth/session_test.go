@@ -41,7 +41,7 @@ func TestSessions(t *testing.T) {
 		t.Errorf("CreateSession(unknown user) error = %v, want ErrNotFound", err)
 	}
 
-	want := auth.Principal{UserID: ann.ID}
+	want := auth.Principal{UserID: ann.ID, Session: string(sess.Hash), SessionExpires: sess.ExpiresAt}
 	for _, bearer := range []string{token, "Bearer " + token} {
 		if p, err := s.Authenticate(ctx, bearer); err != nil || p != want {
 			t.Errorf("Authenticate(%q) = %+v, %v; want %+v", bearer, p, err, want)
@@ -115,9 +115,9 @@ func TestWSToken(t *testing.T) {
 	b := auth.NewService(db, h, auth.Config{Now: c.Now, WSTokenKey: key}, nil) // another instance, same key
 	other := auth.NewService(db, h, auth.Config{Now: c.Now}, nil)              // a random key
 
-	tok, exp := a.WSToken(42)
-	if !strings.HasPrefix(tok, "fdw_") || len(tok) != 68 {
-		t.Errorf("WSToken() = %q, want fdw_ + 64 characters", tok)
+	tok, exp := a.WSToken(auth.Principal{UserID: 42})
+	if !strings.HasPrefix(tok, "fdw_") || len(tok) != 122 {
+		t.Errorf("WSToken() = %q, want fdw_ + 118 characters", tok)
 	}
 	if want := c.Now().Add(auth.DefaultWSTokenTTL); !exp.Equal(want) {
 		t.Errorf("WSToken() expires %v, want %v", exp, want)

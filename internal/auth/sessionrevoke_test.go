@@ -127,8 +127,8 @@ func TestWSTokensRefusedAfterSessionsEnded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := s.WSToken(u.ID)
-	others, _ := s.WSToken(u.ID + 1)
+	before, _ := s.WSToken(auth.Principal{UserID: u.ID})
+	others, _ := s.WSToken(auth.Principal{UserID: u.ID + 1})
 	c.Add(time.Millisecond)
 	if err := s.RevokeSession(ctx, sess); err != nil { // logout, no bus
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestWSTokensRefusedAfterSessionsEnded(t *testing.T) {
 		t.Errorf("another user's WS token = %d, %v; want %d", uid, err, u.ID+1)
 	}
 	c.Add(time.Millisecond)
-	after, _ := s.WSToken(u.ID)
+	after, _ := s.WSToken(auth.Principal{UserID: u.ID})
 	if uid, err := s.AuthenticateToken(ctx, after); err != nil || uid != u.ID {
 		t.Errorf("a WS token issued after the logout = %d, %v; want %d", uid, err, u.ID)
 	}
@@ -152,7 +152,7 @@ func TestWSTokensRefusedAfterSessionsEnded(t *testing.T) {
 		t.Errorf("a WS token issued before a session ended elsewhere: error %v, want ErrUnauthenticated", err)
 	}
 	c.Add(time.Millisecond)
-	fresh, _ := s.WSToken(u.ID)
+	fresh, _ := s.WSToken(auth.Principal{UserID: u.ID})
 	if _, err := s.AuthenticateToken(ctx, fresh); err != nil {
 		t.Errorf("a WS token issued after: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestWSTokensRefusedAfterSessionsEnded(t *testing.T) {
 	c.Add(2 * auth.DefaultWSTokenTTL)
 	s.SessionsEnded(u.ID + 1)
 	c.Add(time.Millisecond)
-	late, _ := s.WSToken(u.ID)
+	late, _ := s.WSToken(auth.Principal{UserID: u.ID})
 	if _, err := s.AuthenticateToken(ctx, late); err != nil {
 		t.Errorf("a WS token issued two TTLs after: %v", err)
 	}

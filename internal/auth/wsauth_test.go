@@ -31,7 +31,7 @@ func TestAuthenticateTokenRefusesAPIKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, _ := s.WSToken(ann.ID)
+	ws, _ := s.WSToken(auth.Principal{UserID: ann.ID})
 	for name, tok := range map[string]string{"session": session, "ws token": ws} {
 		if uid, err := s.AuthenticateToken(ctx, tok); err != nil || uid != ann.ID {
 			t.Errorf("AuthenticateToken(%s) = %d, %v; want %d", name, uid, err, ann.ID)

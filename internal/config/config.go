@@ -100,6 +100,10 @@ type Config struct {
 	MaxConns           int           `koanf:"max_conns"`
 	MaxConnsPerIP      int           `koanf:"max_conns_per_ip"`
 	FDReserve          int           `koanf:"fd_reserve"`
+	// WSSessionCheckInterval is how often each gateway checks the sessions
+	// behind its authenticated WebSockets against the session store
+	// (decision 0083).
+	WSSessionCheckInterval time.Duration `koanf:"ws_session_check_interval"`
 	// Tick limits (docs/security.md "Input (ticks)").
 	TickMinPrice    float64       `koanf:"tick_min_price"`
 	TickMaxPrice    float64       `koanf:"tick_max_price"`
@@ -185,6 +189,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Int("ws-ping-burst", 20, "pings (and pongs) a WebSocket client may send at once")
 	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, then the event log, as the client catches up")
 	fs.Duration("ws-max-lag", 10*time.Second, "how long a WebSocket client may stay behind after falling out of the replay ring before it gets gaps and close 1008 (slow consumer)")
+	fs.Duration("ws-session-check-interval", time.Minute, "how often each gateway checks the sessions behind its authenticated WebSockets against the session store, closing with 1008 those whose session expired or ended unannounced (each distinct session looked up once)")
 	fs.Duration("ws-write-timeout", 10*time.Second, "how long a WebSocket client may take nothing before it is closed as a slow consumer; also the wait for its close reply")
 	fs.Int("ws-max-subscriptions", 200, "channels one WebSocket connection may subscribe to")
 	fs.Int("ws-log-readers", 4, "reads of the event log at once for WebSocket clients behind the replay ring (resumes from before it)")
@@ -416,6 +421,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WSWriteTimeout < 100*time.Millisecond {
 		bad("ws_write_timeout", "must be at least 100ms")
+	}
+	if c.WSSessionCheckInterval < 100*time.Millisecond || c.WSSessionCheckInterval > time.Hour {
+		bad("ws_session_check_interval", "must be between 100ms and 1h")
 	}
 	if c.WSMaxSubscriptions < 1 || c.WSMaxSubscriptions > 10_000 {
 		bad("ws_max_subscriptions", "must be between 1 and 10000")
