@@ -508,3 +508,14 @@ func TestAccountsUnconfigured(t *testing.T) {
 
 // The auth service is what the gateway authenticates WebSocket clients with.
 var _ gateway.SessionAuthenticator = (*auth.Service)(nil)
+
+// TestCountTokenFailuresNamesSessions: the authenticator cmd/findash gives
+// the gateway (CountTokenFailures over the auth service) still names each
+// credential's session, so the gateway closes connections when their
+// session ends (decision 0083). Before, the wrapper hid AuthenticateSession
+// and LiveSessions, and no connection was ever checked.
+func TestCountTokenFailuresNamesSessions(t *testing.T) {
+	if _, ok := api.CountTokenFailures((*auth.Service)(nil)).(gateway.SessionAuthenticator); !ok {
+		t.Error("CountTokenFailures(*auth.Service) is not a gateway.SessionAuthenticator")
+	}
+}

@@ -169,11 +169,51 @@ type TokenAuthenticator interface {
 // (Config.AuthFailLimit), a session token the store did not know. Give
 // the gateway the result. Outside a /ws request served by an API it is
 // inner itself.
+// When inner also names the session of a credential (SessionTokenAuthenticator,
+// as *auth.Service does) so does the result, so that the gateway still closes
+// connections when their session ends (decision 0083).
 func CountTokenFailures(inner TokenAuthenticator) TokenAuthenticator {
+	if s, ok := inner.(SessionTokenAuthenticator); ok {
+		return sessionTokenFailures{tokenFailures{inner}, s}
+	}
 	return tokenFailures{inner}
 }
 
+// SessionTokenAuthenticator is a TokenAuthenticator that also names the
+// session a credential is or was made from, and tells which sessions are
+// still live: the gateway's SessionAuthenticator.
+type SessionTokenAuthenticator interface {
+	TokenAuthenticator
+	AuthenticateSession(ctx context.Context, token string) (userID int64, session string, expires time.Time, err error)
+	LiveSessions(ctx context.Context, sessions []string) ([]bool, error)
+}
+
 type tokenFailures struct{ inner TokenAuthenticator }
+
+type sessionTokenFailures struct {
+	tokenFailures
+	s SessionTokenAuthenticator
+}
+
+func (t sessionTokenFailures) AuthenticateSession(ctx context.Context, token string) (int64, string, time.Time, error) {
+	uid, sess, exp, err := t.s.AuthenticateSession(ctx, token)
+	t.failed(ctx, err)
+	return uid, sess, exp, err
+}
+
+func (t sessionTokenFailures) LiveSessions(ctx context.Context, sessions []string) ([]bool, error) {
+	return t.s.LiveSessions(ctx, sessions)
+}
+
+// failed marks a /ws request's lookup failed when err says the credential
+// is unknown.
+func (tokenFailures) failed(ctx context.Context, err error) {
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		if l, ok := ctx.Value(wsLookupKey{}).(*wsLookup); ok {
+			l.failed.Store(true)
+		}
+	}
+}
 
 // wsLookupKey is the context key of a /ws request's *wsLookup.
 type wsLookupKey struct{}
@@ -183,11 +223,7 @@ type wsLookup struct{ failed atomic.Bool }
 
 func (t tokenFailures) AuthenticateToken(ctx context.Context, token string) (int64, error) {
 	uid, err := t.inner.AuthenticateToken(ctx, token)
-	if errors.Is(err, auth.ErrUnauthenticated) {
-		if l, ok := ctx.Value(wsLookupKey{}).(*wsLookup); ok {
-			l.failed.Store(true)
-		}
-	}
+	t.failed(ctx, err)
 	return uid, err
 }
 

@@ -253,7 +253,7 @@ func TestAuthFailLimitWebSocket(t *testing.T) {
 	if got := e.sessions.reads.Load(); got != reads {
 		t.Errorf("session reads = %d after the budget was spent, want still %d", got, reads)
 	}
-	wsTok, _ := e.svc.WSToken(e.uid)
+	wsTok, _ := e.svc.WSToken(auth.Principal{UserID: e.uid})
 	if st, _ := dial(attacker, "?token="+wsTok, ""); st != http.StatusSwitchingProtocols {
 		t.Errorf("WS token from the blocked address = %d, want 101", st)
 	}
