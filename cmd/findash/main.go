@@ -9,11 +9,6 @@ import (
 )
 
 func main() {
-	if env := sysmonEnv(os.Args[1:], os.Environ()); env != nil {
-		if err := execWithSysmonAwake(os.Args, env); err != nil {
-			fmt.Fprintln(os.Stderr, "findash: could not restart with GODEBUG="+sysmonSetting+", going on without it:", err)
-		}
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()
