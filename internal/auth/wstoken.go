@@ -75,7 +75,7 @@ func (s *Service) verifyWSToken(token string) (Principal, error) {
 	if len(token) != wsEncodedLen {
 		return Principal{}, fmt.Errorf("ws token: %w", ErrUnauthenticated)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token[len(wsPrefix):])
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token[len(wsPrefix):])
 	if err != nil || len(raw) != wsRawLen {
 		return Principal{}, fmt.Errorf("ws token: %w", ErrUnauthenticated)
 	}
