@@ -147,8 +147,9 @@ func (h *Hub) runSessionChecks(ctx context.Context) {
 // logout or revocation whose announcement this instance missed (cut from
 // the bus) is thus seen within one interval. Each distinct session is
 // asked about once, sessionCheckBatch at a time, one batch after another;
-// a batch the store cannot answer closes nothing (logged, counted). The
-// lock is held while walking the index, not while waiting on the store.
+// a batch the store cannot answer, or not within the interval, closes
+// nothing (logged, counted). The lock is held while walking the index, not
+// while waiting on the store.
 func (h *Hub) checkSessions(ctx context.Context) {
 	now := h.cfg.Now()
 	var sa SessionAuthenticator
@@ -174,9 +175,18 @@ func (h *Hub) checkSessions(ctx context.Context) {
 	}
 	h.connsMu.Unlock()
 
+	// The store's answers get one interval in all: a store that hangs
+	// (a dead link, a full pool) must not hold up the next check, whose
+	// expiry closes need no store at all.
+	sctx, cancel := context.WithTimeout(ctx, h.cfg.SessionCheckInterval)
+	defer cancel()
 	var ended []string
 	for batch := range slices.Chunk(sessions, sessionCheckBatch) {
-		live, err := sa.LiveSessions(ctx, batch)
+		if sctx.Err() != nil && ctx.Err() == nil {
+			h.met.sessChecks.WithLabelValues("error").Add(float64(len(batch)))
+			continue
+		}
+		live, err := sa.LiveSessions(sctx, batch)
 		if err == nil && len(live) != len(batch) {
 			err = fmt.Errorf("%d answers for %d sessions", len(live), len(batch))
 		}
