@@ -148,32 +148,36 @@ func (h *Hub) runSessionChecks(ctx context.Context) {
 // the bus) is thus seen within one interval. Each distinct session is
 // asked about once, sessionCheckBatch at a time, one batch after another;
 // a batch the store cannot answer, or not within the interval, closes
-// nothing (logged, counted). The lock is held while walking the index, not
-// while waiting on the store.
+// nothing (logged, counted). The lock is held while copying the index, not
+// while closing or waiting on the store.
 func (h *Hub) checkSessions(ctx context.Context) {
 	now := h.cfg.Now()
 	var sa SessionAuthenticator
 	if ah := h.auth.Load(); ah != nil {
 		sa = ah.s
 	}
-	var sessions []string
-	owner := make(map[string]int64) // session → its user
+	// Under connsMu only a copy of the index is taken (connects, closes
+	// and CloseUser wait meanwhile); closing and collecting come after.
 	h.connsMu.Lock()
 	h.forgetRevokedLocked(now)
+	all := make([]userConn, 0, len(h.byUser))
 	for _, ucs := range h.byUser {
-		for _, uc := range ucs {
-			if uc.expires != 0 && uc.expires <= now.UnixMilli() {
-				h.closeForSession(uc.c, reasonExpired)
-				continue
-			}
-			if _, dup := owner[uc.session]; sa == nil || uc.session == "" || dup {
-				continue
-			}
-			owner[uc.session] = uc.c.userID
-			sessions = append(sessions, uc.session)
-		}
+		all = append(all, ucs...)
 	}
 	h.connsMu.Unlock()
+	var sessions []string
+	owner := make(map[string]int64) // session → its user
+	for _, uc := range all {
+		if uc.expires != 0 && uc.expires <= now.UnixMilli() {
+			h.closeForSession(uc.c, reasonExpired)
+			continue
+		}
+		if _, dup := owner[uc.session]; sa == nil || uc.session == "" || dup {
+			continue
+		}
+		owner[uc.session] = uc.c.userID
+		sessions = append(sessions, uc.session)
+	}
 
 	// The store's answers get one interval in all: a store that hangs
 	// (a dead link, a full pool) must not hold up the next check, whose
