@@ -223,21 +223,27 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		// A lookup like any other: under the failed-lookup limit.
+		// A lookup like any other: under the failed-lookup limit (none
+		// without a session store: nothing is read, nothing counted).
+		limited := a.cfg.AuthFailLimit.Rate >= 0 && a.d.Accounts.StoresSessions()
 		ip := a.clientIP(r)
-		if a.cfg.AuthFailLimit.Rate >= 0 {
+		if limited {
 			if err := a.admitLookup(ip); err != nil {
+				// Refused the lookup, the client still wants out: its
+				// cookies go, the session lasts until it expires or a
+				// logout within the budget.
+				a.clearSessionCookies(w, r)
 				a.writeError(w, r, err)
 				return
 			}
 		}
 		found, err := a.d.Accounts.EndSession(r.Context(), token)
+		if limited && !found && (err == nil || r.Context().Err() != nil) {
+			a.countFailure(w, r, ip)
+		}
 		if err != nil {
 			a.writeError(w, r, err)
 			return
-		}
-		if !found && a.cfg.AuthFailLimit.Rate >= 0 {
-			a.countFailure(w, r, ip)
 		}
 	}
 	a.clearSessionCookies(w, r)

@@ -10,11 +10,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,10 +132,20 @@ func (a *API) checkCredential(w http.ResponseWriter, r *http.Request, token stri
 		return auth.Principal{}, err
 	}
 	p, err = a.d.Auth.Authenticate(r.Context(), token)
-	if errors.Is(err, auth.ErrUnauthenticated) {
+	if lookupFailed(r.Context(), err) {
 		a.countFailure(w, r, ip)
 	}
 	return p, err
+}
+
+// lookupFailed reports whether a lookup made under ctx that returned err
+// counts against the client: the store did not know the credential, or
+// the request ended before the lookup did. The latter counts because the
+// store read may still have been made (the key cache's load runs on its
+// own goroutine; a session read may have reached the database): a client
+// that hangs up mid-lookup must not get lookups for free.
+func lookupFailed(ctx context.Context, err error) bool {
+	return errors.Is(err, auth.ErrUnauthenticated) || (err != nil && ctx.Err() != nil)
 }
 
 // admitLookup returns the 429 of a client over its failed-lookup budget,
@@ -151,9 +161,10 @@ func (a *API) admitLookup(ip string) error {
 
 // countFailure counts a failed lookup of ip. A limiter error lets the
 // failure go uncounted (logged): limits protect the service, they must not
-// take it down.
+// take it down. The count does not end with the request (a client that
+// hung up is counted too).
 func (a *API) countFailure(w http.ResponseWriter, r *http.Request, ip string) {
-	if err := a.authFails.fail(r.Context(), ip); err != nil {
+	if err := a.authFails.fail(context.WithoutCancel(r.Context()), ip); err != nil {
 		a.logFor(w).LogAttrs(r.Context(), slog.LevelWarn, "failed-credential limiter failed; failure not counted", slog.Any("err", err))
 	}
 }
@@ -196,6 +207,9 @@ type sessionTokenFailures struct {
 }
 
 func (t sessionTokenFailures) AuthenticateSession(ctx context.Context, token string) (int64, string, time.Time, error) {
+	if err := refuseUnadmitted(ctx, token); err != nil {
+		return 0, "", time.Time{}, err
+	}
 	uid, sess, exp, err := t.s.AuthenticateSession(ctx, token)
 	t.failed(ctx, err)
 	return uid, sess, exp, err
@@ -205,58 +219,109 @@ func (t sessionTokenFailures) LiveSessions(ctx context.Context, sessions []strin
 	return t.s.LiveSessions(ctx, sessions)
 }
 
-// failed marks a /ws request's lookup failed when err says the credential
-// is unknown.
+// failed marks a /ws request's lookup failed when it counts against the
+// client (lookupFailed).
 func (tokenFailures) failed(ctx context.Context, err error) {
-	if errors.Is(err, auth.ErrUnauthenticated) {
+	if lookupFailed(ctx, err) {
 		if l, ok := ctx.Value(wsLookupKey{}).(*wsLookup); ok {
 			l.failed.Store(true)
 		}
 	}
 }
 
+// refuseUnadmitted fails closed: a session token the gateway would read
+// from the store, in a request serveWebSocket did not admit to a lookup
+// (it read the request's credential differently from the gateway, or the
+// request did not come through it), is refused without the read, so no
+// lookup escapes the limit uncounted.
+func refuseUnadmitted(ctx context.Context, token string) error {
+	if !auth.IsSessionToken(strings.TrimSpace(token)) {
+		return nil
+	}
+	if l, ok := ctx.Value(wsLookupKey{}).(*wsLookup); ok && l.admitted {
+		return nil
+	}
+	return fmt.Errorf("websocket session token not admitted to a lookup: %w", auth.ErrUnauthenticated)
+}
+
 // wsLookupKey is the context key of a /ws request's *wsLookup.
 type wsLookupKey struct{}
 
-// wsLookup records that the session token of a /ws request failed.
-type wsLookup struct{ failed atomic.Bool }
+// wsLookup is what serveWebSocket tells the authenticator of a /ws
+// request: whether a session-token lookup is admitted (the client is
+// within its budget, or the limit is off), and records that it failed.
+type wsLookup struct {
+	admitted bool
+	failed   atomic.Bool
+}
 
 func (t tokenFailures) AuthenticateToken(ctx context.Context, token string) (int64, error) {
+	if err := refuseUnadmitted(ctx, token); err != nil {
+		return 0, err
+	}
 	uid, err := t.inner.AuthenticateToken(ctx, token)
 	t.failed(ctx, err)
 	return uid, err
 }
 
-// wsCredential returns the credential GET /ws authenticates, as the
-// gateway reads it: ?token=, else the session cookie.
-func wsCredential(r *http.Request) string {
-	if q := r.URL.RawQuery; strings.Contains(q, "token=") {
-		v, _ := url.ParseQuery(q) // what parses, as URL.Query
-		if tok := v.Get("token"); tok != "" {
-			return tok
+// wsCredential returns the credential GET /ws authenticates, read exactly
+// as the gateway reads it (URL.Query, so an escaped key such as %74oken
+// is ?token= too): ?token=, else the session cookie; and whether it came
+// from the cookie.
+func wsCredential(r *http.Request) (token string, cookie bool) {
+	if r.URL.RawQuery != "" {
+		if tok := r.URL.Query().Get("token"); tok != "" {
+			return tok, false
 		}
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		return c.Value
+		return c.Value, true
 	}
-	return ""
+	return "", false
+}
+
+// withoutSessionCookie returns r without its session cookie (other
+// cookies kept), so that the gateway serves it anonymously.
+func withoutSessionCookie(r *http.Request) *http.Request {
+	r = r.Clone(r.Context())
+	cs := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cs {
+		if c.Name != SessionCookie {
+			r.AddCookie(c)
+		}
+	}
+	return r
 }
 
 // serveWebSocket hands r to the gateway under the failed-lookup limit: a
 // session token (the one WebSocket credential read from a store; a WS
-// token is verified in process) is refused with 429 while the client is
-// over its budget, and counted when it fails.
+// token is verified in process) is counted when it fails and, while the
+// client is over its budget, is not read: an explicit ?token= is refused
+// with 429; the session cookie (the dashboard's) is dropped and the
+// connection served anonymously, as for a failing cookie, so the dashboard
+// keeps its market data.
 func (a *API) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.AuthFailLimit.Rate < 0 || !auth.IsSessionToken(strings.TrimSpace(wsCredential(r))) {
-		a.d.WebSocket.ServeHTTP(w, r)
+	token, cookie := wsCredential(r)
+	if a.cfg.AuthFailLimit.Rate < 0 || !auth.IsSessionToken(strings.TrimSpace(token)) {
+		// Admitted: with the limit off any lookup; else no session token
+		// was seen, and should the gateway find one, refuseUnadmitted
+		// answers it.
+		l := &wsLookup{admitted: a.cfg.AuthFailLimit.Rate < 0}
+		a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, l)))
 		return
 	}
 	ip := a.clientIP(r)
 	if err := a.admitLookup(ip); err != nil {
-		a.writeError(w, r, err)
+		if !cookie {
+			a.writeError(w, r, err)
+			return
+		}
+		r = withoutSessionCookie(r)
+		a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, &wsLookup{})))
 		return
 	}
-	l := new(wsLookup)
+	l := &wsLookup{admitted: true}
 	a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, l)))
 	if l.failed.Load() {
 		a.countFailure(w, r, ip)

@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "findash_http_rate_limited_total",
-			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, auth_fail_ip, user, inflight_ip).",
+			Help: "Requests answered 429, by limit class (read, ingest, auth_ip, auth_ip_email, auth_fail_ip, user, inflight_ip); auth_fail_ip also counts a GET /ws session cookie left unread (the connection served anonymously).",
 		}, []string{"class"}),
 		reportsRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_reports_rejected_total",

@@ -237,6 +237,11 @@ func (c *KeyCache) lookup(ctx context.Context, hash []byte) (key APIKey, stale b
 	if key, stale, answered, err := c.cached(h); answered {
 		return key, stale, err
 	}
+	// A caller already gone starts no store read: the read would outlive
+	// it (it runs for the others too) and its failure would go uncounted.
+	if err := ctx.Err(); err != nil {
+		return APIKey{}, false, fmt.Errorf("api key: %w", err)
+	}
 	c.misses.Inc()
 	f, _ := c.load(h, true, nil)
 	select {

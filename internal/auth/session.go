@@ -85,6 +85,10 @@ func (s *Service) RevokeSession(ctx context.Context, token string) error {
 	return err
 }
 
+// StoresSessions reports whether s has a SessionStore: without one, no
+// session token is ever read (EndSession finds none without a lookup).
+func (s *Service) StoresSessions() bool { return s.sessions != nil }
+
 // EndSession is RevokeSession that also reports whether token was a
 // session the store held: false for a malformed token (no lookup) or an
 // unknown one (a lookup that found nothing), which the API counts as a
