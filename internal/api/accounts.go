@@ -236,6 +236,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 				a.writeError(w, r, err)
 				return
 			}
+			defer a.authFails.end(ip) // after the count
 		}
 		found, err := a.d.Accounts.EndSession(r.Context(), token)
 		if limited && !found && (err == nil || r.Context().Err() != nil) {

@@ -36,6 +36,12 @@ type FailureLimiter interface {
 // maxBlocked bounds the clients remembered as over their budget.
 const maxBlocked = 100_000
 
+// maxLookupsInFlight bounds the credential lookups one client IP may have
+// in flight at once (beyond it 429). The check (over the budget?) and the
+// count (a failure) are two steps, so lookups in flight together all pass
+// the check: this bounds by how much one client can overshoot its budget.
+const maxLookupsInFlight = 8
+
 // authFails is the per-client-IP gate of credential lookups.
 //
 // The count lives in the FailureLimiter (shared in Redis when configured);
@@ -59,14 +65,16 @@ type authFails struct {
 }
 
 type blockShard struct {
-	mu sync.Mutex
-	m  map[string]time.Time // client → refused until
+	mu       sync.Mutex
+	m        map[string]time.Time // client → refused until
+	inflight map[string]int       // client → lookups in flight (no zeros: at most one entry per request in flight)
 }
 
 func newAuthFails(lim Limit, counter FailureLimiter, now func() time.Time) *authFails {
 	f := &authFails{lim: lim, counter: counter, now: now, seed: maphash.MakeSeed(), perShard: maxBlocked/limiterShards + 1}
 	for i := range f.shards {
 		f.shards[i].m = make(map[string]time.Time)
+		f.shards[i].inflight = make(map[string]int)
 	}
 	return f
 }
@@ -85,6 +93,30 @@ func (f *authFails) blocked(ip string) time.Duration {
 		return 0
 	}
 	return max(until.Sub(f.now()), 0)
+}
+
+// begin takes one of ip's maxLookupsInFlight lookups, false when all are
+// taken; end gives it back.
+func (f *authFails) begin(ip string) bool {
+	s := f.shard(ip)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[ip] >= maxLookupsInFlight {
+		return false
+	}
+	s.inflight[ip]++
+	return true
+}
+
+func (f *authFails) end(ip string) {
+	s := f.shard(ip)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.inflight[ip] - 1; n > 0 {
+		s.inflight[ip] = n
+	} else {
+		delete(s.inflight, ip)
+	}
 }
 
 // fail counts a failed lookup of ip and remembers it as over its budget
@@ -131,6 +163,7 @@ func (a *API) checkCredential(w http.ResponseWriter, r *http.Request, token stri
 	if err := a.admitLookup(ip); err != nil {
 		return auth.Principal{}, err
 	}
+	defer a.authFails.end(ip) // after the count
 	p, err = a.d.Auth.Authenticate(r.Context(), token)
 	if lookupFailed(r.Context(), err) {
 		a.countFailure(w, r, ip)
@@ -148,11 +181,13 @@ func lookupFailed(ctx context.Context, err error) bool {
 	return errors.Is(err, auth.ErrUnauthenticated) || (err != nil && ctx.Err() != nil)
 }
 
-// admitLookup returns the 429 of a client over its failed-lookup budget,
-// or nil.
+// admitLookup returns the 429 of a client over its failed-lookup budget or
+// with maxLookupsInFlight lookups in flight, or nil: then the caller owns
+// one of those and gives it back with a.authFails.end(ip) once the lookup
+// has been counted.
 func (a *API) admitLookup(ip string) error {
 	wait := a.authFails.blocked(ip)
-	if wait <= 0 {
+	if wait <= 0 && a.authFails.begin(ip) {
 		return nil
 	}
 	a.m.rateLimited.WithLabelValues("auth_fail_ip").Inc()
@@ -321,6 +356,7 @@ func (a *API) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, &wsLookup{})))
 		return
 	}
+	defer a.authFails.end(ip) // after the count
 	l := &wsLookup{admitted: true}
 	a.d.WebSocket.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), wsLookupKey{}, l)))
 	if l.failed.Load() {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -255,5 +256,52 @@ func TestAuthFailLogoutWithoutSessionsNotCounted(t *testing.T) {
 		if resp, _ := e.f.program(randomToken("fds_")).do(t, "POST", "/api/v1/auth/logout", nil, fromIP("203.0.113.7")...); resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("logout #%d without a session store = %d, want 204", i+1, resp.StatusCode)
 		}
+	}
+}
+
+// slowSessions is a session store whose every read takes d.
+type slowSessions struct {
+	auth.SessionStore
+	d time.Duration
+}
+
+func (s slowSessions) SessionByHash(ctx context.Context, h []byte) (auth.Session, error) {
+	time.Sleep(s.d) // a loaded database, ignoring the request as a query already sent does
+	return s.SessionStore.SessionByHash(ctx, h)
+}
+
+// TestAuthFailConcurrentLookupsBounded: random session tokens sent
+// together from one IP all passed the budget check before any failed, so
+// 40 at once were 40 session reads whatever the budget. With at most 8
+// lookups in flight per IP (429 beyond) the overshoot is bounded: at most
+// budget + 8 - 1 reads (the 8 in flight, and one more for each slot freed
+// while the budget lasted). Before the fix: 40 reads.
+func TestAuthFailConcurrentLookupsBounded(t *testing.T) {
+	e := newAuthFailEnv(t, func(c *api.Config, _ *api.Deps) { c.AuthFailLimit = api.Limit{Rate: 1.0 / 60, Burst: 3} })
+	e.sessions.SessionStore = slowSessions{e.sessions.SessionStore, 50 * time.Millisecond}
+	const n = 40
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", e.f.srv.URL+"/api/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer "+randomToken("fds_"))
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			resp, err := e.f.srv.Client().Do(req)
+			if err == nil {
+				codes[i] = resp.StatusCode
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	limited := 0
+	for _, c := range codes {
+		if c == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if got := e.sessions.reads.Load(); got > 3+8-1 || limited == 0 {
+		t.Errorf("session reads of %d concurrent random tokens with a budget of 3 = %d (%d × 429), want <= 10 and some 429; codes %v", n, got, limited, codes)
 	}
 }
