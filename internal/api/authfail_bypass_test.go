@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -42,8 +43,9 @@ func wsAuthFailEnv(t *testing.T) *authFailEnv {
 }
 
 // dialWS opens GET /ws+query from ip, with the session cookie when
-// cookie is not empty, and returns the handshake's status.
-func (e *authFailEnv) dialWS(t *testing.T, ip, query, cookie string) int {
+// cookie is not empty, and returns the handshake's status and, when it
+// was refused, the error code of its body; a 429 must say Retry-After.
+func (e *authFailEnv) dialWS(t *testing.T, ip, query, cookie string) (int, string) {
 	t.Helper()
 	h := http.Header{"X-Forwarded-For": {ip}}
 	if cookie != "" {
@@ -57,8 +59,16 @@ func (e *authFailEnv) dialWS(t *testing.T, ip, query, cookie string) int {
 	if resp == nil {
 		t.Fatalf("dial /ws%s: %v", query, err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	code := ""
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		code, _ = errorOf(t, b)
+	}
+	if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+		t.Errorf("429 from /ws without Retry-After")
+	}
+	return resp.StatusCode, code
 }
 
 // TestAuthFailWSEscapedTokenKey: GET /ws?%74oken=fds_… is ?token= to the
@@ -70,7 +80,7 @@ func TestAuthFailWSEscapedTokenKey(t *testing.T) {
 	e := wsAuthFailEnv(t)
 	refused := false
 	for range 20 {
-		if e.dialWS(t, "203.0.113.7", "?%74oken="+randomToken("fds_"), "") == http.StatusTooManyRequests {
+		if st, _ := e.dialWS(t, "203.0.113.7", "?%74oken="+randomToken("fds_"), ""); st == http.StatusTooManyRequests {
 			refused = true
 			break
 		}
@@ -203,14 +213,14 @@ func TestAuthFailDashboardCookieBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := e.sessions.reads.Load()
-	if st := e.dialWS(t, "203.0.113.7", "", tok); st != http.StatusSwitchingProtocols {
+	if st, _ := e.dialWS(t, "203.0.113.7", "", tok); st != http.StatusSwitchingProtocols {
 		t.Errorf("dashboard /ws (session cookie) from a blocked IP = %d, want 101 (anonymous)", st)
 	}
 	if got := e.sessions.reads.Load(); got != reads {
 		t.Errorf("session reads = %d after a blocked cookie connect, want still %d", got, reads)
 	}
 	// An explicit ?token= is still refused.
-	if st := e.dialWS(t, "203.0.113.7", "?token="+tok, ""); st != http.StatusTooManyRequests {
+	if st, _ := e.dialWS(t, "203.0.113.7", "?token="+tok, ""); st != http.StatusTooManyRequests {
 		t.Errorf("explicit ?token= from a blocked IP = %d, want 429", st)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +18,6 @@ import (
 	"github.com/findash/findash/internal/redis"
 	"github.com/findash/findash/internal/store/sqlite"
 	"github.com/findash/findash/internal/testenv"
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -212,31 +209,7 @@ func TestAuthFailLimitWebSocket(t *testing.T) {
 		d.WebSocket = hub
 	})
 	hub.SetAuthenticator(api.CountTokenFailures(e.svc)) // as cmd/findash does
-	dial := func(ip, query, cookie string) (int, string) {
-		t.Helper()
-		h := http.Header{"X-Forwarded-For": {ip}}
-		if cookie != "" {
-			h.Set("Cookie", api.SessionCookie+"="+cookie)
-		}
-		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-		c, resp, err := d.Dial("ws"+strings.TrimPrefix(e.f.srv.URL, "http")+"/ws"+query, h)
-		if c != nil {
-			c.Close()
-		}
-		if resp == nil {
-			t.Fatalf("dial /ws%s: %v", query, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		code := ""
-		if resp.StatusCode != http.StatusSwitchingProtocols {
-			code, _ = errorOf(t, b)
-		}
-		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
-			t.Errorf("429 from /ws without Retry-After")
-		}
-		return resp.StatusCode, code
-	}
+	dial := func(ip, query, cookie string) (int, string) { t.Helper(); return e.dialWS(t, ip, query, cookie) }
 	const attacker, neighbour = "203.0.113.7", "198.51.100.4"
 	for i := range 3 {
 		if st, _ := dial(attacker, "?token="+randomToken("fds_"), ""); st != 401 {
