@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/findash/findash/internal/auth"
 )
@@ -29,9 +30,14 @@ func FuzzAuthenticate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ws, _ := s.WSToken(auth.Principal{UserID: u.ID})
+	sp, err := s.Authenticate(ctx, session)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ws, _ := s.WSToken(sp) // names the session and its expiry (decision 0083)
+	bare, _ := s.WSToken(auth.Principal{UserID: u.ID})
 	for _, seed := range []string{
-		key, "Bearer " + key, "bearer  " + key + " ", session, "BEARER " + session, ws, "",
+		key, "Bearer " + key, "bearer  " + key + " ", session, "BEARER " + session, ws, bare, "",
 		"Bearer", "Bearer ", "fd_", "fds_", "fdw_", key[:len(key)-1], key + "=", strings.ToUpper(key),
 		"Basic " + key, "Bearer Bearer " + key, "\x00" + key, key + "\n", "fd_" + strings.Repeat("A", 43),
 	} {
@@ -56,8 +62,21 @@ func FuzzAuthenticate(f *testing.F) {
 		uid, err := s.AuthenticateToken(ctx, bearer)
 		if err == nil {
 			tok := strings.TrimSpace(bearer)
-			if (tok != session && tok != ws) || uid != u.ID {
+			if (tok != session && tok != ws && tok != bare) || uid != u.ID {
 				t.Fatalf("AuthenticateToken(%q) = %d, nil; want only the session or WS token", bearer, uid)
+			}
+		}
+		// What a token says of its session is what was signed or stored:
+		// a forged or altered WS token must not name another session or
+		// outlive its own.
+		uid, sess, exp, err := s.AuthenticateSession(ctx, bearer)
+		if err == nil {
+			tok := strings.TrimSpace(bearer)
+			switch {
+			case (tok == session || tok == ws) && uid == u.ID && sess == sp.Session && exp.Sub(sp.SessionExpires).Abs() < time.Millisecond: // a WS token carries ms
+			case tok == bare && uid == u.ID && sess == "":
+			default:
+				t.Fatalf("AuthenticateSession(%q) = %d, %q, %v, nil; want the session's own", bearer, uid, sess, exp)
 			}
 		}
 	})
