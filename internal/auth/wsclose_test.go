@@ -107,13 +107,7 @@ func sessionAndWSToken(t *testing.T, s *auth.Service, userID int64) (session, ws
 // expiry and a WS token named no session: both stayed open, authenticated
 // as the user, for their lives. Stage 1: SQLite, an injected clock.
 func TestWebSocketClosedWhenSessionExpires(t *testing.T) {
-	s, _, clk := newService(t)
-	clk.Add(time.Since(clk.Now()) + time.Hour) // socket deadlines come from it: never behind the wall clock
-	ann, err := s.CreateUser(t.Context(), "ann@example.com", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := wsHub(t, s, clk.Now)
+	s, clk, ann, url := annOnHub(t)
 	session, ws := sessionAndWSToken(t, s, ann.ID)
 	bySession, byWSToken := dialWS(t, url, session), dialWS(t, url, ws)
 	clk.Add(auth.DefaultSessionTTL - time.Second)
@@ -133,13 +127,7 @@ func TestWebSocketClosedWhenSessionExpires(t *testing.T) {
 // those, at its next session check, with 1008 "session revoked". Before
 // decision 0083 they stayed open for their lives.
 func TestWebSocketClosedWhenSessionEndsUnannounced(t *testing.T) {
-	s, _, clk := newService(t)
-	clk.Add(time.Since(clk.Now()) + time.Hour) // socket deadlines come from it: never behind the wall clock
-	ann, err := s.CreateUser(t.Context(), "ann@example.com", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := wsHub(t, s, clk.Now)
+	s, _, ann, url := annOnHub(t)
 	stolen, stolenWS := sessionAndWSToken(t, s, ann.ID)
 	own, _ := sessionAndWSToken(t, s, ann.ID)
 	bySession, byWSToken, byOwn := dialWS(t, url, stolen), dialWS(t, url, stolenWS), dialWS(t, url, own)
@@ -180,4 +168,18 @@ func TestRedisSessionEndsUnannouncedWebSockets(t *testing.T) {
 	wantClosed(t, bySession, "session revoked", "opened with the revoked session")
 	wantClosed(t, byWSToken, "session revoked", "opened with a WS token of the revoked session")
 	wantOpen(t, byOwn, "another session of the user")
+}
+
+// annOnHub is a service on SQLite whose clock runs an hour ahead of the
+// wall clock (socket deadlines come from it: never behind), a user ann, and
+// the URL of a hub authenticating with the service.
+func annOnHub(t *testing.T) (*auth.Service, *clock, auth.User, string) {
+	t.Helper()
+	s, _, clk := newService(t)
+	clk.Add(time.Since(clk.Now()) + time.Hour)
+	ann, err := s.CreateUser(t.Context(), "ann@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, clk, ann, wsHub(t, s, clk.Now)
 }
