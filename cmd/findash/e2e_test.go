@@ -420,6 +420,10 @@ func TestEndToEnd(t *testing.T) {
 	slow := dialWS(t, in, 128<<10)
 	slow.send(map[string]any{"op": "subscribe", "id": 1, "channels": []string{ch}})
 	slow.readSlowly(100 * time.Millisecond)
+	// Its subscription must be in place before the first tick it is to
+	// get: under -race in CI the POST below once overtook the subscribe,
+	// and the slow client began a batch late.
+	slow.next(ofType("ack"))
 
 	if code, _ := postTicks(t, in, key, ndjson(sym, ts0, 10, 100)); code != 202 {
 		t.Fatalf("POST ticks = %d", code)
