@@ -71,9 +71,9 @@ var layers = []layer{
 		name: "adapters", may: []string{"domain", "policies", "store support", "features"},
 		pkgs: []string{
 			"internal/archive", "internal/auth/argon2id", "internal/bus", "internal/feed", "internal/jobs", "internal/notify", "internal/objstore",
-			"internal/observe", "internal/redis", "internal/report/pdf", "internal/store/postgres", "internal/store/sqlite",
+			"internal/observe", "internal/procs", "internal/redis", "internal/report/pdf", "internal/store/postgres", "internal/store/sqlite",
 		},
-		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API, Parquet); never each other",
+		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API, Parquet, the Go scheduler); never each other",
 	},
 	{
 		name: "delivery", may: []string{"domain", "policies", "features", "engines"},

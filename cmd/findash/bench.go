@@ -358,7 +358,10 @@ func startSelf(ctx context.Context, logw io.Writer) (*selfInstance, error) {
 	config.Flags(fs)
 	err = fs.Parse([]string{"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dir,
 		"--feed", "none", "--log-format", "json", "--log-level", "error", "--shutdown-timeout", "10s",
-		"--api-rate-limit", "0", "--ingest-rate-limit", "0", "--max-conns-per-ip", "0"})
+		"--api-rate-limit", "0", "--ingest-rate-limit", "0", "--max-conns-per-ip", "0",
+		// The load client shares this process's scheduler: GOMAXPROCS stays
+		// as the runtime set it.
+		"--adaptive-procs=false"})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("--self: %w", err)

@@ -39,7 +39,11 @@ func testConfig(t *testing.T, dataDir string, args ...string) config.Config {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	config.Flags(fs)
 	base := []string{"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", dataDir,
-		"--feed", "none", "--log-format", "json", "--shutdown-timeout", "10s"}
+		"--feed", "none", "--log-format", "json", "--shutdown-timeout", "10s",
+		// Instances here share the test's scheduler, often several at once:
+		// GOMAXPROCS is the test process's (internal/procs tests the
+		// controller, test/hostile runs it in findash processes).
+		"--adaptive-procs=false"}
 	if err := fs.Parse(append(base, args...)); err != nil {
 		t.Fatal(err)
 	}

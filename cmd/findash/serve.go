@@ -130,6 +130,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 	reg := observe.NewRegistry()
 	in := &app{cfg: cfg, log: log, reg: reg, r: r}
 	p := partsOf(cfg)
+	addAdaptiveProcs(cfg, r, reg, log)
 
 	// Resources.
 	st, err := openStore(ctx, cfg, log)

@@ -32,48 +32,51 @@ type Config struct {
 	MetricsAddr string `koanf:"metrics_addr"`
 	// Contention profiles on the admin listener (off by default: they
 	// cost on every blocking event or contended unlock).
-	ProfileBlockRate     int           `koanf:"profile_block_rate"`
-	ProfileMutexFraction int           `koanf:"profile_mutex_fraction"`
-	DataDir              string        `koanf:"data_dir"`
-	DatabaseURL          string        `koanf:"database_url"`
-	DatabaseReplicaURLs  []string      `koanf:"database_replica_urls"`
-	RedisURL             string        `koanf:"redis_url"`
-	NATSURL              string        `koanf:"nats_url"`
-	S3Endpoint           string        `koanf:"s3_endpoint"`
-	S3Bucket             string        `koanf:"s3_bucket"`
-	S3AccessKey          string        `koanf:"s3_access_key"`
-	S3SecretKey          string        `koanf:"s3_secret_key"`
-	S3Region             string        `koanf:"s3_region"`
-	SMTPURL              string        `koanf:"smtp_url"`
-	SMTPFrom             string        `koanf:"smtp_from"`
-	PublicURL            string        `koanf:"public_url"`
-	Roles                []string      `koanf:"roles"`
-	Feed                 string        `koanf:"feed"`
-	FeedSymbols          []string      `koanf:"feed_symbols"`
-	BinanceWSURL         string        `koanf:"binance_ws_url"`
-	BinanceRESTURL       string        `koanf:"binance_rest_url"`
-	CoinbaseWSURL        string        `koanf:"coinbase_ws_url"`
-	CoinbaseRESTURL      string        `koanf:"coinbase_rest_url"`
-	FeedSilence          time.Duration `koanf:"feed_silence"`
-	FeedStaleAfter       time.Duration `koanf:"feed_stale_after"`
-	SimulatorSymbols     int           `koanf:"simulator_symbols"`
-	SimulatorRate        int           `koanf:"simulator_rate"`
-	SimulatorSeed        int64         `koanf:"simulator_seed"`
-	LogFormat            string        `koanf:"log_format"`
-	LogLevel             string        `koanf:"log_level"`
-	ShutdownTimeout      time.Duration `koanf:"shutdown_timeout"`
-	TickRetention        time.Duration `koanf:"tick_retention"`
-	Archive              string        `koanf:"archive"`
-	AllowedOrigins       []string      `koanf:"allowed_origins"`
-	StreamMaxAge         time.Duration `koanf:"stream_max_age"`
-	StreamReplicas       int           `koanf:"stream_replicas"`
-	APIRateLimit         float64       `koanf:"api_rate_limit"`
-	IngestRateLimit      float64       `koanf:"ingest_rate_limit"`
-	TrustProxy           bool          `koanf:"trust_proxy"`
-	DatabaseMigrateURL   string        `koanf:"database_migrate_url"`
-	SecretKey            string        `koanf:"secret_key"`
-	WebhookAllowPrivate  bool          `koanf:"webhook_allow_private"`
-	DrainDelay           time.Duration `koanf:"drain_delay"`
+	ProfileBlockRate     int `koanf:"profile_block_rate"`
+	ProfileMutexFraction int `koanf:"profile_mutex_fraction"`
+	// AdaptiveProcs lets GOMAXPROCS drop to 1 while the process uses
+	// little CPU (decision 0086).
+	AdaptiveProcs       bool          `koanf:"adaptive_procs"`
+	DataDir             string        `koanf:"data_dir"`
+	DatabaseURL         string        `koanf:"database_url"`
+	DatabaseReplicaURLs []string      `koanf:"database_replica_urls"`
+	RedisURL            string        `koanf:"redis_url"`
+	NATSURL             string        `koanf:"nats_url"`
+	S3Endpoint          string        `koanf:"s3_endpoint"`
+	S3Bucket            string        `koanf:"s3_bucket"`
+	S3AccessKey         string        `koanf:"s3_access_key"`
+	S3SecretKey         string        `koanf:"s3_secret_key"`
+	S3Region            string        `koanf:"s3_region"`
+	SMTPURL             string        `koanf:"smtp_url"`
+	SMTPFrom            string        `koanf:"smtp_from"`
+	PublicURL           string        `koanf:"public_url"`
+	Roles               []string      `koanf:"roles"`
+	Feed                string        `koanf:"feed"`
+	FeedSymbols         []string      `koanf:"feed_symbols"`
+	BinanceWSURL        string        `koanf:"binance_ws_url"`
+	BinanceRESTURL      string        `koanf:"binance_rest_url"`
+	CoinbaseWSURL       string        `koanf:"coinbase_ws_url"`
+	CoinbaseRESTURL     string        `koanf:"coinbase_rest_url"`
+	FeedSilence         time.Duration `koanf:"feed_silence"`
+	FeedStaleAfter      time.Duration `koanf:"feed_stale_after"`
+	SimulatorSymbols    int           `koanf:"simulator_symbols"`
+	SimulatorRate       int           `koanf:"simulator_rate"`
+	SimulatorSeed       int64         `koanf:"simulator_seed"`
+	LogFormat           string        `koanf:"log_format"`
+	LogLevel            string        `koanf:"log_level"`
+	ShutdownTimeout     time.Duration `koanf:"shutdown_timeout"`
+	TickRetention       time.Duration `koanf:"tick_retention"`
+	Archive             string        `koanf:"archive"`
+	AllowedOrigins      []string      `koanf:"allowed_origins"`
+	StreamMaxAge        time.Duration `koanf:"stream_max_age"`
+	StreamReplicas      int           `koanf:"stream_replicas"`
+	APIRateLimit        float64       `koanf:"api_rate_limit"`
+	IngestRateLimit     float64       `koanf:"ingest_rate_limit"`
+	TrustProxy          bool          `koanf:"trust_proxy"`
+	DatabaseMigrateURL  string        `koanf:"database_migrate_url"`
+	SecretKey           string        `koanf:"secret_key"`
+	WebhookAllowPrivate bool          `koanf:"webhook_allow_private"`
+	DrainDelay          time.Duration `koanf:"drain_delay"`
 	// WebSocket protocol limits (docs/security.md "WebSocket protocol").
 	WSPingRate  float64 `koanf:"ws_ping_rate"`
 	WSPingBurst int     `koanf:"ws_ping_burst"`
@@ -148,6 +151,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("admin-addr", "127.0.0.1:9090", "admin listener: /metrics and /debug/pprof (never public)")
 	fs.Int("profile-block-rate", 0, "record goroutine blocking events of at least this many ns in the admin listener's /debug/pprof/block (1 = every one); 0 = off")
 	fs.Int("profile-mutex-fraction", 0, "record 1 in this many contended mutex unlocks in the admin listener's /debug/pprof/mutex; 0 = off")
+	fs.Bool("adaptive-procs", true, "run the Go scheduler on one P (GOMAXPROCS 1) while the process uses under half a core, on every CPU it may use as soon as it needs more: at low rates a second idle P costs more CPU in wake-ups than it saves; off when GOMAXPROCS is set in the environment")
 	fs.String("metrics-addr", "", "extra listener serving only /metrics, for a scraper outside the host or pod while admin stays on loopback; empty = none")
 	fs.String("data-dir", "./findash-data", "SQLite file, embedded NATS store, local reports")
 	fs.String("database-url", "", "postgres://… for PostgreSQL; empty = SQLite in the data dir")
