@@ -36,7 +36,7 @@ type Config struct {
 	// 100 ms).
 	Interval time.Duration
 	// Up is the CPU use, in cores per P, above which the process gets every
-	// P back (default 0.75): two samples in a row above it, or one above
+	// P back (default 0.6): two samples in a row above it, or one above
 	// 0.9. At one P, goroutines that waited Wait or longer to run in two
 	// samples in a row do the same: a host that starves the process keeps
 	// its use low while its work queues.
@@ -45,7 +45,7 @@ type Config struct {
 	// (default 10 ms: the runtime preempts a goroutine after 10 ms).
 	Wait time.Duration
 	// Down is the mean CPU use, in cores, over DownAfter at or below which
-	// the process drops to one P (default 0.6). Two Ps spend more CPU on
+	// the process drops to one P (default 0.5). Two Ps spend more CPU on
 	// the same load than one, so Down under Up does not flap.
 	Down float64
 	// DownAfter is how long the use must stay low before dropping to one P
@@ -62,13 +62,13 @@ func (c Config) withDefaults() Config {
 		c.Interval = 100 * time.Millisecond
 	}
 	if c.Up <= 0 {
-		c.Up = 0.75
+		c.Up = 0.6
 	}
 	if c.Wait <= 0 {
 		c.Wait = 10 * time.Millisecond
 	}
 	if c.Down <= 0 {
-		c.Down = 0.6
+		c.Down = 0.5
 	}
 	if c.DownAfter <= 0 {
 		c.DownAfter = 2 * time.Second
@@ -146,6 +146,12 @@ func Disabled() string {
 // limit by itself, and a limit changed while the load was low is in force
 // at the next rise. Both wait for a GC cycle under way to end.
 func (c *Controller) Run(ctx context.Context) error {
+	if why := Disabled(); why != "" {
+		// SetDefaultGOMAXPROCS would override the operator's GOMAXPROCS.
+		c.log.Info("adaptive GOMAXPROCS off", "why", why)
+		<-ctx.Done()
+		return nil
+	}
 	if !claimed.CompareAndSwap(false, true) {
 		c.log.Info("another adaptive GOMAXPROCS controller runs in this process; this one stays idle")
 		<-ctx.Done()
@@ -167,6 +173,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	prev := time.Now()
 	p := newPolicy(c.cfg)
+	ticks := 0
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -189,6 +196,13 @@ func (c *Controller) Run(ctx context.Context) error {
 		used := float64(cpu-last) / float64(wall)
 		last, prev = cpu, now
 		waited := lat.waitedAtLeast(c.cfg.Wait)
+		if ticks++; set > 1 && ticks%10 == 0 {
+			// About once a second: apply a cgroup limit change the
+			// runtime's own updater may have missed (it stops for good if
+			// a change races a drop). Nothing stops the world when the
+			// default is unchanged.
+			runtime.SetDefaultGOMAXPROCS()
+		}
 		n := runtime.GOMAXPROCS(0)
 		if n != set {
 			// The runtime (a cgroup limit) or someone else moved it: start
@@ -210,17 +224,23 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.gau.Set(1)
 			set = 1
 		default:
-			set = c.up()
+			if set = c.up(); set == n {
+				continue // the default is one P now (an affinity mask)
+			}
 		}
 		c.log.Debug("GOMAXPROCS changed", "from", n, "to", set, "cores_used", used)
 	}
 }
 
-// up gives the runtime back its default GOMAXPROCS, and returns it.
+// up gives the runtime back its default GOMAXPROCS, and returns it; a
+// change is counted only if there was one.
 func (c *Controller) up() int {
+	was := runtime.GOMAXPROCS(0)
 	runtime.SetDefaultGOMAXPROCS()
 	n := runtime.GOMAXPROCS(0)
-	c.sets.WithLabelValues("up").Inc()
+	if n != was {
+		c.sets.WithLabelValues("up").Inc()
+	}
 	c.gau.Set(float64(n))
 	return n
 }
@@ -237,8 +257,9 @@ func newLatencies() *latencies {
 	return l
 }
 
-// waitedAtLeast is how many goroutines waited d or longer to run since the
-// last call.
+// waitedAtLeast is how many goroutines waited about d or longer to run
+// since the last call (from the bucket holding d up). The runtime records
+// one in eight scheduling events, so each counted wait stands for several.
 func (l *latencies) waitedAtLeast(d time.Duration) uint64 {
 	metrics.Read(l.s)
 	if l.s[0].Value.Kind() != metrics.KindFloat64Histogram {
@@ -247,7 +268,7 @@ func (l *latencies) waitedAtLeast(d time.Duration) uint64 {
 	h := l.s[0].Value.Float64Histogram()
 	var n uint64
 	for i, c := range h.Counts {
-		if i < len(l.prev) && h.Buckets[i] >= d.Seconds() {
+		if i < len(l.prev) && h.Buckets[i+1] > d.Seconds() {
 			n += c - l.prev[i]
 		}
 	}

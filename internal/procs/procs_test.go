@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -156,5 +157,67 @@ func TestController(t *testing.T) {
 	}
 	if got := runtime.GOMAXPROCS(0); got != most {
 		t.Fatalf("GOMAXPROCS %d after Run returned, want %d restored", got, most)
+	}
+}
+
+// TestWaitedAtLeast checks the scheduling-delay signal on the real
+// runtime: goroutines spinning on one P wait for each other.
+func TestWaitedAtLeast(t *testing.T) {
+	defer runtime.SetDefaultGOMAXPROCS()
+	runtime.GOMAXPROCS(1)
+	l := newLatencies()
+	var stop atomic.Bool
+	for range 3 {
+		go func() {
+			for !stop.Load() {
+			}
+		}()
+	}
+	defer stop.Store(true)
+	var total uint64
+	testenv.WaitFor(10*time.Second, func() bool {
+		total += l.waitedAtLeast(10 * time.Millisecond)
+		return total > 0
+	})
+	if total == 0 {
+		t.Fatal("three goroutines spinning on one P for 10 s: no wait of 10 ms or more recorded")
+	}
+}
+
+// TestControllerClockFails checks that a failing CPU clock restores the
+// runtime's default and stops adapting without failing the instance.
+func TestControllerClockFails(t *testing.T) {
+	if why := Disabled(); why != "" {
+		t.Skipf("the controller is off here: %s", why)
+	}
+	defer runtime.SetDefaultGOMAXPROCS()
+	most := runtime.GOMAXPROCS(0)
+	c := New(Config{Interval: 10 * time.Millisecond, DownAfter: 50 * time.Millisecond}, nil, nil)
+	var fail atomic.Bool
+	c.cpu = func() (time.Duration, error) {
+		if fail.Load() {
+			return 0, errors.New("the clock broke")
+		}
+		return processCPU()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == 1 }) {
+		t.Fatalf("GOMAXPROCS %d after 10 s idle, want 1", runtime.GOMAXPROCS(0))
+	}
+	fail.Store(true)
+	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == most }) {
+		t.Fatalf("GOMAXPROCS %d after the clock failed, want the default %d", runtime.GOMAXPROCS(0), most)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v before its context ended; want it to wait", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v, want nil", err)
 	}
 }
