@@ -151,7 +151,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.String("admin-addr", "127.0.0.1:9090", "admin listener: /metrics and /debug/pprof (never public)")
 	fs.Int("profile-block-rate", 0, "record goroutine blocking events of at least this many ns in the admin listener's /debug/pprof/block (1 = every one); 0 = off")
 	fs.Int("profile-mutex-fraction", 0, "record 1 in this many contended mutex unlocks in the admin listener's /debug/pprof/mutex; 0 = off")
-	fs.Bool("adaptive-procs", true, "run the Go scheduler on one P (GOMAXPROCS 1) while the process uses at most 0.6 of a core over 2 s, on every CPU it may use within 100-200 ms of needing more (decision 0086): at low rates a second idle P costs more CPU in wake-ups than it saves; off when GOMAXPROCS is set in the environment")
+	fs.Bool("adaptive-procs", true, "run the Go scheduler on one P (GOMAXPROCS 1) while the process uses at most half a core over 2 s, on every CPU it may use within 100-200 ms of needing more (decision 0086): at low rates a second idle P costs more CPU in wake-ups than it saves; off when GOMAXPROCS is set in the environment")
 	fs.String("metrics-addr", "", "extra listener serving only /metrics, for a scraper outside the host or pod while admin stays on loopback; empty = none")
 	fs.String("data-dir", "./findash-data", "SQLite file, embedded NATS store, local reports")
 	fs.String("database-url", "", "postgres://… for PostgreSQL; empty = SQLite in the data dir")

@@ -1,5 +1,5 @@
 // Package procs adapts the Go runtime's parallelism (GOMAXPROCS) to the
-// process's load: one P while the process uses under 0.6 of a core, every
+// process's load: one P while the process uses half a core or less, every
 // P the machine gives it as soon as it needs more (decision 0086).
 //
 // Why: with a second P idle, every goroutine hand-off wakes a thread to
