@@ -110,14 +110,7 @@ func TestController(t *testing.T) {
 	defer runtime.SetDefaultGOMAXPROCS()
 	reg := prometheus.NewRegistry()
 	c := New(Config{Interval: 20 * time.Millisecond, DownAfter: 200 * time.Millisecond}, reg, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-
-	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == 1 }) {
-		t.Fatalf("GOMAXPROCS %d after 10 s idle, want 1", runtime.GOMAXPROCS(0))
-	}
+	ctx, cancel, done := runUntilIdle(t, c)
 	if g := testutil.ToFloat64(c.gau); g != 1 {
 		t.Fatalf("findash_runtime_procs = %v, want 1", g)
 	}
@@ -200,13 +193,7 @@ func TestControllerClockFails(t *testing.T) {
 		}
 		return processCPU()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == 1 }) {
-		t.Fatalf("GOMAXPROCS %d after 10 s idle, want 1", runtime.GOMAXPROCS(0))
-	}
+	_, cancel, done := runUntilIdle(t, c)
 	fail.Store(true)
 	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == most }) {
 		t.Fatalf("GOMAXPROCS %d after the clock failed, want the default %d", runtime.GOMAXPROCS(0), most)
@@ -220,4 +207,18 @@ func TestControllerClockFails(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v, want nil", err)
 	}
+}
+
+// runUntilIdle runs c until the test ends, and waits for it to drop to one
+// P while the test process idles.
+func runUntilIdle(t *testing.T, c *Controller) (context.Context, context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	if !testenv.WaitFor(10*time.Second, func() bool { return runtime.GOMAXPROCS(0) == 1 }) {
+		t.Fatalf("GOMAXPROCS %d after 10 s idle, want 1", runtime.GOMAXPROCS(0))
+	}
+	return ctx, cancel, done
 }
