@@ -10,14 +10,10 @@ import (
 )
 
 // addAdaptiveProcs adds the controller that lets GOMAXPROCS follow the
-// load (decision 0086), unless it is turned off or cannot work here.
+// load (decision 0086) unless it is turned off; where it cannot work
+// (GOMAXPROCS in the environment, one CPU) it logs why and idles.
 func addAdaptiveProcs(cfg config.Config, r *runner, reg prometheus.Registerer, log *slog.Logger) {
-	if !cfg.AdaptiveProcs {
-		return
+	if cfg.AdaptiveProcs {
+		r.add(layerBase, "adaptive procs", procs.New(procs.Config{}, reg, log.With("component", "procs")))
 	}
-	if why := procs.Disabled(); why != "" {
-		log.Info("adaptive GOMAXPROCS off", "why", why)
-		return
-	}
-	r.add(layerBase, "adaptive procs", procs.New(procs.Config{}, reg, log.With("component", "procs")))
 }

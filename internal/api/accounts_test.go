@@ -268,15 +268,7 @@ func TestLogout(t *testing.T) {
 	if resp.StatusCode != 204 {
 		t.Fatalf("logout = %d, want 204", resp.StatusCode)
 	}
-	cleared := 0
-	for _, c := range resp.Cookies() {
-		if (c.Name == api.SessionCookie || c.Name == api.CSRFCookie) && c.MaxAge < 0 {
-			cleared++
-		}
-	}
-	if cleared != 2 {
-		t.Errorf("logout Set-Cookie = %q, want both cookies cleared", resp.Header.Values("Set-Cookie"))
-	}
+	checkCookiesCleared(t, resp, "logout")
 	if browser.cookie(api.SessionCookie) != "" {
 		t.Error("the browser still holds the session cookie")
 	}
@@ -517,5 +509,20 @@ var _ gateway.SessionAuthenticator = (*auth.Service)(nil)
 func TestCountTokenFailuresNamesSessions(t *testing.T) {
 	if _, ok := api.CountTokenFailures((*auth.Service)(nil)).(gateway.SessionAuthenticator); !ok {
 		t.Error("CountTokenFailures(*auth.Service) is not a gateway.SessionAuthenticator")
+	}
+}
+
+// checkCookiesCleared fails t unless resp clears both the session and the
+// CSRF cookie.
+func checkCookiesCleared(t *testing.T, resp *http.Response, what string) {
+	t.Helper()
+	cleared := 0
+	for _, c := range resp.Cookies() {
+		if (c.Name == api.SessionCookie || c.Name == api.CSRFCookie) && c.MaxAge < 0 {
+			cleared++
+		}
+	}
+	if cleared != 2 {
+		t.Errorf("%s Set-Cookie = %q, want both cookies cleared", what, resp.Header.Values("Set-Cookie"))
 	}
 }
