@@ -43,6 +43,11 @@ type layer struct {
 
 var layers = []layer{
 	{
+		name: "system", stdOnly: true,
+		pkgs: []string{"internal/uring"},
+		why:  "kernel interfaces findash wraps itself where no library is served (io_uring sends); the standard library only, nothing of findash's",
+	},
+	{
 		name: "domain", stdOnly: true,
 		pkgs: []string{"internal/market"},
 		why:  "the vocabulary (ticks, quotes, candles) every other package speaks; the standard library only",
@@ -76,7 +81,7 @@ var layers = []layer{
 		why: "one package per dependency wrapped (a database, NATS, Redis, S3, River, SMTP, a PDF library, an exchange's API, Parquet, the Go scheduler); never each other",
 	},
 	{
-		name: "delivery", may: []string{"domain", "policies", "features", "engines"},
+		name: "delivery", may: []string{"system", "domain", "policies", "features", "engines"},
 		pkgs: []string{"internal/api", "internal/bench", "internal/connlimit", "internal/gateway", "internal/web"},
 		why:  "HTTP, WebSocket and the dashboard: they speak to users through the domain, never to a driver",
 	},
@@ -96,7 +101,7 @@ var layers = []layer{
 		why:  "flags, environment and file; only the command maps it onto constructors",
 	},
 	{
-		name: "commands", may: []string{"domain", "policies", "store support", "features", "engines", "adapters", "delivery", "test support", "build tools", "configuration"},
+		name: "commands", may: []string{"system", "domain", "policies", "store support", "features", "engines", "adapters", "delivery", "test support", "build tools", "configuration"},
 		pkgs: []string{"cmd/findash", "web/build", "web/devserver"},
 		why:  "main packages: the only place concrete adapters are chosen and wired",
 	},
