@@ -207,6 +207,7 @@ func wire(ctx context.Context, cfg config.Config, log *slog.Logger, r *runner) (
 		SendQueueBytes:   cfg.WSSendQueueBytes,
 		MaxLag:           cfg.WSMaxLag,
 		WriteTimeout:     cfg.WSWriteTimeout,
+		IOURingOff:       !cfg.WSIOURing,
 		MaxSubscriptions: cfg.WSMaxSubscriptions,
 		History:          b, // a client behind the replay ring reads the rest from the log
 		HistoryReaders:   cfg.WSLogReaders,

@@ -95,14 +95,17 @@ type Config struct {
 	ReportsMaxRunning int `koanf:"reports_max_running"`
 	// WebSocket resources and connection caps (docs/security.md
 	// "WebSocket resources", "HTTP").
-	WSSendQueueBytes   int           `koanf:"ws_send_queue_bytes"`
-	WSMaxLag           time.Duration `koanf:"ws_max_lag"`
-	WSWriteTimeout     time.Duration `koanf:"ws_write_timeout"`
-	WSMaxSubscriptions int           `koanf:"ws_max_subscriptions"`
-	WSLogReaders       int           `koanf:"ws_log_readers"`
-	MaxConns           int           `koanf:"max_conns"`
-	MaxConnsPerIP      int           `koanf:"max_conns_per_ip"`
-	FDReserve          int           `koanf:"fd_reserve"`
+	WSSendQueueBytes int           `koanf:"ws_send_queue_bytes"`
+	WSMaxLag         time.Duration `koanf:"ws_max_lag"`
+	WSWriteTimeout   time.Duration `koanf:"ws_write_timeout"`
+	// WSIOURing lets the WebSocket writer pool send many connections'
+	// frames with one io_uring_enter (decision 0087).
+	WSIOURing          bool `koanf:"ws_io_uring"`
+	WSMaxSubscriptions int  `koanf:"ws_max_subscriptions"`
+	WSLogReaders       int  `koanf:"ws_log_readers"`
+	MaxConns           int  `koanf:"max_conns"`
+	MaxConnsPerIP      int  `koanf:"max_conns_per_ip"`
+	FDReserve          int  `koanf:"fd_reserve"`
 	// WSSessionCheckInterval is how often each gateway checks the sessions
 	// behind its authenticated WebSockets against the session store
 	// (decision 0083).
@@ -194,6 +197,7 @@ func Flags(fs *pflag.FlagSet) {
 	fs.Int("ws-send-queue-bytes", 512<<10, "bytes queued per WebSocket client; a channel that meets a full queue is read from the replay ring, then the event log, as the client catches up")
 	fs.Duration("ws-max-lag", 10*time.Second, "how long a WebSocket client may stay behind after falling out of the replay ring before it gets gaps and close 1008 (slow consumer)")
 	fs.Duration("ws-session-check-interval", time.Minute, "how often each gateway checks the sessions behind its authenticated WebSockets against the session store, closing with 1008 those whose session expired or ended unannounced (each distinct session looked up once)")
+	fs.Bool("ws-io-uring", true, "send the frames of many WebSocket connections with one io_uring system call instead of one write(2) each, where the kernel allows io_uring (decision 0087); falls back to write(2) by itself")
 	fs.Duration("ws-write-timeout", 10*time.Second, "how long a WebSocket client may take nothing before it is closed as a slow consumer; also the wait for its close reply")
 	fs.Int("ws-max-subscriptions", 200, "channels one WebSocket connection may subscribe to")
 	fs.Int("ws-log-readers", 4, "reads of the event log at once for WebSocket clients behind the replay ring (resumes from before it)")

@@ -123,6 +123,12 @@ type Config struct {
 	// them; what it is sent while it waits for its turn shares its next
 	// frame and write. At most 64. Default GOMAXPROCS.
 	Writers int
+	// IOURingOff makes the writer pool write each frame with its own
+	// write(2). By default a pass over several ready connections sends
+	// their frames with one io_uring_enter per up to 64 (decision 0087),
+	// where the kernel allows io_uring (a writer that cannot set its ring
+	// up writes with write(2), and says so once in the log).
+	IOURingOff bool
 	// PingInterval is how often each client is pinged; a client silent for
 	// two intervals is disconnected. Default 30s.
 	PingInterval time.Duration

@@ -20,8 +20,10 @@
 // (Config.Writers, one ready queue each): queueing to an idle connection
 // puts it on its writer's ready queue, and the writer takes everything the
 // connection has queued and writes it as one text frame (messages joined
-// by '\n') with one write(2) that never waits: there is no goroutine per
-// delivery and no timer. What a connection is sent while it waits for its
+// by '\n') with one write(2) that never waits — a pass over several
+// connections sends theirs with one io_uring_enter per up to 64
+// (poolsend.go, decision 0087; write(2) where io_uring is refused or off)
+// —: there is no goroutine per delivery and no timer. What a connection is sent while it waits for its
 // turn shares its next frame (decision 0014); a ping due goes in the same
 // write, after the frame. Whatever may wait — a
 // socket that does not take the whole frame, a close, a lagging
@@ -118,7 +120,8 @@
 // event log for them; conns.go the set of connections (pings,
 // drain); sessions.go the authenticated connections by user, CloseUser
 // and the periodic session checks (decision 0083); endpoint.go the /ws
-// handler; pool.go the writer pool; conn.go,
+// handler; pool.go the writer pool and poolsend.go its batched sends;
+// wsnow.go the writes that do not wait; conn.go,
 // queue.go, writer.go, reader.go and handle.go one connection (state, bounded queue, writer,
 // reader, client requests); protocol.go and encode.go the client and server
 // messages; handshake.go the opening handshake, ws.go the WebSocket
@@ -134,8 +137,8 @@
 // ?subscribe=, its 101 response is held and written with the ack, in one
 // write: decision 0018), frames (RFC 6455, no extensions) are read in
 // frame.go and written in ws.go.
-// The package imports only the domain (internal/market), the Prometheus
-// client and golang.org/x/time/rate. It must not import the
+// The package imports only the domain (internal/market), internal/uring
+// (the io_uring sends), the Prometheus client and golang.org/x/time/rate. It must not import the
 // bus, a store, a cache, auth, the API or config: it reads snapshots through
 // Source and checks tokens through Authenticator, which cmd/findash wires in.
 package gateway

@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/findash/findash/internal/market"
+	"github.com/findash/findash/internal/uring"
 )
 
 // Source is the live market state the hub reads snapshots from; satisfied
@@ -118,14 +120,28 @@ func New(src Source, cfg Config, log *slog.Logger, reg prometheus.Registerer) *H
 		h.shards[i].syms = make(map[string]*symbolTopic)
 	}
 	h.writers = make([]writerShard, cfg.Writers)
+	rings := make([]*uring.Ring, cfg.Writers)
 	for i := range h.writers {
-		h.writers[i].met = h.met
+		h.writers[i] = writerShard{hub: h, met: h.met, ring: &rings[i], ringOff: cfg.IOURingOff}
 	}
+	// The rings live as long as the hub: a writer sets its ring up on
+	// first use and keeps it; they are closed when the hub is collected
+	// (rings reaches no hub, so the cleanup can run).
+	runtime.AddCleanup(h, closeRings, rings)
 	h.up = newUpgrader(h.checkOrigin, &h.cfg, newFrameMetrics(reg))
 	if cfg.Auth != nil {
 		h.SetAuthenticator(cfg.Auth)
 	}
 	return h
+}
+
+// closeRings closes the writers' io_uring rings (a cleanup of the hub).
+func closeRings(rings []*uring.Ring) {
+	for _, r := range rings {
+		if r != nil {
+			r.Close()
+		}
+	}
 }
 
 // SetAuthenticator sets (or, with nil, removes) the authenticator used for

@@ -11,18 +11,22 @@ import (
 const dropHelp = "WebSocket messages not delivered: reason=queue_full (an alert met a full send queue), reason=conflated (a candle or quotes message replaced by a newer one before it was written)."
 
 type metrics struct {
-	conns     prometheus.Gauge
-	sent      prometheus.Counter
-	frames    prometheus.Counter // data frames written (each carries one or more messages)
-	dropped   prometheus.Counter // ticks and alerts not delivered: queue full
-	conflated prometheus.Counter // candles and quotes replaced by a newer one before being sent
-	gaps      prometheus.Counter
-	lagged    prometheus.Counter // ticks channels that met a full queue and read from the ring
-	slow      prometheus.Counter // connections closed as slow consumers
-	logReads  *prometheus.CounterVec
-	logTicks  prometheus.Counter
-	subsLimit prometheus.Counter // subscribes refused: too many channels
-	stale     prometheus.Gauge   // 1 while clients are told their data is stale (SetStale)
+	conns  prometheus.Gauge
+	sent   prometheus.Counter
+	frames prometheus.Counter // data frames written (each carries one or more messages)
+	// sendBatches counts the writer pool's io_uring submissions;
+	// uringWriters the pool's writers with a ring set up.
+	sendBatches  prometheus.Counter
+	uringWriters prometheus.Gauge
+	dropped      prometheus.Counter // ticks and alerts not delivered: queue full
+	conflated    prometheus.Counter // candles and quotes replaced by a newer one before being sent
+	gaps         prometheus.Counter
+	lagged       prometheus.Counter // ticks channels that met a full queue and read from the ring
+	slow         prometheus.Counter // connections closed as slow consumers
+	logReads     *prometheus.CounterVec
+	logTicks     prometheus.Counter
+	subsLimit    prometheus.Counter // subscribes refused: too many channels
+	stale        prometheus.Gauge   // 1 while clients are told their data is stale (SetStale)
 	// sessClosed counts connections closed because their session ended,
 	// by reason (revoked, expired, ended); sessChecks the sweep's store
 	// lookups by result (live, ended, error).
@@ -40,6 +44,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		frames: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_frames_written_total", Help: "WebSocket data frames written to clients, one write each; messages_sent / frames is the coalescing.",
+		}),
+		sendBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "findash_ws_send_batches_total", Help: "io_uring submissions of the WebSocket writer pool, each sending the frames of several connections with one system call (--ws-io-uring); frames_written / send_batches is the batching.",
+		}),
+		uringWriters: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "findash_ws_io_uring_writers", Help: "WebSocket pool writers that send with io_uring (0 with --ws-io-uring=false, or where the kernel refuses io_uring: they write with write(2)).",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "findash_ws_messages_dropped_total", Help: dropHelp,
@@ -91,6 +101,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.conns = register(reg, m.conns).(prometheus.Gauge)
 	m.sent = register(reg, m.sent).(prometheus.Counter)
 	m.frames = register(reg, m.frames).(prometheus.Counter)
+	m.sendBatches = register(reg, m.sendBatches).(prometheus.Counter)
+	m.uringWriters = register(reg, m.uringWriters).(prometheus.Gauge)
 	m.dropped = register(reg, m.dropped).(prometheus.Counter)
 	m.conflated = register(reg, m.conflated).(prometheus.Counter)
 	m.gaps = register(reg, m.gaps).(prometheus.Counter)

@@ -3,7 +3,12 @@ package gateway
 // The writer pool: a few goroutines that write every connection's frames
 // without waiting on any socket (see the package doc, Writers).
 
-import "sync"
+import (
+	"sync"
+	"time"
+
+	"github.com/findash/findash/internal/uring"
+)
 
 // writerShard is one writer of the pool and its ready queue: the
 // connections of the shard with something to write, in order, each at most
@@ -13,7 +18,15 @@ import "sync"
 // hub holds no writer goroutine, and a busy one starts one per shard per
 // burst, not per delivery.
 type writerShard struct {
-	met     *metrics
+	hub *Hub
+	met *metrics
+	// ring (a slot of Hub.rings) is the shard's io_uring ring, set up at
+	// its first pass over several connections; ringOff: write(2) only
+	// (Config.IOURingOff, or no io_uring here). Both, and sb, are the
+	// running goroutine's alone.
+	ring    **uring.Ring
+	ringOff bool
+	sb      *sendBatch
 	mu      sync.Mutex // a leaf, taken after conn.mu
 	ready   []*conn
 	spare   []*conn // the last drained queue, reused
@@ -54,9 +67,13 @@ func (w *writerShard) run() {
 		w.ready, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
 		var n writeCount
-		for i, c := range batch {
-			batch[i] = nil
-			c.writeRound(&n)
+		if r := w.sendRing(len(batch)); r != nil {
+			w.writeBatched(batch, r, &n)
+		} else {
+			for i, c := range batch {
+				batch[i] = nil
+				c.writeRound(&n)
+			}
 		}
 		n.report(w.met)
 		if cap(batch) <= maxReadySpare {
@@ -78,21 +95,40 @@ func (w *writerShard) run() {
 // is handed to a goroutine of c's own (writeLoop), which writes until c's
 // queue is empty, waiting as it needs.
 func (c *conn) writeRound(count *writeCount) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.endWriter(p)
-		}
-	}()
+	defer c.recoverWriter()
 	var w writeJob
-	switch c.take(&w, true) {
-	case takeNone:
-		return
-	case takeDedicated:
-		go c.writeLoop(nil, 0, false)
+	if !c.startRound(&w) {
 		return
 	}
 	now := c.hub.cfg.Now()
-	deadline := now.Add(c.hub.cfg.WriteTimeout)
+	if c.writeFrames(&w, now.Add(c.hub.cfg.WriteTimeout), count) {
+		c.endRound(&w, now)
+	}
+}
+
+// recoverWriter ends c's writer on a panic of its round (deferred).
+func (c *conn) recoverWriter() {
+	if p := recover(); p != nil {
+		c.endWriter(p)
+	}
+}
+
+// startRound takes c's round into w; false when there is nothing for the
+// pool to write (nothing queued, or c's own writer now has it).
+func (c *conn) startRound(w *writeJob) bool {
+	switch c.take(w, true) {
+	case takeNone:
+		return false
+	case takeDedicated:
+		go c.writeLoop(nil, 0, false)
+		return false
+	}
+	return true
+}
+
+// writeFrames writes w's batch, a frame at a time, and its ping; false
+// when the round ended early (handed over, or the connection ended).
+func (c *conn) writeFrames(w *writeJob, deadline time.Time, count *writeCount) bool {
 	batch, ping := w.batch, w.ping
 	// A ping goes in the write of the batch's last frame (alone when
 	// nothing else is queued): pinging 10,000 connections every 30 s
@@ -105,28 +141,44 @@ func (c *conn) writeRound(count *writeCount) {
 		}
 		last := done+n == len(batch)
 		res, err := c.t.WriteBatchNow(batch[done:done+n], ping && last, deadline)
-		switch {
-		case res == writeNotNow:
-			c.handOver(batch, done, ping)
-			return
-		case err != nil:
-			// The transport is broken: the connection ends, as with its
-			// own writer.
-			c.hub.log.Debug("websocket write failed", "err", err)
-			c.endWriter(nil)
-			return
-		}
-		if n > 0 {
-			count.msgs += n
-			count.frames++
+		if !c.wrote(batch, done, n, ping, last, res, err, count) {
+			return false
 		}
 		done += n
 		ping = ping && !last
-		if res == writeKept {
-			c.handOver(batch, done, ping)
-			return
-		}
 	}
+	return true
+}
+
+// wrote accounts for the write of the frame of batch[done:done+n] (with
+// the ping, when ping and last) that returned res and err; false when the
+// round ends here: the rest is handed to c's own writer, or the
+// transport broke and the connection ends, as with its own writer.
+func (c *conn) wrote(batch [][]byte, done, n int, ping, last bool, res writeResult, err error, count *writeCount) bool {
+	switch {
+	case res == writeNotNow:
+		c.handOver(batch, done, ping)
+		return false
+	case err != nil:
+		c.hub.log.Debug("websocket write failed", "err", err)
+		c.endWriter(nil)
+		return false
+	}
+	if n > 0 {
+		count.msgs += n
+		count.frames++
+	}
+	if res == writeKept {
+		c.handOver(batch, done+n, ping && !last)
+		return false
+	}
+	return true
+}
+
+// endRound ends a round written whole, begun at now: c is queued again if
+// it was sent more meanwhile, else its writer stops.
+func (c *conn) endRound(w *writeJob, now time.Time) {
+	batch := w.batch
 	clear(batch)
 	c.mu.Lock()
 	c.inflight = 0

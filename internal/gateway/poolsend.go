@@ -1,0 +1,223 @@
+package gateway
+
+// The writer pool's batched sends (decision 0087): a pass over the ready
+// queue writes its connections' frames with one io_uring_enter per up to
+// ringEntries connections instead of one write(2) each. Each frame is
+// built and its result handled exactly as WriteBatchNow does (beginNow,
+// finishNow); only the system call is shared.
+
+import (
+	"time"
+
+	"github.com/findash/findash/internal/uring"
+)
+
+// ringEntries is the most frames one io_uring_enter carries. A pass over
+// more connections makes several; the descriptors of a batch are held
+// open by nested RawConn.Write calls, so it also bounds that depth.
+const ringEntries = 64
+
+// sendItem is one connection's frame in a sendBatch.
+type sendItem struct {
+	sb      *sendBatch
+	i       int
+	c       *conn
+	t       *wsTransport
+	job     writeJob
+	now     time.Time
+	nw      *nowWrite // the frame, t.wmu held (beginNow)
+	fd      int
+	entered bool  // RawConn.Write called fn: the descriptor is held
+	rawErr  error // RawConn.Write failed before fn (closed, deadline passed)
+	op      int   // its index in sendBatch.ops
+	fn      func(fd uintptr) bool
+}
+
+// sendBatch is a writer shard's scratch for its batched sends, reused
+// from pass to pass.
+type sendBatch struct {
+	items []sendItem // len: the frames begun; cap ringEntries
+	ops   []uring.Op
+	ring  *uring.Ring
+	sent  bool  // the last batch went to the ring
+	err   error // the ring's failure
+}
+
+func newSendBatch() *sendBatch {
+	sb := &sendBatch{items: make([]sendItem, ringEntries), ops: make([]uring.Op, 0, ringEntries)}
+	for i := range sb.items {
+		it := &sb.items[i]
+		it.sb, it.i = sb, i
+		it.fn = it.enter // bound once: holding a descriptor allocates nothing
+	}
+	sb.items = sb.items[:0]
+	return sb
+}
+
+// sendRing returns w's io_uring ring, setting it up at the first pass with more
+// than one connection; nil when the pass writes with write(2): one
+// connection, io_uring off (Config.IOURingOff), or not available here.
+func (w *writerShard) sendRing(conns int) *uring.Ring {
+	if conns < 2 || w.ringOff {
+		return nil
+	}
+	if r := *w.ring; r != nil {
+		return r
+	}
+	r, err := uring.New(ringEntries)
+	if err != nil {
+		w.ringOff = true
+		w.hub.log.Info("websocket writes use write(2): io_uring is not available", "err", err)
+		return nil
+	}
+	*w.ring = r
+	w.sb = newSendBatch()
+	w.met.uringWriters.Inc()
+	return r
+}
+
+// writeBatched is run's pass over batch with the ring r: the frames of up
+// to ringEntries connections at a time go in one io_uring_enter; a
+// connection whose round cannot be one frame written now (several frames,
+// a transport without a socket) is written as writeRound does.
+func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCount) {
+	sb := w.sb
+	for i := 0; i < len(batch); {
+		for ; i < len(batch) && len(sb.items) < ringEntries; i++ {
+			c := batch[i]
+			batch[i] = nil
+			sb.begin(c, count)
+		}
+		if len(sb.items) == 0 {
+			continue
+		}
+		sb.ring = r
+		sb.hold(0)
+		if sb.sent {
+			w.met.sendBatches.Inc()
+		}
+		sb.finish(count)
+		if sb.err != nil {
+			w.hub.log.Error("websocket writes go back to write(2): io_uring failed", "err", sb.err)
+			r.Close()
+			*w.ring, w.ringOff, sb.err = nil, true, nil
+			w.met.uringWriters.Dec()
+			for ; i < len(batch); i++ {
+				c := batch[i]
+				batch[i] = nil
+				c.writeRound(count)
+			}
+			return
+		}
+	}
+}
+
+// begin starts c's round: one frame written now joins the batch (its
+// transport's wmu held); any other round is written, or handed over, as
+// writeRound does.
+func (sb *sendBatch) begin(c *conn, count *writeCount) {
+	defer c.recoverWriter()
+	var job writeJob
+	if !c.startRound(&job) {
+		return
+	}
+	now := c.hub.cfg.Now()
+	deadline := now.Add(c.hub.cfg.WriteTimeout)
+	t, ok := c.t.(*wsTransport)
+	if !ok || len(job.batch) == 0 && !job.ping || frameLen(job.batch) < len(job.batch) {
+		if c.writeFrames(&job, deadline, count) {
+			c.endRound(&job, now)
+		}
+		return
+	}
+	nw, res, err := t.beginNow(job.batch, job.ping, deadline)
+	if nw == nil {
+		if c.wrote(job.batch, 0, len(job.batch), job.ping, true, res, err, count) {
+			c.endRound(&job, now)
+		}
+		return
+	}
+	sb.items = sb.items[:len(sb.items)+1]
+	it := &sb.items[len(sb.items)-1]
+	it.c, it.t, it.job, it.now, it.nw = c, t, job, now, nw
+}
+
+// hold holds the descriptors of items[i:] open, each inside its
+// RawConn.Write (as WriteBatchNow's write is), and sends the batch from
+// the innermost: a connection closed meanwhile cannot have its descriptor
+// reused by another before the kernel has its file. An item whose
+// RawConn.Write fails without calling fn sends nothing.
+func (sb *sendBatch) hold(i int) {
+	for ; i < len(sb.items); i++ {
+		it := &sb.items[i]
+		err := it.t.raw.Write(it.fn)
+		if it.entered {
+			return // enter held the rest and sent the batch
+		}
+		it.rawErr = err
+	}
+	sb.send()
+}
+
+// enter is RawConn.Write's fn for an item: with its descriptor held it
+// holds the next items' and sends.
+func (it *sendItem) enter(fd uintptr) bool {
+	it.entered, it.fd = true, int(fd)
+	it.sb.hold(it.i + 1)
+	return true // never wait for the socket: finishNow hands the rest over
+}
+
+// send writes the held items' frames with one io_uring_enter and sets
+// each frame's result as its write(2) would have.
+func (sb *sendBatch) send() {
+	ops := sb.ops[:0]
+	for i := range sb.items {
+		it := &sb.items[i]
+		if it.entered {
+			it.op = len(ops)
+			ops = append(ops, uring.Op{FD: it.fd, Buf: it.nw.b})
+		}
+	}
+	sb.ops, sb.sent = ops, len(ops) > 0
+	if len(ops) == 0 {
+		return
+	}
+	sb.err = sb.ring.Send(ops) // on failure, ops not done carry uring.ErrUnknown: their connections end
+	for i := range sb.items {
+		it := &sb.items[i]
+		if it.entered {
+			op := &ops[it.op]
+			it.nw.n, it.nw.err = op.N, op.Err
+		}
+	}
+}
+
+// finish ends every item's write (finishNow releases its wmu), then
+// accounts for each round as writeRound does, and empties the batch.
+func (sb *sendBatch) finish(count *writeCount) {
+	type done struct {
+		res writeResult
+		err error
+	}
+	var results [ringEntries]done
+	for i := range sb.items {
+		it := &sb.items[i]
+		results[i].res, results[i].err = it.t.finishNow(it.nw, it.rawErr)
+	}
+	for i := range sb.items {
+		it := &sb.items[i]
+		it.finishRound(results[i].res, results[i].err, count)
+		it.c, it.t, it.nw, it.job = nil, nil, nil, writeJob{}
+		it.entered, it.rawErr, it.fd = false, nil, 0
+	}
+	sb.items, sb.ops = sb.items[:0], sb.ops[:0]
+	clear(sb.ops[:cap(sb.ops)])
+}
+
+func (it *sendItem) finishRound(res writeResult, err error, count *writeCount) {
+	c := it.c
+	defer c.recoverWriter()
+	if c.wrote(it.job.batch, 0, len(it.job.batch), it.job.ping, true, res, err, count) {
+		c.endRound(&it.job, it.now)
+	}
+}
