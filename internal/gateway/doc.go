@@ -90,6 +90,11 @@
 // writer reads a lagging channel's ring holding symbolTopic.mu then conn.mu,
 // in that order too, and holds neither while it reads History (its
 // Config.HistoryReaders slots are taken with no lock held).
+// A pool writer's batched pass (poolsend.go) holds the transport locks
+// (wsTransport.wmu, taken with TryLock) of up to 32 connections while it
+// takes the next ones' conn.mu and writerShard.mu, and their descriptors
+// (nested RawConn.Write) only across the one io_uring_enter: nothing takes
+// a wmu while holding a conn.mu, and a Close waits at most that call.
 //
 // # Goroutines
 //

@@ -40,6 +40,7 @@ type Hub struct {
 
 	shards [numShards]shard
 
+	ringLog    sync.Once     // "io_uring is not available", once per hub
 	writers    []writerShard // the writer pool (Config.Writers)
 	nextWriter atomic.Uint32 // the pool's writer of the next connection
 

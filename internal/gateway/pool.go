@@ -27,6 +27,7 @@ type writerShard struct {
 	ring    **uring.Ring
 	ringOff bool
 	sb      *sendBatch
+	orphans [][]byte   // frames a failed ring may still read (sendBatch.finish)
 	mu      sync.Mutex // a leaf, taken after conn.mu
 	ready   []*conn
 	spare   []*conn // the last drained queue, reused

@@ -7,6 +7,7 @@ package gateway
 // finishNow); only the system call is shared.
 
 import (
+	"errors"
 	"time"
 
 	"github.com/findash/findash/internal/uring"
@@ -14,8 +15,21 @@ import (
 
 // ringEntries is the most frames one io_uring_enter carries. A pass over
 // more connections makes several; the descriptors of a batch are held
-// open by nested RawConn.Write calls, so it also bounds that depth.
-const ringEntries = 64
+// open by nested RawConn.Write calls (~360 B of stack each), so it also
+// bounds that depth: 32 fit the 16 KiB stack growHoldStack makes, the
+// largest size the runtime caches per P (a pool writer is a goroutine per
+// burst, whose stack is freed at its end).
+const ringEntries = 32
+
+// growHoldStack grows a pool writer's stack to 16 KiB in one copy, before
+// its first hold: growing 2 → 4 → 8 → 16 KiB in the recursion was four
+// copies per burst (2 % of the server's CPU in a fan-out profile).
+//
+//go:noinline
+func growHoldStack(i int) byte {
+	var pad [12 << 10]byte // 12 KiB + the guard does not fit 8 KiB
+	return pad[i]          // indexed by a parameter: the array stays in the frame
+}
 
 // sendItem is one connection's frame in a sendBatch.
 type sendItem struct {
@@ -67,7 +81,9 @@ func (w *writerShard) sendRing(conns int) *uring.Ring {
 	r, err := uring.New(ringEntries)
 	if err != nil {
 		w.ringOff = true
-		w.hub.log.Info("websocket writes use write(2): io_uring is not available", "err", err)
+		w.hub.ringLog.Do(func() {
+			w.hub.log.Info("websocket writes use write(2): io_uring is not available", "err", err)
+		})
 		return nil
 	}
 	*w.ring = r
@@ -82,6 +98,8 @@ func (w *writerShard) sendRing(conns int) *uring.Ring {
 // a transport without a socket) is written as writeRound does.
 func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCount) {
 	sb := w.sb
+	growHoldStack(len(batch) & 1)
+	defer sb.recoverPass()
 	for i := 0; i < len(batch); {
 		for ; i < len(batch) && len(sb.items) < ringEntries; i++ {
 			c := batch[i]
@@ -96,11 +114,12 @@ func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCou
 		if sb.sent {
 			w.met.sendBatches.Inc()
 		}
-		sb.finish(count)
-		if sb.err != nil {
-			w.hub.log.Error("websocket writes go back to write(2): io_uring failed", "err", sb.err)
+		failed := sb.err
+		sb.finish(count, &w.orphans)
+		if failed != nil {
+			w.hub.log.Error("websocket writes go back to write(2): io_uring failed", "err", failed)
 			r.Close()
-			*w.ring, w.ringOff, sb.err = nil, true, nil
+			*w.ring, w.ringOff = nil, true
 			w.met.uringWriters.Dec()
 			for ; i < len(batch); i++ {
 				c := batch[i]
@@ -110,6 +129,26 @@ func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCou
 			return
 		}
 	}
+}
+
+// recoverPass ends the connections of the batch begun when a pass panics
+// outside a connection's own round (holding, sending, finishing): their
+// transports' wmu are released and their writers ended, as a panic in
+// writeRound ends its connection's.
+func (sb *sendBatch) recoverPass() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	for i := range sb.items {
+		it := &sb.items[i]
+		if it.nw != nil {
+			it.t.finishNow(it.nw, errWriterPanic)
+			it.nw = nil
+			it.c.endWriter(p)
+		}
+	}
+	sb.reset()
 }
 
 // begin starts c's round: one frame written now joins the batch (its
@@ -170,19 +209,24 @@ func (it *sendItem) enter(fd uintptr) bool {
 // send writes the held items' frames with one io_uring_enter and sets
 // each frame's result as its write(2) would have.
 func (sb *sendBatch) send() {
-	ops := sb.ops[:0]
+	ops, last := sb.ops[:0], -1
 	for i := range sb.items {
 		it := &sb.items[i]
 		if it.entered {
-			it.op = len(ops)
+			it.op, last = len(ops), i
 			ops = append(ops, uring.Op{FD: it.fd, Buf: it.nw.b})
 		}
 	}
-	sb.ops, sb.sent = ops, len(ops) > 0
-	if len(ops) == 0 {
+	sb.ops, sb.sent = ops, len(ops) > 1
+	switch len(ops) {
+	case 0:
+		return
+	case 1: // one io_uring_enter for one send costs more than write(2)
+		it := &sb.items[last]
+		it.nw.write(uintptr(it.fd))
 		return
 	}
-	sb.err = sb.ring.Send(ops) // on failure, ops not done carry uring.ErrUnknown: their connections end
+	sb.err = sb.ring.Send(ops)
 	for i := range sb.items {
 		it := &sb.items[i]
 		if it.entered {
@@ -193,8 +237,10 @@ func (sb *sendBatch) send() {
 }
 
 // finish ends every item's write (finishNow releases its wmu), then
-// accounts for each round as writeRound does, and empties the batch.
-func (sb *sendBatch) finish(count *writeCount) {
+// accounts for each round as writeRound does, and empties the batch. A
+// frame whose send's fate is unknown (the ring failed) may still be read
+// by the kernel: its buffer goes to orphans, never back to the pool.
+func (sb *sendBatch) finish(count *writeCount, orphans *[][]byte) {
 	type done struct {
 		res writeResult
 		err error
@@ -202,16 +248,28 @@ func (sb *sendBatch) finish(count *writeCount) {
 	var results [ringEntries]done
 	for i := range sb.items {
 		it := &sb.items[i]
+		if it.nw.err == uring.ErrUnknown {
+			*orphans = append(*orphans, it.nw.b)
+			it.nw.b = nil
+		}
 		results[i].res, results[i].err = it.t.finishNow(it.nw, it.rawErr)
+		it.nw = nil
 	}
 	for i := range sb.items {
+		sb.items[i].finishRound(results[i].res, results[i].err, count)
+	}
+	sb.reset()
+}
+
+// reset empties the batch for the next chunk.
+func (sb *sendBatch) reset() {
+	for i := range sb.items {
 		it := &sb.items[i]
-		it.finishRound(results[i].res, results[i].err, count)
 		it.c, it.t, it.nw, it.job = nil, nil, nil, writeJob{}
 		it.entered, it.rawErr, it.fd = false, nil, 0
 	}
-	sb.items, sb.ops = sb.items[:0], sb.ops[:0]
 	clear(sb.ops[:cap(sb.ops)])
+	sb.items, sb.ops, sb.sent, sb.err = sb.items[:0], sb.ops[:0], false, nil
 }
 
 func (it *sendItem) finishRound(res writeResult, err error, count *writeCount) {
@@ -221,3 +279,6 @@ func (it *sendItem) finishRound(res writeResult, err error, count *writeCount) {
 		c.endRound(&it.job, it.now)
 	}
 }
+
+// errWriterPanic ends the transports of a batch whose pass panicked.
+var errWriterPanic = errors.New("websocket writer panicked")

@@ -1,11 +1,20 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/uring"
 )
 
@@ -20,54 +29,165 @@ func ringWorks(t *testing.T) bool {
 	return true
 }
 
+// smallSendListener gives every accepted socket a small send buffer, so
+// that a client that stops reading soon leaves the server's sends short
+// or refused (EAGAIN).
+type smallSendListener struct{ net.Listener }
+
+func (l smallSendListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(8 << 10)
+	}
+	return c, err
+}
+
+// newSmallSendEnv is newEnv on a listener of smallSendListener.
+func newSmallSendEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	st := market.NewState()
+	h := New(st, cfg, nil, prometheus.NewRegistry())
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = smallSendListener{srv.Listener}
+	srv.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = h.Run(ctx) })
+	e := &env{t: t, hub: h, state: st, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", dialer: websocket.DefaultDialer, ts: baseTS}
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		if err := h.Drain(dctx); err != nil {
+			t.Errorf("Drain: %v", err)
+		}
+		srv.Close()
+		cancel()
+		wg.Wait()
+	})
+	return e
+}
+
+// readTicks reads cl's messages until tick to, checking that ticks
+// from..to arrive in order (acks, snapshots skipped).
+func readTicks(t *testing.T, name string, cl *client, from, to uint64) {
+	t.Helper()
+	for want := from; want <= to; {
+		m := cl.next()
+		switch m.Type {
+		case "tick":
+			if m.Seq != want {
+				t.Fatalf("%s: tick %d, want %d", name, m.Seq, want)
+			}
+			want++
+		case "ack", "snapshot":
+		default:
+			t.Fatalf("%s: %s", name, m.raw)
+		}
+	}
+}
+
 // Every client of a fan-out gets every tick, in order, whether the writer
 // pool sends many connections' frames with one io_uring_enter or writes
-// each with write(2); some clients gone mid-stream take nothing from the
-// others.
+// each with write(2): clients that subscribe at connect (the held 101 goes
+// out with the first frame), one that stops reading (its sends come back
+// short or refused and its own writer finishes them), and clients closed
+// mid-stream (their sends fail) take nothing from the others.
 func TestPoolBatchedSends(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		t.Run(fmt.Sprintf("IOURingOff=%v", off), func(t *testing.T) {
-			const clients, ticks, gone = 40, 300, 5
-			e := newEnv(t, Config{IOURingOff: off, Writers: 2, WriteCoalesce: -1})
+			const clients, atConnect, gone, ticks = 40, 10, 5, 3000
+			e := newSmallSendEnv(t, Config{IOURingOff: off, Writers: 2, WriteCoalesce: -1, SendQueueBytes: 4 << 20})
 			cls := make([]*client, clients)
 			for i := range cls {
+				if i < atConnect {
+					c, _, err := e.dialer.Dial(e.url+"?subscribe=ticks:BAT", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { c.Close() })
+					cls[i] = &client{t: t, c: c}
+					continue
+				}
 				cls[i] = e.dial("", nil)
 				cls[i].send(`{"op":"subscribe","id":1,"channels":["ticks:BAT"]}`)
+			}
+			slow := e.dialSmallBuffer()
+			slow.send(`{"op":"subscribe","id":1,"channels":["ticks:BAT"]}`)
+			if m := slow.next(); m.Type != "ack" {
+				t.Fatalf("slow client: %s, want the ack", m.raw)
+			}
+			for i := range cls { // every subscription is in before the first tick
 				if m := cls[i].next(); m.Type != "ack" {
 					t.Fatalf("client %d: %s, want the ack", i, m.raw)
 				}
 			}
-			for i := range gone { // closed before the ticks: their writes fail
-				cls[i].c.Close()
+			var readers sync.WaitGroup
+			for i := gone; i < clients; i++ {
+				readers.Go(func() { readTicks(t, fmt.Sprint("client ", i), cls[i], 1, ticks) })
 			}
 			for s := uint64(1); s <= ticks; s++ {
 				e.feed("BAT", s, s, 1)
-			}
-			for i := gone; i < clients; i++ {
-				want := uint64(1)
-				for want <= ticks {
-					m := cls[i].next()
-					switch m.Type {
-					case "tick":
-						if m.Seq != want {
-							t.Fatalf("client %d: tick %d, want %d", i, m.Seq, want)
-						}
-						want++
-					case "snapshot":
-					default:
-						t.Fatalf("client %d: %s", i, m.raw)
+				if s == ticks/2 {
+					for i := range gone {
+						cls[i].c.Close()
 					}
 				}
 			}
+			readers.Wait()
+			readTicks(t, "the slow client", slow, 1, ticks) // it reads only now
 			batches := testutil.ToFloat64(e.hub.met.sendBatches)
+			frames := testutil.ToFloat64(e.hub.met.frames)
 			writers := testutil.ToFloat64(e.hub.met.uringWriters)
 			switch {
 			case off && (batches != 0 || writers != 0):
 				t.Fatalf("IOURingOff: %v io_uring batches, %v ring writers", batches, writers)
-			case !off && ringWorks(t) && (batches == 0 || writers == 0):
-				t.Fatalf("io_uring available: %v batches, %v ring writers", batches, writers)
+			case !off && ringWorks(t) && (batches == 0 || writers == 0 || frames < 2*batches):
+				t.Fatalf("io_uring available: %v frames in %v batches, %v ring writers", frames, batches, writers)
 			}
-			t.Logf("%v frames in %v io_uring batches", testutil.ToFloat64(e.hub.met.frames), batches)
+			t.Logf("%v frames in %v io_uring batches", frames, batches)
 		})
+	}
+}
+
+// A writer whose ring fails goes back to write(2) without losing or
+// repeating a tick: the sends the kernel never took are handed to the
+// connections' own writers.
+func TestPoolRingFailureFallsBack(t *testing.T) {
+	if !ringWorks(t) {
+		t.Skip("no io_uring here: nothing to fail")
+	}
+	const clients, ticks = 20, 200
+	e := newEnv(t, Config{Writers: 1, WriteCoalesce: -1})
+	cls := make([]*client, clients)
+	for i := range cls {
+		cls[i] = e.dial("", nil)
+		cls[i].send(`{"op":"subscribe","id":1,"channels":["ticks:FAL"]}`)
+		if m := cls[i].next(); m.Type != "ack" {
+			t.Fatalf("client %d: %s, want the ack", i, m.raw)
+		}
+	}
+	e.feed("FAL", 1, ticks, 1)
+	for i, cl := range cls {
+		readTicks(t, fmt.Sprint("client ", i), cl, 1, ticks)
+	}
+	// Every client has every tick: the writer is idle. Its ring fails
+	// under it (closed), as an io_uring_enter error would leave it.
+	w := &e.hub.writers[0]
+	w.mu.Lock()
+	if w.running || *w.ring == nil {
+		w.mu.Unlock()
+		t.Fatalf("writer running %v, ring %v: want an idle writer with a ring", w.running, *w.ring)
+	}
+	(*w.ring).Close()
+	w.mu.Unlock()
+	e.feed("FAL", ticks+1, 2*ticks, 1)
+	for i, cl := range cls {
+		readTicks(t, fmt.Sprint("client ", i), cl, ticks+1, 2*ticks)
+	}
+	if n := testutil.ToFloat64(e.hub.met.uringWriters); n != 0 {
+		t.Fatalf("%v writers still on io_uring after the failure", n)
+	}
+	if len(w.orphans) != 0 {
+		t.Fatalf("%d frames orphaned: the closed ring took none", len(w.orphans))
 	}
 }

@@ -86,6 +86,7 @@ type Ring struct {
 	cqTail *uint32
 	cqMask uint32
 	cqes   []cqe
+	gen    uint32 // the current Send's number, in its CQEs' userData
 	closed bool
 }
 
@@ -185,24 +186,30 @@ func (r *Ring) Cap() int { return r.entries }
 // each op's N and Err (the syscall.Errno a non-blocking send(2) would
 // return; EAGAIN with N 0 when the socket had no room). The caller must
 // hold the file descriptors open until Send returns. An error is the
-// ring's own (it is then unusable: close it and write with write(2));
-// ops' results are then undefined.
+// ring's own: it is then unusable (close it and write with write(2));
+// an op the kernel never took has EAGAIN, and one it took whose
+// completion was not read ErrUnknown (its buffer may still be read by the
+// kernel: do not reuse it).
 func (r *Ring) Send(ops []Op) error {
-	if r.closed {
-		return errClosed
-	}
-	if len(ops) > r.entries {
+	if r.closed || len(ops) > r.entries {
+		for i := range ops {
+			ops[i].N, ops[i].Err = 0, syscall.EAGAIN // nothing was sent
+		}
+		if r.closed {
+			return errClosed
+		}
 		return fmt.Errorf("uring: %d sends, the ring takes %d", len(ops), r.entries)
 	}
 	if len(ops) == 0 {
 		return nil
 	}
+	r.gen++
 	tail := atomic.LoadUint32(r.sqTail)
 	for i := range ops {
 		op := &ops[i]
 		op.N, op.Err = 0, ErrUnknown // until its completion is read
 		e := &r.sqes[(tail+uint32(i))&r.sqMask]
-		*e = sqe{opcode: opSend, fd: int32(op.FD), len: uint32(len(op.Buf)), msgFlags: sendFlags, userData: uint64(i)}
+		*e = sqe{opcode: opSend, fd: int32(op.FD), len: uint32(len(op.Buf)), msgFlags: sendFlags, userData: uint64(r.gen)<<32 | uint64(i)}
 		if len(op.Buf) > 0 {
 			e.addr = uint64(uintptr(unsafe.Pointer(&op.Buf[0])))
 		}
@@ -222,40 +229,58 @@ const maxRetries = 100
 // enter submits the len(ops) SQEs written and reaps their completions.
 // The kernel waits for completions only when it took every SQE offered;
 // a partial submit (an SQE refused without SUBMIT_ALL) returns at once,
-// and the next enter offers the rest.
+// and the next enter offers the rest. On failure the ops the kernel never
+// took get EAGAIN (nothing sent); those it took and did not complete keep
+// ErrUnknown.
 func (r *Ring) enter(ops []Op) error {
 	n, submitted, done, retries := len(ops), 0, 0, 0
 	for done < n {
 		ret, _, errno := syscall.Syscall6(sysEnter, uintptr(r.fd), uintptr(n-submitted), uintptr(n-done), enterGetEvents, 0, 0)
+		progress := false
 		switch errno {
 		case 0:
 			submitted += int(ret)
-			retries = 0
+			progress = ret > 0 || submitted == n
 		case syscall.EINTR, syscall.EAGAIN, syscall.EBUSY:
-			if retries++; retries > maxRetries {
-				r.closed = true
-				return fmt.Errorf("uring: io_uring_enter: %w, %d times", errno, retries)
-			}
+			// Interrupted, or the kernel short of memory for a moment:
+			// enter again (nothing was submitted by this call).
 		default:
-			r.closed = true
-			return fmt.Errorf("uring: io_uring_enter: %w", errno)
+			return r.fail(ops, submitted, fmt.Errorf("uring: io_uring_enter: %w", errno))
 		}
-		done += r.reap(ops)
+		got := r.reap(ops)
+		done += got
+		if progress || got > 0 {
+			retries = 0
+		} else if retries++; retries > maxRetries {
+			return r.fail(ops, submitted, fmt.Errorf("uring: io_uring_enter made no progress %d times (last: %v)", retries, errno))
+		}
 	}
 	return nil
 }
 
-// reap reads the completions posted so far into ops (userData is the
-// op's index).
+// fail marks the ring unusable and the ops the kernel never took as not
+// sent.
+func (r *Ring) fail(ops []Op, submitted int, err error) error {
+	r.closed = true
+	for i := submitted; i < len(ops); i++ {
+		ops[i].N, ops[i].Err = 0, syscall.EAGAIN
+	}
+	return err
+}
+
+// reap reads the completions posted so far into ops and returns how many
+// were the current Send's (userData: its number, then the op's index).
 func (r *Ring) reap(ops []Op) int {
 	head, tail := atomic.LoadUint32(r.cqHead), atomic.LoadUint32(r.cqTail)
-	n := int(tail - head)
+	n := 0
 	for ; head != tail; head++ {
 		c := &r.cqes[head&r.cqMask]
-		if c.userData >= uint64(len(ops)) {
-			continue // not ours (none are posted but a Send's)
+		i := c.userData & (1<<32 - 1)
+		if uint32(c.userData>>32) != r.gen || i >= uint64(len(ops)) {
+			continue // an earlier Send's (none is left over but after a failure)
 		}
-		op := &ops[c.userData]
+		n++
+		op := &ops[i]
 		if c.res < 0 {
 			op.N, op.Err = 0, syscall.Errno(-c.res)
 		} else {

@@ -170,15 +170,17 @@ func TestSendErrorsPerOp(t *testing.T) {
 
 func TestSendBounds(t *testing.T) {
 	r := newRing(t, 2)
-	if err := r.Send(make([]Op, r.Cap()+1)); err == nil {
-		t.Fatal("more ops than the ring's entries: no error")
+	ops := make([]Op, r.Cap()+1)
+	if err := r.Send(ops); err == nil || ops[0].Err != syscall.EAGAIN {
+		t.Fatalf("more ops than the ring's entries: %v, op error %v (want EAGAIN: nothing sent)", err, ops[0].Err)
 	}
 	if err := r.Send(nil); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
-	if err := r.Send([]Op{{FD: -1}}); err == nil {
-		t.Fatal("send after Close: no error")
+	ops = []Op{{FD: -1}}
+	if err := r.Send(ops); err == nil || ops[0].Err != syscall.EAGAIN {
+		t.Fatalf("send after Close: %v, op error %v (want EAGAIN: nothing sent)", err, ops[0].Err)
 	}
 	if _, err := New(0); err == nil {
 		t.Fatal("New(0): no error")
