@@ -48,9 +48,20 @@ const baseTS = 1764244800000
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvOn(t, cfg, nil)
+}
+
+// newEnvOn is newEnv with the server's listener wrapped by wrap (nil: as
+// it is).
+func newEnvOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *env {
+	t.Helper()
 	st := market.NewState()
 	h := New(st, cfg, nil, prometheus.NewRegistry())
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if wrap != nil {
+		srv.Listener = wrap(srv.Listener)
+	}
+	srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = h.Run(ctx) })

@@ -1,20 +1,13 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/findash/findash/internal/market"
 	"github.com/findash/findash/internal/uring"
 )
 
@@ -40,31 +33,6 @@ func (l smallSendListener) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(8 << 10)
 	}
 	return c, err
-}
-
-// newSmallSendEnv is newEnv on a listener of smallSendListener.
-func newSmallSendEnv(t *testing.T, cfg Config) *env {
-	t.Helper()
-	st := market.NewState()
-	h := New(st, cfg, nil, prometheus.NewRegistry())
-	srv := httptest.NewUnstartedServer(h)
-	srv.Listener = smallSendListener{srv.Listener}
-	srv.Start()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = h.Run(ctx) })
-	e := &env{t: t, hub: h, state: st, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", dialer: websocket.DefaultDialer, ts: baseTS}
-	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer dcancel()
-		if err := h.Drain(dctx); err != nil {
-			t.Errorf("Drain: %v", err)
-		}
-		srv.Close()
-		cancel()
-		wg.Wait()
-	})
-	return e
 }
 
 // readTicks reads cl's messages until tick to, checking that ticks
@@ -96,7 +64,7 @@ func TestPoolBatchedSends(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		t.Run(fmt.Sprintf("IOURingOff=%v", off), func(t *testing.T) {
 			const clients, atConnect, gone, ticks = 40, 10, 5, 3000
-			e := newSmallSendEnv(t, Config{IOURingOff: off, Writers: 2, WriteCoalesce: -1, SendQueueBytes: 4 << 20})
+			e := newEnvOn(t, Config{IOURingOff: off, Writers: 2, WriteCoalesce: -1, SendQueueBytes: 4 << 20}, func(l net.Listener) net.Listener { return smallSendListener{l} })
 			cls := make([]*client, clients)
 			for i := range cls {
 				if i < atConnect {
