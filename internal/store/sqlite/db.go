@@ -22,10 +22,11 @@ const busyTimeoutMs = 5000
 
 // DB is an open findash SQLite database.
 type DB struct {
-	w   *sql.DB // the single writer connection
-	r   *sql.DB // read-only pool
-	ck  *checkpointer
-	log *slog.Logger
+	w     *sql.DB // the single writer connection
+	r     *sql.DB // read-only pool
+	ck    *checkpointer
+	log   *slog.Logger
+	stmts stmtCache // WriteBatch's statements, prepared on w's connection
 }
 
 // writerCacheKiB is the page cache of the writer connection (SQLite's
