@@ -125,7 +125,7 @@ type Config struct {
 	Writers int
 	// IOURingOff makes the writer pool write each frame with its own
 	// write(2). By default a pass over several ready connections sends
-	// their frames with one io_uring_enter per up to 64 (decision 0087),
+	// their frames with one io_uring_enter per up to 32 (decision 0087),
 	// where the kernel allows io_uring (a writer that cannot set its ring
 	// up writes with write(2), and says so once in the log).
 	IOURingOff bool

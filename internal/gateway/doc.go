@@ -21,7 +21,7 @@
 // puts it on its writer's ready queue, and the writer takes everything the
 // connection has queued and writes it as one text frame (messages joined
 // by '\n') with one write(2) that never waits — a pass over several
-// connections sends theirs with one io_uring_enter per up to 64
+// connections sends theirs with one io_uring_enter per up to 32
 // (poolsend.go, decision 0087; write(2) where io_uring is refused or off)
 // —: there is no goroutine per delivery and no timer. What a connection is sent while it waits for its
 // turn shares its next frame (decision 0014); a ping due goes in the same

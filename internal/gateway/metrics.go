@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "findash_ws_frames_written_total", Help: "WebSocket data frames written to clients, one write each; messages_sent / frames is the coalescing.",
 		}),
 		sendBatches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "findash_ws_send_batches_total", Help: "io_uring submissions of the WebSocket writer pool, each sending the frames of several connections with one system call (--ws-io-uring); frames_written / send_batches is the batching.",
+			Name: "findash_ws_send_batches_total", Help: "io_uring submissions of the WebSocket writer pool, each sending the frames of several connections (up to 32) with one system call (--ws-io-uring). Frames written with write(2) (a pass over one connection, connections' own writers, transports without a socket) count in frames_written only.",
 		}),
 		uringWriters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "findash_ws_io_uring_writers", Help: "WebSocket pool writers that send with io_uring (0 with --ws-io-uring=false, or where the kernel refuses io_uring: they write with write(2)).",

@@ -43,7 +43,13 @@ type sendItem struct {
 	fd      int
 	entered bool  // RawConn.Write called fn: the descriptor is held
 	rawErr  error // RawConn.Write failed before fn (closed, deadline passed)
-	op      int   // its index in sendBatch.ops
+	// res and err are finishNow's (written: it returned); done: the
+	// round was accounted for (finishRound ran, or recoverPass ended it).
+	res     writeResult
+	err     error
+	written bool
+	done    bool
+	op      int // its index in sendBatch.ops
 	fn      func(fd uintptr) bool
 }
 
@@ -51,6 +57,7 @@ type sendItem struct {
 // from pass to pass.
 type sendBatch struct {
 	items []sendItem // len: the frames begun; cap ringEntries
+	rest  []*conn    // the pass's connections not begun yet (recoverPass writes them)
 	ops   []uring.Op
 	ring  *uring.Ring
 	sent  bool  // the last batch went to the ring
@@ -99,13 +106,14 @@ func (w *writerShard) sendRing(conns int) *uring.Ring {
 func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCount) {
 	sb := w.sb
 	growHoldStack(len(batch) & 1)
-	defer sb.recoverPass()
+	defer sb.recoverPass(count)
 	for i := 0; i < len(batch); {
 		for ; i < len(batch) && len(sb.items) < ringEntries; i++ {
 			c := batch[i]
 			batch[i] = nil
-			sb.begin(c, count)
+			sb.begin(c, count) // recovers a panic of its own round
 		}
+		sb.rest = batch[i:]
 		if len(sb.items) == 0 {
 			continue
 		}
@@ -126,29 +134,49 @@ func (w *writerShard) writeBatched(batch []*conn, r *uring.Ring, count *writeCou
 				batch[i] = nil
 				c.writeRound(count)
 			}
+			sb.rest = nil
 			return
 		}
 	}
+	sb.rest = nil
 }
 
-// recoverPass ends the connections of the batch begun when a pass panics
-// outside a connection's own round (holding, sending, finishing): their
-// transports' wmu are released and their writers ended, as a panic in
-// writeRound ends its connection's.
-func (sb *sendBatch) recoverPass() {
+// recoverPass handles a panic of a pass outside a connection's own round
+// (holding, sending, finishing), as a panic in writeRound ends its
+// connection: a frame begun and not finished ends its connection (its
+// transport's wmu released); a frame finished has its round accounted for;
+// the connections not begun yet are written one by one. Every connection
+// of the pass thus leaves it written, handed over or ended: none is left
+// marked writing with no writer.
+func (sb *sendBatch) recoverPass(count *writeCount) {
 	p := recover()
 	if p == nil {
 		return
 	}
 	for i := range sb.items {
 		it := &sb.items[i]
-		if it.nw != nil {
-			it.t.finishNow(it.nw, errWriterPanic)
+		if it.done {
+			continue
+		}
+		it.done = true
+		switch {
+		case it.nw != nil: // never finished: its wmu is held
+			nw := it.nw
 			it.nw = nil
+			it.t.finishNow(nw, errWriterPanic)
+			it.c.endWriter(p)
+		case it.written:
+			it.finishRound(it.res, it.err, count)
+		default: // finishNow itself panicked (it released the wmu)
 			it.c.endWriter(p)
 		}
 	}
+	rest := sb.rest
 	sb.reset()
+	for i, c := range rest {
+		rest[i] = nil
+		c.writeRound(count)
+	}
 }
 
 // begin starts c's round: one frame written now joins the batch (its
@@ -217,7 +245,7 @@ func (sb *sendBatch) send() {
 			ops = append(ops, uring.Op{FD: it.fd, Buf: it.nw.b})
 		}
 	}
-	sb.ops, sb.sent = ops, len(ops) > 1
+	sb.ops = ops
 	switch len(ops) {
 	case 0:
 		return
@@ -227,6 +255,7 @@ func (sb *sendBatch) send() {
 		return
 	}
 	sb.err = sb.ring.Send(ops)
+	sb.sent = sb.err == nil
 	for i := range sb.items {
 		it := &sb.items[i]
 		if it.entered {
@@ -241,22 +270,21 @@ func (sb *sendBatch) send() {
 // frame whose send's fate is unknown (the ring failed) may still be read
 // by the kernel: its buffer goes to orphans, never back to the pool.
 func (sb *sendBatch) finish(count *writeCount, orphans *[][]byte) {
-	type done struct {
-		res writeResult
-		err error
-	}
-	var results [ringEntries]done
 	for i := range sb.items {
 		it := &sb.items[i]
-		if it.nw.err == uring.ErrUnknown {
-			*orphans = append(*orphans, it.nw.b)
-			it.nw.b = nil
+		nw := it.nw
+		it.nw = nil // before finishNow: it releases the wmu whatever happens
+		if nw.err == uring.ErrUnknown {
+			*orphans = append(*orphans, nw.b)
+			nw.b = nil
 		}
-		results[i].res, results[i].err = it.t.finishNow(it.nw, it.rawErr)
-		it.nw = nil
+		it.res, it.err = it.t.finishNow(nw, it.rawErr)
+		it.written = true
 	}
 	for i := range sb.items {
-		sb.items[i].finishRound(results[i].res, results[i].err, count)
+		it := &sb.items[i]
+		it.done = true
+		it.finishRound(it.res, it.err, count)
 	}
 	sb.reset()
 }
@@ -264,9 +292,7 @@ func (sb *sendBatch) finish(count *writeCount, orphans *[][]byte) {
 // reset empties the batch for the next chunk.
 func (sb *sendBatch) reset() {
 	for i := range sb.items {
-		it := &sb.items[i]
-		it.c, it.t, it.nw, it.job = nil, nil, nil, writeJob{}
-		it.entered, it.rawErr, it.fd = false, nil, 0
+		sb.items[i] = sendItem{sb: sb, i: i, fn: sb.items[i].fn}
 	}
 	clear(sb.ops[:cap(sb.ops)])
 	sb.items, sb.ops, sb.sent, sb.err = sb.items[:0], sb.ops[:0], false, nil

@@ -245,6 +245,7 @@ func (r *Ring) enter(ops []Op) error {
 			// Interrupted, or the kernel short of memory for a moment:
 			// enter again (nothing was submitted by this call).
 		default:
+			r.reap(ops) // what completed keeps its result
 			return r.fail(ops, submitted, fmt.Errorf("uring: io_uring_enter: %w", errno))
 		}
 		got := r.reap(ops)
