@@ -31,6 +31,15 @@ func (a *revokingAuth) AuthenticateToken(_ context.Context, tok string) (int64, 
 func TestCloseUser(t *testing.T) {
 	e := newEnv(t, Config{Auth: tokens{"a": 7, "b": 7, "c": 8}})
 	a, b, other, anon := e.dial("?token=a", nil), e.dial("?token=b", nil), e.dial("?token=c", nil), e.dial("", nil)
+	// The 101 is written before the hub registers the connection: a pong
+	// says it is registered (its reader starts after). Without it
+	// CloseUser raced the registrations (CI: "CloseUser(7) = 1").
+	for _, c := range []*client{a, b} {
+		c.send(`{"op":"ping","id":1}`)
+		if m := c.next(); m.Type != "pong" {
+			t.Fatalf("ping: %s, want pong", m.raw)
+		}
+	}
 	if n := e.hub.CloseUser(7); n != 2 {
 		t.Errorf("CloseUser(7) = %d, want 2", n)
 	}
