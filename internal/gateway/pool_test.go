@@ -79,7 +79,7 @@ func TestWriteBatchNowKeepsTheRest(t *testing.T) {
 
 // rawTransport is a transport on a loopback TCP socket with its raw
 // socket, and the peer's end.
-func rawTransport(t *testing.T) (*wsTransport, net.Conn) {
+func rawTransport(t testing.TB) (*wsTransport, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,6 +3,8 @@ package gateway
 // Panics and stack room of the writer pool's batched sends (poolsend.go).
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -19,8 +21,9 @@ import (
 
 // ringConns makes n connections of a fresh one-writer hub, each on a
 // loopback socket with one message queued and c.writing set (as if on the
-// ready queue), and the writer's ring.
-func ringConns(t *testing.T, n int) (*writerShard, []*conn) {
+// ready queue), and the writer's ring. Their peers read and drop what
+// they get.
+func ringConns(t testing.TB, n int) (*writerShard, []*conn) {
 	t.Helper()
 	h := New(market.NewState(), Config{Writers: 1, WriteCoalesce: -1}, nil, prometheus.NewRegistry())
 	w := &h.writers[0]
@@ -29,7 +32,8 @@ func ringConns(t *testing.T, n int) (*writerShard, []*conn) {
 	}
 	cs := make([]*conn, n)
 	for i := range cs {
-		tr, _ := rawTransport(t)
+		tr, peer := rawTransport(t)
+		go io.Copy(io.Discard, peer) // ends when the cleanup closes peer
 		c := newConn(h, 0)
 		c.t = tr
 		cs[i] = c
@@ -182,5 +186,38 @@ func TestPoolHoldStackRoom(t *testing.T) {
 	t.Logf("a pass of %d frames first moves the 16 KiB stack with %d extra frames of 256 B (~%d B of headroom)", ringEntries, first, first*256)
 	if first == 0 {
 		t.Errorf("a pass of %d frames does not fit the 16 KiB stack growHoldStack makes", ringEntries)
+	}
+}
+
+// BenchmarkPoolPass is one pass of a pool writer over 32 connections on
+// loopback, one small frame each (a fan-out tick), written with one
+// io_uring_enter or with a write(2) each; the peers drain in the
+// background.
+//
+//	go test ./internal/gateway -run '^$' -bench PoolPass -benchtime 20000x
+func BenchmarkPoolPass(b *testing.B) {
+	for _, ring := range []bool{true, false} {
+		b.Run(fmt.Sprintf("io_uring=%v", ring), func(b *testing.B) {
+			w, cs := ringConns(b, ringEntries)
+			var n writeCount
+			// The first pass: ringConns queued a message already.
+			w.writeBatched(append([]*conn(nil), cs...), *w.ring, &n)
+			batch := make([]*conn, len(cs))
+			b.ResetTimer()
+			for range b.N {
+				requeue(cs)
+				copy(batch, cs)
+				if ring {
+					w.writeBatched(batch, *w.ring, &n)
+				} else {
+					for i, c := range batch {
+						batch[i] = nil
+						c.writeRound(&n)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(cs)), "ns/frame")
+		})
 	}
 }
