@@ -298,3 +298,20 @@ func (p *partialPing) WriteBatchNow(msgs [][]byte, ping bool, deadline time.Time
 	p.rest = &rest
 	return writeKept, nil
 }
+
+// A panic between beginNow's TryLock and its return (here the transport's
+// clock, read by dropOldDeadlineLocked) releases t.wmu: held, it would
+// block every later write, the reader's pong and close echo included.
+func TestWriteBatchNowPanicReleasesLock(t *testing.T) {
+	tr, _ := rawTransport(t)
+	tr.wdeadline = 1 // a deadline left by a writer that waited: beginNow reads the clock
+	tr.u = &wsUpgrader{now: func() time.Time { panic("injected clock panic") }}
+	func() {
+		defer func() { _ = recover() }() // as writeRound's recoverWriter does
+		_, _ = tr.WriteBatchNow([][]byte{[]byte(`{"type":"tick"}`)}, false, time.Now().Add(time.Second))
+	}()
+	if !tr.wmu.TryLock() {
+		t.Fatal("after a panic inside WriteBatchNow the transport's wmu is still locked")
+	}
+	tr.wmu.Unlock()
+}

@@ -81,16 +81,23 @@ func (t *wsTransport) beginNow(msgs [][]byte, ping bool, deadline time.Time) (w 
 	if t.raw == nil || !t.wmu.TryLock() {
 		return nil, writeNotNow, nil
 	}
+	// wmu stays held only with a frame returned (finishNow releases it);
+	// any other way out, a panic included (the clock, SetWriteDeadline),
+	// releases it here: a wmu left held blocks every later write, the
+	// reader's pong and close echo too.
+	begun := false
+	defer func() {
+		if !begun {
+			t.wmu.Unlock()
+		}
+	}()
 	if t.closeSent {
-		t.wmu.Unlock()
 		return nil, writeDone, errCloseSent
 	}
 	if t.rest != nil && !t.pre {
-		t.wmu.Unlock()
 		return nil, writeNotNow, nil
 	}
 	if err := t.dropOldDeadlineLocked(deadline); err != nil {
-		t.wmu.Unlock()
 		return nil, writeDone, err
 	}
 	w = nowPool.Get().(*nowWrite)
@@ -105,6 +112,7 @@ func (t *wsTransport) beginNow(msgs [][]byte, ping bool, deadline time.Time) (w 
 	if ping {
 		w.b = appendFrameHeader(w.b, opPing, 0)
 	}
+	begun = true
 	return w, writeDone, nil
 }
 
