@@ -105,6 +105,9 @@ func (errRaw) Write(func(uintptr) bool) error { return panicIsErr{} }
 // error, not a recoverable panic. Run in a child process, which must end
 // well.
 func TestPoolPanicInFinishNowUnlocksOnce(t *testing.T) {
+	if !ringWorks(t) {
+		t.Skip("no io_uring here: no batched pass to panic in") // the child would skip, and print no "no crash"
+	}
 	if os.Getenv("FINDASH_POOL_PANIC_CHILD") == "1" {
 		w, cs := ringConns(t, 3)
 		cs[1].t.(*wsTransport).raw = errRaw{}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -138,24 +139,41 @@ func TestPoolRingFailureFallsBack(t *testing.T) {
 	for i, cl := range cls {
 		readTicks(t, fmt.Sprint("client ", i), cl, 1, ticks)
 	}
-	// Every client has every tick: the writer is idle. Its ring fails
-	// under it (closed), as an io_uring_enter error would leave it.
+	// Every client has every tick; the writer goes idle once it finds its
+	// queue empty (it may not have yet). Then its ring fails under it
+	// (closed), as an io_uring_enter error would leave it.
 	w := &e.hub.writers[0]
-	w.mu.Lock()
-	if w.running || *w.ring == nil {
-		w.mu.Unlock()
-		t.Fatalf("writer running %v, ring %v: want an idle writer with a ring", w.running, *w.ring)
-	}
-	(*w.ring).Close()
-	w.mu.Unlock()
+	waitUntil(t, "an idle writer with a ring", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.running || *w.ring == nil {
+			return false
+		}
+		(*w.ring).Close()
+		return true
+	})
 	e.feed("FAL", ticks+1, 2*ticks, 1)
 	for i, cl := range cls {
 		readTicks(t, fmt.Sprint("client ", i), cl, ticks+1, 2*ticks)
 	}
-	if n := testutil.ToFloat64(e.hub.met.uringWriters); n != 0 {
-		t.Fatalf("%v writers still on io_uring after the failure", n)
-	}
+	// The connections' own writers may deliver every tick before the pool
+	// writer, past the failed batch, counts itself off io_uring.
+	waitUntil(t, "no writer on io_uring after the failure", func() bool {
+		return testutil.ToFloat64(e.hub.met.uringWriters) == 0
+	})
 	if len(w.orphans) != 0 {
 		t.Fatalf("%d frames orphaned: the closed ring took none", len(w.orphans))
+	}
+}
+
+// waitUntil polls cond until it holds, failing t after 5 s: for states a
+// goroutine of the hub reaches after the clients saw their last message.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s, still not %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
