@@ -26,12 +26,16 @@ type writerShard struct {
 	// running goroutine's alone.
 	ring    **uring.Ring
 	ringOff bool
-	sb      *sendBatch
-	orphans [][]byte   // frames a failed ring may still read (sendBatch.finish)
-	mu      sync.Mutex // a leaf, taken after conn.mu
-	ready   []*conn
-	spare   []*conn // the last drained queue, reused
-	running bool    // a goroutine drains ready (it re-checks it before it ends)
+	// ringAfter: the last io_uring_setup failed for want of descriptors
+	// or memory (a connection flood), so the shard writes with write(2)
+	// and sets a ring up again no sooner than this.
+	ringAfter time.Time
+	sb        *sendBatch
+	orphans   [][]byte   // frames a failed ring may still read (sendBatch.finish)
+	mu        sync.Mutex // a leaf, taken after conn.mu
+	ready     []*conn
+	spare     []*conn // the last drained queue, reused
+	running   bool    // a goroutine drains ready (it re-checks it before it ends)
 }
 
 // maxReadySpare is the largest drained queue a shard keeps for reuse (a

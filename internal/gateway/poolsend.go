@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"errors"
+	"syscall"
 	"time"
 
 	"github.com/findash/findash/internal/uring"
@@ -20,6 +21,18 @@ import (
 // largest size the runtime caches per P (a pool writer is a goroutine per
 // burst, whose stack is freed at its end).
 const ringEntries = 32
+
+// ringRetry is how long a writer whose ring could not be set up for want
+// of descriptors or memory writes with write(2) before it tries again.
+const ringRetry = time.Minute
+
+// setupMayPass reports whether a failed io_uring setup may succeed later:
+// out of descriptors or memory, not refused (no io_uring, seccomp,
+// io_uring_disabled), which stays so for the process's life.
+func setupMayPass(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.EAGAIN)
+}
 
 // growHoldStack grows a pool writer's stack to 16 KiB in one copy, before
 // its first hold: growing 2 → 4 → 8 → 16 KiB in the recursion was four
@@ -85,8 +98,16 @@ func (w *writerShard) sendRing(conns int) *uring.Ring {
 	if r := *w.ring; r != nil {
 		return r
 	}
+	if !w.ringAfter.IsZero() && w.hub.cfg.Now().Before(w.ringAfter) {
+		return nil
+	}
 	r, err := uring.New(ringEntries)
 	if err != nil {
+		if setupMayPass(err) {
+			w.ringAfter = w.hub.cfg.Now().Add(ringRetry)
+			w.hub.log.Warn("websocket writes use write(2) for now: io_uring setup failed", "err", err, "retry_in", ringRetry)
+			return nil
+		}
 		w.ringOff = true
 		w.hub.ringLog.Do(func() {
 			w.hub.log.Info("websocket writes use write(2): io_uring is not available", "err", err)

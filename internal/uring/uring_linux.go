@@ -189,7 +189,10 @@ func (r *Ring) Cap() int { return r.entries }
 // ring's own: it is then unusable (close it and write with write(2));
 // an op the kernel never took has EAGAIN, and one it took whose
 // completion was not read ErrUnknown (its buffer may still be read by the
-// kernel: do not reuse it).
+// kernel: do not reuse it). Each Buf must be heap memory, never a
+// goroutine's stack: the kernel reads it by address, and a stack moves
+// when it grows (the compiler would let a caller's local array through:
+// ops does not escape).
 func (r *Ring) Send(ops []Op) error {
 	if r.closed || len(ops) > r.entries {
 		for i := range ops {
