@@ -33,20 +33,7 @@ func (r closeMidHold) Write(fn func(uintptr) bool) error {
 // socket, is not written to (RawConn.Write fails: the new socket gets
 // nothing), its writer ends, and the batch's other frames arrive.
 func TestPoolCloseMidBatch(t *testing.T) {
-	h := New(market.NewState(), Config{Writers: 1, WriteCoalesce: -1}, nil, prometheus.NewRegistry())
-	w := &h.writers[0]
-	if w.sendRing(2) == nil {
-		t.Skip("no io_uring here")
-	}
-	const n = 4
-	cs := make([]*conn, n)
-	peers := make([]net.Conn, n)
-	for i := range cs {
-		tr, peer := rawTransport(t)
-		c := newConn(h, 0)
-		c.t = tr
-		cs[i], peers[i] = c, peer
-	}
+	w, cs, peers := ringPeers(t, 4)
 	requeue(cs)
 	victim := cs[2].t.(*wsTransport)
 	var victimFD int
@@ -100,20 +87,7 @@ func TestPoolCloseMidBatch(t *testing.T) {
 // (writeKept), the connection's own writer finishes it, and the client
 // reads the whole frame, then later frames, in order.
 func TestPoolShortSendKeepsTail(t *testing.T) {
-	h := New(market.NewState(), Config{Writers: 1, WriteCoalesce: -1}, nil, prometheus.NewRegistry())
-	w := &h.writers[0]
-	if w.sendRing(2) == nil {
-		t.Skip("no io_uring here")
-	}
-	const n = 3
-	cs := make([]*conn, n)
-	peers := make([]net.Conn, n)
-	for i := range cs {
-		tr, peer := rawTransport(t)
-		c := newConn(h, 0)
-		c.t = tr
-		cs[i], peers[i] = c, peer
-	}
+	w, cs, peers := ringPeers(t, 3)
 	tr0 := cs[0].t.(*wsTransport)
 	tr0.nc.(*net.TCPConn).SetWriteBuffer(4 << 10)
 	peers[0].(*net.TCPConn).SetReadBuffer(4 << 10)

@@ -5,6 +5,7 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -25,21 +26,33 @@ import (
 // they get.
 func ringConns(t testing.TB, n int) (*writerShard, []*conn) {
 	t.Helper()
+	w, cs, peers := ringPeers(t, n)
+	for _, peer := range peers {
+		go io.Copy(io.Discard, peer) // ends when the cleanup closes peer
+	}
+	requeue(cs)
+	return w, cs
+}
+
+// ringPeers makes n connections of a fresh one-writer hub, each on a
+// loopback socket, their peers, and the writer with its ring (skipping t
+// where io_uring is refused).
+func ringPeers(t testing.TB, n int) (*writerShard, []*conn, []net.Conn) {
+	t.Helper()
 	h := New(market.NewState(), Config{Writers: 1, WriteCoalesce: -1}, nil, prometheus.NewRegistry())
 	w := &h.writers[0]
 	if w.sendRing(2) == nil {
 		t.Skip("no io_uring here")
 	}
 	cs := make([]*conn, n)
+	peers := make([]net.Conn, n)
 	for i := range cs {
 		tr, peer := rawTransport(t)
-		go io.Copy(io.Discard, peer) // ends when the cleanup closes peer
 		c := newConn(h, 0)
 		c.t = tr
-		cs[i] = c
+		cs[i], peers[i] = c, peer
 	}
-	requeue(cs)
-	return w, cs
+	return w, cs, peers
 }
 
 func requeue(cs []*conn) {
