@@ -308,7 +308,7 @@ func BenchmarkWriteBatchLowRate(b *testing.B) {
 	for i := range names {
 		names[i] = fmt.Sprintf("SYM%03d-USD", i)
 	}
-	for _, every := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
+	for _, every := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, time.Second} {
 		b.Run("flush="+every.String(), func(b *testing.B) {
 			db := mustOpen(b)
 			ctx := context.Background()

@@ -22,11 +22,10 @@ const busyTimeoutMs = 5000
 
 // DB is an open findash SQLite database.
 type DB struct {
-	w     *sql.DB // the single writer connection
-	r     *sql.DB // read-only pool
-	ck    *checkpointer
-	log   *slog.Logger
-	stmts stmtCache // WriteBatch's statements, prepared on w's connection
+	w   *sql.DB // the single writer connection
+	r   *sql.DB // read-only pool
+	ck  *checkpointer
+	log *slog.Logger
 }
 
 // writerCacheKiB is the page cache of the writer connection (SQLite's

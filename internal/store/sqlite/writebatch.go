@@ -78,7 +78,7 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 		if !ok {
 			return fmt.Errorf("write batch: driver connection %T lacks a method WriteBatch uses", dc)
 		}
-		return writeBatch(ctx, cachingRunner{c, &db.stmts}, part, ticks, candles, prevSeq, fromSeq, logSeq)
+		return writeBatch(ctx, c, part, ticks, candles, prevSeq, fromSeq, logSeq)
 	})
 	if err == nil {
 		db.ck.committed()
@@ -86,10 +86,9 @@ func (db *DB) WriteBatch(ctx context.Context, part int, ticks []market.Tick, can
 	return err
 }
 
-// writeBatch is WriteBatch's transaction on the driver's connection r.c,
-// its statements prepared once (r.cache).
-func writeBatch(ctx context.Context, r cachingRunner, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
-	tx, err := r.c.BeginTx(ctx, driver.TxOptions{})
+// writeBatch is WriteBatch's transaction on the driver's connection c.
+func writeBatch(ctx context.Context, c rawConn, part int, ticks []market.Tick, candles []market.Candle, prevSeq, fromSeq, logSeq uint64) (err error) {
+	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
 		return fmt.Errorf("write batch: begin: %w", translate(err))
 	}
@@ -98,7 +97,7 @@ func writeBatch(ctx context.Context, r cachingRunner, part int, ticks []market.T
 			tx.Rollback()
 		}
 	}()
-	pos, err := rawPosition(ctx, r, persisterName, part)
+	pos, err := rawPosition(ctx, c, persisterName, part)
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
@@ -112,6 +111,7 @@ func writeBatch(ctx context.Context, r cachingRunner, part int, ticks []market.T
 	if int64(fromSeq) <= pos { // another writer stored part of this batch
 		return fmt.Errorf("write batch %d..%d: position is %d: %w", fromSeq, logSeq, pos, market.ErrConflict)
 	}
+	r := connRunner{c}
 	order := market.KeyOrder(ticks)
 	err = tickInsert.exec(ctx, r, len(ticks), func(a []driver.NamedValue, i int) {
 		t := &ticks[order[i]]
@@ -169,13 +169,13 @@ func fillCandle(a []driver.NamedValue, c *market.Candle) {
 	a[9].Value, a[10].Value, a[11].Value, a[12].Value = c.FirstTS, int64(c.FirstSeq), c.LastTS, int64(c.LastSeq)
 }
 
-// rawPosition is position read on the driver's connection r.c.
-func rawPosition(ctx context.Context, r cachingRunner, name string, part int) (int64, error) {
+// rawPosition is position read on the driver's connection c.
+func rawPosition(ctx context.Context, c rawConn, name string, part int) (int64, error) {
 	q, args := positionOf, []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: int64(part)}}
 	if part == market.Unpartitioned {
 		q, args = positionMax, args[:1]
 	}
-	rows, err := r.query(ctx, q, args)
+	rows, err := c.QueryContext(ctx, q, args)
 	if err != nil {
 		return 0, fmt.Errorf("read position %s/%d: %w", name, part, translate(err))
 	}
