@@ -45,20 +45,30 @@ func checkHandshake(r *http.Request, checkOrigin func(*http.Request) bool) (stri
 		return "", &handshakeError{http.StatusBadRequest, "invalid", "not a WebSocket handshake: no 'upgrade' in Connection"}
 	case !headerHasToken(r.Header["Upgrade"], "websocket"):
 		return "", &handshakeError{http.StatusBadRequest, "invalid", "not a WebSocket handshake: no 'websocket' in Upgrade"}
-	case !headerHasToken(r.Header["Sec-Websocket-Version"], "13"):
-		return "", &handshakeError{http.StatusBadRequest, "invalid", "unsupported WebSocket version: want Sec-WebSocket-Version 13"}
+	case !isVersion13(r.Header["Sec-Websocket-Version"]):
+		return "", &handshakeError{http.StatusBadRequest, "invalid", "unsupported WebSocket version: want one Sec-WebSocket-Version of 13"}
 	case checkOrigin != nil && !checkOrigin(r):
 		return "", &handshakeError{http.StatusForbidden, "forbidden", "origin not allowed"}
 	}
-	key := r.Header.Get("Sec-Websocket-Key")
+	// One key (RFC 6455 §11.3.1), the canonical base64 of 16 bytes:
+	// Strict refuses non-zero padding bits, which a second spelling of the
+	// same nonce would need.
+	keys := r.Header["Sec-Websocket-Key"]
 	var raw [18]byte
-	if len(key) != 24 {
-		return "", &handshakeError{http.StatusBadRequest, "invalid", "Sec-WebSocket-Key must be 16 bytes in base64"}
+	if len(keys) != 1 || len(keys[0]) != 24 {
+		return "", &handshakeError{http.StatusBadRequest, "invalid", "want one Sec-WebSocket-Key of 16 bytes in base64"}
 	}
-	if n, err := base64.StdEncoding.Decode(raw[:], []byte(key)); err != nil || n != 16 {
-		return "", &handshakeError{http.StatusBadRequest, "invalid", "Sec-WebSocket-Key must be 16 bytes in base64"}
+	key := keys[0]
+	if n, err := base64.StdEncoding.Strict().Decode(raw[:], []byte(key)); err != nil || n != 16 {
+		return "", &handshakeError{http.StatusBadRequest, "invalid", "want one Sec-WebSocket-Key of 16 bytes in base64"}
 	}
 	return key, nil
+}
+
+// isVersion13 reports whether a request's Sec-WebSocket-Version lines are
+// one line of the value 13 (RFC 6455 §4.1, §11.3.5: once, one version).
+func isVersion13(lines []string) bool {
+	return len(lines) == 1 && strings.TrimSpace(lines[0]) == "13"
 }
 
 // headerHasToken reports whether one of the comma-separated tokens of the

@@ -120,7 +120,11 @@ func rawHandshake(t *testing.T, rawURL, key string, extra ...string) *http.Respo
 	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\n"
 	hdr := []string{"Connection: keep-alive, Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: " + key}
-	for _, h := range extra { // "Name:" drops a header, "Name: v" replaces it
+	for _, h := range extra { // "Name:" drops a header, "Name: v" replaces it, "+Name: v" adds a line
+		if add, ok := strings.CutPrefix(h, "+"); ok {
+			hdr = append(hdr, add)
+			continue
+		}
 		name, _, _ := strings.Cut(h, ":")
 		for i := range hdr {
 			if strings.HasPrefix(hdr[i], name+":") {
@@ -169,6 +173,13 @@ func TestHandshake(t *testing.T) {
 		{"no upgrade token", validKey, []string{"Connection: keep-alive"}, http.StatusBadRequest},
 		{"no Upgrade", validKey, []string{"Upgrade:"}, http.StatusBadRequest},
 		{"version 8", validKey, []string{"Sec-WebSocket-Version: 8"}, http.StatusBadRequest},
+		// RFC 6455 §4.1, §11.3.1, §11.3.5: one version, 13; one key, the
+		// canonical base64 of 16 bytes.
+		{"versions 8, 13", validKey, []string{"Sec-WebSocket-Version: 8, 13"}, http.StatusBadRequest},
+		{"versions 13, 99", validKey, []string{"Sec-WebSocket-Version: 13, 99"}, http.StatusBadRequest},
+		{"two version lines", validKey, []string{"Sec-WebSocket-Version: 7", "+Sec-WebSocket-Version: 13"}, http.StatusBadRequest},
+		{"two key lines", validKey, []string{"+Sec-WebSocket-Key: " + validKey}, http.StatusBadRequest},
+		{"key with padding bits set", "dGhlIHNhbXBsZSBub25jZR==", nil, http.StatusBadRequest},
 		{"short key", "c2hvcnQ=", nil, http.StatusBadRequest},
 		{"key not base64", "!!!!!!!!!!!!!!!!!!!!!!!!", nil, http.StatusBadRequest},
 		{"key of 17 bytes", "MDEyMzQ1Njc4OWFiY2RlZmc=", nil, http.StatusBadRequest},
