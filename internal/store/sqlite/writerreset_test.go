@@ -10,6 +10,33 @@ import (
 	"github.com/findash/findash/internal/market"
 )
 
+// openMigrated opens and migrates a database at path; the caller closes
+// it.
+func openMigrated(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background()); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db
+}
+
+// resetWriter makes database/sql replace the writer's connection: a
+// statement on it cut off by its context.
+func resetWriter(t *testing.T, db *DB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := db.w.ExecContext(ctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c")
+	if err == nil {
+		t.Fatal("the long statement was not cut off")
+	}
+}
+
 // writerBatch is n ticks from seq on, over 300 symbols, and their candles.
 func writerBatch(from uint64, n int) ([]market.Tick, []market.Candle) {
 	ticks := make([]market.Tick, n)
@@ -33,24 +60,13 @@ func writerBatch(from uint64, n int) ([]market.Tick, []market.Candle) {
 // crashed the persister here (review A, 2026-12-05).
 func TestWriteBatchAfterWriterReset(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "findash.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openMigrated(t, filepath.Join(t.TempDir(), "findash.db"))
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	ticks, candles := writerBatch(1, 300)
 	if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, candles, 0, 1, 1); err != nil {
 		t.Fatal(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = db.w.ExecContext(cctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c")
-	cancel()
-	if err == nil {
-		t.Fatal("the long statement was not cut off")
-	}
+	resetWriter(t, db)
 	ticks, candles = writerBatch(301, 10)
 	if err := db.WriteBatch(ctx, market.Unpartitioned, ticks, candles, 1, 2, 2); err != nil {
 		t.Fatalf("WriteBatch after the writer's reset: %v", err)
